@@ -1,0 +1,248 @@
+//! The environment variables pacer reads, declared once.
+//!
+//! [`ENV_VARS`] is the single table: each variable's `PACER_*` name, the
+//! `PYTEST_*` name of the original system it twins (if any), the setting it
+//! feeds and what it means. Lookups, `pacer config` and the README's table
+//! ([`env_table_markdown`]) all come from it.
+//!
+//! When both twins are set, the `PACER_*` name wins: it is pacer's own
+//! namespace and the more deliberate choice, while `PYTEST_*` names are often
+//! inherited from an old CI setup.
+//!
+//! Environments are read through the [`Env`] trait, so tests inject a map
+//! instead of touching the process environment.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// A read-only view of environment variables.
+pub trait Env {
+    /// The value of `name`, if set (and valid UTF-8).
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F> Env for F
+where
+    F: Fn(&str) -> Option<String>,
+{
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Env for [(&str, &str)] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+}
+
+impl<const N: usize> Env for [(&str, &str); N] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.as_slice().var(name)
+    }
+}
+
+/// Whether pacer reads a variable or sets it for the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Read when resolving settings.
+    Read,
+    /// Set by pacer in each worker's environment.
+    SetForWorkers,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    /// pacer's own name.
+    pub pacer: &'static str,
+    /// The original system's `PYTEST_*` name, also honoured.
+    pub pytest: Option<&'static str>,
+    /// The setting it feeds, as spelt in `[tool.pacer]`.
+    pub setting: &'static str,
+    /// What it means and which values it takes.
+    pub meaning: &'static str,
+    pub direction: Direction,
+}
+
+impl EnvVar {
+    /// The names to look up, in precedence order (`PACER_*` first).
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.pacer).chain(self.pytest)
+    }
+}
+
+macro_rules! read {
+    ($pacer:literal, $pytest:expr, $setting:literal, $meaning:literal) => {
+        EnvVar {
+            pacer: $pacer,
+            pytest: $pytest,
+            setting: $setting,
+            meaning: $meaning,
+            direction: Direction::Read,
+        }
+    };
+}
+
+pub const WORKERS: EnvVar = read!("PACER_WORKERS", Some("PYTEST_WORKERS"), "workers", "number of workers: a positive integer or `auto` (the cores)");
+pub const DISABLE_PARALLEL: EnvVar = read!("PACER_DISABLE_PARALLEL", Some("PYTEST_DISABLE_PARALLEL"), "sequential", "run everything in one worker: true/1/yes or false/0/no");
+pub const DEBUG: EnvVar = read!("PACER_DEBUG", Some("PYTEST_DEBUG"), "debug", "debug logging of scheduling decisions: true/1/yes or false/0/no");
+pub const PYTHON: EnvVar = read!("PACER_PYTHON", None, "python", "Python interpreter that runs pytest");
+pub const MAX_WORKER_RESTART: EnvVar = read!("PACER_MAX_WORKER_RESTART", None, "max_worker_restart", "how many crashed workers are replaced before the run stops");
+pub const FALLBACK: EnvVar = read!("PACER_FALLBACK", None, "fallback", "rerun tests that failed on 429 once, sequentially: true/false");
+pub const FALLBACK_THRESHOLD: EnvVar = read!("PACER_FALLBACK_THRESHOLD", None, "fallback_threshold", "how many 429-failed tests trigger the rerun: a count (`3`) or a fraction (`0.2`, `20%`)");
+pub const DURATIONS_FILE: EnvVar = read!("PACER_DURATIONS_FILE", None, "durations_file", "recorded test durations (pytest-split's JSON format), relative to the project root");
+pub const TIMEOUT: EnvVar = read!("PACER_TIMEOUT", None, "timeout", "per-test timeout in seconds; 0 or `none` disables it");
+pub const RATE_LIMITED: EnvVar = read!("PACER_RATE_LIMITED", Some("PYTEST_RATE_LIMITED"), "rate_limit.enabled", "pace rate-limited categories through the proxy: true/1/yes or false/0/no");
+pub const RATE: EnvVar = read!("PACER_RATE", None, "rate_limit.rate", "requests per second allowed to each upstream");
+pub const BURST: EnvVar = read!("PACER_BURST", None, "rate_limit.burst", "requests that may go at once above the rate");
+pub const MAX_CONCURRENT: EnvVar = read!("PACER_MAX_CONCURRENT_REQUESTS", Some("PYTEST_MAX_CONCURRENT_REQUESTS"), "rate_limit.max_concurrent", "requests in flight to one upstream at most");
+pub const MIN_DELAY: EnvVar = read!("PACER_RATE_LIMIT_DELAY", Some("PYTEST_RATE_LIMIT_DELAY"), "rate_limit.min_delay", "minimum seconds between two request starts");
+pub const MAX_RETRIES: EnvVar = read!("PACER_MAX_RETRIES", Some("PYTEST_MAX_RETRIES"), "rate_limit.max_retries", "retries of a request answered 429/503");
+pub const BASE_BACKOFF: EnvVar = read!("PACER_BASE_BACKOFF", Some("PYTEST_BASE_BACKOFF"), "rate_limit.base_backoff", "first backoff ceiling in seconds (doubles each retry)");
+pub const MAX_BACKOFF: EnvVar = read!("PACER_MAX_BACKOFF", Some("PYTEST_MAX_BACKOFF"), "rate_limit.max_backoff", "largest backoff in seconds");
+pub const ADAPTIVE: EnvVar = read!("PACER_ADAPTIVE", None, "rate_limit.adaptive", "lower the rate on 429 and climb back on success: true/false");
+pub const RETRY_STATUSES: EnvVar = read!("PACER_RETRY_STATUSES", None, "rate_limit.retry_statuses", "comma-separated HTTP statuses that are retried, e.g. `429,503`");
+pub const VIRTUAL_ENV: EnvVar = read!("VIRTUAL_ENV", None, "python", "an active virtualenv: its interpreter is used when `python` is not set");
+
+/// Every environment variable pacer reads or sets, in documentation order.
+pub const ENV_VARS: &[EnvVar] = &[
+    WORKERS,
+    DISABLE_PARALLEL,
+    DEBUG,
+    PYTHON,
+    VIRTUAL_ENV,
+    MAX_WORKER_RESTART,
+    FALLBACK,
+    FALLBACK_THRESHOLD,
+    DURATIONS_FILE,
+    TIMEOUT,
+    RATE_LIMITED,
+    RATE,
+    BURST,
+    MAX_CONCURRENT,
+    MIN_DELAY,
+    MAX_RETRIES,
+    BASE_BACKOFF,
+    MAX_BACKOFF,
+    ADAPTIVE,
+    RETRY_STATUSES,
+    EnvVar {
+        pacer: "PACER_UPSTREAM_<NAME>",
+        pytest: None,
+        setting: "upstreams.NAME",
+        meaning: "the proxy's URL for upstream NAME (upper-cased, `-` as `_`), for workers of rate-limited categories",
+        direction: Direction::SetForWorkers,
+    },
+    EnvVar {
+        pacer: "PACER_CURRENT_CATEGORY",
+        pytest: Some("PYTEST_CURRENT_CATEGORY"),
+        setting: "categories",
+        meaning: "the category of the tests a worker runs",
+        direction: Direction::SetForWorkers,
+    },
+    EnvVar {
+        pacer: "PACER_RATE_LIMITED",
+        pytest: Some("PYTEST_RATE_LIMITED"),
+        setting: "categories.NAME.rate_limited",
+        meaning: "`1` in workers of a rate-limited category, `0` otherwise",
+        direction: Direction::SetForWorkers,
+    },
+];
+
+/// The first set name of `var` (`PACER_*` before `PYTEST_*`) and its value.
+pub(crate) fn lookup(env: &dyn Env, var: &EnvVar) -> Option<(&'static str, String)> {
+    var.names().find_map(|name| env.var(name).map(|value| (name, value)))
+}
+
+/// The environment variables as a Markdown table, for the README.
+pub fn env_table_markdown() -> String {
+    let mut out = String::from("| variable | also read as | setting | meaning |\n|---|---|---|---|\n");
+    for var in ENV_VARS.iter().filter(|v| v.direction == Direction::Read) {
+        out.push_str(&row(var));
+    }
+    out.push_str("\nSet by pacer for each worker:\n\n| variable | also set as | setting | meaning |\n|---|---|---|---|\n");
+    for var in ENV_VARS.iter().filter(|v| v.direction == Direction::SetForWorkers) {
+        out.push_str(&row(var));
+    }
+    out
+}
+
+fn row(var: &EnvVar) -> String {
+    let twin = var.pytest.map(|t| format!("`{t}`")).unwrap_or_default();
+    format!("| `{}` | {twin} | `{}` | {} |\n", var.pacer, var.setting, var.meaning)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_original_name_is_declared() {
+        for name in [
+            "PYTEST_DISABLE_PARALLEL",
+            "PYTEST_WORKERS",
+            "PYTEST_RATE_LIMITED",
+            "PYTEST_MAX_CONCURRENT_REQUESTS",
+            "PYTEST_RATE_LIMIT_DELAY",
+            "PYTEST_MAX_RETRIES",
+            "PYTEST_BASE_BACKOFF",
+            "PYTEST_MAX_BACKOFF",
+            "PYTEST_DEBUG",
+        ] {
+            let var = ENV_VARS
+                .iter()
+                .find(|v| v.pytest == Some(name) && v.direction == Direction::Read)
+                .unwrap_or_else(|| panic!("{name} is not declared"));
+            assert_eq!(var.pacer, name.replacen("PYTEST_", "PACER_", 1));
+        }
+    }
+
+    #[test]
+    fn pacer_name_wins_over_pytest_name() {
+        let env = [("PYTEST_WORKERS", "2"), ("PACER_WORKERS", "3")];
+        assert_eq!(lookup(&env, &WORKERS), Some(("PACER_WORKERS", "3".into())));
+        let env = [("PYTEST_WORKERS", "2")];
+        assert_eq!(lookup(&env, &WORKERS), Some(("PYTEST_WORKERS", "2".into())));
+    }
+
+    #[test]
+    fn closures_are_environments() {
+        let env = |name: &str| (name == "X").then(|| "1".to_string());
+        assert_eq!(Env::var(&env, "X"), Some("1".into()));
+        assert_eq!(Env::var(&env, "Y"), None);
+    }
+
+    #[test]
+    fn markdown_table_lists_every_variable() {
+        let md = env_table_markdown();
+        for var in ENV_VARS {
+            assert!(md.contains(var.pacer), "{} missing", var.pacer);
+            if let Some(t) = var.pytest {
+                assert!(md.contains(t));
+            }
+        }
+        assert!(md.starts_with("| variable |"));
+    }
+}
