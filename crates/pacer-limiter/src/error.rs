@@ -1,0 +1,45 @@
+//! Errors of starting and running the proxy.
+
+use std::net::SocketAddr;
+
+/// Why the proxy could not start or keep running. Messages are lowercase
+/// fragments that read after "failed to start the proxy:".
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// A setting of the upstream makes no sense.
+    #[error("upstream {upstream:?}: {reason}")]
+    InvalidConfig {
+        /// The upstream's name.
+        upstream: String,
+        /// What is wrong, and what is expected.
+        reason: String,
+    },
+    /// Binding outside loopback was asked for without allowing it.
+    #[error(
+        "refusing to listen on {addr}, which is not a loopback address; \
+         the proxy forwards anyone's requests with your credentials' rate budget \
+         (allow it explicitly to bind there anyway)"
+    )]
+    NonLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS client could not be set up.
+    #[error("cannot set up TLS for upstream connections")]
+    Tls(#[source] rustls::Error),
+    /// Writing the standalone proxy's output failed.
+    #[error("cannot write the proxy's output")]
+    Output(#[source] std::io::Error),
+    /// Waiting for Ctrl-C failed.
+    #[error("cannot listen for Ctrl-C")]
+    Signal(#[source] std::io::Error),
+}

@@ -1,0 +1,289 @@
+//! One proxied request, from the client's request to the answer it gets.
+//!
+//! The layers, in the order a request meets them:
+//!
+//! 1. **buffer**: read the body into memory up to `max_body_bytes`, so it can
+//!    be replayed; larger bodies are streamed once and never retried.
+//! 2. **admission** ([`Limiter::admit`]): an in-flight slot, then the booked
+//!    start of the shared rate (GCRA with burst and `min_delay`). Every
+//!    attempt, retries included, passes here: retries spend the same budget.
+//! 3. **forward**: rewrite the URL and `Host`, drop hop-by-hop headers, send.
+//!    An unreachable upstream becomes a 502 with a text message at once.
+//! 4. **retry classification**: a retry status (429/503 by default) with
+//!    retries left releases the slot, feeds AIMD, waits `Retry-After` or
+//!    full-jitter backoff, and goes back to 2; any other answer, or the last
+//!    refusal as it came, is streamed to the client, holding the slot until
+//!    the body is done.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+
+use crate::body::{drain, full, BoxError, PermitBody, ProxyBody, RequestBody};
+use crate::clock::TokioClock;
+use crate::config::{Target, UpstreamConfig};
+use crate::limiter::Limiter;
+use crate::retry::parse_retry_after;
+use crate::stats::{StatsRecorder, UpstreamStats};
+
+/// The HTTP(S) client the proxy forwards with.
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+/// Everything the requests of one upstream share.
+pub(crate) struct Upstream {
+    pub cfg: UpstreamConfig,
+    pub target: Target,
+    pub limiter: Limiter<TokioClock>,
+    pub stats: StatsRecorder,
+    pub client: UpstreamClient,
+}
+
+impl Upstream {
+    pub(crate) fn snapshot(&self) -> UpstreamStats {
+        self.stats.snapshot(&self.cfg.name, self.limiter.rates())
+    }
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1);
+/// a proxy must not pass them on.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    // Not in the RFC list, but only ever meant for the proxy itself.
+    headers.remove("proxy-connection");
+}
+
+/// The upstream URL for a request: the upstream's scheme and host, its path
+/// prefix, then the request's own path and query.
+pub(crate) fn upstream_uri(target: &Target, incoming: &Uri) -> Result<Uri, http::Error> {
+    let path_and_query = incoming
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    Uri::builder()
+        .scheme(target.scheme.clone())
+        .authority(target.authority.clone())
+        .path_and_query(format!("{}{}", target.prefix, path_and_query))
+        .build()
+}
+
+/// A plain-text error answer made by the proxy itself.
+fn proxy_error(status: StatusCode, message: String) -> Response<ProxyBody> {
+    let mut response = Response::new(full(message + "\n"));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// An error and its causes on one line: hyper's own message ("client
+/// error (Connect)") says little without them.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Handles one client request end to end. Never fails: problems become
+/// error responses with a message.
+pub(crate) async fn handle(
+    up: Arc<Upstream>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    up.stats.request();
+    let (parts, body) = req.into_parts();
+
+    let uri = match upstream_uri(&up.target, &parts.uri) {
+        Ok(uri) => uri,
+        Err(e) => {
+            up.stats.completed(false);
+            return Ok(proxy_error(
+                StatusCode::BAD_REQUEST,
+                format!("pacer proxy: cannot build the upstream URL for {}: {e}", parts.uri),
+            ));
+        }
+    };
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers);
+    if let Ok(host) = HeaderValue::from_str(up.target.authority.as_str()) {
+        headers.insert(header::HOST, host);
+    }
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+
+    // Layer 1: buffer the body so retries can replay it.
+    let body = match RequestBody::read(body, content_length, up.cfg.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => {
+            up.stats.completed(false);
+            return Ok(proxy_error(
+                StatusCode::BAD_REQUEST,
+                format!("pacer proxy: cannot read the request body: {}", error_chain(&e)),
+            ));
+        }
+    };
+    let (replay, mut once) = match body {
+        RequestBody::Replayable(bytes) => (Some(bytes), None),
+        RequestBody::Streaming(stream) => (None, Some(stream)),
+    };
+
+    let mut retries = 0u32;
+    loop {
+        // Layer 2: admission (in-flight slot, then the shared rate).
+        let admission = up.limiter.admit().await;
+        up.stats.admitted(admission.queued);
+
+        // Layer 3: forward.
+        let body: ProxyBody = match (&replay, once.take()) {
+            (Some(bytes), _) => full(bytes.clone()),
+            (None, Some(stream)) => stream.map_err(BoxError::from).boxed(),
+            (None, None) => unreachable!("a streamed body is sent only once"),
+        };
+        let mut upstream_req = Request::new(body);
+        *upstream_req.method_mut() = parts.method.clone();
+        *upstream_req.uri_mut() = uri.clone();
+        *upstream_req.version_mut() = Version::HTTP_11;
+        *upstream_req.headers_mut() = headers.clone();
+
+        let response = match up.client.request(upstream_req).await {
+            Ok(response) => response,
+            Err(e) => {
+                drop(admission);
+                up.stats.upstream_error();
+                tracing::warn!(upstream = %up.cfg.name, error = %error_chain(&e), "upstream unreachable");
+                return Ok(proxy_error(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "pacer proxy: cannot reach upstream {:?} at {}: {}",
+                        up.cfg.name,
+                        up.cfg.url,
+                        error_chain(&e)
+                    ),
+                ));
+            }
+        };
+
+        // Layer 4: retry classification.
+        let status = response.status().as_u16();
+        up.stats.status(status);
+        let refused = up.cfg.retry_statuses.contains(&status);
+        if status == 429 {
+            if let Some(rate) = up.limiter.on_throttled(admission.started_at) {
+                tracing::info!(upstream = %up.cfg.name, rate, "429: lowering the rate");
+            }
+        } else if !refused {
+            up.limiter.on_success();
+        }
+
+        if refused && replay.is_some() && retries < up.cfg.max_retries {
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let delay = up
+                .cfg
+                .backoff()
+                .delay(retries, retry_after, &mut rand::thread_rng());
+            // Read the refusal's small body so the connection is reused;
+            // give the slot back before waiting, so others can go meanwhile.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                drain(response.into_body(), 64 * 1024),
+            )
+            .await;
+            drop(admission);
+            up.stats.retry(delay);
+            tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "retrying");
+            tokio::time::sleep(delay).await;
+            retries += 1;
+            continue;
+        }
+
+        if refused && replay.is_none() {
+            up.stats.not_replayable();
+        }
+        up.stats.completed(refused);
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        let body = PermitBody::new(body, admission.into_permit())
+            .map_err(BoxError::from)
+            .boxed();
+        return Ok(Response::from_parts(parts, body));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UpstreamConfig;
+
+    #[test]
+    fn hop_by_hop_headers_are_stripped_including_connection_named_ones() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        h.insert("x-custom", HeaderValue::from_static("kept"));
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["authorization", "x-custom"]);
+    }
+
+    #[test]
+    fn upstream_uri_keeps_path_and_query_under_the_prefix() {
+        let cfg = UpstreamConfig {
+            url: "https://api.example.com/rest/".into(),
+            ..Default::default()
+        };
+        let target = cfg.validate().unwrap();
+        let uri = upstream_uri(&target, &"/users/1?x=a%20b&y".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "https://api.example.com/rest/users/1?x=a%20b&y");
+        let bare = UpstreamConfig {
+            url: "http://127.0.0.1:9".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let uri = upstream_uri(&bare, &"/".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:9/");
+    }
+}

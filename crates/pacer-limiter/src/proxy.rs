@@ -1,0 +1,226 @@
+//! The proxy server: listens on loopback, serves each connection with
+//! [`crate::forward::handle`], and stops on request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::clock::TokioClock;
+use crate::config::UpstreamConfig;
+use crate::error::ProxyError;
+use crate::forward::{handle, Upstream, UpstreamClient};
+use crate::limiter::Limiter;
+use crate::stats::{StatsRecorder, UpstreamStats};
+
+/// How the proxy listens and connects, beyond the upstream's pacing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// Allow a bind address outside loopback (a warning is logged).
+    pub allow_non_loopback: bool,
+    /// Give up connecting to the upstream after this long (answering 502).
+    pub connect_timeout: Duration,
+    /// On shutdown, how long open requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        Self {
+            allow_non_loopback: false,
+            connect_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A running proxy for one upstream. Dropping it stops the proxy too, but
+/// without waiting; [`ProxyHandle::shutdown`] waits and returns the final
+/// statistics.
+pub struct ProxyHandle {
+    addr: SocketAddr,
+    upstream: Arc<Upstream>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ProxyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyHandle")
+            .field("name", &self.upstream.cfg.name)
+            .field("addr", &self.addr)
+            .field("upstream", &self.upstream.cfg.url)
+            .finish()
+    }
+}
+
+impl ProxyHandle {
+    /// The address the proxy listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The proxy's base URL, e.g. `http://127.0.0.1:41234`: the value of
+    /// `PACER_UPSTREAM_<NAME>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The upstream's name.
+    pub fn name(&self) -> &str {
+        &self.upstream.cfg.name
+    }
+
+    /// The configuration the proxy runs with.
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.upstream.cfg
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> UpstreamStats {
+        self.upstream.snapshot()
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to the
+    /// grace period), and returns the final statistics.
+    pub async fn shutdown(mut self) -> UpstreamStats {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.upstream.snapshot()
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts a proxy for `cfg` on `bind` (use port 0 for an ephemeral port),
+/// loopback only.
+pub async fn start_proxy(cfg: UpstreamConfig, bind: SocketAddr) -> Result<ProxyHandle, ProxyError> {
+    start_proxy_with(cfg, bind, ProxyOptions::default()).await
+}
+
+fn client(opts: &ProxyOptions) -> Result<UpstreamClient, ProxyError> {
+    let mut http = HttpConnector::new();
+    // The HTTPS connector decides the scheme; the inner one must accept both.
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(opts.connect_timeout));
+    http.set_nodelay(true);
+    // Explicit provider: `rustls`' process default would panic if another
+    // crate in the build enabled a second provider.
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(ProxyError::Tls)?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https))
+}
+
+/// [`start_proxy`] with explicit [`ProxyOptions`].
+pub async fn start_proxy_with(
+    cfg: UpstreamConfig,
+    bind: SocketAddr,
+    opts: ProxyOptions,
+) -> Result<ProxyHandle, ProxyError> {
+    let target = cfg.validate()?;
+    if !bind.ip().is_loopback() {
+        if !opts.allow_non_loopback {
+            return Err(ProxyError::NonLoopback { addr: bind });
+        }
+        tracing::warn!(%bind, upstream = %cfg.name, "the proxy listens outside loopback: anyone who can reach it spends this upstream's rate budget");
+    }
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| ProxyError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ProxyError::Bind { addr: bind, source })?;
+    let upstream = Arc::new(Upstream {
+        limiter: Limiter::new(&cfg.limiter_config(), TokioClock::new()),
+        stats: StatsRecorder::default(),
+        client: client(&opts)?,
+        target,
+        cfg,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, Arc::clone(&upstream), stopped, opts.shutdown_grace));
+    Ok(ProxyHandle {
+        addr,
+        upstream,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// Resolves once a stop is requested (or the handle is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it right here.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// The accept loop. Each connection runs in its own task; on stop, the
+/// connections finish their current request (up to `grace`) and close.
+async fn serve(
+    listener: TcpListener,
+    upstream: Arc<Upstream>,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        // Reap finished connection tasks so the set does not grow forever.
+        while connections.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop_requested(&mut stopped) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Usually out of file descriptors: back off a little
+                // instead of spinning, and keep serving the open ones.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let upstream = Arc::clone(&upstream);
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(Arc::clone(&upstream), req));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop_requested(&mut stopped) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let all_done = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, all_done).await.is_err() {
+        connections.abort_all();
+    }
+}
