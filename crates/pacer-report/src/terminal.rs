@@ -1,0 +1,347 @@
+//! pytest-shaped terminal output.
+//!
+//! Progress as pytest-xdist prints it (characters with a percentage, or one
+//! `[gw0] [ 10%] PASSED id` line per outcome with `-v`), a progress bar on a
+//! terminal, then ERRORS, FAILURES, warnings, the short summary and pytest's
+//! final line.
+
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pacer_runner::events::{Event, Reporter, Stream, Summary};
+use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
+
+use crate::tally::{format_elapsed, sep, Tally};
+
+#[derive(Debug, Clone)]
+pub struct TerminalOptions {
+    /// pytest's verbosity: -1 for `-q`, 1 for `-v`.
+    pub verbosity: i32,
+    /// Draw a progress bar (stderr is a terminal).
+    pub progress_bar: bool,
+    pub width: usize,
+}
+
+impl TerminalOptions {
+    pub fn detect(verbosity: i32) -> Self {
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal();
+        let width = terminal_size::terminal_size()
+            .map(|(w, _)| w.0 as usize)
+            .filter(|_| tty)
+            .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
+            .unwrap_or(80);
+        TerminalOptions { verbosity, progress_bar: tty && std::env::var_os("CI").is_none(), width }
+    }
+}
+
+struct Failure {
+    id: String,
+    report: PhaseReport,
+}
+
+pub struct Terminal<W: Write> {
+    out: W,
+    options: TerminalOptions,
+    tally: Tally,
+    failures: Vec<Failure>,
+    errors: Vec<Failure>,
+    collect_problems: Vec<CollectProblem>,
+    skips: Vec<(String, PhaseReport)>,
+    warnings: Vec<(String, String)>,
+    column: usize,
+    total: usize,
+    bar: Option<ProgressBar>,
+}
+
+impl<W: Write> Terminal<W> {
+    pub fn new(out: W, options: TerminalOptions) -> Self {
+        Terminal {
+            out,
+            options,
+            tally: Tally::default(),
+            failures: Vec::new(),
+            errors: Vec::new(),
+            collect_problems: Vec::new(),
+            skips: Vec::new(),
+            warnings: Vec::new(),
+            column: 0,
+            total: 0,
+            bar: None,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn line(&mut self, text: &str) {
+        self.end_progress_line();
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                let _ = writeln!(self.out, "{text}");
+                let _ = self.out.flush();
+            }),
+            None => {
+                let _ = writeln!(self.out, "{text}");
+            }
+        }
+    }
+
+    fn end_progress_line(&mut self) {
+        if self.column > 0 {
+            let _ = writeln!(self.out);
+            self.column = 0;
+        }
+    }
+
+    fn started(&mut self, hello: &Hello, workers: usize) {
+        if self.options.verbosity < 0 {
+            return;
+        }
+        self.line(&sep('=', "test session starts", self.options.width));
+        self.line(&format!(
+            "platform {} -- Python {}, pytest-{}, pluggy-{}",
+            hello.platform, hello.python, hello.pytest, hello.pluggy
+        ));
+        self.line(&format!("rootdir: {}", hello.rootdir));
+        if let Some(configfile) = &hello.configfile {
+            let shown = configfile.strip_prefix(&format!("{}/", hello.rootdir)).unwrap_or(configfile);
+            self.line(&format!("configfile: {shown}"));
+        }
+        if !hello.plugins.is_empty() {
+            self.line(&format!("plugins: {}", hello.plugins.join(", ")));
+        }
+        self.line(&format!("pacer: {workers} worker{}", if workers == 1 { "" } else { "s" }));
+    }
+
+    fn collected(&mut self, total: usize, deselected: usize, problems: &[CollectProblem]) {
+        self.total = total;
+        self.tally.add("deselected", deselected);
+        for problem in problems {
+            match problem.outcome.as_str() {
+                "failed" => self.tally.add("error", 1),
+                "skipped" => self.tally.add("skipped", 1),
+                _ => {}
+            }
+        }
+        self.collect_problems = problems.to_vec();
+        if self.options.verbosity >= 0 {
+            let errors = problems.iter().filter(|p| p.outcome == "failed").count();
+            let collected = total + deselected;
+            let mut text = format!("collected {collected} item{}", if collected == 1 { "" } else { "s" });
+            if errors > 0 {
+                text.push_str(&format!(" / {errors} error{}", if errors == 1 { "" } else { "s" }));
+            }
+            if deselected > 0 {
+                text.push_str(&format!(" / {deselected} deselected / {total} selected"));
+            }
+            self.line(&text);
+            self.line("");
+        }
+        if self.options.progress_bar && total > 0 {
+            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
+    }
+
+    fn percent(finished: usize, total: usize) -> String {
+        let pct = if total == 0 { 100 } else { finished * 100 / total };
+        format!("[{pct:>3}%]")
+    }
+
+    fn finished(&mut self, id: &str, worker: &str, reports: &[PhaseReport], finished: usize, total: usize) {
+        for report in reports {
+            self.tally.add(&report.cat, 1);
+            if report.cat.is_empty() {
+                continue;
+            }
+            let failed = report.outcome == "failed";
+            if failed && report.when == "call" {
+                self.failures.push(Failure { id: id.to_string(), report: report.clone() });
+            } else if failed {
+                self.errors.push(Failure { id: id.to_string(), report: report.clone() });
+            } else if report.outcome == "skipped" && report.xfail.is_none() {
+                self.skips.push((id.to_string(), report.clone()));
+            }
+            self.progress(id, worker, report, finished, total);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(finished as u64);
+            bar.set_message(self.tally.phrase());
+        }
+    }
+
+    fn progress(&mut self, id: &str, worker: &str, report: &PhaseReport, finished: usize, total: usize) {
+        let percent = Self::percent(finished, total);
+        if self.options.verbosity > 0 {
+            let word = if report.word.is_empty() { report.cat.to_uppercase() } else { report.word.clone() };
+            self.line(&format!("[{worker}] {percent} {word} {id}"));
+            return;
+        }
+        if self.options.verbosity < 0 || self.bar.is_some() {
+            return;
+        }
+        let letter = match report.cat.as_str() {
+            "passed" => ".",
+            "failed" => "F",
+            "skipped" => "s",
+            "xfailed" => "x",
+            "xpassed" => "X",
+            "error" => "E",
+            other => other.get(..1).unwrap_or("?"),
+        };
+        let _ = write!(self.out, "{letter}");
+        self.column += 1;
+        let room = self.options.width.saturating_sub(percent.len() + 1);
+        if self.column >= room || finished == total {
+            let pad = room.saturating_sub(self.column);
+            let _ = writeln!(self.out, "{} {percent}", " ".repeat(pad));
+            self.column = 0;
+        }
+    }
+
+    fn summary(&mut self, summary: &Summary) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.end_progress_line();
+        let width = self.options.width;
+        let has_errors = !self.errors.is_empty() || self.collect_problems.iter().any(|p| p.outcome == "failed");
+        if has_errors {
+            self.line(&sep('=', "ERRORS", width));
+            for problem in std::mem::take(&mut self.collect_problems) {
+                if problem.outcome == "failed" {
+                    self.line(&sep('_', &format!("ERROR collecting {}", problem.id), width));
+                    self.line(problem.longrepr.trim_end());
+                }
+                self.collect_problems.push(problem);
+            }
+            for failure in std::mem::take(&mut self.errors) {
+                let head = failure.report.head.clone().unwrap_or_else(|| failure.id.clone());
+                self.line(&sep('_', &format!("ERROR at {} of {head}", failure.report.when), width));
+                self.failure_body(&failure.report);
+                self.errors.push(failure);
+            }
+        }
+        if !self.failures.is_empty() {
+            self.line(&sep('=', "FAILURES", width));
+            for failure in std::mem::take(&mut self.failures) {
+                let head = failure.report.head.clone().unwrap_or_else(|| failure.id.clone());
+                self.line(&sep('_', &head, width));
+                self.failure_body(&failure.report);
+                self.failures.push(failure);
+            }
+        }
+        if !self.warnings.is_empty() {
+            self.line(&sep('=', "warnings summary", width));
+            for (id, message) in std::mem::take(&mut self.warnings) {
+                if !id.is_empty() {
+                    self.line(&id);
+                }
+                self.line(&format!("  {message}"));
+                self.line("");
+            }
+        }
+        self.short_summary();
+        if let Some(stopped) = &summary.stopped {
+            self.line(&sep('!', stopped, width));
+        }
+        if let Some(interrupted) = &summary.interrupted {
+            let text = if interrupted == "KeyboardInterrupt" { interrupted.clone() } else { format!("Interrupted: {interrupted}") };
+            self.line(&sep('!', &text, width));
+        }
+        if summary.not_run > 0 {
+            self.line(&format!("pacer: {} test{} not run", summary.not_run, if summary.not_run == 1 { "" } else { "s" }));
+        }
+        let elapsed = format_elapsed(summary.elapsed);
+        let phrase = self.tally.phrase();
+        let text = if phrase.is_empty() || (self.tally.get("deselected") > 0 && self.tally.phrase() == format!("{} deselected", self.tally.get("deselected"))) {
+            if phrase.is_empty() {
+                format!("no tests ran in {elapsed}")
+            } else {
+                format!("{phrase} in {elapsed}")
+            }
+        } else {
+            format!("{phrase} in {elapsed}")
+        };
+        self.line(&sep('=', &text, width));
+        let _ = self.out.flush();
+    }
+
+    fn failure_body(&mut self, report: &PhaseReport) {
+        if let Some(longrepr) = &report.longrepr {
+            self.line(longrepr.trim_end());
+        }
+        for (title, content) in &report.sections {
+            self.line(&sep('-', title, self.options.width));
+            self.line(content.trim_end_matches('\n'));
+        }
+    }
+
+    fn short_summary(&mut self) {
+        let mut lines = Vec::new();
+        let width = self.options.width;
+        let verbose = self.options.verbosity > 0;
+        let shorten = |prefix: String, message: Option<&String>| -> String {
+            let Some(message) = message.and_then(|m| m.lines().next()) else { return prefix };
+            let line = format!("{prefix} - {message}");
+            if verbose || line.chars().count() <= width {
+                line
+            } else {
+                let keep: String = line.chars().take(width.saturating_sub(3)).collect();
+                format!("{keep}...")
+            }
+        };
+        for failure in &self.failures {
+            lines.push(shorten(format!("FAILED {}", failure.id), failure.report.msg.as_ref()));
+        }
+        for problem in self.collect_problems.iter().filter(|p| p.outcome == "failed") {
+            lines.push(format!("ERROR {}", problem.id));
+        }
+        for failure in &self.errors {
+            lines.push(shorten(format!("ERROR {}", failure.id), failure.report.msg.as_ref()));
+        }
+        if !lines.is_empty() {
+            self.line(&sep('=', "short test summary info", width));
+            for line in lines {
+                self.line(&line);
+            }
+        }
+    }
+}
+
+impl<W: Write> Reporter for Terminal<W> {
+    fn report(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { hello, workers } => self.started(hello, workers),
+            Event::Collected { total, deselected, problems } => self.collected(total, deselected, problems),
+            Event::TestStarted { .. } => {}
+            Event::TestFinished { id, worker, reports, finished, total } => self.finished(id, worker, reports, finished, total),
+            Event::TestAmended { id, worker, reports } => {
+                let finished = self.total;
+                self.finished(id, worker, reports, finished, self.total);
+            }
+            Event::Output { worker, stream, line } => {
+                let tag = match stream {
+                    Stream::Stdout => "",
+                    Stream::Stderr => " err",
+                };
+                self.line(&format!("[{worker}{tag}] {line}"));
+            }
+            Event::Warning { id, message } => self.warnings.push((id.to_string(), message.to_string())),
+            Event::Notice { message } => self.line(&format!("pacer: {message}")),
+            Event::Finished { summary } => {
+                if !self.warnings.is_empty() {
+                    let n = self.warnings.len();
+                    self.tally.add("warnings", n);
+                }
+                self.summary(summary)
+            }
+        }
+    }
+}

@@ -1,0 +1,508 @@
+"""pacer's worker-side pytest plugin.
+
+pacer (a Rust program) starts each worker as ``python -m pytest -p pacer_worker ...``
+with one end of a socket pair on file descriptor ``PACER_FD``. The worker never
+uses its stdin/stdout for the protocol, so ``-s`` and live output keep working.
+
+Messages are JSON objects, one per line, tagged by ``"t"``; ``PROTOCOL`` is the
+version both sides check in ``hello``. The worker:
+
+* takes over ``pytest_collection`` (it collects only what it is told to),
+* takes over ``pytest_runtestloop`` (it runs only what it is handed),
+* announces each test (``start``) before running it, so a crash names the test,
+* asks for more work (``need``) before starting the last test it holds, so it
+  always knows the real ``nextitem`` and never tears down fixtures it needs.
+
+Standard library plus pytest only: the user's venv needs nothing else.
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+
+import pytest
+
+PROTOCOL = 1
+# Ask for more work while this many tests are still queued, so that the answer
+# is usually here before the queue runs dry.
+LOW_WATER = 2
+
+_state = {"discovering": False}
+
+
+def _install_crash_capture():
+    """Make pytest's fd capture write to named files instead of unlinked ones.
+
+    When a test kills its worker (os._exit, a segfault, the OOM killer), the
+    output it captured so far lives only in pytest's temporary files; naming
+    them lets pacer read them after the crash.
+    """
+    capture_dir = os.environ.get("PACER_CAPTURE_DIR")
+    if not capture_dir:
+        return
+    try:
+        import _pytest.capture as capture_mod
+    except ImportError:  # pragma: no cover - very old pytest
+        return
+    original = capture_mod.TemporaryFile
+    counter = [0]
+
+    def named_temporary_file(*args, **kwargs):
+        try:
+            targetfd = sys._getframe(1).f_locals.get("targetfd")
+        except Exception:
+            targetfd = None
+        counter[0] += 1
+        name = "fd%s-%d" % (targetfd if targetfd is not None else "x", counter[0])
+        try:
+            os.makedirs(capture_dir, exist_ok=True)
+            return open(os.path.join(capture_dir, name), "w+b", buffering=0)
+        except OSError:
+            return original(*args, **kwargs)
+
+    capture_mod.TemporaryFile = named_temporary_file
+
+
+_install_crash_capture()
+
+
+class Channel:
+    """Line-delimited JSON over the inherited socket."""
+
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd)
+        self.reader = self.sock.makefile("rb")
+
+    def send(self, msg):
+        data = json.dumps(msg, separators=(",", ":"), default=str) + "\n"
+        self.sock.sendall(data.encode("utf-8", "replace"))
+
+    def recv(self):
+        line = self.reader.readline()
+        if not line:
+            raise EOFError("pacer closed the channel")
+        return json.loads(line)
+
+
+def _worker_env():
+    return {
+        "id": os.environ.get("PACER_WORKER_ID", "gw0"),
+        "count": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
+        "uid": os.environ.get("PYTEST_XDIST_TESTRUNUID", ""),
+    }
+
+
+def _active(config):
+    return getattr(config, "_pacer", None) is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    fd = os.environ.get("PACER_FD")
+    if not fd:
+        return
+    env = _worker_env()
+    # pytest-xdist, when installed, must see a worker, not a controller: its
+    # worker_id/testrun_uid fixtures and plugins that ask `is_xdist_worker`
+    # read config.workerinput, and an `-n` in addopts must not fork again.
+    config.workerinput = {
+        "workerid": env["id"],
+        "workercount": env["count"],
+        "testrunuid": env["uid"],
+        "mainargv": list(sys.argv),
+    }
+    config.workeroutput = {}
+    for name, value in (("dist", "no"), ("tx", []), ("numprocesses", None)):
+        if hasattr(config.option, name):
+            setattr(config.option, name, value)
+    config._pacer = Worker(config, Channel(int(fd)), env)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    config = session.config
+    if not _active(config):
+        return
+    # The controller draws the terminal; a worker's reporter would only cost time.
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        config.pluginmanager.unregister(reporter)
+
+
+@pytest.fixture(scope="session")
+def worker_id(request):
+    """The worker's id (gw0, gw1, ...), as pytest-xdist names it; "master" outside pacer."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+@pytest.fixture(scope="session")
+def testrun_uid():
+    """A string unique to this run, the same in every worker."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or "local"
+
+
+@pytest.fixture(scope="session")
+def test_prefix(worker_id, testrun_uid):
+    """A short prefix unique to this run and worker, for naming shared resources."""
+    return "t%s%s" % (testrun_uid[:6], worker_id.replace("gw", "w"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    if _active(session.config):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    if not _active(session.config):
+        return None
+    session.config._pacer.main(session)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector):
+    # During discovery pacer wants the files, not their tests: stop at each
+    # file so that no test module is imported.
+    if _state["discovering"] and isinstance(collector, pytest.File):
+        _state["files"].append(collector)
+        from _pytest.reports import CollectReport
+
+        return CollectReport(collector.nodeid, "passed", None, [])
+    return None
+
+
+def pytest_plugin_registered(plugin, plugin_name):
+    if plugin_name and str(plugin_name).endswith("conftest.py"):
+        _state.setdefault("conftests", {})[os.path.dirname(str(plugin_name))] = plugin
+
+
+def _repend_conftests(session):
+    """Let a second collection in this process see conftest fixtures again.
+
+    pytest >= 9.1 binds a conftest's fixtures to the Directory node that first
+    collected it, and a worker collects more than once (discovery, its share,
+    files it takes over later), each time with new nodes. Handing the known
+    conftests back to the fixture manager binds them to the new nodes too.
+    """
+    fm = getattr(session, "_fixturemanager", None)
+    pending = getattr(fm, "_pending_conftests", None)
+    if pending is None:
+        return
+    from pathlib import Path
+
+    root = session.config.rootpath
+    for directory, plugin in _state.get("conftests", {}).items():
+        path = Path(directory)
+        if path != root and root in path.parents:
+            pending[path] = plugin
+
+
+def pytest_collectreport(report):
+    worker = _state.get("worker")
+    if worker is not None and not _state["discovering"]:
+        worker.on_collectreport(report)
+
+
+def pytest_deselected(items):
+    worker = _state.get("worker")
+    if worker is not None:
+        worker.deselected += len(items)
+
+
+def pytest_runtest_logstart(nodeid, location):
+    worker = _state.get("worker")
+    if worker is not None:
+        worker.channel.send({"t": "start", "id": nodeid})
+
+
+def pytest_runtest_logreport(report):
+    worker = _state.get("worker")
+    if worker is not None:
+        worker.on_report(report)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    worker = _state.get("worker")
+    if worker is not None:
+        worker.on_finish(nodeid)
+
+
+def pytest_warning_recorded(warning_message, when, nodeid, location):
+    worker = _state.get("worker")
+    if worker is None:
+        return
+    worker.channel.send(
+        {
+            "t": "warning",
+            "id": nodeid,
+            "when": when,
+            "message": "%s:%s: %s: %s"
+            % (
+                warning_message.filename,
+                warning_message.lineno,
+                warning_message.category.__name__,
+                warning_message.message,
+            ),
+        }
+    )
+
+
+def _plugin_names(config):
+    names = []
+    for plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        name = dist.project_name
+        if name.startswith("pytest-"):
+            name = name[7:]
+        entry = "%s-%s" % (name, dist.version)
+        if entry not in names:
+            names.append(entry)
+    return names
+
+
+def _report_section_text(report):
+    return [[title, content] for title, content in report.sections]
+
+
+class Worker:
+    """The worker's side of the conversation with pacer."""
+
+    def __init__(self, config, channel, env):
+        self.config = config
+        self.channel = channel
+        self.env = env
+        self.items = {}
+        self.units = set()
+        self.queue = []
+        self.asked = False
+        self.stopping = False
+        self.reports = []
+        self.deselected = 0
+        self.collect_problems = []
+        self.last_item = None
+        _state["worker"] = self
+
+    # -- conversation -------------------------------------------------------
+
+    def hello(self):
+        import platform
+
+        import pluggy
+
+        config = self.config
+        self.channel.send(
+            {
+                "t": "hello",
+                "protocol": PROTOCOL,
+                "worker": self.env["id"],
+                "pid": os.getpid(),
+                "python": platform.python_version(),
+                "platform": sys.platform,
+                "pytest": pytest.__version__,
+                "pluggy": pluggy.__version__,
+                "rootdir": str(config.rootpath),
+                "configfile": str(config.inipath) if config.inipath else None,
+                "plugins": _plugin_names(config),
+                "capture": config.getoption("capture", "fd"),
+            }
+        )
+
+    def main(self, session):
+        self.session = session
+        self.hello()
+        while True:
+            msg = self.channel.recv()
+            kind = msg["t"]
+            if kind == "discover":
+                self.discover(session)
+            elif kind == "collect":
+                self.collect(session, msg["units"], report=True)
+            elif kind == "run":
+                self.accept(msg)
+                if self.run_queue(session):
+                    break
+            elif kind == "stop":
+                break
+            else:
+                raise RuntimeError("pacer worker: unknown message %r" % kind)
+        self.finish()
+
+    def finish(self):
+        # A queue dropped by "stop" may leave fixtures set up for the item
+        # that would have come next; tear them down now and charge any error
+        # to the last test that ran, as pytest would have.
+        setupstate = getattr(self.session, "_setupstate", None)
+        if setupstate is not None and setupstate.stack and self.last_item is not None:
+            from _pytest.runner import call_and_report
+
+            item = self.last_item
+            self.reports = []
+            call_and_report(item, "teardown", log=True, nextitem=None)
+            if self.reports:
+                self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
+            self.reports = []
+        self.channel.send({"t": "bye"})
+
+    # -- collection ---------------------------------------------------------
+
+    def discover(self, session):
+        """Find the files pytest would collect, without importing any of them."""
+        args = list(self.config.args)
+        path_args = [a for a in args if "::" not in a]
+        node_args = [a for a in args if "::" in a]
+        units = []
+        try:
+            if path_args:
+                _state["discovering"] = True
+                _state["files"] = []
+                _repend_conftests(session)
+                try:
+                    session.perform_collect(path_args)
+                finally:
+                    _state["discovering"] = False
+                for node in _state.pop("files"):
+                    try:
+                        size = os.path.getsize(str(node.path))
+                    except OSError:
+                        size = 0
+                    units.append({"arg": str(node.path), "id": node.nodeid, "size": size})
+            for arg in node_args:
+                units.append({"arg": arg, "id": arg, "size": 0})
+        except pytest.UsageError as exc:
+            self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+            return
+        self.channel.send({"t": "discovered", "units": units})
+
+    def collect(self, session, units, report):
+        self.deselected = 0
+        self.collect_problems = []
+        new_units = [u for u in units if u not in self.units]
+        self.units.update(new_units)
+        items = []
+        if new_units:
+            _repend_conftests(session)
+            try:
+                items = session.perform_collect(new_units)
+            except pytest.UsageError as exc:
+                self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+                return
+        for item in items:
+            self.items[item.nodeid] = item
+        if report:
+            self.channel.send(
+                {
+                    "t": "collected",
+                    "items": [[item.nodeid, [m.name for m in item.iter_markers()]] for item in items],
+                    "problems": self.collect_problems,
+                    "deselected": self.deselected,
+                }
+            )
+
+    def on_collectreport(self, report):
+        if report.passed:
+            return
+        self.collect_problems.append(
+            {
+                "id": report.nodeid,
+                "outcome": report.outcome,
+                "longrepr": report.longreprtext,
+                "skip": _skip_location(report) if report.skipped else None,
+            }
+        )
+
+    # -- running ------------------------------------------------------------
+
+    def accept(self, msg):
+        if msg.get("units"):
+            self.collect(self.session, msg["units"], report=False)
+        missing = [nodeid for nodeid in msg["tests"] if nodeid not in self.items]
+        if missing:
+            self.channel.send({"t": "missing", "ids": missing})
+        self.queue.extend(self.items[n] for n in msg["tests"] if n in self.items)
+
+    def ask(self):
+        if not self.asked and not self.stopping:
+            self.asked = True
+            self.channel.send({"t": "need"})
+
+    def await_answer(self):
+        """Block until pacer answers our `need`: more tests, `idle`, or `stop`."""
+        while self.asked:
+            msg = self.channel.recv()
+            kind = msg["t"]
+            self.asked = False
+            if kind == "run":
+                self.accept(msg)
+            elif kind == "idle":
+                pass
+            elif kind == "stop":
+                self.stopping = True
+                self.queue = []
+            else:
+                raise RuntimeError("pacer worker: unexpected %r while waiting" % kind)
+
+    def run_queue(self, session):
+        hook = self.config.hook
+        while self.queue and not self.stopping:
+            if len(self.queue) <= LOW_WATER:
+                self.ask()
+            if len(self.queue) == 1 and self.asked:
+                self.await_answer()
+                if self.stopping:
+                    break
+            item = self.queue.pop(0)
+            nextitem = self.queue[0] if self.queue else None
+            self.last_item = item
+            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if nextitem is None:
+                self.last_item = None
+        return self.stopping
+
+    def on_report(self, report):
+        when = report.when
+        if report.passed and when != "call" and not hasattr(report, "wasxfail"):
+            return
+        status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        category, _letter, word = status if status else ("", "", "")
+        if isinstance(word, tuple):
+            word = word[0]
+        entry = {"when": when, "outcome": report.outcome, "cat": category, "word": word,
+                 "dur": report.duration}
+        if report.failed:
+            entry["longrepr"] = report.longreprtext
+            entry["sections"] = _report_section_text(report)
+            entry["head"] = report.head_line
+            entry["msg"] = _crash_message(report)
+        elif report.skipped:
+            entry["skip"] = _skip_location(report)
+        if hasattr(report, "wasxfail"):
+            entry["xfail"] = report.wasxfail
+        self.reports.append(entry)
+
+    def on_finish(self, nodeid):
+        self.channel.send({"t": "done", "id": nodeid, "reports": self.reports})
+        self.reports = []
+
+
+def _crash_message(report):
+    try:
+        crash = report.longrepr.reprcrash
+        if crash is not None:
+            return crash.message
+    except AttributeError:
+        pass
+    # A plain-text longrepr ("[XPASS(strict)] ...") is its own message.
+    text = report.longreprtext.strip()
+    return text.splitlines()[0] if text else None
+
+
+def _skip_location(report):
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, lineno, reason = longrepr
+        return [str(path), lineno, str(reason)]
+    return None

@@ -1,0 +1,58 @@
+//! What the runner tells its reporters.
+//!
+//! The runner never prints: it emits these events, in order, to a
+//! [`Reporter`]; the terminal display, and later the JUnit/JSON/HTML writers,
+//! are reporters.
+
+use std::time::Duration;
+
+use crate::protocol::{CollectProblem, Hello, PhaseReport};
+
+/// Which of a worker's standard streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The first worker answered; its facts stand for all.
+    Started { hello: &'a Hello, workers: usize },
+    /// Every worker finished collecting; `total` tests will be scheduled.
+    Collected { total: usize, deselected: usize, problems: &'a [CollectProblem] },
+    TestStarted { id: &'a str, worker: &'a str },
+    TestFinished { id: &'a str, worker: &'a str, reports: &'a [PhaseReport], finished: usize, total: usize },
+    /// Extra reports for a test that already finished (late teardown).
+    TestAmended { id: &'a str, worker: &'a str, reports: &'a [PhaseReport] },
+    /// A line a worker printed outside pytest's capture (live with `-s`).
+    Output { worker: &'a str, stream: Stream, line: &'a str },
+    Warning { id: &'a str, message: &'a str },
+    /// Something the user should know, in one line ("replacing crashed worker gw1").
+    Notice { message: &'a str },
+    Finished { summary: &'a Summary },
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub elapsed: Duration,
+    pub exit_code: i32,
+    /// Why the run stopped early, in pytest's words ("stopping after 1 failures").
+    pub stopped: Option<String>,
+    /// Set when the run was interrupted (Ctrl-C, collection errors).
+    pub interrupted: Option<String>,
+    pub not_run: usize,
+    pub deselected: usize,
+}
+
+/// Receives the runner's events.
+pub trait Reporter {
+    fn report(&mut self, event: Event<'_>);
+}
+
+impl<F: FnMut(Event<'_>)> Reporter for F {
+    fn report(&mut self, event: Event<'_>) {
+        self(event)
+    }
+}

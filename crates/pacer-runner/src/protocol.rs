@@ -1,0 +1,170 @@
+//! Messages between pacer and its pytest workers.
+//!
+//! One JSON object per line over a socket pair inherited as `PACER_FD`, never
+//! the test's stdio. Each enum mirrors the dictionaries that
+//! `python/pacer_worker.py` builds; `PROTOCOL` is checked in `hello` so a stale
+//! plugin is caught at once instead of misread.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the message set; bump on any incompatible change on either side.
+pub const PROTOCOL: u32 = 1;
+
+/// What a worker tells pacer.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum FromWorker {
+    Hello(Hello),
+    Discovered {
+        units: Vec<DiscoveredUnit>,
+    },
+    UsageError {
+        message: String,
+    },
+    Collected {
+        /// `[node id, [marker names]]`, in collection order.
+        items: Vec<(String, Vec<String>)>,
+        problems: Vec<CollectProblem>,
+        deselected: usize,
+    },
+    Start {
+        id: String,
+    },
+    Done {
+        id: String,
+        reports: Vec<PhaseReport>,
+    },
+    /// Teardown that ran after pacer said `stop`, charged to the last test.
+    Late {
+        id: String,
+        reports: Vec<PhaseReport>,
+    },
+    Need,
+    Missing {
+        ids: Vec<String>,
+    },
+    Warning {
+        id: String,
+        when: String,
+        message: String,
+    },
+    Bye,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub worker: String,
+    pub pid: u32,
+    pub python: String,
+    pub platform: String,
+    pub pytest: String,
+    pub pluggy: String,
+    pub rootdir: String,
+    pub configfile: Option<String>,
+    pub plugins: Vec<String>,
+}
+
+/// A file (or a `file::name` argument) that one worker can collect alone.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscoveredUnit {
+    /// What to hand to `session.perform_collect`.
+    pub arg: String,
+    /// pytest's node id of the file.
+    pub id: String,
+    /// Bytes on disk: a cheap stand-in for collection cost.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CollectProblem {
+    pub id: String,
+    /// `failed` or `skipped`.
+    pub outcome: String,
+    pub longrepr: String,
+    pub skip: Option<SkipLocation>,
+}
+
+/// `(path, line, reason)` as pytest keeps it for a skip.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SkipLocation(pub String, pub Option<i64>, pub String);
+
+/// One phase (setup, call, teardown) of one test, sent only when it says
+/// something: a passing setup or teardown is left out.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhaseReport {
+    pub when: String,
+    pub outcome: String,
+    /// pytest's status category (`passed`, `failed`, `error`, `xfailed`, ...);
+    /// empty when the phase does not count.
+    pub cat: String,
+    /// The verbose word (`PASSED`, `XFAIL`, ...).
+    pub word: String,
+    pub dur: f64,
+    #[serde(default)]
+    pub longrepr: Option<String>,
+    #[serde(default)]
+    pub sections: Vec<(String, String)>,
+    #[serde(default)]
+    pub head: Option<String>,
+    #[serde(default)]
+    pub msg: Option<String>,
+    #[serde(default)]
+    pub skip: Option<SkipLocation>,
+    #[serde(default)]
+    pub xfail: Option<String>,
+}
+
+/// What pacer tells a worker.
+#[derive(Debug, Serialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToWorker<'a> {
+    Discover,
+    Collect {
+        units: &'a [String],
+    },
+    /// Run these tests after collecting `units` (files this worker has not
+    /// collected yet).
+    Run {
+        tests: Vec<&'a str>,
+        units: Vec<&'a str>,
+    },
+    /// Nothing more for now: run what you hold with no next item.
+    Idle,
+    Stop,
+}
+
+impl ToWorker<'_> {
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("protocol messages always serialize");
+        line.push(b'\n');
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_message_parses_with_optional_fields_missing() {
+        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"passed","cat":"passed","word":"PASSED","dur":0.1}]}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Done { id, reports } => {
+                assert_eq!(id, "t.py::a");
+                assert_eq!(reports[0].cat, "passed");
+                assert!(reports[0].longrepr.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_message_serializes_tagged() {
+        let msg = ToWorker::Run { tests: vec!["a::b"], units: vec![] };
+        assert_eq!(
+            String::from_utf8(msg.to_line()).unwrap(),
+            "{\"t\":\"run\",\"tests\":[\"a::b\"],\"units\":[]}\n"
+        );
+    }
+}
