@@ -333,18 +333,26 @@ class Worker:
 
     def finish(self):
         # A queue dropped by "stop" may leave fixtures set up for the item
-        # that would have come next; tear them down now and charge any error
-        # to the last test that ran, as pytest would have.
+        # that would have come next; tear them down now and charge an error
+        # to the last test that ran, as pytest would have. The teardown hooks
+        # already ran for that item, so only the setup state is unwound here.
         setupstate = getattr(self.session, "_setupstate", None)
         if setupstate is not None and setupstate.stack and self.last_item is not None:
-            from _pytest.runner import call_and_report
+            from _pytest.outcomes import Exit
+            from _pytest.reports import TestReport
+            from _pytest.runner import CallInfo
 
             item = self.last_item
-            self.reports = []
-            call_and_report(item, "teardown", log=True, nextitem=None)
-            if self.reports:
+            call = CallInfo.from_call(
+                lambda: setupstate.teardown_exact(None),
+                when="teardown",
+                reraise=(Exit, KeyboardInterrupt),
+            )
+            if call.excinfo is not None:
+                self.reports = []
+                self.on_report(TestReport.from_item_and_call(item, call))
                 self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
-            self.reports = []
+                self.reports = []
         self.channel.send({"t": "bye"})
 
     # -- collection ---------------------------------------------------------

@@ -55,6 +55,8 @@ pub struct RunConfig {
     pub continue_on_collection_errors: bool,
     /// Recorded durations by node id, for heaviest-first.
     pub durations: HashMap<String, f64>,
+    /// Log scheduling decisions to stderr (`--debug`, `PYTEST_DEBUG`).
+    pub debug: bool,
 }
 
 /// How the run ended, for the binary.
@@ -251,11 +253,30 @@ impl Pool {
         Ok(index)
     }
 
+    fn debug(&self, what: impl FnOnce() -> String) {
+        if self.config.debug {
+            eprintln!("pacer debug {:>8.3}s {}", self.start.elapsed().as_secs_f64(), what());
+        }
+    }
+
     fn send(&self, worker: usize, message: &ToWorker<'_>) {
         self.workers[worker].handle.send(message.to_line());
     }
 
     fn handle(&mut self, input: Input, reporter: &mut dyn Reporter) {
+        if self.config.debug {
+            match &input {
+                Input::Message(w, FromWorker::Start { .. } | FromWorker::Done { .. }) | Input::Output(w, ..) => {
+                    let _ = w;
+                }
+                Input::Message(w, m) => {
+                    let text = format!("{m:?}");
+                    let text: String = text.chars().take(160).collect();
+                    self.debug(|| format!("{} says {text}", self.workers[*w].name));
+                }
+                other => self.debug(|| format!("{other:?}")),
+            }
+        }
         match input {
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
@@ -493,6 +514,10 @@ impl Pool {
     }
 
     fn hand_over(&mut self, w: usize, batch: crate::scheduler::Batch) {
+        self.debug(|| {
+            let category = batch.tests.first().map(|t| self.config.categories[self.tests[*t].category].name.as_str()).unwrap_or("");
+            format!("{} gets {} {category} tests, collecting {} more files", self.workers[w].name, batch.tests.len(), batch.collect.len())
+        });
         let tests: Vec<&str> = batch.tests.iter().map(|t| self.tests[*t].id.as_str()).collect();
         let units: Vec<&str> = batch.collect.iter().map(|u| self.units[*u].arg.as_str()).collect();
         self.workers[w].handle.send(ToWorker::Run { tests, units }.to_line());

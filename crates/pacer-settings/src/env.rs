@@ -53,7 +53,10 @@ impl Env for BTreeMap<String, String> {
 
 impl Env for [(&str, &str)] {
     fn var(&self, name: &str) -> Option<String> {
-        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        self.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
     }
 }
 
@@ -105,26 +108,126 @@ macro_rules! read {
     };
 }
 
-pub const WORKERS: EnvVar = read!("PACER_WORKERS", Some("PYTEST_WORKERS"), "workers", "number of workers: a positive integer or `auto` (the cores)");
-pub const DISABLE_PARALLEL: EnvVar = read!("PACER_DISABLE_PARALLEL", Some("PYTEST_DISABLE_PARALLEL"), "sequential", "run everything in one worker: true/1/yes or false/0/no");
-pub const DEBUG: EnvVar = read!("PACER_DEBUG", Some("PYTEST_DEBUG"), "debug", "debug logging of scheduling decisions: true/1/yes or false/0/no");
-pub const PYTHON: EnvVar = read!("PACER_PYTHON", None, "python", "Python interpreter that runs pytest");
-pub const MAX_WORKER_RESTART: EnvVar = read!("PACER_MAX_WORKER_RESTART", None, "max_worker_restart", "how many crashed workers are replaced before the run stops");
-pub const FALLBACK: EnvVar = read!("PACER_FALLBACK", None, "fallback", "rerun tests that failed on 429 once, sequentially: true/false");
-pub const FALLBACK_THRESHOLD: EnvVar = read!("PACER_FALLBACK_THRESHOLD", None, "fallback_threshold", "how many 429-failed tests trigger the rerun: a count (`3`) or a fraction (`0.2`, `20%`)");
-pub const DURATIONS_FILE: EnvVar = read!("PACER_DURATIONS_FILE", None, "durations_file", "recorded test durations (pytest-split's JSON format), relative to the project root");
-pub const TIMEOUT: EnvVar = read!("PACER_TIMEOUT", None, "timeout", "per-test timeout in seconds; 0 or `none` disables it");
-pub const RATE_LIMITED: EnvVar = read!("PACER_RATE_LIMITED", Some("PYTEST_RATE_LIMITED"), "rate_limit.enabled", "pace rate-limited categories through the proxy: true/1/yes or false/0/no");
-pub const RATE: EnvVar = read!("PACER_RATE", None, "rate_limit.rate", "requests per second allowed to each upstream");
-pub const BURST: EnvVar = read!("PACER_BURST", None, "rate_limit.burst", "requests that may go at once above the rate");
-pub const MAX_CONCURRENT: EnvVar = read!("PACER_MAX_CONCURRENT_REQUESTS", Some("PYTEST_MAX_CONCURRENT_REQUESTS"), "rate_limit.max_concurrent", "requests in flight to one upstream at most");
-pub const MIN_DELAY: EnvVar = read!("PACER_RATE_LIMIT_DELAY", Some("PYTEST_RATE_LIMIT_DELAY"), "rate_limit.min_delay", "minimum seconds between two request starts");
-pub const MAX_RETRIES: EnvVar = read!("PACER_MAX_RETRIES", Some("PYTEST_MAX_RETRIES"), "rate_limit.max_retries", "retries of a request answered 429/503");
-pub const BASE_BACKOFF: EnvVar = read!("PACER_BASE_BACKOFF", Some("PYTEST_BASE_BACKOFF"), "rate_limit.base_backoff", "first backoff ceiling in seconds (doubles each retry)");
-pub const MAX_BACKOFF: EnvVar = read!("PACER_MAX_BACKOFF", Some("PYTEST_MAX_BACKOFF"), "rate_limit.max_backoff", "largest backoff in seconds");
-pub const ADAPTIVE: EnvVar = read!("PACER_ADAPTIVE", None, "rate_limit.adaptive", "lower the rate on 429 and climb back on success: true/false");
-pub const RETRY_STATUSES: EnvVar = read!("PACER_RETRY_STATUSES", None, "rate_limit.retry_statuses", "comma-separated HTTP statuses that are retried, e.g. `429,503`");
-pub const VIRTUAL_ENV: EnvVar = read!("VIRTUAL_ENV", None, "python", "an active virtualenv: its interpreter is used when `python` is not set");
+pub const WORKERS: EnvVar = read!(
+    "PACER_WORKERS",
+    Some("PYTEST_WORKERS"),
+    "workers",
+    "number of workers: a positive integer or `auto` (the cores)"
+);
+pub const DISABLE_PARALLEL: EnvVar = read!(
+    "PACER_DISABLE_PARALLEL",
+    Some("PYTEST_DISABLE_PARALLEL"),
+    "sequential",
+    "run everything in one worker: true/1/yes or false/0/no"
+);
+pub const DEBUG: EnvVar = read!(
+    "PACER_DEBUG",
+    Some("PYTEST_DEBUG"),
+    "debug",
+    "debug logging of scheduling decisions: true/1/yes or false/0/no"
+);
+pub const PYTHON: EnvVar = read!(
+    "PACER_PYTHON",
+    None,
+    "python",
+    "Python interpreter that runs pytest"
+);
+pub const MAX_WORKER_RESTART: EnvVar = read!(
+    "PACER_MAX_WORKER_RESTART",
+    None,
+    "max_worker_restart",
+    "how many crashed workers are replaced before the run stops"
+);
+pub const FALLBACK: EnvVar = read!(
+    "PACER_FALLBACK",
+    None,
+    "fallback",
+    "rerun tests that failed on 429 once, sequentially: true/false"
+);
+pub const FALLBACK_THRESHOLD: EnvVar = read!(
+    "PACER_FALLBACK_THRESHOLD",
+    None,
+    "fallback_threshold",
+    "how many 429-failed tests trigger the rerun: a count (`3`) or a fraction (`0.2`, `20%`)"
+);
+pub const DURATIONS_FILE: EnvVar = read!(
+    "PACER_DURATIONS_FILE",
+    None,
+    "durations_file",
+    "recorded test durations (pytest-split's JSON format), relative to the project root"
+);
+pub const TIMEOUT: EnvVar = read!(
+    "PACER_TIMEOUT",
+    None,
+    "timeout",
+    "per-test timeout in seconds; 0 or `none` disables it"
+);
+pub const RATE_LIMITED: EnvVar = read!(
+    "PACER_RATE_LIMITED",
+    Some("PYTEST_RATE_LIMITED"),
+    "rate_limit.enabled",
+    "pace rate-limited categories through the proxy: true/1/yes or false/0/no"
+);
+pub const RATE: EnvVar = read!(
+    "PACER_RATE",
+    None,
+    "rate_limit.rate",
+    "requests per second allowed to each upstream"
+);
+pub const BURST: EnvVar = read!(
+    "PACER_BURST",
+    None,
+    "rate_limit.burst",
+    "requests that may go at once above the rate"
+);
+pub const MAX_CONCURRENT: EnvVar = read!(
+    "PACER_MAX_CONCURRENT_REQUESTS",
+    Some("PYTEST_MAX_CONCURRENT_REQUESTS"),
+    "rate_limit.max_concurrent",
+    "requests in flight to one upstream at most"
+);
+pub const MIN_DELAY: EnvVar = read!(
+    "PACER_RATE_LIMIT_DELAY",
+    Some("PYTEST_RATE_LIMIT_DELAY"),
+    "rate_limit.min_delay",
+    "minimum seconds between two request starts"
+);
+pub const MAX_RETRIES: EnvVar = read!(
+    "PACER_MAX_RETRIES",
+    Some("PYTEST_MAX_RETRIES"),
+    "rate_limit.max_retries",
+    "retries of a request answered 429/503"
+);
+pub const BASE_BACKOFF: EnvVar = read!(
+    "PACER_BASE_BACKOFF",
+    Some("PYTEST_BASE_BACKOFF"),
+    "rate_limit.base_backoff",
+    "first backoff ceiling in seconds (doubles each retry)"
+);
+pub const MAX_BACKOFF: EnvVar = read!(
+    "PACER_MAX_BACKOFF",
+    Some("PYTEST_MAX_BACKOFF"),
+    "rate_limit.max_backoff",
+    "largest backoff in seconds"
+);
+pub const ADAPTIVE: EnvVar = read!(
+    "PACER_ADAPTIVE",
+    None,
+    "rate_limit.adaptive",
+    "lower the rate on 429 and climb back on success: true/false"
+);
+pub const RETRY_STATUSES: EnvVar = read!(
+    "PACER_RETRY_STATUSES",
+    None,
+    "rate_limit.retry_statuses",
+    "comma-separated HTTP statuses that are retried, e.g. `429,503`"
+);
+pub const VIRTUAL_ENV: EnvVar = read!(
+    "VIRTUAL_ENV",
+    None,
+    "python",
+    "an active virtualenv: its interpreter is used when `python` is not set"
+);
 
 /// Every environment variable pacer reads or sets, in documentation order.
 pub const ENV_VARS: &[EnvVar] = &[
@@ -172,18 +275,24 @@ pub const ENV_VARS: &[EnvVar] = &[
 ];
 
 /// The first set name of `var` (`PACER_*` before `PYTEST_*`) and its value.
-pub(crate) fn lookup(env: &dyn Env, var: &EnvVar) -> Option<(&'static str, String)> {
-    var.names().find_map(|name| env.var(name).map(|value| (name, value)))
+#[cfg(test)]
+fn lookup(env: &dyn Env, var: &EnvVar) -> Option<(&'static str, String)> {
+    var.names()
+        .find_map(|name| env.var(name).map(|value| (name, value)))
 }
 
 /// The environment variables as a Markdown table, for the README.
 pub fn env_table_markdown() -> String {
-    let mut out = String::from("| variable | also read as | setting | meaning |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| variable | also read as | setting | meaning |\n|---|---|---|---|\n");
     for var in ENV_VARS.iter().filter(|v| v.direction == Direction::Read) {
         out.push_str(&row(var));
     }
     out.push_str("\nSet by pacer for each worker:\n\n| variable | also set as | setting | meaning |\n|---|---|---|---|\n");
-    for var in ENV_VARS.iter().filter(|v| v.direction == Direction::SetForWorkers) {
+    for var in ENV_VARS
+        .iter()
+        .filter(|v| v.direction == Direction::SetForWorkers)
+    {
         out.push_str(&row(var));
     }
     out
@@ -191,7 +300,10 @@ pub fn env_table_markdown() -> String {
 
 fn row(var: &EnvVar) -> String {
     let twin = var.pytest.map(|t| format!("`{t}`")).unwrap_or_default();
-    format!("| `{}` | {twin} | `{}` | {} |\n", var.pacer, var.setting, var.meaning)
+    format!(
+        "| `{}` | {twin} | `{}` | {} |\n",
+        var.pacer, var.setting, var.meaning
+    )
 }
 
 #[cfg(test)]

@@ -59,7 +59,10 @@ pub enum SettingsError {
 
     /// A value of the right type but out of range, or unparsable text from a
     /// flag or environment variable.
-    #[error("invalid value `{value}` for {setting} from {origin}: expected {expected}\nhint: {}", set_hint(origin, expected))]
+    #[error(
+        "invalid value `{value}` for {setting} from {origin}: expected {expected}\nhint: {}",
+        set_hint(origin, expected)
+    )]
     InvalidValue {
         setting: String,
         value: String,
@@ -68,7 +71,10 @@ pub enum SettingsError {
     },
 
     /// A negative duration (`min_delay`, `base_backoff`, …).
-    #[error("negative {setting} `{value}` from {origin}: a delay cannot be negative\nhint: {}", set_hint(origin, "a number of seconds ≥ 0"))]
+    #[error(
+        "negative {setting} `{value}` from {origin}: a delay cannot be negative\nhint: {}",
+        set_hint(origin, "a number of seconds ≥ 0")
+    )]
     NegativeDelay {
         setting: String,
         value: String,
@@ -94,7 +100,9 @@ pub enum SettingsError {
     },
 
     /// A category or upstream name with characters pacer cannot use.
-    #[error("invalid {what} name `{name}` from {origin}\nhint: use letters, digits, `-` and `_` only")]
+    #[error(
+        "invalid {what} name `{name}` from {origin}\nhint: use letters, digits, `-` and `_` only"
+    )]
     InvalidName {
         what: &'static str,
         name: String,
@@ -169,7 +177,11 @@ impl SettingsError {
 }
 
 fn unknown_hint(suggestion: Option<&str>, valid: &[String]) -> String {
-    let valid = valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+    let valid = valid
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     match suggestion {
         Some(s) => format!("did you mean `{s}`? valid keys: {valid}"),
         None => format!("remove it; valid keys: {valid}"),
@@ -187,7 +199,9 @@ fn category_hint(suggestion: Option<&str>, valid: &[String]) -> String {
 fn set_hint(origin: &Source, expected: &str) -> String {
     match origin {
         Source::Env { name } => format!("set {name} to {expected}, or unset it"),
-        Source::PytestEnv { name, .. } => format!("fix tool.pytest_env.{name}: it must be {expected}"),
+        Source::PytestEnv { name, .. } => {
+            format!("fix tool.pytest_env.{name}: it must be {expected}")
+        }
         Source::Flag { flag } => format!("pass {flag} {expected}"),
         Source::File { key, .. } => format!("set `{key}` to {expected}"),
         Source::Default | Source::Derived { .. } => format!("use {expected}"),

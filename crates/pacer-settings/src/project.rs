@@ -12,7 +12,13 @@
 use std::path::{Path, PathBuf};
 
 /// Files whose presence marks a project root, in no particular order.
-pub const ROOT_MARKERS: &[&str] = &["pyproject.toml", "pacer.toml", "pytest.ini", "setup.cfg", "tox.ini"];
+pub const ROOT_MARKERS: &[&str] = &[
+    "pyproject.toml",
+    "pacer.toml",
+    "pytest.ini",
+    "setup.cfg",
+    "tox.ini",
+];
 
 /// The nearest ancestor of `start` (inclusive) holding a root marker, else `start`.
 pub fn find_project_root(start: &Path) -> PathBuf {

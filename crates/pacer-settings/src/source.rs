@@ -114,7 +114,9 @@ impl<T> Sourced<T> {
 }
 
 /// The first present layer wins; layers are given highest precedence first.
-pub(crate) fn first_of<T>(layers: impl IntoIterator<Item = Option<Sourced<T>>>) -> Option<Sourced<T>> {
+pub(crate) fn first_of<T>(
+    layers: impl IntoIterator<Item = Option<Sourced<T>>>,
+) -> Option<Sourced<T>> {
     layers.into_iter().flatten().next()
 }
 
@@ -126,7 +128,10 @@ mod tests {
     fn displays_each_kind_of_source() {
         assert_eq!(Source::Default.to_string(), "default");
         assert_eq!(Source::flag("--workers").to_string(), "flag --workers");
-        assert_eq!(Source::env("PYTEST_WORKERS").to_string(), "env PYTEST_WORKERS");
+        assert_eq!(
+            Source::env("PYTEST_WORKERS").to_string(),
+            "env PYTEST_WORKERS"
+        );
         let file = Source::File {
             file: PathBuf::from("/p/pyproject.toml"),
             line: 12,
@@ -138,13 +143,32 @@ mod tests {
             file: PathBuf::from("/p/pyproject.toml"),
             line: 30,
         };
-        assert_eq!(pe.to_string(), "pyproject.toml:30 tool.pytest_env.PYTEST_WORKERS");
+        assert_eq!(
+            pe.to_string(),
+            "pyproject.toml:30 tool.pytest_env.PYTEST_WORKERS"
+        );
     }
 
     #[test]
     fn ranks_follow_precedence() {
         assert!(Source::flag("--x").rank() > Source::env("X").rank());
-        assert!(Source::env("X").rank() > Source::File { file: "f".into(), line: 1, key: "k".into() }.rank());
-        assert!(Source::File { file: "f".into(), line: 1, key: "k".into() }.rank() > Source::Default.rank());
+        assert!(
+            Source::env("X").rank()
+                > Source::File {
+                    file: "f".into(),
+                    line: 1,
+                    key: "k".into()
+                }
+                .rank()
+        );
+        assert!(
+            Source::File {
+                file: "f".into(),
+                line: 1,
+                key: "k".into()
+            }
+            .rank()
+                > Source::Default.rank()
+        );
     }
 }

@@ -12,7 +12,8 @@ where
         .into_iter()
         .map(|c| {
             let c = c.as_ref();
-            let score = strsim::jaro_winkler(&normalised, &c.to_ascii_lowercase().replace('-', "_"));
+            let score =
+                strsim::jaro_winkler(&normalised, &c.to_ascii_lowercase().replace('-', "_"));
             (score, c)
         })
         .filter(|(score, _)| *score >= 0.7)
@@ -26,7 +27,10 @@ mod tests {
 
     #[test]
     fn finds_a_typo() {
-        assert_eq!(closest("wrokers", ["workers", "debug", "python"].iter()), Some("workers".into()));
+        assert_eq!(
+            closest("wrokers", ["workers", "debug", "python"].iter()),
+            Some("workers".into())
+        );
     }
 
     #[test]

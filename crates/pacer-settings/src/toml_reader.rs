@@ -88,10 +88,6 @@ fn type_name(item: &Item) -> &'static str {
 }
 
 impl<'a> Table<'a> {
-    pub fn file(&self) -> &'a TomlFile {
-        self.file
-    }
-
     /// The dotted path of `key` in this table, e.g. `tool.pacer.workers`.
     pub fn key_path(&self, key: &str) -> String {
         if self.dotted.is_empty() {
@@ -142,7 +138,11 @@ impl<'a> Table<'a> {
                 return Err(SettingsError::UnknownKey {
                     path: self.file.path.clone(),
                     line: self.line_of(key),
-                    table: if self.dotted.is_empty() { "(top level)".into() } else { self.dotted.clone() },
+                    table: if self.dotted.is_empty() {
+                        "(top level)".into()
+                    } else {
+                        self.dotted.clone()
+                    },
                     key: key.to_string(),
                     suggestion: closest(key, allowed.iter()),
                     valid: allowed.iter().map(|s| s.to_string()).collect(),
@@ -210,18 +210,31 @@ impl<'a> Table<'a> {
     }
 
     pub fn strings(&self, key: &str) -> Result<Option<Sourced<Vec<String>>>, SettingsError> {
-        self.typed(key, "an array of strings", &format!("{key} = [\"a\", \"b\"]"), |i| {
-            i.as_array()?
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
+        self.typed(
+            key,
+            "an array of strings",
+            &format!("{key} = [\"a\", \"b\"]"),
+            |i| {
+                i.as_array()?
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+            },
+        )
     }
 
     pub fn ints(&self, key: &str) -> Result<Option<Sourced<Vec<i64>>>, SettingsError> {
-        self.typed(key, "an array of integers", &format!("{key} = [429, 503]"), |i| {
-            i.as_array()?.iter().map(Value::as_integer).collect::<Option<Vec<_>>>()
-        })
+        self.typed(
+            key,
+            "an array of integers",
+            &format!("{key} = [429, 503]"),
+            |i| {
+                i.as_array()?
+                    .iter()
+                    .map(Value::as_integer)
+                    .collect::<Option<Vec<_>>>()
+            },
+        )
     }
 
     /// A sub-table (header or inline).
@@ -251,9 +264,12 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_line_and_column() {
-        let err = TomlFile::parse(Path::new("/p/pyproject.toml"), "a = 1\nb = [1,\nc = 3".into())
-            .err()
-            .unwrap();
+        let err = TomlFile::parse(
+            Path::new("/p/pyproject.toml"),
+            "a = 1\nb = [1,\nc = 3".into(),
+        )
+        .err()
+        .unwrap();
         match err {
             SettingsError::Syntax { line, column, .. } => assert_eq!((line, column), (3, 1)),
             other => panic!("{other}"),
@@ -263,7 +279,14 @@ mod tests {
     #[test]
     fn values_know_their_line() {
         let f = file("[tool.pacer]\n\nworkers = 4\n");
-        let pacer = f.root().table("tool").unwrap().unwrap().table("pacer").unwrap().unwrap();
+        let pacer = f
+            .root()
+            .table("tool")
+            .unwrap()
+            .unwrap()
+            .table("pacer")
+            .unwrap()
+            .unwrap();
         let w = pacer.int("workers").unwrap().unwrap();
         assert_eq!(w.value, 4);
         assert_eq!(w.source.to_string(), "pyproject.toml:3 tool.pacer.workers");
@@ -272,7 +295,14 @@ mod tests {
     #[test]
     fn wrong_type_names_the_line_and_key() {
         let f = file("[tool.pacer]\ndebug = \"yes\"\n");
-        let pacer = f.root().table("tool").unwrap().unwrap().table("pacer").unwrap().unwrap();
+        let pacer = f
+            .root()
+            .table("tool")
+            .unwrap()
+            .unwrap()
+            .table("pacer")
+            .unwrap()
+            .unwrap();
         let err = pacer.bool("debug").unwrap_err();
         assert_eq!(
             err.message(),
@@ -284,9 +314,20 @@ mod tests {
     #[test]
     fn unknown_keys_suggest_the_closest() {
         let f = file("[tool.pacer]\nworkrs = 4\n");
-        let pacer = f.root().table("tool").unwrap().unwrap().table("pacer").unwrap().unwrap();
+        let pacer = f
+            .root()
+            .table("tool")
+            .unwrap()
+            .unwrap()
+            .table("pacer")
+            .unwrap()
+            .unwrap();
         let err = pacer.deny_unknown(&["workers", "debug"]).unwrap_err();
-        assert!(err.to_string().contains(":2: unknown key `workrs` in `[tool.pacer]`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains(":2: unknown key `workrs` in `[tool.pacer]`"),
+            "{err}"
+        );
         assert!(err.hint().starts_with("did you mean `workers`?"), "{err}");
     }
 

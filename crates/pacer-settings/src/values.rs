@@ -7,7 +7,11 @@ use crate::error::SettingsError;
 use crate::source::{Source, Sourced};
 
 /// `true/1/yes/on` or `false/0/no/off`, any case.
-pub(crate) fn parse_bool(text: &str, setting: &str, origin: &Source) -> Result<bool, SettingsError> {
+pub(crate) fn parse_bool(
+    text: &str,
+    setting: &str,
+    origin: &Source,
+) -> Result<bool, SettingsError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
@@ -16,7 +20,12 @@ pub(crate) fn parse_bool(text: &str, setting: &str, origin: &Source) -> Result<b
 }
 
 /// An unsigned integer at least `min`.
-pub(crate) fn parse_u32(text: &str, setting: &str, min: u32, origin: &Source) -> Result<u32, SettingsError> {
+pub(crate) fn parse_u32(
+    text: &str,
+    setting: &str,
+    min: u32,
+    origin: &Source,
+) -> Result<u32, SettingsError> {
     let expected = if min == 0 {
         "an integer ≥ 0".to_string()
     } else {
@@ -29,7 +38,11 @@ pub(crate) fn parse_u32(text: &str, setting: &str, min: u32, origin: &Source) ->
 }
 
 /// A finite number of seconds ≥ 0; negatives get their own error.
-pub(crate) fn parse_seconds(text: &str, setting: &str, origin: &Source) -> Result<Duration, SettingsError> {
+pub(crate) fn parse_seconds(
+    text: &str,
+    setting: &str,
+    origin: &Source,
+) -> Result<Duration, SettingsError> {
     match text.trim().parse::<f64>() {
         Ok(v) => seconds(v, setting, origin),
         Err(_) => Err(invalid(setting, text, "a number of seconds ≥ 0", origin)),
@@ -39,7 +52,12 @@ pub(crate) fn parse_seconds(text: &str, setting: &str, origin: &Source) -> Resul
 /// Checks a number of seconds from any source.
 pub(crate) fn seconds(v: f64, setting: &str, origin: &Source) -> Result<Duration, SettingsError> {
     if v.is_nan() || v.is_infinite() {
-        return Err(invalid(setting, &v.to_string(), "a finite number of seconds ≥ 0", origin));
+        return Err(invalid(
+            setting,
+            &v.to_string(),
+            "a finite number of seconds ≥ 0",
+            origin,
+        ));
     }
     if v < 0.0 {
         return Err(SettingsError::NegativeDelay {
@@ -60,9 +78,15 @@ pub(crate) fn positive(v: f64, setting: &str, origin: &Source) -> Result<f64, Se
     }
 }
 
-pub(crate) fn parse_positive(text: &str, setting: &str, origin: &Source) -> Result<f64, SettingsError> {
+pub(crate) fn parse_positive(
+    text: &str,
+    setting: &str,
+    origin: &Source,
+) -> Result<f64, SettingsError> {
     match text.trim().parse::<f64>() {
-        Ok(v) => positive(v, setting, origin).map_err(|_| invalid(setting, text, "a number > 0", origin)),
+        Ok(v) => {
+            positive(v, setting, origin).map_err(|_| invalid(setting, text, "a number > 0", origin))
+        }
         Err(_) => Err(invalid(setting, text, "a number > 0", origin)),
     }
 }
@@ -72,24 +96,45 @@ pub(crate) fn status(v: i64, setting: &str, origin: &Source) -> Result<u16, Sett
     if (100..=599).contains(&v) {
         Ok(v as u16)
     } else {
-        Err(invalid(setting, &v.to_string(), "HTTP status codes between 100 and 599", origin))
+        Err(invalid(
+            setting,
+            &v.to_string(),
+            "HTTP status codes between 100 and 599",
+            origin,
+        ))
     }
 }
 
 /// A comma-separated list of status codes.
-pub(crate) fn parse_statuses(text: &str, setting: &str, origin: &Source) -> Result<Vec<u16>, SettingsError> {
+pub(crate) fn parse_statuses(
+    text: &str,
+    setting: &str,
+    origin: &Source,
+) -> Result<Vec<u16>, SettingsError> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<i64>()
-                .map_err(|_| invalid(setting, text, "comma-separated HTTP status codes, e.g. `429,503`", origin))
+                .map_err(|_| {
+                    invalid(
+                        setting,
+                        text,
+                        "comma-separated HTTP status codes, e.g. `429,503`",
+                        origin,
+                    )
+                })
                 .and_then(|v| status(v, setting, origin))
         })
         .collect()
 }
 
-pub(crate) fn invalid(setting: &str, value: &str, expected: &str, origin: &Source) -> SettingsError {
+pub(crate) fn invalid(
+    setting: &str,
+    value: &str,
+    expected: &str,
+    origin: &Source,
+) -> SettingsError {
     SettingsError::InvalidValue {
         setting: setting.to_string(),
         value: value.to_string(),
@@ -132,7 +177,10 @@ mod tests {
         let err = parse_seconds("-0.5", "min_delay", &env("PYTEST_RATE_LIMIT_DELAY")).unwrap_err();
         assert!(matches!(err, SettingsError::NegativeDelay { .. }));
         assert!(err.to_string().contains("PYTEST_RATE_LIMIT_DELAY"), "{err}");
-        assert_eq!(parse_seconds("0.25", "min_delay", &env("X")).unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_seconds("0.25", "min_delay", &env("X")).unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(matches!(
             parse_seconds("soon", "min_delay", &env("X")).unwrap_err(),
             SettingsError::InvalidValue { .. }
@@ -149,7 +197,10 @@ mod tests {
 
     #[test]
     fn statuses_parse_from_a_list() {
-        assert_eq!(parse_statuses("429, 503", "retry_statuses", &env("X")).unwrap(), vec![429, 503]);
+        assert_eq!(
+            parse_statuses("429, 503", "retry_statuses", &env("X")).unwrap(),
+            vec![429, 503]
+        );
         assert!(parse_statuses("429,700", "retry_statuses", &env("X")).is_err());
         assert!(parse_statuses("abc", "retry_statuses", &env("X")).is_err());
     }

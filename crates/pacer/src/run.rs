@@ -152,6 +152,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, UsageError> {
         max_worker_restart: args.max_worker_restart.unwrap_or(4 * workers),
         continue_on_collection_errors,
         durations: HashMap::new(),
+        debug: args.debug || env("PYTEST_DEBUG").is_some_and(|(_, v)| truthy(&v)),
     };
     Ok(Prepared { config, verbosity, fallback_args })
 }
