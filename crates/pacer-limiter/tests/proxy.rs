@@ -1,0 +1,483 @@
+//! The proxy against the real mock API over real HTTP.
+//!
+//! Time bounds here are deadlock guards (generous timeouts) or lower bounds
+//! that prove a wait happened; nothing asserts that something is fast.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use pacer_limiter::{
+    env_var_name, run_until, start_proxy, start_proxy_with, ProxyError, ProxyHandle,
+    ProxyOptions, UpstreamConfig,
+};
+use pacer_mockapi::{Echo, Limit, MockConfig, MockServer, RetryAfterFormat};
+
+const DEADLOCK_GUARD: Duration = Duration::from_secs(60);
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+type TestClient = Client<HttpConnector, Full<Bytes>>;
+
+fn client() -> TestClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn echo(&self) -> Echo {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not an echo ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn send(
+    client: &TestClient,
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    let mut req = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Full::new(body.into())).unwrap();
+    let response = tokio::time::timeout(DEADLOCK_GUARD, client.request(req))
+        .await
+        .expect("no answer within the deadlock guard")
+        .expect("the proxy answers");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+async fn get(client: &TestClient, url: &str) -> Answer {
+    send(client, Method::GET, url, &[], Bytes::new()).await
+}
+
+async fn mock(cfg: MockConfig) -> MockServer {
+    pacer_mockapi::start(cfg, loopback()).await.unwrap()
+}
+
+/// A config that paces lightly and backs off briefly, so tests run quickly.
+fn upstream(url: String) -> UpstreamConfig {
+    UpstreamConfig {
+        name: "mock".into(),
+        url,
+        rate: 1000.0,
+        burst: 100,
+        max_concurrent: 10,
+        min_delay: Duration::ZERO,
+        max_retries: 3,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(2),
+        ..UpstreamConfig::default()
+    }
+}
+
+async fn proxy(cfg: UpstreamConfig) -> ProxyHandle {
+    start_proxy(cfg, loopback()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_requests_never_exceed_the_in_flight_cap_nor_deadlock() {
+    let api = mock(MockConfig {
+        latency: Duration::from_millis(5),
+        ..MockConfig::default()
+    })
+    .await;
+    let cap = 8;
+    let proxy = proxy(UpstreamConfig {
+        rate: 5000.0,
+        burst: 1000,
+        max_concurrent: cap,
+        ..upstream(api.url())
+    })
+    .await;
+    let client = client();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let (client, url) = (client.clone(), format!("{}/item/{i}", proxy.url()));
+        tasks.spawn(async move { get(&client, &url).await.status });
+    }
+    let all = async {
+        let mut ok = 0;
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::OK);
+            ok += 1;
+        }
+        ok
+    };
+    let ok = tokio::time::timeout(DEADLOCK_GUARD, all)
+        .await
+        .expect("1,000 concurrent requests deadlocked");
+    assert_eq!(ok, 1000);
+
+    let seen = api.stats();
+    assert_eq!(seen.accepted, 1000);
+    assert!(seen.max_concurrent as usize <= cap, "mock saw {} in flight", seen.max_concurrent);
+    assert!(seen.max_concurrent >= 2, "the cap was never used");
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.requests, stats.admitted, stats.completed), (1000, 1000, 1000));
+    assert_eq!((stats.retried, stats.final_failures), (0, 0));
+    assert_eq!(stats.success_rate, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_bodies_headers_and_queries_arrive_intact_after_retries() {
+    let api = mock(MockConfig {
+        fail_first: 2,
+        fail_first_wait: Duration::from_millis(20),
+        retry_after: RetryAfterFormat::Fractional,
+        ..MockConfig::default()
+    })
+    .await;
+    let proxy = proxy(upstream(api.url())).await;
+    // 200 kB of varied text, so a lost or reordered chunk would show.
+    let body: String = (0..20_000).map(|i| format!("{:09}\n", i * 7919)).collect();
+    let answer = send(
+        &client(),
+        Method::POST,
+        &format!("{}/v1/things?b=2&a=x%20y", proxy.url()),
+        &[
+            ("content-type", "text/plain"),
+            ("x-request-id", "abc"),
+            ("authorization", "Bearer secret"),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "must not pass"),
+        ],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let echo = answer.echo();
+    assert_eq!(echo.method, "POST");
+    assert_eq!(echo.path, "/v1/things");
+    assert_eq!(echo.query.as_deref(), Some("b=2&a=x%20y"));
+    assert_eq!(echo.body_len, body.len());
+    assert!(echo.body == body, "the body changed on the way");
+    assert_eq!(echo.headers["x-request-id"], "abc");
+    assert_eq!(echo.headers["authorization"], "Bearer secret");
+    assert_eq!(echo.headers["host"], api.addr().to_string(), "Host is rewritten");
+    assert!(!echo.headers.contains_key("x-hop"), "hop-by-hop headers are stripped");
+
+    let seen = api.stats();
+    assert_eq!((seen.total_requests, seen.rejected, seen.accepted), (3, 2, 1));
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.requests, stats.admitted, stats.retried, stats.seen_429), (1, 3, 2, 2));
+    assert_eq!(stats.final_failures, 0);
+    assert!((stats.retry_rate - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(stats.success_rate, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_in_every_form() {
+    // (format, the least the proxy must have waited)
+    let cases = [
+        (RetryAfterFormat::Fractional, Duration::from_millis(400)),
+        // 0.4 s rounded up to whole seconds.
+        (RetryAfterFormat::Seconds, Duration::from_secs(1)),
+        // now + 1.4 s truncated to a whole second: at least 0.4 s away.
+        (RetryAfterFormat::HttpDate, Duration::from_millis(400)),
+    ];
+    for (format, least) in cases {
+        let api = mock(MockConfig {
+            fail_first: 1,
+            fail_first_wait: Duration::from_millis(400),
+            retry_after: format,
+            ..MockConfig::default()
+        })
+        .await;
+        let proxy = proxy(upstream(api.url())).await;
+        let started = Instant::now();
+        let answer = get(&client(), &format!("{}/x", proxy.url())).await;
+        let took = started.elapsed();
+        assert_eq!(answer.status, StatusCode::OK, "{format:?}");
+        // Millisecond slack for the HTTP-date's clock reading.
+        let least = least - Duration::from_millis(15);
+        assert!(took >= least, "{format:?}: retried after {took:?}");
+        let stats = proxy.shutdown().await;
+        assert!(stats.time_in_backoff >= least.as_secs_f64(), "{format:?}: {stats:?}");
+        assert_eq!(stats.retried, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_retry_after_full_jitter_backoff_is_used() {
+    let api = mock(MockConfig {
+        fail_first: 2,
+        retry_after: RetryAfterFormat::Absent,
+        reject_status: 503,
+        ..MockConfig::default()
+    })
+    .await;
+    let proxy = proxy(upstream(api.url())).await;
+    let answer = get(&client(), &format!("{}/x", proxy.url())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.retried, stats.seen_503, stats.seen_429), (2, 2, 0));
+    // base 10 ms: at most 10 ms + 20 ms of backoff.
+    assert!(stats.time_in_backoff <= 0.030 + 1e-9, "{stats:?}");
+    // 503s do not lower the rate; only 429s do.
+    assert_eq!(stats.rate_decreases, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_retries_run_out_the_client_gets_the_last_429_as_it_came() {
+    let api = mock(MockConfig {
+        fail_first: 100,
+        fail_first_wait: Duration::from_millis(10),
+        retry_after: RetryAfterFormat::Fractional,
+        ..MockConfig::default()
+    })
+    .await;
+    let proxy = proxy(UpstreamConfig {
+        max_retries: 2,
+        ..upstream(api.url())
+    })
+    .await;
+    let answer = get(&client(), &format!("{}/x", proxy.url())).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.text(), "refused: forced failure (--fail-first)\n");
+    assert_eq!(answer.headers["retry-after"], "0.010");
+    assert_eq!(api.stats().total_requests, 3);
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.seen_429, stats.retried, stats.final_failures), (3, 2, 1));
+    assert_eq!(stats.success_rate, 0.0);
+    assert!(stats.retry_rate <= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_is_down_gives_a_502_with_a_message() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let proxy = proxy(upstream(url.clone())).await;
+    let answer = get(&client(), &format!("{}/x", proxy.url())).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    let text = answer.text();
+    assert!(text.contains(&format!("cannot reach upstream \"mock\" at {url}")), "{text}");
+    assert!(text.to_lowercase().contains("connect"), "{text}");
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.upstream_errors, stats.completed, stats.retried), (1, 1, 0));
+    assert_eq!(stats.success_rate, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_cap_are_streamed_and_not_retried() {
+    let api = mock(MockConfig {
+        fail_first: 1,
+        fail_first_wait: Duration::from_millis(10),
+        ..MockConfig::default()
+    })
+    .await;
+    let proxy = proxy(UpstreamConfig {
+        max_body_bytes: 1024,
+        ..upstream(api.url())
+    })
+    .await;
+    let client = client();
+    let body = "z".repeat(10_000);
+    let url = format!("{}/upload", proxy.url());
+    let refused = send(&client, Method::PUT, &url, &[], body.clone()).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let answer = send(&client, Method::PUT, &url, &[], body.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let echo = answer.echo();
+    assert_eq!((echo.method.as_str(), echo.body_len), ("PUT", 10_000));
+    assert!(echo.body == body);
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.not_replayable, stats.retried, stats.final_failures), (1, 0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_are_streamed_not_buffered() {
+    let api = mock(MockConfig::default()).await;
+    let proxy = proxy(upstream(api.url())).await;
+    let req = Request::get(format!("{}/stream/3?interval_ms=300", proxy.url()))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = client().request(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut arrivals = Vec::new();
+    let mut text = String::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                arrivals.push(Instant::now());
+                text.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+    };
+    tokio::time::timeout(DEADLOCK_GUARD, read).await.unwrap();
+    assert_eq!(text, "chunk 0\nchunk 1\nchunk 2\n");
+    // Buffered, all chunks would arrive together at the end.
+    let spread = *arrivals.last().unwrap() - arrivals[0];
+    assert!(spread >= Duration::from_millis(500), "chunks arrived within {spread:?}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_statuses_pass_through_untouched_and_unretried() {
+    let api = mock(MockConfig::default()).await;
+    let proxy = proxy(upstream(api.url())).await;
+    let answer = get(&client(), &format!("{}/status/500", proxy.url())).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.echo().path, "/status/500");
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.requests, stats.retried, stats.final_failures), (1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_set_too_high_adapts_and_every_request_still_succeeds() {
+    // The API allows 100/s; the proxy is told 250/s (2.5x too high).
+    let api = mock(MockConfig {
+        limit: Limit::TokenBucket { rate: 100.0, burst: 5 },
+        retry_after: RetryAfterFormat::Fractional,
+        ..MockConfig::default()
+    })
+    .await;
+    let proxy = proxy(UpstreamConfig {
+        rate: 250.0,
+        burst: 1,
+        max_concurrent: 20,
+        max_retries: 10,
+        ..upstream(api.url())
+    })
+    .await;
+    let client = client();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (client, url) = (client.clone(), format!("{}/r/{i}", proxy.url()));
+        tasks.spawn(async move { get(&client, &url).await.status });
+    }
+    let all = async {
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::OK);
+        }
+    };
+    tokio::time::timeout(DEADLOCK_GUARD, all).await.unwrap();
+    let stats = proxy.shutdown().await;
+    assert_eq!(stats.final_failures, 0);
+    assert!(stats.rate_decreases >= 1, "{stats:?}");
+    assert!(stats.current_rate < 250.0, "{stats:?}");
+    assert!(stats.retry_rate < 1.0 && stats.success_rate == 1.0);
+    eprintln!("{}", stats.summary_line());
+}
+
+#[tokio::test]
+async fn binding_outside_loopback_needs_the_explicit_option() {
+    let cfg = upstream("http://127.0.0.1:9".into());
+    let anywhere: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let err = start_proxy(cfg.clone(), anywhere).await.unwrap_err();
+    assert!(matches!(err, ProxyError::NonLoopback { .. }));
+    assert!(err.to_string().contains("not a loopback address"));
+    let opts = ProxyOptions {
+        allow_non_loopback: true,
+        ..ProxyOptions::default()
+    };
+    let proxy = start_proxy_with(cfg, anywhere, opts).await.unwrap();
+    assert!(proxy.addr().ip().is_unspecified());
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn proxy_url_is_the_loopback_address() {
+    let proxy = proxy(upstream("https://example.com/api".into())).await;
+    assert!(proxy.url().starts_with("http://127.0.0.1:"));
+    assert_ne!(proxy.addr().port(), 0);
+    assert_eq!(env_var_name(proxy.name()), "PACER_UPSTREAM_MOCK");
+    proxy.shutdown().await;
+}
+
+/// An output sink the test can read while the proxy writes to it.
+#[derive(Clone, Default)]
+struct SharedOut(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedOut {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_prints_addresses_live_and_final_statistics() {
+    let api = mock(MockConfig::default()).await;
+    let out = SharedOut::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(run_until(
+        vec![upstream(api.url())],
+        "127.0.0.1".parse().unwrap(),
+        None,
+        false,
+        out.clone(),
+        Duration::from_millis(50),
+        async move {
+            let _ = stopped.await;
+            Ok(())
+        },
+    ));
+    let first_line = tokio::time::timeout(DEADLOCK_GUARD, async {
+        loop {
+            if let Some(line) = out.text().lines().next() {
+                return line.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let proxy_url = first_line.split_whitespace().next().unwrap().to_owned();
+    assert!(first_line.contains(&format!("-> {}", api.url())), "{first_line}");
+    assert!(first_line.contains("PACER_UPSTREAM_MOCK=http://127.0.0.1:"), "{first_line}");
+    assert_eq!(get(&client(), &format!("{proxy_url}/x")).await.status, StatusCode::OK);
+    tokio::time::timeout(DEADLOCK_GUARD, async {
+        while !out.text().contains("mock: 1 requests") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("a live statistics line");
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    let text = out.text();
+    let (_, tail) = text.split_once("final statistics:\n").expect(&text);
+    assert!(tail.starts_with("mock: 1 requests, 0 retried"), "{tail}");
+}
