@@ -1,0 +1,438 @@
+//! Test categories: named selectors, each with its own concurrency cap.
+//!
+//! The built-in categories mirror the layout of the `ofsc` client's suite
+//! (DESIGN.md §3). A project overrides any field of them, or adds its own,
+//! under `[tool.pacer.categories.NAME]`. Categories are tried in `order`
+//! (then declaration order); the first whose selector matches a test wins,
+//! and a test no selector matches lands in [`DEFAULT_CATEGORY`], so every
+//! test has exactly one category and none is dropped.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::source::Source;
+
+/// The name of the catch-all category.
+pub const DEFAULT_CATEGORY: &str = "default";
+
+/// Whether a category's tests mostly use the CPU or wait on the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// CPU-bound: `cpu` tests together never exceed the worker count.
+    Cpu,
+    /// IO-bound: may run beyond the worker count, up to the category's cap.
+    Io,
+}
+
+impl Kind {
+    pub(crate) fn parse(text: &str) -> Option<Kind> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Some(Kind::Cpu),
+            "io" => Some(Kind::Io),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Cpu => "cpu",
+            Kind::Io => "io",
+        })
+    }
+}
+
+/// Where each field of a category came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategorySources {
+    pub paths: Source,
+    pub markers: Source,
+    pub max_workers: Source,
+    pub kind: Source,
+    pub rate_limited: Source,
+    pub order: Source,
+}
+
+impl CategorySources {
+    fn all(source: Source) -> Self {
+        CategorySources {
+            paths: source.clone(),
+            markers: source.clone(),
+            max_workers: source.clone(),
+            kind: source.clone(),
+            rate_limited: source.clone(),
+            order: source,
+        }
+    }
+}
+
+/// One category, fully resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Category {
+    pub name: String,
+    /// One line for `pacer list` and `pacer config`.
+    pub description: String,
+    /// Path prefixes relative to the project root (`tests/unit/`), matched
+    /// by whole path components against the file part of a node id.
+    pub paths: Vec<String>,
+    /// pytest markers; a test carrying any of them matches.
+    pub markers: Vec<String>,
+    /// How many of this category's tests may run at once.
+    pub max_workers: usize,
+    pub kind: Kind,
+    /// Whether its workers go through the rate-limiting proxy.
+    pub rate_limited: bool,
+    /// Matching order: lower is tried first; ties keep declaration order.
+    pub order: i64,
+    /// Whether pacer defines it (as opposed to the project).
+    pub builtin: bool,
+    pub sources: CategorySources,
+}
+
+impl Category {
+    /// Whether this category's selector matches a test.
+    pub fn matches(&self, nodeid: &str, markers: &[String]) -> bool {
+        let file = node_file(nodeid);
+        self.paths.iter().any(|p| path_prefix_matches(&file, p))
+            || markers
+                .iter()
+                .any(|m| self.markers.iter().any(|own| own == m))
+    }
+
+    pub(crate) fn new_project(name: &str, max_workers: usize, order: i64, source: Source) -> Self {
+        Category {
+            name: name.to_string(),
+            description: String::new(),
+            paths: Vec::new(),
+            markers: Vec::new(),
+            max_workers,
+            kind: Kind::Cpu,
+            rate_limited: false,
+            order,
+            builtin: false,
+            sources: CategorySources::all(source),
+        }
+    }
+}
+
+/// The file part of a node id, with `\` as `/` and no leading `./`.
+pub fn node_file(nodeid: &str) -> String {
+    let file = nodeid.split("::").next().unwrap_or(nodeid);
+    normalise_path(file)
+}
+
+fn normalise_path(path: &str) -> String {
+    let mut p = path.trim().replace('\\', "/");
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_string();
+    }
+    p
+}
+
+/// `tests/unit` matches `tests/unit/test_a.py` and `tests/unit` itself but
+/// not `tests/unit_slow/test_b.py`; `.` or an empty path matches everything.
+fn path_prefix_matches(file: &str, selector: &str) -> bool {
+    let selector = normalise_path(selector);
+    let selector = selector.trim_end_matches('/');
+    if selector.is_empty() || selector == "." {
+        return true;
+    }
+    file == selector
+        || file
+            .strip_prefix(selector)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The built-in categories of DESIGN.md §3, in matching order.
+pub fn builtin_categories() -> Vec<Category> {
+    let spec: [(&str, &str, &str, Option<&str>, usize, Kind, bool); 5] = [
+        (
+            "unit",
+            "fast isolated tests",
+            "tests/unit/",
+            Some("unit"),
+            8,
+            Kind::Cpu,
+            false,
+        ),
+        (
+            "models",
+            "data-model tests",
+            "tests/models/",
+            None,
+            8,
+            Kind::Cpu,
+            false,
+        ),
+        (
+            "integration",
+            "tests across modules",
+            "tests/integration/",
+            Some("integration"),
+            4,
+            Kind::Cpu,
+            false,
+        ),
+        (
+            "end-to-end",
+            "tests against a live API",
+            "tests/end_to_end/",
+            Some("e2e"),
+            10,
+            Kind::Io,
+            true,
+        ),
+        (
+            "live",
+            "tests against a live API",
+            "tests/live/",
+            Some("live"),
+            10,
+            Kind::Io,
+            true,
+        ),
+    ];
+    spec.iter()
+        .enumerate()
+        .map(
+            |(i, (name, description, path, marker, cap, kind, rate_limited))| Category {
+                name: name.to_string(),
+                description: description.to_string(),
+                paths: vec![path.to_string()],
+                markers: marker.iter().map(|m| m.to_string()).collect(),
+                max_workers: *cap,
+                kind: *kind,
+                rate_limited: *rate_limited,
+                order: (i as i64) * 10,
+                builtin: true,
+                sources: CategorySources::all(Source::Default),
+            },
+        )
+        .collect()
+}
+
+/// The catch-all category: capped at the worker count, `cpu`.
+pub(crate) fn default_category(workers: usize) -> Category {
+    Category {
+        name: DEFAULT_CATEGORY.to_string(),
+        description: "tests no other category selects".to_string(),
+        paths: Vec::new(),
+        markers: Vec::new(),
+        max_workers: workers,
+        kind: Kind::Cpu,
+        rate_limited: false,
+        order: i64::MAX,
+        builtin: true,
+        sources: CategorySources {
+            max_workers: Source::derived("= workers"),
+            ..CategorySources::all(Source::Default)
+        },
+    }
+}
+
+/// The ordered categories plus `default`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Categories {
+    ordered: Vec<Category>,
+    default: Category,
+}
+
+impl Categories {
+    /// Sorts by `order` (stable, so ties keep declaration order).
+    pub(crate) fn new(mut ordered: Vec<Category>, default: Category) -> Self {
+        ordered.sort_by_key(|c| c.order);
+        Categories { ordered, default }
+    }
+
+    /// The first category whose selector matches, else `default`.
+    pub fn categorize(&self, nodeid: &str, markers: &[String]) -> &Category {
+        self.ordered
+            .iter()
+            .find(|c| c.matches(nodeid, markers))
+            .unwrap_or(&self.default)
+    }
+
+    /// The categories in matching order, without `default`.
+    pub fn ordered(&self) -> &[Category] {
+        &self.ordered
+    }
+
+    /// The catch-all category.
+    pub fn default_category(&self) -> &Category {
+        &self.default
+    }
+
+    /// Every category, `default` last.
+    pub fn iter(&self) -> impl Iterator<Item = &Category> {
+        self.ordered.iter().chain(std::iter::once(&self.default))
+    }
+
+    /// A category by name (including `default`).
+    pub fn get(&self, name: &str) -> Option<&Category> {
+        self.iter().find(|c| c.name == name)
+    }
+
+    /// Every name, `default` last.
+    pub fn names(&self) -> Vec<String> {
+        self.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtins() -> Categories {
+        Categories::new(builtin_categories(), default_category(2))
+    }
+
+    fn m(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn builtins_match_the_design_table() {
+        let cats = builtins();
+        let row = |n: &str| {
+            let c = cats.get(n).unwrap();
+            (
+                c.paths.clone(),
+                c.markers.clone(),
+                c.max_workers,
+                c.kind,
+                c.rate_limited,
+            )
+        };
+        assert_eq!(
+            row("unit"),
+            (m(&["tests/unit/"]), m(&["unit"]), 8, Kind::Cpu, false)
+        );
+        assert_eq!(
+            row("models"),
+            (m(&["tests/models/"]), m(&[]), 8, Kind::Cpu, false)
+        );
+        assert_eq!(
+            row("integration"),
+            (
+                m(&["tests/integration/"]),
+                m(&["integration"]),
+                4,
+                Kind::Cpu,
+                false
+            )
+        );
+        assert_eq!(
+            row("end-to-end"),
+            (m(&["tests/end_to_end/"]), m(&["e2e"]), 10, Kind::Io, true)
+        );
+        assert_eq!(
+            row("live"),
+            (m(&["tests/live/"]), m(&["live"]), 10, Kind::Io, true)
+        );
+        assert_eq!(row("default"), (m(&[]), m(&[]), 2, Kind::Cpu, false));
+        assert_eq!(
+            cats.names(),
+            m(&[
+                "unit",
+                "models",
+                "integration",
+                "end-to-end",
+                "live",
+                "default"
+            ])
+        );
+    }
+
+    #[test]
+    fn path_prefix_selects_by_whole_components() {
+        let cats = builtins();
+        assert_eq!(
+            cats.categorize("tests/unit/test_a.py::test_x", &[]).name,
+            "unit"
+        );
+        assert_eq!(
+            cats.categorize("tests/unit/sub/test_a.py::C::test[a::b]", &[])
+                .name,
+            "unit"
+        );
+        assert_eq!(
+            cats.categorize("tests/unit_slow/test_a.py::test_x", &[])
+                .name,
+            "default"
+        );
+        assert_eq!(
+            cats.categorize("tests/end_to_end/test_api.py::test_get", &[])
+                .name,
+            "end-to-end"
+        );
+    }
+
+    #[test]
+    fn windows_slashes_and_dot_prefix_are_normalised() {
+        let cats = builtins();
+        assert_eq!(
+            cats.categorize(r"tests\models\test_m.py::test_x", &[]).name,
+            "models"
+        );
+        assert_eq!(
+            cats.categorize("./tests/live/test_l.py::test_x", &[]).name,
+            "live"
+        );
+    }
+
+    #[test]
+    fn markers_select_too() {
+        let cats = builtins();
+        assert_eq!(
+            cats.categorize("tests/test_misc.py::test_x", &m(&["e2e"]))
+                .name,
+            "end-to-end"
+        );
+        assert_eq!(
+            cats.categorize("tests/test_misc.py::test_x", &m(&["slow", "live"]))
+                .name,
+            "live"
+        );
+    }
+
+    #[test]
+    fn first_match_in_order_wins() {
+        // a unit-marked test under tests/live/ is unit: unit comes first.
+        let cats = builtins();
+        assert_eq!(
+            cats.categorize("tests/live/test_l.py::test_x", &m(&["unit"]))
+                .name,
+            "unit"
+        );
+    }
+
+    #[test]
+    fn unmatched_tests_go_to_default_never_dropped() {
+        let cats = builtins();
+        for id in [
+            "test_top.py::test_x",
+            "src/pkg/test_y.py::test_y",
+            "tests/test_z.py",
+        ] {
+            assert_eq!(cats.categorize(id, &[]).name, DEFAULT_CATEGORY);
+        }
+    }
+
+    #[test]
+    fn order_overrides_declaration_order() {
+        let mut list = builtin_categories();
+        let mut slow = Category::new_project("slow", 2, -1, Source::Default);
+        slow.markers = m(&["slow"]);
+        list.push(slow);
+        let cats = Categories::new(list, default_category(2));
+        assert_eq!(
+            cats.categorize("tests/unit/test_a.py::t", &m(&["slow"]))
+                .name,
+            "slow"
+        );
+        assert_eq!(cats.ordered()[0].name, "slow");
+    }
+}

@@ -1,0 +1,336 @@
+//! Rate-limit settings per upstream API, as plain values for the limiter.
+//!
+//! `[tool.pacer.rate_limit]` holds defaults for every upstream; each
+//! `[tool.pacer.upstreams.NAME]` may override any of them. Flags and
+//! environment variables set the same values for *every* upstream and, being
+//! higher in precedence, beat both tables: per field, flag > env >
+//! `upstreams.NAME` > `rate_limit` > default.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::SettingsError;
+use crate::source::{first_of, Source, Sourced};
+
+/// The keys of a rate-limit table (`[tool.pacer.rate_limit]` also takes `enabled`).
+pub const RATE_LIMIT_KEYS: &[&str] = &[
+    "rate",
+    "burst",
+    "max_concurrent",
+    "min_delay",
+    "max_retries",
+    "base_backoff",
+    "max_backoff",
+    "adaptive",
+    "retry_statuses",
+];
+
+fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// How one upstream is paced. Durations serialise as seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimit {
+    /// Requests per second (GCRA emission interval = 1 / rate).
+    pub rate: f64,
+    /// Requests that may go at once above the steady rate.
+    pub burst: u32,
+    /// Requests in flight at most.
+    pub max_concurrent: u32,
+    /// Minimum gap between two request starts.
+    #[serde(serialize_with = "secs")]
+    pub min_delay: Duration,
+    /// Retries of a request answered with a status in `retry_statuses`.
+    pub max_retries: u32,
+    /// Backoff ceiling of the first retry; doubles with each retry.
+    #[serde(serialize_with = "secs")]
+    pub base_backoff: Duration,
+    /// Largest backoff.
+    #[serde(serialize_with = "secs")]
+    pub max_backoff: Duration,
+    /// Lower the rate on 429 (AIMD) and climb back on success.
+    pub adaptive: bool,
+    /// HTTP statuses that are retried.
+    pub retry_statuses: Vec<u16>,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            rate: 10.0,
+            burst: 1,
+            max_concurrent: 10,
+            min_delay: Duration::from_millis(100),
+            max_retries: 3,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            adaptive: true,
+            retry_statuses: vec![429, 503],
+        }
+    }
+}
+
+/// Where each field of a [`RateLimit`] came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimitSources {
+    pub rate: Source,
+    pub burst: Source,
+    pub max_concurrent: Source,
+    pub min_delay: Source,
+    pub max_retries: Source,
+    pub base_backoff: Source,
+    pub max_backoff: Source,
+    pub adaptive: Source,
+    pub retry_statuses: Source,
+}
+
+/// One upstream API and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upstream {
+    pub name: String,
+    pub url: String,
+    pub url_source: Source,
+    pub limits: RateLimit,
+    pub sources: RateLimitSources,
+}
+
+impl Upstream {
+    /// The variable workers get the proxy's URL in: `PACER_UPSTREAM_<NAME>`,
+    /// upper-cased with `-` as `_`.
+    pub fn env_var(&self) -> String {
+        upstream_env_var(&self.name)
+    }
+}
+
+/// `PACER_UPSTREAM_<NAME>` for an upstream name.
+pub fn upstream_env_var(name: &str) -> String {
+    format!(
+        "PACER_UPSTREAM_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// One precedence layer of rate-limit values; unset fields fall through.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RateLimitLayer {
+    pub rate: Option<Sourced<f64>>,
+    pub burst: Option<Sourced<u32>>,
+    pub max_concurrent: Option<Sourced<u32>>,
+    pub min_delay: Option<Sourced<Duration>>,
+    pub max_retries: Option<Sourced<u32>>,
+    pub base_backoff: Option<Sourced<Duration>>,
+    pub max_backoff: Option<Sourced<Duration>>,
+    pub adaptive: Option<Sourced<bool>>,
+    pub retry_statuses: Option<Sourced<Vec<u16>>>,
+}
+
+/// Merges layers (highest precedence first) over the defaults and checks
+/// that `base_backoff ≤ max_backoff`.
+pub(crate) fn resolve_layers(
+    layers: &[&RateLimitLayer],
+) -> Result<(RateLimit, RateLimitSources), SettingsError> {
+    let d = RateLimit::default();
+    macro_rules! pick {
+        ($field:ident) => {
+            first_of(layers.iter().map(|l| l.$field.clone()))
+                .unwrap_or_else(|| Sourced::default(d.$field.clone()))
+        };
+    }
+    let rate = pick!(rate);
+    let burst = pick!(burst);
+    let max_concurrent = pick!(max_concurrent);
+    let min_delay = pick!(min_delay);
+    let max_retries = pick!(max_retries);
+    let base_backoff = pick!(base_backoff);
+    let max_backoff = pick!(max_backoff);
+    let adaptive = pick!(adaptive);
+    let retry_statuses = pick!(retry_statuses);
+    if base_backoff.value > max_backoff.value {
+        return Err(SettingsError::BackoffOrder {
+            base: base_backoff.value.as_secs_f64(),
+            base_origin: base_backoff.source,
+            max: max_backoff.value.as_secs_f64(),
+            max_origin: max_backoff.source,
+        });
+    }
+    let sources = RateLimitSources {
+        rate: rate.source,
+        burst: burst.source,
+        max_concurrent: max_concurrent.source,
+        min_delay: min_delay.source,
+        max_retries: max_retries.source,
+        base_backoff: base_backoff.source,
+        max_backoff: max_backoff.source,
+        adaptive: adaptive.source,
+        retry_statuses: retry_statuses.source,
+    };
+    let limits = RateLimit {
+        rate: rate.value,
+        burst: burst.value,
+        max_concurrent: max_concurrent.value,
+        min_delay: min_delay.value,
+        max_retries: max_retries.value,
+        base_backoff: base_backoff.value,
+        max_backoff: max_backoff.value,
+        adaptive: adaptive.value,
+        retry_statuses: retry_statuses.value,
+    };
+    Ok((limits, sources))
+}
+
+/// Whether a category or upstream name is usable: letters, digits, `-`, `_`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Checks that `url` is `http://` or `https://` with a host.
+pub(crate) fn check_url(upstream: &str, url: &str, origin: &Source) -> Result<(), SettingsError> {
+    let fail = |reason| SettingsError::BadUrl {
+        upstream: upstream.to_string(),
+        url: url.to_string(),
+        origin: origin.clone(),
+        reason,
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(fail("no scheme"));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(fail("the scheme must be http or https"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(fail("no host"));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(fail("it contains whitespace"));
+    }
+    Ok(())
+}
+
+/// Splits `--upstream NAME=URL`, checking the name and the URL.
+pub(crate) fn parse_upstream_flag(text: &str) -> Result<(String, String), SettingsError> {
+    let origin = Source::flag(crate::cli::flags::UPSTREAM);
+    let Some((name, url)) = text.split_once('=') else {
+        return Err(SettingsError::BadUpstreamSyntax {
+            value: text.to_string(),
+        });
+    };
+    let (name, url) = (name.trim(), url.trim());
+    if name.is_empty() || url.is_empty() {
+        return Err(SettingsError::BadUpstreamSyntax {
+            value: text.to_string(),
+        });
+    }
+    if !valid_name(name) {
+        return Err(SettingsError::InvalidName {
+            what: "upstream",
+            name: name.to_string(),
+            origin,
+        });
+    }
+    check_url(name, url, &origin)?;
+    Ok((name.to_string(), url.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_issue() {
+        let d = RateLimit::default();
+        assert_eq!(d.rate, 10.0);
+        assert_eq!(d.burst, 1);
+        assert_eq!(d.max_concurrent, 10);
+        assert_eq!(d.min_delay, Duration::from_millis(100));
+        assert_eq!(d.max_retries, 3);
+        assert_eq!(d.base_backoff, Duration::from_secs(1));
+        assert_eq!(d.max_backoff, Duration::from_secs(60));
+        assert!(d.adaptive);
+        assert_eq!(d.retry_statuses, vec![429, 503]);
+    }
+
+    #[test]
+    fn upper_layers_win_per_field() {
+        let high = RateLimitLayer {
+            rate: Some(Sourced::new(5.0, Source::flag("--rate"))),
+            ..Default::default()
+        };
+        let low = RateLimitLayer {
+            rate: Some(Sourced::new(2.0, Source::env("PACER_RATE"))),
+            burst: Some(Sourced::new(4, Source::env("PACER_BURST"))),
+            ..Default::default()
+        };
+        let (limits, sources) = resolve_layers(&[&high, &low]).unwrap();
+        assert_eq!((limits.rate, limits.burst, limits.max_retries), (5.0, 4, 3));
+        assert_eq!(sources.rate, Source::flag("--rate"));
+        assert_eq!(sources.burst, Source::env("PACER_BURST"));
+        assert_eq!(sources.max_retries, Source::Default);
+    }
+
+    #[test]
+    fn base_backoff_above_max_is_an_error() {
+        let layer = RateLimitLayer {
+            base_backoff: Some(Sourced::new(
+                Duration::from_secs(90),
+                Source::env("PYTEST_BASE_BACKOFF"),
+            )),
+            ..Default::default()
+        };
+        let err = resolve_layers(&[&layer]).unwrap_err();
+        assert!(matches!(err, SettingsError::BackoffOrder { .. }));
+        assert!(err.to_string().contains("env PYTEST_BASE_BACKOFF"), "{err}");
+    }
+
+    #[test]
+    fn upstream_flag_syntax() {
+        assert_eq!(
+            parse_upstream_flag("ofsc=https://acme.example.com/api").unwrap(),
+            ("ofsc".into(), "https://acme.example.com/api".into())
+        );
+        for bad in ["ofsc", "=https://x", "ofsc="] {
+            assert!(matches!(
+                parse_upstream_flag(bad).unwrap_err(),
+                SettingsError::BadUpstreamSyntax { .. }
+            ));
+        }
+        assert!(matches!(
+            parse_upstream_flag("of sc=https://x").unwrap_err(),
+            SettingsError::InvalidName { .. }
+        ));
+    }
+
+    #[test]
+    fn url_scheme_must_be_http_or_https() {
+        let origin = Source::flag("--upstream");
+        assert!(check_url("a", "http://127.0.0.1:8080", &origin).is_ok());
+        assert!(check_url("a", "HTTPS://user@host/x", &origin).is_ok());
+        for bad in [
+            "ftp://host",
+            "host:80",
+            "https://",
+            "https:///path",
+            "http://:80",
+        ] {
+            let err = check_url("a", bad, &origin).unwrap_err();
+            assert!(matches!(err, SettingsError::BadUrl { .. }), "{bad}");
+            assert!(err.to_string().contains("flag --upstream"), "{err}");
+        }
+        let err = parse_upstream_flag("ofsc=ftp://files.example.com").unwrap_err();
+        assert!(
+            err.to_string().contains("scheme must be http or https"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_var_name_is_upper_snake() {
+        assert_eq!(upstream_env_var("my-api"), "PACER_UPSTREAM_MY_API");
+    }
+}

@@ -1,0 +1,227 @@
+//! `pacer config`: every effective setting, its value and its source, as
+//! aligned text or as JSON. Both are built from one list of [`SettingRow`]s,
+//! so the two views never disagree.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::rate_limit::{RateLimit, RateLimitSources};
+use crate::settings::{Selection, Settings};
+use crate::source::Source;
+
+/// One line of `pacer config`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingRow {
+    /// Dotted key as in `[tool.pacer]`, e.g. `categories.unit.max_workers`.
+    pub key: String,
+    pub value: Value,
+    /// Display form of the source (`flag --workers`, `env PYTEST_WORKERS`,
+    /// `pyproject.toml:12 tool.pacer.workers`, `default`).
+    pub source: String,
+}
+
+fn secs(d: std::time::Duration) -> Value {
+    json!(d.as_secs_f64())
+}
+
+fn limit_rows(rows: &mut Vec<SettingRow>, prefix: &str, l: &RateLimit, s: &RateLimitSources) {
+    let mut push = |k: &str, v: Value, src: &Source| {
+        rows.push(SettingRow {
+            key: format!("{prefix}.{k}"),
+            value: v,
+            source: src.to_string(),
+        })
+    };
+    push("rate", json!(l.rate), &s.rate);
+    push("burst", json!(l.burst), &s.burst);
+    push("max_concurrent", json!(l.max_concurrent), &s.max_concurrent);
+    push("min_delay", secs(l.min_delay), &s.min_delay);
+    push("max_retries", json!(l.max_retries), &s.max_retries);
+    push("base_backoff", secs(l.base_backoff), &s.base_backoff);
+    push("max_backoff", secs(l.max_backoff), &s.max_backoff);
+    push("adaptive", json!(l.adaptive), &s.adaptive);
+    push("retry_statuses", json!(l.retry_statuses), &s.retry_statuses);
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".to_string(),
+        Value::Array(items) if items.is_empty() => "[]".to_string(),
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+impl Settings {
+    /// Every effective setting with its source, in display order.
+    pub fn rows(&self) -> Vec<SettingRow> {
+        let mut rows = Vec::new();
+        let mut push = |key: &str, value: Value, source: &Source| {
+            rows.push(SettingRow {
+                key: key.to_string(),
+                value,
+                source: source.to_string(),
+            })
+        };
+        push(
+            "project_root",
+            json!(self.project_root.display().to_string()),
+            &Source::derived("nearest project marker"),
+        );
+        let workers = match self.workers.value {
+            crate::Workers::Auto => json!(format!("auto ({})", self.cores)),
+            crate::Workers::Count(n) => json!(n),
+        };
+        push("workers", workers, &self.workers.source);
+        push(
+            "sequential",
+            json!(self.sequential.value),
+            &self.sequential.source,
+        );
+        push(
+            "python",
+            json!(self.python.value.display().to_string()),
+            &self.python.source,
+        );
+        push("debug", json!(self.debug.value), &self.debug.source);
+        push(
+            "max_worker_restart",
+            json!(self.max_worker_restart.value),
+            &self.max_worker_restart.source,
+        );
+        push(
+            "fallback",
+            json!(self.fallback.value),
+            &self.fallback.source,
+        );
+        push(
+            "fallback_threshold",
+            json!(self.fallback_threshold.value.to_string()),
+            &self.fallback_threshold.source,
+        );
+        push(
+            "durations_file",
+            json!(self.durations_file.value.display().to_string()),
+            &self.durations_file.source,
+        );
+        push(
+            "timeout",
+            self.timeout.value.map_or(Value::Null, secs),
+            &self.timeout.source,
+        );
+        push(
+            "pytest_args",
+            json!(self.pytest_args.value),
+            &self.pytest_args.source,
+        );
+        let selection = match &self.selection.value {
+            Selection::All => json!("all"),
+            Selection::Only(names) => json!(names),
+        };
+        push("selected_categories", selection, &self.selection.source);
+        push(
+            "rate_limit.enabled",
+            json!(self.rate_limit_enabled.value),
+            &self.rate_limit_enabled.source,
+        );
+        limit_rows(
+            &mut rows,
+            "rate_limit",
+            &self.rate_limit,
+            &self.rate_limit_sources,
+        );
+        for up in &self.upstreams {
+            let prefix = format!("upstreams.{}", up.name);
+            rows.push(SettingRow {
+                key: format!("{prefix}.url"),
+                value: json!(up.url),
+                source: up.url_source.to_string(),
+            });
+            limit_rows(&mut rows, &prefix, &up.limits, &up.sources);
+        }
+        for cat in self.categories.iter() {
+            let p = format!("categories.{}", cat.name);
+            let s = &cat.sources;
+            let mut push = |k: &str, v: Value, src: &Source| {
+                rows.push(SettingRow {
+                    key: format!("{p}.{k}"),
+                    value: v,
+                    source: src.to_string(),
+                })
+            };
+            if cat.name != crate::DEFAULT_CATEGORY {
+                push("paths", json!(cat.paths), &s.paths);
+                push("markers", json!(cat.markers), &s.markers);
+            }
+            push("max_workers", json!(cat.max_workers), &s.max_workers);
+            push("kind", json!(cat.kind.to_string()), &s.kind);
+            push("rate_limited", json!(cat.rate_limited), &s.rate_limited);
+            if cat.name != crate::DEFAULT_CATEGORY {
+                push("order", json!(cat.order), &s.order);
+            }
+        }
+        for var in &self.worker_env {
+            rows.push(SettingRow {
+                key: format!("worker_env.{}", var.name),
+                value: json!(var.value),
+                source: var.source.to_string(),
+            });
+        }
+        rows
+    }
+
+    /// `pacer config` as aligned text: key, value, source.
+    pub fn render_text(&self) -> String {
+        let rows = self.rows();
+        let values: Vec<String> = rows.iter().map(|r| text_of(&r.value)).collect();
+        let key_w = rows
+            .iter()
+            .map(|r| r.key.chars().count())
+            .max()
+            .unwrap_or(0);
+        let val_w = values
+            .iter()
+            .map(|v| v.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        let mut out = String::new();
+        if let Some(file) = &self.config_file {
+            let section = if file.prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", file.prefix)
+            };
+            out.push_str(&format!(
+                "# config file: {}{section}\n",
+                file.path.display()
+            ));
+        } else {
+            out.push_str("# config file: none\n");
+        }
+        for note in &self.notes {
+            out.push_str(&format!("# note: {note}\n"));
+        }
+        for (row, value) in rows.iter().zip(&values) {
+            let line = format!("{:key_w$}  {:val_w$}  {}", row.key, value, row.source);
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// `pacer config --json`: the same rows, plus categories, upstreams and
+    /// the worker environment as structured objects.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "project_root": self.project_root.display().to_string(),
+            "config_file": self.config_file,
+            "notes": self.notes,
+            "settings": self.rows(),
+            "categories": self.categories.iter().collect::<Vec<_>>(),
+            "upstreams": self.upstreams,
+            "worker_env": self.worker_env,
+        })
+    }
+}

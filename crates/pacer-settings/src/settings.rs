@@ -1,0 +1,721 @@
+//! [`Settings`]: every source merged into one immutable value.
+//!
+//! Precedence, per setting: flag > environment > config file > default.
+//! "Environment" is the process environment with `[tool.pytest_env]` applied
+//! on top as pytest-env would (see [`crate::pytest_env`]); within it a
+//! `PACER_*` name beats its `PYTEST_*` twin. Every layer that sets a value
+//! is validated, even one a higher layer overrides: a broken
+//! `PYTEST_WORKERS` in CI is reported even when `--workers` hides it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::category::{
+    builtin_categories, default_category, Categories, Category, DEFAULT_CATEGORY,
+};
+use crate::cli::{flags, CliOverrides, RateLimitOverrides};
+use crate::env::{self, Env, EnvVar};
+use crate::error::SettingsError;
+use crate::fallback::FallbackThreshold;
+use crate::file_config::{CategoryPatch, FileConfig};
+use crate::project::ProjectFiles;
+use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
+use crate::rate_limit::{
+    check_url, parse_upstream_flag, resolve_layers, RateLimit, RateLimitLayer, RateLimitSources,
+    Upstream,
+};
+use crate::source::{first_of, Source, Sourced};
+use crate::suggest::closest;
+use crate::toml_reader::TomlFile;
+use crate::values::{
+    parse_bool, parse_positive, parse_seconds, parse_statuses, parse_u32, sourced,
+};
+use crate::workers::Workers;
+
+/// Which categories a run selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Every category, `default` included (`--all`, or no category flag).
+    All,
+    /// Only these, in the order the flags named them, without duplicates.
+    Only(Vec<String>),
+}
+
+/// The config file pacer's own settings were read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    /// The dotted prefix of pacer's keys in it: `tool.pacer` or empty.
+    pub prefix: String,
+}
+
+/// The resolved configuration. Built once by [`Settings::resolve`]; read-only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub(crate) project_root: PathBuf,
+    pub(crate) config_file: Option<ConfigFile>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) cores: usize,
+    pub(crate) workers: Sourced<Workers>,
+    pub(crate) sequential: Sourced<bool>,
+    pub(crate) python: Sourced<PathBuf>,
+    pub(crate) debug: Sourced<bool>,
+    pub(crate) max_worker_restart: Sourced<u32>,
+    pub(crate) fallback: Sourced<bool>,
+    pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
+    pub(crate) durations_file: Sourced<PathBuf>,
+    pub(crate) timeout: Sourced<Option<Duration>>,
+    pub(crate) pytest_args: Sourced<Vec<String>>,
+    pub(crate) selection: Sourced<Selection>,
+    pub(crate) rate_limit_enabled: Sourced<bool>,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) rate_limit_sources: RateLimitSources,
+    pub(crate) upstreams: Vec<Upstream>,
+    pub(crate) categories: Categories,
+    pub(crate) worker_env: Vec<WorkerEnvVar>,
+}
+
+fn cli_raw(value: &Option<String>, flag: &str) -> Option<(String, Source)> {
+    value.as_ref().map(|v| (v.clone(), Source::flag(flag)))
+}
+
+fn cli_switch(on: bool, value: bool, flag: &str) -> Option<Sourced<bool>> {
+    on.then(|| Sourced::new(value, Source::flag(flag)))
+}
+
+/// The environment as the workers will see it, read by [`EnvVar`].
+struct EnvReader<'a> {
+    overlay: Overlay<'a>,
+}
+
+impl EnvReader<'_> {
+    fn raw(&self, var: &EnvVar) -> Option<(String, Source)> {
+        var.names().find_map(|name| self.overlay.lookup(name))
+    }
+
+    fn get<T>(
+        &self,
+        var: &EnvVar,
+        parse: impl FnOnce(&str, &Source) -> Result<T, SettingsError>,
+    ) -> Result<Option<Sourced<T>>, SettingsError> {
+        sourced(self.raw(var), parse)
+    }
+
+    fn bool(&self, var: &EnvVar) -> Result<Option<Sourced<bool>>, SettingsError> {
+        self.get(var, |t, o| parse_bool(t, var.setting, o))
+    }
+}
+
+fn parse_timeout(text: &str, origin: &Source) -> Result<Option<Duration>, SettingsError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "none" | "off" | "" => Ok(None),
+        _ => parse_seconds(text, "timeout", origin).map(|d| (!d.is_zero()).then_some(d)),
+    }
+}
+
+/// A rate-limit layer from raw texts (flags or environment).
+fn limits_layer(
+    raw: impl Fn(&'static str) -> Option<(String, Source)>,
+    adaptive: Option<Sourced<bool>>,
+) -> Result<RateLimitLayer, SettingsError> {
+    Ok(RateLimitLayer {
+        rate: sourced(raw("rate"), |t, o| parse_positive(t, "rate", o))?,
+        burst: sourced(raw("burst"), |t, o| parse_u32(t, "burst", 1, o))?,
+        max_concurrent: sourced(raw("max_concurrent"), |t, o| {
+            parse_u32(t, "max_concurrent", 1, o)
+        })?,
+        min_delay: sourced(raw("min_delay"), |t, o| parse_seconds(t, "min_delay", o))?,
+        max_retries: sourced(raw("max_retries"), |t, o| parse_u32(t, "max_retries", 0, o))?,
+        base_backoff: sourced(raw("base_backoff"), |t, o| {
+            parse_seconds(t, "base_backoff", o)
+        })?,
+        max_backoff: sourced(raw("max_backoff"), |t, o| {
+            parse_seconds(t, "max_backoff", o)
+        })?,
+        adaptive,
+        retry_statuses: sourced(raw("retry_statuses"), |t, o| {
+            parse_statuses(t, "retry_statuses", o)
+        })?,
+    })
+}
+
+fn cli_limits(o: &RateLimitOverrides) -> Result<RateLimitLayer, SettingsError> {
+    let adaptive = o.adaptive.map(|on| {
+        Sourced::new(
+            on,
+            Source::flag(if on {
+                flags::ADAPTIVE
+            } else {
+                flags::NO_ADAPTIVE
+            }),
+        )
+    });
+    limits_layer(
+        |key| match key {
+            "rate" => cli_raw(&o.rate, flags::RATE),
+            "burst" => cli_raw(&o.burst, flags::BURST),
+            "max_concurrent" => cli_raw(&o.max_concurrent, flags::MAX_CONCURRENT),
+            "min_delay" => cli_raw(&o.min_delay, flags::MIN_DELAY),
+            "max_retries" => cli_raw(&o.max_retries, flags::MAX_RETRIES),
+            "base_backoff" => cli_raw(&o.base_backoff, flags::BASE_BACKOFF),
+            "max_backoff" => cli_raw(&o.max_backoff, flags::MAX_BACKOFF),
+            _ => None,
+        },
+        adaptive,
+    )
+}
+
+fn env_limits(env: &EnvReader<'_>) -> Result<RateLimitLayer, SettingsError> {
+    let adaptive = env.bool(&env::ADAPTIVE)?;
+    limits_layer(
+        |key| {
+            let var = match key {
+                "rate" => env::RATE,
+                "burst" => env::BURST,
+                "max_concurrent" => env::MAX_CONCURRENT,
+                "min_delay" => env::MIN_DELAY,
+                "max_retries" => env::MAX_RETRIES,
+                "base_backoff" => env::BASE_BACKOFF,
+                "max_backoff" => env::MAX_BACKOFF,
+                "retry_statuses" => env::RETRY_STATUSES,
+                _ => return None,
+            };
+            env.raw(&var)
+        },
+        adaptive,
+    )
+}
+
+/// Reads the config files of the project: (pacer section, pyproject, notes).
+fn read_files(
+    files: &ProjectFiles,
+) -> Result<(Option<TomlFile>, Option<TomlFile>, Vec<String>), SettingsError> {
+    let pyproject = files.pyproject.as_deref().map(TomlFile::read).transpose()?;
+    let pacer_toml = files
+        .pacer_toml
+        .as_deref()
+        .map(TomlFile::read)
+        .transpose()?;
+    let mut notes = Vec::new();
+    if let (Some(_), Some(py)) = (&pacer_toml, &pyproject) {
+        let has_section = py
+            .root()
+            .table("tool")
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.raw("pacer").is_some());
+        if has_section {
+            notes.push(
+                "[tool.pacer] in pyproject.toml is ignored: pacer.toml takes precedence"
+                    .to_string(),
+            );
+        }
+    }
+    Ok((pacer_toml, pyproject, notes))
+}
+
+fn apply_patch(cat: &mut Category, patch: &CategoryPatch) {
+    if let Some(d) = &patch.description {
+        cat.description = d.value.clone();
+    }
+    if let Some(p) = &patch.paths {
+        cat.paths = p.value.clone();
+        cat.sources.paths = p.source.clone();
+    }
+    if let Some(m) = &patch.markers {
+        cat.markers = m.value.clone();
+        cat.sources.markers = m.source.clone();
+    }
+    if let Some(w) = &patch.max_workers {
+        cat.max_workers = w.value;
+        cat.sources.max_workers = w.source.clone();
+    }
+    if let Some(k) = &patch.kind {
+        cat.kind = k.value;
+        cat.sources.kind = k.source.clone();
+    }
+    if let Some(r) = &patch.rate_limited {
+        cat.rate_limited = r.value;
+        cat.sources.rate_limited = r.source.clone();
+    }
+    if let Some(o) = &patch.order {
+        cat.order = o.value;
+        cat.sources.order = o.source.clone();
+    }
+}
+
+fn resolve_categories(
+    patches: &[CategoryPatch],
+    workers: usize,
+) -> Result<Categories, SettingsError> {
+    let mut list = builtin_categories();
+    let mut default = default_category(workers);
+    let mut next_order = list.iter().map(|c| c.order).max().unwrap_or(0);
+    for patch in patches {
+        let origin = patch.source.clone().unwrap_or(Source::Default);
+        if patch.name == DEFAULT_CATEGORY {
+            if patch.paths.is_some() || patch.markers.is_some() || patch.order.is_some() {
+                return Err(SettingsError::BadSelector {
+                    name: patch.name.clone(),
+                    origin,
+                    problem: "`default` takes no `paths`, `markers` or `order`: it holds whatever no other category selects",
+                    fix: "set only max_workers, kind, rate_limited or description for `default`, or define a new category",
+                });
+            }
+            apply_patch(&mut default, patch);
+        } else if let Some(cat) = list.iter_mut().find(|c| c.name == patch.name) {
+            apply_patch(cat, patch);
+        } else {
+            next_order += 10;
+            let mut cat = Category::new_project(&patch.name, workers, next_order, origin.clone());
+            apply_patch(&mut cat, patch);
+            if cat.paths.is_empty() && cat.markers.is_empty() {
+                return Err(SettingsError::BadSelector {
+                    name: patch.name.clone(),
+                    origin,
+                    problem: "a new category needs a selector",
+                    fix: "add `paths = [\"tests/NAME/\"]` and/or `markers = [\"NAME\"]`",
+                });
+            }
+            list.push(cat);
+        }
+    }
+    Ok(Categories::new(list, default))
+}
+
+fn resolve_selection(
+    cli: &CliOverrides,
+    categories: &Categories,
+) -> Result<Sourced<Selection>, SettingsError> {
+    if cli.all {
+        return Ok(Sourced::new(Selection::All, Source::flag("--all")));
+    }
+    let named = [
+        (cli.unit, "unit", "--unit"),
+        (cli.models, "models", "--models"),
+        (cli.integration, "integration", "--integration"),
+        (cli.end_to_end, "end-to-end", "--end-to-end"),
+        (cli.live, "live", "--live"),
+    ];
+    let mut picked: Vec<(String, &str)> = named
+        .iter()
+        .filter(|(on, _, _)| *on)
+        .map(|(_, name, flag)| (name.to_string(), *flag))
+        .collect();
+    picked.extend(
+        cli.categories
+            .iter()
+            .map(|n| (n.trim().to_string(), flags::CATEGORY)),
+    );
+    if picked.is_empty() {
+        return Ok(Sourced::default(Selection::All));
+    }
+    let valid = categories.names();
+    let mut names: Vec<String> = Vec::new();
+    for (name, flag) in &picked {
+        if categories.get(name).is_none() {
+            return Err(SettingsError::UnknownCategory {
+                name: name.clone(),
+                origin: Source::flag(flag),
+                suggestion: closest(name, valid.iter()),
+                valid,
+            });
+        }
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let flag_list: Vec<&str> = picked.iter().map(|(_, f)| *f).collect::<Vec<_>>();
+    let mut shown: Vec<&str> = Vec::new();
+    for f in flag_list {
+        if !shown.contains(&f) {
+            shown.push(f);
+        }
+    }
+    Ok(Sourced::new(
+        Selection::Only(names),
+        Source::flag(&shown.join(" ")),
+    ))
+}
+
+fn venv_python(dir: &Path) -> PathBuf {
+    if cfg!(windows) {
+        dir.join("Scripts").join("python.exe")
+    } else {
+        dir.join("bin").join("python")
+    }
+}
+
+impl Settings {
+    /// Resolves settings for a run started in `start_dir`, counting the
+    /// machine's cores for `workers = auto`.
+    pub fn resolve(
+        start_dir: &Path,
+        cli: &CliOverrides,
+        env: &dyn Env,
+    ) -> Result<Settings, SettingsError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::resolve_with_cores(start_dir, cli, env, cores)
+    }
+
+    /// [`Settings::resolve`] with a given core count, for tests.
+    pub fn resolve_with_cores(
+        start_dir: &Path,
+        cli: &CliOverrides,
+        env: &dyn Env,
+        cores: usize,
+    ) -> Result<Settings, SettingsError> {
+        let files = ProjectFiles::find(start_dir);
+        let root = files.root.clone();
+        let (pacer_toml, pyproject, notes) = read_files(&files)?;
+
+        let (file, config_file) = match (&pacer_toml, &pyproject) {
+            (Some(p), _) => (
+                FileConfig::read(&p.root())?,
+                Some(ConfigFile {
+                    path: p.path.clone(),
+                    prefix: String::new(),
+                }),
+            ),
+            (None, Some(py)) => match py
+                .root()
+                .table("tool")?
+                .map(|t| t.table("pacer"))
+                .transpose()?
+                .flatten()
+            {
+                Some(section) => (
+                    FileConfig::read(&section)?,
+                    Some(ConfigFile {
+                        path: py.path.clone(),
+                        prefix: "tool.pacer".into(),
+                    }),
+                ),
+                None => (FileConfig::default(), None),
+            },
+            (None, None) => (FileConfig::default(), None),
+        };
+
+        let overlay = match &pyproject {
+            Some(py) => Overlay::apply(env, &read_entries(py)?, &py.path)?,
+            None => Overlay::empty(env),
+        };
+        let env_reader = EnvReader { overlay };
+        let e = &env_reader;
+
+        let workers = first_of([
+            sourced(cli_raw(&cli.workers, flags::WORKERS), Workers::parse)?,
+            e.get(&env::WORKERS, Workers::parse)?,
+            file.workers.clone(),
+        ])
+        .unwrap_or(Sourced::default(Workers::Auto));
+        let worker_count = workers.value.count(cores);
+
+        let sequential = first_of([
+            cli_switch(cli.sequential, true, flags::SEQUENTIAL),
+            e.bool(&env::DISABLE_PARALLEL)?,
+            file.sequential.clone(),
+        ])
+        .unwrap_or(Sourced::default(false));
+
+        let debug = first_of([
+            cli_switch(cli.debug, true, flags::DEBUG),
+            e.bool(&env::DEBUG)?,
+            file.debug.clone(),
+        ])
+        .unwrap_or(Sourced::default(false));
+
+        let python = first_of([
+            cli.python
+                .clone()
+                .map(|p| Sourced::new(p, Source::flag(flags::PYTHON))),
+            e.raw(&env::PYTHON)
+                .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
+            file.python.clone().map(|p| p.map(|p| root.join(p))),
+            e.raw(&env::VIRTUAL_ENV)
+                .filter(|(v, _)| !v.is_empty())
+                .map(|(v, s)| Sourced::new(venv_python(Path::new(&v)), s)),
+            Some(venv_python(&root.join(".venv")))
+                .filter(|p| p.is_file())
+                .map(|p| Sourced::new(p, Source::derived(".venv in the project root"))),
+        ])
+        .unwrap_or(Sourced::default(PathBuf::from("python3")));
+
+        let max_worker_restart = first_of([
+            sourced(
+                cli_raw(&cli.max_worker_restart, flags::MAX_WORKER_RESTART),
+                |t, o| parse_u32(t, "max_worker_restart", 0, o),
+            )?,
+            e.get(&env::MAX_WORKER_RESTART, |t, o| {
+                parse_u32(t, "max_worker_restart", 0, o)
+            })?,
+            file.max_worker_restart.clone(),
+        ])
+        .unwrap_or_else(|| {
+            Sourced::new(
+                (4 * worker_count).min(u32::MAX as usize) as u32,
+                Source::derived("4 × workers"),
+            )
+        });
+
+        let fallback = first_of([
+            cli_switch(cli.no_fallback, false, flags::NO_FALLBACK),
+            e.bool(&env::FALLBACK)?,
+            file.fallback.clone(),
+        ])
+        .unwrap_or(Sourced::default(true));
+
+        let fallback_threshold = first_of([
+            sourced(
+                cli_raw(&cli.fallback_threshold, flags::FALLBACK_THRESHOLD),
+                FallbackThreshold::parse,
+            )?,
+            e.get(&env::FALLBACK_THRESHOLD, FallbackThreshold::parse)?,
+            file.fallback_threshold,
+        ])
+        .unwrap_or(Sourced::default(FallbackThreshold::default()));
+
+        let durations_file = first_of([
+            cli.durations_file
+                .clone()
+                .map(|p| Sourced::new(p, Source::flag(flags::DURATIONS_FILE))),
+            e.raw(&env::DURATIONS_FILE)
+                .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
+            file.durations_file.clone().map(|p| p.map(PathBuf::from)),
+        ])
+        .unwrap_or(Sourced::default(PathBuf::from(".test_durations")))
+        .map(|p| root.join(p));
+
+        let timeout = first_of([
+            sourced(cli_raw(&cli.timeout, flags::TIMEOUT), parse_timeout)?,
+            e.get(&env::TIMEOUT, parse_timeout)?,
+            file.timeout.clone(),
+        ])
+        .unwrap_or(Sourced::default(None));
+
+        let pytest_args = file
+            .pytest_args
+            .clone()
+            .unwrap_or(Sourced::default(Vec::new()));
+
+        let rate_limit_enabled = first_of([
+            cli_switch(cli.rate_limit.disable, false, flags::NO_RATE_LIMIT),
+            e.bool(&env::RATE_LIMITED)?,
+            file.rate_limit_enabled.clone(),
+        ])
+        .unwrap_or(Sourced::default(true));
+
+        let cli_layer = cli_limits(&cli.rate_limit)?;
+        let env_layer = env_limits(e)?;
+        let (rate_limit, rate_limit_sources) =
+            resolve_layers(&[&cli_layer, &env_layer, &file.rate_limit])?;
+
+        let mut upstreams = Vec::new();
+        let flag_upstreams = cli
+            .upstreams
+            .iter()
+            .map(|u| parse_upstream_flag(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        for up in &file.upstreams {
+            if let Some(url) = &up.url {
+                check_url(&up.name, &url.value, &url.source)?;
+            }
+            let flag_url = flag_upstreams
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == up.name)
+                .map(|(_, u)| Sourced::new(u.clone(), Source::flag(flags::UPSTREAM)));
+            let Some(url) = flag_url.or_else(|| up.url.clone()) else {
+                return Err(SettingsError::MissingUpstreamUrl {
+                    path: config_file
+                        .as_ref()
+                        .map(|c| c.path.clone())
+                        .unwrap_or_default(),
+                    line: up.line,
+                    upstream: up.name.clone(),
+                    table: up.table.clone(),
+                });
+            };
+            let (limits, sources) =
+                resolve_layers(&[&cli_layer, &env_layer, &up.limits, &file.rate_limit])?;
+            upstreams.push(Upstream {
+                name: up.name.clone(),
+                url: url.value,
+                url_source: url.source,
+                limits,
+                sources,
+            });
+        }
+        for (name, url) in &flag_upstreams {
+            if let Some(existing) = upstreams.iter_mut().find(|u| u.name == *name) {
+                existing.url = url.clone();
+            } else {
+                upstreams.push(Upstream {
+                    name: name.clone(),
+                    url: url.clone(),
+                    url_source: Source::flag(flags::UPSTREAM),
+                    limits: rate_limit.clone(),
+                    sources: rate_limit_sources.clone(),
+                });
+            }
+        }
+
+        let categories = resolve_categories(&file.categories, worker_count)?;
+        let selection = resolve_selection(cli, &categories)?;
+        let worker_env = env_reader.overlay.worker_env();
+
+        Ok(Settings {
+            project_root: root,
+            config_file,
+            notes,
+            cores,
+            workers,
+            sequential,
+            python,
+            debug,
+            max_worker_restart,
+            fallback,
+            fallback_threshold,
+            durations_file,
+            timeout,
+            pytest_args,
+            selection,
+            rate_limit_enabled,
+            rate_limit,
+            rate_limit_sources,
+            upstreams,
+            categories,
+            worker_env,
+        })
+    }
+
+    /// The project root: the nearest ancestor with a project marker file.
+    pub fn project_root(&self) -> &Path {
+        &self.project_root
+    }
+
+    /// The file pacer's settings were read from, if any.
+    pub fn config_file(&self) -> Option<&ConfigFile> {
+        self.config_file.as_ref()
+    }
+
+    /// Things worth telling the user, e.g. an ignored `[tool.pacer]`.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The configured worker count (`auto` or a number).
+    pub fn workers(&self) -> &Sourced<Workers> {
+        &self.workers
+    }
+
+    /// The cores counted for `auto`.
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    /// How many workers run: 1 when sequential, else the configured count.
+    pub fn worker_count(&self) -> usize {
+        if self.sequential.value {
+            1
+        } else {
+            self.workers.value.count(self.cores)
+        }
+    }
+
+    pub fn sequential(&self) -> &Sourced<bool> {
+        &self.sequential
+    }
+
+    /// The interpreter that runs pytest: `--python`, `PACER_PYTHON`,
+    /// `python` in the file, `$VIRTUAL_ENV`, `.venv/` in the root, `python3`.
+    pub fn python(&self) -> &Sourced<PathBuf> {
+        &self.python
+    }
+
+    pub fn debug(&self) -> &Sourced<bool> {
+        &self.debug
+    }
+
+    /// Crashed workers replaced before the run stops (default 4 × workers).
+    pub fn max_worker_restart(&self) -> &Sourced<u32> {
+        &self.max_worker_restart
+    }
+
+    /// Whether 429-failed tests are rerun once, sequentially.
+    pub fn fallback(&self) -> &Sourced<bool> {
+        &self.fallback
+    }
+
+    pub fn fallback_threshold(&self) -> &Sourced<FallbackThreshold> {
+        &self.fallback_threshold
+    }
+
+    /// The durations file, absolute (joined to the project root).
+    pub fn durations_file(&self) -> &Sourced<PathBuf> {
+        &self.durations_file
+    }
+
+    /// Per-test timeout; `None` means none.
+    pub fn timeout(&self) -> &Sourced<Option<Duration>> {
+        &self.timeout
+    }
+
+    /// Arguments always passed to pytest, before the command line's.
+    pub fn pytest_args(&self) -> &Sourced<Vec<String>> {
+        &self.pytest_args
+    }
+
+    /// The categories selected by flags.
+    pub fn selection(&self) -> &Sourced<Selection> {
+        &self.selection
+    }
+
+    /// Whether the run includes the category `name`.
+    pub fn is_selected(&self, name: &str) -> bool {
+        match &self.selection.value {
+            Selection::All => true,
+            Selection::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
+
+    /// Whether rate-limited categories go through the proxy.
+    pub fn rate_limit_enabled(&self) -> &Sourced<bool> {
+        &self.rate_limit_enabled
+    }
+
+    /// The limits an upstream gets when it overrides nothing.
+    pub fn rate_limit(&self) -> (&RateLimit, &RateLimitSources) {
+        (&self.rate_limit, &self.rate_limit_sources)
+    }
+
+    /// Every upstream: the file's, in file order, then those only `--upstream` names.
+    pub fn upstreams(&self) -> &[Upstream] {
+        &self.upstreams
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+
+    pub fn categories(&self) -> &Categories {
+        &self.categories
+    }
+
+    pub fn category(&self, name: &str) -> Option<&Category> {
+        self.categories.get(name)
+    }
+
+    /// The first category (in order) whose selector matches, else `default`.
+    pub fn categorize(&self, nodeid: &str, markers: &[String]) -> &Category {
+        self.categories.categorize(nodeid, markers)
+    }
+
+    /// Variables to set in every worker, from `[tool.pytest_env]`, in order.
+    pub fn worker_env(&self) -> &[WorkerEnvVar] {
+        &self.worker_env
+    }
+}
