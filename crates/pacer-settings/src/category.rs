@@ -148,7 +148,17 @@ fn path_prefix_matches(file: &str, selector: &str) -> bool {
 
 /// The built-in categories of DESIGN.md §3, in matching order.
 pub fn builtin_categories() -> Vec<Category> {
-    let spec: [(&str, &str, &str, Option<&str>, usize, Kind, bool); 5] = [
+    // name, description, path, marker, cap, kind, rate limited
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        usize,
+        Kind,
+        bool,
+    );
+    let spec: [Row; 5] = [
         (
             "unit",
             "fast isolated tests",

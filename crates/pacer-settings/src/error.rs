@@ -39,7 +39,7 @@ pub enum SettingsError {
         table: String,
         key: String,
         suggestion: Option<String>,
-        valid: Vec<String>,
+        valid: &'static [&'static str],
     },
 
     /// A key whose value has the wrong TOML type.
@@ -55,7 +55,7 @@ pub enum SettingsError {
 
     /// A worker count that is not a positive integer or `auto`.
     #[error("invalid worker count `{value}` from {origin}: expected a positive integer or `auto`\nhint: {}", workers_hint(origin))]
-    InvalidWorkers { value: String, origin: Source },
+    InvalidWorkers { value: String, origin: Box<Source> },
 
     /// A value of the right type but out of range, or unparsable text from a
     /// flag or environment variable.
@@ -67,7 +67,7 @@ pub enum SettingsError {
         setting: String,
         value: String,
         expected: String,
-        origin: Source,
+        origin: Box<Source>,
     },
 
     /// A negative duration (`min_delay`, `base_backoff`, …).
@@ -78,23 +78,23 @@ pub enum SettingsError {
     NegativeDelay {
         setting: String,
         value: String,
-        origin: Source,
+        origin: Box<Source>,
     },
 
     /// `base_backoff` larger than `max_backoff`.
     #[error("base_backoff ({base}s, from {base_origin}) exceeds max_backoff ({max}s, from {max_origin})\nhint: raise max_backoff or lower base_backoff")]
     BackoffOrder {
         base: f64,
-        base_origin: Source,
+        base_origin: Box<Source>,
         max: f64,
-        max_origin: Source,
+        max_origin: Box<Source>,
     },
 
     /// A category name that is neither built in nor defined by the project.
     #[error("unknown category `{name}` from {origin}\nhint: {}", category_hint(suggestion.as_deref(), valid))]
     UnknownCategory {
         name: String,
-        origin: Source,
+        origin: Box<Source>,
         suggestion: Option<String>,
         valid: Vec<String>,
     },
@@ -106,7 +106,7 @@ pub enum SettingsError {
     InvalidName {
         what: &'static str,
         name: String,
-        origin: Source,
+        origin: Box<Source>,
     },
 
     /// A new category with neither `paths` nor `markers`, or a `default`
@@ -114,7 +114,7 @@ pub enum SettingsError {
     #[error("category `{name}` at {origin}: {problem}\nhint: {fix}")]
     BadSelector {
         name: String,
-        origin: Source,
+        origin: Box<Source>,
         problem: &'static str,
         fix: &'static str,
     },
@@ -128,7 +128,7 @@ pub enum SettingsError {
     BadUrl {
         upstream: String,
         url: String,
-        origin: Source,
+        origin: Box<Source>,
         reason: &'static str,
     },
 
@@ -176,7 +176,7 @@ impl SettingsError {
     }
 }
 
-fn unknown_hint(suggestion: Option<&str>, valid: &[String]) -> String {
+fn unknown_hint(suggestion: Option<&str>, valid: &[&str]) -> String {
     let valid = valid
         .iter()
         .map(|v| format!("`{v}`"))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::category::Kind;
 use crate::error::SettingsError;
 use crate::fallback::FallbackThreshold;
-use crate::rate_limit::{valid_name, RateLimitLayer, RATE_LIMIT_KEYS};
+use crate::rate_limit::{valid_name, RateLimitLayer};
 use crate::source::{Source, Sourced};
 use crate::toml_reader::Table;
 use crate::values::{invalid, positive, seconds, status};
@@ -31,6 +31,34 @@ pub const PACER_KEYS: &[&str] = &[
     "categories",
     "rate_limit",
     "upstreams",
+];
+
+/// The keys allowed in `[tool.pacer.rate_limit]`: `enabled` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
+pub const RATE_LIMIT_TABLE_KEYS: &[&str] = &[
+    "enabled",
+    "rate",
+    "burst",
+    "max_concurrent",
+    "min_delay",
+    "max_retries",
+    "base_backoff",
+    "max_backoff",
+    "adaptive",
+    "retry_statuses",
+];
+
+/// The keys allowed in `[tool.pacer.upstreams.NAME]`: `url` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
+pub const UPSTREAM_KEYS: &[&str] = &[
+    "url",
+    "rate",
+    "burst",
+    "max_concurrent",
+    "min_delay",
+    "max_retries",
+    "base_backoff",
+    "max_backoff",
+    "adaptive",
+    "retry_statuses",
 ];
 
 /// The keys allowed in `[tool.pacer.categories.NAME]`.
@@ -138,9 +166,7 @@ impl FileConfig {
             ..FileConfig::default()
         };
         if let Some(rl) = t.table("rate_limit")? {
-            let mut keys = vec!["enabled"];
-            keys.extend_from_slice(RATE_LIMIT_KEYS);
-            rl.deny_unknown(&keys)?;
+            rl.deny_unknown(RATE_LIMIT_TABLE_KEYS)?;
             config.rate_limit_enabled = rl.bool("enabled")?;
             config.rate_limit = read_limits(&rl)?;
         }
@@ -148,9 +174,7 @@ impl FileConfig {
             for name in ups.keys() {
                 let up = ups.table(name)?.expect("listed key");
                 check_name("upstream", name, &ups.source(name))?;
-                let mut keys = vec!["url"];
-                keys.extend_from_slice(RATE_LIMIT_KEYS);
-                up.deny_unknown(&keys)?;
+                up.deny_unknown(UPSTREAM_KEYS)?;
                 config.upstreams.push(FileUpstream {
                     name: name.to_string(),
                     url: up.string("url")?,
@@ -199,7 +223,7 @@ fn check_name(what: &'static str, name: &str, origin: &Source) -> Result<(), Set
         Err(SettingsError::InvalidName {
             what,
             name: name.to_string(),
-            origin: origin.clone(),
+            origin: Box::new(origin.clone()),
         })
     }
 }
@@ -258,4 +282,16 @@ fn read_limits(t: &Table<'_>) -> Result<RateLimitLayer, SettingsError> {
                 .collect()
         })?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::RATE_LIMIT_KEYS;
+
+    #[test]
+    fn table_key_lists_extend_the_rate_limit_keys() {
+        assert_eq!(&RATE_LIMIT_TABLE_KEYS[1..], RATE_LIMIT_KEYS);
+        assert_eq!(&UPSTREAM_KEYS[1..], RATE_LIMIT_KEYS);
+    }
 }

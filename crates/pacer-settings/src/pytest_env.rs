@@ -18,7 +18,7 @@
 //!   means skip_if_set and values are transformed unless `R:` is given.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde::Serialize;
 use toml_edit::{Item, Value};
@@ -163,11 +163,7 @@ pub(crate) struct Overlay<'a> {
 }
 
 impl<'a> Overlay<'a> {
-    pub fn apply(
-        base: &'a dyn Env,
-        entries: &[Entry],
-        file: &PathBuf,
-    ) -> Result<Self, SettingsError> {
+    pub fn apply(base: &'a dyn Env, entries: &[Entry], file: &Path) -> Result<Self, SettingsError> {
         let mut overlay = Overlay {
             base,
             set: BTreeMap::new(),
@@ -180,7 +176,7 @@ impl<'a> Overlay<'a> {
             let value = if entry.transform {
                 expand(&entry.value, &overlay).map_err(|missing| {
                     SettingsError::PytestEnvTransform {
-                        path: file.clone(),
+                        path: file.to_path_buf(),
                         line: entry.line,
                         key: entry.key.clone(),
                         missing,
@@ -199,7 +195,7 @@ impl<'a> Overlay<'a> {
                     value,
                     source: Source::PytestEnv {
                         name: entry.key.clone(),
-                        file: file.clone(),
+                        file: file.to_path_buf(),
                         line: entry.line,
                     },
                 },
@@ -275,7 +271,7 @@ fn expand(text: &str, env: &Overlay<'_>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use std::path::PathBuf;
 
     fn entries(text: &str) -> Vec<Entry> {
         let file = TomlFile::parse(Path::new("/p/pyproject.toml"), text.to_string()).unwrap();

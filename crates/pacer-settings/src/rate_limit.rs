@@ -150,9 +150,9 @@ pub(crate) fn resolve_layers(
     if base_backoff.value > max_backoff.value {
         return Err(SettingsError::BackoffOrder {
             base: base_backoff.value.as_secs_f64(),
-            base_origin: base_backoff.source,
+            base_origin: Box::new(base_backoff.source),
             max: max_backoff.value.as_secs_f64(),
-            max_origin: max_backoff.source,
+            max_origin: Box::new(max_backoff.source),
         });
     }
     let sources = RateLimitSources {
@@ -193,7 +193,7 @@ pub(crate) fn check_url(upstream: &str, url: &str, origin: &Source) -> Result<()
     let fail = |reason| SettingsError::BadUrl {
         upstream: upstream.to_string(),
         url: url.to_string(),
-        origin: origin.clone(),
+        origin: Box::new(origin.clone()),
         reason,
     };
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -231,7 +231,7 @@ pub(crate) fn parse_upstream_flag(text: &str) -> Result<(String, String), Settin
         return Err(SettingsError::InvalidName {
             what: "upstream",
             name: name.to_string(),
-            origin,
+            origin: Box::new(origin),
         });
     }
     check_url(name, url, &origin)?;

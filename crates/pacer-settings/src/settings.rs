@@ -189,10 +189,15 @@ fn env_limits(env: &EnvReader<'_>) -> Result<RateLimitLayer, SettingsError> {
     )
 }
 
-/// Reads the config files of the project: (pacer section, pyproject, notes).
-fn read_files(
-    files: &ProjectFiles,
-) -> Result<(Option<TomlFile>, Option<TomlFile>, Vec<String>), SettingsError> {
+/// The parsed config files of a project.
+struct ParsedFiles {
+    pacer_toml: Option<TomlFile>,
+    pyproject: Option<TomlFile>,
+    notes: Vec<String>,
+}
+
+/// Reads and parses the config files of the project.
+fn read_files(files: &ProjectFiles) -> Result<ParsedFiles, SettingsError> {
     let pyproject = files.pyproject.as_deref().map(TomlFile::read).transpose()?;
     let pacer_toml = files
         .pacer_toml
@@ -214,7 +219,11 @@ fn read_files(
             );
         }
     }
-    Ok((pacer_toml, pyproject, notes))
+    Ok(ParsedFiles {
+        pacer_toml,
+        pyproject,
+        notes,
+    })
 }
 
 fn apply_patch(cat: &mut Category, patch: &CategoryPatch) {
@@ -260,7 +269,7 @@ fn resolve_categories(
             if patch.paths.is_some() || patch.markers.is_some() || patch.order.is_some() {
                 return Err(SettingsError::BadSelector {
                     name: patch.name.clone(),
-                    origin,
+                    origin: Box::new(origin),
                     problem: "`default` takes no `paths`, `markers` or `order`: it holds whatever no other category selects",
                     fix: "set only max_workers, kind, rate_limited or description for `default`, or define a new category",
                 });
@@ -275,7 +284,7 @@ fn resolve_categories(
             if cat.paths.is_empty() && cat.markers.is_empty() {
                 return Err(SettingsError::BadSelector {
                     name: patch.name.clone(),
-                    origin,
+                    origin: Box::new(origin),
                     problem: "a new category needs a selector",
                     fix: "add `paths = [\"tests/NAME/\"]` and/or `markers = [\"NAME\"]`",
                 });
@@ -319,7 +328,7 @@ fn resolve_selection(
         if categories.get(name).is_none() {
             return Err(SettingsError::UnknownCategory {
                 name: name.clone(),
-                origin: Source::flag(flag),
+                origin: Box::new(Source::flag(flag)),
                 suggestion: closest(name, valid.iter()),
                 valid,
             });
@@ -370,7 +379,11 @@ impl Settings {
     ) -> Result<Settings, SettingsError> {
         let files = ProjectFiles::find(start_dir);
         let root = files.root.clone();
-        let (pacer_toml, pyproject, notes) = read_files(&files)?;
+        let ParsedFiles {
+            pacer_toml,
+            pyproject,
+            notes,
+        } = read_files(&files)?;
 
         let (file, config_file) = match (&pacer_toml, &pyproject) {
             (Some(p), _) => (

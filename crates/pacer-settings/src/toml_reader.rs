@@ -132,7 +132,7 @@ impl<'a> Table<'a> {
     }
 
     /// Fails on the first key not in `allowed`, suggesting the closest.
-    pub fn deny_unknown(&self, allowed: &[&str]) -> Result<(), SettingsError> {
+    pub fn deny_unknown(&self, allowed: &'static [&'static str]) -> Result<(), SettingsError> {
         for key in self.keys() {
             if !allowed.contains(&key) {
                 return Err(SettingsError::UnknownKey {
@@ -145,7 +145,7 @@ impl<'a> Table<'a> {
                     },
                     key: key.to_string(),
                     suggestion: closest(key, allowed.iter()),
-                    valid: allowed.iter().map(|s| s.to_string()).collect(),
+                    valid: allowed,
                 });
             }
         }

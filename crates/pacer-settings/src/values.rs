@@ -63,7 +63,7 @@ pub(crate) fn seconds(v: f64, setting: &str, origin: &Source) -> Result<Duration
         return Err(SettingsError::NegativeDelay {
             setting: setting.to_string(),
             value: v.to_string(),
-            origin: origin.clone(),
+            origin: Box::new(origin.clone()),
         });
     }
     Ok(Duration::from_secs_f64(v))
@@ -139,7 +139,7 @@ pub(crate) fn invalid(
         setting: setting.to_string(),
         value: value.to_string(),
         expected: expected.to_string(),
-        origin: origin.clone(),
+        origin: Box::new(origin.clone()),
     }
 }
 

@@ -29,7 +29,7 @@ impl Workers {
             Ok(n) if n >= 1 => Ok(Workers::Count(n)),
             _ => Err(SettingsError::InvalidWorkers {
                 value: text.to_string(),
-                origin: origin.clone(),
+                origin: Box::new(origin.clone()),
             }),
         }
     }
