@@ -168,7 +168,10 @@ mod tests {
     #[test]
     fn a_429_multiplies_the_rate_by_beta() {
         let mut a = aimd(100.0);
-        assert_eq!(a.on_throttled(Duration::from_secs(1), Duration::ZERO), Some(70.0));
+        assert_eq!(
+            a.on_throttled(Duration::from_secs(1), Duration::ZERO),
+            Some(70.0)
+        );
         assert!(close(a.rate(), 70.0));
         assert_eq!(a.decreases(), 1);
     }
@@ -212,7 +215,7 @@ mod tests {
         let mut a = aimd(100.0);
         let t = Duration::from_secs(10);
         a.on_throttled(t, t); // 100 -> 70, ceiling 100
-        // Fast: 0.5 * 100 per second, so +5 after 100 ms.
+                              // Fast: 0.5 * 100 per second, so +5 after 100 ms.
         let r = a.on_success(t + 100 * MS).unwrap();
         assert!(close(r, 75.0), "{r}");
         let r = a.on_success(t + 400 * MS).unwrap();

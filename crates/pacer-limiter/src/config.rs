@@ -100,7 +100,7 @@ impl UpstreamConfig {
         if self.name.is_empty() {
             return Err(invalid("the name is empty".into()));
         }
-        if !(self.rate > 0.0) {
+        if self.rate.is_nan() || self.rate <= 0.0 {
             return Err(invalid(format!(
                 "rate must be above 0 requests per second, got {}",
                 self.rate
@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn defaults_match_the_documented_rate_limit_table() {
         let d = UpstreamConfig::default();
-        assert_eq!((d.rate, d.burst, d.max_concurrent, d.max_retries), (10.0, 1, 10, 3));
+        assert_eq!(
+            (d.rate, d.burst, d.max_concurrent, d.max_retries),
+            (10.0, 1, 10, 3)
+        );
         assert_eq!(d.min_delay, Duration::from_millis(100));
         assert_eq!(d.base_backoff, Duration::from_secs(1));
         assert_eq!(d.max_backoff, Duration::from_secs(60));

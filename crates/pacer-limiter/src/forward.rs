@@ -133,7 +133,10 @@ pub(crate) async fn handle(
             up.stats.completed(false);
             return Ok(proxy_error(
                 StatusCode::BAD_REQUEST,
-                format!("pacer proxy: cannot build the upstream URL for {}: {e}", parts.uri),
+                format!(
+                    "pacer proxy: cannot build the upstream URL for {}: {e}",
+                    parts.uri
+                ),
             ));
         }
     };
@@ -154,7 +157,10 @@ pub(crate) async fn handle(
             up.stats.completed(false);
             return Ok(proxy_error(
                 StatusCode::BAD_REQUEST,
-                format!("pacer proxy: cannot read the request body: {}", error_chain(&e)),
+                format!(
+                    "pacer proxy: cannot read the request body: {}",
+                    error_chain(&e)
+                ),
             ));
         }
     };
@@ -257,10 +263,16 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_are_stripped_including_connection_named_ones() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
         h.insert("x-custom", HeaderValue::from_static("kept"));
         strip_hop_by_hop(&mut h);
@@ -276,7 +288,10 @@ mod tests {
         };
         let target = cfg.validate().unwrap();
         let uri = upstream_uri(&target, &"/users/1?x=a%20b&y".parse().unwrap()).unwrap();
-        assert_eq!(uri.to_string(), "https://api.example.com/rest/users/1?x=a%20b&y");
+        assert_eq!(
+            uri.to_string(),
+            "https://api.example.com/rest/users/1?x=a%20b&y"
+        );
         let bare = UpstreamConfig {
             url: "http://127.0.0.1:9".into(),
             ..Default::default()

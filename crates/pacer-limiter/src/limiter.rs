@@ -216,7 +216,11 @@ mod tests {
         let peak = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..100 {
-            let (l, c, p) = (Arc::clone(&limiter), Arc::clone(&current), Arc::clone(&peak));
+            let (l, c, p) = (
+                Arc::clone(&limiter),
+                Arc::clone(&current),
+                Arc::clone(&peak),
+            );
             tasks.push(tokio::spawn(async move {
                 let admission = l.admit().await;
                 let now = c.fetch_add(1, Ordering::SeqCst) + 1;
@@ -257,7 +261,10 @@ mod tests {
         // The next slot is one old interval away; the one after uses 1/7 s.
         assert_eq!(limiter.reserve(), Duration::from_millis(100));
         let wait = limiter.reserve();
-        assert!(wait > Duration::from_millis(242) && wait < Duration::from_millis(244), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(242) && wait < Duration::from_millis(244),
+            "{wait:?}"
+        );
         let rates = limiter.rates();
         assert_eq!((rates.configured, rates.decreases), (10.0, 1));
     }

@@ -159,7 +159,12 @@ pub async fn start_proxy_with(
         cfg,
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, Arc::clone(&upstream), stopped, opts.shutdown_grace));
+    let task = tokio::spawn(serve(
+        listener,
+        Arc::clone(&upstream),
+        stopped,
+        opts.shutdown_grace,
+    ));
     Ok(ProxyHandle {
         addr,
         upstream,

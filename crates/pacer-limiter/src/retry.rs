@@ -101,14 +101,26 @@ mod tests {
     fn retry_after_delta_seconds() {
         assert_eq!(parse_retry_after("3", now()), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after(" 0 ", now()), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("120", now()), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now()),
+            Some(Duration::from_secs(120))
+        );
     }
 
     #[test]
     fn retry_after_fractional_seconds() {
-        assert_eq!(parse_retry_after("0.25", now()), Some(Duration::from_millis(250)));
-        assert_eq!(parse_retry_after("1.5", now()), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after(".5", now()), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("0.25", now()),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_retry_after("1.5", now()),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after(".5", now()),
+            Some(Duration::from_millis(500))
+        );
     }
 
     #[test]
@@ -132,8 +144,20 @@ mod tests {
     #[test]
     fn retry_after_garbage_is_none() {
         for bad in [
-            "", "  ", "soon", "-1", "-0.5", "1.2.3", ".", "NaN", "inf", "1e3", "3s",
-            "Wed, 32 Oct 2015 07:28:00 GMT", "0x10", "99999999999999999999999999",
+            "",
+            "  ",
+            "soon",
+            "-1",
+            "-0.5",
+            "1.2.3",
+            ".",
+            "NaN",
+            "inf",
+            "1e3",
+            "3s",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "0x10",
+            "99999999999999999999999999",
         ] {
             assert_eq!(parse_retry_after(bad, now()), None, "{bad:?}");
         }
@@ -177,7 +201,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..500 {
             let d = b.delay(0, Some(Duration::from_secs(2)), &mut rng);
-            assert!(d >= Duration::from_secs(2) && d <= Duration::from_millis(2200), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_millis(2200),
+                "{d:?}"
+            );
             let d = b.delay(5, Some(Duration::ZERO), &mut rng);
             assert!(d <= Duration::from_millis(10), "{d:?}");
         }

@@ -25,10 +25,17 @@ pub async fn run_standalone(
     allow_non_loopback: bool,
     out: impl Write,
 ) -> Result<(), ProxyError> {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.map_err(ProxyError::Signal)
-    };
-    run_until(cfgs, bind_ip, port, allow_non_loopback, out, STATS_INTERVAL, ctrl_c).await
+    let ctrl_c = async { tokio::signal::ctrl_c().await.map_err(ProxyError::Signal) };
+    run_until(
+        cfgs,
+        bind_ip,
+        port,
+        allow_non_loopback,
+        out,
+        STATS_INTERVAL,
+        ctrl_c,
+    )
+    .await
 }
 
 /// [`run_standalone`] stopping when `stop` completes, printing every
@@ -49,16 +56,19 @@ pub async fn run_until(
     let mut proxies: Vec<ProxyHandle> = Vec::with_capacity(cfgs.len());
     for (i, cfg) in cfgs.into_iter().enumerate() {
         let port = match port {
-            Some(p) => p.checked_add(i as u16).ok_or_else(|| ProxyError::InvalidConfig {
-                upstream: cfg.name.clone(),
-                reason: format!("no port left after {p} for upstream number {}", i + 1),
-            })?,
+            Some(p) => p
+                .checked_add(i as u16)
+                .ok_or_else(|| ProxyError::InvalidConfig {
+                    upstream: cfg.name.clone(),
+                    reason: format!("no port left after {p} for upstream number {}", i + 1),
+                })?,
             None => 0,
         };
         let proxy = start_proxy_with(cfg, SocketAddr::new(bind_ip, port), opts.clone()).await?;
         proxies.push(proxy);
     }
-    let print = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(ProxyError::Output);
+    let print =
+        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(ProxyError::Output);
     if !bind_ip.is_loopback() {
         print(
             &mut out,

@@ -231,7 +231,10 @@ mod tests {
         r.status(200);
         r.completed(false);
         let s = r.snapshot("api", rates());
-        assert_eq!((s.requests, s.admitted, s.retried, s.seen_429), (1, 2, 1, 1));
+        assert_eq!(
+            (s.requests, s.admitted, s.retried, s.seen_429),
+            (1, 2, 1, 1)
+        );
         assert_eq!(s.retry_rate, 0.5);
         assert_eq!(s.success_rate, 1.0);
         assert!((s.time_in_backoff - 0.5).abs() < 1e-9);

@@ -14,8 +14,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use pacer_limiter::{
-    env_var_name, run_until, start_proxy, start_proxy_with, ProxyError, ProxyHandle,
-    ProxyOptions, UpstreamConfig,
+    env_var_name, run_until, start_proxy, start_proxy_with, ProxyError, ProxyHandle, ProxyOptions,
+    UpstreamConfig,
 };
 use pacer_mockapi::{Echo, Limit, MockConfig, MockServer, RetryAfterFormat};
 
@@ -39,8 +39,9 @@ struct Answer {
 
 impl Answer {
     fn echo(&self) -> Echo {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not an echo ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not an echo ({e}): {}", String::from_utf8_lossy(&self.body))
+        })
     }
 
     fn text(&self) -> String {
@@ -137,10 +138,17 @@ async fn a_thousand_concurrent_requests_never_exceed_the_in_flight_cap_nor_deadl
 
     let seen = api.stats();
     assert_eq!(seen.accepted, 1000);
-    assert!(seen.max_concurrent as usize <= cap, "mock saw {} in flight", seen.max_concurrent);
+    assert!(
+        seen.max_concurrent as usize <= cap,
+        "mock saw {} in flight",
+        seen.max_concurrent
+    );
     assert!(seen.max_concurrent >= 2, "the cap was never used");
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.requests, stats.admitted, stats.completed), (1000, 1000, 1000));
+    assert_eq!(
+        (stats.requests, stats.admitted, stats.completed),
+        (1000, 1000, 1000)
+    );
     assert_eq!((stats.retried, stats.final_failures), (0, 0));
     assert_eq!(stats.success_rate, 1.0);
 }
@@ -180,13 +188,31 @@ async fn post_bodies_headers_and_queries_arrive_intact_after_retries() {
     assert!(echo.body == body, "the body changed on the way");
     assert_eq!(echo.headers["x-request-id"], "abc");
     assert_eq!(echo.headers["authorization"], "Bearer secret");
-    assert_eq!(echo.headers["host"], api.addr().to_string(), "Host is rewritten");
-    assert!(!echo.headers.contains_key("x-hop"), "hop-by-hop headers are stripped");
+    assert_eq!(
+        echo.headers["host"],
+        api.addr().to_string(),
+        "Host is rewritten"
+    );
+    assert!(
+        !echo.headers.contains_key("x-hop"),
+        "hop-by-hop headers are stripped"
+    );
 
     let seen = api.stats();
-    assert_eq!((seen.total_requests, seen.rejected, seen.accepted), (3, 2, 1));
+    assert_eq!(
+        (seen.total_requests, seen.rejected, seen.accepted),
+        (3, 2, 1)
+    );
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.requests, stats.admitted, stats.retried, stats.seen_429), (1, 3, 2, 2));
+    assert_eq!(
+        (
+            stats.requests,
+            stats.admitted,
+            stats.retried,
+            stats.seen_429
+        ),
+        (1, 3, 2, 2)
+    );
     assert_eq!(stats.final_failures, 0);
     assert!((stats.retry_rate - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!(stats.success_rate, 1.0);
@@ -219,7 +245,10 @@ async fn retry_after_is_honoured_in_every_form() {
         let least = least - Duration::from_millis(15);
         assert!(took >= least, "{format:?}: retried after {took:?}");
         let stats = proxy.shutdown().await;
-        assert!(stats.time_in_backoff >= least.as_secs_f64(), "{format:?}: {stats:?}");
+        assert!(
+            stats.time_in_backoff >= least.as_secs_f64(),
+            "{format:?}: {stats:?}"
+        );
         assert_eq!(stats.retried, 1);
     }
 }
@@ -264,7 +293,10 @@ async fn when_retries_run_out_the_client_gets_the_last_429_as_it_came() {
     assert_eq!(answer.headers["retry-after"], "0.010");
     assert_eq!(api.stats().total_requests, 3);
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.seen_429, stats.retried, stats.final_failures), (3, 2, 1));
+    assert_eq!(
+        (stats.seen_429, stats.retried, stats.final_failures),
+        (3, 2, 1)
+    );
     assert_eq!(stats.success_rate, 0.0);
     assert!(stats.retry_rate <= 1.0);
 }
@@ -282,10 +314,16 @@ async fn an_upstream_that_is_down_gives_a_502_with_a_message() {
     let answer = get(&client(), &format!("{}/x", proxy.url())).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     let text = answer.text();
-    assert!(text.contains(&format!("cannot reach upstream \"mock\" at {url}")), "{text}");
+    assert!(
+        text.contains(&format!("cannot reach upstream \"mock\" at {url}")),
+        "{text}"
+    );
     assert!(text.to_lowercase().contains("connect"), "{text}");
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.upstream_errors, stats.completed, stats.retried), (1, 1, 0));
+    assert_eq!(
+        (stats.upstream_errors, stats.completed, stats.retried),
+        (1, 1, 0)
+    );
     assert_eq!(stats.success_rate, 0.0);
 }
 
@@ -313,7 +351,10 @@ async fn bodies_over_the_cap_are_streamed_and_not_retried() {
     assert_eq!((echo.method.as_str(), echo.body_len), ("PUT", 10_000));
     assert!(echo.body == body);
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.not_replayable, stats.retried, stats.final_failures), (1, 0, 1));
+    assert_eq!(
+        (stats.not_replayable, stats.retried, stats.final_failures),
+        (1, 0, 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +381,10 @@ async fn responses_are_streamed_not_buffered() {
     assert_eq!(text, "chunk 0\nchunk 1\nchunk 2\n");
     // Buffered, all chunks would arrive together at the end.
     let spread = *arrivals.last().unwrap() - arrivals[0];
-    assert!(spread >= Duration::from_millis(500), "chunks arrived within {spread:?}");
+    assert!(
+        spread >= Duration::from_millis(500),
+        "chunks arrived within {spread:?}"
+    );
     proxy.shutdown().await;
 }
 
@@ -352,14 +396,20 @@ async fn other_statuses_pass_through_untouched_and_unretried() {
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.echo().path, "/status/500");
     let stats = proxy.shutdown().await;
-    assert_eq!((stats.requests, stats.retried, stats.final_failures), (1, 0, 0));
+    assert_eq!(
+        (stats.requests, stats.retried, stats.final_failures),
+        (1, 0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_set_too_high_adapts_and_every_request_still_succeeds() {
     // The API allows 100/s; the proxy is told 250/s (2.5x too high).
     let api = mock(MockConfig {
-        limit: Limit::TokenBucket { rate: 100.0, burst: 5 },
+        limit: Limit::TokenBucket {
+            rate: 100.0,
+            burst: 5,
+        },
         retry_after: RetryAfterFormat::Fractional,
         ..MockConfig::default()
     })
@@ -465,9 +515,18 @@ async fn standalone_prints_addresses_live_and_final_statistics() {
     .await
     .unwrap();
     let proxy_url = first_line.split_whitespace().next().unwrap().to_owned();
-    assert!(first_line.contains(&format!("-> {}", api.url())), "{first_line}");
-    assert!(first_line.contains("PACER_UPSTREAM_MOCK=http://127.0.0.1:"), "{first_line}");
-    assert_eq!(get(&client(), &format!("{proxy_url}/x")).await.status, StatusCode::OK);
+    assert!(
+        first_line.contains(&format!("-> {}", api.url())),
+        "{first_line}"
+    );
+    assert!(
+        first_line.contains("PACER_UPSTREAM_MOCK=http://127.0.0.1:"),
+        "{first_line}"
+    );
+    assert_eq!(
+        get(&client(), &format!("{proxy_url}/x")).await.status,
+        StatusCode::OK
+    );
     tokio::time::timeout(DEADLOCK_GUARD, async {
         while !out.text().contains("mock: 1 requests") {
             tokio::time::sleep(Duration::from_millis(10)).await;

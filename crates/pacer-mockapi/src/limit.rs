@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn token_bucket_allows_the_burst_then_the_rate() {
         let t0 = Instant::now();
-        let mut l = Limiter::new(Limit::TokenBucket { rate: 10.0, burst: 2 });
+        let mut l = Limiter::new(Limit::TokenBucket {
+            rate: 10.0,
+            burst: 2,
+        });
         assert!(l.check(t0).is_ok());
         assert!(l.check(t0).is_ok());
         let wait = l.check(t0).unwrap_err();

@@ -75,7 +75,7 @@ fn seconds(name: &str, value: f64) -> Result<Duration, String> {
 }
 
 fn config(args: &Args) -> Result<MockConfig, String> {
-    if !(args.rate > 0.0) && !matches!(args.limit, LimitKind::None) {
+    if (args.rate.is_nan() || args.rate <= 0.0) && !matches!(args.limit, LimitKind::None) {
         return Err(format!("--rate must be above 0, got {}", args.rate));
     }
     let window = seconds("window", args.window)?;
@@ -119,7 +119,10 @@ async fn main() -> ExitCode {
     let server = match pacer_mockapi::start(cfg, SocketAddr::new(args.host, args.port)).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("error: failed to listen on {}:{}: {e}", args.host, args.port);
+            eprintln!(
+                "error: failed to listen on {}:{}: {e}",
+                args.host, args.port
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -130,6 +133,10 @@ async fn main() -> ExitCode {
         eprintln!("error: failed to wait for Ctrl-C: {e}");
     }
     let stats = server.shutdown().await;
-    let _ = writeln!(stdout, "{}", serde_json::to_string(&stats).unwrap_or_default());
+    let _ = writeln!(
+        stdout,
+        "{}",
+        serde_json::to_string(&stats).unwrap_or_default()
+    );
     ExitCode::SUCCESS
 }

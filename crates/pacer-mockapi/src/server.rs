@@ -206,7 +206,9 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
     }
 }
 
@@ -217,7 +219,10 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     })
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<MockBody>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<MockBody>, Infallible> {
     let path = req.uri().path().to_owned();
     if path == "/__stats" {
         return Ok(json_response(StatusCode::OK, &state.stats()));
@@ -235,9 +240,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Mo
 
     let cfg = &state.cfg;
     let verdict = if total <= u64::from(cfg.fail_first) {
-        Err((cfg.fail_first_wait, "refused: forced failure (--fail-first)"))
+        Err((
+            cfg.fail_first_wait,
+            "refused: forced failure (--fail-first)",
+        ))
     } else if cfg.max_concurrent.is_some_and(|max| concurrent > max) {
-        Err((Duration::from_millis(100), "refused: too many requests in flight"))
+        Err((
+            Duration::from_millis(100),
+            "refused: too many requests in flight",
+        ))
     } else {
         lock(&state.limiter)
             .check(now)
@@ -255,7 +266,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Mo
     }
 
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     if !cfg.latency.is_zero() {
         tokio::time::sleep(cfg.latency).await;
     }
@@ -409,8 +424,14 @@ mod tests {
     #[test]
     fn retry_after_formats() {
         let wait = Duration::from_millis(1250);
-        assert_eq!(retry_after_value(RetryAfterFormat::Seconds, wait).unwrap(), "2");
-        assert_eq!(retry_after_value(RetryAfterFormat::Fractional, wait).unwrap(), "1.250");
+        assert_eq!(
+            retry_after_value(RetryAfterFormat::Seconds, wait).unwrap(),
+            "2"
+        );
+        assert_eq!(
+            retry_after_value(RetryAfterFormat::Fractional, wait).unwrap(),
+            "1.250"
+        );
         let date = retry_after_value(RetryAfterFormat::HttpDate, wait).unwrap();
         let at = httpdate::parse_http_date(&date).unwrap();
         assert!(at >= SystemTime::now() + Duration::from_secs(1));
@@ -419,7 +440,10 @@ mod tests {
 
     #[test]
     fn query_params() {
-        assert_eq!(query_param(Some("a=1&interval_ms=20"), "interval_ms").as_deref(), Some("20"));
+        assert_eq!(
+            query_param(Some("a=1&interval_ms=20"), "interval_ms").as_deref(),
+            Some("20")
+        );
         assert_eq!(query_param(Some("flag"), "flag").as_deref(), Some(""));
         assert_eq!(query_param(None, "a"), None);
     }
