@@ -102,7 +102,9 @@ impl Category {
                 .any(|m| self.markers.iter().any(|own| own == m))
     }
 
-    pub(crate) fn new_project(name: &str, max_workers: usize, order: i64, source: Source) -> Self {
+    /// A project-defined category before its table is applied: unset
+    /// fields keep defaults (`cpu`, not rate limited, cap = workers).
+    pub(crate) fn new_project(name: &str, max_workers: usize, order: i64) -> Self {
         Category {
             name: name.to_string(),
             description: String::new(),
@@ -113,7 +115,11 @@ impl Category {
             rate_limited: false,
             order,
             builtin: false,
-            sources: CategorySources::all(source),
+            sources: CategorySources {
+                max_workers: Source::derived("= workers"),
+                order: Source::derived("after the built-ins"),
+                ..CategorySources::all(Source::Default)
+            },
         }
     }
 }
@@ -434,7 +440,7 @@ mod tests {
     #[test]
     fn order_overrides_declaration_order() {
         let mut list = builtin_categories();
-        let mut slow = Category::new_project("slow", 2, -1, Source::Default);
+        let mut slow = Category::new_project("slow", 2, -1);
         slow.markers = m(&["slow"]);
         list.push(slow);
         let cats = Categories::new(list, default_category(2));

@@ -279,7 +279,7 @@ fn resolve_categories(
             apply_patch(cat, patch);
         } else {
             next_order += 10;
-            let mut cat = Category::new_project(&patch.name, workers, next_order, origin.clone());
+            let mut cat = Category::new_project(&patch.name, workers, next_order);
             apply_patch(&mut cat, patch);
             if cat.paths.is_empty() && cat.markers.is_empty() {
                 return Err(SettingsError::BadSelector {
@@ -730,5 +730,32 @@ impl Settings {
     /// Variables to set in every worker, from `[tool.pytest_env]`, in order.
     pub fn worker_env(&self) -> &[WorkerEnvVar] {
         &self.worker_env
+    }
+
+    /// The full environment additions for a worker running `category`'s
+    /// tests: the `[tool.pytest_env]` values, then the category's name and
+    /// rate limiting under both the `PACER_*` and `PYTEST_*` names, and
+    /// `PYTEST_DEBUG=1` when debugging. Upstream URLs (`PACER_UPSTREAM_*`)
+    /// are added by whoever starts the proxies, since only it knows the ports.
+    pub fn category_env(&self, category: &Category) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = self
+            .worker_env
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect();
+        let limited = category.rate_limited && self.rate_limit_enabled.value;
+        let flag = if limited { "1" } else { "0" };
+        for (name, value) in [
+            ("PACER_CURRENT_CATEGORY", category.name.as_str()),
+            ("PYTEST_CURRENT_CATEGORY", category.name.as_str()),
+            ("PACER_RATE_LIMITED", flag),
+            ("PYTEST_RATE_LIMITED", flag),
+        ] {
+            vars.push((name.to_string(), value.to_string()));
+        }
+        if self.debug.value {
+            vars.push(("PYTEST_DEBUG".to_string(), "1".to_string()));
+        }
+        vars
     }
 }

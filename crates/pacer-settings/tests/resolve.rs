@@ -862,3 +862,17 @@ fn json_has_every_row_categories_and_upstreams() {
     assert_eq!(json["upstreams"][0]["limits"]["min_delay"], 0.1);
     assert_eq!(json["categories"][3]["kind"], "io");
 }
+
+#[test]
+fn category_env_names_the_category_and_its_rate_limiting() {
+    let p = Project::with("pyproject.toml", "[tool.pytest_env]\nAPI = \"x\"\n");
+    let s = p.ok(&none(), &[]);
+    let env = s.category_env(s.category("live").unwrap());
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("API"), Some("x"));
+    assert_eq!(get("PYTEST_CURRENT_CATEGORY"), Some("live"));
+    assert_eq!(get("PYTEST_RATE_LIMITED"), Some("1"));
+    let s = p.ok(&flags(|c| c.rate_limit.disable = true), &[]);
+    let env = s.category_env(s.category("live").unwrap());
+    assert!(env.contains(&("PACER_RATE_LIMITED".to_string(), "0".to_string())));
+}
