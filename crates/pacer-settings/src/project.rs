@@ -38,8 +38,14 @@ pub(crate) struct ProjectFiles {
 }
 
 impl ProjectFiles {
+    /// `start` may be relative; it is taken from the current directory so
+    /// that the search can climb above it.
     pub fn find(start: &Path) -> Self {
-        let root = find_project_root(start);
+        let start = match std::env::current_dir() {
+            Ok(cwd) if start.is_relative() => cwd.join(start),
+            _ => start.to_path_buf(),
+        };
+        let root = find_project_root(&start);
         let existing = |name: &str| Some(root.join(name)).filter(|p| p.is_file());
         ProjectFiles {
             pyproject: existing("pyproject.toml"),
