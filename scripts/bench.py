@@ -363,8 +363,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    python = Path(args.python)
-    pacer = Path(args.pacer)
+    python = Path(args.python).absolute()  # absolute, not resolved: a venv's python is a symlink
+    pacer = Path(args.pacer).absolute()
     if not python.exists():
         sys.exit(f"error: no Python at {python}; run scripts/venv or pass --python")
     if "pacer" in args.tools and not pacer.exists():
