@@ -296,7 +296,7 @@ def print_table(rows, workers, stat):
     print()
     print(f"wall time, {stat} of the runs; pacer MB = peak RSS (VmHWM) of the pacer process, not its workers")
     for i, r in enumerate(table):
-        print("  ".join(c.ljust(w) if j in (0, 8) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(c.ljust(w) if j in (0, 8) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
