@@ -320,7 +320,7 @@ impl<W: Write> Reporter for Terminal<W> {
         match event {
             Event::Started { hello, workers } => self.started(hello, workers),
             Event::Collected { total, deselected, problems } => self.collected(total, deselected, problems),
-            Event::TestStarted { .. } => {}
+            Event::TestStarted { .. } | Event::Planned { .. } => {}
             Event::TestFinished { id, worker, reports, finished, total } => self.finished(id, worker, reports, finished, total),
             Event::TestAmended { id, worker, reports } => {
                 let finished = self.total;

@@ -430,7 +430,8 @@ class Worker:
         missing = [nodeid for nodeid in msg["tests"] if nodeid not in self.items]
         if missing:
             self.channel.send({"t": "missing", "ids": missing})
-        self.queue.extend(self.items[n] for n in msg["tests"] if n in self.items)
+        env = dict(msg.get("env") or [])
+        self.queue.extend((self.items[n], env) for n in msg["tests"] if n in self.items)
 
     def ask(self):
         if not self.asked and not self.stopping:
@@ -462,8 +463,10 @@ class Worker:
                 self.await_answer()
                 if self.stopping:
                     break
-            item = self.queue.pop(0)
-            nextitem = self.queue[0] if self.queue else None
+            item, env = self.queue.pop(0)
+            nextitem = self.queue[0][0] if self.queue else None
+            if env:
+                os.environ.update(env)
             self.last_item = item
             hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             if nextitem is None:

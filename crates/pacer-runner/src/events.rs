@@ -6,7 +6,17 @@
 
 use std::time::Duration;
 
+use crate::pool::CategorySpec;
 use crate::protocol::{CollectProblem, Hello, PhaseReport};
+
+/// A collected test and its category (an index into the run's categories).
+#[derive(Debug, Clone)]
+pub struct PlannedTest {
+    pub id: String,
+    pub category: usize,
+    /// False when the category flags leave it out.
+    pub selected: bool,
+}
 
 /// Which of a worker's standard streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +29,8 @@ pub enum Stream {
 pub enum Event<'a> {
     /// The first worker answered; its facts stand for all.
     Started { hello: &'a Hello, workers: usize },
+    /// Every collected test and the category it landed in, before any runs.
+    Planned { tests: &'a [PlannedTest], categories: &'a [CategorySpec] },
     /// Every worker finished collecting; `total` tests will be scheduled.
     Collected { total: usize, deselected: usize, problems: &'a [CollectProblem] },
     TestStarted { id: &'a str, worker: &'a str },
@@ -44,6 +56,8 @@ pub struct Summary {
     pub interrupted: Option<String>,
     pub not_run: usize,
     pub deselected: usize,
+    /// Seconds per finished test, for the durations store.
+    pub durations: Vec<(String, f64)>,
 }
 
 /// Receives the runner's events.

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, Reporter, Stream, Summary};
+use crate::events::{Event, PlannedTest, Reporter, Stream, Summary};
 use crate::protocol::{CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL};
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
@@ -33,8 +33,12 @@ pub mod exit {
 pub struct CategorySpec {
     pub name: String,
     pub slots: CategorySlots,
-    /// Exported to the worker as `PYTEST_RATE_LIMITED` while it runs this category.
     pub rate_limited: bool,
+    /// Chosen by the category flags; the tests of other categories are deselected.
+    pub selected: bool,
+    /// Set in the worker's environment while it runs this category's tests
+    /// (`PYTEST_CURRENT_CATEGORY`, `PYTEST_RATE_LIMITED`, upstream URLs).
+    pub env: Vec<(String, String)>,
 }
 
 /// Puts a collected test (node id, marker names) in a category (an index into `categories`).
@@ -57,6 +61,8 @@ pub struct RunConfig {
     pub durations: HashMap<String, f64>,
     /// Log scheduling decisions to stderr (`--debug`, `PYTEST_DEBUG`).
     pub debug: bool,
+    /// Collect, report the plan, run nothing (`pacer list`).
+    pub list_only: bool,
 }
 
 /// How the run ended, for the binary.
@@ -138,6 +144,7 @@ struct Pool {
     stopped: Option<String>,
     interrupted: Option<String>,
     end: Option<RunEnd>,
+    durations: Vec<(usize, f64)>,
 }
 
 impl Pool {
@@ -172,6 +179,7 @@ impl Pool {
             stopped: None,
             interrupted: None,
             end: None,
+            durations: Vec::new(),
         })
     }
 
@@ -448,8 +456,19 @@ impl Pool {
         }
         let categories: Vec<CategorySlots> = self.config.categories.iter().map(|c| c.slots.clone()).collect();
         let mut scheduler = Scheduler::new(self.config.workers, categories, self.units.len(), self.config.maxfail.is_some());
+        let mut planned = Vec::with_capacity(items.len());
+        let mut per_category = vec![0usize; self.config.categories.len()];
         for (id, markers, unit) in items {
             let category = (self.config.classify)(&id, &markers);
+            per_category[category] += 1;
+            let selected = self.config.categories[category].selected;
+            planned.push(PlannedTest { id: id.clone(), category, selected });
+            if !selected || self.config.list_only {
+                if !selected {
+                    self.deselected += 1;
+                }
+                continue;
+            }
             let weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
             let index = scheduler.add_test(unit, category, weight);
             debug_assert_eq!(index, self.tests.len());
@@ -464,7 +483,19 @@ impl Pool {
             }
         }
         self.scheduler = Some(scheduler);
+        reporter.report(Event::Planned { tests: &planned, categories: &self.config.categories });
+        let only_some = self.config.categories.iter().any(|c| !c.selected);
+        for (index, category) in self.config.categories.iter().enumerate() {
+            if only_some && category.selected && per_category[index] == 0 {
+                let message = format!("category `{}` selects no tests", category.name);
+                reporter.report(Event::Notice { message: &message });
+            }
+        }
         reporter.report(Event::Collected { total: self.tests.len(), deselected: self.deselected, problems: &self.problems });
+        if self.config.list_only {
+            self.stop_all();
+            return;
+        }
 
         let errors = self.problems.iter().filter(|p| p.outcome == "failed").count();
         if errors > 0 && !self.config.continue_on_collection_errors {
@@ -520,7 +551,9 @@ impl Pool {
         });
         let tests: Vec<&str> = batch.tests.iter().map(|t| self.tests[*t].id.as_str()).collect();
         let units: Vec<&str> = batch.collect.iter().map(|u| self.units[*u].arg.as_str()).collect();
-        self.workers[w].handle.send(ToWorker::Run { tests, units }.to_line());
+        let category = batch.tests.first().map_or(0, |t| self.tests[*t].category);
+        let env = &self.config.categories[category].env;
+        self.workers[w].handle.send(ToWorker::Run { tests, units, env }.to_line());
         self.workers[w].queue.extend(batch.tests.iter().copied());
         self.workers[w].waiting = false;
     }
@@ -560,6 +593,7 @@ impl Pool {
 
     fn finish_test(&mut self, w: usize, test: usize, reports: &[PhaseReport], reporter: &mut dyn Reporter) {
         self.tests[test].done = true;
+        self.durations.push((test, reports.iter().map(|r| r.dur).sum()));
         self.finished += 1;
         reporter.report(Event::TestFinished {
             id: &self.tests[test].id,
@@ -780,7 +814,7 @@ impl Pool {
             exit::INTERRUPTED
         } else if self.failures > 0 || self.problems.iter().any(|p| p.outcome == "failed") {
             exit::TESTS_FAILED
-        } else if self.tests.is_empty() {
+        } else if self.tests.is_empty() && !self.config.list_only {
             exit::NO_TESTS_COLLECTED
         } else {
             exit::OK
@@ -792,6 +826,7 @@ impl Pool {
             interrupted: self.interrupted.clone(),
             not_run,
             deselected: self.deselected,
+            durations: self.durations.iter().map(|(t, d)| (self.tests[*t].id.clone(), *d)).collect(),
         }
     }
 }

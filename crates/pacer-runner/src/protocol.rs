@@ -128,6 +128,8 @@ pub enum ToWorker<'a> {
     Run {
         tests: Vec<&'a str>,
         units: Vec<&'a str>,
+        /// Environment for these tests (their category's).
+        env: &'a [(String, String)],
     },
     /// Nothing more for now: run what you hold with no next item.
     Idle,
@@ -161,10 +163,11 @@ mod tests {
 
     #[test]
     fn run_message_serializes_tagged() {
-        let msg = ToWorker::Run { tests: vec!["a::b"], units: vec![] };
+        let env = vec![("PYTEST_CURRENT_CATEGORY".to_string(), "unit".to_string())];
+        let msg = ToWorker::Run { tests: vec!["a::b"], units: vec![], env: &env };
         assert_eq!(
             String::from_utf8(msg.to_line()).unwrap(),
-            "{\"t\":\"run\",\"tests\":[\"a::b\"],\"units\":[]}\n"
+            "{\"t\":\"run\",\"tests\":[\"a::b\"],\"units\":[],\"env\":[[\"PYTEST_CURRENT_CATEGORY\",\"unit\"]]}\n"
         );
     }
 }

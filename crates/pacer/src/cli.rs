@@ -1,8 +1,10 @@
-//! The command line: clap definitions only. Settings are resolved elsewhere.
+//! The command line: clap definitions only. Settings are resolved in
+//! `pacer-settings`; these structs only carry what the user typed.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use pacer_settings::{CliOverrides, RateLimitOverrides};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,24 +24,150 @@ pub struct Cli {
 pub enum Command {
     /// Run the suite (the default command).
     Run(RunArgs),
+    /// Collect the suite and print its tests grouped by category.
+    List(ListArgs),
+    /// Print every effective setting, its value and where it came from.
+    Config(ConfigArgs),
 }
 
+/// Options shared by every command that reads the project's settings.
 #[derive(Debug, Args, Clone, Default)]
-pub struct RunArgs {
-    /// Files, directories or node ids to run, as pytest takes them.
-    pub paths: Vec<String>,
-
+pub struct CommonArgs {
     /// Worker processes for cpu-bound tests: a number or `auto` (the cores) [env: PACER_WORKERS, PYTEST_WORKERS].
-    #[arg(short = 'n', long = "workers", value_name = "N|auto")]
+    #[arg(short = 'n', long = "workers", value_name = "N|auto", allow_hyphen_values = true)]
     pub workers: Option<String>,
 
-    /// Run on one worker, in order [env: PACER_DISABLE_PARALLEL, PYTEST_DISABLE_PARALLEL].
+    /// Run on one worker [env: PACER_DISABLE_PARALLEL, PYTEST_DISABLE_PARALLEL].
     #[arg(long)]
     pub sequential: bool,
 
     /// The Python interpreter (default: $VIRTUAL_ENV, then .venv/ in the project, then python3).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
+
+    /// Run every category (the default).
+    #[arg(long, help_heading = "Categories")]
+    pub all: bool,
+    /// Run the `unit` category.
+    #[arg(long, help_heading = "Categories")]
+    pub unit: bool,
+    /// Run the `models` category.
+    #[arg(long, help_heading = "Categories")]
+    pub models: bool,
+    /// Run the `integration` category.
+    #[arg(long, help_heading = "Categories")]
+    pub integration: bool,
+    /// Run the `end-to-end` category.
+    #[arg(long = "end-to-end", help_heading = "Categories")]
+    pub end_to_end: bool,
+    /// Run the `live` category.
+    #[arg(long, help_heading = "Categories")]
+    pub live: bool,
+    /// Run the category NAME (repeatable; any category, built-in or the project's).
+    #[arg(long = "category", value_name = "NAME", help_heading = "Categories")]
+    pub categories: Vec<String>,
+
+    /// Replace at most N crashed workers (default: 4 × workers).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub max_worker_restart: Option<String>,
+
+    /// Add a live API (or override its URL), as NAME=URL; repeatable.
+    #[arg(long = "upstream", value_name = "NAME=URL", help_heading = "Rate limiting")]
+    pub upstreams: Vec<String>,
+    /// Run rate-limited categories without the proxy.
+    #[arg(long, help_heading = "Rate limiting")]
+    pub no_rate_limit: bool,
+    /// Requests per second, per upstream.
+    #[arg(long, value_name = "R", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub rate: Option<String>,
+    /// Requests that may go at once before the rate applies.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub burst: Option<String>,
+    /// Requests in flight at most [env: PYTEST_MAX_CONCURRENT_REQUESTS].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub max_concurrent: Option<String>,
+    /// Seconds between request starts at least [env: PYTEST_RATE_LIMIT_DELAY].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub min_delay: Option<String>,
+    /// Retries of a 429/503 [env: PYTEST_MAX_RETRIES].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub max_retries: Option<String>,
+    /// First backoff, seconds [env: PYTEST_BASE_BACKOFF].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub base_backoff: Option<String>,
+    /// Longest backoff, seconds [env: PYTEST_MAX_BACKOFF].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
+    pub max_backoff: Option<String>,
+    /// Lower the rate on 429s and climb back on success.
+    #[arg(long, overrides_with = "no_adaptive", help_heading = "Rate limiting")]
+    pub adaptive: bool,
+    /// Keep the configured rate whatever the API answers.
+    #[arg(long, help_heading = "Rate limiting")]
+    pub no_adaptive: bool,
+    /// Never rerun tests that failed on 429 sequentially.
+    #[arg(long, help_heading = "Rate limiting")]
+    pub no_fallback: bool,
+    /// How many 429-failed tests trigger the sequential rerun: a count, a fraction or N%.
+    #[arg(long, value_name = "N|F|P%", help_heading = "Rate limiting")]
+    pub fallback_threshold: Option<String>,
+
+    /// Recorded durations (pytest-split's `.test_durations` format).
+    #[arg(long, value_name = "PATH")]
+    pub durations_file: Option<PathBuf>,
+
+    /// Act as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// Log scheduling decisions [env: PACER_DEBUG, PYTEST_DEBUG].
+    #[arg(long)]
+    pub debug: bool,
+}
+
+impl CommonArgs {
+    pub fn overrides(&self) -> CliOverrides {
+        CliOverrides {
+            workers: self.workers.clone(),
+            sequential: self.sequential,
+            python: self.python.clone(),
+            debug: self.debug,
+            all: self.all,
+            unit: self.unit,
+            models: self.models,
+            integration: self.integration,
+            end_to_end: self.end_to_end,
+            live: self.live,
+            categories: self.categories.clone(),
+            max_worker_restart: self.max_worker_restart.clone(),
+            upstreams: self.upstreams.clone(),
+            rate_limit: RateLimitOverrides {
+                disable: self.no_rate_limit,
+                rate: self.rate.clone(),
+                burst: self.burst.clone(),
+                max_concurrent: self.max_concurrent.clone(),
+                min_delay: self.min_delay.clone(),
+                max_retries: self.max_retries.clone(),
+                base_backoff: self.base_backoff.clone(),
+                max_backoff: self.max_backoff.clone(),
+                adaptive: match (self.adaptive, self.no_adaptive) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            },
+            no_fallback: self.no_fallback,
+            fallback_threshold: self.fallback_threshold.clone(),
+            durations_file: self.durations_file.clone(),
+            timeout: None,
+        }
+    }
+}
+
+/// pytest's own selection and output options, which mean what they mean there.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PytestArgs {
+    /// Files, directories or node ids, as pytest takes them.
+    pub paths: Vec<String>,
 
     /// Only run tests matching the expression (pytest's -k).
     #[arg(short = 'k', value_name = "EXPRESSION")]
@@ -48,6 +176,18 @@ pub struct RunArgs {
     /// Only run tests matching the marker expression (pytest's -m).
     #[arg(short = 'm', value_name = "MARKEXPR")]
     pub markexpr: Option<String>,
+
+    /// Arguments after `--` go to pytest unchanged.
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
 
     /// Stop after the first failure: no new test starts, running ones finish.
     #[arg(short = 'x', long = "exitfirst")]
@@ -68,20 +208,50 @@ pub struct RunArgs {
     /// Do not capture output: stream each test's output live, prefixed with its worker.
     #[arg(short = 's')]
     pub no_capture: bool,
+}
 
-    /// Replace at most N crashed workers (default: 4 × workers).
-    #[arg(long, value_name = "N")]
-    pub max_worker_restart: Option<usize>,
-
-    /// Run as if started in DIR.
-    #[arg(short = 'C', value_name = "DIR")]
-    pub directory: Option<PathBuf>,
-
-    /// Log scheduling decisions [env: PACER_DEBUG, PYTEST_DEBUG].
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+    /// Print JSON for machines.
     #[arg(long)]
-    pub debug: bool,
+    pub json: bool,
+}
 
-    /// Arguments after `--` go to pytest unchanged.
-    #[arg(last = true, value_name = "PYTEST_ARGS")]
-    pub pytest_args: Vec<String>,
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON for machines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_is_the_default_command_and_takes_pytest_args_after_dashes() {
+        let cli = Cli::try_parse_from(["pacer", "-n", "3", "tests", "-k", "fast", "--", "-p", "no:randomly"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.common.workers.as_deref(), Some("3"));
+        assert_eq!(cli.run.pytest.paths, vec!["tests"]);
+        assert_eq!(cli.run.pytest.pytest_args, vec!["-p", "no:randomly"]);
+    }
+
+    #[test]
+    fn negative_workers_reach_validation_instead_of_clap() {
+        let cli = Cli::try_parse_from(["pacer", "-n", "-3"]).unwrap();
+        assert_eq!(cli.run.common.workers.as_deref(), Some("-3"));
+    }
 }

@@ -1,7 +1,9 @@
-//! `pacer`: the binary. Parses the command line, resolves settings, and hands
-//! the run to `pacer-runner` with a terminal reporter from `pacer-report`.
+//! `pacer`: the binary. Parses the command line, resolves settings once, and
+//! hands the work to `pacer-runner` with reporters from `pacer-report`.
 
 mod cli;
+mod durations;
+mod list;
 mod run;
 
 use clap::Parser;
@@ -10,7 +12,22 @@ fn main() {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         Some(cli::Command::Run(args)) => run::run(args),
+        Some(cli::Command::List(args)) => run::list(args),
+        Some(cli::Command::Config(args)) => config(args),
         None => run::run(cli.run),
     };
     std::process::exit(code);
+}
+
+fn config(args: cli::ConfigArgs) -> i32 {
+    let settings = match run::settings(&args.common) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default());
+    } else {
+        print!("{}", settings.render_text());
+    }
+    0
 }

@@ -1,181 +1,221 @@
-//! `pacer run`: resolve what to run, run it, fall back when parallel fails.
+//! `pacer run` and `pacer list`: resolve settings, run the pool, fall back
+//! to a plain sequential pytest when parallel work cannot start.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use pacer_report::{Terminal, TerminalOptions};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_runner::worker::Launch;
+use pacer_settings::{ProcessEnv, Settings};
 
-use crate::cli::RunArgs;
+use crate::cli::{CommonArgs, ListArgs, PytestArgs, RunArgs};
+use crate::durations;
 
-/// An error the user can fix: printed as `error:` with a `hint:`, exit code 4.
-pub struct UsageError {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl UsageError {
-    fn print(&self) {
-        eprintln!("error: {}", self.message);
-        if let Some(hint) = &self.hint {
-            eprintln!("\nhint: {hint}");
-        }
-    }
-}
-
-fn env(name: &str) -> Option<(String, String)> {
-    let twin = name.replacen("PYTEST_", "PACER_", 1);
-    for key in [twin.as_str(), name] {
-        if let Ok(value) = std::env::var(key) {
-            if !value.is_empty() {
-                return Some((key.to_string(), value));
+/// Resolves settings as every command does: `-C` first, then all sources.
+pub fn settings(common: &CommonArgs) -> Result<Settings, i32> {
+    let start = match &common.directory {
+        Some(dir) => match std::fs::canonicalize(dir) {
+            Ok(dir) if dir.is_dir() => dir,
+            _ => {
+                eprintln!("error: -C {}: no such directory\n\nhint: pass an existing directory to -C", dir.display());
+                return Err(exit::USAGE_ERROR);
             }
+        },
+        None => match std::env::current_dir() {
+            Ok(dir) => dir,
+            Err(e) => {
+                eprintln!("error: cannot read the current directory: {e}");
+                return Err(exit::USAGE_ERROR);
+            }
+        },
+    };
+    match Settings::resolve(&start, &common.overrides(), &ProcessEnv) {
+        Ok(settings) => Ok(settings),
+        Err(err) => {
+            eprintln!("error: {err}");
+            Err(err.exit_code())
         }
     }
-    None
 }
 
-fn truthy(value: &str) -> bool {
-    matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
-}
-
-fn parse_workers(value: &str, source: &str) -> Result<usize, UsageError> {
-    if value == "auto" {
-        return Ok(cores());
-    }
-    match value.parse::<i64>() {
-        Ok(n) if n >= 1 => Ok(n as usize),
-        _ => Err(UsageError {
-            message: format!("{source} = `{value}` is not a number of workers"),
-            hint: Some(format!("set {source} to a whole number of at least 1, or `auto` for the number of cores")),
-        }),
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-/// The nearest ancestor holding pytest configuration, else `start`.
-fn project_root(start: &Path) -> PathBuf {
-    for dir in start.ancestors() {
-        if ["pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini", "pacer.toml"].iter().any(|f| dir.join(f).is_file()) {
-            return dir.to_path_buf();
-        }
-    }
-    start.to_path_buf()
+fn start_dir(common: &CommonArgs) -> PathBuf {
+    common
+        .directory
+        .as_ref()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    match prepare(&args) {
-        Ok(prepared) => execute(prepared),
-        Err(err) => {
-            err.print();
-            exit::USAGE_ERROR
+    let settings = match settings(&args.common) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for note in settings.notes() {
+        eprintln!("pacer: {note}");
+    }
+    let verbosity = args.verbose as i32 - args.quiet as i32;
+    let mut extra = Vec::new();
+    for _ in 0..args.verbose {
+        extra.push("-v".to_string());
+    }
+    for _ in 0..args.quiet {
+        extra.push("-q".to_string());
+    }
+    if args.no_capture {
+        extra.push("-s".to_string());
+    }
+    let maxfail = if args.exitfirst { Some(1) } else { args.maxfail.filter(|n| *n > 0) };
+    let prepared = match prepare(&settings, &args.common, &args.pytest, extra, maxfail, args.no_capture, false) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
+    let end = execute(prepared.config, &mut terminal);
+    drop(terminal);
+    if let RunEnd::Finished(summary) = &end {
+        durations::save(&settings.project_root().join(".pytest_cache"), &summary.durations);
+    }
+    finish(end, &prepared.python, &prepared.cwd, &prepared.fallback_args)
+}
+
+pub fn list(args: ListArgs) -> i32 {
+    let settings = match settings(&args.common) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let prepared = match prepare(&settings, &args.common, &args.pytest, Vec::new(), None, false, true) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut listing = crate::list::Listing::new(&settings, args.json);
+    let end = execute(prepared.config, &mut listing);
+    match end {
+        RunEnd::Finished(summary) => {
+            listing.print(&mut std::io::stdout().lock());
+            summary.exit_code
         }
+        other => finish(other, &prepared.python, &prepared.cwd, &[]),
     }
 }
 
 struct Prepared {
     config: RunConfig,
-    verbosity: i32,
+    python: PathBuf,
+    cwd: PathBuf,
     fallback_args: Vec<String>,
 }
 
-fn prepare(args: &RunArgs) -> Result<Prepared, UsageError> {
-    let cwd = match &args.directory {
-        Some(dir) => std::fs::canonicalize(dir).map_err(|e| UsageError {
-            message: format!("-C {}: {e}", dir.display()),
-            hint: Some("pass an existing directory".into()),
-        })?,
-        None => std::env::current_dir().map_err(|e| UsageError { message: format!("cannot read the current directory: {e}"), hint: None })?,
-    };
-    let root = project_root(&cwd);
-    let mut workers = match (&args.workers, env("PYTEST_WORKERS")) {
-        (Some(value), _) => parse_workers(value, "--workers")?,
-        (None, Some((name, value))) => parse_workers(&value, &name)?,
-        (None, None) => cores(),
-    };
-    let sequential = args.sequential || env("PYTEST_DISABLE_PARALLEL").is_some_and(|(_, v)| truthy(&v));
-    if sequential {
-        workers = 1;
-    }
-    let virtual_env = std::env::var("VIRTUAL_ENV").ok();
-    let interpreter = pacer_runner::python::find_interpreter(args.python.as_deref(), virtual_env.as_deref(), &root)
-        .map_err(|e| UsageError { message: e.to_string(), hint: Some("pass --python PATH to an interpreter that has pytest".into()) })?;
+fn prepare(
+    settings: &Settings,
+    common: &CommonArgs,
+    pytest: &PytestArgs,
+    extra: Vec<String>,
+    maxfail: Option<usize>,
+    live_output: bool,
+    list_only: bool,
+) -> Result<Prepared, i32> {
+    let cwd = start_dir(common);
+    let workers = settings.worker_count().max(1);
+    let python = python_path(settings)?;
 
-    let verbosity = args.verbose as i32 - args.quiet as i32;
     let mut pytest_args: Vec<String> = Vec::new();
-    if let Some(k) = &args.keyword {
+    if let Some(k) = &pytest.keyword {
         pytest_args.extend(["-k".into(), k.clone()]);
     }
-    if let Some(m) = &args.markexpr {
+    if let Some(m) = &pytest.markexpr {
         pytest_args.extend(["-m".into(), m.clone()]);
     }
-    for _ in 0..args.verbose {
-        pytest_args.push("-v".into());
-    }
-    for _ in 0..args.quiet {
-        pytest_args.push("-q".into());
-    }
-    if args.no_capture {
-        pytest_args.push("-s".into());
-    }
-    pytest_args.extend(args.pytest_args.iter().cloned());
-    pytest_args.extend(args.paths.iter().cloned());
-    let maxfail = if args.exitfirst { Some(1) } else { args.maxfail.filter(|n| *n > 0) };
+    pytest_args.extend(extra);
+    pytest_args.extend(settings.pytest_args().value.iter().cloned());
+    pytest_args.extend(pytest.pytest_args.iter().cloned());
+    pytest_args.extend(pytest.paths.iter().cloned());
     let mut fallback_args = pytest_args.clone();
     if let Some(n) = maxfail {
         fallback_args.push(format!("--maxfail={n}"));
     }
-    let continue_on_collection_errors = args.pytest_args.iter().any(|a| a == "--continue-on-collection-errors");
+    let continue_on_collection_errors = pytest.pytest_args.iter().any(|a| a == "--continue-on-collection-errors");
 
     let plugin_dir = pacer_runner::plugin::install(&pacer_runner::plugin::default_cache_root())
         .or_else(|_| pacer_runner::plugin::install(&std::env::temp_dir().join("pacer-cache")))
-        .map_err(|e| UsageError { message: format!("failed to write the worker plugin: {e}"), hint: Some("set XDG_CACHE_HOME to a writable folder".into()) })?;
+        .map_err(|e| {
+            eprintln!("error: failed to write the worker plugin: {e}\n\nhint: set XDG_CACHE_HOME to a writable folder");
+            exit::INTERNAL_ERROR
+        })?;
 
-    let categories = vec![CategorySpec {
-        name: "default".into(),
-        slots: CategorySlots { cap: workers, kind: Kind::Cpu },
-        rate_limited: false,
-    }];
+    let all = settings.categories();
+    let ordered: Vec<&pacer_settings::Category> = all.ordered().iter().chain(std::iter::once(all.default_category())).collect();
+    let mut categories = Vec::new();
+    for category in ordered.iter().copied() {
+        let selected = settings.is_selected(&category.name);
+        let env = settings.category_env(category);
+        categories.push(CategorySpec {
+            name: category.name.clone(),
+            slots: CategorySlots {
+                cap: category.max_workers.max(1),
+                kind: match category.kind {
+                    pacer_settings::Kind::Cpu => Kind::Cpu,
+                    pacer_settings::Kind::Io => Kind::Io,
+                },
+            },
+            rate_limited: category.rate_limited,
+            selected,
+            env,
+        });
+    }
+    let names: Vec<String> = ordered.iter().map(|c| c.name.clone()).collect();
+    let resolved = settings.clone();
+    let classify = Box::new(move |id: &str, markers: &[String]| {
+        let name = &resolved.categorize(id, markers).name;
+        names.iter().position(|n| n == name).unwrap_or(names.len() - 1)
+    });
+    let durations = durations::load(&settings.durations_file().value, &settings.project_root().join(".pytest_cache"));
     let config = RunConfig {
-        launch: Launch { python: interpreter.path, cwd, args: pytest_args, env: Vec::new() },
+        launch: Launch { python: python.clone(), cwd: cwd.clone(), args: pytest_args, env: settings.worker_env().iter().map(|v| (v.name.clone(), v.value.clone())).collect() },
         plugin_dir,
         workers,
         categories,
-        classify: Box::new(|_, _| 0),
+        classify,
         maxfail,
-        live_output: args.no_capture,
-        max_worker_restart: args.max_worker_restart.unwrap_or(4 * workers),
+        live_output,
+        max_worker_restart: settings.max_worker_restart().value as usize,
         continue_on_collection_errors,
-        durations: HashMap::new(),
-        debug: args.debug || env("PYTEST_DEBUG").is_some_and(|(_, v)| truthy(&v)),
+        durations,
+        debug: settings.debug().value,
+        list_only,
     };
-    Ok(Prepared { config, verbosity, fallback_args })
+    Ok(Prepared { config, python, cwd, fallback_args })
 }
 
-fn execute(prepared: Prepared) -> i32 {
-    let Prepared { config, verbosity, fallback_args } = prepared;
-    let python = config.launch.python.clone();
-    let cwd = config.launch.cwd.clone();
+fn python_path(settings: &Settings) -> Result<PathBuf, i32> {
+    let python = settings.python();
+    let path = python.value.clone();
+    if path.components().count() > 1 && !path.exists() {
+        eprintln!(
+            "error: the Python interpreter `{}` (from {}) does not exist\n\nhint: pass --python PATH to an interpreter that has pytest",
+            path.display(),
+            python.source
+        );
+        return Err(exit::USAGE_ERROR);
+    }
+    Ok(path)
+}
+
+fn execute(config: RunConfig, reporter: &mut dyn pacer_runner::events::Reporter) -> RunEnd {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return exit::INTERNAL_ERROR;
-        }
+        Err(e) => return RunEnd::Failed { code: exit::INTERNAL_ERROR, message: format!("failed to start the async runtime: {e}") },
     };
-    let stdout = std::io::stdout();
-    let mut terminal = Terminal::new(stdout.lock(), TerminalOptions::detect(verbosity));
-    let end = runtime.block_on(pool::run(config, &mut terminal));
-    drop(terminal);
+    runtime.block_on(pool::run(config, reporter))
+}
+
+fn finish(end: RunEnd, python: &Path, cwd: &Path, fallback_args: &[String]) -> i32 {
     match end {
         RunEnd::Finished(summary) => summary.exit_code,
         RunEnd::Failed { code, message } => {
-            if code == exit::USAGE_ERROR && message.starts_with("ERROR:") || message.contains("error:") {
+            if message.starts_with("ERROR:") || message.starts_with("error:") || message.contains("\nerror:") || message.contains("ERROR:") {
                 eprintln!("{message}");
             } else {
                 eprintln!("error: {message}");
@@ -184,7 +224,7 @@ fn execute(prepared: Prepared) -> i32 {
         }
         RunEnd::Fallback { reason } => {
             eprintln!("pacer: falling back to a sequential run: {reason}");
-            sequential_pytest(&python, &cwd, &fallback_args)
+            sequential_pytest(python, cwd, fallback_args)
         }
     }
 }
