@@ -69,17 +69,33 @@ _install_crash_capture()
 
 
 class Channel:
-    """Line-delimited JSON over the inherited socket."""
+    """Line-delimited JSON over the inherited socket.
+
+    `hold` keeps a message back so that it leaves with the next one (a test's
+    `done` with the next test's `start`): half the system calls per test.
+    Anything that waits for pacer, or may be the last word, flushes first.
+    """
 
     def __init__(self, fd):
         self.sock = socket.socket(fileno=fd)
         self.reader = self.sock.makefile("rb")
+        self.held = []
+
+    def hold(self, msg):
+        self.held.append(json.dumps(msg, separators=(",", ":"), default=str))
 
     def send(self, msg):
-        data = json.dumps(msg, separators=(",", ":"), default=str) + "\n"
-        self.sock.sendall(data.encode("utf-8", "replace"))
+        self.held.append(json.dumps(msg, separators=(",", ":"), default=str))
+        self.flush()
+
+    def flush(self):
+        if self.held:
+            data = "\n".join(self.held) + "\n"
+            self.held = []
+            self.sock.sendall(data.encode("utf-8", "replace"))
 
     def recv(self):
+        self.flush()
         line = self.reader.readline()
         if not line:
             raise EOFError("pacer closed the channel")
@@ -160,7 +176,16 @@ def pytest_collection(session):
 def pytest_runtestloop(session):
     if not _active(session.config):
         return None
-    session.config._pacer.main(session)
+    profile_dir = os.environ.get("PACER_WORKER_PROFILE")
+    if not profile_dir:
+        session.config._pacer.main(session)
+        return True
+    # For pacer's own developers: where does a worker spend its time?
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.runcall(session.config._pacer.main, session)
+    profiler.dump_stats(os.path.join(profile_dir, "worker-%d.prof" % os.getpid()))
     return True
 
 
@@ -284,6 +309,7 @@ class Worker:
         self.deselected = 0
         self.collect_problems = []
         self.last_item = None
+        self.applied_env = None
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -465,8 +491,9 @@ class Worker:
                     break
             item, env = self.queue.pop(0)
             nextitem = self.queue[0][0] if self.queue else None
-            if env:
+            if env is not self.applied_env:
                 os.environ.update(env)
+                self.applied_env = env
             self.last_item = item
             hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             if nextitem is None:
@@ -495,7 +522,9 @@ class Worker:
         self.reports.append(entry)
 
     def on_finish(self, nodeid):
-        self.channel.send({"t": "done", "id": nodeid, "reports": self.reports})
+        # Held until the next test starts or the worker waits: a crash before
+        # then is charged to the next test's `start`, which is sent at once.
+        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
         self.reports = []
 
 
