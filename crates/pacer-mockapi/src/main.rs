@@ -46,8 +46,9 @@ struct Args {
     /// Requests per second the limit allows.
     #[arg(long, default_value_t = 40.0)]
     rate: f64,
-    /// Token bucket capacity.
-    #[arg(long, default_value_t = 1)]
+    /// Token bucket capacity. Real APIs allow some burst; with 1, any two
+    /// requests closer than 1/rate are refused, however slow the average.
+    #[arg(long, default_value_t = 5)]
     burst: u32,
     /// Sliding window length in seconds.
     #[arg(long, default_value_t = 1.0)]
