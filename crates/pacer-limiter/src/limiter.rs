@@ -250,6 +250,37 @@ mod tests {
         assert!(next.is_ok());
     }
 
+    /// Regression guard: the system pacer replaces held a lock across an
+    /// `.await` and deadlocked with five concurrent calls.
+    #[tokio::test(start_paused = true)]
+    async fn regression_five_concurrent_calls_do_not_deadlock() {
+        let limiter = Arc::new(Limiter::new(&cfg(5.0, 1, 2), TokioClock::new()));
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let l = Arc::clone(&limiter);
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..4 {
+                    let admission = l.admit().await;
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    if i % 2 == 0 {
+                        l.on_throttled(admission.started_at);
+                    } else {
+                        l.on_success();
+                    }
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3600), all)
+            .await
+            .expect("five concurrent callers deadlocked");
+        assert_eq!(limiter.available_permits(), 2);
+    }
+
     #[test]
     fn throttling_lowers_the_gcra_rate() {
         let clock = Arc::new(ManualClock::new());
