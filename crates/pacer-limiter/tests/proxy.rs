@@ -540,3 +540,21 @@ async fn standalone_prints_addresses_live_and_final_statistics() {
     let (_, tail) = text.split_once("final statistics:\n").expect(&text);
     assert!(tail.starts_with("mock: 1 requests, 0 retried"), "{tail}");
 }
+
+/// Needs the internet, so it is not run by default:
+/// `cargo test -p pacer-limiter --test proxy -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs network access"]
+async fn https_upstreams_work_with_checked_certificates() {
+    let proxy = proxy(upstream("https://example.com".into())).await;
+    let answer = get(&client(), &format!("{}/", proxy.url())).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    proxy.shutdown().await;
+    // A certificate for another name must be refused: a 502, not a bypass.
+    let bad = start_proxy(upstream("https://wrong.host.badssl.com".into()), loopback())
+        .await
+        .unwrap();
+    let answer = get(&client(), &format!("{}/", bad.url())).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text());
+    bad.shutdown().await;
+}
