@@ -39,8 +39,7 @@ def _install_crash_capture():
     output it captured so far lives only in pytest's temporary files; naming
     them lets pacer read them after the crash.
     """
-    capture_dir = os.environ.get("PACER_CAPTURE_DIR")
-    if not capture_dir:
+    if not os.environ.get("PACER_CAPTURE_DIR"):
         return
     try:
         import _pytest.capture as capture_mod
@@ -50,6 +49,9 @@ def _install_crash_capture():
     counter = [0]
 
     def named_temporary_file(*args, **kwargs):
+        capture_dir = os.environ.get("PACER_CAPTURE_DIR")
+        if not capture_dir:
+            return original(*args, **kwargs)
         try:
             targetfd = sys._getframe(1).f_locals.get("targetfd")
         except Exception:
@@ -176,6 +178,9 @@ def pytest_collection(session):
 def pytest_runtestloop(session):
     if not _active(session.config):
         return None
+    if os.environ.get("PACER_ZYGOTE"):
+        if not _zygote(session):
+            return True
     profile_dir = os.environ.get("PACER_WORKER_PROFILE")
     if not profile_dir:
         session.config._pacer.main(session)
@@ -275,6 +280,84 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
             ),
         }
     )
+
+
+def _zygote(session):
+    """Fork workers on request, ready-made: pytest started, plugins loaded.
+
+    pacer sends `{"t": "fork", "worker": "gw7", "env": [...]}` with three file
+    descriptors (channel, stdout, stderr). The zygote forks twice so that the
+    worker is orphaned to pacer, which made itself a child subreaper and so
+    can wait for it and see how it died. Returns True in the new worker (which
+    then runs as any other), False in the zygote when pacer says stop.
+    """
+    config = session.config
+    zygote = config._pacer
+    sock = zygote.channel.sock
+    zygote.channel.send({"t": "hello_zygote", "pid": os.getpid()})
+    while True:
+        data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
+        if not data:
+            return False
+        for line in data.decode("utf-8").splitlines():
+            msg = json.loads(line)
+            if msg["t"] == "stop":
+                return False
+            if msg["t"] != "fork" or len(fds) != 3:
+                raise RuntimeError("pacer zygote: unexpected %r with %d fds" % (msg.get("t"), len(fds)))
+            if _fork_worker(session, zygote, msg, fds):
+                return True
+            fds = []
+
+
+def _fork_worker(session, zygote, msg, fds):
+    read_pid, write_pid = os.pipe()
+    first = os.fork()
+    if first == 0:
+        os.close(read_pid)
+        second = os.fork()
+        if second:
+            os.write(write_pid, str(second).encode())
+            os._exit(0)
+        os.close(write_pid)
+        _become_worker(session, msg, fds)
+        return True
+    os.close(write_pid)
+    pid = int(os.read(read_pid, 32) or b"0")
+    os.close(read_pid)
+    os.waitpid(first, 0)
+    for fd in fds:
+        os.close(fd)
+    zygote.channel.send({"t": "forked", "worker": msg["worker"], "pid": pid})
+    return False
+
+
+def _become_worker(session, msg, fds):
+    config = session.config
+    os.setpgid(0, 0)
+    channel_fd, out_fd, err_fd = fds
+    os.environ.update(dict(msg["env"]))
+    os.environ.pop("PACER_ZYGOTE", None)
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is not None:
+        capman.stop_global_capturing()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+    # The zygote's channel is not ours; close it through its socket object so
+    # that nothing closes fd 3 a second time once it is reused.
+    zygote = config._pacer
+    zygote.channel.reader.close()
+    zygote.channel.sock.close()
+    if capman is not None:
+        capman.start_global_capturing()
+        capman.suspend_global_capture(in_=False)
+    env = _worker_env()
+    config.workerinput.update({"workerid": env["id"], "workercount": env["count"]})
+    config._pacer = Worker(config, Channel(channel_fd), env)
 
 
 def _plugin_names(config):

@@ -58,6 +58,17 @@ pub struct Summary {
     pub deselected: usize,
     /// Seconds per finished test, for the durations store.
     pub durations: Vec<(String, f64)>,
+    /// Tests with a failed phase, for decisions after the run (the 429 rerun).
+    pub failed: Vec<FailedTest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FailedTest {
+    pub id: String,
+    /// Index into the run's categories.
+    pub category: usize,
+    /// The failure as text (message and traceback), to search for causes.
+    pub text: String,
 }
 
 /// Receives the runner's events.

@@ -2,7 +2,6 @@
 //!
 //! - [`protocol`]: the messages spoken with the worker plugin (`python/`).
 //! - [`plugin`]: the embedded plugin and where it is written.
-//! - [`python`]: which interpreter runs the workers.
 //! - [`scheduler`]: pure bookkeeping of categories, slots and affinity.
 //! - [`worker`]: one worker process and the tasks that listen to it.
 //! - [`pool`]: the run itself, which emits [`events`] to a reporter.
@@ -11,6 +10,5 @@ pub mod events;
 pub mod plugin;
 pub mod pool;
 pub mod protocol;
-pub mod python;
 pub mod scheduler;
 pub mod worker;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, PlannedTest, Reporter, Stream, Summary};
+use crate::events::{Event, FailedTest, PlannedTest, Reporter, Stream, Summary};
 use crate::protocol::{CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL};
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
@@ -84,6 +84,8 @@ struct TestRecord {
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Phase {
+    /// Forks workers on request; runs no test.
+    Zygote,
     Starting,
     Discovering,
     Collecting,
@@ -145,6 +147,12 @@ struct Pool {
     interrupted: Option<String>,
     end: Option<RunEnd>,
     durations: Vec<(usize, f64)>,
+    failed: Vec<FailedTest>,
+    /// Workers forked from a zygote report their exit to us (Linux).
+    subreaper: bool,
+    zygote: Option<usize>,
+    zygote_ready: bool,
+    forks_wanted: usize,
 }
 
 impl Pool {
@@ -180,6 +188,11 @@ impl Pool {
             interrupted: None,
             end: None,
             durations: Vec::new(),
+            failed: Vec::new(),
+            subreaper: worker::become_subreaper(),
+            zygote: None,
+            zygote_ready: false,
+            forks_wanted: 0,
         })
     }
 
@@ -221,34 +234,30 @@ impl Pool {
         !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Phase::Gone)
     }
 
-    fn spawn_worker(&mut self) -> Result<usize, String> {
-        let index = self.workers.len();
-        let name = format!("gw{}", self.next_name);
-        self.next_name += 1;
-        let capture_dir = self.run_dir.path().join(&name);
-        let count = self.config.workers.max(1);
+    fn worker_env(&self, name: &str) -> Vec<(String, String)> {
         let mut python_path = self.config.plugin_dir.display().to_string();
         if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
             python_path = format!("{python_path}:{}", existing.to_string_lossy());
         }
-        let env = vec![
+        vec![
             ("PYTHONPATH".to_string(), python_path),
             ("PYTHONUNBUFFERED".into(), "1".into()),
-            ("PACER_WORKER_ID".into(), name.clone()),
-            ("PYTEST_XDIST_WORKER".into(), name.clone()),
-            ("PYTEST_XDIST_WORKER_COUNT".into(), count.to_string()),
+            ("PACER_WORKER_ID".into(), name.to_string()),
+            ("PYTEST_XDIST_WORKER".into(), name.to_string()),
+            ("PYTEST_XDIST_WORKER_COUNT".into(), self.config.workers.max(1).to_string()),
             ("PYTEST_XDIST_TESTRUNUID".into(), self.uid.clone()),
-            ("PACER_CAPTURE_DIR".into(), capture_dir.display().to_string()),
-        ];
-        let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
-            format!("failed to start `{} -m pytest`: {e}", self.config.launch.python.display())
-        })?;
-        let sched = self.scheduler.as_mut().map(|s| s.add_worker()).unwrap_or(index);
+            ("PACER_CAPTURE_DIR".into(), self.run_dir.path().join(name).display().to_string()),
+        ]
+    }
+
+    fn push_state(&mut self, name: String, handle: Handle, phase: Phase) -> usize {
+        let sched = self.scheduler.as_mut().map(|s| s.add_worker()).unwrap_or(self.workers.len());
+        let capture_dir = self.run_dir.path().join(&name);
         self.workers.push(WorkerState {
             name,
             handle,
             sched,
-            phase: Phase::Starting,
+            phase,
             queue: VecDeque::new(),
             running: None,
             waiting: true,
@@ -258,7 +267,65 @@ impl Pool {
             recent: VecDeque::new(),
             stop_sent: false,
         });
-        Ok(index)
+        self.workers.len() - 1
+    }
+
+    /// Starts a worker as a new `python -m pytest` process.
+    fn spawn_worker(&mut self) -> Result<usize, String> {
+        let index = self.workers.len();
+        let name = format!("gw{}", self.next_name);
+        self.next_name += 1;
+        let env = self.worker_env(&name);
+        let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
+            format!("failed to start `{} -m pytest`: {e}", self.config.launch.python.display())
+        })?;
+        Ok(self.push_state(name, handle, Phase::Starting))
+    }
+
+    /// Adds a worker once the run is under way: forked from the zygote when
+    /// the platform allows (milliseconds instead of a pytest start-up),
+    /// else spawned.
+    fn add_worker(&mut self) -> Result<(), String> {
+        if !self.subreaper {
+            return self.spawn_worker().map(|_| ());
+        }
+        match self.zygote {
+            Some(z) if self.workers[z].phase == Phase::Gone => self.spawn_worker().map(|_| ()),
+            Some(_) if self.zygote_ready => self.fork_worker(),
+            Some(_) => {
+                self.forks_wanted += 1;
+                Ok(())
+            }
+            None => {
+                let index = self.workers.len();
+                let mut env = self.worker_env("zygote");
+                env.push(("PACER_ZYGOTE".into(), "1".into()));
+                let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
+                    .map_err(|e| format!("failed to start the zygote: {e}"))?;
+                self.push_state("zygote".into(), handle, Phase::Zygote);
+                self.zygote = Some(index);
+                self.forks_wanted += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn fork_worker(&mut self) -> Result<(), String> {
+        let Some(z) = self.zygote else { return self.spawn_worker().map(|_| ()) };
+        let index = self.workers.len();
+        let name = format!("gw{}", self.next_name);
+        self.next_name += 1;
+        let env = self.worker_env(&name);
+        match worker::fork(index, &self.workers[z].handle, &name, &env, &self.inputs_tx) {
+            Ok(handle) => {
+                self.push_state(name, handle, Phase::Starting);
+                Ok(())
+            }
+            Err(e) => {
+                self.debug(|| format!("fork through the zygote failed ({e}); spawning instead"));
+                self.spawn_worker().map(|_| ())
+            }
+        }
     }
 
     fn debug(&self, what: impl FnOnce() -> String) {
@@ -307,8 +374,11 @@ impl Pool {
                 state.recent.push_back(line);
             }
             Input::Closed(w) => {
-                self.workers[w].streams_open = self.workers[w].streams_open.saturating_sub(1);
-                if self.workers[w].streams_open == 0 && self.workers[w].exit.is_some() {
+                let state = &mut self.workers[w];
+                state.streams_open = state.streams_open.saturating_sub(1);
+                // A forked worker whose pid never arrived cannot be waited for:
+                // its closed streams are all the news there will be.
+                if state.streams_open == 0 && (state.exit.is_some() || state.handle.pid == 0) {
                     self.on_death(w, reporter);
                 }
             }
@@ -358,6 +428,27 @@ impl Pool {
                 });
             }
             FromWorker::Warning { id, message, .. } => reporter.report(Event::Warning { id: &id, message: &message }),
+            FromWorker::HelloZygote { pid } => {
+                self.workers[w].handle.set_pid(pid);
+                self.zygote_ready = true;
+                let wanted = std::mem::take(&mut self.forks_wanted);
+                let pending = self.scheduler.as_ref().is_some_and(|s| s.pending() > 0 && !s.is_stopped());
+                if self.workers[w].stop_sent || !pending {
+                    return;
+                }
+                for _ in 0..wanted {
+                    if let Err(message) = self.fork_worker() {
+                        let message = format!("failed to add a worker: {message}");
+                        reporter.report(Event::Notice { message: &message });
+                    }
+                }
+            }
+            FromWorker::Forked { worker: name, pid } => {
+                if let Some(index) = self.workers.iter().position(|s| s.name == name) {
+                    self.workers[index].handle.set_pid(pid);
+                    worker::watch(index, pid, &self.inputs_tx);
+                }
+            }
             FromWorker::Bye => {}
         }
     }
@@ -434,7 +525,7 @@ impl Pool {
             let unit = self.unit_by_path.get(file).or_else(|| self.unit_by_path.get(&id)).copied().unwrap_or(usize::MAX);
             self.collected_items.push((id, markers, unit));
         }
-        let expected = self.plan.len().min(self.workers.len());
+        let expected = self.plan.len().min(self.workers.iter().filter(|w| w.phase != Phase::Zygote).count());
         if self.collected_from < expected {
             return;
         }
@@ -520,9 +611,9 @@ impl Pool {
             .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
             .sum();
         let total = self.config.workers.max(1).max(io.min(self.config.workers.max(1) + io));
-        let extra = total.saturating_sub(self.workers.len());
-        for _ in 0..extra {
-            if self.spawn_worker().is_err() {
+        let running = self.workers.iter().filter(|w| w.phase != Phase::Zygote).count();
+        for _ in 0..total.saturating_sub(running) {
+            if self.add_worker().is_err() {
                 break;
             }
         }
@@ -594,6 +685,10 @@ impl Pool {
     fn finish_test(&mut self, w: usize, test: usize, reports: &[PhaseReport], reporter: &mut dyn Reporter) {
         self.tests[test].done = true;
         self.durations.push((test, reports.iter().map(|r| r.dur).sum()));
+        for report in reports.iter().filter(|r| r.outcome == "failed") {
+            let text = [report.msg.as_deref().unwrap_or(""), report.longrepr.as_deref().unwrap_or("")].join("\n");
+            self.failed.push(FailedTest { id: self.tests[test].id.clone(), category: self.tests[test].category, text });
+        }
         self.finished += 1;
         reporter.report(Event::TestFinished {
             id: &self.tests[test].id,
@@ -659,12 +754,25 @@ impl Pool {
         }
         let phase = self.workers[w].phase;
         self.workers[w].phase = Phase::Gone;
+        self.debug(|| {
+            let tail: Vec<&str> = self.workers[w].recent.iter().rev().take(15).rev().map(String::as_str).collect();
+            format!("{} is gone; its last output:\n    {}", self.workers[w].name, tail.join("\n    "))
+        });
+        if phase == Phase::Zygote {
+            // Whatever it was to fork is spawned the slow way.
+            for _ in 0..std::mem::take(&mut self.forks_wanted) {
+                if self.spawn_worker().is_err() {
+                    break;
+                }
+            }
+            return;
+        }
         let status = self.workers[w].exit.map(|s| worker::describe_exit(&s)).unwrap_or_else(|| "unknown status".into());
         if self.workers[w].stop_sent && self.workers[w].running.is_none() {
             return;
         }
         let name = self.workers[w].name.clone();
-        if self.scheduler.is_none() || phase != Phase::Ready {
+        if self.scheduler.is_none() || (phase != Phase::Ready && self.hello.is_none()) {
             self.on_startup_death(w, phase, &status);
             return;
         }
@@ -687,7 +795,7 @@ impl Pool {
                 self.restarts += 1;
                 let message = format!("worker {name} crashed ({status}); starting a replacement");
                 reporter.report(Event::Notice { message: &message });
-                if self.spawn_worker().is_err() {
+                if self.add_worker().is_err() {
                     self.give_up_workers(reporter);
                 }
             } else {
@@ -827,6 +935,7 @@ impl Pool {
             not_run,
             deselected: self.deselected,
             durations: self.durations.iter().map(|(t, d)| (self.tests[*t].id.clone(), *d)).collect(),
+            failed: self.failed.clone(),
         }
     }
 }

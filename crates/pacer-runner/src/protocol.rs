@@ -40,6 +40,15 @@ pub enum FromWorker {
         reports: Vec<PhaseReport>,
     },
     Need,
+    /// The zygote is ready to fork workers.
+    HelloZygote {
+        pid: u32,
+    },
+    /// The zygote forked `worker` as process `pid`.
+    Forked {
+        worker: String,
+        pid: u32,
+    },
     Missing {
         ids: Vec<String>,
     },

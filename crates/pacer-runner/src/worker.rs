@@ -42,11 +42,18 @@ pub struct Launch {
 /// The pool's handle on a started worker.
 #[derive(Debug)]
 pub struct Handle {
+    /// 0 until a forked worker's pid is known.
     pub pid: u32,
     sender: mpsc::UnboundedSender<Vec<u8>>,
+    /// A second handle on the channel, for passing file descriptors to a zygote.
+    passing: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Handle {
+    pub fn set_pid(&mut self, pid: u32) {
+        self.pid = pid;
+    }
+
     pub fn send(&self, line: Vec<u8>) {
         // A closed channel means the worker is dying; its exit is reported separately.
         let _ = self.sender.send(line);
@@ -54,7 +61,10 @@ impl Handle {
 
     /// Signals the worker's whole process group.
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with a negative pid addresses the process group we created.
+        if self.pid == 0 {
+            return;
+        }
+        // SAFETY: kill(2) with a negative pid addresses the worker's own process group.
         unsafe {
             libc::kill(-(self.pid as i32), signal);
         }
@@ -89,9 +99,33 @@ pub fn spawn(index: usize, launch: &Launch, extra_env: &[(String, String)], inpu
     let mut child = command.spawn()?;
     drop(theirs);
     let pid = child.id().unwrap_or(0);
+    let passing = ours.try_clone().ok();
+    let stdout = child.stdout.take().map(|s| Box::new(s) as Pipe);
+    let stderr = child.stderr.take().map(|s| Box::new(s) as Pipe);
+    let sender = attach(index, ours, stdout, stderr, inputs)?;
+    let tx = inputs.clone();
+    tokio::spawn(async move {
+        if let Ok(status) = child.wait().await {
+            let _ = tx.send(Input::Exited(index, status));
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let _ = tx.send(Input::Deadline(index));
+        }
+    });
+    Ok(Handle { pid, sender, passing })
+}
 
-    ours.set_nonblocking(true)?;
-    let stream = tokio::net::UnixStream::from_std(ours)?;
+type Pipe = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// Listens to a worker's channel and output; returns the sender for its channel.
+fn attach(
+    index: usize,
+    channel: std::os::unix::net::UnixStream,
+    stdout: Option<Pipe>,
+    stderr: Option<Pipe>,
+    inputs: &mpsc::UnboundedSender<Input>,
+) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
+    channel.set_nonblocking(true)?;
+    let stream = tokio::net::UnixStream::from_std(channel)?;
     let (read, mut write) = stream.into_split();
     let (sender, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
@@ -115,10 +149,7 @@ pub fn spawn(index: usize, launch: &Launch, extra_env: &[(String, String)], inpu
         }
         let _ = tx.send(Input::Closed(index));
     });
-    for (stream, pipe) in [
-        (Stream::Stdout, child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)),
-        (Stream::Stderr, child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)),
-    ] {
+    for (stream, pipe) in [(Stream::Stdout, stdout), (Stream::Stderr, stderr)] {
         let tx = inputs.clone();
         tokio::spawn(async move {
             if let Some(pipe) = pipe {
@@ -138,15 +169,111 @@ pub fn spawn(index: usize, launch: &Launch, extra_env: &[(String, String)], inpu
             let _ = tx.send(Input::Closed(index));
         });
     }
+    Ok(sender)
+}
+
+/// Asks a zygote to fork a worker, ready-made, with its own channel and pipes.
+///
+/// The worker's exit is reported once its pid is known (`watch`): pacer is a
+/// child subreaper, so the orphaned worker becomes pacer's child.
+pub fn fork(index: usize, zygote: &Handle, name: &str, env: &[(String, String)], inputs: &mpsc::UnboundedSender<Input>) -> std::io::Result<Handle> {
+    let passing = zygote.passing.as_ref().ok_or_else(|| std::io::Error::other("the zygote has no fd channel"))?;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let (out_read, out_write) = pipe()?;
+    let (err_read, err_write) = pipe()?;
+    let message = serde_json::json!({"t": "fork", "worker": name, "env": env});
+    let mut line = serde_json::to_vec(&message).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    send_with_fds(passing, &line, &[theirs.as_raw_fd(), out_write.as_raw_fd(), err_write.as_raw_fd()])?;
+    drop((theirs, out_write, err_write));
+    let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(out_read)?;
+    let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(err_read)?;
+    let sender = attach(index, ours, Some(Box::new(stdout)), Some(Box::new(stderr)), inputs)?;
+    Ok(Handle { pid: 0, sender, passing: None })
+}
+
+/// Waits for a forked worker (our child since its parent exited) on a thread.
+pub fn watch(index: usize, pid: u32, inputs: &mpsc::UnboundedSender<Input>) {
+    use std::os::unix::process::ExitStatusExt;
     let tx = inputs.clone();
-    tokio::spawn(async move {
-        if let Ok(status) = child.wait().await {
-            let _ = tx.send(Input::Exited(index, status));
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    std::thread::spawn(move || {
+        let mut status = 0;
+        // SAFETY: waitpid on a pid that became our child; status is a valid out pointer.
+        let rc = unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        if rc == pid as i32 {
+            let _ = tx.send(Input::Exited(index, ExitStatus::from_raw(status)));
+            std::thread::sleep(std::time::Duration::from_secs(2));
             let _ = tx.send(Input::Deadline(index));
         }
     });
-    Ok(Handle { pid, sender })
+}
+
+/// Makes this process the reaper of orphaned descendants (Linux), so that
+/// workers forked by the zygote report their exit status to pacer.
+pub fn become_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integers.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (read, write) = unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) };
+    // tokio's pipe receiver needs a non-blocking fd.
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(read.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    Ok((read, write))
+}
+
+/// One `sendmsg` carrying `data` and the descriptors (SCM_RIGHTS).
+fn send_with_fds(socket: &std::os::unix::net::UnixStream, data: &[u8], fds: &[i32]) -> std::io::Result<()> {
+    let payload = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_* compute sizes and offsets within the buffer we allocate
+    // here; sendmsg reads only the iovec and control buffer it is given.
+    unsafe {
+        let space = libc::CMSG_SPACE(payload as u32) as usize;
+        let mut control = vec![0u8; space];
+        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg) as *mut i32, fds.len());
+        loop {
+            let sent = libc::sendmsg(socket.as_raw_fd(), &msg, 0);
+            if sent >= 0 {
+                if sent as usize != data.len() {
+                    return Err(std::io::Error::other("short sendmsg to the zygote"));
+                }
+                return Ok(());
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted && err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(err);
+            }
+            std::thread::yield_now();
+        }
+    }
 }
 
 fn truncate(s: &str, max: usize) -> &str {

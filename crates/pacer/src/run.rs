@@ -171,7 +171,13 @@ fn prepare(
         let name = &resolved.categorize(id, markers).name;
         names.iter().position(|n| n == name).unwrap_or(names.len() - 1)
     });
-    let durations = durations::load(&settings.durations_file().value, &settings.project_root().join(".pytest_cache"));
+    // One worker runs in pytest's order, as `--sequential` promises; more
+    // workers start the heaviest tests first.
+    let durations = if workers > 1 {
+        durations::load(&settings.durations_file().value, &settings.project_root().join(".pytest_cache"))
+    } else {
+        Default::default()
+    };
     let config = RunConfig {
         launch: Launch { python: python.clone(), cwd: cwd.clone(), args: pytest_args, env: settings.worker_env().iter().map(|v| (v.name.clone(), v.value.clone())).collect() },
         plugin_dir,
