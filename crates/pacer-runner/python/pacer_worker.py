@@ -167,6 +167,69 @@ def test_prefix(worker_id, testrun_uid):
     return "t%s%s" % (testrun_uid[:6], worker_id.replace("gw", "w"))
 
 
+def _upstream_url(name):
+    key = "PACER_UPSTREAM_" + name.upper().replace("-", "_")
+    url = os.environ.get(key)
+    if not url:
+        pytest.fail(
+            "no upstream named %r: %s is not set (declare it under "
+            "[tool.pacer.upstreams.%s] or pass --upstream %s=URL)" % (name, key, name, name),
+            pytrace=False,
+        )
+    return url
+
+
+@pytest.fixture
+def pacer_upstream():
+    """`pacer_upstream("ofsc")` is the URL to use for that live API: pacer's
+    rate-limiting proxy in front of it."""
+    return _upstream_url
+
+
+@pytest.fixture
+def pacer_requests():
+    """`pacer_requests("ofsc")` is a `requests.Session` whose relative URLs go
+    through pacer's proxy: `session.get("/rest/resources")`."""
+    requests = pytest.importorskip("requests")
+    sessions = []
+
+    class UpstreamSession(requests.Session):
+        def __init__(self, base_url):
+            super().__init__()
+            self.base_url = base_url.rstrip("/")
+
+        def request(self, method, url, *args, **kwargs):
+            if "://" not in url:
+                url = self.base_url + "/" + url.lstrip("/")
+            return super().request(method, url, *args, **kwargs)
+
+    def make(name):
+        session = UpstreamSession(_upstream_url(name))
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def pacer_httpx():
+    """`pacer_httpx("ofsc")` is an `httpx.Client` with `base_url` set to pacer's
+    proxy for that API."""
+    httpx = pytest.importorskip("httpx")
+    clients = []
+
+    def make(name, **kwargs):
+        client = httpx.Client(base_url=_upstream_url(name), **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection(session):
     if _active(session.config):

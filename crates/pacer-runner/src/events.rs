@@ -28,21 +28,55 @@ pub enum Stream {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The first worker answered; its facts stand for all.
-    Started { hello: &'a Hello, workers: usize },
+    Started {
+        hello: &'a Hello,
+        workers: usize,
+    },
     /// Every collected test and the category it landed in, before any runs.
-    Planned { tests: &'a [PlannedTest], categories: &'a [CategorySpec] },
+    Planned {
+        tests: &'a [PlannedTest],
+        categories: &'a [CategorySpec],
+    },
     /// Every worker finished collecting; `total` tests will be scheduled.
-    Collected { total: usize, deselected: usize, problems: &'a [CollectProblem] },
-    TestStarted { id: &'a str, worker: &'a str },
-    TestFinished { id: &'a str, worker: &'a str, reports: &'a [PhaseReport], finished: usize, total: usize },
+    Collected {
+        total: usize,
+        deselected: usize,
+        problems: &'a [CollectProblem],
+    },
+    TestStarted {
+        id: &'a str,
+        worker: &'a str,
+    },
+    TestFinished {
+        id: &'a str,
+        worker: &'a str,
+        reports: &'a [PhaseReport],
+        finished: usize,
+        total: usize,
+    },
     /// Extra reports for a test that already finished (late teardown).
-    TestAmended { id: &'a str, worker: &'a str, reports: &'a [PhaseReport] },
+    TestAmended {
+        id: &'a str,
+        worker: &'a str,
+        reports: &'a [PhaseReport],
+    },
     /// A line a worker printed outside pytest's capture (live with `-s`).
-    Output { worker: &'a str, stream: Stream, line: &'a str },
-    Warning { id: &'a str, message: &'a str },
+    Output {
+        worker: &'a str,
+        stream: Stream,
+        line: &'a str,
+    },
+    Warning {
+        id: &'a str,
+        message: &'a str,
+    },
     /// Something the user should know, in one line ("replacing crashed worker gw1").
-    Notice { message: &'a str },
-    Finished { summary: &'a Summary },
+    Notice {
+        message: &'a str,
+    },
+    Finished {
+        summary: &'a Summary,
+    },
 }
 
 /// The end of a run.

@@ -14,7 +14,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::events::{Event, FailedTest, PlannedTest, Reporter, Stream, Summary};
-use crate::protocol::{CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL};
+use crate::protocol::{
+    CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL,
+};
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
 
@@ -70,9 +72,14 @@ pub struct RunConfig {
 pub enum RunEnd {
     Finished(Summary),
     /// The parallel run could not start or could not go on; run sequentially.
-    Fallback { reason: String },
+    Fallback {
+        reason: String,
+    },
     /// pacer could not even start a worker (exit code and message).
-    Failed { code: i32, message: String },
+    Failed {
+        code: i32,
+        message: String,
+    },
 }
 
 #[derive(Debug)]
@@ -115,7 +122,12 @@ const RECENT_LINES: usize = 200;
 pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
     let mut pool = match Pool::new(config) {
         Ok(pool) => pool,
-        Err(message) => return RunEnd::Failed { code: exit::INTERNAL_ERROR, message },
+        Err(message) => {
+            return RunEnd::Failed {
+                code: exit::INTERNAL_ERROR,
+                message,
+            }
+        }
     };
     pool.main(reporter).await
 }
@@ -158,8 +170,14 @@ struct Pool {
 impl Pool {
     fn new(config: RunConfig) -> Result<Self, String> {
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
-        let run_dir = tempfile::Builder::new().prefix("pacer-run-").tempdir().map_err(|e| format!("failed to create a run folder: {e}"))?;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let run_dir = tempfile::Builder::new()
+            .prefix("pacer-run-")
+            .tempdir()
+            .map_err(|e| format!("failed to create a run folder: {e}"))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let uid = format!("{:016x}{:08x}", nanos as u64, std::process::id());
         Ok(Pool {
             config,
@@ -200,7 +218,10 @@ impl Pool {
         for _ in 0..self.config.workers.max(1) {
             if let Err(message) = self.spawn_worker() {
                 self.shutdown_all(libc::SIGKILL);
-                return RunEnd::Failed { code: exit::INTERNAL_ERROR, message };
+                return RunEnd::Failed {
+                    code: exit::INTERNAL_ERROR,
+                    message,
+                };
             }
         }
         let mut interrupts = 0;
@@ -244,14 +265,24 @@ impl Pool {
             ("PYTHONUNBUFFERED".into(), "1".into()),
             ("PACER_WORKER_ID".into(), name.to_string()),
             ("PYTEST_XDIST_WORKER".into(), name.to_string()),
-            ("PYTEST_XDIST_WORKER_COUNT".into(), self.config.workers.max(1).to_string()),
+            (
+                "PYTEST_XDIST_WORKER_COUNT".into(),
+                self.config.workers.max(1).to_string(),
+            ),
             ("PYTEST_XDIST_TESTRUNUID".into(), self.uid.clone()),
-            ("PACER_CAPTURE_DIR".into(), self.run_dir.path().join(name).display().to_string()),
+            (
+                "PACER_CAPTURE_DIR".into(),
+                self.run_dir.path().join(name).display().to_string(),
+            ),
         ]
     }
 
     fn push_state(&mut self, name: String, handle: Handle, phase: Phase) -> usize {
-        let sched = self.scheduler.as_mut().map(|s| s.add_worker()).unwrap_or(self.workers.len());
+        let sched = self
+            .scheduler
+            .as_mut()
+            .map(|s| s.add_worker())
+            .unwrap_or(self.workers.len());
         let capture_dir = self.run_dir.path().join(&name);
         self.workers.push(WorkerState {
             name,
@@ -276,9 +307,13 @@ impl Pool {
         let name = format!("gw{}", self.next_name);
         self.next_name += 1;
         let env = self.worker_env(&name);
-        let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
-            format!("failed to start `{} -m pytest`: {e}", self.config.launch.python.display())
-        })?;
+        let handle =
+            worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
+                format!(
+                    "failed to start `{} -m pytest`: {e}",
+                    self.config.launch.python.display()
+                )
+            })?;
         Ok(self.push_state(name, handle, Phase::Starting))
     }
 
@@ -311,7 +346,9 @@ impl Pool {
     }
 
     fn fork_worker(&mut self) -> Result<(), String> {
-        let Some(z) = self.zygote else { return self.spawn_worker().map(|_| ()) };
+        let Some(z) = self.zygote else {
+            return self.spawn_worker().map(|_| ());
+        };
         let index = self.workers.len();
         let name = format!("gw{}", self.next_name);
         self.next_name += 1;
@@ -330,7 +367,11 @@ impl Pool {
 
     fn debug(&self, what: impl FnOnce() -> String) {
         if self.config.debug {
-            eprintln!("pacer debug {:>8.3}s {}", self.start.elapsed().as_secs_f64(), what());
+            eprintln!(
+                "pacer debug {:>8.3}s {}",
+                self.start.elapsed().as_secs_f64(),
+                what()
+            );
         }
     }
 
@@ -341,7 +382,8 @@ impl Pool {
     fn handle(&mut self, input: Input, reporter: &mut dyn Reporter) {
         if self.config.debug {
             match &input {
-                Input::Message(w, FromWorker::Start { .. } | FromWorker::Done { .. }) | Input::Output(w, ..) => {
+                Input::Message(w, FromWorker::Start { .. } | FromWorker::Done { .. })
+                | Input::Output(w, ..) => {
                     let _ = w;
                 }
                 Input::Message(w, m) => {
@@ -364,7 +406,11 @@ impl Pool {
             Input::Output(w, stream, line) => {
                 let state = &mut self.workers[w];
                 if self.config.live_output && state.phase != Phase::Starting {
-                    reporter.report(Event::Output { worker: &state.name, stream, line: &line });
+                    reporter.report(Event::Output {
+                        worker: &state.name,
+                        stream,
+                        line: &line,
+                    });
                 } else if stream == Stream::Stderr || self.config.live_output {
                     // Before the worker is up, its output is the only clue to what went wrong.
                 }
@@ -401,21 +447,35 @@ impl Pool {
             FromWorker::Hello(hello) => self.on_hello(w, hello, reporter),
             FromWorker::Discovered { units } => self.on_discovered(units),
             FromWorker::UsageError { message } => {
-                self.end = Some(RunEnd::Failed { code: exit::USAGE_ERROR, message: format!("ERROR: {message}") });
+                self.end = Some(RunEnd::Failed {
+                    code: exit::USAGE_ERROR,
+                    message: format!("ERROR: {message}"),
+                });
             }
-            FromWorker::Collected { items, problems, deselected } => {
+            FromWorker::Collected {
+                items,
+                problems,
+                deselected,
+            } => {
                 self.on_collected(w, items, problems, deselected, reporter);
             }
             FromWorker::Start { id } => {
                 if let Some(&test) = self.index_by_id.get(&id) {
                     self.workers[w].running = Some(test);
-                    reporter.report(Event::TestStarted { id: &id, worker: &self.workers[w].name });
+                    reporter.report(Event::TestStarted {
+                        id: &id,
+                        worker: &self.workers[w].name,
+                    });
                 }
             }
             FromWorker::Done { id, reports } => self.on_done(w, &id, &reports, reporter),
             FromWorker::Late { id, reports } => {
                 self.count_failures(&reports);
-                reporter.report(Event::TestAmended { id: &id, worker: &self.workers[w].name, reports: &reports });
+                reporter.report(Event::TestAmended {
+                    id: &id,
+                    worker: &self.workers[w].name,
+                    reports: &reports,
+                });
             }
             FromWorker::Need => self.on_need(w),
             FromWorker::Missing { ids } => {
@@ -427,12 +487,18 @@ impl Pool {
                     ),
                 });
             }
-            FromWorker::Warning { id, message, .. } => reporter.report(Event::Warning { id: &id, message: &message }),
+            FromWorker::Warning { id, message, .. } => reporter.report(Event::Warning {
+                id: &id,
+                message: &message,
+            }),
             FromWorker::HelloZygote { pid } => {
                 self.workers[w].handle.set_pid(pid);
                 self.zygote_ready = true;
                 let wanted = std::mem::take(&mut self.forks_wanted);
-                let pending = self.scheduler.as_ref().is_some_and(|s| s.pending() > 0 && !s.is_stopped());
+                let pending = self
+                    .scheduler
+                    .as_ref()
+                    .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
                 if self.workers[w].stop_sent || !pending {
                     return;
                 }
@@ -462,7 +528,10 @@ impl Pool {
             return;
         }
         if self.hello.is_none() {
-            reporter.report(Event::Started { hello: &hello, workers: self.config.workers.max(1) });
+            reporter.report(Event::Started {
+                hello: &hello,
+                workers: self.config.workers.max(1),
+            });
             self.hello = Some(hello);
             self.workers[w].phase = Phase::Discovering;
             self.send(w, &ToWorker::Discover);
@@ -510,11 +579,24 @@ impl Pool {
 
     fn start_collect(&mut self, w: usize) {
         self.workers[w].phase = Phase::Collecting;
-        let args: Vec<String> = self.plan.get(w).into_iter().flatten().map(|u| self.units[*u].arg.clone()).collect();
+        let args: Vec<String> = self
+            .plan
+            .get(w)
+            .into_iter()
+            .flatten()
+            .map(|u| self.units[*u].arg.clone())
+            .collect();
         self.send(w, &ToWorker::Collect { units: &args });
     }
 
-    fn on_collected(&mut self, w: usize, items: Vec<(String, Vec<String>)>, problems: Vec<CollectProblem>, deselected: usize, reporter: &mut dyn Reporter) {
+    fn on_collected(
+        &mut self,
+        w: usize,
+        items: Vec<(String, Vec<String>)>,
+        problems: Vec<CollectProblem>,
+        deselected: usize,
+        reporter: &mut dyn Reporter,
+    ) {
         self.workers[w].phase = Phase::Ready;
         self.workers[w].waiting = true;
         self.collected_from += 1;
@@ -522,10 +604,20 @@ impl Pool {
         self.problems.extend(problems);
         for (id, markers) in items {
             let file = id.split("::").next().unwrap_or(&id);
-            let unit = self.unit_by_path.get(file).or_else(|| self.unit_by_path.get(&id)).copied().unwrap_or(usize::MAX);
+            let unit = self
+                .unit_by_path
+                .get(file)
+                .or_else(|| self.unit_by_path.get(&id))
+                .copied()
+                .unwrap_or(usize::MAX);
             self.collected_items.push((id, markers, unit));
         }
-        let expected = self.plan.len().min(self.workers.iter().filter(|w| w.phase != Phase::Zygote).count());
+        let expected = self.plan.len().min(
+            self.workers
+                .iter()
+                .filter(|w| w.phase != Phase::Zygote)
+                .count(),
+        );
         if self.collected_from < expected {
             return;
         }
@@ -540,20 +632,38 @@ impl Pool {
             if *unit == usize::MAX {
                 let file = id.split("::").next().unwrap_or(id).to_string();
                 *unit = *self.unit_by_path.entry(file.clone()).or_insert_with(|| {
-                    self.units.push(DiscoveredUnit { arg: file.clone(), id: file, size: 0 });
+                    self.units.push(DiscoveredUnit {
+                        arg: file.clone(),
+                        id: file,
+                        size: 0,
+                    });
                     self.units.len() - 1
                 });
             }
         }
-        let categories: Vec<CategorySlots> = self.config.categories.iter().map(|c| c.slots.clone()).collect();
-        let mut scheduler = Scheduler::new(self.config.workers, categories, self.units.len(), self.config.maxfail.is_some());
+        let categories: Vec<CategorySlots> = self
+            .config
+            .categories
+            .iter()
+            .map(|c| c.slots.clone())
+            .collect();
+        let mut scheduler = Scheduler::new(
+            self.config.workers,
+            categories,
+            self.units.len(),
+            self.config.maxfail.is_some(),
+        );
         let mut planned = Vec::with_capacity(items.len());
         let mut per_category = vec![0usize; self.config.categories.len()];
         for (id, markers, unit) in items {
             let category = (self.config.classify)(&id, &markers);
             per_category[category] += 1;
             let selected = self.config.categories[category].selected;
-            planned.push(PlannedTest { id: id.clone(), category, selected });
+            planned.push(PlannedTest {
+                id: id.clone(),
+                category,
+                selected,
+            });
             if !selected || self.config.list_only {
                 if !selected {
                     self.deselected += 1;
@@ -564,7 +674,11 @@ impl Pool {
             let index = scheduler.add_test(unit, category, weight);
             debug_assert_eq!(index, self.tests.len());
             self.index_by_id.insert(id.clone(), index);
-            self.tests.push(TestRecord { id, category, done: false });
+            self.tests.push(TestRecord {
+                id,
+                category,
+                done: false,
+            });
         }
         scheduler.seal();
         for (w, state) in self.workers.iter_mut().enumerate() {
@@ -574,7 +688,10 @@ impl Pool {
             }
         }
         self.scheduler = Some(scheduler);
-        reporter.report(Event::Planned { tests: &planned, categories: &self.config.categories });
+        reporter.report(Event::Planned {
+            tests: &planned,
+            categories: &self.config.categories,
+        });
         let only_some = self.config.categories.iter().any(|c| !c.selected);
         for (index, category) in self.config.categories.iter().enumerate() {
             if only_some && category.selected && per_category[index] == 0 {
@@ -582,15 +699,26 @@ impl Pool {
                 reporter.report(Event::Notice { message: &message });
             }
         }
-        reporter.report(Event::Collected { total: self.tests.len(), deselected: self.deselected, problems: &self.problems });
+        reporter.report(Event::Collected {
+            total: self.tests.len(),
+            deselected: self.deselected,
+            problems: &self.problems,
+        });
         if self.config.list_only {
             self.stop_all();
             return;
         }
 
-        let errors = self.problems.iter().filter(|p| p.outcome == "failed").count();
+        let errors = self
+            .problems
+            .iter()
+            .filter(|p| p.outcome == "failed")
+            .count();
         if errors > 0 && !self.config.continue_on_collection_errors {
-            self.interrupted = Some(format!("{errors} error{} during collection", if errors == 1 { "" } else { "s" }));
+            self.interrupted = Some(format!(
+                "{errors} error{} during collection",
+                if errors == 1 { "" } else { "s" }
+            ));
             self.stop_all();
             return;
         }
@@ -601,7 +729,9 @@ impl Pool {
 
     /// `io` categories may run beyond the cpu workers, up to their caps.
     fn spawn_io_workers(&mut self) {
-        let Some(scheduler) = &self.scheduler else { return };
+        let Some(scheduler) = &self.scheduler else {
+            return;
+        };
         let io: usize = self
             .config
             .categories
@@ -610,8 +740,16 @@ impl Pool {
             .filter(|(_, c)| c.slots.kind == crate::scheduler::Kind::Io)
             .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
             .sum();
-        let total = self.config.workers.max(1).max(io.min(self.config.workers.max(1) + io));
-        let running = self.workers.iter().filter(|w| w.phase != Phase::Zygote).count();
+        let total = self
+            .config
+            .workers
+            .max(1)
+            .max(io.min(self.config.workers.max(1) + io));
+        let running = self
+            .workers
+            .iter()
+            .filter(|w| w.phase != Phase::Zygote)
+            .count();
         for _ in 0..total.saturating_sub(running) {
             if self.add_worker().is_err() {
                 break;
@@ -620,7 +758,9 @@ impl Pool {
     }
 
     fn on_need(&mut self, w: usize) {
-        let Some(scheduler) = self.scheduler.as_mut() else { return };
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return;
+        };
         if scheduler.is_stopped() {
             self.stop_worker(w);
             return;
@@ -637,14 +777,37 @@ impl Pool {
 
     fn hand_over(&mut self, w: usize, batch: crate::scheduler::Batch) {
         self.debug(|| {
-            let category = batch.tests.first().map(|t| self.config.categories[self.tests[*t].category].name.as_str()).unwrap_or("");
-            format!("{} gets {} {category} tests, collecting {} more files", self.workers[w].name, batch.tests.len(), batch.collect.len())
+            let category = batch
+                .tests
+                .first()
+                .map(|t| {
+                    self.config.categories[self.tests[*t].category]
+                        .name
+                        .as_str()
+                })
+                .unwrap_or("");
+            format!(
+                "{} gets {} {category} tests, collecting {} more files",
+                self.workers[w].name,
+                batch.tests.len(),
+                batch.collect.len()
+            )
         });
-        let tests: Vec<&str> = batch.tests.iter().map(|t| self.tests[*t].id.as_str()).collect();
-        let units: Vec<&str> = batch.collect.iter().map(|u| self.units[*u].arg.as_str()).collect();
+        let tests: Vec<&str> = batch
+            .tests
+            .iter()
+            .map(|t| self.tests[*t].id.as_str())
+            .collect();
+        let units: Vec<&str> = batch
+            .collect
+            .iter()
+            .map(|u| self.units[*u].arg.as_str())
+            .collect();
         let category = batch.tests.first().map_or(0, |t| self.tests[*t].category);
         let env = &self.config.categories[category].env;
-        self.workers[w].handle.send(ToWorker::Run { tests, units, env }.to_line());
+        self.workers[w]
+            .handle
+            .send(ToWorker::Run { tests, units, env }.to_line());
         self.workers[w].queue.extend(batch.tests.iter().copied());
         self.workers[w].waiting = false;
     }
@@ -656,7 +819,9 @@ impl Pool {
             if state.phase != Phase::Ready || !state.waiting || state.stop_sent {
                 continue;
             }
-            let Some(scheduler) = self.scheduler.as_mut() else { return };
+            let Some(scheduler) = self.scheduler.as_mut() else {
+                return;
+            };
             if scheduler.is_stopped() {
                 break;
             }
@@ -667,8 +832,16 @@ impl Pool {
         }
     }
 
-    fn on_done(&mut self, w: usize, id: &str, reports: &[PhaseReport], reporter: &mut dyn Reporter) {
-        let Some(&test) = self.index_by_id.get(id) else { return };
+    fn on_done(
+        &mut self,
+        w: usize,
+        id: &str,
+        reports: &[PhaseReport],
+        reporter: &mut dyn Reporter,
+    ) {
+        let Some(&test) = self.index_by_id.get(id) else {
+            return;
+        };
         let state = &mut self.workers[w];
         state.running = None;
         if let Some(pos) = state.queue.iter().position(|t| *t == test) {
@@ -682,12 +855,27 @@ impl Pool {
         self.maybe_finish();
     }
 
-    fn finish_test(&mut self, w: usize, test: usize, reports: &[PhaseReport], reporter: &mut dyn Reporter) {
+    fn finish_test(
+        &mut self,
+        w: usize,
+        test: usize,
+        reports: &[PhaseReport],
+        reporter: &mut dyn Reporter,
+    ) {
         self.tests[test].done = true;
-        self.durations.push((test, reports.iter().map(|r| r.dur).sum()));
+        self.durations
+            .push((test, reports.iter().map(|r| r.dur).sum()));
         for report in reports.iter().filter(|r| r.outcome == "failed") {
-            let text = [report.msg.as_deref().unwrap_or(""), report.longrepr.as_deref().unwrap_or("")].join("\n");
-            self.failed.push(FailedTest { id: self.tests[test].id.clone(), category: self.tests[test].category, text });
+            let text = [
+                report.msg.as_deref().unwrap_or(""),
+                report.longrepr.as_deref().unwrap_or(""),
+            ]
+            .join("\n");
+            self.failed.push(FailedTest {
+                id: self.tests[test].id.clone(),
+                category: self.tests[test].category,
+                text,
+            });
         }
         self.finished += 1;
         reporter.report(Event::TestFinished {
@@ -701,7 +889,10 @@ impl Pool {
     }
 
     fn count_failures(&mut self, reports: &[PhaseReport]) {
-        self.failures += reports.iter().filter(|r| r.outcome == "failed" && r.xfail.is_none()).count();
+        self.failures += reports
+            .iter()
+            .filter(|r| r.outcome == "failed" && r.xfail.is_none())
+            .count();
         if let Some(maxfail) = self.config.maxfail {
             if self.failures >= maxfail && self.stopped.is_none() {
                 self.stopped = Some(format!("stopping after {} failures", self.failures));
@@ -719,8 +910,13 @@ impl Pool {
 
     /// Ends the run once nothing is pending and no worker holds a test.
     fn maybe_finish(&mut self) {
-        let Some(scheduler) = &self.scheduler else { return };
-        let idle = self.workers.iter().all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
+        let Some(scheduler) = &self.scheduler else {
+            return;
+        };
+        let idle = self
+            .workers
+            .iter()
+            .all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
         if idle && (scheduler.pending() == 0 || scheduler.is_stopped()) {
             self.stop_all();
         }
@@ -755,8 +951,19 @@ impl Pool {
         let phase = self.workers[w].phase;
         self.workers[w].phase = Phase::Gone;
         self.debug(|| {
-            let tail: Vec<&str> = self.workers[w].recent.iter().rev().take(15).rev().map(String::as_str).collect();
-            format!("{} is gone; its last output:\n    {}", self.workers[w].name, tail.join("\n    "))
+            let tail: Vec<&str> = self.workers[w]
+                .recent
+                .iter()
+                .rev()
+                .take(15)
+                .rev()
+                .map(String::as_str)
+                .collect();
+            format!(
+                "{} is gone; its last output:\n    {}",
+                self.workers[w].name,
+                tail.join("\n    ")
+            )
         });
         if phase == Phase::Zygote {
             // Whatever it was to fork is spawned the slow way.
@@ -767,7 +974,10 @@ impl Pool {
             }
             return;
         }
-        let status = self.workers[w].exit.map(|s| worker::describe_exit(&s)).unwrap_or_else(|| "unknown status".into());
+        let status = self.workers[w]
+            .exit
+            .map(|s| worker::describe_exit(&s))
+            .unwrap_or_else(|| "unknown status".into());
         if self.workers[w].stop_sent && self.workers[w].running.is_none() {
             return;
         }
@@ -789,7 +999,10 @@ impl Pool {
             scheduler.requeue(self.workers[w].sched, &queued);
             scheduler.forget_worker(self.workers[w].sched);
         }
-        let pending = self.scheduler.as_ref().is_some_and(|s| s.pending() > 0 && !s.is_stopped());
+        let pending = self
+            .scheduler
+            .as_ref()
+            .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
         if pending {
             if self.restarts < self.config.max_worker_restart {
                 self.restarts += 1;
@@ -838,26 +1051,48 @@ impl Pool {
         let code = self.workers[w].exit.and_then(|s| s.code());
         if phase == Phase::Starting && code == Some(exit::USAGE_ERROR) {
             // pytest itself refused the arguments: it would do the same sequentially.
-            self.end = Some(RunEnd::Failed { code: exit::USAGE_ERROR, message: text });
+            self.end = Some(RunEnd::Failed {
+                code: exit::USAGE_ERROR,
+                message: text,
+            });
             return;
         }
-        let last = recent.iter().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim()).unwrap_or("");
+        let last = recent
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim())
+            .unwrap_or("");
         let what = match phase {
             Phase::Starting => "failed to start",
             Phase::Discovering | Phase::Collecting => "died during collection",
             _ => "died",
         };
-        let detail = if last.is_empty() { String::new() } else { format!(": {last}") };
-        self.end = Some(RunEnd::Fallback { reason: format!("worker {} {what} ({status}){detail}", self.workers[w].name) });
+        let detail = if last.is_empty() {
+            String::new()
+        } else {
+            format!(": {last}")
+        };
+        self.end = Some(RunEnd::Fallback {
+            reason: format!("worker {} {what} ({status}){detail}", self.workers[w].name),
+        });
     }
 
     fn crash_report(&self, w: usize, status: &str) -> PhaseReport {
         let state = &self.workers[w];
         let mut sections = Vec::new();
-        let mut files: Vec<_> = std::fs::read_dir(&state.capture_dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&state.capture_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.sort();
         for path in files {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let title = if name.starts_with("fd1-") {
                 "Captured stdout (until the crash)"
             } else if name.starts_with("fd2-") {
@@ -867,7 +1102,10 @@ impl Pool {
             };
             if let Ok(bytes) = std::fs::read(&path) {
                 if !bytes.is_empty() {
-                    sections.push((title.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+                    sections.push((
+                        title.to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    ));
                 }
             }
         }
@@ -882,7 +1120,10 @@ impl Pool {
             cat: "failed".into(),
             word: "FAILED".into(),
             dur: 0.0,
-            longrepr: Some(format!("worker {} crashed ({status}) while running this test", state.name)),
+            longrepr: Some(format!(
+                "worker {} crashed ({status}) while running this test",
+                state.name
+            )),
             sections,
             head: None,
             msg: Some(message),
@@ -902,9 +1143,16 @@ impl Pool {
             "killing workers"
         };
         reporter.report(Event::Notice { message });
-        self.shutdown_all(if count == 1 { libc::SIGTERM } else { libc::SIGKILL });
+        self.shutdown_all(if count == 1 {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        });
         if self.scheduler.is_none() {
-            self.end = Some(RunEnd::Failed { code: exit::INTERRUPTED, message: "interrupted before tests started".into() });
+            self.end = Some(RunEnd::Failed {
+                code: exit::INTERRUPTED,
+                message: "interrupted before tests started".into(),
+            });
         }
     }
 
@@ -934,7 +1182,11 @@ impl Pool {
             interrupted: self.interrupted.clone(),
             not_run,
             deselected: self.deselected,
-            durations: self.durations.iter().map(|(t, d)| (self.tests[*t].id.clone(), *d)).collect(),
+            durations: self
+                .durations
+                .iter()
+                .map(|(t, d)| (self.tests[*t].id.clone(), *d))
+                .collect(),
             failed: self.failed.clone(),
         }
     }

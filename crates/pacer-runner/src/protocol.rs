@@ -173,7 +173,11 @@ mod tests {
     #[test]
     fn run_message_serializes_tagged() {
         let env = vec![("PYTEST_CURRENT_CATEGORY".to_string(), "unit".to_string())];
-        let msg = ToWorker::Run { tests: vec!["a::b"], units: vec![], env: &env };
+        let msg = ToWorker::Run {
+            tests: vec!["a::b"],
+            units: vec![],
+            env: &env,
+        };
         assert_eq!(
             String::from_utf8(msg.to_line()).unwrap(),
             "{\"t\":\"run\",\"tests\":[\"a::b\"],\"units\":[],\"env\":[[\"PYTEST_CURRENT_CATEGORY\",\"unit\"]]}\n"

@@ -75,7 +75,12 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(cpu_limit: usize, categories: Vec<CategorySlots>, unit_count: usize, single: bool) -> Self {
+    pub fn new(
+        cpu_limit: usize,
+        categories: Vec<CategorySlots>,
+        unit_count: usize,
+        single: bool,
+    ) -> Self {
         let n = categories.len();
         Scheduler {
             cpu_limit: cpu_limit.max(1),
@@ -96,7 +101,11 @@ impl Scheduler {
     /// Registers a test; returns its index. Call `seal` once all are added.
     pub fn add_test(&mut self, unit: usize, category: usize, weight: f64) -> usize {
         let index = self.tests.len();
-        self.tests.push(TestSlot { unit, category, weight });
+        self.tests.push(TestSlot {
+            unit,
+            category,
+            weight,
+        });
         index
     }
 
@@ -104,11 +113,19 @@ impl Scheduler {
     pub fn seal(&mut self) {
         let mut by_key: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
         for (index, test) in self.tests.iter().enumerate() {
-            by_key.entry((test.category, test.unit)).or_default().push(index);
+            by_key
+                .entry((test.category, test.unit))
+                .or_default()
+                .push(index);
         }
         let mut unit_weight: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.categories.len()];
         for ((category, unit), mut tests) in by_key {
-            tests.sort_by(|a, b| self.tests[*b].weight.total_cmp(&self.tests[*a].weight).then(a.cmp(b)));
+            tests.sort_by(|a, b| {
+                self.tests[*b]
+                    .weight
+                    .total_cmp(&self.tests[*a].weight)
+                    .then(a.cmp(b))
+            });
             let heaviest = self.tests[tests[0]].weight;
             unit_weight[category].push((heaviest, unit));
             self.pending_per_category[category] += tests.len();
@@ -121,7 +138,10 @@ impl Scheduler {
     }
 
     pub fn add_worker(&mut self) -> usize {
-        self.workers.push(WorkerSlots { collected: vec![false; self.unit_count], ..Default::default() });
+        self.workers.push(WorkerSlots {
+            collected: vec![false; self.unit_count],
+            ..Default::default()
+        });
         self.workers.len() - 1
     }
 
@@ -165,17 +185,25 @@ impl Scheduler {
         // time, the one with the most work left, so that the collection it
         // costs is paid for.
         while batch.tests.len() < want {
-            let own = self.unit_order[category].iter().copied().find(|u| self.workers[worker].collected[*u]);
+            let own = self.unit_order[category]
+                .iter()
+                .copied()
+                .find(|u| self.workers[worker].collected[*u]);
             let unit = match own {
                 Some(unit) => unit,
                 None => {
-                    let Some(stolen) = self.richest_unit(category) else { break };
+                    let Some(stolen) = self.richest_unit(category) else {
+                        break;
+                    };
                     self.workers[worker].collected[stolen] = true;
                     batch.collect.push(stolen);
                     stolen
                 }
             };
-            let queue = self.pending.get_mut(&(category, unit)).expect("ordered units have pending tests");
+            let queue = self
+                .pending
+                .get_mut(&(category, unit))
+                .expect("ordered units have pending tests");
             while batch.tests.len() < want {
                 match queue.pop_front() {
                     Some(test) => batch.tests.push(test),
@@ -213,7 +241,10 @@ impl Scheduler {
                 self.holders[category] -= 1;
             }
         }
-        let still_cpu = slots.held.keys().any(|c| self.categories[*c].kind == Kind::Cpu);
+        let still_cpu = slots
+            .held
+            .keys()
+            .any(|c| self.categories[*c].kind == Kind::Cpu);
         if slots.holds_cpu && !still_cpu {
             slots.holds_cpu = false;
             self.cpu_holders -= 1;
@@ -265,7 +296,10 @@ impl Scheduler {
         if !holds && self.holders[category] >= self.categories[category].cap {
             return false;
         }
-        if self.categories[category].kind == Kind::Cpu && !slots.holds_cpu && self.cpu_holders >= self.cpu_limit {
+        if self.categories[category].kind == Kind::Cpu
+            && !slots.holds_cpu
+            && self.cpu_holders >= self.cpu_limit
+        {
             return false;
         }
         true
@@ -273,25 +307,31 @@ impl Scheduler {
 
     fn pick_category(&self, worker: usize) -> Option<usize> {
         let collected = &self.workers[worker].collected;
-        (0..self.categories.len()).filter(|c| self.may_take(worker, *c)).max_by(|a, b| {
-            let heaviest = |c: usize| {
-                let unit = self.unit_order[c][0];
-                self.pending[&(c, unit)].front().map_or(0.0, |t| self.tests[*t].weight)
-            };
-            let own = |c: usize| self.unit_order[c].iter().any(|u| collected[*u]);
-            heaviest(*a)
-                .total_cmp(&heaviest(*b))
-                .then(own(*a).cmp(&own(*b)))
-                // Earlier categories win ties (max_by keeps the last maximum).
-                .then(b.cmp(a))
-        })
+        (0..self.categories.len())
+            .filter(|c| self.may_take(worker, *c))
+            .max_by(|a, b| {
+                let heaviest = |c: usize| {
+                    let unit = self.unit_order[c][0];
+                    self.pending[&(c, unit)]
+                        .front()
+                        .map_or(0.0, |t| self.tests[*t].weight)
+                };
+                let own = |c: usize| self.unit_order[c].iter().any(|u| collected[*u]);
+                heaviest(*a)
+                    .total_cmp(&heaviest(*b))
+                    .then(own(*a).cmp(&own(*b)))
+                    // Earlier categories win ties (max_by keeps the last maximum).
+                    .then(b.cmp(a))
+            })
     }
 
     fn richest_unit(&self, category: usize) -> Option<usize> {
-        self.unit_order[category]
-            .iter()
-            .copied()
-            .max_by_key(|u| (self.pending.get(&(category, *u)).map_or(0, VecDeque::len), std::cmp::Reverse(*u)))
+        self.unit_order[category].iter().copied().max_by_key(|u| {
+            (
+                self.pending.get(&(category, *u)).map_or(0, VecDeque::len),
+                std::cmp::Reverse(*u),
+            )
+        })
     }
 }
 
@@ -300,11 +340,17 @@ mod tests {
     use super::*;
 
     fn cpu(cap: usize) -> CategorySlots {
-        CategorySlots { cap, kind: Kind::Cpu }
+        CategorySlots {
+            cap,
+            kind: Kind::Cpu,
+        }
     }
 
     fn io(cap: usize) -> CategorySlots {
-        CategorySlots { cap, kind: Kind::Io }
+        CategorySlots {
+            cap,
+            kind: Kind::Io,
+        }
     }
 
     #[test]

@@ -71,7 +71,12 @@ impl Handle {
     }
 }
 
-pub fn spawn(index: usize, launch: &Launch, extra_env: &[(String, String)], inputs: &mpsc::UnboundedSender<Input>) -> std::io::Result<Handle> {
+pub fn spawn(
+    index: usize,
+    launch: &Launch,
+    extra_env: &[(String, String)],
+    inputs: &mpsc::UnboundedSender<Input>,
+) -> std::io::Result<Handle> {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     let mut command = tokio::process::Command::new(&launch.python);
     command
@@ -111,7 +116,11 @@ pub fn spawn(index: usize, launch: &Launch, extra_env: &[(String, String)], inpu
             let _ = tx.send(Input::Deadline(index));
         }
     });
-    Ok(Handle { pid, sender, passing })
+    Ok(Handle {
+        pid,
+        sender,
+        passing,
+    })
 }
 
 type Pipe = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
@@ -159,7 +168,9 @@ fn attach(
                     if n == 0 {
                         break;
                     }
-                    let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
                     buf.clear();
                     if tx.send(Input::Output(index, stream, line)).is_err() {
                         return;
@@ -176,20 +187,47 @@ fn attach(
 ///
 /// The worker's exit is reported once its pid is known (`watch`): pacer is a
 /// child subreaper, so the orphaned worker becomes pacer's child.
-pub fn fork(index: usize, zygote: &Handle, name: &str, env: &[(String, String)], inputs: &mpsc::UnboundedSender<Input>) -> std::io::Result<Handle> {
-    let passing = zygote.passing.as_ref().ok_or_else(|| std::io::Error::other("the zygote has no fd channel"))?;
+pub fn fork(
+    index: usize,
+    zygote: &Handle,
+    name: &str,
+    env: &[(String, String)],
+    inputs: &mpsc::UnboundedSender<Input>,
+) -> std::io::Result<Handle> {
+    let passing = zygote
+        .passing
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("the zygote has no fd channel"))?;
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let message = serde_json::json!({"t": "fork", "worker": name, "env": env});
     let mut line = serde_json::to_vec(&message).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    send_with_fds(passing, &line, &[theirs.as_raw_fd(), out_write.as_raw_fd(), err_write.as_raw_fd()])?;
+    send_with_fds(
+        passing,
+        &line,
+        &[
+            theirs.as_raw_fd(),
+            out_write.as_raw_fd(),
+            err_write.as_raw_fd(),
+        ],
+    )?;
     drop((theirs, out_write, err_write));
     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(out_read)?;
     let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(err_read)?;
-    let sender = attach(index, ours, Some(Box::new(stdout)), Some(Box::new(stderr)), inputs)?;
-    Ok(Handle { pid: 0, sender, passing: None })
+    let sender = attach(
+        index,
+        ours,
+        Some(Box::new(stdout)),
+        Some(Box::new(stderr)),
+        inputs,
+    )?;
+    Ok(Handle {
+        pid: 0,
+        sender,
+        passing: None,
+    })
 }
 
 /// Waits for a forked worker (our child since its parent exited) on a thread.
@@ -230,7 +268,12 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: both fds were just created and are owned by nobody else.
-    let (read, write) = unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
     // tokio's pipe receiver needs a non-blocking fd.
     // SAFETY: fcntl on an fd we own.
     unsafe {
@@ -241,14 +284,21 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 }
 
 /// One `sendmsg` carrying `data` and the descriptors (SCM_RIGHTS).
-fn send_with_fds(socket: &std::os::unix::net::UnixStream, data: &[u8], fds: &[i32]) -> std::io::Result<()> {
+fn send_with_fds(
+    socket: &std::os::unix::net::UnixStream,
+    data: &[u8],
+    fds: &[i32],
+) -> std::io::Result<()> {
     let payload = std::mem::size_of_val(fds);
     // SAFETY: CMSG_* compute sizes and offsets within the buffer we allocate
     // here; sendmsg reads only the iovec and control buffer it is given.
     unsafe {
         let space = libc::CMSG_SPACE(payload as u32) as usize;
         let mut control = vec![0u8; space];
-        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
@@ -268,7 +318,9 @@ fn send_with_fds(socket: &std::os::unix::net::UnixStream, data: &[u8], fds: &[i3
                 return Ok(());
             }
             let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted && err.kind() != std::io::ErrorKind::WouldBlock {
+            if err.kind() != std::io::ErrorKind::Interrupted
+                && err.kind() != std::io::ErrorKind::WouldBlock
+            {
                 return Err(err);
             }
             std::thread::yield_now();

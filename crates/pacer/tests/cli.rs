@@ -1,0 +1,427 @@
+//! The command line end to end: configuration sources and their errors,
+//! `pacer list` / `pacer config`, category flags, the worker plugin's
+//! fixtures and environment, the sequential fallback and Ctrl-C.
+//!
+//! Every test runs the real binary on a real pytest suite under
+//! `tests/fixtures/`, with the interpreter from `$PACER_TEST_PYTHON` (set by
+//! `scripts/test`), else `<repo>/.venv/bin/python`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repo root")
+        .to_path_buf()
+}
+
+fn python() -> PathBuf {
+    match std::env::var_os("PACER_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join(".venv/bin/python"),
+    }
+}
+
+fn suite(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// `pacer ARGS` in `dir` with a clean environment for pacer's own variables.
+fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("pacer"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("VIRTUAL_ENV");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
+        {
+            command.env_remove(name);
+        }
+    }
+    command.env("PACER_PYTHON", python());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("pacer runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A throwaway project with a `pyproject.toml` and one passing test.
+fn project(pyproject: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+    std::fs::write(
+        dir.path().join("test_one.py"),
+        "def test_one():\n    pass\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn assert_usage_error(output: &Output, needles: &[&str]) {
+    assert_eq!(output.status.code(), Some(4), "{}", text(output));
+    let err = stderr(output);
+    assert!(!err.contains("panicked"), "{}", text(output));
+    for needle in needles {
+        assert!(
+            err.contains(needle),
+            "stderr should mention {needle:?}\n{}",
+            text(output)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bad input: a clear error naming the source and exit code 4, never a panic.
+
+#[test]
+fn workers_from_the_environment_must_be_a_number() {
+    let dir = project("[project]\nname = 'x'\n");
+    let out = pacer_in(dir.path(), &[], &[("PYTEST_WORKERS", "abc")]);
+    assert_usage_error(&out, &["PYTEST_WORKERS", "abc"]);
+    let out = pacer_in(dir.path(), &[], &[("PACER_WORKERS", "-3")]);
+    assert_usage_error(&out, &["PACER_WORKERS", "-3"]);
+}
+
+#[test]
+fn negative_workers_on_the_command_line_name_the_flag() {
+    let dir = project("[project]\nname = 'x'\n");
+    let out = pacer_in(dir.path(), &["-n", "-3"], &[]);
+    assert_usage_error(&out, &["--workers", "-3"]);
+}
+
+#[test]
+fn an_unknown_category_lists_the_valid_ones() {
+    let out = pacer_in(&suite("categories"), &["--category", "integraton"], &[]);
+    assert_usage_error(&out, &["integraton", "integration"]);
+}
+
+#[test]
+fn a_negative_delay_is_refused() {
+    let dir = project("[project]\nname = 'x'\n");
+    let out = pacer_in(dir.path(), &[], &[("PYTEST_RATE_LIMIT_DELAY", "-1")]);
+    assert_usage_error(&out, &["PYTEST_RATE_LIMIT_DELAY"]);
+}
+
+#[test]
+fn a_malformed_pyproject_names_file_and_line() {
+    let dir = project("[project]\nname = 'x'\n\n[tool.pacer]\nworkers = = 2\n");
+    let out = pacer_in(dir.path(), &[], &[]);
+    assert_usage_error(&out, &["pyproject.toml:5"]);
+}
+
+#[test]
+fn an_unknown_key_under_tool_pacer_suggests_the_closest() {
+    let dir = project("[project]\nname = 'x'\n\n[tool.pacer]\nworkrs = 2\n");
+    let out = pacer_in(dir.path(), &[], &[]);
+    assert_usage_error(&out, &["workrs", "workers", "pyproject.toml:5"]);
+}
+
+#[test]
+fn a_missing_pytest_is_a_usage_error_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // A virtualenv without pytest stands for a user's venv that lacks it.
+    let venv = dir.path().join("venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .expect("python3");
+    assert!(made.success());
+    let proj = project("[project]\nname = 'x'\n");
+    let bare = venv.join("bin/python");
+    let out = pacer_in(proj.path(), &["--python", bare.to_str().unwrap()], &[]);
+    assert_usage_error(&out, &["pytest is not importable", "pip install pytest"]);
+}
+
+// ---------------------------------------------------------------------------
+// Precedence: flag > environment > pyproject > default, each shown with its source.
+
+fn config_source(dir: &Path, args: &[&str], env: &[(&str, &str)], key: &str) -> (String, String) {
+    let mut all = vec!["config", "--json"];
+    all.extend_from_slice(args);
+    let out = pacer_in(dir, &all, env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("config --json prints JSON");
+    let rows = json["settings"].as_array().expect("settings array");
+    let row = rows
+        .iter()
+        .find(|r| r["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    (
+        row["value"].to_string(),
+        row["source"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn each_source_wins_over_the_ones_below_it() {
+    let dir = project("[project]\nname = 'x'\n\n[tool.pacer]\nworkers = 2\n");
+    let (value, source) = config_source(dir.path(), &[], &[], "workers");
+    assert!(
+        value.contains('2') && source.contains("pyproject.toml:5"),
+        "{value} {source}"
+    );
+    let (value, source) = config_source(dir.path(), &[], &[("PYTEST_WORKERS", "3")], "workers");
+    assert!(
+        value.contains('3') && source.contains("PYTEST_WORKERS"),
+        "{value} {source}"
+    );
+    let (value, source) = config_source(
+        dir.path(),
+        &[],
+        &[("PYTEST_WORKERS", "3"), ("PACER_WORKERS", "5")],
+        "workers",
+    );
+    assert!(
+        value.contains('5') && source.contains("PACER_WORKERS"),
+        "{value} {source}"
+    );
+    let (value, source) = config_source(
+        dir.path(),
+        &["-n", "4"],
+        &[("PYTEST_WORKERS", "3")],
+        "workers",
+    );
+    assert!(
+        value.contains('4') && source.contains("--workers"),
+        "{value} {source}"
+    );
+    let bare = project("[project]\nname = 'x'\n");
+    let (_, source) = config_source(bare.path(), &[], &[], "workers");
+    assert_eq!(source, "default");
+}
+
+#[test]
+fn config_prints_every_setting_with_its_source_as_text() {
+    let out = pacer_in(
+        &suite("plugin"),
+        &["config"],
+        &[("PYTEST_MAX_RETRIES", "7")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let text_out = stdout(&out);
+    for needle in [
+        "workers",
+        "rate_limit.max_retries",
+        "env PYTEST_MAX_RETRIES",
+        "categories.slow.markers",
+        "default",
+    ] {
+        assert!(
+            text_out.contains(needle),
+            "missing {needle:?} in\n{text_out}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Categories: list, selection flags, project-defined categories.
+
+#[test]
+fn list_groups_every_test_in_exactly_one_category() {
+    let out = pacer_in(&suite("categories"), &["list", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("list --json prints JSON");
+    let mut seen = std::collections::HashSet::new();
+    let mut counts = std::collections::HashMap::new();
+    for category in json["categories"].as_array().unwrap() {
+        let name = category["name"].as_str().unwrap().to_string();
+        for id in category["tests"].as_array().unwrap() {
+            assert!(
+                seen.insert(id.as_str().unwrap().to_string()),
+                "{id} listed twice"
+            );
+        }
+        counts.insert(name, category["count"].as_u64().unwrap());
+    }
+    assert_eq!(seen.len() as u64, json["total"].as_u64().unwrap());
+    assert_eq!(
+        counts["default"], 4,
+        "tests/misc matches no category and must land in default: {counts:?}"
+    );
+    assert!(seen.contains("tests/unit/test_first_match.py::test_unit_path_beats_live_marker"));
+    let unit: Vec<&str> = json["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "unit")
+        .unwrap()["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        unit.contains(&"tests/unit/test_first_match.py::test_unit_path_beats_live_marker"),
+        "first match wins"
+    );
+
+    let out = pacer_in(&suite("categories"), &["list"], &[]);
+    let listing = stdout(&out);
+    assert!(
+        listing.contains("end-to-end (21 tests; up to 10 at once, io, rate limited)"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("models (12 tests; up to 8 at once, cpu)"),
+        "{listing}"
+    );
+}
+
+fn passed(output: &Output) -> usize {
+    let out = stdout(output);
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('='))
+        .unwrap_or_default();
+    last.split(", ")
+        .flat_map(|part| {
+            part.trim_matches('=')
+                .trim()
+                .split(' ')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .map(|w| (w[0].to_string(), w[1].to_string()))
+                .collect::<Vec<_>>()
+        })
+        .find(|(_, word)| word == "passed")
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn category_flags_select_their_tests_and_combine() {
+    let dir = suite("categories");
+    let out = pacer_in(&dir, &["-n", "2", "--unit"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(passed(&out), 13, "{}", text(&out));
+    let out = pacer_in(&dir, &["-n", "2", "--unit", "--models"], &[]);
+    assert_eq!(passed(&out), 25, "{}", text(&out));
+    let out = pacer_in(&dir, &["-n", "2", "--category", "default"], &[]);
+    assert_eq!(passed(&out), 4, "{}", text(&out));
+    assert!(stdout(&out).contains("deselected"), "{}", text(&out));
+}
+
+#[test]
+fn a_category_flag_that_selects_nothing_says_so() {
+    let out = pacer_in(&suite("plugin"), &["--live"], &[]);
+    assert!(
+        stderr(&out).contains("category `live` selects no tests")
+            || stdout(&out).contains("category `live` selects no tests"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "nothing ran: pytest's exit code 5\n{}",
+        text(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The plugin: fixtures and environment the workers get.
+
+#[test]
+fn workers_get_fixtures_category_environment_and_pytest_env() {
+    let out = pacer_in(
+        &suite("plugin"),
+        &["-n", "2", "-v"],
+        &[("PACER_UPSTREAM_MY_API", "http://127.0.0.1:9/")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(passed(&out), 6, "{}", text(&out));
+}
+
+// ---------------------------------------------------------------------------
+// Falling back, and stopping.
+
+#[test]
+fn a_worker_that_cannot_start_means_a_sequential_run_and_says_why() {
+    let out = pacer_in(&suite("fallback"), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("falling back to a sequential run")
+            && err.contains("gw1")
+            && err.contains("exit code 7"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("3 passed"), "{}", text(&out));
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
+        .current_dir(suite("hang"))
+        .args(["-n", "2", "-v", "--python"])
+        .arg(python())
+        .env_remove("VIRTUAL_ENV")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pacer starts");
+    // Wait until the hanging test has started (its worker is busy), then interrupt.
+    let started = Instant::now();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("PASSED") && started.elapsed() < Duration::from_secs(60) {
+        let n = out.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc_kill(child.id() as i32, 2);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "pacer did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    out.read_to_string(&mut seen).ok();
+    assert_eq!(status.code(), Some(2), "{seen}");
+    assert!(seen.contains("KeyboardInterrupt"), "{seen}");
+    assert!(
+        seen.lines().last().unwrap_or_default().contains("passed"),
+        "the summary still counts what ran:\n{seen}"
+    );
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
