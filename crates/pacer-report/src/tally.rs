@@ -3,7 +3,16 @@
 use std::time::Duration;
 
 /// pytest's order of outcome words in the final line; others follow in first-seen order.
-const KNOWN: [&str; 8] = ["failed", "passed", "skipped", "deselected", "xfailed", "xpassed", "warnings", "error"];
+const KNOWN: [&str; 8] = [
+    "failed",
+    "passed",
+    "skipped",
+    "deselected",
+    "xfailed",
+    "xpassed",
+    "warnings",
+    "error",
+];
 
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -22,7 +31,10 @@ impl Tally {
     }
 
     pub fn get(&self, category: &str) -> usize {
-        self.counts.iter().find(|(c, _)| c == category).map_or(0, |(_, n)| *n)
+        self.counts
+            .iter()
+            .find(|(c, _)| c == category)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// "1 failed, 2 passed, 1 error" in pytest's order and wording.
@@ -63,7 +75,12 @@ pub fn format_elapsed(elapsed: Duration) -> String {
         format!("{secs:.2}s")
     } else {
         let whole = elapsed.as_secs();
-        format!("{secs:.2}s ({}:{:02}:{:02})", whole / 3600, (whole % 3600) / 60, whole % 60)
+        format!(
+            "{secs:.2}s ({}:{:02}:{:02})",
+            whole / 3600,
+            (whole % 3600) / 60,
+            whole % 60
+        )
     }
 }
 
@@ -96,7 +113,10 @@ mod tests {
         t.add("xpassed", 1);
         t.add("skipped", 5);
         t.add("xfailed", 3);
-        assert_eq!(t.phrase(), "9 failed, 85 passed, 5 skipped, 3 xfailed, 1 xpassed, 2 errors");
+        assert_eq!(
+            t.phrase(),
+            "9 failed, 85 passed, 5 skipped, 3 xfailed, 1 xpassed, 2 errors"
+        );
         let mut t = Tally::default();
         t.add("error", 1);
         t.add("warnings", 1);
@@ -106,7 +126,10 @@ mod tests {
     #[test]
     fn separator_matches_pytest_width() {
         assert_eq!(sep('=', "1 passed in 0.01s", 80).len(), 80);
-        assert_eq!(sep('=', "1 passed in 0.01s", 80), format!("{} 1 passed in 0.01s {}", "=".repeat(30), "=".repeat(31)));
+        assert_eq!(
+            sep('=', "1 passed in 0.01s", 80),
+            format!("{} 1 passed in 0.01s {}", "=".repeat(30), "=".repeat(31))
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl TerminalOptions {
             .filter(|_| tty)
             .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
             .unwrap_or(80);
-        TerminalOptions { verbosity, progress_bar: tty && std::env::var_os("CI").is_none(), width }
+        TerminalOptions {
+            verbosity,
+            progress_bar: tty && std::env::var_os("CI").is_none(),
+            width,
+        }
     }
 }
 
@@ -106,13 +110,18 @@ impl<W: Write> Terminal<W> {
         ));
         self.line(&format!("rootdir: {}", hello.rootdir));
         if let Some(configfile) = &hello.configfile {
-            let shown = configfile.strip_prefix(&format!("{}/", hello.rootdir)).unwrap_or(configfile);
+            let shown = configfile
+                .strip_prefix(&format!("{}/", hello.rootdir))
+                .unwrap_or(configfile);
             self.line(&format!("configfile: {shown}"));
         }
         if !hello.plugins.is_empty() {
             self.line(&format!("plugins: {}", hello.plugins.join(", ")));
         }
-        self.line(&format!("pacer: {workers} worker{}", if workers == 1 { "" } else { "s" }));
+        self.line(&format!(
+            "pacer: {workers} worker{}",
+            if workers == 1 { "" } else { "s" }
+        ));
     }
 
     fn collected(&mut self, total: usize, deselected: usize, problems: &[CollectProblem]) {
@@ -129,9 +138,15 @@ impl<W: Write> Terminal<W> {
         if self.options.verbosity >= 0 {
             let errors = problems.iter().filter(|p| p.outcome == "failed").count();
             let collected = total + deselected;
-            let mut text = format!("collected {collected} item{}", if collected == 1 { "" } else { "s" });
+            let mut text = format!(
+                "collected {collected} item{}",
+                if collected == 1 { "" } else { "s" }
+            );
             if errors > 0 {
-                text.push_str(&format!(" / {errors} error{}", if errors == 1 { "" } else { "s" }));
+                text.push_str(&format!(
+                    " / {errors} error{}",
+                    if errors == 1 { "" } else { "s" }
+                ));
             }
             if deselected > 0 {
                 text.push_str(&format!(" / {deselected} deselected / {total} selected"));
@@ -140,21 +155,35 @@ impl<W: Write> Terminal<W> {
             self.line("");
         }
         if self.options.progress_bar && total > 0 {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}] {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             self.bar = Some(bar);
         }
     }
 
     fn percent(finished: usize, total: usize) -> String {
-        let pct = if total == 0 { 100 } else { finished * 100 / total };
+        let pct = if total == 0 {
+            100
+        } else {
+            finished * 100 / total
+        };
         format!("[{pct:>3}%]")
     }
 
-    fn finished(&mut self, id: &str, worker: &str, reports: &[PhaseReport], finished: usize, total: usize) {
+    fn finished(
+        &mut self,
+        id: &str,
+        worker: &str,
+        reports: &[PhaseReport],
+        finished: usize,
+        total: usize,
+    ) {
         for report in reports {
             self.tally.add(&report.cat, 1);
             if report.cat.is_empty() {
@@ -162,9 +191,15 @@ impl<W: Write> Terminal<W> {
             }
             let failed = report.outcome == "failed";
             if failed && report.when == "call" {
-                self.failures.push(Failure { id: id.to_string(), report: report.clone() });
+                self.failures.push(Failure {
+                    id: id.to_string(),
+                    report: report.clone(),
+                });
             } else if failed {
-                self.errors.push(Failure { id: id.to_string(), report: report.clone() });
+                self.errors.push(Failure {
+                    id: id.to_string(),
+                    report: report.clone(),
+                });
             } else if report.outcome == "skipped" && report.xfail.is_none() {
                 self.skips.push((id.to_string(), report.clone()));
             }
@@ -176,10 +211,21 @@ impl<W: Write> Terminal<W> {
         }
     }
 
-    fn progress(&mut self, id: &str, worker: &str, report: &PhaseReport, finished: usize, total: usize) {
+    fn progress(
+        &mut self,
+        id: &str,
+        worker: &str,
+        report: &PhaseReport,
+        finished: usize,
+        total: usize,
+    ) {
         let percent = Self::percent(finished, total);
         if self.options.verbosity > 0 {
-            let word = if report.word.is_empty() { report.cat.to_uppercase() } else { report.word.clone() };
+            let word = if report.word.is_empty() {
+                report.cat.to_uppercase()
+            } else {
+                report.word.clone()
+            };
             self.line(&format!("[{worker}] {percent} {word} {id}"));
             return;
         }
@@ -211,19 +257,32 @@ impl<W: Write> Terminal<W> {
         }
         self.end_progress_line();
         let width = self.options.width;
-        let has_errors = !self.errors.is_empty() || self.collect_problems.iter().any(|p| p.outcome == "failed");
+        let has_errors =
+            !self.errors.is_empty() || self.collect_problems.iter().any(|p| p.outcome == "failed");
         if has_errors {
             self.line(&sep('=', "ERRORS", width));
             for problem in std::mem::take(&mut self.collect_problems) {
                 if problem.outcome == "failed" {
-                    self.line(&sep('_', &format!("ERROR collecting {}", problem.id), width));
+                    self.line(&sep(
+                        '_',
+                        &format!("ERROR collecting {}", problem.id),
+                        width,
+                    ));
                     self.line(problem.longrepr.trim_end());
                 }
                 self.collect_problems.push(problem);
             }
             for failure in std::mem::take(&mut self.errors) {
-                let head = failure.report.head.clone().unwrap_or_else(|| failure.id.clone());
-                self.line(&sep('_', &format!("ERROR at {} of {head}", failure.report.when), width));
+                let head = failure
+                    .report
+                    .head
+                    .clone()
+                    .unwrap_or_else(|| failure.id.clone());
+                self.line(&sep(
+                    '_',
+                    &format!("ERROR at {} of {head}", failure.report.when),
+                    width,
+                ));
                 self.failure_body(&failure.report);
                 self.errors.push(failure);
             }
@@ -231,7 +290,11 @@ impl<W: Write> Terminal<W> {
         if !self.failures.is_empty() {
             self.line(&sep('=', "FAILURES", width));
             for failure in std::mem::take(&mut self.failures) {
-                let head = failure.report.head.clone().unwrap_or_else(|| failure.id.clone());
+                let head = failure
+                    .report
+                    .head
+                    .clone()
+                    .unwrap_or_else(|| failure.id.clone());
                 self.line(&sep('_', &head, width));
                 self.failure_body(&failure.report);
                 self.failures.push(failure);
@@ -252,15 +315,26 @@ impl<W: Write> Terminal<W> {
             self.line(&sep('!', stopped, width));
         }
         if let Some(interrupted) = &summary.interrupted {
-            let text = if interrupted == "KeyboardInterrupt" { interrupted.clone() } else { format!("Interrupted: {interrupted}") };
+            let text = if interrupted == "KeyboardInterrupt" {
+                interrupted.clone()
+            } else {
+                format!("Interrupted: {interrupted}")
+            };
             self.line(&sep('!', &text, width));
         }
         if summary.not_run > 0 {
-            self.line(&format!("pacer: {} test{} not run", summary.not_run, if summary.not_run == 1 { "" } else { "s" }));
+            self.line(&format!(
+                "pacer: {} test{} not run",
+                summary.not_run,
+                if summary.not_run == 1 { "" } else { "s" }
+            ));
         }
         let elapsed = format_elapsed(summary.elapsed);
         let phrase = self.tally.phrase();
-        let text = if phrase.is_empty() || (self.tally.get("deselected") > 0 && self.tally.phrase() == format!("{} deselected", self.tally.get("deselected"))) {
+        let text = if phrase.is_empty()
+            || (self.tally.get("deselected") > 0
+                && self.tally.phrase() == format!("{} deselected", self.tally.get("deselected")))
+        {
             if phrase.is_empty() {
                 format!("no tests ran in {elapsed}")
             } else {
@@ -288,7 +362,9 @@ impl<W: Write> Terminal<W> {
         let width = self.options.width;
         let verbose = self.options.verbosity > 0;
         let shorten = |prefix: String, message: Option<&String>| -> String {
-            let Some(message) = message.and_then(|m| m.lines().next()) else { return prefix };
+            let Some(message) = message.and_then(|m| m.lines().next()) else {
+                return prefix;
+            };
             let line = format!("{prefix} - {message}");
             if verbose || line.chars().count() <= width {
                 line
@@ -298,13 +374,23 @@ impl<W: Write> Terminal<W> {
             }
         };
         for failure in &self.failures {
-            lines.push(shorten(format!("FAILED {}", failure.id), failure.report.msg.as_ref()));
+            lines.push(shorten(
+                format!("FAILED {}", failure.id),
+                failure.report.msg.as_ref(),
+            ));
         }
-        for problem in self.collect_problems.iter().filter(|p| p.outcome == "failed") {
+        for problem in self
+            .collect_problems
+            .iter()
+            .filter(|p| p.outcome == "failed")
+        {
             lines.push(format!("ERROR {}", problem.id));
         }
         for failure in &self.errors {
-            lines.push(shorten(format!("ERROR {}", failure.id), failure.report.msg.as_ref()));
+            lines.push(shorten(
+                format!("ERROR {}", failure.id),
+                failure.report.msg.as_ref(),
+            ));
         }
         if !lines.is_empty() {
             self.line(&sep('=', "short test summary info", width));
@@ -319,21 +405,41 @@ impl<W: Write> Reporter for Terminal<W> {
     fn report(&mut self, event: Event<'_>) {
         match event {
             Event::Started { hello, workers } => self.started(hello, workers),
-            Event::Collected { total, deselected, problems } => self.collected(total, deselected, problems),
+            Event::Collected {
+                total,
+                deselected,
+                problems,
+            } => self.collected(total, deselected, problems),
             Event::TestStarted { .. } | Event::Planned { .. } => {}
-            Event::TestFinished { id, worker, reports, finished, total } => self.finished(id, worker, reports, finished, total),
-            Event::TestAmended { id, worker, reports } => {
+            Event::TestFinished {
+                id,
+                worker,
+                reports,
+                finished,
+                total,
+            } => self.finished(id, worker, reports, finished, total),
+            Event::TestAmended {
+                id,
+                worker,
+                reports,
+            } => {
                 let finished = self.total;
                 self.finished(id, worker, reports, finished, self.total);
             }
-            Event::Output { worker, stream, line } => {
+            Event::Output {
+                worker,
+                stream,
+                line,
+            } => {
                 let tag = match stream {
                     Stream::Stdout => "",
                     Stream::Stderr => " err",
                 };
                 self.line(&format!("[{worker}{tag}] {line}"));
             }
-            Event::Warning { id, message } => self.warnings.push((id.to_string(), message.to_string())),
+            Event::Warning { id, message } => {
+                self.warnings.push((id.to_string(), message.to_string()))
+            }
             Event::Notice { message } => self.line(&format!("pacer: {message}")),
             Event::Finished { summary } => {
                 if !self.warnings.is_empty() {

@@ -13,7 +13,10 @@ fn store(cache_dir: &Path) -> PathBuf {
 }
 
 fn read(path: &Path) -> HashMap<String, f64> {
-    std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 /// Durations from `.test_durations` (if any), overlaid by pacer's own store.
@@ -31,7 +34,9 @@ pub fn save(cache_dir: &Path, measured: &[(String, f64)]) {
     let path = store(cache_dir);
     let mut durations = read(&path);
     durations.extend(measured.iter().cloned());
-    let Ok(json) = serde_json::to_vec_pretty(&durations) else { return };
+    let Ok(json) = serde_json::to_vec_pretty(&durations) else {
+        return;
+    };
     if let Some(parent) = path.parent() {
         if std::fs::create_dir_all(parent).is_err() {
             return;

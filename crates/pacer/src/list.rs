@@ -21,8 +21,20 @@ pub struct Listing {
 impl Listing {
     pub fn new(settings: &Settings, json: bool) -> Self {
         let all = settings.categories();
-        let descriptions = all.ordered().iter().chain(std::iter::once(all.default_category())).map(|c| (c.name.clone(), c.description.clone())).collect();
-        Listing { json, tests: Vec::new(), categories: Vec::new(), descriptions, problems: Vec::new(), deselected: 0 }
+        let descriptions = all
+            .ordered()
+            .iter()
+            .chain(std::iter::once(all.default_category()))
+            .map(|c| (c.name.clone(), c.description.clone()))
+            .collect();
+        Listing {
+            json,
+            tests: Vec::new(),
+            categories: Vec::new(),
+            descriptions,
+            problems: Vec::new(),
+            deselected: 0,
+        }
     }
 
     pub fn print(&self, out: &mut dyn Write) {
@@ -32,7 +44,12 @@ impl Listing {
                 .iter()
                 .enumerate()
                 .map(|(index, c)| {
-                    let tests: Vec<&str> = self.tests.iter().filter(|t| t.category == index).map(|t| t.id.as_str()).collect();
+                    let tests: Vec<&str> = self
+                        .tests
+                        .iter()
+                        .filter(|t| t.category == index)
+                        .map(|t| t.id.as_str())
+                        .collect();
                     json!({
                         "name": c.name,
                         "max_workers": c.slots.cap,
@@ -44,18 +61,27 @@ impl Listing {
                     })
                 })
                 .collect();
-            let errors: Vec<_> = self.problems.iter().map(|(id, text)| json!({"id": id, "error": text})).collect();
+            let errors: Vec<_> = self
+                .problems
+                .iter()
+                .map(|(id, text)| json!({"id": id, "error": text}))
+                .collect();
             let doc = json!({
                 "total": self.tests.len(),
                 "deselected": self.deselected,
                 "categories": categories,
                 "collection_errors": errors,
             });
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            );
             return;
         }
         for (index, c) in self.categories.iter().enumerate() {
-            let tests: Vec<&PlannedTest> = self.tests.iter().filter(|t| t.category == index).collect();
+            let tests: Vec<&PlannedTest> =
+                self.tests.iter().filter(|t| t.category == index).collect();
             if tests.is_empty() {
                 continue;
             }
@@ -65,7 +91,14 @@ impl Listing {
             };
             let limited = if c.rate_limited { ", rate limited" } else { "" };
             let skipped = if c.selected { "" } else { " (not selected)" };
-            let _ = writeln!(out, "{} ({} test{}; up to {} at once, {kind}{limited}){skipped}", c.name, tests.len(), if tests.len() == 1 { "" } else { "s" }, c.slots.cap);
+            let _ = writeln!(
+                out,
+                "{} ({} test{}; up to {} at once, {kind}{limited}){skipped}",
+                c.name,
+                tests.len(),
+                if tests.len() == 1 { "" } else { "s" },
+                c.slots.cap
+            );
             if let Some((_, description)) = self.descriptions.iter().find(|(n, _)| *n == c.name) {
                 if !description.is_empty() {
                     let _ = writeln!(out, "  # {description}");
@@ -78,7 +111,16 @@ impl Listing {
         for (id, _) in &self.problems {
             let _ = writeln!(out, "ERROR collecting {id}");
         }
-        let _ = writeln!(out, "{} tests in {} categories", self.tests.len(), self.categories.iter().enumerate().filter(|(i, _)| self.tests.iter().any(|t| t.category == *i)).count());
+        let _ = writeln!(
+            out,
+            "{} tests in {} categories",
+            self.tests.len(),
+            self.categories
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.tests.iter().any(|t| t.category == *i))
+                .count()
+        );
     }
 }
 
@@ -89,9 +131,17 @@ impl Reporter for Listing {
                 self.tests = tests.to_vec();
                 self.categories = categories.to_vec();
             }
-            Event::Collected { deselected, problems, .. } => {
+            Event::Collected {
+                deselected,
+                problems,
+                ..
+            } => {
                 self.deselected = deselected;
-                self.problems = problems.iter().filter(|p| p.outcome == "failed").map(|p| (p.id.clone(), p.longrepr.clone())).collect();
+                self.problems = problems
+                    .iter()
+                    .filter(|p| p.outcome == "failed")
+                    .map(|p| (p.id.clone(), p.longrepr.clone()))
+                    .collect();
             }
             Event::Notice { message } => eprintln!("pacer: {message}"),
             _ => {}
