@@ -65,7 +65,13 @@ pub struct RunConfig {
     pub debug: bool,
     /// Collect, report the plan, run nothing (`pacer list`).
     pub list_only: bool,
+    /// A test running longer is failed and its worker replaced (SIGTERM,
+    /// then SIGKILL after a grace period).
+    pub timeout: Option<std::time::Duration>,
 }
+
+/// How long a timed-out worker gets between SIGTERM and SIGKILL.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How the run ended, for the binary.
 #[derive(Debug)]
@@ -115,6 +121,9 @@ struct WorkerState {
     capture_dir: PathBuf,
     recent: VecDeque<String>,
     stop_sent: bool,
+    started_at: Option<Instant>,
+    /// Set when its test ran past the timeout: when to send SIGKILL.
+    killing: Option<Instant>,
 }
 
 const RECENT_LINES: usize = 200;
@@ -225,6 +234,7 @@ impl Pool {
             }
         }
         let mut interrupts = 0;
+        let tick = std::time::Duration::from_millis(200);
         loop {
             if self.end.is_some() || self.all_gone() {
                 break;
@@ -238,6 +248,7 @@ impl Pool {
                     interrupts += 1;
                     self.interrupt(reporter, interrupts);
                 }
+                _ = tokio::time::sleep(tick), if self.config.timeout.is_some() => self.enforce_timeout(reporter),
             }
         }
         if let Some(end) = self.end.take() {
@@ -297,6 +308,8 @@ impl Pool {
             capture_dir,
             recent: VecDeque::new(),
             stop_sent: false,
+            started_at: None,
+            killing: None,
         });
         self.workers.len() - 1
     }
@@ -462,6 +475,7 @@ impl Pool {
             FromWorker::Start { id } => {
                 if let Some(&test) = self.index_by_id.get(&id) {
                     self.workers[w].running = Some(test);
+                    self.workers[w].started_at = Some(Instant::now());
                     reporter.report(Event::TestStarted {
                         id: &id,
                         worker: &self.workers[w].name,
@@ -844,6 +858,7 @@ impl Pool {
         };
         let state = &mut self.workers[w];
         state.running = None;
+        state.started_at = None;
         if let Some(pos) = state.queue.iter().position(|t| *t == test) {
             state.queue.remove(pos);
         }
@@ -1006,7 +1021,8 @@ impl Pool {
         if pending {
             if self.restarts < self.config.max_worker_restart {
                 self.restarts += 1;
-                let message = format!("worker {name} crashed ({status}); starting a replacement");
+                let why = if self.workers[w].killing.is_some() { "was stopped" } else { "crashed" };
+                let message = format!("worker {name} {why} ({status}); starting a replacement");
                 reporter.report(Event::Notice { message: &message });
                 if self.add_worker().is_err() {
                     self.give_up_workers(reporter);
@@ -1113,22 +1129,48 @@ impl Pool {
             let lines: Vec<&str> = state.recent.iter().map(String::as_str).collect();
             sections.push(("Worker output".to_string(), lines.join("\n") + "\n"));
         }
-        let message = format!("worker crashed ({status})");
+        let (message, longrepr) = match (state.killing, self.config.timeout) {
+            (Some(_), Some(timeout)) => {
+                let message = format!("timed out after {:.1}s (--timeout)", timeout.as_secs_f64());
+                let longrepr = format!("{message}: worker {} was stopped ({status})", state.name);
+                (message, longrepr)
+            }
+            _ => (format!("worker crashed ({status})"), format!("worker {} crashed ({status}) while running this test", state.name)),
+        };
         PhaseReport {
             when: "call".into(),
             outcome: "failed".into(),
             cat: "failed".into(),
             word: "FAILED".into(),
             dur: 0.0,
-            longrepr: Some(format!(
-                "worker {} crashed ({status}) while running this test",
-                state.name
-            )),
+            longrepr: Some(longrepr),
             sections,
             head: None,
             msg: Some(message),
             skip: None,
             xfail: None,
+        }
+    }
+
+    fn enforce_timeout(&mut self, reporter: &mut dyn Reporter) {
+        let Some(timeout) = self.config.timeout else { return };
+        for state in &mut self.workers {
+            if state.phase == Phase::Gone {
+                continue;
+            }
+            if let Some(at) = state.killing {
+                if Instant::now() >= at {
+                    state.handle.signal(libc::SIGKILL);
+                }
+                continue;
+            }
+            let (Some(started), Some(test)) = (state.started_at, state.running) else { continue };
+            if started.elapsed() > timeout {
+                state.killing = Some(Instant::now() + KILL_GRACE);
+                state.handle.signal(libc::SIGTERM);
+                let message = format!("{} ran past the {:.1}s timeout; stopping worker {}", self.tests[test].id, timeout.as_secs_f64(), state.name);
+                reporter.report(Event::Notice { message: &message });
+            }
         }
     }
 

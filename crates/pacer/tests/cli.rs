@@ -421,6 +421,17 @@ fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
     );
 }
 
+#[test]
+fn a_test_past_the_timeout_fails_and_the_run_goes_on() {
+    let out = pacer_in(&suite("hang"), &["-n", "2", "-v"], &[("PACER_TIMEOUT", "2")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = stdout(&out);
+    assert!(all.contains("FAILED tests/test_hang.py::test_hangs"), "{}", text(&out));
+    assert!(all.contains("timed out after 2.0s"), "{}", text(&out));
+    assert!(all.contains("going to sleep for an hour"), "the output captured so far is shown\n{}", text(&out));
+    assert_eq!(passed(&out), 2, "{}", text(&out));
+}
+
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
