@@ -87,7 +87,11 @@ impl Run {
             "----- {} -----\nexit code: {:?}{}\n----- stdout -----\n{}\n----- stderr -----\n{}\n",
             self.label,
             self.code,
-            if self.timed_out { " (killed: timed out)" } else { "" },
+            if self.timed_out {
+                " (killed: timed out)"
+            } else {
+                ""
+            },
             self.stdout,
             self.stderr
         )
@@ -101,7 +105,9 @@ fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) -> R
     let label = format!(
         "(cd {} && {}{} {})",
         dir.display(),
-        env.iter().map(|(k, v)| format!("{k}={v} ")).collect::<String>(),
+        env.iter()
+            .map(|(k, v)| format!("{k}={v} "))
+            .collect::<String>(),
         program.display(),
         args.join(" ")
     );
@@ -131,8 +137,14 @@ fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) -> R
     // Read both pipes on threads so a chatty child never blocks on a full pipe.
     let (tx, rx) = mpsc::channel();
     for (which, mut pipe) in [
-        (0, Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>),
-        (1, Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>),
+        (
+            0,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        ),
+        (
+            1,
+            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
+        ),
     ] {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -270,7 +282,11 @@ fn scan_nodeid(s: &str) -> Option<usize> {
 
 fn outcome_word(s: &str) -> Option<&'static str> {
     OUTCOMES.into_iter().find(|word| {
-        s.starts_with(word) && s[word.len()..].chars().next().map_or(true, char::is_whitespace)
+        s.starts_with(word)
+            && s[word.len()..]
+                .chars()
+                .next()
+                .map_or(true, char::is_whitespace)
     })
 }
 
@@ -339,7 +355,9 @@ fn final_counts(text: &str) -> Option<BTreeMap<String, u64>> {
             continue;
         }
         let inner = line.trim_matches('=').trim();
-        let Some(at) = inner.rfind(" in ") else { continue };
+        let Some(at) = inner.rfind(" in ") else {
+            continue;
+        };
         let time = &inner[at + 4..];
         if !time.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
@@ -352,7 +370,11 @@ fn final_counts(text: &str) -> Option<BTreeMap<String, u64>> {
         let mut ok = true;
         for part in summary.split(", ") {
             let mut words = part.split_whitespace();
-            match (words.next().and_then(|n| n.parse::<u64>().ok()), words.next(), words.next()) {
+            match (
+                words.next().and_then(|n| n.parse::<u64>().ok()),
+                words.next(),
+                words.next(),
+            ) {
                 (Some(n), Some(word), None) => {
                     let word = match word {
                         "error" => "errors",
@@ -402,7 +424,10 @@ fn describe_diff(pacer: &Outcomes, pytest: &Outcomes) -> String {
     let mut lines = Vec::new();
     let keys: BTreeSet<_> = pacer.keys().chain(pytest.keys()).collect();
     for key in keys {
-        let (a, b) = (pacer.get(key).copied().unwrap_or(0), pytest.get(key).copied().unwrap_or(0));
+        let (a, b) = (
+            pacer.get(key).copied().unwrap_or(0),
+            pytest.get(key).copied().unwrap_or(0),
+        );
         if a != b {
             lines.push(format!("  {} {}: pacer {a}, pytest {b}", key.1, key.0));
         }
@@ -413,16 +438,25 @@ fn describe_diff(pacer: &Outcomes, pytest: &Outcomes) -> String {
 /// Outcome multisets equal (minus `ignore`d node ids), counts equal (minus
 /// `ignore_counts` keys and warnings), else panic with both outputs.
 fn assert_same(pacer: &Run, pytest: &Run, ignore: &[&str], ignore_counts: &[&str]) {
-    assert!(!pacer.timed_out, "{}", failure("pacer timed out", &[pacer, pytest]));
+    assert!(
+        !pacer.timed_out,
+        "{}",
+        failure("pacer timed out", &[pacer, pytest])
+    );
     let keep = |o: Outcomes| -> Outcomes {
-        o.into_iter().filter(|((id, _), _)| !ignore.contains(&id.as_str())).collect()
+        o.into_iter()
+            .filter(|((id, _), _)| !ignore.contains(&id.as_str()))
+            .collect()
     };
     let ours = keep(pacer_outcomes(pacer));
     let theirs = keep(pytest_outcomes(pytest));
     assert!(
         !theirs.is_empty(),
         "{}",
-        failure("parsed no outcome lines from pytest: the parser or the fixture is broken", &[pytest])
+        failure(
+            "parsed no outcome lines from pytest: the parser or the fixture is broken",
+            &[pytest]
+        )
     );
     assert!(
         ours == theirs,
@@ -470,29 +504,49 @@ fn assert_code(run: &Run, expected: i32, others: &[&Run]) {
 #[test]
 fn parser_reads_odd_nodeids() {
     assert_eq!(
-        parse_pytest_line("tests/test_params.py::test_odd_ids[[bracketed]] PASSED             [ 40%]"),
-        Some(("tests/test_params.py::test_odd_ids[[bracketed]]".into(), "PASSED".into()))
+        parse_pytest_line(
+            "tests/test_params.py::test_odd_ids[[bracketed]] PASSED             [ 40%]"
+        ),
+        Some((
+            "tests/test_params.py::test_odd_ids[[bracketed]]".into(),
+            "PASSED".into()
+        ))
     );
     assert_eq!(
         parse_pytest_line("tests/t.py::test_sums[named case] XFAIL (wrong sum) [ 66%]"),
         Some(("tests/t.py::test_sums[named case]".into(), "XFAIL".into()))
     );
     assert_eq!(
-        parse_pacer_line("[gw1] [ 37%] PASSED tests/test_params.py::test_odd_ids[h\\xe9llo w\\xf6rld] "),
-        Some(("tests/test_params.py::test_odd_ids[h\\xe9llo w\\xf6rld]".into(), "PASSED".into()))
+        parse_pacer_line(
+            "[gw1] [ 37%] PASSED tests/test_params.py::test_odd_ids[h\\xe9llo w\\xf6rld] "
+        ),
+        Some((
+            "tests/test_params.py::test_odd_ids[h\\xe9llo w\\xf6rld]".into(),
+            "PASSED".into()
+        ))
     );
     assert_eq!(
         parse_pacer_line("[gw0] [100%] SKIPPED tests/a.py::C::test_b (whole class skipped)"),
         Some(("tests/a.py::C::test_b".into(), "SKIPPED".into()))
     );
     assert_eq!(parse_pytest_line("FAILED tests/a.py::t - assert 1"), None);
-    assert_eq!(parse_pytest_line("ERROR    outcomes.basic:test_basic.py:44 log"), None);
-    let counts = final_counts("=== 15 failed, 50 passed, 8 skipped, 1 error, 2 warnings in 0.24s ===").unwrap();
+    assert_eq!(
+        parse_pytest_line("ERROR    outcomes.basic:test_basic.py:44 log"),
+        None
+    );
+    let counts =
+        final_counts("=== 15 failed, 50 passed, 8 skipped, 1 error, 2 warnings in 0.24s ===")
+            .unwrap();
     assert_eq!(counts["failed"], 15);
     assert_eq!(counts["errors"], 1);
     assert_eq!(counts["warnings"], 2);
-    assert!(final_counts("===== no tests ran in 0.01s =====").unwrap().is_empty());
-    assert_eq!(final_counts("= 1 passed in 61.20s (0:01:01) =").unwrap()["passed"], 1);
+    assert!(final_counts("===== no tests ran in 0.01s =====")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        final_counts("= 1 passed in 61.20s (0:01:01) =").unwrap()["passed"],
+        1
+    );
 }
 
 #[test]
@@ -533,7 +587,11 @@ fn marker_selection_matches_pytest() {
 
 #[test]
 fn positional_paths_select_like_pytest() {
-    let paths = ["tests/pkg", "tests/test_skips.py", "tests/test_classes.py::TestPlain"];
+    let paths = [
+        "tests/pkg",
+        "tests/test_skips.py",
+        "tests/test_classes.py::TestPlain",
+    ];
     let ours = pacer("outcomes", &[&["-n", "2"][..], &paths[..]].concat());
     let theirs = pytest("outcomes", &paths);
     assert_same(&ours, &theirs, &[], &[]);
@@ -561,7 +619,10 @@ fn collection_errors_reported_like_pytest() {
     let expected = collection_error_lines(&theirs.stdout);
     assert_eq!(
         expected,
-        BTreeSet::from(["tests/test_broken_import.py".to_string(), "tests/test_broken_syntax.py".to_string()]),
+        BTreeSet::from([
+            "tests/test_broken_import.py".to_string(),
+            "tests/test_broken_syntax.py".to_string()
+        ]),
         "{}",
         failure("the fixture's collection errors changed", &[&theirs])
     );
@@ -570,7 +631,10 @@ fn collection_errors_reported_like_pytest() {
         found,
         expected,
         "{}",
-        failure("pacer's `ERROR <module>` summary lines differ from pytest's", &[&ours, &theirs])
+        failure(
+            "pacer's `ERROR <module>` summary lines differ from pytest's",
+            &[&ours, &theirs]
+        )
     );
     let output = ours.all_output();
     for needle in [
@@ -586,15 +650,26 @@ fn collection_errors_reported_like_pytest() {
         assert!(
             output.contains(needle),
             "{}",
-            failure(&format!("pacer's output lacks {needle:?}"), &[&ours, &theirs])
+            failure(
+                &format!("pacer's output lacks {needle:?}"),
+                &[&ours, &theirs]
+            )
         );
     }
     assert!(
         pacer_outcomes(&ours).is_empty(),
         "{}",
-        failure("pytest runs nothing after a collection error; pacer ran tests", &[&ours, &theirs])
+        failure(
+            "pytest runs nothing after a collection error; pacer ran tests",
+            &[&ours, &theirs]
+        )
     );
-    assert_eq!(counts_of(&ours), counts_of(&theirs), "{}", failure("final-line counts differ", &[&ours, &theirs]));
+    assert_eq!(
+        counts_of(&ours),
+        counts_of(&theirs),
+        "{}",
+        failure("final-line counts differ", &[&ours, &theirs])
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -610,7 +685,12 @@ fn pytest_crash_suite_without_crashes() -> Run {
 }
 
 fn assert_crash_run(ours: &Run, theirs: &Run) {
-    assert_same(ours, theirs, &[OS_EXIT, SEGFAULT], &["deselected", "failed"]);
+    assert_same(
+        ours,
+        theirs,
+        &[OS_EXIT, SEGFAULT],
+        &["deselected", "failed"],
+    );
     let outcomes = pacer_outcomes(ours);
     for (nodeid, why) in [(OS_EXIT, "exit code 1"), (SEGFAULT, "signal 11")] {
         let key = (nodeid.to_string(), "FAILED".to_string());
@@ -618,25 +698,38 @@ fn assert_crash_run(ours: &Run, theirs: &Run) {
             outcomes.get(&key),
             Some(&1),
             "{}",
-            failure(&format!("{nodeid} must be FAILED once ({why})"), &[ours, theirs])
+            failure(
+                &format!("{nodeid} must be FAILED once ({why})"),
+                &[ours, theirs]
+            )
         );
     }
     assert_eq!(
         outcomes.get(&(SYS_EXIT.to_string(), "FAILED".to_string())),
         Some(&1),
         "{}",
-        failure("sys.exit(3) must fail the test, as in pytest", &[ours, theirs])
+        failure(
+            "sys.exit(3) must fail the test, as in pytest",
+            &[ours, theirs]
+        )
     );
     let output = ours.all_output();
     for needle in ["worker crashed", "exit code 1", "signal 11"] {
-        assert!(output.contains(needle), "{}", failure(&format!("pacer's output lacks {needle:?}"), &[ours, theirs]));
+        assert!(
+            output.contains(needle),
+            "{}",
+            failure(&format!("pacer's output lacks {needle:?}"), &[ours, theirs])
+        );
     }
     let failed = |run: &Run| counts_of(run).get("failed").copied().unwrap_or(0);
     assert_eq!(
         failed(ours),
         failed(theirs) + 2,
         "{}",
-        failure("pacer must count the two crashed tests as failed, on top of pytest's failures", &[ours, theirs])
+        failure(
+            "pacer must count the two crashed tests as failed, on top of pytest's failures",
+            &[ours, theirs]
+        )
     );
     assert_code(ours, 1, &[theirs]);
 }
@@ -663,7 +756,10 @@ fn crashed_test_shows_output_captured_so_far() {
     assert!(
         ours.all_output().contains(marker),
         "{}",
-        failure("the os._exit test printed a line before dying; pacer must show it", &[&ours])
+        failure(
+            "the os._exit test printed a line before dying; pacer must show it",
+            &[&ours]
+        )
     );
 }
 
@@ -708,12 +804,25 @@ fn check_maxfail(args: &[&str], workers: usize, limit: usize) {
     assert!(
         lines.len() < MAXFAIL_TESTS,
         "{}",
-        failure("the whole suite ran: the failure limit stopped nothing", &[&ours])
+        failure(
+            "the whole suite ran: the failure limit stopped nothing",
+            &[&ours]
+        )
     );
     let counts = counts_of(&ours);
     let count = |outcome: &str| lines.iter().filter(|(_, o)| o == outcome).count() as u64;
-    assert_eq!(counts.get("failed").copied().unwrap_or(0), count("FAILED"), "{}", failure("final line vs FAILED lines", &[&ours]));
-    assert_eq!(counts.get("passed").copied().unwrap_or(0), count("PASSED"), "{}", failure("final line vs PASSED lines", &[&ours]));
+    assert_eq!(
+        counts.get("failed").copied().unwrap_or(0),
+        count("FAILED"),
+        "{}",
+        failure("final line vs FAILED lines", &[&ours])
+    );
+    assert_eq!(
+        counts.get("passed").copied().unwrap_or(0),
+        count("PASSED"),
+        "{}",
+        failure("final line vs PASSED lines", &[&ours])
+    );
 }
 
 #[test]
@@ -738,7 +847,13 @@ fn exitfirst_stops_like_pytest_sequentially() {
 // Categories (the ofsc layout)
 
 /// Caps of DESIGN.md §3's default categories; `default` has none of its own.
-const CAPS: [(&str, u64); 5] = [("unit", 8), ("models", 8), ("integration", 4), ("end-to-end", 10), ("live", 10)];
+const CAPS: [(&str, u64); 5] = [
+    ("unit", 8),
+    ("models", 8),
+    ("integration", 4),
+    ("end-to-end", 10),
+    ("live", 10),
+];
 
 struct Event {
     nodeid: String,
@@ -769,7 +884,11 @@ fn read_peaks(dir: &Path) -> BTreeMap<String, u64> {
     let v: serde_json::Value = serde_json::from_str(&text).expect("state.json");
     v["peak"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -815,7 +934,15 @@ fn categories_every_test_runs_once_in_its_category() {
         .filter(|((_, outcome), n)| outcome == "PASSED" && *n == 1)
         .map(|((id, _), _)| id)
         .collect();
-    assert_eq!(passed, expected, "{}", failure("pacer must pass every collected test exactly once", &[&ours]));
+    assert_eq!(
+        passed,
+        expected,
+        "{}",
+        failure(
+            "pacer must pass every collected test exactly once",
+            &[&ours]
+        )
+    );
 
     let events = read_events(state.path());
     let mut seen = BTreeMap::<&str, usize>::new();
@@ -843,17 +970,21 @@ fn categories_every_test_runs_once_in_its_category() {
     }
 }
 
-/// Issue 3: each category's cap is reached but never exceeded, and io
+/// Issue 3's proof: each category's cap is reached but never exceeded, and io
 /// categories run past `--workers` up to their caps. Each category runs alone
 /// (selected by its directory), so nothing but its cap and the worker count
 /// can hold it below the cap; the sleeps are tripled so that slow worker
 /// start-up on a loaded machine does not either.
 #[test]
-#[ignore = "needs category caps (issue 3); run with --ignored once they exist"]
 fn category_caps_are_reached_not_exceeded() {
     const WORKERS: u64 = 8;
-    let dirs = [("unit", "tests/unit"), ("models", "tests/models"), ("integration", "tests/integration"),
-        ("end-to-end", "tests/end_to_end"), ("live", "tests/live")];
+    let dirs = [
+        ("unit", "tests/unit"),
+        ("models", "tests/models"),
+        ("integration", "tests/integration"),
+        ("end-to-end", "tests/end_to_end"),
+        ("live", "tests/live"),
+    ];
     for ((category, cap), (_, dir)) in CAPS.into_iter().zip(dirs) {
         let state = tempfile::tempdir().expect("temp dir");
         let workers = WORKERS.to_string();
@@ -895,6 +1026,9 @@ fn dash_s_streams_test_output() {
     assert!(
         ours.stdout.contains(line),
         "{}",
-        failure(&format!("with -s, pacer must show the tests' own output, e.g. {line:?}"), &[&ours])
+        failure(
+            &format!("with -s, pacer must show the tests' own output, e.g. {line:?}"),
+            &[&ours]
+        )
     );
 }
