@@ -4,6 +4,7 @@
 //! `[tool.pacer.upstreams.NAME]`, the environment and the command line; this
 //! crate only checks that they make sense (see [`UpstreamConfig::validate`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::uri::{Scheme, Uri};
@@ -43,6 +44,9 @@ pub struct UpstreamConfig {
     /// Request bodies up to this size are buffered so they can be replayed
     /// on retry; larger ones are streamed and not retried.
     pub max_body_bytes: usize,
+    /// A PEM file of extra CA certificates to trust for this upstream, on
+    /// top of the built-in web roots: a corporate CA, a self-signed server.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -60,6 +64,7 @@ impl Default for UpstreamConfig {
             adaptive: true,
             retry_statuses: vec![429, 503],
             max_body_bytes: 8 * 1024 * 1024,
+            ca_file: None,
         }
     }
 }

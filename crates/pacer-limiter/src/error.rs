@@ -33,6 +33,16 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The extra CA certificates could not be read.
+    #[error("upstream {upstream:?}: cannot use the CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The upstream's name.
+        upstream: String,
+        /// The file named by `ca_file`.
+        path: std::path::PathBuf,
+        /// What went wrong, and what is expected.
+        reason: String,
+    },
     /// The TLS client could not be set up.
     #[error("cannot set up TLS for upstream connections")]
     Tls(#[source] rustls::Error),

@@ -10,6 +10,8 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -112,7 +114,38 @@ pub async fn start_proxy(cfg: UpstreamConfig, bind: SocketAddr) -> Result<ProxyH
     start_proxy_with(cfg, bind, ProxyOptions::default()).await
 }
 
-fn client(opts: &ProxyOptions) -> Result<UpstreamClient, ProxyError> {
+/// The roots a client trusts: the built-in web roots, plus the certificates
+/// of `ca_file` when one is given.
+fn root_store(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, ProxyError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let Some(path) = &cfg.ca_file else {
+        return Ok(roots);
+    };
+    let fail = |reason: String| ProxyError::CaFile {
+        upstream: cfg.name.clone(),
+        path: path.clone(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fail(format!("{e}; set `ca_file` to a readable PEM file")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(format!("{e}; expected PEM `CERTIFICATE` blocks")))?;
+    if certs.is_empty() {
+        return Err(fail(
+            "it holds no `-----BEGIN CERTIFICATE-----` block".into(),
+        ));
+    }
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("a certificate in it is not a usable CA: {e}")))?;
+    }
+    Ok(roots)
+}
+
+fn client(cfg: &UpstreamConfig, opts: &ProxyOptions) -> Result<UpstreamClient, ProxyError> {
     let mut http = HttpConnector::new();
     // The HTTPS connector decides the scheme; the inner one must accept both.
     http.enforce_http(false);
@@ -120,9 +153,15 @@ fn client(opts: &ProxyOptions) -> Result<UpstreamClient, ProxyError> {
     http.set_nodelay(true);
     // Explicit provider: `rustls`' process default would panic if another
     // crate in the build enabled a second provider.
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(ProxyError::Tls)?
+    .with_root_certificates(root_store(cfg)?)
+    .with_no_client_auth();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .map_err(ProxyError::Tls)?
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
@@ -154,7 +193,7 @@ pub async fn start_proxy_with(
     let upstream = Arc::new(Upstream {
         limiter: Limiter::new(&cfg.limiter_config(), TokioClock::new()),
         stats: StatsRecorder::default(),
-        client: client(&opts)?,
+        client: client(&cfg, &opts)?,
         target,
         cfg,
     });

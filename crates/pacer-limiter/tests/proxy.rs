@@ -541,20 +541,119 @@ async fn standalone_prints_addresses_live_and_final_statistics() {
     assert!(tail.starts_with("mock: 1 requests, 0 retried"), "{tail}");
 }
 
-/// Needs the internet, so it is not run by default:
-/// `cargo test -p pacer-limiter --test proxy -- --ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs network access"]
-async fn https_upstreams_work_with_checked_certificates() {
-    let proxy = proxy(upstream("https://example.com".into())).await;
-    let answer = get(&client(), &format!("{}/", proxy.url())).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    proxy.shutdown().await;
-    // A certificate for another name must be refused: a 502, not a bypass.
-    let bad = start_proxy(upstream("https://wrong.host.badssl.com".into()), loopback())
-        .await
+/// A local HTTPS server whose certificate (for `localhost`) is signed by a
+/// CA made for the test; returns its port and the CA as PEM.
+async fn tls_server() -> (u16, String) {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pacer test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
         .unwrap();
-    let answer = get(&client(), &format!("{}/", bad.url())).await;
+
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![server_cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A refused handshake (case b) simply ends this connection.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let body = format!("hello over tls: {}", req.uri().path());
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(
+                        body,
+                    ))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (port, ca.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstreams_are_checked_against_the_roots_and_the_ca_file() {
+    let (port, ca_pem) = tls_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+
+    // (a) With the test CA trusted through `ca_file`, the proxy forwards.
+    let trusted = proxy(UpstreamConfig {
+        ca_file: Some(ca_file.clone()),
+        ..upstream(url.clone())
+    })
+    .await;
+    let answer = get(&client(), &format!("{}/ping", trusted.url())).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.text(), "hello over tls: /ping");
+    trusted.shutdown().await;
+
+    // (b) Without it, the certificate is refused: a 502 that says why,
+    // never a silent bypass.
+    let untrusted = proxy(upstream(url)).await;
+    let answer = get(&client(), &format!("{}/ping", untrusted.url())).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text());
-    bad.shutdown().await;
+    let text = answer.text();
+    assert!(text.contains("certificate"), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    untrusted.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ca_file_that_holds_no_certificate_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    for (path, needle) in [
+        (&missing, "readable PEM file"),
+        (&empty, "no `-----BEGIN CERTIFICATE-----`"),
+    ] {
+        let err = start_proxy(
+            UpstreamConfig {
+                ca_file: Some(path.clone()),
+                ..upstream("https://localhost:9".into())
+            },
+            loopback(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ProxyError::CaFile { .. }), "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
 }

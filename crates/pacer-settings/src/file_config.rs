@@ -45,6 +45,7 @@ pub const RATE_LIMIT_TABLE_KEYS: &[&str] = &[
     "max_backoff",
     "adaptive",
     "retry_statuses",
+    "ca_file",
 ];
 
 /// The keys allowed in `[tool.pacer.upstreams.NAME]`: `url` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
@@ -59,6 +60,7 @@ pub const UPSTREAM_KEYS: &[&str] = &[
     "max_backoff",
     "adaptive",
     "retry_statuses",
+    "ca_file",
 ];
 
 /// The keys allowed in `[tool.pacer.categories.NAME]`.
@@ -281,6 +283,17 @@ fn read_limits(t: &Table<'_>) -> Result<RateLimitLayer, SettingsError> {
                 .map(|s| status(s, "retry_statuses", o))
                 .collect()
         })?,
+        ca_file: t.string("ca_file")?.map(|s| {
+            // A relative path is relative to the file that names it.
+            let path = std::path::PathBuf::from(&s.value);
+            let path = match &s.source {
+                Source::File { file, .. } if path.is_relative() => {
+                    file.parent().map(|dir| dir.join(&path)).unwrap_or(path)
+                }
+                _ => path,
+            };
+            Sourced::new(Some(path), s.source)
+        }),
     })
 }
 

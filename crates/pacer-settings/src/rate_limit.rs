@@ -6,6 +6,7 @@
 //! higher in precedence, beat both tables: per field, flag > env >
 //! `upstreams.NAME` > `rate_limit` > default.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -24,6 +25,7 @@ pub const RATE_LIMIT_KEYS: &[&str] = &[
     "max_backoff",
     "adaptive",
     "retry_statuses",
+    "ca_file",
 ];
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -54,6 +56,9 @@ pub struct RateLimit {
     pub adaptive: bool,
     /// HTTP statuses that are retried.
     pub retry_statuses: Vec<u16>,
+    /// PEM file of extra CA certificates trusted for this upstream, on top
+    /// of the built-in web roots (corporate CAs, self-signed test servers).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for RateLimit {
@@ -68,6 +73,7 @@ impl Default for RateLimit {
             max_backoff: Duration::from_secs(60),
             adaptive: true,
             retry_statuses: vec![429, 503],
+            ca_file: None,
         }
     }
 }
@@ -84,6 +90,7 @@ pub struct RateLimitSources {
     pub max_backoff: Source,
     pub adaptive: Source,
     pub retry_statuses: Source,
+    pub ca_file: Source,
 }
 
 /// One upstream API and its limits.
@@ -124,6 +131,7 @@ pub(crate) struct RateLimitLayer {
     pub max_backoff: Option<Sourced<Duration>>,
     pub adaptive: Option<Sourced<bool>>,
     pub retry_statuses: Option<Sourced<Vec<u16>>>,
+    pub ca_file: Option<Sourced<Option<PathBuf>>>,
 }
 
 /// Merges layers (highest precedence first) over the defaults and checks
@@ -147,6 +155,7 @@ pub(crate) fn resolve_layers(
     let max_backoff = pick!(max_backoff);
     let adaptive = pick!(adaptive);
     let retry_statuses = pick!(retry_statuses);
+    let ca_file = pick!(ca_file);
     if base_backoff.value > max_backoff.value {
         return Err(SettingsError::BackoffOrder {
             base: base_backoff.value.as_secs_f64(),
@@ -165,6 +174,7 @@ pub(crate) fn resolve_layers(
         max_backoff: max_backoff.source,
         adaptive: adaptive.source,
         retry_statuses: retry_statuses.source,
+        ca_file: ca_file.source,
     };
     let limits = RateLimit {
         rate: rate.value,
@@ -176,6 +186,7 @@ pub(crate) fn resolve_layers(
         max_backoff: max_backoff.value,
         adaptive: adaptive.value,
         retry_statuses: retry_statuses.value,
+        ca_file: ca_file.value,
     };
     Ok((limits, sources))
 }

@@ -41,6 +41,7 @@ fn limit_rows(rows: &mut Vec<SettingRow>, prefix: &str, l: &RateLimit, s: &RateL
     push("max_backoff", secs(l.max_backoff), &s.max_backoff);
     push("adaptive", json!(l.adaptive), &s.adaptive);
     push("retry_statuses", json!(l.retry_statuses), &s.retry_statuses);
+    push("ca_file", json!(l.ca_file), &s.ca_file);
 }
 
 fn text_of(value: &Value) -> String {
