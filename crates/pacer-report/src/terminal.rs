@@ -168,11 +168,7 @@ impl<W: Write> Terminal<W> {
     }
 
     fn percent(finished: usize, total: usize) -> String {
-        let pct = if total == 0 {
-            100
-        } else {
-            finished * 100 / total
-        };
+        let pct = (finished * 100).checked_div(total).unwrap_or(100);
         format!("[{pct:>3}%]")
     }
 

@@ -1,0 +1,243 @@
+//! From the first hello to a sealed plan: discovery, shares of files, collection, categories.
+
+use super::*;
+
+impl Pool {
+    pub(super) fn on_hello(&mut self, w: usize, hello: Hello, reporter: &mut dyn Reporter) {
+        if hello.protocol != PROTOCOL {
+            self.end = Some(RunEnd::Failed {
+                code: exit::INTERNAL_ERROR,
+                message: format!("worker plugin speaks protocol {} but pacer speaks {PROTOCOL}; remove the cache folder {}", hello.protocol, self.config.plugin_dir.display()),
+            });
+            return;
+        }
+        if self.hello.is_none() {
+            reporter.report(Event::Started {
+                hello: &hello,
+                workers: self.config.workers.max(1),
+            });
+            self.hello = Some(hello);
+            self.workers[w].phase = Phase::Discovering;
+            self.send(w, &ToWorker::Discover);
+            return;
+        }
+        if self.scheduler.is_some() {
+            // A replacement or an extra io worker: it collects on demand.
+            self.workers[w].phase = Phase::Ready;
+            self.workers[w].waiting = true;
+            self.push_work();
+        } else if !self.plan.is_empty() {
+            self.start_collect(w);
+        } else {
+            self.workers[w].phase = Phase::Ready;
+        }
+    }
+
+    pub(super) fn on_discovered(&mut self, units: Vec<DiscoveredUnit>) {
+        self.units = units;
+        for (index, unit) in self.units.iter().enumerate() {
+            self.unit_by_path.entry(unit.arg.clone()).or_insert(index);
+            self.unit_by_path.entry(unit.id.clone()).or_insert(index);
+        }
+        // Longest processing time first over the workers that exist: each
+        // collects about the same number of bytes.
+        let shares = self.workers.len().max(1);
+        let mut order: Vec<usize> = (0..self.units.len()).collect();
+        order.sort_by_key(|u| std::cmp::Reverse(self.units[*u].size.max(1)));
+        let mut load = vec![0u64; shares];
+        self.plan = vec![Vec::new(); shares];
+        for unit in order {
+            let lightest = (0..shares).min_by_key(|s| load[*s]).unwrap_or(0);
+            load[lightest] += self.units[unit].size.max(1);
+            self.plan[lightest].push(unit);
+        }
+        for plan in &mut self.plan {
+            plan.sort_unstable();
+        }
+        for w in 0..self.workers.len() {
+            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready) {
+                self.start_collect(w);
+            }
+        }
+    }
+
+    pub(super) fn start_collect(&mut self, w: usize) {
+        self.workers[w].phase = Phase::Collecting;
+        let args: Vec<String> = self
+            .plan
+            .get(w)
+            .into_iter()
+            .flatten()
+            .map(|u| self.units[*u].arg.clone())
+            .collect();
+        self.send(w, &ToWorker::Collect { units: &args });
+    }
+
+    pub(super) fn on_collected(
+        &mut self,
+        w: usize,
+        items: Vec<(String, Vec<String>)>,
+        problems: Vec<CollectProblem>,
+        deselected: usize,
+        reporter: &mut dyn Reporter,
+    ) {
+        self.workers[w].phase = Phase::Ready;
+        self.workers[w].waiting = true;
+        self.collected_from += 1;
+        self.deselected += deselected;
+        self.problems.extend(problems);
+        for (id, markers) in items {
+            let file = id.split("::").next().unwrap_or(&id);
+            let unit = self
+                .unit_by_path
+                .get(file)
+                .or_else(|| self.unit_by_path.get(&id))
+                .copied()
+                .unwrap_or(usize::MAX);
+            self.collected_items.push((id, markers, unit));
+        }
+        let expected = self.plan.len().min(
+            self.workers
+                .iter()
+                .filter(|w| w.phase != Phase::Zygote)
+                .count(),
+        );
+        if self.collected_from < expected {
+            return;
+        }
+        self.seal(reporter);
+    }
+
+    pub(super) fn seal(&mut self, reporter: &mut dyn Reporter) {
+        // Tests whose file is not a known unit (a plugin's own files) become units of their own.
+        let mut items = std::mem::take(&mut self.collected_items);
+        items.sort_by_key(|(_, _, unit)| *unit);
+        for (id, _, unit) in items.iter_mut() {
+            if *unit == usize::MAX {
+                let file = id.split("::").next().unwrap_or(id).to_string();
+                *unit = *self.unit_by_path.entry(file.clone()).or_insert_with(|| {
+                    self.units.push(DiscoveredUnit {
+                        arg: file.clone(),
+                        id: file,
+                        size: 0,
+                    });
+                    self.units.len() - 1
+                });
+            }
+        }
+        let categories: Vec<CategorySlots> = self
+            .config
+            .categories
+            .iter()
+            .map(|c| c.slots.clone())
+            .collect();
+        let mut scheduler = Scheduler::new(
+            self.config.workers,
+            categories,
+            self.units.len(),
+            self.config.maxfail.is_some(),
+        );
+        let mut planned = Vec::with_capacity(items.len());
+        let mut per_category = vec![0usize; self.config.categories.len()];
+        for (id, markers, unit) in items {
+            let category = (self.config.classify)(&id, &markers);
+            per_category[category] += 1;
+            let selected = self.config.categories[category].selected;
+            planned.push(PlannedTest {
+                id: id.clone(),
+                category,
+                selected,
+            });
+            if !selected || self.config.list_only {
+                if !selected {
+                    self.deselected += 1;
+                }
+                continue;
+            }
+            let weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
+            let index = scheduler.add_test(unit, category, weight);
+            debug_assert_eq!(index, self.tests.len());
+            self.index_by_id.insert(id.clone(), index);
+            self.tests.push(TestRecord {
+                id,
+                category,
+                done: false,
+            });
+        }
+        scheduler.seal();
+        for (w, state) in self.workers.iter_mut().enumerate() {
+            state.sched = scheduler.add_worker();
+            for unit in self.plan.get(w).into_iter().flatten() {
+                scheduler.mark_collected(state.sched, *unit);
+            }
+        }
+        self.scheduler = Some(scheduler);
+        reporter.report(Event::Planned {
+            tests: &planned,
+            categories: &self.config.categories,
+        });
+        let only_some = self.config.categories.iter().any(|c| !c.selected);
+        for (index, category) in self.config.categories.iter().enumerate() {
+            if only_some && category.selected && per_category[index] == 0 {
+                let message = format!("category `{}` selects no tests", category.name);
+                reporter.report(Event::Notice { message: &message });
+            }
+        }
+        reporter.report(Event::Collected {
+            total: self.tests.len(),
+            deselected: self.deselected,
+            problems: &self.problems,
+        });
+        if self.config.list_only {
+            self.stop_all();
+            return;
+        }
+
+        let errors = self
+            .problems
+            .iter()
+            .filter(|p| p.outcome == "failed")
+            .count();
+        if errors > 0 && !self.config.continue_on_collection_errors {
+            self.interrupted = Some(format!(
+                "{errors} error{} during collection",
+                if errors == 1 { "" } else { "s" }
+            ));
+            self.stop_all();
+            return;
+        }
+        self.spawn_io_workers();
+        self.push_work();
+        self.maybe_finish();
+    }
+
+    /// `io` categories may run beyond the cpu workers, up to their caps.
+    pub(super) fn spawn_io_workers(&mut self) {
+        let Some(scheduler) = &self.scheduler else {
+            return;
+        };
+        let io: usize = self
+            .config
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.slots.kind == crate::scheduler::Kind::Io)
+            .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
+            .sum();
+        let total = self
+            .config
+            .workers
+            .max(1)
+            .max(io.min(self.config.workers.max(1) + io));
+        let running = self
+            .workers
+            .iter()
+            .filter(|w| w.phase != Phase::Zygote)
+            .count();
+        for _ in 0..total.saturating_sub(running) {
+            if self.add_worker().is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Handing tests to workers, taking results back, deciding when the run is over.
+
+use super::*;
+
+impl Pool {
+    pub(super) fn on_need(&mut self, w: usize) {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return;
+        };
+        if scheduler.is_stopped() {
+            self.stop_worker(w);
+            return;
+        }
+        let batch = scheduler.assign(self.workers[w].sched);
+        if batch.tests.is_empty() {
+            self.workers[w].waiting = true;
+            self.send(w, &ToWorker::Idle);
+            self.maybe_finish();
+        } else {
+            self.hand_over(w, batch);
+        }
+    }
+
+    pub(super) fn hand_over(&mut self, w: usize, batch: crate::scheduler::Batch) {
+        self.debug(|| {
+            let category = batch
+                .tests
+                .first()
+                .map(|t| {
+                    self.config.categories[self.tests[*t].category]
+                        .name
+                        .as_str()
+                })
+                .unwrap_or("");
+            format!(
+                "{} gets {} {category} tests, collecting {} more files",
+                self.workers[w].name,
+                batch.tests.len(),
+                batch.collect.len()
+            )
+        });
+        let tests: Vec<&str> = batch
+            .tests
+            .iter()
+            .map(|t| self.tests[*t].id.as_str())
+            .collect();
+        let units: Vec<&str> = batch
+            .collect
+            .iter()
+            .map(|u| self.units[*u].arg.as_str())
+            .collect();
+        let category = batch.tests.first().map_or(0, |t| self.tests[*t].category);
+        let env = &self.config.categories[category].env;
+        self.workers[w]
+            .handle
+            .send(ToWorker::Run { tests, units, env }.to_line());
+        self.workers[w].queue.extend(batch.tests.iter().copied());
+        self.workers[w].waiting = false;
+    }
+
+    /// Gives work to every worker that waits for it, while the scheduler has some.
+    pub(super) fn push_work(&mut self) {
+        for w in 0..self.workers.len() {
+            let state = &self.workers[w];
+            if state.phase != Phase::Ready || !state.waiting || state.stop_sent {
+                continue;
+            }
+            let Some(scheduler) = self.scheduler.as_mut() else {
+                return;
+            };
+            if scheduler.is_stopped() {
+                break;
+            }
+            let batch = scheduler.assign(state.sched);
+            if !batch.tests.is_empty() {
+                self.hand_over(w, batch);
+            }
+        }
+    }
+
+    pub(super) fn on_done(
+        &mut self,
+        w: usize,
+        id: &str,
+        reports: &[PhaseReport],
+        reporter: &mut dyn Reporter,
+    ) {
+        let Some(&test) = self.index_by_id.get(id) else {
+            return;
+        };
+        let state = &mut self.workers[w];
+        state.running = None;
+        state.started_at = None;
+        if let Some(pos) = state.queue.iter().position(|t| *t == test) {
+            state.queue.remove(pos);
+        }
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            scheduler.finished(self.workers[w].sched, test);
+        }
+        self.finish_test(w, test, reports, reporter);
+        self.push_work();
+        self.maybe_finish();
+    }
+
+    pub(super) fn finish_test(
+        &mut self,
+        w: usize,
+        test: usize,
+        reports: &[PhaseReport],
+        reporter: &mut dyn Reporter,
+    ) {
+        self.tests[test].done = true;
+        self.durations
+            .push((test, reports.iter().map(|r| r.dur).sum()));
+        for report in reports.iter().filter(|r| r.outcome == "failed") {
+            let text = [
+                report.msg.as_deref().unwrap_or(""),
+                report.longrepr.as_deref().unwrap_or(""),
+            ]
+            .join("\n");
+            self.failed.push(FailedTest {
+                id: self.tests[test].id.clone(),
+                category: self.tests[test].category,
+                text,
+            });
+        }
+        self.finished += 1;
+        reporter.report(Event::TestFinished {
+            id: &self.tests[test].id,
+            worker: &self.workers[w].name,
+            reports,
+            finished: self.finished,
+            total: self.tests.len(),
+        });
+        self.count_failures(reports);
+    }
+
+    pub(super) fn count_failures(&mut self, reports: &[PhaseReport]) {
+        self.failures += reports
+            .iter()
+            .filter(|r| r.outcome == "failed" && r.xfail.is_none())
+            .count();
+        if let Some(maxfail) = self.config.maxfail {
+            if self.failures >= maxfail && self.stopped.is_none() {
+                self.stopped = Some(format!("stopping after {} failures", self.failures));
+                if let Some(scheduler) = self.scheduler.as_mut() {
+                    scheduler.stop();
+                }
+                for w in 0..self.workers.len() {
+                    if self.workers[w].waiting && self.workers[w].queue.is_empty() {
+                        self.stop_worker(w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the run once nothing is pending and no worker holds a test.
+    pub(super) fn maybe_finish(&mut self) {
+        let Some(scheduler) = &self.scheduler else {
+            return;
+        };
+        let idle = self
+            .workers
+            .iter()
+            .all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
+        if idle && (scheduler.pending() == 0 || scheduler.is_stopped()) {
+            self.stop_all();
+        }
+    }
+
+    pub(super) fn summary(&self) -> Summary {
+        let not_run = self.tests.iter().filter(|t| !t.done).count();
+        let exit_code = if self.interrupted.is_some() {
+            exit::INTERRUPTED
+        } else if self.failures > 0 || self.problems.iter().any(|p| p.outcome == "failed") {
+            exit::TESTS_FAILED
+        } else if self.tests.is_empty() && !self.config.list_only {
+            exit::NO_TESTS_COLLECTED
+        } else {
+            exit::OK
+        };
+        Summary {
+            elapsed: self.start.elapsed(),
+            exit_code,
+            stopped: self.stopped.clone(),
+            interrupted: self.interrupted.clone(),
+            not_run,
+            deselected: self.deselected,
+            durations: self
+                .durations
+                .iter()
+                .map(|(t, d)| (self.tests[*t].id.clone(), *d))
+                .collect(),
+            failed: self.failed.clone(),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Worker lifecycle: starting, forking and stopping worker processes, and what happens when one dies or runs past its timeout.
+
+use super::*;
+
+impl Pool {
+    pub(super) fn worker_env(&self, name: &str) -> Vec<(String, String)> {
+        let mut python_path = self.config.plugin_dir.display().to_string();
+        if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+            python_path = format!("{python_path}:{}", existing.to_string_lossy());
+        }
+        vec![
+            ("PYTHONPATH".to_string(), python_path),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+            ("PACER_WORKER_ID".into(), name.to_string()),
+            ("PYTEST_XDIST_WORKER".into(), name.to_string()),
+            (
+                "PYTEST_XDIST_WORKER_COUNT".into(),
+                self.config.workers.max(1).to_string(),
+            ),
+            ("PYTEST_XDIST_TESTRUNUID".into(), self.uid.clone()),
+            (
+                "PACER_CAPTURE_DIR".into(),
+                self.run_dir.path().join(name).display().to_string(),
+            ),
+        ]
+    }
+
+    pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Phase) -> usize {
+        let sched = self
+            .scheduler
+            .as_mut()
+            .map(|s| s.add_worker())
+            .unwrap_or(self.workers.len());
+        let capture_dir = self.run_dir.path().join(&name);
+        self.workers.push(WorkerState {
+            name,
+            handle,
+            sched,
+            phase,
+            queue: VecDeque::new(),
+            running: None,
+            waiting: true,
+            streams_open: 3,
+            exit: None,
+            capture_dir,
+            recent: VecDeque::new(),
+            stop_sent: false,
+            started_at: None,
+            killing: None,
+        });
+        self.workers.len() - 1
+    }
+
+    /// Starts a worker as a new `python -m pytest` process.
+    pub(super) fn spawn_worker(&mut self) -> Result<usize, String> {
+        let index = self.workers.len();
+        let name = format!("gw{}", self.next_name);
+        self.next_name += 1;
+        let env = self.worker_env(&name);
+        let handle =
+            worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
+                format!(
+                    "failed to start `{} -m pytest`: {e}",
+                    self.config.launch.python.display()
+                )
+            })?;
+        Ok(self.push_state(name, handle, Phase::Starting))
+    }
+
+    /// Adds a worker once the run is under way: forked from the zygote when
+    /// the platform allows (milliseconds instead of a pytest start-up),
+    /// else spawned.
+    pub(super) fn add_worker(&mut self) -> Result<(), String> {
+        if !self.subreaper {
+            return self.spawn_worker().map(|_| ());
+        }
+        match self.zygote {
+            Some(z) if self.workers[z].phase == Phase::Gone => self.spawn_worker().map(|_| ()),
+            Some(_) if self.zygote_ready => self.fork_worker(),
+            Some(_) => {
+                self.forks_wanted += 1;
+                Ok(())
+            }
+            None => {
+                let index = self.workers.len();
+                let mut env = self.worker_env("zygote");
+                env.push(("PACER_ZYGOTE".into(), "1".into()));
+                let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
+                    .map_err(|e| format!("failed to start the zygote: {e}"))?;
+                self.push_state("zygote".into(), handle, Phase::Zygote);
+                self.zygote = Some(index);
+                self.forks_wanted += 1;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn fork_worker(&mut self) -> Result<(), String> {
+        let Some(z) = self.zygote else {
+            return self.spawn_worker().map(|_| ());
+        };
+        let index = self.workers.len();
+        let name = format!("gw{}", self.next_name);
+        self.next_name += 1;
+        let env = self.worker_env(&name);
+        match worker::fork(index, &self.workers[z].handle, &name, &env, &self.inputs_tx) {
+            Ok(handle) => {
+                self.push_state(name, handle, Phase::Starting);
+                Ok(())
+            }
+            Err(e) => {
+                self.debug(|| format!("fork through the zygote failed ({e}); spawning instead"));
+                self.spawn_worker().map(|_| ())
+            }
+        }
+    }
+
+    pub(super) fn stop_worker(&mut self, w: usize) {
+        let state = &mut self.workers[w];
+        if state.stop_sent || state.phase == Phase::Gone {
+            return;
+        }
+        state.stop_sent = true;
+        // Tests it held but will not start now are not run.
+        let dropped: Vec<usize> = state.queue.drain(..).collect();
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            for test in dropped {
+                scheduler.finished(self.workers[w].sched, test);
+            }
+        }
+        self.send(w, &ToWorker::Stop);
+    }
+
+    pub(super) fn stop_all(&mut self) {
+        for w in 0..self.workers.len() {
+            self.stop_worker(w);
+        }
+    }
+
+    pub(super) fn on_death(&mut self, w: usize, reporter: &mut dyn Reporter) {
+        if self.workers[w].phase == Phase::Gone {
+            return;
+        }
+        let phase = self.workers[w].phase;
+        self.workers[w].phase = Phase::Gone;
+        self.debug(|| {
+            let tail: Vec<&str> = self.workers[w]
+                .recent
+                .iter()
+                .rev()
+                .take(15)
+                .rev()
+                .map(String::as_str)
+                .collect();
+            format!(
+                "{} is gone; its last output:\n    {}",
+                self.workers[w].name,
+                tail.join("\n    ")
+            )
+        });
+        if phase == Phase::Zygote {
+            // Whatever it was to fork is spawned the slow way.
+            for _ in 0..std::mem::take(&mut self.forks_wanted) {
+                if self.spawn_worker().is_err() {
+                    break;
+                }
+            }
+            return;
+        }
+        let status = self.workers[w]
+            .exit
+            .map(|s| worker::describe_exit(&s))
+            .unwrap_or_else(|| "unknown status".into());
+        if self.workers[w].stop_sent && self.workers[w].running.is_none() {
+            return;
+        }
+        let name = self.workers[w].name.clone();
+        if self.scheduler.is_none() || (phase != Phase::Ready && self.hello.is_none()) {
+            self.on_startup_death(w, phase, &status);
+            return;
+        }
+        if let Some(test) = self.workers[w].running.take() {
+            let report = self.crash_report(w, &status);
+            self.workers[w].queue.retain(|t| *t != test);
+            if let Some(scheduler) = self.scheduler.as_mut() {
+                scheduler.finished(self.workers[w].sched, test);
+            }
+            self.finish_test(w, test, &[report], reporter);
+        }
+        let queued: Vec<usize> = self.workers[w].queue.drain(..).collect();
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            scheduler.requeue(self.workers[w].sched, &queued);
+            scheduler.forget_worker(self.workers[w].sched);
+        }
+        let pending = self
+            .scheduler
+            .as_ref()
+            .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
+        if pending {
+            if self.restarts < self.config.max_worker_restart {
+                self.restarts += 1;
+                let why = if self.workers[w].killing.is_some() {
+                    "was stopped"
+                } else {
+                    "crashed"
+                };
+                let message = format!("worker {name} {why} ({status}); starting a replacement");
+                reporter.report(Event::Notice { message: &message });
+                if self.add_worker().is_err() {
+                    self.give_up_workers(reporter);
+                }
+            } else {
+                self.give_up_workers(reporter);
+            }
+        }
+        self.push_work();
+        self.maybe_finish();
+    }
+
+    pub(super) fn give_up_workers(&mut self, reporter: &mut dyn Reporter) {
+        let message = format!(
+            "maximum worker restarts reached ({}); not running the remaining tests (raise --max-worker-restart)",
+            self.config.max_worker_restart
+        );
+        reporter.report(Event::Notice { message: &message });
+        self.stopped.get_or_insert(message);
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            scheduler.stop();
+        }
+        self.stop_all();
+    }
+
+    pub(super) fn on_startup_death(&mut self, w: usize, phase: Phase, status: &str) {
+        if self.end.is_some() {
+            return;
+        }
+        let recent: Vec<&str> = self.workers[w].recent.iter().map(String::as_str).collect();
+        let text = recent.join("\n");
+        let python = self.config.launch.python.display().to_string();
+        if text.contains("No module named pytest") {
+            self.end = Some(RunEnd::Failed {
+                code: exit::USAGE_ERROR,
+                message: format!(
+                    "pytest is not importable with `{python}`\n\nhint: install it with `{python} -m pip install pytest`, or pick another interpreter with --python PATH"
+                ),
+            });
+            return;
+        }
+        let code = self.workers[w].exit.and_then(|s| s.code());
+        if phase == Phase::Starting && code == Some(exit::USAGE_ERROR) {
+            // pytest itself refused the arguments: it would do the same sequentially.
+            self.end = Some(RunEnd::Failed {
+                code: exit::USAGE_ERROR,
+                message: text,
+            });
+            return;
+        }
+        let last = recent
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim())
+            .unwrap_or("");
+        let what = match phase {
+            Phase::Starting => "failed to start",
+            Phase::Discovering | Phase::Collecting => "died during collection",
+            _ => "died",
+        };
+        let detail = if last.is_empty() {
+            String::new()
+        } else {
+            format!(": {last}")
+        };
+        self.end = Some(RunEnd::Fallback {
+            reason: format!("worker {} {what} ({status}){detail}", self.workers[w].name),
+        });
+    }
+
+    pub(super) fn crash_report(&self, w: usize, status: &str) -> PhaseReport {
+        let state = &self.workers[w];
+        let mut sections = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(&state.capture_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let title = if name.starts_with("fd1-") {
+                "Captured stdout (until the crash)"
+            } else if name.starts_with("fd2-") {
+                "Captured stderr (until the crash)"
+            } else {
+                "Captured output (until the crash)"
+            };
+            if let Ok(bytes) = std::fs::read(&path) {
+                if !bytes.is_empty() {
+                    sections.push((
+                        title.to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    ));
+                }
+            }
+        }
+        if !state.recent.is_empty() {
+            let lines: Vec<&str> = state.recent.iter().map(String::as_str).collect();
+            sections.push(("Worker output".to_string(), lines.join("\n") + "\n"));
+        }
+        let (message, longrepr) = match (state.killing, self.config.timeout) {
+            (Some(_), Some(timeout)) => {
+                let message = format!("timed out after {:.1}s (--timeout)", timeout.as_secs_f64());
+                let longrepr = format!("{message}: worker {} was stopped ({status})", state.name);
+                (message, longrepr)
+            }
+            _ => (
+                format!("worker crashed ({status})"),
+                format!(
+                    "worker {} crashed ({status}) while running this test",
+                    state.name
+                ),
+            ),
+        };
+        PhaseReport {
+            when: "call".into(),
+            outcome: "failed".into(),
+            cat: "failed".into(),
+            word: "FAILED".into(),
+            dur: 0.0,
+            longrepr: Some(longrepr),
+            sections,
+            head: None,
+            msg: Some(message),
+            skip: None,
+            xfail: None,
+        }
+    }
+
+    pub(super) fn enforce_timeout(&mut self, reporter: &mut dyn Reporter) {
+        let Some(timeout) = self.config.timeout else {
+            return;
+        };
+        for state in &mut self.workers {
+            if state.phase == Phase::Gone {
+                continue;
+            }
+            if let Some(at) = state.killing {
+                if Instant::now() >= at {
+                    state.handle.signal(libc::SIGKILL);
+                }
+                continue;
+            }
+            let (Some(started), Some(test)) = (state.started_at, state.running) else {
+                continue;
+            };
+            if started.elapsed() > timeout {
+                state.killing = Some(Instant::now() + KILL_GRACE);
+                state.handle.signal(libc::SIGTERM);
+                let message = format!(
+                    "{} ran past the {:.1}s timeout; stopping worker {}",
+                    self.tests[test].id,
+                    timeout.as_secs_f64(),
+                    state.name
+                );
+                reporter.report(Event::Notice { message: &message });
+            }
+        }
+    }
+
+    pub(super) fn interrupt(&mut self, reporter: &mut dyn Reporter, count: usize) {
+        self.interrupted = Some("KeyboardInterrupt".into());
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            scheduler.stop();
+        }
+        let message = if count == 1 {
+            "interrupted: stopping workers (Ctrl-C again to kill them)"
+        } else {
+            "killing workers"
+        };
+        reporter.report(Event::Notice { message });
+        self.shutdown_all(if count == 1 {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        });
+        if self.scheduler.is_none() {
+            self.end = Some(RunEnd::Failed {
+                code: exit::INTERRUPTED,
+                message: "interrupted before tests started".into(),
+            });
+        }
+    }
+
+    pub(super) fn shutdown_all(&mut self, signal: i32) {
+        for state in &self.workers {
+            if state.phase != Phase::Gone {
+                state.handle.signal(signal);
+            }
+        }
+    }
+}

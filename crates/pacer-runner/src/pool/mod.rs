@@ -1,0 +1,427 @@
+//! The run: a pool of pytest workers fed by the scheduler.
+//!
+//! One task owns all state and reacts to [`Input`]s from the workers, Ctrl-C
+//! and timers; no lock is shared. Phases: the first worker to answer lists
+//! the files (discovery, no imports); the files are shared out so that every
+//! worker collects only its part; then workers ask for tests as they run low
+//! and the scheduler answers within each category's cap.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::events::{Event, FailedTest, PlannedTest, Reporter, Stream, Summary};
+use crate::protocol::{
+    CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL,
+};
+use crate::scheduler::{CategorySlots, Scheduler};
+use crate::worker::{self, Handle, Input, Launch};
+
+mod collection;
+mod dispatch;
+mod lifecycle;
+
+/// pytest's exit codes, which pacer keeps.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const TESTS_FAILED: i32 = 1;
+    pub const INTERRUPTED: i32 = 2;
+    pub const INTERNAL_ERROR: i32 = 3;
+    pub const USAGE_ERROR: i32 = 4;
+    pub const NO_TESTS_COLLECTED: i32 = 5;
+}
+
+/// A category as the pool needs it: its slots and how tests are sorted in.
+#[derive(Debug, Clone)]
+pub struct CategorySpec {
+    pub name: String,
+    pub slots: CategorySlots,
+    pub rate_limited: bool,
+    /// Chosen by the category flags; the tests of other categories are deselected.
+    pub selected: bool,
+    /// Set in the worker's environment while it runs this category's tests
+    /// (`PYTEST_CURRENT_CATEGORY`, `PYTEST_RATE_LIMITED`, upstream URLs).
+    pub env: Vec<(String, String)>,
+}
+
+/// Puts a collected test (node id, marker names) in a category (an index into `categories`).
+pub type Classifier = Box<dyn Fn(&str, &[String]) -> usize + Send>;
+
+pub struct RunConfig {
+    pub launch: Launch,
+    /// Where the plugin lives (`PYTHONPATH`).
+    pub plugin_dir: PathBuf,
+    /// Workers for cpu-bound tests (the cores, `-n`).
+    pub workers: usize,
+    pub categories: Vec<CategorySpec>,
+    pub classify: Classifier,
+    pub maxfail: Option<usize>,
+    /// `-s`: show worker output live, line by line.
+    pub live_output: bool,
+    pub max_worker_restart: usize,
+    pub continue_on_collection_errors: bool,
+    /// Recorded durations by node id, for heaviest-first.
+    pub durations: HashMap<String, f64>,
+    /// Log scheduling decisions to stderr (`--debug`, `PYTEST_DEBUG`).
+    pub debug: bool,
+    /// Collect, report the plan, run nothing (`pacer list`).
+    pub list_only: bool,
+    /// A test running longer is failed and its worker replaced (SIGTERM,
+    /// then SIGKILL after a grace period).
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// How long a timed-out worker gets between SIGTERM and SIGKILL.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How the run ended, for the binary.
+#[derive(Debug)]
+pub enum RunEnd {
+    Finished(Summary),
+    /// The parallel run could not start or could not go on; run sequentially.
+    Fallback {
+        reason: String,
+    },
+    /// pacer could not even start a worker (exit code and message).
+    Failed {
+        code: i32,
+        message: String,
+    },
+}
+
+#[derive(Debug)]
+struct TestRecord {
+    id: String,
+    category: usize,
+    done: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    /// Forks workers on request; runs no test.
+    Zygote,
+    Starting,
+    Discovering,
+    Collecting,
+    Ready,
+    Gone,
+}
+
+struct WorkerState {
+    name: String,
+    handle: Handle,
+    sched: usize,
+    phase: Phase,
+    /// Handed out and not finished, in the order the worker runs them.
+    queue: VecDeque<usize>,
+    running: Option<usize>,
+    /// We answered `idle` (or it never asked): push work when some appears.
+    waiting: bool,
+    streams_open: u8,
+    exit: Option<ExitStatus>,
+    capture_dir: PathBuf,
+    recent: VecDeque<String>,
+    stop_sent: bool,
+    started_at: Option<Instant>,
+    /// Set when its test ran past the timeout: when to send SIGKILL.
+    killing: Option<Instant>,
+}
+
+const RECENT_LINES: usize = 200;
+
+pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
+    let mut pool = match Pool::new(config) {
+        Ok(pool) => pool,
+        Err(message) => {
+            return RunEnd::Failed {
+                code: exit::INTERNAL_ERROR,
+                message,
+            }
+        }
+    };
+    pool.main(reporter).await
+}
+
+struct Pool {
+    config: RunConfig,
+    start: Instant,
+    inputs_tx: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::UnboundedReceiver<Input>,
+    run_dir: tempfile::TempDir,
+    uid: String,
+    workers: Vec<WorkerState>,
+    next_name: usize,
+    restarts: usize,
+    hello: Option<Hello>,
+    units: Vec<DiscoveredUnit>,
+    unit_by_path: HashMap<String, usize>,
+    plan: Vec<Vec<usize>>,
+    collected_from: usize,
+    collected_items: Vec<(String, Vec<String>, usize)>,
+    problems: Vec<CollectProblem>,
+    deselected: usize,
+    scheduler: Option<Scheduler>,
+    tests: Vec<TestRecord>,
+    index_by_id: HashMap<String, usize>,
+    finished: usize,
+    failures: usize,
+    stopped: Option<String>,
+    interrupted: Option<String>,
+    end: Option<RunEnd>,
+    durations: Vec<(usize, f64)>,
+    failed: Vec<FailedTest>,
+    /// Workers forked from a zygote report their exit to us (Linux).
+    subreaper: bool,
+    zygote: Option<usize>,
+    zygote_ready: bool,
+    forks_wanted: usize,
+}
+
+impl Pool {
+    fn new(config: RunConfig) -> Result<Self, String> {
+        let (inputs_tx, inputs) = mpsc::unbounded_channel();
+        let run_dir = tempfile::Builder::new()
+            .prefix("pacer-run-")
+            .tempdir()
+            .map_err(|e| format!("failed to create a run folder: {e}"))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let uid = format!("{:016x}{:08x}", nanos as u64, std::process::id());
+        Ok(Pool {
+            config,
+            start: Instant::now(),
+            inputs_tx,
+            inputs,
+            run_dir,
+            uid,
+            workers: Vec::new(),
+            next_name: 0,
+            restarts: 0,
+            hello: None,
+            units: Vec::new(),
+            unit_by_path: HashMap::new(),
+            plan: Vec::new(),
+            collected_from: 0,
+            collected_items: Vec::new(),
+            problems: Vec::new(),
+            deselected: 0,
+            scheduler: None,
+            tests: Vec::new(),
+            index_by_id: HashMap::new(),
+            finished: 0,
+            failures: 0,
+            stopped: None,
+            interrupted: None,
+            end: None,
+            durations: Vec::new(),
+            failed: Vec::new(),
+            subreaper: worker::become_subreaper(),
+            zygote: None,
+            zygote_ready: false,
+            forks_wanted: 0,
+        })
+    }
+
+    async fn main(&mut self, reporter: &mut dyn Reporter) -> RunEnd {
+        for _ in 0..self.config.workers.max(1) {
+            if let Err(message) = self.spawn_worker() {
+                self.shutdown_all(libc::SIGKILL);
+                return RunEnd::Failed {
+                    code: exit::INTERNAL_ERROR,
+                    message,
+                };
+            }
+        }
+        let mut interrupts = 0;
+        let tick = std::time::Duration::from_millis(200);
+        loop {
+            if self.end.is_some() || self.all_gone() {
+                break;
+            }
+            tokio::select! {
+                input = self.inputs.recv() => {
+                    let Some(input) = input else { break };
+                    self.handle(input, reporter);
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    interrupts += 1;
+                    self.interrupt(reporter, interrupts);
+                }
+                _ = tokio::time::sleep(tick), if self.config.timeout.is_some() => self.enforce_timeout(reporter),
+            }
+        }
+        if let Some(end) = self.end.take() {
+            if !matches!(end, RunEnd::Finished(_)) {
+                self.shutdown_all(libc::SIGKILL);
+                return end;
+            }
+        }
+        let summary = self.summary();
+        reporter.report(Event::Finished { summary: &summary });
+        RunEnd::Finished(summary)
+    }
+
+    fn all_gone(&self) -> bool {
+        !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Phase::Gone)
+    }
+
+    fn debug(&self, what: impl FnOnce() -> String) {
+        if self.config.debug {
+            eprintln!(
+                "pacer debug {:>8.3}s {}",
+                self.start.elapsed().as_secs_f64(),
+                what()
+            );
+        }
+    }
+
+    fn send(&self, worker: usize, message: &ToWorker<'_>) {
+        self.workers[worker].handle.send(message.to_line());
+    }
+
+    fn handle(&mut self, input: Input, reporter: &mut dyn Reporter) {
+        if self.config.debug {
+            match &input {
+                Input::Message(w, FromWorker::Start { .. } | FromWorker::Done { .. })
+                | Input::Output(w, ..) => {
+                    let _ = w;
+                }
+                Input::Message(w, m) => {
+                    let text = format!("{m:?}");
+                    let text: String = text.chars().take(160).collect();
+                    self.debug(|| format!("{} says {text}", self.workers[*w].name));
+                }
+                other => self.debug(|| format!("{other:?}")),
+            }
+        }
+        match input {
+            Input::Message(w, message) => self.on_message(w, message, reporter),
+            Input::BadMessage(w, text) => {
+                let name = self.workers[w].name.clone();
+                self.end = Some(RunEnd::Failed {
+                    code: exit::INTERNAL_ERROR,
+                    message: format!("worker {name} sent a message pacer cannot read: {text}"),
+                });
+            }
+            Input::Output(w, stream, line) => {
+                let state = &mut self.workers[w];
+                if self.config.live_output && state.phase != Phase::Starting {
+                    reporter.report(Event::Output {
+                        worker: &state.name,
+                        stream,
+                        line: &line,
+                    });
+                } else if stream == Stream::Stderr || self.config.live_output {
+                    // Before the worker is up, its output is the only clue to what went wrong.
+                }
+                if state.recent.len() == RECENT_LINES {
+                    state.recent.pop_front();
+                }
+                state.recent.push_back(line);
+            }
+            Input::Closed(w) => {
+                let state = &mut self.workers[w];
+                state.streams_open = state.streams_open.saturating_sub(1);
+                // A forked worker whose pid never arrived cannot be waited for:
+                // its closed streams are all the news there will be.
+                if state.streams_open == 0 && (state.exit.is_some() || state.handle.pid == 0) {
+                    self.on_death(w, reporter);
+                }
+            }
+            Input::Exited(w, status) => {
+                self.workers[w].exit = Some(status);
+                if self.workers[w].streams_open == 0 {
+                    self.on_death(w, reporter);
+                }
+            }
+            Input::Deadline(w) => {
+                if self.workers[w].phase != Phase::Gone {
+                    self.on_death(w, reporter);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
+        match message {
+            FromWorker::Hello(hello) => self.on_hello(w, hello, reporter),
+            FromWorker::Discovered { units } => self.on_discovered(units),
+            FromWorker::UsageError { message } => {
+                self.end = Some(RunEnd::Failed {
+                    code: exit::USAGE_ERROR,
+                    message: format!("ERROR: {message}"),
+                });
+            }
+            FromWorker::Collected {
+                items,
+                problems,
+                deselected,
+            } => {
+                self.on_collected(w, items, problems, deselected, reporter);
+            }
+            FromWorker::Start { id } => {
+                if let Some(&test) = self.index_by_id.get(&id) {
+                    self.workers[w].running = Some(test);
+                    self.workers[w].started_at = Some(Instant::now());
+                    reporter.report(Event::TestStarted {
+                        id: &id,
+                        worker: &self.workers[w].name,
+                    });
+                }
+            }
+            FromWorker::Done { id, reports } => self.on_done(w, &id, &reports, reporter),
+            FromWorker::Late { id, reports } => {
+                self.count_failures(&reports);
+                reporter.report(Event::TestAmended {
+                    id: &id,
+                    worker: &self.workers[w].name,
+                    reports: &reports,
+                });
+            }
+            FromWorker::Need => self.on_need(w),
+            FromWorker::Missing { ids } => {
+                self.end = Some(RunEnd::Fallback {
+                    reason: format!(
+                        "collections differ between workers: {} could not find {}",
+                        self.workers[w].name,
+                        ids.first().map(String::as_str).unwrap_or("a test")
+                    ),
+                });
+            }
+            FromWorker::Warning { id, message, .. } => reporter.report(Event::Warning {
+                id: &id,
+                message: &message,
+            }),
+            FromWorker::HelloZygote { pid } => {
+                self.workers[w].handle.set_pid(pid);
+                self.zygote_ready = true;
+                let wanted = std::mem::take(&mut self.forks_wanted);
+                let pending = self
+                    .scheduler
+                    .as_ref()
+                    .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
+                if self.workers[w].stop_sent || !pending {
+                    return;
+                }
+                for _ in 0..wanted {
+                    if let Err(message) = self.fork_worker() {
+                        let message = format!("failed to add a worker: {message}");
+                        reporter.report(Event::Notice { message: &message });
+                    }
+                }
+            }
+            FromWorker::Forked { worker: name, pid } => {
+                if let Some(index) = self.workers.iter().position(|s| s.name == name) {
+                    self.workers[index].handle.set_pid(pid);
+                    worker::watch(index, pid, &self.inputs_tx);
+                }
+            }
+            FromWorker::Bye => {}
+        }
+    }
+}
