@@ -28,13 +28,20 @@ pub enum Command {
     List(ListArgs),
     /// Print every effective setting, its value and where it came from.
     Config(ConfigArgs),
+    /// Run the rate-limiting proxy alone, printing its address and live statistics.
+    Proxy(ProxyArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CommonArgs {
     /// Worker processes for cpu-bound tests: a number or `auto` (the cores) [env: PACER_WORKERS, PYTEST_WORKERS].
-    #[arg(short = 'n', long = "workers", value_name = "N|auto", allow_hyphen_values = true)]
+    #[arg(
+        short = 'n',
+        long = "workers",
+        value_name = "N|auto",
+        allow_hyphen_values = true
+    )]
     pub workers: Option<String>,
 
     /// Run on one worker [env: PACER_DISABLE_PARALLEL, PYTEST_DISABLE_PARALLEL].
@@ -72,38 +79,17 @@ pub struct CommonArgs {
     pub max_worker_restart: Option<String>,
 
     /// Add a live API (or override its URL), as NAME=URL; repeatable.
-    #[arg(long = "upstream", value_name = "NAME=URL", help_heading = "Rate limiting")]
+    #[arg(
+        long = "upstream",
+        value_name = "NAME=URL",
+        help_heading = "Rate limiting"
+    )]
     pub upstreams: Vec<String>,
     /// Run rate-limited categories without the proxy.
     #[arg(long, help_heading = "Rate limiting")]
     pub no_rate_limit: bool,
-    /// Requests per second, per upstream.
-    #[arg(long, value_name = "R", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub rate: Option<String>,
-    /// Requests that may go at once before the rate applies.
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub burst: Option<String>,
-    /// Requests in flight at most [env: PYTEST_MAX_CONCURRENT_REQUESTS].
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub max_concurrent: Option<String>,
-    /// Seconds between request starts at least [env: PYTEST_RATE_LIMIT_DELAY].
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub min_delay: Option<String>,
-    /// Retries of a 429/503 [env: PYTEST_MAX_RETRIES].
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub max_retries: Option<String>,
-    /// First backoff, seconds [env: PYTEST_BASE_BACKOFF].
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub base_backoff: Option<String>,
-    /// Longest backoff, seconds [env: PYTEST_MAX_BACKOFF].
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, help_heading = "Rate limiting")]
-    pub max_backoff: Option<String>,
-    /// Lower the rate on 429s and climb back on success.
-    #[arg(long, overrides_with = "no_adaptive", help_heading = "Rate limiting")]
-    pub adaptive: bool,
-    /// Keep the configured rate whatever the API answers.
-    #[arg(long, help_heading = "Rate limiting")]
-    pub no_adaptive: bool,
+    #[command(flatten)]
+    pub limits: RateArgs,
     /// Never rerun tests that failed on 429 sequentially.
     #[arg(long, help_heading = "Rate limiting")]
     pub no_fallback: bool,
@@ -140,27 +126,122 @@ impl CommonArgs {
             categories: self.categories.clone(),
             max_worker_restart: self.max_worker_restart.clone(),
             upstreams: self.upstreams.clone(),
-            rate_limit: RateLimitOverrides {
-                disable: self.no_rate_limit,
-                rate: self.rate.clone(),
-                burst: self.burst.clone(),
-                max_concurrent: self.max_concurrent.clone(),
-                min_delay: self.min_delay.clone(),
-                max_retries: self.max_retries.clone(),
-                base_backoff: self.base_backoff.clone(),
-                max_backoff: self.max_backoff.clone(),
-                adaptive: match (self.adaptive, self.no_adaptive) {
-                    (true, _) => Some(true),
-                    (_, true) => Some(false),
-                    _ => None,
-                },
-            },
+            rate_limit: self.limits.overrides(self.no_rate_limit),
             no_fallback: self.no_fallback,
             fallback_threshold: self.fallback_threshold.clone(),
             durations_file: self.durations_file.clone(),
             timeout: None,
         }
     }
+}
+
+/// How each upstream is paced: shared by `pacer run` and `pacer proxy`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RateArgs {
+    /// Requests per second, per upstream.
+    #[arg(
+        long,
+        value_name = "R",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub rate: Option<String>,
+    /// Requests that may go at once before the rate applies.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub burst: Option<String>,
+    /// Requests in flight at most [env: PYTEST_MAX_CONCURRENT_REQUESTS].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub max_concurrent: Option<String>,
+    /// Seconds between request starts at least [env: PYTEST_RATE_LIMIT_DELAY].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub min_delay: Option<String>,
+    /// Retries of a 429/503 [env: PYTEST_MAX_RETRIES].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub max_retries: Option<String>,
+    /// First backoff, seconds [env: PYTEST_BASE_BACKOFF].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub base_backoff: Option<String>,
+    /// Longest backoff, seconds [env: PYTEST_MAX_BACKOFF].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help_heading = "Rate limiting"
+    )]
+    pub max_backoff: Option<String>,
+    /// Lower the rate on 429s and climb back on success.
+    #[arg(long, overrides_with = "no_adaptive", help_heading = "Rate limiting")]
+    pub adaptive: bool,
+    /// Keep the configured rate whatever the API answers.
+    #[arg(long, help_heading = "Rate limiting")]
+    pub no_adaptive: bool,
+}
+
+impl RateArgs {
+    pub fn overrides(&self, disable: bool) -> RateLimitOverrides {
+        RateLimitOverrides {
+            disable,
+            rate: self.rate.clone(),
+            burst: self.burst.clone(),
+            max_concurrent: self.max_concurrent.clone(),
+            min_delay: self.min_delay.clone(),
+            max_retries: self.max_retries.clone(),
+            base_backoff: self.base_backoff.clone(),
+            max_backoff: self.max_backoff.clone(),
+            adaptive: match (self.adaptive, self.no_adaptive) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `pacer proxy`: the rate-limiting proxy alone, outside a test run.
+#[derive(Debug, Args, Clone)]
+pub struct ProxyArgs {
+    /// The live API to proxy, as NAME=URL; repeatable (one proxy each, on consecutive ports).
+    #[arg(long = "upstream", value_name = "NAME=URL")]
+    pub upstreams: Vec<String>,
+    /// Port of the first proxy (default: an ephemeral port each).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Address to listen on; loopback unless --allow-non-loopback.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Allow --bind outside loopback: anyone who reaches the port spends your rate budget.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// Act as if started in DIR (its `[tool.pacer]` upstreams and limits apply).
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: RateArgs,
 }
 
 /// pytest's own selection and output options, which mean what they mean there.
@@ -242,7 +323,18 @@ mod tests {
 
     #[test]
     fn run_is_the_default_command_and_takes_pytest_args_after_dashes() {
-        let cli = Cli::try_parse_from(["pacer", "-n", "3", "tests", "-k", "fast", "--", "-p", "no:randomly"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "pacer",
+            "-n",
+            "3",
+            "tests",
+            "-k",
+            "fast",
+            "--",
+            "-p",
+            "no:randomly",
+        ])
+        .unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.run.common.workers.as_deref(), Some("3"));
         assert_eq!(cli.run.pytest.paths, vec!["tests"]);

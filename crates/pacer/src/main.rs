@@ -4,7 +4,10 @@
 mod cli;
 mod durations;
 mod list;
+mod proxy_cmd;
+mod rerun;
 mod run;
+mod upstreams;
 
 use clap::Parser;
 
@@ -14,6 +17,7 @@ fn main() {
         Some(cli::Command::Run(args)) => run::run(args),
         Some(cli::Command::List(args)) => run::list(args),
         Some(cli::Command::Config(args)) => config(args),
+        Some(cli::Command::Proxy(args)) => proxy_cmd::proxy(args),
         None => run::run(cli.run),
     };
     std::process::exit(code);
@@ -25,7 +29,10 @@ fn config(args: cli::ConfigArgs) -> i32 {
         Err(code) => return code,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default()
+        );
     } else {
         print!("{}", settings.render_text());
     }

@@ -1,5 +1,9 @@
 //! `pacer run` and `pacer list`: resolve settings, run the pool, fall back
 //! to a plain sequential pytest when parallel work cannot start.
+//!
+//! Around the pool, `run` starts the upstreams' proxies (`upstreams.rs`),
+//! reruns tests that failed on HTTP 429 once, sequentially (`rerun.rs`),
+//! and prints the proxies' statistics after pytest's final line.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +15,8 @@ use pacer_settings::{ProcessEnv, Settings};
 
 use crate::cli::{CommonArgs, ListArgs, PytestArgs, RunArgs};
 use crate::durations;
+use crate::rerun;
+use crate::upstreams::{self, RunProxies};
 
 /// Resolves settings as every command does: `-C` first, then all sources.
 pub fn settings(common: &CommonArgs) -> Result<Settings, i32> {
@@ -18,7 +24,10 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, i32> {
         Some(dir) => match std::fs::canonicalize(dir) {
             Ok(dir) if dir.is_dir() => dir,
             _ => {
-                eprintln!("error: -C {}: no such directory\n\nhint: pass an existing directory to -C", dir.display());
+                eprintln!(
+                    "error: -C {}: no such directory\n\nhint: pass an existing directory to -C",
+                    dir.display()
+                );
                 return Err(exit::USAGE_ERROR);
             }
         },
@@ -67,18 +76,177 @@ pub fn run(args: RunArgs) -> i32 {
     if args.no_capture {
         extra.push("-s".to_string());
     }
-    let maxfail = if args.exitfirst { Some(1) } else { args.maxfail.filter(|n| *n > 0) };
-    let prepared = match prepare(&settings, &args.common, &args.pytest, extra, maxfail, args.no_capture, false) {
+    let maxfail = if args.exitfirst {
+        Some(1)
+    } else {
+        args.maxfail.filter(|n| *n > 0)
+    };
+    let mut prepared = match prepare(
+        &settings,
+        &args.common,
+        &args.pytest,
+        extra.clone(),
+        maxfail,
+        args.no_capture,
+        false,
+    ) {
         Ok(p) => p,
         Err(code) => return code,
     };
+
+    // The proxies start before the first worker, so that module-level code
+    // already sees `PACER_UPSTREAM_<NAME>` (it is in every worker's launch
+    // environment), and stop after the last test, the rerun included.
+    let categories = prepared.config.categories.clone();
+    let limited_selected = categories.iter().any(|c| c.selected && c.rate_limited);
+    let proxies = if upstreams::wanted(&settings, limited_selected) {
+        match RunProxies::start(&settings) {
+            Ok(proxies) => Some(proxies),
+            Err(e) => {
+                eprintln!(
+                    "error: {e}\n\nhint: check [tool.pacer.upstreams.{}] and [tool.pacer.rate_limit] \
+                     (or --upstream), or pass --no-rate-limit to run without the proxy",
+                    e.upstream
+                );
+                return if e.usage {
+                    exit::USAGE_ERROR
+                } else {
+                    exit::INTERNAL_ERROR
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let upstream_env = match &proxies {
+        Some(p) => p.env(),
+        None => upstreams::direct_env(&settings),
+    };
+    prepared
+        .config
+        .launch
+        .env
+        .extend(upstream_env.iter().cloned());
+
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
+    let mut observed = rerun::Observed::default();
+    let end = execute(
+        prepared.config,
+        &mut rerun::Observing {
+            inner: &mut terminal,
+            observed: &mut observed,
+        },
+    );
+    drop(terminal);
+    if let RunEnd::Finished(summary) = &end {
+        durations::save(
+            &settings.project_root().join(".pytest_cache"),
+            &summary.durations,
+        );
+    }
+    let code = match end {
+        RunEnd::Finished(summary) => {
+            let ids = if settings.fallback().value && summary.exit_code == exit::TESTS_FAILED {
+                rerun::plan(
+                    &summary,
+                    &categories,
+                    &observed,
+                    settings.fallback_threshold().value,
+                )
+            } else {
+                Vec::new()
+            };
+            if ids.is_empty() {
+                summary.exit_code
+            } else {
+                let rootdir = observed
+                    .rootdir
+                    .as_deref()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| settings.project_root().to_path_buf());
+                let rerun_args = RerunArgs {
+                    args: &args,
+                    extra,
+                    ids: &ids,
+                    rootdir: &rootdir,
+                    upstream_env: &upstream_env,
+                };
+                match rerun_sequentially(&settings, rerun_args, verbosity) {
+                    Ok(code) => rerun::exit_code(&summary, &ids, code),
+                    Err(code) => code,
+                }
+            }
+        }
+        other => finish(
+            other,
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.fallback_args,
+            &upstream_env,
+        ),
+    };
+    if let Some(proxies) = proxies {
+        let reports = proxies.shutdown();
+        let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &reports);
+    }
+    code
+}
+
+/// What the sequential rerun of 429-failed tests needs from the first run.
+struct RerunArgs<'a> {
+    args: &'a RunArgs,
+    extra: Vec<String>,
+    ids: &'a [String],
+    rootdir: &'a Path,
+    upstream_env: &'a [(String, String)],
+}
+
+/// Reruns `ids` once on one worker through the same proxies, announcing it
+/// in one line; returns the rerun's exit code.
+fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> Result<i32, i32> {
+    let n = r.ids.len();
+    println!(
+        "pacer: {n} test{} failed on HTTP 429; rerunning {} once, sequentially (--no-fallback turns this off)",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
+    );
+    let mut pytest = r.args.pytest.clone();
+    pytest.paths = rerun::as_paths(r.ids, r.rootdir);
+    let mut prepared = prepare(
+        settings,
+        &r.args.common,
+        &pytest,
+        r.extra,
+        None,
+        r.args.no_capture,
+        false,
+    )?;
+    // One worker for every category: io categories would otherwise still
+    // start workers up to their caps.
+    prepared.config.workers = 1;
+    prepared.config.durations = Default::default();
+    for category in &mut prepared.config.categories {
+        category.slots.cap = 1;
+        category.slots.kind = Kind::Cpu;
+    }
+    prepared
+        .config
+        .launch
+        .env
+        .extend(r.upstream_env.iter().cloned());
     let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
     let end = execute(prepared.config, &mut terminal);
     drop(terminal);
-    if let RunEnd::Finished(summary) = &end {
-        durations::save(&settings.project_root().join(".pytest_cache"), &summary.durations);
+    match end {
+        RunEnd::Finished(summary) => Ok(summary.exit_code),
+        other => Err(finish(
+            other,
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.fallback_args,
+            r.upstream_env,
+        )),
     }
-    finish(end, &prepared.python, &prepared.cwd, &prepared.fallback_args)
 }
 
 pub fn list(args: ListArgs) -> i32 {
@@ -86,7 +254,15 @@ pub fn list(args: ListArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let prepared = match prepare(&settings, &args.common, &args.pytest, Vec::new(), None, false, true) {
+    let prepared = match prepare(
+        &settings,
+        &args.common,
+        &args.pytest,
+        Vec::new(),
+        None,
+        false,
+        true,
+    ) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -97,7 +273,7 @@ pub fn list(args: ListArgs) -> i32 {
             listing.print(&mut std::io::stdout().lock());
             summary.exit_code
         }
-        other => finish(other, &prepared.python, &prepared.cwd, &[]),
+        other => finish(other, &prepared.python, &prepared.cwd, &[], &[]),
     }
 }
 
@@ -136,7 +312,10 @@ fn prepare(
     if let Some(n) = maxfail {
         fallback_args.push(format!("--maxfail={n}"));
     }
-    let continue_on_collection_errors = pytest.pytest_args.iter().any(|a| a == "--continue-on-collection-errors");
+    let continue_on_collection_errors = pytest
+        .pytest_args
+        .iter()
+        .any(|a| a == "--continue-on-collection-errors");
 
     let plugin_dir = pacer_runner::plugin::install(&pacer_runner::plugin::default_cache_root())
         .or_else(|_| pacer_runner::plugin::install(&std::env::temp_dir().join("pacer-cache")))
@@ -146,7 +325,11 @@ fn prepare(
         })?;
 
     let all = settings.categories();
-    let ordered: Vec<&pacer_settings::Category> = all.ordered().iter().chain(std::iter::once(all.default_category())).collect();
+    let ordered: Vec<&pacer_settings::Category> = all
+        .ordered()
+        .iter()
+        .chain(std::iter::once(all.default_category()))
+        .collect();
     let mut categories = Vec::new();
     for category in ordered.iter().copied() {
         let selected = settings.is_selected(&category.name);
@@ -169,17 +352,32 @@ fn prepare(
     let resolved = settings.clone();
     let classify = Box::new(move |id: &str, markers: &[String]| {
         let name = &resolved.categorize(id, markers).name;
-        names.iter().position(|n| n == name).unwrap_or(names.len() - 1)
+        names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or(names.len() - 1)
     });
     // One worker runs in pytest's order, as `--sequential` promises; more
     // workers start the heaviest tests first.
     let durations = if workers > 1 {
-        durations::load(&settings.durations_file().value, &settings.project_root().join(".pytest_cache"))
+        durations::load(
+            &settings.durations_file().value,
+            &settings.project_root().join(".pytest_cache"),
+        )
     } else {
         Default::default()
     };
     let config = RunConfig {
-        launch: Launch { python: python.clone(), cwd: cwd.clone(), args: pytest_args, env: settings.worker_env().iter().map(|v| (v.name.clone(), v.value.clone())).collect() },
+        launch: Launch {
+            python: python.clone(),
+            cwd: cwd.clone(),
+            args: pytest_args,
+            env: settings
+                .worker_env()
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
+        },
         plugin_dir,
         workers,
         categories,
@@ -191,8 +389,14 @@ fn prepare(
         durations,
         debug: settings.debug().value,
         list_only,
+        timeout: settings.timeout().value,
     };
-    Ok(Prepared { config, python, cwd, fallback_args })
+    Ok(Prepared {
+        config,
+        python,
+        cwd,
+        fallback_args,
+    })
 }
 
 fn python_path(settings: &Settings) -> Result<PathBuf, i32> {
@@ -210,18 +414,36 @@ fn python_path(settings: &Settings) -> Result<PathBuf, i32> {
 }
 
 fn execute(config: RunConfig, reporter: &mut dyn pacer_runner::events::Reporter) -> RunEnd {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => return RunEnd::Failed { code: exit::INTERNAL_ERROR, message: format!("failed to start the async runtime: {e}") },
+        Err(e) => {
+            return RunEnd::Failed {
+                code: exit::INTERNAL_ERROR,
+                message: format!("failed to start the async runtime: {e}"),
+            }
+        }
     };
     runtime.block_on(pool::run(config, reporter))
 }
 
-fn finish(end: RunEnd, python: &Path, cwd: &Path, fallback_args: &[String]) -> i32 {
+fn finish(
+    end: RunEnd,
+    python: &Path,
+    cwd: &Path,
+    fallback_args: &[String],
+    env: &[(String, String)],
+) -> i32 {
     match end {
         RunEnd::Finished(summary) => summary.exit_code,
         RunEnd::Failed { code, message } => {
-            if message.starts_with("ERROR:") || message.starts_with("error:") || message.contains("\nerror:") || message.contains("ERROR:") {
+            if message.starts_with("ERROR:")
+                || message.starts_with("error:")
+                || message.contains("\nerror:")
+                || message.contains("ERROR:")
+            {
                 eprintln!("{message}");
             } else {
                 eprintln!("error: {message}");
@@ -230,14 +452,20 @@ fn finish(end: RunEnd, python: &Path, cwd: &Path, fallback_args: &[String]) -> i
         }
         RunEnd::Fallback { reason } => {
             eprintln!("pacer: falling back to a sequential run: {reason}");
-            sequential_pytest(python, cwd, fallback_args)
+            sequential_pytest(python, cwd, fallback_args, env)
         }
     }
 }
 
 /// Plain `python -m pytest`, for when parallel workers cannot do the job.
-fn sequential_pytest(python: &Path, cwd: &Path, args: &[String]) -> i32 {
-    match std::process::Command::new(python).args(["-m", "pytest"]).args(args).current_dir(cwd).status() {
+fn sequential_pytest(python: &Path, cwd: &Path, args: &[String], env: &[(String, String)]) -> i32 {
+    match std::process::Command::new(python)
+        .args(["-m", "pytest"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .status()
+    {
         Ok(status) => status.code().unwrap_or(exit::INTERRUPTED),
         Err(e) => {
             eprintln!("error: failed to run `{} -m pytest`: {e}", python.display());

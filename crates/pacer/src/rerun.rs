@@ -1,0 +1,263 @@
+//! The 429 fallback: tests of a rate-limited category that still failed on
+//! HTTP 429 after the proxy's retries are rerun once, sequentially.
+//!
+//! Parallel runs are what make a live API refuse calls, so the remedy for the
+//! few tests that lost that race is to run them again alone, through the
+//! same proxies, once the crowd is gone. It is decided here, from the run's
+//! summary; the binary only runs the plan.
+//!
+//! **The rule.** A failed test counts as "failed on HTTP 429" when its
+//! failure text (message and traceback) contains `Too Many Requests` (any
+//! case), or the number `429` standing alone: not part of a longer number or
+//! word, and not a traceback's line number (`file.py:429:`). That covers
+//! `urllib`'s `HTTP Error 429: Too Many Requests`, `requests`'
+//! `429 Client Error`, `httpx`'s `'429 Too Many Requests'` and
+//! `assert 429 == 200`. Per rate-limited category, the rerun happens when
+//! those tests reach `fallback_threshold` (a count, or a fraction of the
+//! category's selected tests); `--no-fallback` / `fallback = false` turn it
+//! off.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use pacer_runner::events::{Event, Reporter, Summary};
+use pacer_runner::pool::CategorySpec;
+use pacer_settings::FallbackThreshold;
+
+/// Whether a failure's text says the test failed on HTTP 429.
+pub fn failed_on_429(text: &str) -> bool {
+    if text.to_ascii_lowercase().contains("too many requests") {
+        return true;
+    }
+    let bytes = text.as_bytes();
+    text.match_indices("429").any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + 3).copied();
+        let alone =
+            |b: Option<u8>| !b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        let line_number = before == Some(b':') && after == Some(b':');
+        alone(before) && alone(after) && !line_number
+    })
+}
+
+/// What the first run showed that the rerun decision needs, gathered from
+/// the runner's events on their way to the terminal.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// pytest's rootdir (node ids are relative to it).
+    pub rootdir: Option<String>,
+    /// Selected tests per category index.
+    pub selected: Vec<usize>,
+}
+
+/// A reporter that passes every event on, noting what [`Observed`] holds.
+pub struct Observing<'a> {
+    pub inner: &'a mut dyn Reporter,
+    pub observed: &'a mut Observed,
+}
+
+impl Reporter for Observing<'_> {
+    fn report(&mut self, event: Event<'_>) {
+        match &event {
+            Event::Started { hello, .. } => self.observed.rootdir = Some(hello.rootdir.clone()),
+            Event::Planned { tests, categories } => {
+                let mut selected = vec![0; categories.len()];
+                for t in tests.iter().filter(|t| t.selected) {
+                    if let Some(n) = selected.get_mut(t.category) {
+                        *n += 1;
+                    }
+                }
+                self.observed.selected = selected;
+            }
+            _ => {}
+        }
+        self.inner.report(event);
+    }
+}
+
+/// The tests to rerun, as rootdir-relative node ids in the run's order.
+pub fn plan(
+    summary: &Summary,
+    categories: &[CategorySpec],
+    observed: &Observed,
+    threshold: FallbackThreshold,
+) -> Vec<String> {
+    let mut per_category: Vec<Vec<&str>> = vec![Vec::new(); categories.len()];
+    for failed in &summary.failed {
+        let limited = categories
+            .get(failed.category)
+            .is_some_and(|c| c.rate_limited);
+        if limited && failed_on_429(&failed.text) {
+            per_category[failed.category].push(&failed.id);
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut ids = Vec::new();
+    for (category, failed) in per_category.iter().enumerate() {
+        let total = observed
+            .selected
+            .get(category)
+            .copied()
+            .unwrap_or(0)
+            .max(failed.len());
+        if !failed.is_empty() && threshold.triggers(failed.len(), total) {
+            ids.extend(
+                failed
+                    .iter()
+                    .filter(|id| seen.insert(**id))
+                    .map(|id| id.to_string()),
+            );
+        }
+    }
+    ids
+}
+
+/// Node ids as pytest arguments: joined to the rootdir, so they mean the
+/// same tests whatever directory pytest starts in.
+pub fn as_paths(ids: &[String], rootdir: &Path) -> Vec<String> {
+    ids.iter()
+        .map(|id| rootdir.join(id).to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The exit code after a rerun: the rerun's, unless tests that were not
+/// rerun had failed too.
+pub fn exit_code(first: &Summary, rerun_ids: &[String], rerun_code: i32) -> i32 {
+    let others_failed = first.failed.iter().any(|f| !rerun_ids.contains(&f.id));
+    const OK: i32 = pacer_runner::pool::exit::OK;
+    const TESTS_FAILED: i32 = pacer_runner::pool::exit::TESTS_FAILED;
+    match rerun_code {
+        OK | TESTS_FAILED if others_failed => TESTS_FAILED,
+        code => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pacer_runner::events::FailedTest;
+    use pacer_runner::scheduler::{CategorySlots, Kind};
+
+    #[test]
+    fn failures_on_429_are_recognised_by_their_usual_texts() {
+        for text in [
+            "urllib.error.HTTPError: HTTP Error 429: Too Many Requests",
+            "requests.exceptions.HTTPError: 429 Client Error: TOO MANY REQUESTS for url: http://x/",
+            "httpx.HTTPStatusError: Client error '429 Too Many Requests' for url 'http://x'",
+            "assert 429 == 200\n +  where 429 = <Response [429]>.status_code",
+        ] {
+            assert!(failed_on_429(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_429s_are_not_failures_on_429() {
+        for text in [
+            "tests/test_api.py:429: AssertionError",
+            "assert 14290 == 1",
+            "id-429a not found",
+            "expected 4.429 got 1",
+            "HTTP Error 500: Internal Server Error",
+        ] {
+            assert!(!failed_on_429(text), "{text}");
+        }
+    }
+
+    fn category(name: &str, rate_limited: bool) -> CategorySpec {
+        CategorySpec {
+            name: name.into(),
+            slots: CategorySlots {
+                cap: 4,
+                kind: Kind::Io,
+            },
+            rate_limited,
+            selected: true,
+            env: Vec::new(),
+        }
+    }
+
+    fn failed(id: &str, category: usize, text: &str) -> FailedTest {
+        FailedTest {
+            id: id.into(),
+            category,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_plan_takes_429_failures_of_rate_limited_categories_at_the_threshold() {
+        let categories = [category("unit", false), category("end-to-end", true)];
+        let summary = Summary {
+            failed: vec![
+                failed("tests/unit/test_a.py::test_x", 0, "HTTP Error 429"),
+                failed(
+                    "tests/e2e/test_b.py::test_y",
+                    1,
+                    "HTTP Error 429: Too Many Requests",
+                ),
+                failed("tests/e2e/test_b.py::test_z", 1, "assert 1 == 2"),
+            ],
+            ..Summary::default()
+        };
+        let observed = Observed {
+            rootdir: None,
+            selected: vec![5, 10],
+        };
+        assert_eq!(
+            plan(
+                &summary,
+                &categories,
+                &observed,
+                FallbackThreshold::Count(1)
+            ),
+            vec!["tests/e2e/test_b.py::test_y"]
+        );
+        assert!(plan(
+            &summary,
+            &categories,
+            &observed,
+            FallbackThreshold::Count(2)
+        )
+        .is_empty());
+        assert!(plan(
+            &summary,
+            &categories,
+            &observed,
+            FallbackThreshold::Fraction(0.2)
+        )
+        .is_empty());
+        assert_eq!(
+            plan(
+                &summary,
+                &categories,
+                &observed,
+                FallbackThreshold::Fraction(0.1)
+            )
+            .len(),
+            1
+        );
+
+        let rerun = vec!["tests/e2e/test_b.py::test_y".to_string()];
+        assert_eq!(exit_code(&summary, &rerun, 0), 1, "test_z still failed");
+        let only_429 = Summary {
+            failed: vec![summary.failed[1].clone()],
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&only_429, &rerun, 0), 0, "the rerun passed");
+        assert_eq!(exit_code(&only_429, &rerun, 1), 1);
+        assert_eq!(
+            exit_code(&summary, &rerun, 2),
+            2,
+            "an interrupted rerun says so"
+        );
+    }
+
+    #[test]
+    fn node_ids_become_paths_under_the_rootdir() {
+        let ids = vec!["tests/test_a.py::test_x[a/b]".to_string()];
+        assert_eq!(
+            as_paths(&ids, Path::new("/proj")),
+            vec!["/proj/tests/test_a.py::test_x[a/b]"]
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The proxies of a run: one loopback proxy per upstream API, started before
+//! the workers and stopped after the last test, with their statistics.
+//!
+//! The proxies run on a small runtime of their own rather than on the pool's
+//! current-thread runtime: the pool's loop may do blocking work (forking,
+//! writing to a worker's pipe), and a proxy that stalls meanwhile would hold
+//! every test waiting on it. The pool and the proxies share nothing but the
+//! URLs handed to the workers in `PACER_UPSTREAM_<NAME>`.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use pacer_limiter::{
+    env_var_name, start_proxy, ProxyError, ProxyHandle, UpstreamConfig, UpstreamStats,
+};
+use pacer_settings::{Settings, Upstream};
+use serde::Serialize;
+
+/// The limiter's view of an upstream as configured in pacer's settings.
+pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
+    let limits = &upstream.limits;
+    UpstreamConfig {
+        name: upstream.name.clone(),
+        url: upstream.url.clone(),
+        rate: limits.rate,
+        burst: limits.burst,
+        max_concurrent: limits.max_concurrent as usize,
+        min_delay: limits.min_delay,
+        max_retries: limits.max_retries,
+        base_backoff: limits.base_backoff,
+        max_backoff: limits.max_backoff,
+        adaptive: limits.adaptive,
+        retry_statuses: limits.retry_statuses.clone(),
+        ca_file: limits.ca_file.clone(),
+        ..UpstreamConfig::default()
+    }
+}
+
+/// Whether this run needs proxies: rate limiting is on, upstreams are
+/// configured, and some selected category is rate limited.
+pub fn wanted(settings: &Settings, selected_rate_limited: bool) -> bool {
+    settings.rate_limit_enabled().value && selected_rate_limited && !settings.upstreams().is_empty()
+}
+
+/// The variables workers get when no proxy runs (rate limiting turned off):
+/// each upstream's own URL, so tests written against `PACER_UPSTREAM_<NAME>`
+/// still run, unpaced.
+pub fn direct_env(settings: &Settings) -> Vec<(String, String)> {
+    settings
+        .upstreams()
+        .iter()
+        .map(|u| (env_var_name(&u.name), u.url.clone()))
+        .collect()
+}
+
+/// One upstream's part of the run's report: where it was reached and how
+/// its calls went. Serialised as is into the JSON/HTML reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamReport {
+    /// The upstream's base URL.
+    pub upstream_url: String,
+    /// The proxy's URL, as given to the workers.
+    pub proxy_url: String,
+    /// The variable that carried `proxy_url`.
+    pub env_var: String,
+    /// The proxy's statistics at the end of the run.
+    pub stats: UpstreamStats,
+}
+
+/// The proxies of a run and the runtime that serves them.
+pub struct RunProxies {
+    runtime: tokio::runtime::Runtime,
+    handles: Vec<ProxyHandle>,
+}
+
+/// Why the proxies could not start: the upstream and the limiter's reason.
+#[derive(Debug)]
+pub struct StartError {
+    pub upstream: String,
+    pub source: ProxyError,
+    /// A usage error (a bad setting), as opposed to the machine's refusal.
+    pub usage: bool,
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "failed to start the proxy for upstream {:?}: {}",
+            self.upstream, self.source
+        )?;
+        let mut cause = std::error::Error::source(&self.source);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+impl RunProxies {
+    /// Starts one proxy per upstream on 127.0.0.1, each on an ephemeral port.
+    pub fn start(settings: &Settings) -> Result<Self, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pacer-proxy")
+            .enable_all()
+            .build()
+            .map_err(|e| StartError {
+                upstream: String::new(),
+                source: ProxyError::Output(e),
+                usage: false,
+            })?;
+        let mut handles = Vec::new();
+        for upstream in settings.upstreams() {
+            let cfg = upstream_config(upstream);
+            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            match runtime.block_on(start_proxy(cfg, bind)) {
+                Ok(handle) => handles.push(handle),
+                Err(source) => {
+                    let usage = matches!(
+                        source,
+                        ProxyError::InvalidConfig { .. } | ProxyError::CaFile { .. }
+                    );
+                    // Stop the ones already started before reporting.
+                    for h in handles {
+                        runtime.block_on(h.shutdown());
+                    }
+                    return Err(StartError {
+                        upstream: upstream.name.clone(),
+                        source,
+                        usage,
+                    });
+                }
+            }
+        }
+        Ok(RunProxies { runtime, handles })
+    }
+
+    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.handles
+            .iter()
+            .map(|h| (env_var_name(h.name()), h.url()))
+            .collect()
+    }
+
+    /// Stops the proxies (open requests get a short grace) and returns their
+    /// final statistics.
+    pub fn shutdown(self) -> Vec<UpstreamReport> {
+        let RunProxies { runtime, handles } = self;
+        let reports = handles
+            .into_iter()
+            .map(|h| {
+                let upstream_url = h.config().url.clone();
+                let proxy_url = h.url();
+                let env_var = env_var_name(h.name());
+                let stats = runtime.block_on(h.shutdown());
+                UpstreamReport {
+                    upstream_url,
+                    proxy_url,
+                    env_var,
+                    stats,
+                }
+            })
+            .collect();
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        reports
+    }
+}
+
+/// Writes the statistics block printed after pytest's final line.
+pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::Result<()> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let title = " rate-limited upstreams ";
+    let side = (80usize.saturating_sub(title.len())) / 2;
+    writeln!(
+        out,
+        "{}{title}{}",
+        "-".repeat(side),
+        "-".repeat(80 - side - title.len())
+    )?;
+    for r in reports {
+        let s = &r.stats;
+        writeln!(out, "{} ({}) via {}", s.name, r.upstream_url, r.proxy_url)?;
+        writeln!(
+            out,
+            "  requests {}, retried {}, 429 seen {}, 503 seen {}, final failures {}{}",
+            s.requests,
+            s.retried,
+            s.seen_429,
+            s.seen_503,
+            s.final_failures,
+            if s.upstream_errors > 0 {
+                format!(", unreachable {}", s.upstream_errors)
+            } else {
+                String::new()
+            }
+        )?;
+        writeln!(
+            out,
+            "  time queued {:.1}s, time in backoff {:.1}s, retry rate {:.1}%, success after retries {:.1}%",
+            s.time_queued,
+            s.time_in_backoff,
+            s.retry_rate * 100.0,
+            s.success_rate * 100.0
+        )?;
+        let settled = if (s.current_rate - s.configured_rate).abs() < 1e-9 {
+            format!("  rate {:.2} req/s (as configured)", s.current_rate)
+        } else {
+            format!(
+                "  rate settled at {:.2} req/s (configured {:.2}, lowered {} time{})",
+                s.current_rate,
+                s.configured_rate,
+                s.rate_decreases,
+                if s.rate_decreases == 1 { "" } else { "s" }
+            )
+        };
+        writeln!(out, "{settled}")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pacer_limiter::{RateSnapshot, StatsRecorder};
+
+    #[test]
+    fn the_stats_block_names_every_figure() {
+        let recorder = StatsRecorder::default();
+        recorder.request();
+        recorder.admitted(Duration::from_millis(300));
+        recorder.status(429);
+        recorder.retry(Duration::from_millis(500));
+        recorder.admitted(Duration::ZERO);
+        recorder.status(200);
+        recorder.completed(false);
+        let stats = recorder.snapshot(
+            "api",
+            RateSnapshot {
+                configured: 20.0,
+                current: 14.0,
+                decreases: 1,
+            },
+        );
+        let report = UpstreamReport {
+            upstream_url: "http://127.0.0.1:9".into(),
+            proxy_url: "http://127.0.0.1:10".into(),
+            env_var: "PACER_UPSTREAM_API".into(),
+            stats,
+        };
+        let mut out = Vec::new();
+        print_stats(&mut out, std::slice::from_ref(&report)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for needle in [
+            "rate-limited upstreams",
+            "api (http://127.0.0.1:9) via http://127.0.0.1:10",
+            "requests 1, retried 1, 429 seen 1, 503 seen 0, final failures 0",
+            "time queued 0.3s, time in backoff 0.5s, retry rate 50.0%, success after retries 100.0%",
+            "rate settled at 14.00 req/s (configured 20.00, lowered 1 time)",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in\n{text}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["stats"]["seen_429"], 1);
+        assert_eq!(json["env_var"], "PACER_UPSTREAM_API");
+    }
+}
