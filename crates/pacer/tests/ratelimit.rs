@@ -1,0 +1,308 @@
+//! Rate limiting end to end: the built `pacer` runs the `ratelimited` fixture
+//! suite through its proxy against the real `pacer-mockapi` binary, over
+//! real HTTP, with real pytest workers.
+//!
+//! Nothing here asserts a duration: the mock's own counters (requests in
+//! flight at most, refusals) and the tests' outcomes are the proof.
+//!
+//! Python comes from `PACER_TEST_PYTHON`, else the repository's
+//! `.venv/bin/python` (made by `scripts/venv`; it has pytest, pytest-xdist).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    let python = match std::env::var_os("PACER_TEST_PYTHON") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => repo_root().join(".venv/bin/python"),
+    };
+    assert!(
+        python.exists(),
+        "no Python at {}; run scripts/venv or set PACER_TEST_PYTHON",
+        python.display()
+    );
+    python
+}
+
+fn suite() -> PathBuf {
+    repo_root().join("tests/fixtures/ratelimited")
+}
+
+fn pacer_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pacer"))
+}
+
+/// The `pacer-mockapi` binary next to `pacer`. Cargo builds a dev-dependency's
+/// library but not its binaries, so when `cargo test -p pacer` runs alone the
+/// binary is built here once.
+fn mock_bin() -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let path = pacer_bin().with_file_name("pacer-mockapi");
+    if !path.exists() {
+        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
+        if path.components().any(|c| c.as_os_str() == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p pacer-mockapi failed");
+    }
+    assert_cmd::cargo::cargo_bin("pacer-mockapi")
+}
+
+/// A running process that is killed when the test ends, however it ends.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a program that prints its URL on its first line; `parse` finds it.
+fn spawn_with_url(mut cmd: Command, parse: impl Fn(&str) -> Option<String>) -> Running {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawns");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let url = parse(first.trim()).unwrap_or_else(|| panic!("no URL in {first:?}"));
+    // Keep draining so the program never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink);
+    });
+    Running { child, url }
+}
+
+fn mock(args: &[&str]) -> Running {
+    let mut cmd = Command::new(mock_bin());
+    cmd.args(["--port", "0"]).args(args);
+    spawn_with_url(cmd, |line| {
+        line.strip_prefix("listening on ").map(str::to_owned)
+    })
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body.
+fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not HTTP: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn mock_stats(mock: &Running) -> serde_json::Value {
+    let (status, body) = http_get(&format!("{}/__stats", mock.url));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `pacer` on the fixture suite, `RATELIMITED_TESTS=tests`, against `url`.
+fn pacer(url: &str, tests: usize, flags: &[&str]) -> Output {
+    Command::new(pacer_bin())
+        .arg("-C")
+        .arg(suite())
+        .arg("--python")
+        .arg(python())
+        .arg("--upstream")
+        .arg(format!("api={url}"))
+        .args(flags)
+        .args(["--", "-p", "no:cacheprovider"])
+        .env("RATELIMITED_TESTS", tests.to_string())
+        .env_remove("PACER_UPSTREAM_API")
+        .output()
+        .expect("pacer runs")
+}
+
+const RERUN_LINE: &str = "rerunning them once, sequentially (--no-fallback turns this off)";
+
+#[test]
+fn through_the_proxy_every_test_passes_and_the_api_never_sees_more_than_max_concurrent() {
+    // 20 requests/s allowed; 0.2 s per call, so unpaced workers would pile up.
+    let api = mock(&["--rate", "20", "--burst", "5", "--latency", "0.2"]);
+    let out = pacer(
+        &api.url,
+        12,
+        &[
+            "--rate",
+            "15",
+            "--burst",
+            "1",
+            "--min-delay",
+            "0",
+            "--max-concurrent",
+            "2",
+            "--base-backoff",
+            "0.05",
+            "--max-backoff",
+            "2",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("16 passed"), "{stdout}");
+    assert!(!stdout.contains(RERUN_LINE), "{stdout}");
+    let stats = mock_stats(&api);
+    assert_eq!(stats["accepted"], 36, "12 tests x 3 calls: {stats}");
+    assert!(
+        stats["max_concurrent"].as_u64().unwrap() <= 2,
+        "the API saw more than --max-concurrent at once: {stats}"
+    );
+    // The statistics block follows pytest's final line.
+    let final_line = stdout.find("16 passed").unwrap();
+    let block = stdout
+        .find("rate-limited upstreams")
+        .expect("statistics printed");
+    assert!(block > final_line, "{stdout}");
+    assert!(stdout.contains("api (http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("requests 36, retried"), "{stdout}");
+}
+
+#[test]
+fn straight_at_the_api_pytest_n_4_fails_on_429() {
+    // The point of the proxy: the same suite without it, in parallel.
+    let api = mock(&["--rate", "20", "--burst", "5", "--latency", "0.02"]);
+    let out = Command::new(python())
+        .args(["-m", "pytest", "-n", "4", "-p", "no:cacheprovider", "-q"])
+        .current_dir(suite())
+        .env("PACER_UPSTREAM_API", &api.url)
+        .env("RATELIMITED_TESTS", "16")
+        .output()
+        .expect("pytest runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("HTTP Error 429"), "{stdout}");
+    assert!(mock_stats(&api)["rejected"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
+    // An API that refuses everything: retries cannot help, and the rerun
+    // fails too, so the run fails.
+    let api = mock(&["--fail-first", "1000000"]);
+    let flags = ["--rate", "100", "--min-delay", "0", "--max-retries", "0"];
+    let out = pacer(&api.url, 3, &flags);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let line = format!("pacer: 3 tests failed on HTTP 429; {RERUN_LINE}");
+    assert_eq!(stdout.matches(&line).count(), 1, "{stdout}");
+    // The rerun is a session of its own, on one worker, with only those tests.
+    let rerun = &stdout[stdout.find(&line).unwrap()..];
+    assert!(rerun.contains("pacer: 1 worker"), "{rerun}");
+    assert!(rerun.contains("collected 3 items"), "{rerun}");
+    assert!(rerun.contains("3 failed"), "{rerun}");
+
+    // --no-fallback turns it off.
+    let mut no_fallback = flags.to_vec();
+    no_fallback.push("--no-fallback");
+    let out = pacer(&api.url, 3, &no_fallback);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(RERUN_LINE), "{stdout}");
+    assert!(stdout.contains("3 failed"), "{stdout}");
+}
+
+#[test]
+fn a_rerun_that_passes_makes_the_run_pass() {
+    // The first two calls are refused, and nothing is retried: up to two
+    // tests fail in the parallel run, and pass when rerun.
+    let api = mock(&["--fail-first", "2"]);
+    let out = pacer(
+        &api.url,
+        4,
+        &["--rate", "100", "--min-delay", "0", "--max-retries", "0"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains(RERUN_LINE), "{stdout}");
+    assert!(stdout.contains("failed on HTTP 429"), "{stdout}");
+}
+
+#[test]
+fn pacer_proxy_prints_its_address_and_forwards() {
+    let api = mock(&["--rate", "100"]);
+    let mut cmd = Command::new(pacer_bin());
+    cmd.args(["proxy", "--upstream"])
+        .arg(format!("api={}", api.url))
+        .current_dir(std::env::temp_dir());
+    let proxy = spawn_with_url(cmd, |line| {
+        // `http://127.0.0.1:PORT -> UPSTREAM  (PACER_UPSTREAM_API=...)`
+        let (url, rest) = line.split_once(" -> ")?;
+        rest.contains("PACER_UPSTREAM_API=").then(|| url.to_owned())
+    });
+    assert!(proxy.url.starts_with("http://127.0.0.1:"), "{}", proxy.url);
+    let (status, body) = http_get(&format!("{}/hello?x=1", proxy.url));
+    assert_eq!(status, 200, "{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["path"], "/hello");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(mock_stats(&api)["accepted"], 1);
+}
+
+#[test]
+fn pacer_proxy_stays_on_loopback_unless_told() {
+    let out = Command::new(pacer_bin())
+        .args([
+            "proxy",
+            "--upstream",
+            "api=http://127.0.0.1:9",
+            "--bind",
+            "0.0.0.0",
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains("--allow-non-loopback"), "{stderr}");
+
+    let out = Command::new(pacer_bin())
+        .arg("proxy")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("--upstream NAME=URL"), "{stderr}");
+}
