@@ -86,6 +86,9 @@ pub fn spawn(
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .env("PACER_FD", CHANNEL_FD.to_string())
+        // pacer reads PYTEST_DEBUG as its own debug switch (as the system it
+        // replaces did); pytest would read it as "trace every hook call".
+        .env_remove("PYTEST_DEBUG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

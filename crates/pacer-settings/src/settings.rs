@@ -735,8 +735,9 @@ impl Settings {
 
     /// The full environment additions for a worker running `category`'s
     /// tests: the `[tool.pytest_env]` values, then the category's name and
-    /// rate limiting under both the `PACER_*` and `PYTEST_*` names, and
-    /// `PYTEST_DEBUG=1` when debugging. Upstream URLs (`PACER_UPSTREAM_*`)
+    /// rate limiting under both the `PACER_*` and `PYTEST_*` names. Never
+    /// `PYTEST_DEBUG`: pytest reads it too and would trace every hook call.
+    /// Upstream URLs (`PACER_UPSTREAM_*`)
     /// are added by whoever starts the proxies, since only it knows the ports.
     pub fn category_env(&self, category: &Category) -> Vec<(String, String)> {
         let mut vars: Vec<(String, String)> = self
@@ -753,9 +754,6 @@ impl Settings {
             ("PYTEST_RATE_LIMITED", flag),
         ] {
             vars.push((name.to_string(), value.to_string()));
-        }
-        if self.debug.value {
-            vars.push(("PYTEST_DEBUG".to_string(), "1".to_string()));
         }
         vars
     }
