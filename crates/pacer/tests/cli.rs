@@ -377,6 +377,47 @@ fn a_worker_that_cannot_start_means_a_sequential_run_and_says_why() {
 }
 
 #[test]
+fn collections_that_differ_between_workers_mean_a_sequential_run() {
+    let out = pacer_in(&suite("differ"), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("falling back to a sequential run: collections differ between workers"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("10 passed"), "{}", text(&out));
+}
+
+#[test]
+fn the_restart_cap_stops_a_crash_loop() {
+    let out = pacer_in(
+        &suite("crash"),
+        &["-n", "1", "--max-worker-restart", "0"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("maximum worker restarts reached (0)"),
+        "{}",
+        text(&out)
+    );
+    assert!(all.contains("not run"), "{}", text(&out));
+}
+
+#[test]
+fn disable_parallel_runs_one_worker() {
+    let out = pacer_in(
+        &suite("plugin"),
+        &["-n", "4", "-k", "worker_fixtures"],
+        &[("PYTEST_DISABLE_PARALLEL", "true")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("pacer: 1 worker"), "{}", text(&out));
+}
+
+#[test]
 fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
         .current_dir(suite("hang"))
@@ -423,12 +464,24 @@ fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
 
 #[test]
 fn a_test_past_the_timeout_fails_and_the_run_goes_on() {
-    let out = pacer_in(&suite("hang"), &["-n", "2", "-v"], &[("PACER_TIMEOUT", "2")]);
+    let out = pacer_in(
+        &suite("hang"),
+        &["-n", "2", "-v"],
+        &[("PACER_TIMEOUT", "2")],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = stdout(&out);
-    assert!(all.contains("FAILED tests/test_hang.py::test_hangs"), "{}", text(&out));
+    assert!(
+        all.contains("FAILED tests/test_hang.py::test_hangs"),
+        "{}",
+        text(&out)
+    );
     assert!(all.contains("timed out after 2.0s"), "{}", text(&out));
-    assert!(all.contains("going to sleep for an hour"), "the output captured so far is shown\n{}", text(&out));
+    assert!(
+        all.contains("going to sleep for an hour"),
+        "the output captured so far is shown\n{}",
+        text(&out)
+    );
     assert_eq!(passed(&out), 2, "{}", text(&out));
 }
 
