@@ -876,3 +876,34 @@ fn category_env_names_the_category_and_its_rate_limiting() {
     let env = s.category_env(s.category("live").unwrap());
     assert!(env.contains(&("PACER_RATE_LIMITED".to_string(), "0".to_string())));
 }
+
+#[test]
+fn ca_file_is_relative_to_its_file_and_an_upstream_may_override_it() {
+    let p = Project::with(
+        "pyproject.toml",
+        r#"
+[tool.pacer.rate_limit]
+ca_file = "certs/corporate.pem"
+
+[tool.pacer.upstreams.internal]
+url = "https://api.internal.example"
+
+[tool.pacer.upstreams.lab]
+url = "https://lab.example"
+ca_file = "/etc/lab-ca.pem"
+"#,
+    );
+    let s = p.ok(&none(), &[]);
+    let internal = s.upstream("internal").unwrap();
+    assert_eq!(
+        internal.limits.ca_file.as_deref(),
+        Some(p.path().join("certs/corporate.pem").as_path())
+    );
+    assert!(file_source(&internal.sources.ca_file).contains("ca_file"));
+    let lab = s.upstream("lab").unwrap();
+    assert_eq!(
+        lab.limits.ca_file.as_deref(),
+        Some(Path::new("/etc/lab-ca.pem"))
+    );
+    assert!(s.render_text().contains("ca_file"));
+}

@@ -342,6 +342,31 @@ mod tests {
     }
 
     #[test]
+    fn proxy_takes_upstreams_a_port_a_bind_address_and_the_rate_flags() {
+        let cli = Cli::try_parse_from([
+            "pacer",
+            "proxy",
+            "--upstream",
+            "api=http://127.0.0.1:9",
+            "--port",
+            "8080",
+            "--rate",
+            "5",
+            "--no-adaptive",
+        ])
+        .unwrap();
+        let Some(Command::Proxy(args)) = cli.command else {
+            panic!("not the proxy command");
+        };
+        assert_eq!(args.upstreams, vec!["api=http://127.0.0.1:9"]);
+        assert_eq!(args.port, Some(8080));
+        assert!(args.bind.is_loopback() && !args.allow_non_loopback);
+        let overrides = args.limits.overrides(false);
+        assert_eq!(overrides.rate.as_deref(), Some("5"));
+        assert_eq!(overrides.adaptive, Some(false));
+    }
+
+    #[test]
     fn negative_workers_reach_validation_instead_of_clap() {
         let cli = Cli::try_parse_from(["pacer", "-n", "-3"]).unwrap();
         assert_eq!(cli.run.common.workers.as_deref(), Some("-3"));
