@@ -26,51 +26,53 @@ impl Pool {
             self.workers[w].phase = Phase::Ready;
             self.workers[w].waiting = true;
             self.push_work();
-        } else if !self.plan.is_empty() {
-            self.start_collect(w);
         } else {
             self.workers[w].phase = Phase::Ready;
-        }
-    }
-
-    pub(super) fn on_discovered(&mut self, units: Vec<DiscoveredUnit>) {
-        self.units = units;
-        for (index, unit) in self.units.iter().enumerate() {
-            self.unit_by_path.entry(unit.arg.clone()).or_insert(index);
-            self.unit_by_path.entry(unit.id.clone()).or_insert(index);
-        }
-        // Longest processing time first over the workers that exist: each
-        // collects about the same number of bytes.
-        let shares = self.workers.len().max(1);
-        let mut order: Vec<usize> = (0..self.units.len()).collect();
-        order.sort_by_key(|u| std::cmp::Reverse(self.units[*u].size.max(1)));
-        let mut load = vec![0u64; shares];
-        self.plan = vec![Vec::new(); shares];
-        for unit in order {
-            let lightest = (0..shares).min_by_key(|s| load[*s]).unwrap_or(0);
-            load[lightest] += self.units[unit].size.max(1);
-            self.plan[lightest].push(unit);
-        }
-        for plan in &mut self.plan {
-            plan.sort_unstable();
-        }
-        for w in 0..self.workers.len() {
-            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready) {
-                self.start_collect(w);
+            if self.discovered {
+                self.give_chunk(w);
             }
         }
     }
 
-    pub(super) fn start_collect(&mut self, w: usize) {
+    pub(super) fn on_discovered(&mut self, units: Vec<DiscoveredUnit>, reporter: &mut dyn Reporter) {
+        self.units = units;
+        self.discovered = true;
+        for (index, unit) in self.units.iter().enumerate() {
+            self.unit_by_path.entry(unit.arg.clone()).or_insert(index);
+            self.unit_by_path.entry(unit.id.clone()).or_insert(index);
+        }
+        // Files are handed out in chunks as workers finish the previous one,
+        // biggest first, so that a worker that started late or collects
+        // slowly takes fewer and all finish together.
+        let mut order: Vec<usize> = (0..self.units.len()).collect();
+        order.sort_by_key(|u| std::cmp::Reverse(self.units[*u].size));
+        self.to_collect = order.into();
+        let workers = self.workers.iter().filter(|w| w.phase != Phase::Zygote).count().max(1);
+        self.chunk_size = self.units.len().div_ceil(workers * 3).max(1);
+        for w in 0..self.workers.len() {
+            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready) {
+                self.workers[w].phase = Phase::Ready;
+                self.give_chunk(w);
+            }
+        }
+        self.seal_when_collected(reporter);
+    }
+
+    /// Sends `w` its next files to collect; false when none are left.
+    fn give_chunk(&mut self, w: usize) -> bool {
+        let take = self.chunk_size.min(self.to_collect.len());
+        if take == 0 {
+            return false;
+        }
+        let chunk: Vec<usize> = self.to_collect.drain(..take).collect();
+        let args: Vec<String> = chunk.iter().map(|u| self.units[*u].arg.clone()).collect();
         self.workers[w].phase = Phase::Collecting;
-        let args: Vec<String> = self
-            .plan
-            .get(w)
-            .into_iter()
-            .flatten()
-            .map(|u| self.units[*u].arg.clone())
-            .collect();
+        if self.collected_units.len() <= w {
+            self.collected_units.resize(w + 1, Vec::new());
+        }
+        self.collected_units[w].extend(chunk);
         self.send(w, &ToWorker::Collect { units: &args });
+        true
     }
 
     pub(super) fn on_collected(
@@ -83,7 +85,6 @@ impl Pool {
     ) {
         self.workers[w].phase = Phase::Ready;
         self.workers[w].waiting = true;
-        self.collected_from += 1;
         self.deselected += deselected;
         self.problems.extend(problems);
         for (id, markers) in items {
@@ -96,16 +97,16 @@ impl Pool {
                 .unwrap_or(usize::MAX);
             self.collected_items.push((id, markers, unit));
         }
-        let expected = self.plan.len().min(
-            self.workers
-                .iter()
-                .filter(|w| w.phase != Phase::Zygote)
-                .count(),
-        );
-        if self.collected_from < expected {
-            return;
+        if !self.give_chunk(w) {
+            self.seal_when_collected(reporter);
         }
-        self.seal(reporter);
+    }
+
+    fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
+        let busy = self.workers.iter().any(|w| w.phase == Phase::Collecting);
+        if self.scheduler.is_none() && self.to_collect.is_empty() && !busy {
+            self.seal(reporter);
+        }
     }
 
     pub(super) fn seal(&mut self, reporter: &mut dyn Reporter) {
@@ -167,7 +168,7 @@ impl Pool {
         scheduler.seal();
         for (w, state) in self.workers.iter_mut().enumerate() {
             state.sched = scheduler.add_worker();
-            for unit in self.plan.get(w).into_iter().flatten() {
+            for unit in self.collected_units.get(w).into_iter().flatten() {
                 scheduler.mark_collected(state.sched, *unit);
             }
         }

@@ -158,8 +158,12 @@ struct Pool {
     hello: Option<Hello>,
     units: Vec<DiscoveredUnit>,
     unit_by_path: HashMap<String, usize>,
-    plan: Vec<Vec<usize>>,
-    collected_from: usize,
+    discovered: bool,
+    /// Files not yet handed to a worker for collection, and how many go at once.
+    to_collect: VecDeque<usize>,
+    chunk_size: usize,
+    /// Per worker, the files it collected.
+    collected_units: Vec<Vec<usize>>,
     collected_items: Vec<(String, Vec<String>, usize)>,
     problems: Vec<CollectProblem>,
     deselected: usize,
@@ -205,8 +209,10 @@ impl Pool {
             hello: None,
             units: Vec::new(),
             unit_by_path: HashMap::new(),
-            plan: Vec::new(),
-            collected_from: 0,
+            discovered: false,
+            to_collect: VecDeque::new(),
+            chunk_size: 1,
+            collected_units: Vec::new(),
             collected_items: Vec::new(),
             problems: Vec::new(),
             deselected: 0,
@@ -350,7 +356,7 @@ impl Pool {
     fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
         match message {
             FromWorker::Hello(hello) => self.on_hello(w, hello, reporter),
-            FromWorker::Discovered { units } => self.on_discovered(units),
+            FromWorker::Discovered { units } => self.on_discovered(units, reporter),
             FromWorker::UsageError { message } => {
                 self.end = Some(RunEnd::Failed {
                     code: exit::USAGE_ERROR,
