@@ -19,7 +19,10 @@ limit, retry rate <= 5%. `min_delay` is set to 0: its default (0.1 s) alone
 would cap the rate at 10/s.
 
 The achieved rate is the mock's own figure: accepted requests per second
-from the first accepted request to the last.
+from the first accepted request to the last, so it includes the start-up
+ramp (workers joining) and the tail (the last tests' calls are sequential).
+"steady" is the rate between the 10% and 90% marks of the calls, sampled
+from the mock's /__stats every 50 ms: the pace once every worker is busy.
 
 Standard library only. Usually run through `scripts/bench-ratelimit`, which
 makes the venv and builds the release binaries first; by hand:
@@ -34,6 +37,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -92,13 +96,41 @@ def counts(output):
     return found
 
 
-def run(cmd, env, mock):
+def steady_rate(samples, calls):
+    """Accepted requests/s between the 10% and the 90% marks of the calls:
+    the pace once every worker is busy, without the start-up ramp and the
+    tail of the last tests' sequential calls."""
+    def when(n):
+        return next((t for t, accepted in samples if accepted >= n), None)
+
+    low, high = int(calls * 0.1), int(calls * 0.9)
+    t_low, t_high = when(low), when(high)
+    if t_low is None or t_high is None or t_high <= t_low:
+        return None
+    return (high - low) / (t_high - t_low)
+
+
+def run(cmd, env, mock, calls):
     mock.reset()
+    samples, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                samples.append((time.monotonic(), mock.stats()["accepted"]))
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.monotonic()
     proc = subprocess.run(
         cmd, cwd=SUITE, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     wall = time.monotonic() - start
+    done.set()
+    sampler.join()
     out = proc.stdout + proc.stderr
     c = counts(proc.stdout)
     return {
@@ -107,6 +139,7 @@ def run(cmd, env, mock):
         "passed": c.get("passed", 0),
         "failed": c.get("failed", 0) + c.get("error", 0),
         "mock": mock.stats(),
+        "steady": steady_rate(samples, calls),
         "output": out,
     }
 
@@ -126,6 +159,10 @@ def proxy_figures(output):
     }
 
 
+def steady(r):
+    return f"{r['steady']:.1f}/s" if r["steady"] else "-"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", required=True, help="a Python with pytest and pytest-xdist")
@@ -138,6 +175,11 @@ def main():
     ap.add_argument("--xdist", type=int, default=8, help="pytest -n N")
     ap.add_argument("--show-output", action="store_true", help="print each run's output")
     args = ap.parse_args()
+    # The runs start in the suite's directory: make the tools' paths absolute.
+    for name in ("python", "pacer", "mock"):
+        value = getattr(args, name)
+        if os.sep in value:
+            setattr(args, name, os.path.abspath(value))
 
     calls = args.tests * args.calls
     env = dict(os.environ)
@@ -171,7 +213,7 @@ def main():
                     *paths, "--", "-p", "no:cacheprovider",
                 ]
             print(f"running {label} ...", file=sys.stderr, flush=True)
-            r = run(cmd, run_env, mock)
+            r = run(cmd, run_env, mock, calls)
             r["label"] = label
             r["proxy"] = proxy_figures(r["output"]) if rate else None
             if args.show_output:
@@ -183,7 +225,7 @@ def main():
     print()
     header = (
         f"{'run':<26} {'wall':>7} {'passed':>7} {'failed':>7} {'429s':>6} "
-        f"{'retried':>8} {'retry rate':>10} {'achieved':>9} {'of limit':>8} {'settled':>8}"
+        f"{'retried':>8} {'retry rate':>10} {'achieved':>9} {'of limit':>8} {'steady':>8} {'settled':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -199,7 +241,7 @@ def main():
         if p:
             line += (
                 f"{p['retried']:>8} {p['retry_rate'] * 100:>9.1f}% {achieved:>7.1f}/s {share * 100:>7.0f}% "
-                f"{p['settled']:>6.1f}/s"
+                f"{steady(r):>8} {p['settled']:>6.1f}/s"
             )
             checks = {
                 "0 failed": r["failed"] == 0 and r["passed"] == args.tests,
@@ -211,7 +253,7 @@ def main():
                 ok = False
                 line += "   MISSED: " + ", ".join(missed)
         else:
-            line += f"{'':>8} {'':>10} {achieved:>7.1f}/s {share * 100:>7.0f}% {'':>8}"
+            line += f"{'':>8} {'':>10} {achieved:>7.1f}/s {share * 100:>7.0f}% {steady(r):>8}"
         print(line)
     print()
     print("targets for the pacer rows: 0 failed, achieved >= 90% of the limit, retry rate <= 5%:",
