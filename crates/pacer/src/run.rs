@@ -138,11 +138,8 @@ pub fn run(args: RunArgs) -> i32 {
         },
     );
     drop(terminal);
-    if let RunEnd::Finished(summary) = &end {
-        durations::save(
-            &settings.project_root().join(".pytest_cache"),
-            &summary.durations,
-        );
+    if let (RunEnd::Finished(summary), Some(cache)) = (&end, &prepared.cache_dir) {
+        durations::save(cache, &summary.durations);
     }
     let code = match end {
         RunEnd::Finished(summary) => {
@@ -282,6 +279,8 @@ struct Prepared {
     python: PathBuf,
     cwd: PathBuf,
     fallback_args: Vec<String>,
+    /// Where recorded durations live; `None` with `-p no:cacheprovider`.
+    cache_dir: Option<PathBuf>,
 }
 
 fn prepare(
@@ -359,13 +358,10 @@ fn prepare(
     });
     // One worker runs in pytest's order, as `--sequential` promises; more
     // workers start the heaviest tests first.
-    let durations = if workers > 1 {
-        durations::load(
-            &settings.durations_file().value,
-            &settings.project_root().join(".pytest_cache"),
-        )
-    } else {
-        Default::default()
+    let cache_dir = durations::cache_dir(settings.project_root(), &pytest_args);
+    let durations = match &cache_dir {
+        Some(cache) if workers > 1 => durations::load(&settings.durations_file().value, cache),
+        _ => Default::default(),
     };
     let config = RunConfig {
         launch: Launch {
@@ -396,6 +392,7 @@ fn prepare(
         python,
         cwd,
         fallback_args,
+        cache_dir,
     })
 }
 

@@ -206,10 +206,13 @@ fn pacer(suite_name: &str, args: &[&str]) -> Run {
     pacer_env(suite_name, args, &[])
 }
 
+/// pacer's runs, like pytest's, leave no cache behind and read none, so
+/// that no run's recorded durations reorder the next.
 fn pacer_env(suite_name: &str, args: &[&str], env: &[(&str, String)]) -> Run {
     let mut full = strings(&["-v", "--python"]);
     full.push(python().display().to_string());
     full.extend(strings(args));
+    full.extend(strings(&["--", "-p", "no:cacheprovider"]));
     run(&pacer_bin(), &full, &suite(suite_name), env)
 }
 
@@ -218,6 +221,7 @@ fn pacer_run_subcommand(suite_name: &str, args: &[&str]) -> Run {
     let mut full = strings(&["run", "-v", "--python"]);
     full.push(python().display().to_string());
     full.extend(strings(args));
+    full.extend(strings(&["--", "-p", "no:cacheprovider"]));
     run(&pacer_bin(), &full, &suite(suite_name), &[])
 }
 
@@ -286,7 +290,7 @@ fn outcome_word(s: &str) -> Option<&'static str> {
             && s[word.len()..]
                 .chars()
                 .next()
-                .map_or(true, char::is_whitespace)
+                .is_none_or(char::is_whitespace)
     })
 }
 

@@ -34,7 +34,11 @@ impl Pool {
         }
     }
 
-    pub(super) fn on_discovered(&mut self, units: Vec<DiscoveredUnit>, reporter: &mut dyn Reporter) {
+    pub(super) fn on_discovered(
+        &mut self,
+        units: Vec<DiscoveredUnit>,
+        reporter: &mut dyn Reporter,
+    ) {
         self.units = units;
         self.discovered = true;
         for (index, unit) in self.units.iter().enumerate() {
@@ -47,7 +51,12 @@ impl Pool {
         let mut order: Vec<usize> = (0..self.units.len()).collect();
         order.sort_by_key(|u| std::cmp::Reverse(self.units[*u].size));
         self.to_collect = order.into();
-        let workers = self.workers.iter().filter(|w| w.phase != Phase::Zygote).count().max(1);
+        let workers = self
+            .workers
+            .iter()
+            .filter(|w| w.phase != Phase::Zygote)
+            .count()
+            .max(1);
         self.chunk_size = self.units.len().div_ceil(workers * 3).max(1);
         for w in 0..self.workers.len() {
             if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready) {
@@ -217,24 +226,25 @@ impl Pool {
         let Some(scheduler) = &self.scheduler else {
             return;
         };
-        let io: usize = self
-            .config
-            .categories
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.slots.kind == crate::scheduler::Kind::Io)
-            .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
-            .sum();
-        let total = self
-            .config
-            .workers
-            .max(1)
-            .max(io.min(self.config.workers.max(1) + io));
-        let running = self
-            .workers
-            .iter()
-            .filter(|w| w.phase != Phase::Zygote)
-            .count();
+        let pending = |kind| -> usize {
+            self.config
+                .categories
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.slots.kind == kind)
+                .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
+                .sum()
+        };
+        let workers = self.config.workers.max(1);
+        let cpu = pending(crate::scheduler::Kind::Cpu).min(workers);
+        let io = pending(crate::scheduler::Kind::Io);
+        let total = workers.max(cpu + io);
+        let running = self.forks_wanted
+            + self
+                .workers
+                .iter()
+                .filter(|w| w.phase != Phase::Zygote)
+                .count();
         for _ in 0..total.saturating_sub(running) {
             if self.add_worker().is_err() {
                 break;

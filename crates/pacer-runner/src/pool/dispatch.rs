@@ -11,7 +11,27 @@ impl Pool {
             self.stop_worker(w);
             return;
         }
-        let batch = scheduler.assign(self.workers[w].sched);
+        // A worker that still holds a test asks ahead. When what is left
+        // would not even keep the free workers busy, it is theirs: the
+        // asker would only sit on it until its current test ends.
+        let holds = !self.workers[w].queue.is_empty();
+        let free = self.forks_wanted
+            + self
+                .workers
+                .iter()
+                .enumerate()
+                .filter(|(o, s)| {
+                    *o != w
+                        && matches!(s.phase, Phase::Starting | Phase::Ready)
+                        && s.queue.is_empty()
+                        && !s.stop_sent
+                })
+                .count();
+        let batch = if holds && scheduler.pending() <= free {
+            crate::scheduler::Batch::default()
+        } else {
+            scheduler.assign(self.workers[w].sched)
+        };
         if batch.tests.is_empty() {
             self.workers[w].waiting = true;
             self.send(w, &ToWorker::Idle);
@@ -62,7 +82,13 @@ impl Pool {
     pub(super) fn push_work(&mut self) {
         for w in 0..self.workers.len() {
             let state = &self.workers[w];
-            if state.phase != Phase::Ready || !state.waiting || state.stop_sent {
+            // Only a worker with nothing in hand: one still running its last
+            // test gets work when that test is done.
+            if state.phase != Phase::Ready
+                || !state.waiting
+                || state.stop_sent
+                || !state.queue.is_empty()
+            {
                 continue;
             }
             let Some(scheduler) = self.scheduler.as_mut() else {

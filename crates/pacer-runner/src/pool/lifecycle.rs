@@ -175,7 +175,9 @@ impl Pool {
             return;
         }
         let name = self.workers[w].name.clone();
-        if self.scheduler.is_none() || (phase != Phase::Ready && self.hello.is_none()) {
+        // A worker that dies before it is ready (plugin, conftest or
+        // collection trouble) means the parallel run cannot be trusted.
+        if self.scheduler.is_none() || phase != Phase::Ready {
             self.on_startup_death(w, phase, &status);
             return;
         }

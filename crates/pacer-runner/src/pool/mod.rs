@@ -234,8 +234,18 @@ impl Pool {
     }
 
     async fn main(&mut self, reporter: &mut dyn Reporter) -> RunEnd {
-        for _ in 0..self.config.workers.max(1) {
-            if let Err(message) = self.spawn_worker() {
+        // As many fresh `python -m pytest` processes as there are cores
+        // start in parallel for free; beyond that they would only contend
+        // for the cores, so the rest are forked ready-made from a zygote.
+        let workers = self.config.workers.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for index in 0..workers {
+            let started = if index < cores {
+                self.spawn_worker().map(|_| ())
+            } else {
+                self.add_worker()
+            };
+            if let Err(message) = started {
                 self.shutdown_all(libc::SIGKILL);
                 return RunEnd::Failed {
                     code: exit::INTERNAL_ERROR,
@@ -407,11 +417,11 @@ impl Pool {
                 self.workers[w].handle.set_pid(pid);
                 self.zygote_ready = true;
                 let wanted = std::mem::take(&mut self.forks_wanted);
-                let pending = self
+                let over = self
                     .scheduler
                     .as_ref()
-                    .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
-                if self.workers[w].stop_sent || !pending {
+                    .is_some_and(|s| s.pending() == 0 || s.is_stopped());
+                if self.workers[w].stop_sent || over {
                     return;
                 }
                 for _ in 0..wanted {
