@@ -997,7 +997,7 @@ fn category_caps_are_reached_not_exceeded() {
             &["-n", &workers, dir],
             &[
                 ("PACER_FIXTURE_STATE", state.path().display().to_string()),
-                ("PACER_FIXTURE_SLEEP_SCALE", "3".to_string()),
+                ("PACER_FIXTURE_SLEEP_SCALE", "10".to_string()),
             ],
         );
         assert_code(&ours, 0, &[]);
