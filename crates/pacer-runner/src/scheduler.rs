@@ -67,6 +67,8 @@ pub struct Scheduler {
     /// Per category, units with pending tests, heaviest first.
     unit_order: Vec<Vec<usize>>,
     pending_per_category: Vec<usize>,
+    /// Recorded seconds still pending, per category.
+    pending_weight: Vec<f64>,
     workers: Vec<WorkerSlots>,
     /// Hand out one test at a time (with `-x`/`--maxfail`, so that stopping
     /// overshoots by no more than the tests already running).
@@ -91,6 +93,7 @@ impl Scheduler {
             pending: HashMap::new(),
             unit_order: vec![Vec::new(); n],
             pending_per_category: vec![0; n],
+            pending_weight: vec![0.0; n],
             categories,
             workers: Vec::new(),
             single,
@@ -129,6 +132,8 @@ impl Scheduler {
             let heaviest = self.tests[tests[0]].weight;
             unit_weight[category].push((heaviest, unit));
             self.pending_per_category[category] += tests.len();
+            self.pending_weight[category] +=
+                tests.iter().map(|t| self.tests[*t].weight).sum::<f64>();
             self.pending.insert((category, unit), tests.into());
         }
         for (category, mut units) in unit_weight.into_iter().enumerate() {
@@ -174,47 +179,50 @@ impl Scheduler {
         let Some(category) = self.pick_category(worker) else {
             return Batch::default();
         };
-        let holders = self.active_holders(category);
-        let want = if self.single {
-            1
+        let holders = self.active_holders(category).max(1);
+        let (want, budget) = if self.single {
+            (1, f64::INFINITY)
         } else {
-            (self.pending_per_category[category] / (2 * holders.max(1))).clamp(1, 64)
+            // A share of what is left, in count and in recorded seconds, so
+            // that one batch never holds most of the heavy tests.
+            let count = (self.pending_per_category[category] / (2 * holders)).clamp(1, 64);
+            (count, self.pending_weight[category] / (2 * holders) as f64)
         };
         let mut batch = Batch::default();
-        // Files this worker collected come first; then one stolen file at a
-        // time, the one with the most work left, so that the collection it
-        // costs is paid for.
+        let mut weight = 0.0;
         while batch.tests.len() < want {
-            let own = self.unit_order[category]
-                .iter()
-                .copied()
-                .find(|u| self.workers[worker].collected[*u]);
-            let unit = match own {
-                Some(unit) => unit,
-                None => {
-                    let Some(stolen) = self.richest_unit(category) else {
-                        break;
-                    };
-                    self.workers[worker].collected[stolen] = true;
-                    batch.collect.push(stolen);
-                    stolen
-                }
+            let Some(unit) = self.next_unit(worker, category) else {
+                break;
             };
+            if !self.workers[worker].collected[unit] {
+                self.workers[worker].collected[unit] = true;
+                batch.collect.push(unit);
+            }
             let queue = self
                 .pending
                 .get_mut(&(category, unit))
                 .expect("ordered units have pending tests");
+            let mut full = false;
             while batch.tests.len() < want {
-                match queue.pop_front() {
-                    Some(test) => batch.tests.push(test),
-                    None => break,
+                let Some(&test) = queue.front() else { break };
+                let w = self.tests[test].weight;
+                if !batch.tests.is_empty() && weight + w > budget {
+                    full = true;
+                    break;
                 }
+                queue.pop_front();
+                weight += w;
+                batch.tests.push(test);
             }
             if queue.is_empty() {
                 self.pending.remove(&(category, unit));
                 self.unit_order[category].retain(|u| *u != unit);
             }
+            if full {
+                break;
+            }
         }
+        self.pending_weight[category] = (self.pending_weight[category] - weight).max(0.0);
         let taken = batch.tests.len();
         self.pending_per_category[category] -= taken;
         let slots = &mut self.workers[worker];
@@ -262,6 +270,7 @@ impl Scheduler {
             }
             queue.push_front(test);
             self.pending_per_category[category] += 1;
+            self.pending_weight[category] += self.tests[test].weight;
         }
     }
 
@@ -325,13 +334,52 @@ impl Scheduler {
             })
     }
 
+    /// The file to take tests from: the worker's own (no collection needed),
+    /// unless another file's next test is much heavier (recorded durations):
+    /// then that one, since the heaviest tests must start first. With no
+    /// own file left, the file with the most work left.
+    fn next_unit(&self, worker: usize, category: usize) -> Option<usize> {
+        let head = |u: usize| {
+            self.pending
+                .get(&(category, u))
+                .and_then(|q| q.front())
+                .map_or(0.0, |t| self.tests[*t].weight)
+        };
+        // The first of the heaviest, so that equal weights keep file order.
+        let first_heaviest = |units: &mut dyn Iterator<Item = usize>| {
+            units.fold(None, |best: Option<usize>, u| match best {
+                Some(b) if head(b) >= head(u) => Some(b),
+                _ => Some(u),
+            })
+        };
+        let order = &self.unit_order[category];
+        let own = first_heaviest(
+            &mut order
+                .iter()
+                .copied()
+                .filter(|u| self.workers[worker].collected[*u]),
+        );
+        let heaviest = first_heaviest(&mut order.iter().copied());
+        match (own, heaviest) {
+            (Some(own), Some(other)) if head(other) > 2.0 * head(own) => Some(other),
+            (Some(own), _) => Some(own),
+            (None, _) => self.richest_unit(category),
+        }
+    }
+
     fn richest_unit(&self, category: usize) -> Option<usize> {
-        self.unit_order[category].iter().copied().max_by_key(|u| {
-            (
-                self.pending.get(&(category, *u)).map_or(0, VecDeque::len),
-                std::cmp::Reverse(*u),
-            )
-        })
+        let work = |u: usize| {
+            self.pending.get(&(category, u)).map_or(0.0, |q| {
+                q.iter().map(|t| self.tests[*t].weight).sum::<f64>()
+            })
+        };
+        self.unit_order[category]
+            .iter()
+            .copied()
+            .fold(None, |best: Option<usize>, u| match best {
+                Some(b) if work(b) >= work(u) => Some(b),
+                _ => Some(u),
+            })
     }
 }
 
@@ -448,6 +496,59 @@ mod tests {
             })
             .collect();
         assert_eq!(order, vec![1, 2, 0]);
+    }
+
+    #[test]
+    fn one_batch_never_holds_most_of_the_heavy_work() {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, false);
+        for _ in 0..4 {
+            s.add_test(0, 0, 1.0);
+        }
+        for _ in 0..60 {
+            s.add_test(0, 0, 0.01);
+        }
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        s.mark_collected(a, 0);
+        s.mark_collected(b, 0);
+        let first = s.assign(a);
+        let second = s.assign(b);
+        let heavy = |batch: &Batch| batch.tests.iter().filter(|t| **t < 4).count();
+        assert_eq!(heavy(&first), 1, "{first:?}");
+        assert_eq!(heavy(&second), 1, "{second:?}");
+    }
+
+    #[test]
+    fn a_much_heavier_test_elsewhere_is_taken_before_own_light_ones() {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, true);
+        s.add_test(0, 0, 0.01);
+        s.add_test(0, 0, 0.01);
+        s.add_test(1, 0, 3.0);
+        s.seal();
+        let w = s.add_worker();
+        s.mark_collected(w, 0);
+        let batch = s.assign(w);
+        assert_eq!(batch.tests, vec![2]);
+        assert_eq!(batch.collect, vec![1]);
+    }
+
+    #[test]
+    fn equal_weights_keep_file_order() {
+        let mut s = Scheduler::new(1, vec![cpu(1)], 3, true);
+        for unit in [0, 1, 2] {
+            s.add_test(unit, 0, 1.0);
+        }
+        s.seal();
+        let w = s.add_worker();
+        (0..3).for_each(|u| s.mark_collected(w, u));
+        let order: Vec<_> = (0..3)
+            .map(|_| {
+                let t = s.assign(w).tests[0];
+                s.finished(w, t);
+                t
+            })
+            .collect();
+        assert_eq!(order, vec![0, 1, 2]);
     }
 
     #[test]

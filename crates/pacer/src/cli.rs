@@ -101,6 +101,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH")]
     pub durations_file: Option<PathBuf>,
 
+    /// Fail a test that runs longer than SECONDS and replace its worker (0: none) [env: PACER_TIMEOUT].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub timeout: Option<String>,
+
     /// Act as if started in DIR.
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -130,7 +134,7 @@ impl CommonArgs {
             no_fallback: self.no_fallback,
             fallback_threshold: self.fallback_threshold.clone(),
             durations_file: self.durations_file.clone(),
-            timeout: None,
+            timeout: self.timeout.clone(),
         }
     }
 }

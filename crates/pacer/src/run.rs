@@ -386,6 +386,7 @@ fn prepare(
         debug: settings.debug().value,
         list_only,
         timeout: settings.timeout().value,
+        prewarm_zygote: io_tests_likely(settings),
     };
     Ok(Prepared {
         config,
@@ -393,6 +394,18 @@ fn prepare(
         cwd,
         fallback_args,
         cache_dir,
+    })
+}
+
+/// Whether a selected `io` category has a path selector that exists in the
+/// project: then extra workers will be wanted, and the zygote that forks
+/// them is worth starting with the first workers.
+fn io_tests_likely(settings: &Settings) -> bool {
+    let root = settings.project_root();
+    settings.categories().ordered().iter().any(|c| {
+        c.kind == pacer_settings::Kind::Io
+            && settings.is_selected(&c.name)
+            && c.paths.iter().any(|p| root.join(p).exists())
     })
 }
 

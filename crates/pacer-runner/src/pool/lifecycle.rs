@@ -82,17 +82,26 @@ impl Pool {
                 Ok(())
             }
             None => {
-                let index = self.workers.len();
-                let mut env = self.worker_env("zygote");
-                env.push(("PACER_ZYGOTE".into(), "1".into()));
-                let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
-                    .map_err(|e| format!("failed to start the zygote: {e}"))?;
-                self.push_state("zygote".into(), handle, Phase::Zygote);
-                self.zygote = Some(index);
+                self.start_zygote()?;
                 self.forks_wanted += 1;
                 Ok(())
             }
         }
+    }
+
+    /// Starts the process that forks workers (Linux only; once per run).
+    pub(super) fn start_zygote(&mut self) -> Result<(), String> {
+        if !self.subreaper || self.zygote.is_some() {
+            return Ok(());
+        }
+        let index = self.workers.len();
+        let mut env = self.worker_env("zygote");
+        env.push(("PACER_ZYGOTE".into(), "1".into()));
+        let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
+            .map_err(|e| format!("failed to start the zygote: {e}"))?;
+        self.push_state("zygote".into(), handle, Phase::Zygote);
+        self.zygote = Some(index);
+        Ok(())
     }
 
     pub(super) fn fork_worker(&mut self) -> Result<(), String> {

@@ -69,6 +69,9 @@ pub struct RunConfig {
     pub debug: bool,
     /// Collect, report the plan, run nothing (`pacer list`).
     pub list_only: bool,
+    /// Start the zygote with the first workers, not after collection: the
+    /// run will likely want more workers (io categories) soon.
+    pub prewarm_zygote: bool,
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
@@ -239,6 +242,11 @@ impl Pool {
         // for the cores, so the rest are forked ready-made from a zygote.
         let workers = self.config.workers.max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.config.prewarm_zygote {
+            if let Err(message) = self.start_zygote() {
+                self.debug(|| message);
+            }
+        }
         for index in 0..workers {
             let started = if index < cores {
                 self.spawn_worker().map(|_| ())
