@@ -328,6 +328,45 @@ fn category_flags_select_their_tests_and_combine() {
 }
 
 #[test]
+fn each_category_flag_runs_exactly_its_category() {
+    let dir = suite("categories");
+    let out = pacer_in(&dir, &["list", "--json"], &[]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("list --json prints JSON");
+    let count = |name: &str| {
+        json["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap() as usize
+    };
+    for (flag, name) in [
+        ("--unit", "unit"),
+        ("--models", "models"),
+        ("--integration", "integration"),
+        ("--end-to-end", "end-to-end"),
+        ("--live", "live"),
+    ] {
+        let out = pacer_in(
+            &dir,
+            &["-n", "2", flag],
+            &[("PACER_FIXTURE_SLEEP_SCALE", "0.1")],
+        );
+        assert_eq!(out.status.code(), Some(0), "{flag}\n{}", text(&out));
+        assert_eq!(
+            passed(&out),
+            count(name),
+            "{flag} must run the {} tests of `{name}`\n{}",
+            count(name),
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn a_category_flag_that_selects_nothing_says_so() {
     let out = pacer_in(&suite("plugin"), &["--live"], &[]);
     assert!(
