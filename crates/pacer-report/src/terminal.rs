@@ -20,6 +20,8 @@ pub struct TerminalOptions {
     /// Draw a progress bar (stderr is a terminal).
     pub progress_bar: bool,
     pub width: usize,
+    /// Colour outcome words and the final line, as pytest does on a terminal.
+    pub color: bool,
 }
 
 impl TerminalOptions {
@@ -31,13 +33,27 @@ impl TerminalOptions {
             .filter(|_| tty)
             .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
             .unwrap_or(80);
+        // pytest's own switches: NO_COLOR wins, then PY_COLORS / FORCE_COLOR.
+        let env = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let color = if env("NO_COLOR") {
+            false
+        } else if std::env::var("PY_COLORS").is_ok_and(|v| v == "1") || env("FORCE_COLOR") {
+            true
+        } else {
+            tty
+        };
         TerminalOptions {
             verbosity,
             progress_bar: tty && std::env::var_os("CI").is_none(),
             width,
+            color,
         }
     }
 }
+
+const RED: &str = "31";
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
 
 struct Failure {
     id: String,
@@ -180,6 +196,8 @@ impl<W: Write> Terminal<W> {
         finished: usize,
         total: usize,
     ) {
+        let shown = reports.iter().filter(|r| !r.cat.is_empty()).count();
+        let mut nth = 0;
         for report in reports {
             self.tally.add(&report.cat, 1);
             if report.cat.is_empty() {
@@ -199,7 +217,10 @@ impl<W: Write> Terminal<W> {
             } else if report.outcome == "skipped" && report.xfail.is_none() {
                 self.skips.push((id.to_string(), report.clone()));
             }
-            self.progress(id, worker, report, finished, total);
+            nth += 1;
+            // The line closes with the run's last character, not before it.
+            let last = finished == total && nth == shown;
+            self.progress(id, worker, report, finished, total, last);
         }
         if let Some(bar) = &self.bar {
             bar.set_position(finished as u64);
@@ -214,6 +235,7 @@ impl<W: Write> Terminal<W> {
         report: &PhaseReport,
         finished: usize,
         total: usize,
+        last: bool,
     ) {
         let percent = Self::percent(finished, total);
         if self.options.verbosity > 0 {
@@ -222,6 +244,12 @@ impl<W: Write> Terminal<W> {
             } else {
                 report.word.clone()
             };
+            let color = match report.cat.as_str() {
+                "passed" => GREEN,
+                "failed" | "error" => RED,
+                _ => YELLOW,
+            };
+            let word = self.paint(&word, color);
             self.line(&format!("[{worker}] {percent} {word} {id}"));
             return;
         }
@@ -240,7 +268,7 @@ impl<W: Write> Terminal<W> {
         let _ = write!(self.out, "{letter}");
         self.column += 1;
         let room = self.options.width.saturating_sub(percent.len() + 1);
-        if self.column >= room || finished == total {
+        if self.column >= room || last {
             let pad = room.saturating_sub(self.column);
             let _ = writeln!(self.out, "{} {percent}", " ".repeat(pad));
             self.column = 0;
@@ -327,20 +355,32 @@ impl<W: Write> Terminal<W> {
         }
         let elapsed = format_elapsed(summary.elapsed);
         let phrase = self.tally.phrase();
-        let text = if phrase.is_empty()
-            || (self.tally.get("deselected") > 0
-                && self.tally.phrase() == format!("{} deselected", self.tally.get("deselected")))
-        {
-            if phrase.is_empty() {
-                format!("no tests ran in {elapsed}")
-            } else {
-                format!("{phrase} in {elapsed}")
-            }
+        let text = if phrase.is_empty() {
+            format!("no tests ran in {elapsed}")
         } else {
             format!("{phrase} in {elapsed}")
         };
-        self.line(&sep('=', &text, width));
+        let bad = self.tally.get("failed") + self.tally.get("error") > 0;
+        let warn = self.tally.get("passed") == 0
+            || self.tally.get("xpassed") + self.tally.get("warnings") > 0;
+        let color = if bad {
+            RED
+        } else if warn {
+            YELLOW
+        } else {
+            GREEN
+        };
+        let line = self.paint(&sep('=', &text, width), color);
+        self.line(&line);
         let _ = self.out.flush();
+    }
+
+    fn paint(&self, text: &str, color: &str) -> String {
+        if self.options.color {
+            format!("\x1b[{color}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn failure_body(&mut self, report: &PhaseReport) {
@@ -445,5 +485,111 @@ impl<W: Write> Reporter for Terminal<W> {
                 self.summary(summary)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(when: &str, outcome: &str, cat: &str, word: &str) -> PhaseReport {
+        PhaseReport {
+            when: when.into(),
+            outcome: outcome.into(),
+            cat: cat.into(),
+            word: word.into(),
+            dur: 0.01,
+            longrepr: (outcome == "failed").then(|| "E   assert 1 == 2".to_string()),
+            sections: if outcome == "failed" {
+                vec![("Captured stdout call".into(), "hello\n".into())]
+            } else {
+                vec![]
+            },
+            head: (outcome == "failed").then(|| "test_b".to_string()),
+            msg: (outcome == "failed").then(|| "assert 1 == 2".to_string()),
+            skip: None,
+            xfail: None,
+        }
+    }
+
+    fn render(verbosity: i32, color: bool) -> String {
+        let options = TerminalOptions {
+            verbosity,
+            progress_bar: false,
+            width: 80,
+            color,
+        };
+        let mut terminal = Terminal::new(Vec::new(), options);
+        terminal.report(Event::Collected {
+            total: 3,
+            deselected: 0,
+            problems: &[],
+        });
+        let passed = [report("call", "passed", "passed", "PASSED")];
+        let failed = [report("call", "failed", "failed", "FAILED")];
+        let teardown = [
+            report("call", "passed", "passed", "PASSED"),
+            report("teardown", "failed", "error", "ERROR"),
+        ];
+        terminal.report(Event::TestFinished {
+            id: "t.py::test_a",
+            worker: "gw0",
+            reports: &passed,
+            finished: 1,
+            total: 3,
+        });
+        terminal.report(Event::TestFinished {
+            id: "t.py::test_b",
+            worker: "gw1",
+            reports: &failed,
+            finished: 2,
+            total: 3,
+        });
+        terminal.report(Event::TestFinished {
+            id: "t.py::test_c",
+            worker: "gw0",
+            reports: &teardown,
+            finished: 3,
+            total: 3,
+        });
+        let summary = Summary {
+            elapsed: std::time::Duration::from_millis(1220),
+            exit_code: 1,
+            ..Default::default()
+        };
+        terminal.report(Event::Finished { summary: &summary });
+        String::from_utf8(terminal.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn output_has_pytest_shape() {
+        let out = render(0, false);
+        assert!(out.contains(".F.E "), "{out}");
+        assert!(out.contains(&sep('=', "FAILURES", 80)), "{out}");
+        assert!(out.contains(&sep('_', "test_b", 80)), "{out}");
+        assert!(out.contains(&sep('-', "Captured stdout call", 80)), "{out}");
+        assert!(out.contains("ERROR at teardown of test_b"), "{out}");
+        assert!(out.contains("FAILED t.py::test_b - assert 1 == 2"), "{out}");
+        assert!(out.contains("ERROR t.py::test_c"), "{out}");
+        let last = out.lines().last().unwrap();
+        assert_eq!(last, sep('=', "1 failed, 2 passed, 1 error in 1.22s", 80));
+    }
+
+    #[test]
+    fn verbose_lines_name_worker_percent_and_outcome() {
+        let out = render(1, false);
+        assert!(out.contains("[gw0] [ 33%] PASSED t.py::test_a"), "{out}");
+        assert!(out.contains("[gw1] [ 66%] FAILED t.py::test_b"), "{out}");
+        assert!(out.contains("[gw0] [100%] ERROR t.py::test_c"), "{out}");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(!render(0, false).contains('\x1b'));
+        let coloured = render(0, true);
+        assert!(
+            coloured.lines().last().unwrap().starts_with("\x1b[31m"),
+            "a failing run ends in red"
+        );
     }
 }

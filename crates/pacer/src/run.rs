@@ -93,6 +93,19 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(mode) = non_running_mode(&args.pytest.pytest_args) {
+        // pytest's modes that list or explain instead of running tests need
+        // no workers: plain pytest answers them exactly as the user expects.
+        if settings.debug().value {
+            eprintln!("pacer: `{mode}` runs no tests; handing it to pytest");
+        }
+        return sequential_pytest(
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.fallback_args,
+            &[],
+        );
+    }
 
     // The proxies start before the first worker, so that module-level code
     // already sees `PACER_UPSTREAM_<NAME>` (it is in every worker's launch
@@ -465,6 +478,24 @@ fn finish(
             sequential_pytest(python, cwd, fallback_args, env)
         }
     }
+}
+
+/// The first pytest option that makes it list or explain rather than run.
+fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
+    const MODES: [&str; 8] = [
+        "--co",
+        "--collect-only",
+        "--fixtures",
+        "--fixtures-per-test",
+        "--markers",
+        "--help",
+        "-h",
+        "--version",
+    ];
+    pytest_args
+        .iter()
+        .map(String::as_str)
+        .find(|a| MODES.contains(a))
 }
 
 /// Plain `python -m pytest`, for when parallel workers cannot do the job.

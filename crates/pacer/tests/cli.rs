@@ -457,6 +457,23 @@ fn disable_parallel_runs_one_worker() {
 }
 
 #[test]
+fn collect_only_is_answered_by_pytest_itself() {
+    let out = pacer_in(&suite("plugin"), &["--", "--collect-only", "-q"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listing = stdout(&out);
+    assert!(
+        listing.contains("tests/test_plugin.py::test_worker_fixtures"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !listing.contains("passed"),
+        "nothing may run\n{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
         .current_dir(suite("hang"))
