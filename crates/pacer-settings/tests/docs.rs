@@ -18,7 +18,9 @@ fn readme_has_the_current_env_table() {
 }
 
 fn check(file: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(file);
     let doc = std::fs::read_to_string(&path).expect("the document exists");
     let start = doc.find(BEGIN).expect("begin marker") + BEGIN.len();
     let end = doc.find(END).expect("end marker");
@@ -28,5 +30,9 @@ fn check(file: &str) {
         std::fs::write(&path, fresh).unwrap();
         return;
     }
-    assert_eq!(&doc[start..end], table, "{file} is stale: run PACER_BLESS=1 cargo test -p pacer-settings --test docs");
+    assert_eq!(
+        &doc[start..end],
+        table,
+        "{file} is stale: run PACER_BLESS=1 cargo test -p pacer-settings --test docs"
+    );
 }
