@@ -18,6 +18,19 @@ pub enum RetryAfterFormat {
     Absent,
 }
 
+/// What the mock answers to the requests it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum App {
+    /// Echo every request back as JSON (see [`crate::Echo`]), plus the
+    /// `/status/{code}` and `/stream/{n}` endpoints.
+    #[default]
+    Echo,
+    /// The API that `examples/demo`'s client and end-to-end tests call:
+    /// `GET /health`, `GET /resources?limit=&offset=`, `GET /resources/{id}`,
+    /// `POST /activities` and `GET /activities/{id}`, in memory.
+    Demo,
+}
+
 /// The mock API's behaviour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockConfig {
@@ -36,6 +49,8 @@ pub struct MockConfig {
     pub fail_first_wait: Duration,
     /// Refuse requests beyond this many in flight at once.
     pub max_concurrent: Option<usize>,
+    /// What admitted requests get.
+    pub app: App,
 }
 
 impl Default for MockConfig {
@@ -48,6 +63,7 @@ impl Default for MockConfig {
             fail_first: 0,
             fail_first_wait: Duration::from_millis(100),
             max_concurrent: None,
+            app: App::Echo,
         }
     }
 }

@@ -3,16 +3,19 @@
 //!
 //! It refuses requests over its limit (a token bucket or a sliding window)
 //! with 429 or 503 and a `Retry-After` in any of the forms real APIs use,
-//! adds latency, echoes requests back as JSON so body integrity can be
-//! checked, and counts what it saw (`GET /__stats`), including the most
+//! adds latency, and counts what it saw (`GET /__stats`), including the most
 //! requests it had in flight at once: the number pacer's in-flight cap must
-//! keep down. Use it in-process with [`start`] or as the `pacer-mockapi`
+//! keep down. What it answers to the requests it admits is its [`App`]:
+//! by default it echoes them back as JSON so body integrity can be checked;
+//! [`App::Demo`] serves the small in-memory API that `examples/demo` tests.
+//! Use it in-process with [`start`] or as the `pacer-mockapi`
 //! binary, which prints `listening on http://127.0.0.1:PORT` first.
 
 mod config;
+mod demo;
 mod limit;
 mod server;
 
-pub use config::{MockConfig, RetryAfterFormat};
+pub use config::{App, MockConfig, RetryAfterFormat};
 pub use limit::Limit;
 pub use server::{start, Echo, MockServer, MockStats};

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use pacer_mockapi::{Limit, MockConfig, RetryAfterFormat};
+use pacer_mockapi::{App, Limit, MockConfig, RetryAfterFormat};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LimitKind {
@@ -20,6 +20,15 @@ enum LimitKind {
     TokenBucket,
     /// At most `--rate` x `--window` requests in any `--window` seconds.
     SlidingWindow,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AppArg {
+    /// Echo every request back as JSON.
+    Echo,
+    /// The demo suite's API (examples/demo): /health, /resources,
+    /// /resources/{id}, /activities, /activities/{id}.
+    Demo,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,6 +49,9 @@ struct Args {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// What admitted requests get.
+    #[arg(long, value_enum, default_value = "echo")]
+    app: AppArg,
     /// Kind of rate limit.
     #[arg(long, value_enum, default_value = "token-bucket")]
     limit: LimitKind,
@@ -103,6 +115,10 @@ fn config(args: &Args) -> Result<MockConfig, String> {
         latency: seconds("latency", args.latency)?,
         fail_first: args.fail_first,
         max_concurrent: args.max_concurrent,
+        app: match args.app {
+            AppArg::Echo => App::Echo,
+            AppArg::Demo => App::Demo,
+        },
         ..MockConfig::default()
     })
 }

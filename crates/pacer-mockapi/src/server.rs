@@ -5,6 +5,10 @@
 //!
 //! - `GET /__stats`: [`MockStats`] as JSON.
 //! - `POST /__reset`: zero the statistics and the limit's state.
+//!
+//! What an admitted API call gets depends on [`MockConfig::app`]: with
+//! [`App::Demo`] the demo API's routes (module `demo`), with [`App::Echo`]:
+//!
 //! - `/status/{code}`: answer with that status (and the echo body).
 //! - `/stream/{n}?interval_ms=M`: `n` lines, one every `M` ms, streamed.
 //! - anything else: echo the request as JSON ([`Echo`]) so a test can check
@@ -32,7 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{MockConfig, RetryAfterFormat};
+use crate::config::{App, MockConfig, RetryAfterFormat};
+use crate::demo::DemoApi;
 use crate::limit::Limiter;
 
 type MockBody = BoxBody<Bytes, Infallible>;
@@ -93,12 +98,14 @@ struct Span {
 struct State {
     cfg: MockConfig,
     counters: Counters,
-    // Both mutexes guard plain data and are released before any `.await`.
+    // The mutexes (these and the demo API's) guard plain data and are
+    // released before any `.await`.
     limiter: Mutex<Limiter>,
     span: Mutex<Span>,
+    demo: DemoApi,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -212,7 +219,7 @@ impl Body for ChannelBody {
     }
 }
 
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (key == name).then(|| value.to_owned())
@@ -273,6 +280,13 @@ async fn handle(
         .unwrap_or_default();
     if !cfg.latency.is_zero() {
         tokio::time::sleep(cfg.latency).await;
+    }
+
+    if cfg.app == App::Demo {
+        let answer = state
+            .demo
+            .respond(parts.method.as_str(), &path, parts.uri.query(), &body);
+        return Ok(json_response(answer.0, &answer.1));
     }
 
     if let Some(n) = path.strip_prefix("/stream/") {
@@ -379,6 +393,7 @@ pub async fn start(cfg: MockConfig, bind: SocketAddr) -> std::io::Result<MockSer
         cfg,
         counters: Counters::default(),
         span: Mutex::new(Span::default()),
+        demo: DemoApi::new(),
     });
     let (stop, mut stopped) = watch::channel(false);
     let served = Arc::clone(&state);

@@ -19,7 +19,8 @@ def api_base_url():
     url = os.environ.get(UPSTREAM_ENV)
     if not url:
         pytest.skip(
-            f"{UPSTREAM_ENV} is not set: start the mock API (python mock_api.py) "
+            f"{UPSTREAM_ENV} is not set: start the mock API "
+            f"(cargo run -p pacer-mockapi -- --app demo --port 8765) "
             f"and set {UPSTREAM_ENV}=http://127.0.0.1:8765, or let pacer's proxy set it"
         )
     return url
