@@ -180,7 +180,10 @@ impl Scheduler {
             return Batch::default();
         };
         let holders = self.active_holders(category).max(1);
-        let (want, budget) = if self.single {
+        // io tests wait on the network: a worker holds one at a time beyond
+        // the one it runs, so that the last ones are never stuck behind
+        // each other while other workers sit idle.
+        let (want, budget) = if self.single || self.categories[category].kind == Kind::Io {
             (1, f64::INFINITY)
         } else {
             // A share of what is left, in count and in recorded seconds, so
