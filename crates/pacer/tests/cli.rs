@@ -475,6 +475,15 @@ fn collect_only_is_answered_by_pytest_itself() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
+    interrupt_mid_run(2);
+}
+
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c() {
+    interrupt_mid_run(15);
+}
+
+fn interrupt_mid_run(signal: i32) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
         .current_dir(suite("hang"))
         .args(["-n", "2", "-v", "--python"])
@@ -499,7 +508,7 @@ fn ctrl_c_stops_the_run_and_still_reports_what_ran() {
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling our own child process.
     unsafe {
-        libc_kill(child.id() as i32, 2);
+        libc_kill(child.id() as i32, signal);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -263,6 +263,10 @@ impl Pool {
         }
         let mut interrupts = 0;
         let tick = std::time::Duration::from_millis(200);
+        // A CI runner's cancel (SIGTERM) stops the run like Ctrl-C does, so
+        // what ran is still reported.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             if self.end.is_some() || self.all_gone() {
                 break;
@@ -273,6 +277,10 @@ impl Pool {
                     self.handle(input, reporter);
                 }
                 _ = tokio::signal::ctrl_c() => {
+                    interrupts += 1;
+                    self.interrupt(reporter, interrupts);
+                }
+                Some(()) = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {
                     interrupts += 1;
                     self.interrupt(reporter, interrupts);
                 }
