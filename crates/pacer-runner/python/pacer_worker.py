@@ -164,7 +164,12 @@ def testrun_uid():
 @pytest.fixture(scope="session")
 def test_prefix(worker_id, testrun_uid):
     """A short prefix unique to this run and worker, for naming shared resources."""
-    return "t%s%s" % (testrun_uid[:6], worker_id.replace("gw", "w"))
+    import hashlib
+
+    # A hash, not a slice: the uid starts with the clock's high bits, which
+    # two runs minutes apart share.
+    run = hashlib.sha1(testrun_uid.encode()).hexdigest()[:6]
+    return "t%s%s" % (run, worker_id.replace("gw", "w"))
 
 
 def _upstream_url(name):
