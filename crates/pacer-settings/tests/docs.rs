@@ -6,6 +6,117 @@ use std::path::Path;
 
 const BEGIN: &str = "<!-- begin: env table (generated; PACER_BLESS=1 cargo test -p pacer-settings --test docs) -->\n";
 const END: &str = "<!-- end: env table -->";
+const SETTINGS_BEGIN: &str =
+    "<!-- begin: settings table (generated; PACER_BLESS=1 cargo test -p pacer-settings --test docs) -->\n";
+const SETTINGS_END: &str = "<!-- end: settings table -->";
+
+/// One row per key of the commented default configuration (top level and
+/// `[rate_limit]`), with the flag and variables its comment names.
+fn settings_table() -> String {
+    let mut out = String::from(
+        "| setting | default | flag | environment | meaning |\n|---|---|---|---|---|\n",
+    );
+    let mut section = String::new();
+    let mut comment: Vec<String> = Vec::new();
+    for line in pacer_settings::DEFAULT_CONFIG_TOML.lines() {
+        let line = line.trim();
+        if let Some(table) = line.strip_prefix('[').or_else(|| line.strip_prefix("# [")) {
+            section = table.trim_end_matches(']').to_string();
+            comment.clear();
+            continue;
+        }
+        // A key is set (`rate = 10`) or shown commented out (`# python = ...`).
+        let code = line.strip_prefix("# ").filter(|l| is_key_line(l));
+        let code = code.or_else(|| is_key_line(line).then_some(line));
+        match code {
+            Some(code) if section.is_empty() || section == "rate_limit" => {
+                let (key, value) = code.split_once(" = ").expect("key line");
+                let text = comment.join(" ");
+                let flag = clause(&text, "Flag:")
+                    .or_else(|| clause(&text, "Flags:"))
+                    .unwrap_or_default();
+                let env = clause(&text, "Env:").unwrap_or_default();
+                let meaning = text
+                    .split(". ")
+                    .filter(|s| {
+                        !s.trim_start().starts_with("Flag") && !s.trim_start().starts_with("Env:")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(". ");
+                let meaning = meaning
+                    .split("Flag:")
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_end_matches('.');
+                let name = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                let default = if line.starts_with('#') {
+                    "none".to_string()
+                } else {
+                    format!("`{value}`")
+                };
+                out.push_str(&format!(
+                    "| `{name}` | {default} | {flag} | {env} | {meaning} |\n"
+                ));
+                comment.clear();
+            }
+            _ if line.starts_with('#') => {
+                comment.push(line.trim_start_matches('#').trim().to_string())
+            }
+            _ => comment.clear(),
+        }
+    }
+    out
+}
+
+fn is_key_line(line: &str) -> bool {
+    let Some((key, _)) = line.split_once(" = ") else {
+        return false;
+    };
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+}
+
+/// The words after `label` up to the end of its sentence, as code spans.
+fn clause(text: &str, label: &str) -> Option<String> {
+    let rest = &text[text.find(label)? + label.len()..];
+    let end = rest
+        .find(". ")
+        .or_else(|| rest.strip_suffix('.').map(|r| r.len()))
+        .unwrap_or(rest.len());
+    let words = rest[..end].trim().trim_end_matches('.');
+    Some(
+        words
+            .split(", ")
+            .map(|w| {
+                let (name, extra) = w.split_once(' ').unwrap_or((w, ""));
+                format!("`{name}`{}{extra}", if extra.is_empty() { "" } else { " " })
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+#[test]
+fn readme_has_the_current_settings_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let doc = std::fs::read_to_string(&path).expect("README exists");
+    let start = doc.find(SETTINGS_BEGIN).expect("begin marker") + SETTINGS_BEGIN.len();
+    let end = doc.find(SETTINGS_END).expect("end marker");
+    let table = settings_table();
+    if std::env::var_os("PACER_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[end..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &doc[start..end],
+        table,
+        "README.md is stale: run PACER_BLESS=1 cargo test -p pacer-settings --test docs"
+    );
+}
 
 #[test]
 fn configuration_doc_has_the_current_env_table() {
