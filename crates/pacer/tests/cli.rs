@@ -366,6 +366,35 @@ fn each_category_flag_runs_exactly_its_category() {
     }
 }
 
+/// Regression guard for the system pacer replaces, which silently dropped the
+/// end-to-end tests when paths of several categories were given at once.
+#[test]
+fn paths_from_several_categories_run_every_test() {
+    let dir = suite("categories");
+    let paths = ["tests/unit", "tests/end_to_end", "tests/misc"];
+    let collected = Command::new(python())
+        .current_dir(&dir)
+        .args([
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
+        .args(paths)
+        .output()
+        .expect("pytest runs");
+    let listing = String::from_utf8_lossy(&collected.stdout);
+    let expected = listing.lines().filter(|l| l.contains("::")).count();
+    assert!(expected > 30, "{listing}");
+    let mut args = vec!["-n", "2"];
+    args.extend(paths);
+    let out = pacer_in(&dir, &args, &[("PACER_FIXTURE_SLEEP_SCALE", "0.1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(passed(&out), expected, "{}", text(&out));
+}
+
 #[test]
 fn a_category_flag_that_selects_nothing_says_so() {
     let out = pacer_in(&suite("plugin"), &["--live"], &[]);
