@@ -25,7 +25,8 @@ pub enum Stream {
     Stderr,
 }
 
-#[derive(Debug)]
+/// `Copy`, so that a fan-out reporter can hand the same event to several.
+#[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// The first worker answered; its facts stand for all.
     Started {

@@ -293,6 +293,11 @@ pub struct RunArgs {
     /// Do not capture output: stream each test's output live, prefixed with its worker.
     #[arg(short = 's')]
     pub no_capture: bool,
+
+    /// Write a JUnit XML report of the whole run to PATH, as pytest's --junitxml does
+    /// (also taken from `-- --junitxml=PATH` and pytest_args).
+    #[arg(long, visible_alias = "junit-xml", value_name = "PATH")]
+    pub junitxml: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -368,6 +373,19 @@ mod tests {
         let overrides = args.limits.overrides(false);
         assert_eq!(overrides.rate.as_deref(), Some("5"));
         assert_eq!(overrides.adaptive, Some(false));
+    }
+
+    #[test]
+    fn junitxml_takes_a_path_under_either_spelling() {
+        for flag in ["--junitxml", "--junit-xml"] {
+            let cli = Cli::try_parse_from(["pacer", flag, "out/report.xml"]).unwrap();
+            assert_eq!(cli.run.junitxml, Some(PathBuf::from("out/report.xml")));
+        }
+        let cli = Cli::try_parse_from(["pacer", "run", "--junitxml=r.xml"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("not the run command");
+        };
+        assert_eq!(args.junitxml, Some(PathBuf::from("r.xml")));
     }
 
     #[test]

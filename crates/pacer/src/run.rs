@@ -3,11 +3,13 @@
 //!
 //! Around the pool, `run` starts the upstreams' proxies (`upstreams.rs`),
 //! reruns tests that failed on HTTP 429 once, sequentially (`rerun.rs`),
-//! and prints the proxies' statistics after pytest's final line.
+//! and prints the proxies' statistics after pytest's final line. With
+//! `--junitxml` (the flag, or pytest's own option in the pytest arguments,
+//! which workers never see), a JUnit reporter sits beside the terminal.
 
 use std::path::{Path, PathBuf};
 
-use pacer_report::{Terminal, TerminalOptions};
+use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_runner::worker::Launch;
@@ -93,6 +95,18 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // The flag wins over `-- --junitxml`, which wins over pytest_args, as a
+    // later option wins in pytest.
+    let junit_path = match &args.junitxml {
+        Some(path) => Some(std::path::absolute(path).unwrap_or_else(|_| path.clone())),
+        None => prepared.junitxml.clone(),
+    };
+    if let Some(path) = &junit_path {
+        // The sequential fallback is plain pytest: it writes the report itself.
+        prepared
+            .fallback_args
+            .push(format!("--junitxml={}", path.display()));
+    }
     if let Some(mode) = non_running_mode(&args.pytest.pytest_args) {
         // pytest's modes that list or explain instead of running tests need
         // no workers: plain pytest answers them exactly as the user expects.
@@ -106,6 +120,21 @@ pub fn run(args: RunArgs) -> i32 {
             &[],
         );
     }
+
+    let mut junit = match junit_path {
+        Some(path) => {
+            if let Err(e) = pacer_report::junit::check_writable(&path) {
+                eprintln!("error: --junitxml: {e}\n\nhint: {JUNIT_HINT}");
+                return exit::USAGE_ERROR;
+            }
+            let suite = prepared
+                .junit_suite_name
+                .clone()
+                .unwrap_or_else(|| pacer_report::junit::DEFAULT_SUITE_NAME.to_string());
+            Some(Junit::new(path).with_suite_name(suite))
+        }
+        None => None,
+    };
 
     // The proxies start before the first worker, so that module-level code
     // already sees `PACER_UPSTREAM_<NAME>` (it is in every worker's launch
@@ -146,7 +175,9 @@ pub fn run(args: RunArgs) -> i32 {
     let end = execute(
         prepared.config,
         &mut rerun::Observing {
-            inner: &mut terminal,
+            inner: &mut Tee::new()
+                .with(&mut terminal)
+                .with_some(junit.as_mut().map(|j| j as _)),
             observed: &mut observed,
         },
     );
@@ -180,6 +211,7 @@ pub fn run(args: RunArgs) -> i32 {
                     ids: &ids,
                     rootdir: &rootdir,
                     upstream_env: &upstream_env,
+                    junit: junit.as_mut(),
                 };
                 match rerun_sequentially(&settings, rerun_args, verbosity) {
                     Ok(code) => rerun::exit_code(&summary, &ids, code),
@@ -195,12 +227,35 @@ pub fn run(args: RunArgs) -> i32 {
             &upstream_env,
         ),
     };
+    // The report was written on the pool's `Finished` (again after a
+    // rerun); a run that never finished has none, as pytest would not.
+    let code = match junit.as_mut().map(|j| (j.take_result(), j.path())) {
+        Some((Some(Ok(())), path)) => {
+            if verbosity >= 0 {
+                println!("pacer: generated xml file: {}", path.display());
+            }
+            code
+        }
+        Some((Some(Err(e)), _)) => {
+            eprintln!("error: --junitxml: {e}\n\nhint: {JUNIT_HINT}");
+            // A run whose report is missing must not pass in CI.
+            if code == exit::OK {
+                exit::INTERNAL_ERROR
+            } else {
+                code
+            }
+        }
+        _ => code,
+    };
     if let Some(proxies) = proxies {
         let reports = proxies.shutdown();
         let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &reports);
     }
     code
 }
+
+const JUNIT_HINT: &str =
+    "pass --junitxml (or pytest's --junitxml after `--`) a file path in a writable folder";
 
 /// What the sequential rerun of 429-failed tests needs from the first run.
 struct RerunArgs<'a> {
@@ -209,6 +264,9 @@ struct RerunArgs<'a> {
     ids: &'a [String],
     rootdir: &'a Path,
     upstream_env: &'a [(String, String)],
+    /// The first run's JUnit reporter: the rerun's results replace the
+    /// first ones, and the file is written again.
+    junit: Option<&'a mut Junit>,
 }
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
@@ -245,7 +303,12 @@ fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> 
         .env
         .extend(r.upstream_env.iter().cloned());
     let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
-    let end = execute(prepared.config, &mut terminal);
+    let end = execute(
+        prepared.config,
+        &mut Tee::new()
+            .with(&mut terminal)
+            .with_some(r.junit.map(|j| j as _)),
+    );
     drop(terminal);
     match end {
         RunEnd::Finished(summary) => Ok(summary.exit_code),
@@ -294,6 +357,10 @@ struct Prepared {
     fallback_args: Vec<String>,
     /// Where recorded durations live; `None` with `-p no:cacheprovider`.
     cache_dir: Option<PathBuf>,
+    /// pytest's `--junitxml` taken out of the pytest arguments, absolute.
+    junitxml: Option<PathBuf>,
+    /// pytest's `junit_suite_name`, from `-o junit_suite_name=NAME`.
+    junit_suite_name: Option<String>,
 }
 
 fn prepare(
@@ -320,6 +387,10 @@ fn prepare(
     pytest_args.extend(settings.pytest_args().value.iter().cloned());
     pytest_args.extend(pytest.pytest_args.iter().cloned());
     pytest_args.extend(pytest.paths.iter().cloned());
+    // pacer writes the JUnit report from every worker's results; a worker
+    // given `--junitxml` would at best do nothing with it.
+    let junitxml = take_junitxml(&mut pytest_args).map(|path| pytest_path(&path, &cwd));
+    let junit_suite_name = ini_override(&pytest_args, "junit_suite_name");
     let mut fallback_args = pytest_args.clone();
     if let Some(n) = maxfail {
         fallback_args.push(format!("--maxfail={n}"));
@@ -407,7 +478,64 @@ fn prepare(
         cwd,
         fallback_args,
         cache_dir,
+        junitxml,
+        junit_suite_name,
     })
+}
+
+/// Removes pytest's `--junitxml PATH` / `--junitxml=PATH` (and the
+/// `--junit-xml` spelling) from `args`, returning the last PATH given.
+fn take_junitxml(args: &mut Vec<String>) -> Option<String> {
+    const NAMES: [&str; 2] = ["--junitxml", "--junit-xml"];
+    let mut path = None;
+    let mut kept = Vec::with_capacity(args.len());
+    let mut rest = std::mem::take(args).into_iter();
+    while let Some(arg) = rest.next() {
+        if NAMES.contains(&arg.as_str()) {
+            match rest.next() {
+                Some(value) => path = Some(value),
+                // No value: leave it for pytest to refuse.
+                None => kept.push(arg),
+            }
+        } else if let Some(value) = NAMES
+            .iter()
+            .find_map(|n| arg.strip_prefix(n).and_then(|v| v.strip_prefix('=')))
+        {
+            path = Some(value.to_string());
+        } else {
+            kept.push(arg);
+        }
+    }
+    *args = kept;
+    path
+}
+
+/// A path option as pytest reads it: `~` expanded, relative to where it runs.
+fn pytest_path(path: &str, cwd: &Path) -> PathBuf {
+    let expanded = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    };
+    cwd.join(expanded)
+}
+
+/// The last `-o NAME=VALUE` / `--override-ini NAME=VALUE` for `name`.
+fn ini_override(args: &[String], name: &str) -> Option<String> {
+    let mut found = None;
+    let mut previous: Option<&str> = None;
+    for arg in args {
+        let value = match previous {
+            Some("-o" | "--override-ini") => Some(arg.as_str()),
+            _ => arg
+                .strip_prefix("--override-ini=")
+                .or_else(|| arg.strip_prefix("-o").filter(|v| !v.is_empty())),
+        };
+        if let Some(v) = value.and_then(|v| v.strip_prefix(name)?.strip_prefix('=')) {
+            found = Some(v.to_string());
+        }
+        previous = Some(arg);
+    }
+    found
 }
 
 /// Whether a selected `io` category has a path selector that exists in the
@@ -512,5 +640,71 @@ fn sequential_pytest(python: &Path, cwd: &Path, args: &[String], env: &[(String,
             eprintln!("error: failed to run `{} -m pytest`: {e}", python.display());
             exit::INTERNAL_ERROR
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn junitxml_is_taken_out_of_the_pytest_args_in_every_spelling_and_the_last_wins() {
+        let mut args = strings(&[
+            "--junitxml=a.xml",
+            "-p",
+            "no:randomly",
+            "--junit-xml",
+            "b.xml",
+            "--junitxml",
+            "c.xml",
+            "--junitxmlfoo=x",
+            "tests",
+        ]);
+        assert_eq!(take_junitxml(&mut args).as_deref(), Some("c.xml"));
+        assert_eq!(
+            args,
+            strings(&["-p", "no:randomly", "--junitxmlfoo=x", "tests"])
+        );
+
+        let mut args = strings(&["--junitxml"]);
+        assert_eq!(
+            take_junitxml(&mut args),
+            None,
+            "no value: pytest's to refuse"
+        );
+        assert_eq!(args, strings(&["--junitxml"]));
+    }
+
+    #[test]
+    fn a_relative_junitxml_is_relative_to_where_pytest_runs() {
+        let cwd = Path::new("/project");
+        assert_eq!(
+            pytest_path("out/r.xml", cwd),
+            Path::new("/project/out/r.xml")
+        );
+        assert_eq!(pytest_path("/abs/r.xml", cwd), Path::new("/abs/r.xml"));
+    }
+
+    #[test]
+    fn the_suite_name_comes_from_the_last_ini_override() {
+        let args = strings(&[
+            "-o",
+            "junit_suite_name=first",
+            "--override-ini=junit_suite_name=second",
+            "-ojunit_family=xunit1",
+        ]);
+        assert_eq!(
+            ini_override(&args, "junit_suite_name").as_deref(),
+            Some("second")
+        );
+        assert_eq!(
+            ini_override(&args, "junit_family").as_deref(),
+            Some("xunit1")
+        );
+        assert_eq!(ini_override(&args, "junit_logging"), None);
     }
 }

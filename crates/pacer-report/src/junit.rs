@@ -1,0 +1,695 @@
+//! The JUnit XML report (`--junitxml PATH`), written by pacer from the
+//! runner's events, as pytest-xdist writes it in its controller.
+//!
+//! A pytest worker never writes the file (pacer's plugin makes each one an
+//! xdist-style worker, which pytest's junitxml plugin skips); [`Junit`] is a
+//! reporter that gathers every test's phase reports and collection problems
+//! and writes one file on `Finished`. The pool emits `Finished` however the
+//! run ends (all done, `-x`, Ctrl-C/SIGTERM, crashed or timed-out workers),
+//! so the file is there whenever pytest's would be.
+//!
+//! The XML follows pytest's `junitxml` plugin (family `xunit2`, its default),
+//! so tools that read pytest's reports read pacer's:
+//! - one `<testsuite name="pytest">` with pytest's `tests`, `failures`,
+//!   `errors` and `skipped` counts (`tests` counts as pytest does: a call
+//!   failure followed by a teardown error is two `<testcase>` elements, one
+//!   test);
+//! - `<testcase classname="tests.test_a.TestX" name="test_y[p]">` for the
+//!   node id `tests/test_a.py::TestX::test_y[p]`;
+//! - `<failure>` for a failed call, `<error>` for a failed setup or teardown
+//!   (`failed on setup with "..."`), `<skipped type="pytest.skip">` and
+//!   `<skipped type="pytest.xfail">`, collection errors as `<error
+//!   message="collection failure">`.
+//!
+//! What pacer adds: a crashed or timed-out worker is an `<error>` whose
+//! message says so (pytest-xdist also reports it as an error); each test
+//! case has a `worker` property; captured output of failed phases goes to
+//! `<system-out>`/`<system-err>`. A passing test's time is its call's: a
+//! worker does not send passing setups and teardowns.
+//!
+//! The file is written atomically (a temporary file in the same folder, then
+//! a rename), so a reader never sees half a report.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use pacer_runner::events::{Event, Reporter};
+use pacer_runner::protocol::{CollectProblem, PhaseReport};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+/// pytest's default `junit_suite_name`.
+pub const DEFAULT_SUITE_NAME: &str = "pytest";
+
+/// Why the report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum JunitError {
+    #[error("failed to create the folder {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is a directory", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("failed to write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to render the report: {0}")]
+    Render(#[source] quick_junit::SerializeError),
+}
+
+/// Checks, before the run, that the report can be written at `path`:
+/// creates its folder and a probe file there, then removes the probe.
+/// An error here is a usage error, caught before any test runs.
+pub fn check_writable(path: &Path) -> Result<(), JunitError> {
+    if path.is_dir() {
+        return Err(JunitError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let dir = folder(path);
+    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let probe = temp_path(path, "probe");
+    std::fs::File::create(&probe).map_err(|source| JunitError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The reporter that writes the JUnit file.
+pub struct Junit {
+    path: PathBuf,
+    suite_name: String,
+    /// When the first run started: the suite's timestamp.
+    started: Option<SystemTime>,
+    /// Summed over runs (the 429 rerun reports into the same file).
+    elapsed: Duration,
+    /// Collection order of every planned test, so the file lists tests as
+    /// pytest would rather than in the order workers finished them.
+    order: HashMap<String, usize>,
+    tests: Vec<TestRecord>,
+    by_id: HashMap<String, usize>,
+    problems: Vec<CollectProblem>,
+    /// The outcome of the last write, `None` before the first.
+    written: Option<Result<(), JunitError>>,
+}
+
+/// Everything the workers said about one test.
+struct TestRecord {
+    id: String,
+    worker: String,
+    reports: Vec<PhaseReport>,
+}
+
+impl Junit {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Junit {
+            path: path.into(),
+            suite_name: DEFAULT_SUITE_NAME.to_string(),
+            started: None,
+            elapsed: Duration::ZERO,
+            order: HashMap::new(),
+            tests: Vec::new(),
+            by_id: HashMap::new(),
+            problems: Vec::new(),
+            written: None,
+        }
+    }
+
+    /// pytest's `junit_suite_name`.
+    pub fn with_suite_name(mut self, name: impl Into<String>) -> Self {
+        self.suite_name = name.into();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The outcome of the last write; `None` when the run never finished
+    /// (it failed to start, so pytest would not have written a file either).
+    pub fn take_result(&mut self) -> Option<Result<(), JunitError>> {
+        self.written.take()
+    }
+
+    /// The report as it stands.
+    pub fn to_report(&self) -> Report {
+        let mut counts = Counts::default();
+        let mut cases = Vec::new();
+        for problem in &self.problems {
+            cases.push(collect_case(problem, &mut counts));
+        }
+        let mut tests: Vec<&TestRecord> = self.tests.iter().collect();
+        // Tests pytest never planned (none expected) go last, in finish order.
+        tests.sort_by_key(|t| self.order.get(&t.id).copied().unwrap_or(usize::MAX));
+        for test in tests {
+            cases.extend(test_cases(test, &mut counts));
+        }
+
+        let mut suite = TestSuite::new(self.suite_name.as_str());
+        suite.add_test_cases(cases);
+        // pytest's counters, not quick-junit's per-element ones: they differ
+        // when one test yields two elements, and pytest says `skipped`.
+        suite.tests = counts.tests();
+        suite.failures = counts.failures;
+        suite.errors = counts.errors;
+        suite.disabled = 0;
+        suite
+            .extra
+            .insert("skipped".into(), counts.skipped.to_string().into());
+        suite.set_time(self.elapsed);
+        if let Some(started) = self.started {
+            suite.set_timestamp(chrono::DateTime::<chrono::Utc>::from(started).fixed_offset());
+        }
+        let mut report = Report::new("pytest tests");
+        report.add_test_suite(suite);
+        report
+    }
+
+    /// Writes the report: to a temporary file beside `path`, then renamed
+    /// over it.
+    pub fn write(&self) -> Result<(), JunitError> {
+        let xml = self.to_report().to_string().map_err(JunitError::Render)?;
+        write_atomically(&self.path, xml.as_bytes())
+    }
+
+    fn record(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
+        match self.by_id.get(id) {
+            Some(&i) => {
+                let test = &mut self.tests[i];
+                if !amend {
+                    // Run again (the sequential 429 rerun): the new result stands.
+                    test.reports.clear();
+                }
+                test.worker = worker.to_string();
+                test.reports.extend(reports.iter().cloned());
+            }
+            None => {
+                self.by_id.insert(id.to_string(), self.tests.len());
+                self.tests.push(TestRecord {
+                    id: id.to_string(),
+                    worker: worker.to_string(),
+                    reports: reports.to_vec(),
+                });
+            }
+        }
+    }
+}
+
+impl Reporter for Junit {
+    fn report(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { .. } => {
+                self.started.get_or_insert_with(SystemTime::now);
+            }
+            Event::Planned { tests, .. } => {
+                for test in tests {
+                    let next = self.order.len();
+                    self.order.entry(test.id.clone()).or_insert(next);
+                }
+            }
+            Event::Collected { problems, .. } => {
+                for problem in problems {
+                    if !self.problems.iter().any(|p| p.id == problem.id) {
+                        self.problems.push(problem.clone());
+                    }
+                }
+            }
+            Event::TestFinished {
+                id,
+                worker,
+                reports,
+                ..
+            } => self.record(id, worker, reports, false),
+            Event::TestAmended {
+                id,
+                worker,
+                reports,
+            } => self.record(id, worker, reports, true),
+            Event::Finished { summary } => {
+                self.elapsed += summary.elapsed;
+                self.written = Some(self.write());
+            }
+            Event::TestStarted { .. }
+            | Event::Output { .. }
+            | Event::Warning { .. }
+            | Event::Notice { .. } => {}
+        }
+    }
+}
+
+/// pytest's counters (`LogXML.stats`), which give the suite's attributes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    passed: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+    /// Tests whose failed call and failed teardown are two elements.
+    doubles: usize,
+}
+
+impl Counts {
+    fn tests(&self) -> usize {
+        (self.passed + self.failures + self.errors + self.skipped).saturating_sub(self.doubles)
+    }
+}
+
+/// pytest's `(classname, name)` for a node id (`mangle_test_address`):
+/// `tests/test_a.py::TestX::test_y[p]` → `("tests.test_a.TestX", "test_y[p]")`.
+/// Parameters are set aside first, so a `::` or `/` inside them stays put.
+pub fn names(node_id: &str) -> (String, String) {
+    let (path, params) = match node_id.find('[') {
+        Some(i) => node_id.split_at(i),
+        None => (node_id, ""),
+    };
+    let mut parts: Vec<String> = path.split("::").map(str::to_string).collect();
+    let file = parts[0].replace('/', ".");
+    parts[0] = file.strip_suffix(".py").unwrap_or(&file).to_string();
+    let name = parts.pop().unwrap_or_default() + params;
+    (parts.join("."), name)
+}
+
+/// The `<testcase>` elements for one test, following pytest's
+/// `pytest_runtest_logreport` phase by phase.
+fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
+    let (classname, name) = names(&test.id);
+    let open = || {
+        let mut case = TestCase::new(name.as_str(), TestCaseStatus::success());
+        case.set_classname(classname.as_str());
+        case.add_property(Property::new("worker", test.worker.as_str()));
+        Building {
+            case,
+            dur: 0.0,
+            out: String::new(),
+            err: String::new(),
+        }
+    };
+    let mut cases = vec![open()];
+    let mut call_failed = false;
+    for report in &test.reports {
+        let current = cases.last().expect("one case at least");
+        let adds_element = report.outcome != "passed";
+        if report.outcome == "failed" && report.when == "teardown" && call_failed {
+            // pytest closes the failed call's testcase and opens another for
+            // the teardown error, counting the test once.
+            counts.doubles += 1;
+            cases.push(open());
+        } else if adds_element && !matches!(current.case.status, TestCaseStatus::Success { .. }) {
+            // quick-junit holds one result per element where pytest would
+            // put two in one (a setup error, then a teardown error): another
+            // element, which pytest's counters already count twice.
+            cases.push(open());
+        }
+        let current = cases.last_mut().expect("one case at least");
+        current.dur += report.dur;
+        match report.outcome.as_str() {
+            "passed" if report.when == "call" => counts.passed += 1,
+            "failed" => {
+                let message = report.msg.clone().unwrap_or_default();
+                let longrepr = report.longrepr.clone().unwrap_or_default();
+                current.case.status = if worker_lost(report) {
+                    counts.errors += 1;
+                    non_success(NonSuccessKind::Error, message, longrepr)
+                } else if report.when == "call" {
+                    if report.xfail.is_some() {
+                        counts.skipped += 1;
+                        let mut status = TestCaseStatus::skipped();
+                        status.set_message("xfail-marked test passes unexpectedly");
+                        status
+                    } else {
+                        counts.failures += 1;
+                        call_failed = true;
+                        non_success(NonSuccessKind::Failure, message, longrepr)
+                    }
+                } else {
+                    counts.errors += 1;
+                    let when = if report.when == "teardown" {
+                        "teardown"
+                    } else {
+                        "setup"
+                    };
+                    non_success(
+                        NonSuccessKind::Error,
+                        format!("failed on {when} with \"{message}\""),
+                        longrepr,
+                    )
+                };
+                current.add_sections(&report.sections);
+            }
+            "skipped" => {
+                counts.skipped += 1;
+                current.case.status = skipped(report);
+            }
+            _ => {}
+        }
+    }
+    cases.into_iter().map(Building::finish).collect()
+}
+
+/// A `<testcase>` and what it gathers until it is done.
+struct Building {
+    case: TestCase,
+    dur: f64,
+    out: String,
+    err: String,
+}
+
+impl Building {
+    /// Captured output, as pytest lays it out with `junit_logging=all`: each
+    /// section under its title, stdout and log lines to `<system-out>`,
+    /// stderr to `<system-err>`.
+    fn add_sections(&mut self, sections: &[(String, String)]) {
+        for (title, content) in sections {
+            let target = if title.contains("stderr") {
+                &mut self.err
+            } else {
+                &mut self.out
+            };
+            target.push_str(&format!("{:-^80}\n{content}", format!(" {title} ")));
+            if !content.ends_with('\n') {
+                target.push('\n');
+            }
+        }
+    }
+
+    fn finish(mut self) -> TestCase {
+        self.case
+            .set_time(Duration::from_secs_f64(self.dur.max(0.0)));
+        if !self.out.is_empty() {
+            self.case.set_system_out(self.out);
+        }
+        if !self.err.is_empty() {
+            self.case.set_system_err(self.err);
+        }
+        self.case
+    }
+}
+
+fn non_success(kind: NonSuccessKind, message: String, longrepr: String) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_message(message);
+    if !longrepr.is_empty() {
+        status.set_description(longrepr);
+    }
+    status
+}
+
+/// pytest's `append_skipped`: an xfail is skipped with type `pytest.xfail`
+/// and its reason; a skip has type `pytest.skip`, the reason, and
+/// `path:line: reason` as text.
+fn skipped(report: &PhaseReport) -> TestCaseStatus {
+    let mut status = TestCaseStatus::skipped();
+    if let Some(reason) = &report.xfail {
+        status.set_type("pytest.xfail");
+        status.set_message(reason.strip_prefix("reason: ").unwrap_or(reason));
+    } else {
+        status.set_type("pytest.skip");
+        if let Some(skip) = &report.skip {
+            let reason = skip.2.strip_prefix("Skipped: ").unwrap_or(&skip.2);
+            status.set_message(reason);
+            let line = skip.1.map(|l| l.to_string()).unwrap_or_default();
+            status.set_description(format!("{}:{line}: {reason}", skip.0));
+        }
+    }
+    status
+}
+
+/// pytest's collection report: an error or a skip for the collector's node
+/// id (`tests/test_x.py` → classname `""`, name `tests.test_x`).
+fn collect_case(problem: &CollectProblem, counts: &mut Counts) -> TestCase {
+    let (classname, name) = names(&problem.id);
+    let status = if problem.outcome == "skipped" {
+        counts.skipped += 1;
+        let mut status = TestCaseStatus::skipped();
+        status.set_message("collection skipped");
+        let text = match &problem.skip {
+            Some(skip) => {
+                let line = skip.1.map(|l| l.to_string()).unwrap_or("None".into());
+                format!("('{}', {line}, '{}')", skip.0, skip.2)
+            }
+            None => problem.longrepr.clone(),
+        };
+        status.set_description(text);
+        status
+    } else {
+        counts.errors += 1;
+        non_success(
+            NonSuccessKind::Error,
+            "collection failure".into(),
+            problem.longrepr.clone(),
+        )
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(classname);
+    case.set_time(Duration::ZERO);
+    case
+}
+
+/// Whether the report stands for a worker pacer lost while it ran the test
+/// (a crash or `--timeout`), rather than a failure pytest reported. The pool
+/// words these messages (`pool/lifecycle.rs`); it sends no other marker.
+fn worker_lost(report: &PhaseReport) -> bool {
+    report
+        .msg
+        .as_deref()
+        .is_some_and(|m| m.starts_with("worker crashed (") || m.ends_with("(--timeout)"))
+}
+
+fn folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A hidden file beside `path`, unique to this process.
+fn temp_path(path: &Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "junit.xml".into());
+    folder(path).join(format!(".{name}.pacer-{what}-{}", std::process::id()))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
+    if path.is_dir() {
+        return Err(JunitError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let dir = folder(path);
+    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let temp = temp_path(path, "tmp");
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    written.map_err(|source| {
+        let _ = std::fs::remove_file(&temp);
+        JunitError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pacer_runner::events::Summary;
+    use pacer_runner::protocol::SkipLocation;
+
+    fn phase(when: &str, outcome: &str) -> PhaseReport {
+        PhaseReport {
+            when: when.into(),
+            outcome: outcome.into(),
+            cat: outcome.into(),
+            word: outcome.to_uppercase(),
+            dur: 0.25,
+            longrepr: None,
+            sections: Vec::new(),
+            head: None,
+            msg: None,
+            skip: None,
+            xfail: None,
+        }
+    }
+
+    fn failed(when: &str, msg: &str) -> PhaseReport {
+        PhaseReport {
+            longrepr: Some(format!("Traceback...\nE   {msg}")),
+            msg: Some(msg.into()),
+            ..phase(when, "failed")
+        }
+    }
+
+    fn xml_of(events: &[(&str, Vec<PhaseReport>)]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/out.xml");
+        let mut junit = Junit::new(&path);
+        for (id, reports) in events {
+            junit.report(Event::TestFinished {
+                id,
+                worker: "gw1",
+                reports,
+                finished: 0,
+                total: 0,
+            });
+        }
+        junit.report(Event::Finished {
+            summary: &Summary::default(),
+        });
+        junit.take_result().unwrap().unwrap();
+        std::fs::read_to_string(&path).unwrap()
+    }
+
+    #[test]
+    fn names_follow_pytests_mangle_test_address() {
+        assert_eq!(
+            names("tests/test_a.py::TestX::test_y[p]"),
+            ("tests.test_a.TestX".into(), "test_y[p]".into())
+        );
+        assert_eq!(
+            names("test_a.py::test_y[a::b/c.py]"),
+            ("test_a".into(), "test_y[a::b/c.py]".into())
+        );
+        assert_eq!(names("tests/test_x.py"), ("".into(), "tests.test_x".into()));
+    }
+
+    #[test]
+    fn outcomes_map_to_pytests_elements_and_counts() {
+        let mut strict_xpass = failed("call", "[XPASS(strict)] reason");
+        strict_xpass.xfail = None;
+        let xfailed = PhaseReport {
+            xfail: Some("reason: flaky".into()),
+            ..phase("call", "skipped")
+        };
+        let skip = PhaseReport {
+            skip: Some(SkipLocation(
+                "tests/t.py".into(),
+                Some(3),
+                "Skipped: not here".into(),
+            )),
+            ..phase("setup", "skipped")
+        };
+        let xml = xml_of(&[
+            ("t.py::test_pass", vec![phase("call", "passed")]),
+            ("t.py::test_fail", vec![failed("call", "assert 1 == 2")]),
+            (
+                "t.py::test_setup",
+                vec![failed("setup", "RuntimeError: boom")],
+            ),
+            (
+                "t.py::test_both",
+                vec![failed("call", "assert 0"), failed("teardown", "oops")],
+            ),
+            ("t.py::test_xfail", vec![xfailed]),
+            ("t.py::test_skip", vec![skip]),
+        ]);
+        assert!(
+            xml.contains(
+                r#"<testsuite name="pytest" tests="6" disabled="0" errors="2" failures="2""#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"skipped="2""#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="test_pass" classname="t""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<failure message="assert 1 == 2">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<error message="failed on setup with &quot;RuntimeError: boom&quot;">"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<error message="failed on teardown with &quot;oops&quot;">"#),
+            "{xml}"
+        );
+        assert_eq!(xml.matches(r#"name="test_both""#).count(), 2, "{xml}");
+        assert!(
+            xml.contains(r#"<skipped message="flaky" type="pytest.xfail"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<skipped message="not here" type="pytest.skip">tests/t.py:3: not here</skipped>"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<property name="worker" value="gw1"/>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_crashed_worker_is_an_error_with_the_crash_and_its_output() {
+        let mut crash = failed("call", "worker crashed (exit code 1)");
+        crash.sections = vec![(
+            "Captured stdout (until the crash)".into(),
+            "about to crash\n".into(),
+        )];
+        let xml = xml_of(&[("t.py::test_exit", vec![crash])]);
+        assert!(
+            xml.contains(r#"<error message="worker crashed (exit code 1)">"#),
+            "{xml}"
+        );
+        assert!(xml.contains("<system-out>"), "{xml}");
+        assert!(xml.contains("about to crash"), "{xml}");
+    }
+
+    #[test]
+    fn a_rerun_replaces_the_first_result_and_an_amendment_adds_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.xml");
+        let mut junit = Junit::new(&path);
+        let first = [failed("call", "HTTP 429")];
+        let again = [phase("call", "passed")];
+        let late = [failed("teardown", "late")];
+        for (reports, amend) in [(&first[..], false), (&again[..], false), (&late[..], true)] {
+            junit.record("t.py::test_api", "gw0", reports, amend);
+        }
+        let xml = junit.to_report().to_string().unwrap();
+        assert!(!xml.contains("HTTP 429"), "{xml}");
+        assert!(
+            xml.contains("failed on teardown with &quot;late&quot;"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let err = check_writable(&file.join("out.xml")).unwrap_err();
+        assert!(matches!(err, JunitError::CreateDir { .. }), "{err}");
+        assert!(err.to_string().contains(&file.display().to_string()));
+        let err = check_writable(dir.path()).unwrap_err();
+        assert!(matches!(err, JunitError::IsDirectory { .. }), "{err}");
+        check_writable(&dir.path().join("a/b/out.xml")).unwrap();
+        assert!(!dir.path().join("a/b/out.xml").exists());
+    }
+}
