@@ -168,8 +168,11 @@ impl Pool {
             )
         });
         if phase == Phase::Zygote {
-            // Whatever it was to fork is spawned the slow way.
-            for _ in 0..std::mem::take(&mut self.forks_wanted) {
+            // Whatever it was to fork is spawned the slow way (unless the
+            // run is being stopped).
+            let wanted = std::mem::take(&mut self.forks_wanted);
+            let stopping = self.interrupted.is_some() || self.workers[w].stop_sent;
+            for _ in 0..if stopping { 0 } else { wanted } {
                 if self.spawn_worker().is_err() {
                     break;
                 }
@@ -186,17 +189,22 @@ impl Pool {
         let name = self.workers[w].name.clone();
         // A worker that dies before it is ready (plugin, conftest or
         // collection trouble) means the parallel run cannot be trusted.
-        if self.scheduler.is_none() || phase != Phase::Ready {
+        // (Unless pacer itself stopped it: an interrupted run just ends.)
+        if self.interrupted.is_none() && (self.scheduler.is_none() || phase != Phase::Ready) {
             self.on_startup_death(w, phase, &status);
             return;
         }
         if let Some(test) = self.workers[w].running.take() {
-            let report = self.crash_report(w, &status);
             self.workers[w].queue.retain(|t| *t != test);
             if let Some(scheduler) = self.scheduler.as_mut() {
                 scheduler.finished(self.workers[w].sched, test);
             }
-            self.finish_test(w, test, &[report], reporter);
+            // Stopped by Ctrl-C or SIGTERM, the test did not fail: like
+            // pytest, pacer reports it as not run rather than as a crash.
+            if self.interrupted.is_none() {
+                let report = self.crash_report(w, &status);
+                self.finish_test(w, test, &[report], reporter);
+            }
         }
         let queued: Vec<usize> = self.workers[w].queue.drain(..).collect();
         if let Some(scheduler) = self.scheduler.as_mut() {
