@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, FailedTest, PlannedTest, Reporter, Stream, Summary};
+use crate::events::{Event, FailedTest, PlannedTest, Reporter, Summary};
 use crate::protocol::{
     CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL,
 };
@@ -342,15 +342,16 @@ impl Pool {
             }
             Input::Output(w, stream, line) => {
                 let state = &mut self.workers[w];
+                // Live from the worker's hello on: before it, pytest's own
+                // session header would be printed once per worker.
                 if self.config.live_output && state.phase != Phase::Starting {
                     reporter.report(Event::Output {
                         worker: &state.name,
                         stream,
                         line: &line,
                     });
-                } else if stream == Stream::Stderr || self.config.live_output {
-                    // Before the worker is up, its output is the only clue to what went wrong.
                 }
+                // The last lines are kept for a crash report or a start-up failure.
                 if state.recent.len() == RECENT_LINES {
                     state.recent.pop_front();
                 }
