@@ -343,8 +343,11 @@ impl Pool {
             Input::Output(w, stream, line) => {
                 let state = &mut self.workers[w];
                 // Live from the worker's hello on: before it, pytest's own
-                // session header would be printed once per worker.
-                if self.config.live_output && state.phase != Phase::Starting {
+                // session header would be printed once per worker (and the
+                // zygote runs no test).
+                if self.config.live_output
+                    && !matches!(state.phase, Phase::Starting | Phase::Zygote)
+                {
                     reporter.report(Event::Output {
                         worker: &state.name,
                         stream,
