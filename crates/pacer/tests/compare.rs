@@ -562,6 +562,16 @@ fn outcomes_parallel_match_pytest() {
     assert_code(&ours, 1, &[&theirs]);
 }
 
+/// More workers than cores: the extra ones are forked from the zygote, and
+/// must give the same outcome for every test.
+#[test]
+fn outcomes_on_forked_workers_match_pytest() {
+    let ours = pacer("outcomes", &["-n", "5"]);
+    let theirs = pytest("outcomes", &[]);
+    assert_same(&ours, &theirs, &[], &[]);
+    assert_code(&ours, 1, &[&theirs]);
+}
+
 #[test]
 fn outcomes_sequential_match_pytest() {
     let ours = pacer_run_subcommand("outcomes", &["--sequential"]);
