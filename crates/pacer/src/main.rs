@@ -3,6 +3,7 @@
 
 mod cli;
 mod durations;
+mod lastfailed;
 mod list;
 mod proxy_cmd;
 mod rerun;

@@ -17,6 +17,7 @@ use pacer_settings::{ProcessEnv, Settings};
 
 use crate::cli::{CommonArgs, ListArgs, PytestArgs, RunArgs};
 use crate::durations;
+use crate::lastfailed;
 use crate::rerun;
 use crate::upstreams::{self, RunProxies};
 
@@ -184,6 +185,8 @@ pub fn run(args: RunArgs) -> i32 {
     drop(terminal);
     if let (RunEnd::Finished(summary), Some(cache)) = (&end, &prepared.cache_dir) {
         durations::save(cache, &summary.durations);
+        let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
+        lastfailed::update(cache, &summary.durations, &failed);
     }
     let code = match end {
         RunEnd::Finished(summary) => {

@@ -486,6 +486,34 @@ fn disable_parallel_runs_one_worker() {
 }
 
 #[test]
+fn last_failed_works_across_pacer_runs() {
+    let dir = project("[project]\nname = 'x'\n");
+    std::fs::write(
+        dir.path().join("test_two.py"),
+        "import os\n\ndef test_flaky():\n    assert os.environ.get('FIXED') == '1'\n\ndef test_fine():\n    pass\n",
+    )
+    .unwrap();
+    let out = pacer_in(dir.path(), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // --lf reruns only the failure, then forgets it once it passes.
+    let out = pacer_in(
+        dir.path(),
+        &["-n", "2", "-v", "--", "--lf"],
+        &[("FIXED", "1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(passed(&out), 1, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("PASSED test_two.py::test_flaky"),
+        "{}",
+        text(&out)
+    );
+    let cache = std::fs::read_to_string(dir.path().join(".pytest_cache/v/cache/lastfailed"))
+        .unwrap_or_default();
+    assert!(!cache.contains("test_flaky"), "{cache}");
+}
+
+#[test]
 fn collect_only_is_answered_by_pytest_itself() {
     let out = pacer_in(&suite("plugin"), &["--", "--collect-only", "-q"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
