@@ -18,6 +18,8 @@ pub struct CliOverrides {
     pub python: Option<PathBuf>,
     /// `--debug`.
     pub debug: bool,
+    /// `--no-fork`: spawn every worker instead of forking from a zygote.
+    pub no_fork: bool,
     /// `--all`: every category (also the default when no category flag is given).
     pub all: bool,
     /// `--unit`.
@@ -77,6 +79,7 @@ pub mod flags {
     pub const SEQUENTIAL: &str = "--sequential";
     pub const PYTHON: &str = "--python";
     pub const DEBUG: &str = "--debug";
+    pub const NO_FORK: &str = "--no-fork";
     pub const CATEGORY: &str = "--category";
     pub const MAX_WORKER_RESTART: &str = "--max-worker-restart";
     pub const UPSTREAM: &str = "--upstream";

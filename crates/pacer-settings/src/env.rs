@@ -138,6 +138,12 @@ pub const MAX_WORKER_RESTART: EnvVar = read!(
     "max_worker_restart",
     "how many crashed workers are replaced before the run stops"
 );
+pub const FORK: EnvVar = read!(
+    "PACER_FORK",
+    None,
+    "fork",
+    "fork workers beyond the cores from a ready-made zygote (Linux): true/1/yes or false/0/no"
+);
 pub const FALLBACK: EnvVar = read!(
     "PACER_FALLBACK",
     None,
@@ -237,6 +243,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     PYTHON,
     VIRTUAL_ENV,
     MAX_WORKER_RESTART,
+    FORK,
     FALLBACK,
     FALLBACK_THRESHOLD,
     DURATIONS_FILE,

@@ -23,6 +23,7 @@ pub const PACER_KEYS: &[&str] = &[
     "python",
     "debug",
     "max_worker_restart",
+    "fork",
     "fallback",
     "fallback_threshold",
     "durations_file",
@@ -105,6 +106,7 @@ pub(crate) struct FileConfig {
     pub sequential: Option<Sourced<bool>>,
     pub python: Option<Sourced<String>>,
     pub debug: Option<Sourced<bool>>,
+    pub fork: Option<Sourced<bool>>,
     pub max_worker_restart: Option<Sourced<u32>>,
     pub fallback: Option<Sourced<bool>>,
     pub fallback_threshold: Option<Sourced<FallbackThreshold>>,
@@ -154,6 +156,7 @@ impl FileConfig {
             sequential: t.bool("sequential")?,
             python: t.string("python")?,
             debug: t.bool("debug")?,
+            fork: t.bool("fork")?,
             max_worker_restart: checked(
                 t.int("max_worker_restart")?,
                 at_least(0, "max_worker_restart"),

@@ -86,6 +86,7 @@ impl Settings {
             &self.python.source,
         );
         push("debug", json!(self.debug.value), &self.debug.source);
+        push("fork", json!(self.fork.value), &self.fork.source);
         push(
             "max_worker_restart",
             json!(self.max_worker_restart.value),

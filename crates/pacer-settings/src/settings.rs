@@ -63,6 +63,7 @@ pub struct Settings {
     pub(crate) sequential: Sourced<bool>,
     pub(crate) python: Sourced<PathBuf>,
     pub(crate) debug: Sourced<bool>,
+    pub(crate) fork: Sourced<bool>,
     pub(crate) max_worker_restart: Sourced<u32>,
     pub(crate) fallback: Sourced<bool>,
     pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
@@ -442,6 +443,13 @@ impl Settings {
         ])
         .unwrap_or(Sourced::default(false));
 
+        let fork = first_of([
+            cli_switch(cli.no_fork, false, flags::NO_FORK),
+            e.bool(&env::FORK)?,
+            file.fork.clone(),
+        ])
+        .unwrap_or(Sourced::default(true));
+
         let python = first_of([
             cli.python
                 .clone()
@@ -590,6 +598,7 @@ impl Settings {
             sequential,
             python,
             debug,
+            fork,
             max_worker_restart,
             fallback,
             fallback_threshold,
@@ -652,6 +661,12 @@ impl Settings {
 
     pub fn debug(&self) -> &Sourced<bool> {
         &self.debug
+    }
+
+    /// Whether workers beyond the cores (and io extras, replacements) are
+    /// forked from a zygote; `--no-fork`, `PACER_FORK`, `fork`.
+    pub fn fork(&self) -> &Sourced<bool> {
+        &self.fork
     }
 
     /// Crashed workers replaced before the run stops (default 4 × workers).

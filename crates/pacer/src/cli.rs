@@ -112,6 +112,10 @@ pub struct CommonArgs {
     /// Log scheduling decisions [env: PACER_DEBUG, PYTEST_DEBUG].
     #[arg(long)]
     pub debug: bool,
+
+    /// Spawn every worker as a new interpreter instead of forking extra ones from a zygote [env: PACER_FORK].
+    #[arg(long)]
+    pub no_fork: bool,
 }
 
 impl CommonArgs {
@@ -121,6 +125,7 @@ impl CommonArgs {
             sequential: self.sequential,
             python: self.python.clone(),
             debug: self.debug,
+            no_fork: self.no_fork,
             all: self.all,
             unit: self.unit,
             models: self.models,

@@ -473,7 +473,8 @@ fn prepare(
         debug: settings.debug().value,
         list_only,
         timeout: settings.timeout().value,
-        prewarm_zygote: io_tests_likely(settings),
+        prewarm_zygote: settings.fork().value && io_tests_likely(settings),
+        fork: settings.fork().value,
     };
     Ok(Prepared {
         config,

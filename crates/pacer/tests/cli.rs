@@ -514,6 +514,24 @@ fn last_failed_works_across_pacer_runs() {
 }
 
 #[test]
+fn workers_beyond_the_cores_are_forked_unless_told_not_to() {
+    let dir = suite("plugin");
+    let env = [("PACER_UPSTREAM_MY_API", "http://127.0.0.1:9/")];
+    let forked = pacer_in(&dir, &["-n", "4", "--debug"], &env);
+    assert_eq!(forked.status.code(), Some(0), "{}", text(&forked));
+    assert!(stderr(&forked).contains("HelloZygote"), "{}", text(&forked));
+    let spawned = pacer_in(&dir, &["-n", "4", "--debug", "--no-fork"], &env);
+    assert_eq!(spawned.status.code(), Some(0), "{}", text(&spawned));
+    assert!(!stderr(&spawned).contains("zygote"), "{}", text(&spawned));
+    let from_env = pacer_in(
+        &dir,
+        &["-n", "4", "--debug"],
+        &[env[0], ("PACER_FORK", "false")],
+    );
+    assert!(!stderr(&from_env).contains("zygote"), "{}", text(&from_env));
+}
+
+#[test]
 fn collect_only_is_answered_by_pytest_itself() {
     let out = pacer_in(&suite("plugin"), &["--", "--collect-only", "-q"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -72,6 +72,8 @@ pub struct RunConfig {
     /// Start the zygote with the first workers, not after collection: the
     /// run will likely want more workers (io categories) soon.
     pub prewarm_zygote: bool,
+    /// Fork workers from a zygote at all (`fork = false` spawns them all).
+    pub fork: bool,
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
@@ -189,6 +191,7 @@ struct Pool {
 
 impl Pool {
     fn new(config: RunConfig) -> Result<Self, String> {
+        let fork = config.fork;
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let run_dir = tempfile::Builder::new()
             .prefix("pacer-run-")
@@ -229,7 +232,7 @@ impl Pool {
             end: None,
             durations: Vec::new(),
             failed: Vec::new(),
-            subreaper: worker::become_subreaper(),
+            subreaper: fork && worker::become_subreaper(),
             zygote: None,
             zygote_ready: false,
             forks_wanted: 0,
