@@ -22,6 +22,11 @@ pub struct TerminalOptions {
     pub width: usize,
     /// Colour outcome words and the final line, as pytest does on a terminal.
     pub color: bool,
+    /// pytest's `-r` characters, resolved (`fE` by default; `a`, `A`, `N` expanded).
+    pub report_chars: String,
+    /// pytest's `--durations=N` (0: all) and `--durations-min`.
+    pub durations: Option<usize>,
+    pub durations_min: f64,
 }
 
 impl TerminalOptions {
@@ -47,7 +52,69 @@ impl TerminalOptions {
             progress_bar: tty && std::env::var_os("CI").is_none(),
             width,
             color,
+            report_chars: "fE".into(),
+            durations: None,
+            durations_min: 0.005,
         }
+    }
+
+    /// Takes pytest's own reporting options from the arguments given to
+    /// pytest (`-r CHARS`, `--durations N`, `--durations-min S`), which mean
+    /// here what they mean there.
+    pub fn with_pytest_args(mut self, args: &[String]) -> Self {
+        let mut chars = String::from("fE");
+        let mut i = 0;
+        while i < args.len() {
+            let arg = args[i].as_str();
+            let value = |prefix: &str| -> Option<String> {
+                if arg == prefix {
+                    args.get(i + 1).cloned()
+                } else {
+                    arg.strip_prefix(prefix)
+                        .map(|v| v.trim_start_matches('=').to_string())
+                }
+            };
+            if arg.starts_with("-r") && !arg.starts_with("--") {
+                if let Some(v) = value("-r") {
+                    chars = resolve_report_chars(&v);
+                }
+            } else if arg.starts_with("--durations-min") {
+                if let Some(v) = value("--durations-min").and_then(|v| v.parse().ok()) {
+                    self.durations_min = v;
+                }
+            } else if arg.starts_with("--durations") {
+                if let Some(v) = value("--durations").and_then(|v| v.parse().ok()) {
+                    self.durations = Some(v);
+                }
+            }
+            i += 1;
+        }
+        self.report_chars = chars;
+        self
+    }
+}
+
+/// pytest's `getreportopt`: `a` is everything but passes, `A` everything,
+/// `N` nothing; other characters add themselves once.
+fn resolve_report_chars(given: &str) -> String {
+    let mut out = String::new();
+    for c in given.chars() {
+        match c {
+            'a' => out = "sxXEf".into(),
+            'A' => out = "PpsxXEf".into(),
+            'N' => out.clear(),
+            c if !out.contains(c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An xfail or xpass line: pytest never shortens these.
+fn with_reason(line: String, report: &PhaseReport) -> String {
+    match report.xfail.as_deref().filter(|r| !r.is_empty()) {
+        Some(reason) => format!("{line} - {reason}"),
+        None => line,
     }
 }
 
@@ -68,6 +135,11 @@ pub struct Terminal<W: Write> {
     errors: Vec<Failure>,
     collect_problems: Vec<CollectProblem>,
     skips: Vec<(String, PhaseReport)>,
+    passes: Vec<String>,
+    xfails: Vec<(String, PhaseReport)>,
+    xpasses: Vec<(String, PhaseReport)>,
+    /// (seconds, phase, node id) of every reported phase, for `--durations`.
+    timings: Vec<(f64, String, String)>,
     warnings: Vec<(String, String)>,
     column: usize,
     total: usize,
@@ -84,6 +156,10 @@ impl<W: Write> Terminal<W> {
             errors: Vec::new(),
             collect_problems: Vec::new(),
             skips: Vec::new(),
+            passes: Vec::new(),
+            xfails: Vec::new(),
+            xpasses: Vec::new(),
+            timings: Vec::new(),
             warnings: Vec::new(),
             column: 0,
             total: 0,
@@ -200,6 +276,8 @@ impl<W: Write> Terminal<W> {
         let mut nth = 0;
         for report in reports {
             self.tally.add(&report.cat, 1);
+            self.timings
+                .push((report.dur, report.when.clone(), id.to_string()));
             if report.cat.is_empty() {
                 continue;
             }
@@ -214,8 +292,14 @@ impl<W: Write> Terminal<W> {
                     id: id.to_string(),
                     report: report.clone(),
                 });
-            } else if report.outcome == "skipped" && report.xfail.is_none() {
+            } else if report.cat == "xfailed" {
+                self.xfails.push((id.to_string(), report.clone()));
+            } else if report.cat == "xpassed" {
+                self.xpasses.push((id.to_string(), report.clone()));
+            } else if report.outcome == "skipped" {
                 self.skips.push((id.to_string(), report.clone()));
+            } else if report.cat == "passed" {
+                self.passes.push(id.to_string());
             }
             nth += 1;
             // The line closes with the run's last character, not before it.
@@ -334,6 +418,7 @@ impl<W: Write> Terminal<W> {
                 self.line("");
             }
         }
+        self.durations();
         self.short_summary();
         if let Some(stopped) = &summary.stopped {
             self.line(&sep('!', stopped, width));
@@ -393,6 +478,71 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// `SKIPPED [2] tests/test_a.py:12: reason`, grouped like pytest does.
+    fn skipped_lines(&self) -> Vec<String> {
+        let mut groups: Vec<(String, usize)> = Vec::new();
+        let skipped = self.skips.iter().map(|(_, r)| r.skip.as_ref());
+        let collected = self
+            .collect_problems
+            .iter()
+            .filter(|p| p.outcome == "skipped")
+            .map(|p| p.skip.as_ref());
+        for skip in skipped.chain(collected).flatten() {
+            let reason = skip.2.strip_prefix("Skipped: ").unwrap_or(&skip.2);
+            let place = match skip.1 {
+                Some(line) => format!("{}:{line}: {reason}", skip.0),
+                None => format!("{}: {reason}", skip.0),
+            };
+            match groups.iter_mut().find(|(p, _)| *p == place) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((place, 1)),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(place, n)| format!("SKIPPED [{n}] {place}"))
+            .collect()
+    }
+
+    /// pytest's `--durations` section.
+    fn durations(&mut self) {
+        let Some(n) = self.options.durations else {
+            return;
+        };
+        let mut timings = std::mem::take(&mut self.timings);
+        timings.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let title = if n == 0 {
+            "slowest durations".to_string()
+        } else {
+            format!("slowest {n} durations")
+        };
+        self.line(&sep('=', &title, self.options.width));
+        let shown = if n == 0 {
+            timings.len()
+        } else {
+            n.min(timings.len())
+        };
+        let min = if self.options.verbosity >= 2 {
+            0.0
+        } else {
+            self.options.durations_min
+        };
+        let mut hidden = 0;
+        for (secs, when, id) in timings.iter().take(shown) {
+            if *secs < min {
+                hidden += 1;
+                continue;
+            }
+            self.line(&format!("{secs:.2}s {when:<8} {id}"));
+        }
+        if hidden > 0 {
+            self.line("");
+            self.line(&format!(
+                "({hidden} durations < {min}s hidden.  Use -vv to show these durations.)"
+            ));
+        }
+    }
+
     fn short_summary(&mut self) {
         let mut lines = Vec::new();
         let width = self.options.width;
@@ -409,24 +559,54 @@ impl<W: Write> Terminal<W> {
                 format!("{keep}...")
             }
         };
-        for failure in &self.failures {
-            lines.push(shorten(
-                format!("FAILED {}", failure.id),
-                failure.report.msg.as_ref(),
-            ));
-        }
-        for problem in self
-            .collect_problems
-            .iter()
-            .filter(|p| p.outcome == "failed")
-        {
-            lines.push(format!("ERROR {}", problem.id));
-        }
-        for failure in &self.errors {
-            lines.push(shorten(
-                format!("ERROR {}", failure.id),
-                failure.report.msg.as_ref(),
-            ));
+        for c in self.options.report_chars.chars() {
+            match c {
+                'f' => {
+                    for failure in &self.failures {
+                        lines.push(shorten(
+                            format!("FAILED {}", failure.id),
+                            failure.report.msg.as_ref(),
+                        ));
+                    }
+                }
+                'E' => {
+                    for problem in self
+                        .collect_problems
+                        .iter()
+                        .filter(|p| p.outcome == "failed")
+                    {
+                        lines.push(format!("ERROR {}", problem.id));
+                    }
+                    for failure in &self.errors {
+                        lines.push(shorten(
+                            format!("ERROR {}", failure.id),
+                            failure.report.msg.as_ref(),
+                        ));
+                    }
+                }
+                'p' => {
+                    for id in &self.passes {
+                        lines.push(format!("PASSED {id}"));
+                    }
+                }
+                'x' => {
+                    for (id, report) in &self.xfails {
+                        let at = if report.when == "call" {
+                            String::new()
+                        } else {
+                            format!("at {} of ", report.when)
+                        };
+                        lines.push(with_reason(format!("XFAIL {at}{id}"), report));
+                    }
+                }
+                'X' => {
+                    for (id, report) in &self.xpasses {
+                        lines.push(with_reason(format!("XPASS {id}"), report));
+                    }
+                }
+                's' => lines.extend(self.skipped_lines()),
+                _ => {}
+            }
         }
         if !lines.is_empty() {
             self.line(&sep('=', "short test summary info", width));
@@ -518,6 +698,9 @@ mod tests {
             progress_bar: false,
             width: 80,
             color,
+            report_chars: "fE".into(),
+            durations: None,
+            durations_min: 0.005,
         };
         let mut terminal = Terminal::new(Vec::new(), options);
         terminal.report(Event::Collected {
@@ -581,6 +764,23 @@ mod tests {
         assert!(out.contains("[gw0] [ 33%] PASSED t.py::test_a"), "{out}");
         assert!(out.contains("[gw1] [ 66%] FAILED t.py::test_b"), "{out}");
         assert!(out.contains("[gw0] [100%] ERROR t.py::test_c"), "{out}");
+    }
+
+    #[test]
+    fn report_chars_follow_pytest() {
+        assert_eq!(resolve_report_chars("fE"), "fE");
+        assert_eq!(resolve_report_chars("a"), "sxXEf");
+        assert_eq!(resolve_report_chars("A"), "PpsxXEf");
+        assert_eq!(resolve_report_chars("aN"), "");
+        assert_eq!(resolve_report_chars("ss"), "s");
+        let args: Vec<String> = ["-r", "xX", "--durations=5", "--durations-min", "0.5"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let options = TerminalOptions::detect(0).with_pytest_args(&args);
+        assert_eq!(options.report_chars, "xX");
+        assert_eq!(options.durations, Some(5));
+        assert_eq!(options.durations_min, 0.5);
     }
 
     #[test]

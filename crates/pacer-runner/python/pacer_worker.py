@@ -461,6 +461,7 @@ class Worker:
         self.collect_problems = []
         self.last_item = None
         self.applied_env = None
+        self.durations_wanted = config.getoption("durations", None) is not None
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -595,7 +596,7 @@ class Worker:
                 "id": report.nodeid,
                 "outcome": report.outcome,
                 "longrepr": report.longreprtext,
-                "skip": _skip_location(report) if report.skipped else None,
+                "skip": _skip_location(report, self.config) if report.skipped else None,
             }
         )
 
@@ -654,6 +655,10 @@ class Worker:
     def on_report(self, report):
         when = report.when
         if report.passed and when != "call" and not hasattr(report, "wasxfail"):
+            if self.durations_wanted:
+                # Only --durations needs passing setups and teardowns.
+                self.reports.append({"when": when, "outcome": "passed", "cat": "", "word": "",
+                                     "dur": report.duration})
             return
         status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
         category, _letter, word = status if status else ("", "", "")
@@ -667,7 +672,7 @@ class Worker:
             entry["head"] = report.head_line
             entry["msg"] = _crash_message(report)
         elif report.skipped:
-            entry["skip"] = _skip_location(report)
+            entry["skip"] = _skip_location(report, self.config)
         if hasattr(report, "wasxfail"):
             entry["xfail"] = report.wasxfail
         self.reports.append(entry)
@@ -686,14 +691,26 @@ def _crash_message(report):
             return crash.message
     except AttributeError:
         pass
-    # A plain-text longrepr ("[XPASS(strict)] ...") is its own message.
-    text = report.longreprtext.strip()
-    return text.splitlines()[0] if text else None
-
-
-def _skip_location(report):
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        path, lineno, reason = longrepr
-        return [str(path), lineno, str(reason)]
+    # A plain-text longrepr ("[XPASS(strict)] ...") is its own message;
+    # other reprs without a crash line (a missing fixture) have none.
+    if isinstance(report.longrepr, str) and report.longrepr.strip():
+        return report.longrepr.strip().splitlines()[0]
     return None
+
+
+def _skip_location(report, config):
+    """Where a skip happened, as pytest's short summary shows it: the path
+    relative to the invocation folder, and no line for a skip marker (so
+    that the tests of a skipped class fold into one line)."""
+    longrepr = report.longrepr
+    if not (isinstance(longrepr, tuple) and len(longrepr) == 3):
+        return None
+    path, lineno, reason = longrepr
+    try:
+        path = os.path.relpath(str(path), str(config.invocation_params.dir))
+    except ValueError:
+        path = str(path)
+    keywords = getattr(report, "keywords", {})
+    if report.when == "setup" and "skip" in keywords and "pytestmark" not in keywords:
+        lineno = None
+    return [path, lineno, str(reason)]

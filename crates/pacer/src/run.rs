@@ -171,7 +171,10 @@ pub fn run(args: RunArgs) -> i32 {
         .env
         .extend(upstream_env.iter().cloned());
 
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
+    let mut terminal = Terminal::new(
+        std::io::stdout().lock(),
+        TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
+    );
     let mut observed = rerun::Observed::default();
     let end = execute(
         prepared.config,
@@ -305,7 +308,10 @@ fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> 
         .launch
         .env
         .extend(r.upstream_env.iter().cloned());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(verbosity));
+    let mut terminal = Terminal::new(
+        std::io::stdout().lock(),
+        TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
+    );
     let end = execute(
         prepared.config,
         &mut Tee::new()

@@ -531,6 +531,68 @@ fn workers_beyond_the_cores_are_forked_unless_told_not_to() {
     assert!(!stderr(&from_env).contains("zygote"), "{}", text(&from_env));
 }
 
+/// pytest's `-r` characters shape pacer's short summary exactly as pytest's:
+/// the same lines (in another order, since tests finish in another order).
+#[test]
+fn short_summary_with_report_chars_matches_pytest() {
+    let dir = suite("outcomes");
+    let summary_lines = |text: &str| {
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                ["FAILED ", "ERROR ", "SKIPPED ", "XFAIL ", "XPASS "]
+                    .iter()
+                    .any(|w| l.starts_with(w))
+            })
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ours = pacer_in(
+        &dir,
+        &["-n", "2", "-q", "--", "-ra", "-p", "no:cacheprovider"],
+        &[],
+    );
+    let theirs = Command::new(python())
+        .current_dir(&dir)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-ra",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+        ])
+        .output()
+        .expect("pytest runs");
+    let (ours_lines, theirs_lines) = (
+        summary_lines(&stdout(&ours)),
+        summary_lines(&stdout(&theirs)),
+    );
+    assert!(theirs_lines.len() > 20, "{}", text(&theirs));
+    assert_eq!(ours_lines, theirs_lines, "{}", text(&ours));
+}
+
+#[test]
+fn durations_lists_the_slowest_phases() {
+    let out = pacer_in(
+        &suite("maxfail"),
+        &["-n", "2", "--", "--durations=2", "-p", "no:cacheprovider"],
+        &[],
+    );
+    let all = stdout(&out);
+    assert!(
+        all.contains(&"=".repeat(29)) && all.contains(" slowest 2 durations "),
+        "{}",
+        text(&out)
+    );
+    let rows: Vec<&str> = all.lines().filter(|l| l.contains("s call ")).collect();
+    assert_eq!(rows.len(), 2, "{}", text(&out));
+}
+
 #[test]
 fn collect_only_is_answered_by_pytest_itself() {
     let out = pacer_in(&suite("plugin"), &["--", "--collect-only", "-q"], &[]);
