@@ -110,6 +110,38 @@ fn resolve_report_chars(given: &str) -> String {
     out
 }
 
+/// Warnings with the same text, in first-seen order, with the tests that raised them.
+fn group_warnings(warnings: Vec<(String, String)>) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (id, message) in warnings {
+        match groups.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((message, vec![id])),
+        }
+    }
+    groups
+}
+
+/// pytest's `collapsed_location_report`: up to 9 node ids, else a count per file.
+fn collapse_locations(locations: &[String]) -> String {
+    if locations.len() < 10 {
+        return locations.join("\n");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for location in locations {
+        let file = location.split("::").next().unwrap_or(location);
+        match counts.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((file, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(file, n)| format!("{file}: {n} warning{}", if *n > 1 { "s" } else { "" }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// An xfail or xpass line: pytest never shortens these.
 fn with_reason(line: String, report: &PhaseReport) -> String {
     match report.xfail.as_deref().filter(|r| !r.is_empty()) {
@@ -410,13 +442,18 @@ impl<W: Write> Terminal<W> {
         }
         if !self.warnings.is_empty() {
             self.line(&sep('=', "warnings summary", width));
-            for (id, message) in std::mem::take(&mut self.warnings) {
-                if !id.is_empty() {
-                    self.line(&id);
+            for (message, ids) in group_warnings(std::mem::take(&mut self.warnings)) {
+                let locations: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
+                if locations.is_empty() {
+                    self.line(message.trim_end());
+                } else {
+                    self.line(&collapse_locations(&locations));
+                    let indented: Vec<String> = message.lines().map(|l| format!("  {l}")).collect();
+                    self.line(indented.join("\n").trim_end());
                 }
-                self.line(&format!("  {message}"));
                 self.line("");
             }
+            self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
         }
         self.durations();
         self.short_summary();
@@ -764,6 +801,30 @@ mod tests {
         assert!(out.contains("[gw0] [ 33%] PASSED t.py::test_a"), "{out}");
         assert!(out.contains("[gw1] [ 66%] FAILED t.py::test_b"), "{out}");
         assert!(out.contains("[gw0] [100%] ERROR t.py::test_c"), "{out}");
+    }
+
+    #[test]
+    fn warnings_group_by_text_and_collapse_past_nine_locations() {
+        let warnings = vec![
+            ("a.py::t1".to_string(), "w1".to_string()),
+            ("a.py::t2".to_string(), "w2".to_string()),
+            ("a.py::t3".to_string(), "w1".to_string()),
+        ];
+        let groups = group_warnings(warnings);
+        assert_eq!(
+            groups[0],
+            (
+                "w1".to_string(),
+                vec!["a.py::t1".to_string(), "a.py::t3".to_string()]
+            )
+        );
+        let many: Vec<String> = (0..12)
+            .map(|i| format!("{}.py::t", if i < 10 { "a" } else { "b" }))
+            .collect();
+        assert_eq!(
+            collapse_locations(&many),
+            "a.py: 10 warnings\nb.py: 2 warnings"
+        );
     }
 
     #[test]

@@ -339,15 +339,24 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
             "t": "warning",
             "id": nodeid,
             "when": when,
-            "message": "%s:%s: %s: %s"
-            % (
-                warning_message.filename,
-                warning_message.lineno,
-                warning_message.category.__name__,
-                warning_message.message,
-            ),
+            "message": _warning_text(warning_message),
         }
     )
+
+
+def _warning_text(warning_message):
+    """The warning as pytest's summary prints it (with its source line)."""
+    try:
+        from _pytest.warnings import warning_record_to_str
+
+        return warning_record_to_str(warning_message)
+    except Exception:
+        return "%s:%s: %s: %s" % (
+            warning_message.filename,
+            warning_message.lineno,
+            warning_message.category.__name__,
+            warning_message.message,
+        )
 
 
 def _zygote(session):

@@ -577,6 +577,47 @@ fn short_summary_with_report_chars_matches_pytest() {
 }
 
 #[test]
+fn warnings_summary_matches_pytest() {
+    let dir = project("[project]\nname = 'x'\n");
+    std::fs::write(
+        dir.path().join("test_warn.py"),
+        "import warnings\nimport pytest\n\n@pytest.mark.parametrize('n', range(3))\ndef test_w(n):\n    warnings.warn('careful', UserWarning)\n\ndef test_d():\n    warnings.warn('old', DeprecationWarning)\n",
+    )
+    .unwrap();
+    let section = |text: &str| -> String {
+        let start = text.find("warnings summary").unwrap_or(0);
+        let end = text.find("-- Docs:").unwrap_or(text.len());
+        text[start..end].to_string()
+    };
+    let ours = pacer_in(
+        dir.path(),
+        &["--sequential", "--", "-p", "no:cacheprovider"],
+        &[],
+    );
+    let theirs = Command::new(python())
+        .current_dir(dir.path())
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist"])
+        .output()
+        .expect("pytest runs");
+    assert!(
+        stdout(&theirs).contains("DeprecationWarning: old"),
+        "{}",
+        text(&theirs)
+    );
+    assert_eq!(
+        section(&stdout(&ours)),
+        section(&stdout(&theirs)),
+        "{}",
+        text(&ours)
+    );
+    assert!(
+        stdout(&ours).contains("4 passed, 4 warnings"),
+        "{}",
+        text(&ours)
+    );
+}
+
+#[test]
 fn durations_lists_the_slowest_phases() {
     let out = pacer_in(
         &suite("maxfail"),
