@@ -611,7 +611,7 @@ fn warnings_summary_matches_pytest() {
         text(&ours)
     );
     assert!(
-        stdout(&ours).contains("4 passed, 4 warnings"),
+        stdout(&ours).contains("5 passed, 4 warnings"),
         "{}",
         text(&ours)
     );
