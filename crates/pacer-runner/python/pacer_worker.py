@@ -25,6 +25,11 @@ import time
 import pytest
 
 PROTOCOL = 1
+
+# Directory collectors (pytest 8) are what discovery and per-file collection
+# stand on; an older pytest falls back to a plain sequential run, saying why.
+if int(pytest.__version__.split(".")[0]) < 8:
+    raise RuntimeError("pacer needs pytest >= 8 in the workers (found %s)" % pytest.__version__)
 # Ask for more work while this many tests are still queued, so that the answer
 # is usually here before the queue runs dry.
 LOW_WATER = 2
