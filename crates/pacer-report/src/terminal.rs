@@ -27,6 +27,9 @@ pub struct TerminalOptions {
     /// pytest's `--durations=N` (0: all) and `--durations-min`.
     pub durations: Option<usize>,
     pub durations_min: f64,
+    /// pytest's `running_on_ci()` (`CI` or `BUILD_NUMBER` set): the short
+    /// summary then shows whole messages instead of fitting them to the width.
+    pub on_ci: bool,
 }
 
 impl TerminalOptions {
@@ -55,6 +58,7 @@ impl TerminalOptions {
             report_chars: "fE".into(),
             durations: None,
             durations_min: 0.005,
+            on_ci: ["CI", "BUILD_NUMBER"].iter().any(|v| env(v)),
         }
     }
 
@@ -583,13 +587,19 @@ impl<W: Write> Terminal<W> {
     fn short_summary(&mut self) {
         let mut lines = Vec::new();
         let width = self.options.width;
-        let verbose = self.options.verbosity > 0;
+        // As pytest: whole messages on CI or with -vv, else the first line
+        // fitted to the terminal's width.
+        let whole = self.options.on_ci || self.options.verbosity >= 2;
         let shorten = |prefix: String, message: Option<&String>| -> String {
-            let Some(message) = message.and_then(|m| m.lines().next()) else {
+            let Some(message) = message else {
                 return prefix;
             };
-            let line = format!("{prefix} - {message}");
-            if verbose || line.chars().count() <= width {
+            if whole {
+                return format!("{prefix} - {message}");
+            }
+            let first = message.lines().next().unwrap_or_default();
+            let line = format!("{prefix} - {first}");
+            if line.chars().count() <= width {
                 line
             } else {
                 let keep: String = line.chars().take(width.saturating_sub(3)).collect();
@@ -738,6 +748,7 @@ mod tests {
             report_chars: "fE".into(),
             durations: None,
             durations_min: 0.005,
+            on_ci: false,
         };
         let mut terminal = Terminal::new(Vec::new(), options);
         terminal.report(Event::Collected {
