@@ -6,16 +6,67 @@
 //! into `.pytest_cache/v/cache/lastfailed`, so `--lf` and `--ff` work on the
 //! next run. Tests that did not run keep their entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+
+use pacer_runner::pool::LastFailed;
+
+/// `--lf`/`--ff` as given to pytest, before the ids are read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mode {
+    only: bool,
+    none_if_no_failures: bool,
+}
+
+impl Mode {
+    pub fn with_ids(self, cache_dir: &Path) -> LastFailed {
+        LastFailed {
+            ids: read(cache_dir).into_keys().collect::<HashSet<_>>(),
+            only: self.only,
+            none_if_no_failures: self.none_if_no_failures,
+        }
+    }
+}
+
+/// Removes pytest's last-failed options from `args` (workers must not apply
+/// them to their share) and says what they asked for.
+pub fn take_options(args: &mut Vec<String>) -> Option<Mode> {
+    let mut only = false;
+    let mut first = false;
+    let mut none_if_no_failures = false;
+    let mut kept = Vec::with_capacity(args.len());
+    let mut iter = std::mem::take(args).into_iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--lf" | "--last-failed" => only = true,
+            "--ff" | "--failed-first" => first = true,
+            "--lfnf" | "--last-failed-no-failures" => {
+                none_if_no_failures = iter.next().as_deref() == Some("none")
+            }
+            a if a.starts_with("--lfnf=") || a.starts_with("--last-failed-no-failures=") => {
+                none_if_no_failures = a.ends_with("=none");
+            }
+            _ => kept.push(arg),
+        }
+    }
+    *args = kept;
+    (only || first).then_some(Mode {
+        only,
+        none_if_no_failures,
+    })
+}
+
+fn read(cache_dir: &Path) -> BTreeMap<String, bool> {
+    std::fs::read(cache_dir.join("v").join("cache").join("lastfailed"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
 
 /// Updates the cache: failed tests are added, passed ones removed.
 pub fn update(cache_dir: &Path, finished: &[(String, f64)], failed: &[String]) {
     let path = cache_dir.join("v").join("cache").join("lastfailed");
-    let mut entries: BTreeMap<String, bool> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
+    let mut entries = read(cache_dir);
     let before = entries.clone();
     for (id, _) in finished {
         entries.remove(id);
@@ -43,6 +94,33 @@ pub fn update(cache_dir: &Path, finished: &[(String, f64)], failed: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_failed_options_are_taken_from_the_pytest_args() {
+        let mut args: Vec<String> = ["-k", "x", "--lf", "--lfnf", "none", "tests"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mode = take_options(&mut args).unwrap();
+        assert_eq!(
+            mode,
+            Mode {
+                only: true,
+                none_if_no_failures: true
+            }
+        );
+        assert_eq!(args, vec!["-k", "x", "tests"]);
+        let mut args: Vec<String> = vec!["--ff".into()];
+        assert_eq!(
+            take_options(&mut args),
+            Some(Mode {
+                only: false,
+                none_if_no_failures: false
+            })
+        );
+        let mut args: Vec<String> = vec!["-q".into()];
+        assert_eq!(take_options(&mut args), None);
+    }
 
     #[test]
     fn passed_tests_leave_and_failed_ones_join_while_others_stay() {

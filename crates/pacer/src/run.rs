@@ -456,6 +456,12 @@ fn prepare(
         Some(cache) if workers > 1 => durations::load(&settings.durations_file().value, cache),
         _ => Default::default(),
     };
+    // --lf / --ff are applied by pacer over the whole suite; a worker, which
+    // collects only its share of the files, would apply them to that share.
+    let last_failed = match &cache_dir {
+        Some(cache) => lastfailed::take_options(&mut pytest_args).map(|mode| mode.with_ids(cache)),
+        None => None,
+    };
     let config = RunConfig {
         launch: Launch {
             python: python.clone(),
@@ -476,6 +482,7 @@ fn prepare(
         max_worker_restart: settings.max_worker_restart().value as usize,
         continue_on_collection_errors,
         durations,
+        last_failed,
         debug: settings.debug().value,
         list_only,
         timeout: settings.timeout().value,

@@ -503,6 +503,7 @@ fn last_failed_works_across_pacer_runs() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(passed(&out), 1, "{}", text(&out));
+    assert!(stdout(&out).contains("2 deselected"), "{}", text(&out));
     assert!(
         stdout(&out).contains("PASSED test_two.py::test_flaky"),
         "{}",

@@ -149,10 +149,25 @@ impl Pool {
         );
         let mut planned = Vec::with_capacity(items.len());
         let mut per_category = vec![0usize; self.config.categories.len()];
+        // --lf keeps the known failures when any of them was collected (else
+        // everything, or nothing with --lfnf none), as pytest's own plugin.
+        let keep_only_failed = self
+            .config
+            .last_failed
+            .as_ref()
+            .filter(|lf| lf.only)
+            .map(|lf| {
+                let any = items.iter().any(|(id, _, _)| lf.ids.contains(id));
+                (any || lf.none_if_no_failures, &lf.ids)
+            });
         for (id, markers, unit) in items {
             let category = (self.config.classify)(&id, &markers);
             per_category[category] += 1;
-            let selected = self.config.categories[category].selected;
+            let wanted = match keep_only_failed {
+                Some((true, ids)) => ids.contains(&id),
+                _ => true,
+            };
+            let selected = self.config.categories[category].selected && wanted;
             planned.push(PlannedTest {
                 id: id.clone(),
                 category,
@@ -164,7 +179,16 @@ impl Pool {
                 }
                 continue;
             }
-            let weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
+            let mut weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
+            // --ff: known failures first, whatever their duration.
+            if self
+                .config
+                .last_failed
+                .as_ref()
+                .is_some_and(|lf| !lf.only && lf.ids.contains(&id))
+            {
+                weight += 1e9;
+            }
             let index = scheduler.add_test(unit, category, weight);
             debug_assert_eq!(index, self.tests.len());
             self.index_by_id.insert(id.clone(), index);

@@ -65,6 +65,9 @@ pub struct RunConfig {
     pub continue_on_collection_errors: bool,
     /// Recorded durations by node id, for heaviest-first.
     pub durations: HashMap<String, f64>,
+    /// pytest's `--lf` / `--ff`, applied by pacer over the whole suite (a
+    /// worker only sees its share of the files, so it cannot).
+    pub last_failed: Option<LastFailed>,
     /// Log scheduling decisions to stderr (`--debug`, `PYTEST_DEBUG`).
     pub debug: bool,
     /// Collect, report the plan, run nothing (`pacer list`).
@@ -81,6 +84,17 @@ pub struct RunConfig {
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The tests that failed last time, and what to do with them.
+#[derive(Debug, Clone)]
+pub struct LastFailed {
+    pub ids: std::collections::HashSet<String>,
+    /// `--lf`: run only those (when any of them is collected); else `--ff`:
+    /// run them first.
+    pub only: bool,
+    /// `--lfnf none`: with no known failure collected, run nothing.
+    pub none_if_no_failures: bool,
+}
 
 /// How the run ended, for the binary.
 #[derive(Debug)]
