@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::cache;
+
 /// pytest's cache folder for the project, unless the run disables the cache
 /// provider (`-p no:cacheprovider`): then pacer neither reads nor writes it,
 /// and every run is scheduled as if it were the first.
@@ -21,14 +23,11 @@ pub fn cache_dir(root: &Path, pytest_args: &[String]) -> Option<PathBuf> {
 }
 
 fn store(cache_dir: &Path) -> PathBuf {
-    cache_dir.join("v").join("pacer").join("durations")
+    cache::value_path(cache_dir, "pacer/durations")
 }
 
 fn read(path: &Path) -> HashMap<String, f64> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    cache::read_json(path)
 }
 
 /// Durations from `.test_durations` (if any), overlaid by pacer's own store.
@@ -46,18 +45,7 @@ pub fn save(cache_dir: &Path, measured: &[(String, f64)]) {
     let path = store(cache_dir);
     let mut durations = read(&path);
     durations.extend(measured.iter().cloned());
-    let Ok(json) = serde_json::to_vec_pretty(&durations) else {
-        return;
-    };
-    if let Some(parent) = path.parent() {
-        if std::fs::create_dir_all(parent).is_err() {
-            return;
-        }
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, json).is_ok() {
-        let _ = std::fs::rename(&tmp, &path);
-    }
+    cache::write_json(&path, &durations);
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use pacer_runner::pool::LastFailed;
 
+use crate::cache;
+
 /// `--lf`/`--ff` as given to pytest, before the ids are read.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Mode {
@@ -57,15 +59,11 @@ pub fn take_options(args: &mut Vec<String>) -> Option<Mode> {
 }
 
 fn read(cache_dir: &Path) -> BTreeMap<String, bool> {
-    std::fs::read(cache_dir.join("v").join("cache").join("lastfailed"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    cache::read_json(&cache::value_path(cache_dir, "cache/lastfailed"))
 }
 
 /// Updates the cache: failed tests are added, passed ones removed.
 pub fn update(cache_dir: &Path, finished: &[(String, f64)], failed: &[String]) {
-    let path = cache_dir.join("v").join("cache").join("lastfailed");
     let mut entries = read(cache_dir);
     let before = entries.clone();
     for (id, _) in finished {
@@ -74,20 +72,8 @@ pub fn update(cache_dir: &Path, finished: &[(String, f64)], failed: &[String]) {
     for id in failed {
         entries.insert(id.clone(), true);
     }
-    if entries == before {
-        return;
-    }
-    let Ok(json) = serde_json::to_vec_pretty(&entries) else {
-        return;
-    };
-    if let Some(parent) = path.parent() {
-        if std::fs::create_dir_all(parent).is_err() {
-            return;
-        }
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, json).is_ok() {
-        let _ = std::fs::rename(&tmp, &path);
+    if entries != before {
+        cache::write_json(&cache::value_path(cache_dir, "cache/lastfailed"), &entries);
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pacer`: the binary. Parses the command line, resolves settings once, and
 //! hands the work to `pacer-runner` with reporters from `pacer-report`.
 
+mod cache;
 mod cli;
 mod durations;
 mod lastfailed;
