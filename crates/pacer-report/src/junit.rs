@@ -67,16 +67,7 @@ pub enum JunitError {
 /// creates its folder and a probe file there, then removes the probe.
 /// An error here is a usage error, caught before any test runs.
 pub fn check_writable(path: &Path) -> Result<(), JunitError> {
-    if path.is_dir() {
-        return Err(JunitError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = folder(path);
-    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir {
-        path: dir.clone(),
-        source,
-    })?;
+    prepare_folder(path)?;
     let probe = temp_path(path, "probe");
     std::fs::File::create(&probe).map_err(|source| JunitError::Write {
         path: path.to_path_buf(),
@@ -482,17 +473,19 @@ fn temp_path(path: &Path, what: &str) -> PathBuf {
     folder(path).join(format!(".{name}.pacer-{what}-{}", std::process::id()))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
+/// Refuses a folder as the report path and makes sure its parent exists.
+fn prepare_folder(path: &Path) -> Result<(), JunitError> {
     if path.is_dir() {
         return Err(JunitError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
     let dir = folder(path);
-    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir {
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir { path: dir, source })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
+    prepare_folder(path)?;
     let temp = temp_path(path, "tmp");
     let written = std::fs::File::create(&temp)
         .and_then(|mut file| {
