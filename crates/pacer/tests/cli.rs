@@ -6,57 +6,20 @@
 //! `tests/fixtures/`, with the interpreter from `$PACER_TEST_PYTHON` (set by
 //! `scripts/test`), else `<repo>/.venv/bin/python`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repo root")
-        .to_path_buf()
-}
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn python() -> PathBuf {
-    match std::env::var_os("PACER_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => repo_root().join(".venv/bin/python"),
-    }
-}
+use common::{pacer_command, python, signal_mid_run, suite, text};
 
-fn suite(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(name)
-}
-
-/// `pacer ARGS` in `dir` with a clean environment for pacer's own variables.
+/// `pacer ARGS` in `dir` with extra environment variables.
 fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("pacer"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env_remove("VIRTUAL_ENV");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
-        {
-            command.env_remove(name);
-        }
-    }
-    command.env("PACER_PYTHON", python());
+    let mut command = pacer_command(dir, args);
     for (k, v) in env {
         command.env(k, v);
     }
     command.output().expect("pacer runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn stdout(output: &Output) -> String {
@@ -663,41 +626,7 @@ fn sigterm_stops_the_run_like_ctrl_c() {
 }
 
 fn interrupt_mid_run(signal: i32) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
-        .current_dir(suite("hang"))
-        .args(["-n", "2", "-v", "--python"])
-        .arg(python())
-        .env_remove("VIRTUAL_ENV")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pacer starts");
-    // Wait until the hanging test has started (its worker is busy), then interrupt.
-    let started = Instant::now();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("PASSED") && started.elapsed() < Duration::from_secs(60) {
-        let n = out.read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc_kill(child.id() as i32, signal);
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "pacer did not stop after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    out.read_to_string(&mut seen).ok();
+    let (status, seen) = signal_mid_run(&["-n", "2", "-v"], signal);
     assert_eq!(status.code(), Some(2), "{seen}");
     assert!(seen.contains("KeyboardInterrupt"), "{seen}");
     assert!(
@@ -727,9 +656,4 @@ fn a_test_past_the_timeout_fails_and_the_run_goes_on() {
         text(&out)
     );
     assert_eq!(passed(&out), 2, "{}", text(&out));
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
 }

@@ -8,56 +8,17 @@
 //! `<repo>/.venv/bin/python`. Reports are read back with quick-junit's
 //! deserializer, pytest's own included.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{pacer_command, python, signal_mid_run, suite, text};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repo root")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    match std::env::var_os("PACER_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => repo_root().join(".venv/bin/python"),
-    }
-}
-
-fn suite(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(name)
-}
-
-/// `pacer ARGS` in `dir` with a clean environment for pacer's own variables.
+/// `pacer ARGS` in `dir`.
 fn pacer_in(dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("pacer"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env_remove("VIRTUAL_ENV");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
-        {
-            command.env_remove(name);
-        }
-    }
-    command.env("PACER_PYTHON", python());
-    command.output().expect("pacer runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    pacer_command(dir, args).output().expect("pacer runs")
 }
 
 fn read_report(path: &Path, context: &str) -> Report {
@@ -259,46 +220,8 @@ fn a_timed_out_run_still_writes_the_tests_that_passed() {
 fn a_run_stopped_by_sigterm_still_writes_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("term.xml");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pacer"))
-        .current_dir(suite("hang"))
-        .args(["-n", "2", "-v", "--junitxml"])
-        .arg(&path)
-        .arg("--python")
-        .arg(python())
-        .env_remove("VIRTUAL_ENV")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pacer starts");
-    // Wait until a quick test passed (the hanging one holds its worker).
-    let started = Instant::now();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("PASSED") && started.elapsed() < Duration::from_secs(60) {
-        let n = out.read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc_kill(child.id() as i32, 15);
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pacer did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    out.read_to_string(&mut seen).ok();
+    let path_arg = path.display().to_string();
+    let (status, seen) = signal_mid_run(&["-n", "2", "-v", "--junitxml", &path_arg], 15);
     assert_eq!(status.code(), Some(2), "{seen}");
     let report = read_report(&path, &seen);
     let suite = only_suite(&report);
@@ -369,9 +292,4 @@ fn an_unwritable_path_is_a_usage_error_naming_the_flag_before_any_test_runs() {
         "{}",
         text(&output)
     );
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
 }

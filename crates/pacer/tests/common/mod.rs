@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests that drive the real `pacer`
+//! binary on the fixture suites under `tests/fixtures/`.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// `$PACER_TEST_PYTHON` (set by `scripts/test`), else `<repo>/.venv/bin/python`.
+pub fn python() -> PathBuf {
+    match std::env::var_os("PACER_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join(".venv/bin/python"),
+    }
+}
+
+pub fn suite(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// A `pacer` command in `dir`, clear of the caller's pacer and pytest variables.
+pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("pacer"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("VIRTUAL_ENV");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
+        {
+            command.env_remove(name);
+        }
+    }
+    command.env("PACER_PYTHON", python());
+    command
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `pacer ARGS` on the `hang` suite, waits until a test has passed
+/// (the hanging one then holds its worker), sends `signal`, and returns how
+/// pacer ended and all it printed.
+pub fn signal_mid_run(args: &[&str], signal: i32) -> (ExitStatus, String) {
+    let mut child = pacer_command(&suite("hang"), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pacer starts");
+    let started = Instant::now();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("PASSED") && started.elapsed() < Duration::from_secs(60) {
+        let n = out.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc_kill(child.id() as i32, signal);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pacer did not stop after signal {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    out.read_to_string(&mut seen).ok();
+    (status, seen)
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
