@@ -9,7 +9,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pacer_runner::events::{Event, Reporter, Stream, Summary};
-use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
+use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport, PytestOptions};
 
 use crate::tally::{format_elapsed, sep, Tally};
 
@@ -95,6 +95,21 @@ impl TerminalOptions {
         }
         self.report_chars = chars;
         self
+    }
+}
+
+impl TerminalOptions {
+    /// pytest's own reading of its options (verbosity, `-r`, durations),
+    /// which arrives with the first worker's hello.
+    pub fn apply(&mut self, options: &PytestOptions) {
+        self.verbosity = options.verbose;
+        self.report_chars = options.reportchars.clone();
+        self.durations = options
+            .durations
+            .and_then(|n| usize::try_from(n.max(0)).ok());
+        if let Some(min) = options.durations_min {
+            self.durations_min = min;
+        }
     }
 }
 
@@ -667,7 +682,10 @@ impl<W: Write> Terminal<W> {
 impl<W: Write> Reporter for Terminal<W> {
     fn report(&mut self, event: Event<'_>) {
         match event {
-            Event::Started { hello, workers } => self.started(hello, workers),
+            Event::Started { hello, workers } => {
+                self.options.apply(&hello.options);
+                self.started(hello, workers)
+            }
             Event::Collected {
                 total,
                 deselected,

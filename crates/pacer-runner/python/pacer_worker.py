@@ -137,10 +137,98 @@ def pytest_configure(config):
         "mainargv": list(sys.argv),
     }
     config.workeroutput = {}
-    for name, value in (("dist", "no"), ("tx", []), ("numprocesses", None)):
+    config._pacer_options = _pytest_options(config)
+    # What pacer does for the whole run, no worker may do for its share:
+    # stop at maxfail, apply --lf/--ff, write the JUnit file, start workers.
+    for name, value in (
+        ("dist", "no"),
+        ("tx", []),
+        ("numprocesses", None),
+        ("maxprocesses", None),
+        ("maxfail", 0),
+        ("lf", False),
+        ("failedfirst", False),
+        ("xmlpath", None),
+    ):
         if hasattr(config.option, name):
             setattr(config.option, name, value)
     config._pacer = Worker(config, Channel(int(fd)), env)
+
+
+def _xdist_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("xdist") is not None
+
+
+def pytest_addoption(parser):
+    # pacer answers xdist's options itself; without xdist installed, pytest
+    # would refuse an `-n auto --dist loadfile` in the project's addopts.
+    if not os.environ.get("PACER_FD") or _xdist_installed():
+        return
+    group = parser.getgroup("xdist", "distributed and subprocess testing (read by pacer)")
+    # `_addoption`, as xdist does: lowercase short options are pytest's own.
+    group._addoption("-n", "--numprocesses", dest="numprocesses", metavar="numprocesses",
+                    help="Number of workers (read by pacer).")
+    group.addoption("--maxprocesses", dest="maxprocesses", metavar="maxprocesses", type=int,
+                    help="Limit the workers to this number (read by pacer).")
+    group.addoption("--dist", dest="dist", default="no", metavar="distmode",
+                    choices=["each", "load", "loadscope", "loadfile", "loadgroup", "worksteal", "no"],
+                    help="xdist's distribution mode (pacer maps it to its scheduling).")
+    group._addoption("-d", action="store_true", dest="distload", default=False,
+                    help="Load-balance tests (read by pacer).")
+
+
+def _pytest_options(config):
+    """pytest's parsed options that pacer's controller acts on for the whole
+    run: pytest's own parser, with the project's plugins, addopts and ini,
+    decided what the command line means."""
+    option = config.option
+
+    def get(name, default=None):
+        return getattr(option, name, default)
+
+    try:
+        from _pytest.terminal import getreportopt
+
+        reportchars = getreportopt(config)
+    except Exception:
+        reportchars = "fE"
+    # Read from the ini, as the cache provider will: ours configures first.
+    cachedir = None
+    if not config.pluginmanager.is_blocked("cacheprovider"):
+        try:
+            from _pytest.cacheprovider import resolve_from_str
+
+            cachedir = resolve_from_str(config.getini("cache_dir"), config.rootpath)
+        except Exception:
+            cachedir = None
+    numprocesses = get("numprocesses")
+    dist = get("dist")
+    if dist in (None, "no") and get("distload"):
+        dist = "load"
+    xmlpath = get("xmlpath")
+    return {
+        "verbose": int(get("verbose", 0) or 0),
+        "reportchars": reportchars,
+        "tbstyle": str(get("tbstyle", "auto") or "auto"),
+        "maxfail": int(get("maxfail", 0) or 0),
+        "capture": str(get("capture", "fd") or "fd"),
+        "collectonly": bool(get("collectonly", False)),
+        "lf": bool(get("lf", False)),
+        "ff": bool(get("failedfirst", False)),
+        "lfnf": str(get("last_failed_no_failures", "all") or "all"),
+        "cache_dir": str(cachedir) if cachedir is not None else None,
+        "durations": get("durations"),
+        "durations_min": get("durations_min"),
+        "continue_on_collection_errors": bool(get("continue_on_collection_errors", False)),
+        "numprocesses": None if numprocesses is None else str(numprocesses),
+        "maxprocesses": get("maxprocesses"),
+        "dist": dist,
+        "xmlpath": os.path.abspath(os.path.expanduser(xmlpath)) if xmlpath else None,
+        "pdb": bool(get("usepdb", False)) or bool(get("trace", False)),
+        "file_or_dir": [str(a) for a in (get("file_or_dir") or [])],
+    }
 
 
 @pytest.hookimpl(trylast=True)
@@ -499,7 +587,7 @@ class Worker:
                 "rootdir": str(config.rootpath),
                 "configfile": str(config.inipath) if config.inipath else None,
                 "plugins": _plugin_names(config),
-                "capture": config.getoption("capture", "fd"),
+                "options": getattr(config, "_pacer_options", {}),
             }
         )
 

@@ -14,7 +14,8 @@ pub const PROTOCOL: u32 = 1;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum FromWorker {
-    Hello(Hello),
+    // Boxed: the options make it far larger than every other message.
+    Hello(Box<Hello>),
     Discovered {
         units: Vec<DiscoveredUnit>,
     },
@@ -72,6 +73,75 @@ pub struct Hello {
     pub rootdir: String,
     pub configfile: Option<String>,
     pub plugins: Vec<String>,
+    /// pytest's own reading of its command line, addopts and ini.
+    #[serde(default)]
+    pub options: PytestOptions,
+}
+
+/// The options pytest parsed (with the project's plugins, `addopts` and ini
+/// loaded) that pacer acts on for the whole run. pytest's parser decides
+/// what the command line means; pacer never parses pytest's flags itself.
+/// The worker neutralises the ones pacer takes over (maxfail, `--lf`/`--ff`,
+/// the JUnit path, xdist's `-n`), so that no worker applies them to its share.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PytestOptions {
+    /// `-v` counts up, `-q` down.
+    pub verbose: i32,
+    /// pytest's resolved `-r` characters (`getreportopt`).
+    pub reportchars: String,
+    pub tbstyle: String,
+    /// `-x` is 1; 0 is none.
+    pub maxfail: usize,
+    /// `fd`, `sys`, `no` (`-s`) or `tee-sys`.
+    pub capture: String,
+    pub collectonly: bool,
+    pub lf: bool,
+    pub ff: bool,
+    /// `--lfnf`: `all` or `none`.
+    pub lfnf: String,
+    /// pytest's cache folder; `None` with `-p no:cacheprovider`.
+    pub cache_dir: Option<String>,
+    pub durations: Option<i64>,
+    pub durations_min: Option<f64>,
+    pub continue_on_collection_errors: bool,
+    /// xdist's `-n`: a number, `auto` or `logical`.
+    pub numprocesses: Option<String>,
+    pub maxprocesses: Option<usize>,
+    /// xdist's `--dist`.
+    pub dist: Option<String>,
+    /// pytest's `--junitxml`, absolute.
+    pub xmlpath: Option<String>,
+    /// `--pdb` or `--trace`: a debugger wants the terminal.
+    pub pdb: bool,
+    /// The positional arguments pytest found (paths, node ids).
+    pub file_or_dir: Vec<String>,
+}
+
+impl Default for PytestOptions {
+    fn default() -> Self {
+        PytestOptions {
+            verbose: 0,
+            reportchars: "fE".into(),
+            tbstyle: "auto".into(),
+            maxfail: 0,
+            capture: "fd".into(),
+            collectonly: false,
+            lf: false,
+            ff: false,
+            lfnf: "all".into(),
+            cache_dir: None,
+            durations: None,
+            durations_min: None,
+            continue_on_collection_errors: false,
+            numprocesses: None,
+            maxprocesses: None,
+            dist: None,
+            xmlpath: None,
+            pdb: false,
+            file_or_dir: Vec::new(),
+        }
+    }
 }
 
 /// A file (or a `file::name` argument) that one worker can collect alone.

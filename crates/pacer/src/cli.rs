@@ -39,10 +39,21 @@ pub struct CommonArgs {
     #[arg(
         short = 'n',
         long = "workers",
+        visible_alias = "numprocesses",
         value_name = "N|auto",
         allow_hyphen_values = true
     )]
     pub workers: Option<String>,
+
+    /// pytest-xdist's distribution mode: `load`/`worksteal` (pacer's default
+    /// scheduling), `loadfile`, `loadscope`, `loadgroup`, `no` (sequential).
+    /// Also read from pytest's own `--dist` (e.g. in `addopts`).
+    #[arg(long, value_name = "MODE")]
+    pub dist: Option<String>,
+
+    /// Never more workers than N (pytest-xdist's `--maxprocesses`).
+    #[arg(long, value_name = "N")]
+    pub maxprocesses: Option<usize>,
 
     /// Run on one worker [env: PACER_DISABLE_PARALLEL, PYTEST_DISABLE_PARALLEL].
     #[arg(long)]
@@ -253,22 +264,17 @@ pub struct ProxyArgs {
     pub limits: RateArgs,
 }
 
-/// pytest's own selection and output options, which mean what they mean there.
+/// Everything pacer does not own: pytest's options, their values, paths
+/// and node ids, in the order given (`argv.rs` moves them after `--`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct PytestArgs {
-    /// Files, directories or node ids, as pytest takes them.
-    pub paths: Vec<String>,
-
-    /// Only run tests matching the expression (pytest's -k).
-    #[arg(short = 'k', value_name = "EXPRESSION")]
-    pub keyword: Option<String>,
-
-    /// Only run tests matching the marker expression (pytest's -m).
-    #[arg(short = 'm', value_name = "MARKEXPR")]
-    pub markexpr: Option<String>,
-
-    /// Arguments after `--` go to pytest unchanged.
-    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    /// Any pytest argument: paths, node ids, `-k`, `-x`, `-v`, `--tb=short`,
+    /// `-p no:randomly`, a plugin's options. pytest's parser reads them.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PYTEST_ARGS"
+    )]
     pub pytest_args: Vec<String>,
 }
 
@@ -278,31 +284,6 @@ pub struct RunArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub pytest: PytestArgs,
-
-    /// Stop after the first failure: no new test starts, running ones finish.
-    #[arg(short = 'x', long = "exitfirst")]
-    pub exitfirst: bool,
-
-    /// Stop after N failures.
-    #[arg(long, value_name = "N")]
-    pub maxfail: Option<usize>,
-
-    /// Less output (repeatable).
-    #[arg(short = 'q', long = "quiet", action = clap::ArgAction::Count)]
-    pub quiet: u8,
-
-    /// More output: one line per test (repeatable).
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Do not capture output: stream each test's output live, prefixed with its worker.
-    #[arg(short = 's')]
-    pub no_capture: bool,
-
-    /// Write a JUnit XML report of the whole run to PATH, as pytest's --junitxml does
-    /// (also taken from `-- --junitxml=PATH` and pytest_args).
-    #[arg(long, visible_alias = "junit-xml", value_name = "PATH")]
-    pub junitxml: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -341,18 +322,20 @@ mod tests {
             "pacer",
             "-n",
             "3",
+            "--",
             "tests",
             "-k",
             "fast",
-            "--",
             "-p",
             "no:randomly",
         ])
         .unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.run.common.workers.as_deref(), Some("3"));
-        assert_eq!(cli.run.pytest.paths, vec!["tests"]);
-        assert_eq!(cli.run.pytest.pytest_args, vec!["-p", "no:randomly"]);
+        assert_eq!(
+            cli.run.pytest.pytest_args,
+            vec!["tests", "-k", "fast", "-p", "no:randomly"]
+        );
     }
 
     #[test]
@@ -378,19 +361,6 @@ mod tests {
         let overrides = args.limits.overrides(false);
         assert_eq!(overrides.rate.as_deref(), Some("5"));
         assert_eq!(overrides.adaptive, Some(false));
-    }
-
-    #[test]
-    fn junitxml_takes_a_path_under_either_spelling() {
-        for flag in ["--junitxml", "--junit-xml"] {
-            let cli = Cli::try_parse_from(["pacer", flag, "out/report.xml"]).unwrap();
-            assert_eq!(cli.run.junitxml, Some(PathBuf::from("out/report.xml")));
-        }
-        let cli = Cli::try_parse_from(["pacer", "run", "--junitxml=r.xml"]).unwrap();
-        let Some(Command::Run(args)) = cli.command else {
-            panic!("not the run command");
-        };
-        assert_eq!(args.junitxml, Some(PathBuf::from("r.xml")));
     }
 
     #[test]

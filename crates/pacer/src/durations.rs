@@ -10,18 +10,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cache;
 
-/// pytest's cache folder for the project, unless the run disables the cache
-/// provider (`-p no:cacheprovider`): then pacer neither reads nor writes it,
-/// and every run is scheduled as if it were the first.
-pub fn cache_dir(root: &Path, pytest_args: &[String]) -> Option<PathBuf> {
-    let disabled = pytest_args
-        .iter()
-        .zip(pytest_args.iter().skip(1))
-        .any(|(flag, value)| flag == "-p" && value == "no:cacheprovider")
-        || pytest_args.iter().any(|a| a == "-pno:cacheprovider");
-    (!disabled).then(|| root.join(".pytest_cache"))
-}
-
 fn store(cache_dir: &Path) -> PathBuf {
     cache::value_path(cache_dir, "pacer/durations")
 }
@@ -62,17 +50,6 @@ mod tests {
         let loaded = load(&split, &cache);
         assert_eq!(loaded["t.py::a"], 5.0);
         assert_eq!(loaded["t.py::b"], 2.0);
-    }
-
-    #[test]
-    fn no_cacheprovider_means_no_store() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(cache_dir(Path::new("/p"), &args(&["-p", "no:cacheprovider"])).is_none());
-        assert!(cache_dir(Path::new("/p"), &args(&["-pno:cacheprovider"])).is_none());
-        assert_eq!(
-            cache_dir(Path::new("/p"), &args(&["-p", "no:randomly"])),
-            Some(PathBuf::from("/p/.pytest_cache"))
-        );
     }
 
     #[test]

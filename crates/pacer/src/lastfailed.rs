@@ -10,51 +10,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use pacer_runner::pool::LastFailed;
+use pacer_runner::protocol::PytestOptions;
 
 use crate::cache;
 
-/// `--lf`/`--ff` as given to pytest, before the ids are read.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Mode {
-    only: bool,
-    none_if_no_failures: bool,
-}
-
-impl Mode {
-    pub fn with_ids(self, cache_dir: &Path) -> LastFailed {
-        LastFailed {
-            ids: read(cache_dir).into_keys().collect::<HashSet<_>>(),
-            only: self.only,
-            none_if_no_failures: self.none_if_no_failures,
-        }
-    }
-}
-
-/// Removes pytest's last-failed options from `args` (workers must not apply
-/// them to their share) and says what they asked for.
-pub fn take_options(args: &mut Vec<String>) -> Option<Mode> {
-    let mut only = false;
-    let mut first = false;
-    let mut none_if_no_failures = false;
-    let mut kept = Vec::with_capacity(args.len());
-    let mut iter = std::mem::take(args).into_iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "--lf" | "--last-failed" => only = true,
-            "--ff" | "--failed-first" => first = true,
-            "--lfnf" | "--last-failed-no-failures" => {
-                none_if_no_failures = iter.next().as_deref() == Some("none")
-            }
-            a if a.starts_with("--lfnf=") || a.starts_with("--last-failed-no-failures=") => {
-                none_if_no_failures = a.ends_with("=none");
-            }
-            _ => kept.push(arg),
-        }
-    }
-    *args = kept;
-    (only || first).then_some(Mode {
-        only,
-        none_if_no_failures,
+/// `--lf`/`--ff` as pytest parsed them, with the ids of the known failures.
+pub fn last_failed(options: &PytestOptions, cache_dir: &Path) -> Option<LastFailed> {
+    (options.lf || options.ff).then(|| LastFailed {
+        ids: read(cache_dir).into_keys().collect::<HashSet<_>>(),
+        only: options.lf,
+        none_if_no_failures: options.lfnf == "none",
     })
 }
 
@@ -82,30 +47,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn last_failed_options_are_taken_from_the_pytest_args() {
-        let mut args: Vec<String> = ["-k", "x", "--lf", "--lfnf", "none", "tests"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let mode = take_options(&mut args).unwrap();
-        assert_eq!(
-            mode,
-            Mode {
-                only: true,
-                none_if_no_failures: true
-            }
-        );
-        assert_eq!(args, vec!["-k", "x", "tests"]);
-        let mut args: Vec<String> = vec!["--ff".into()];
-        assert_eq!(
-            take_options(&mut args),
-            Some(Mode {
-                only: false,
-                none_if_no_failures: false
-            })
-        );
-        let mut args: Vec<String> = vec!["-q".into()];
-        assert_eq!(take_options(&mut args), None);
+    fn last_failed_comes_from_pytests_options_and_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v/cache/lastfailed");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, r#"{"t.py::a": true}"#).unwrap();
+        let mut options = PytestOptions::default();
+        assert!(last_failed(&options, dir.path()).is_none());
+        options.lf = true;
+        options.lfnf = "none".into();
+        let lf = last_failed(&options, dir.path()).unwrap();
+        assert!(lf.only && lf.none_if_no_failures);
+        assert!(lf.ids.contains("t.py::a"));
+        options.lf = false;
+        options.ff = true;
+        options.lfnf = "all".into();
+        let ff = last_failed(&options, dir.path()).unwrap();
+        assert!(!ff.only && !ff.none_if_no_failures);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `pacer`: the binary. Parses the command line, resolves settings once, and
 //! hands the work to `pacer-runner` with reporters from `pacer-report`.
 
+mod argv;
 mod cache;
 mod cli;
 mod durations;
@@ -9,12 +10,25 @@ mod list;
 mod proxy_cmd;
 mod rerun;
 mod run;
+mod tune;
 mod upstreams;
 
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse_from(argv::split(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are answers, not errors; a bad option of
+            // pacer's is a usage error, as in pytest.
+            std::process::exit(if e.use_stderr() {
+                pacer_runner::pool::exit::USAGE_ERROR
+            } else {
+                0
+            });
+        }
+    };
     let code = match cli.command {
         Some(cli::Command::Run(args)) => run::run(args),
         Some(cli::Command::List(args)) => run::list(args),

@@ -46,6 +46,8 @@ pub fn failed_on_429(text: &str) -> bool {
 pub struct Observed {
     /// pytest's rootdir (node ids are relative to it).
     pub rootdir: Option<String>,
+    /// pytest's options as the workers parsed them.
+    pub options: Option<pacer_runner::protocol::PytestOptions>,
     /// Selected tests per category index.
     pub selected: Vec<usize>,
 }
@@ -59,7 +61,10 @@ pub struct Observing<'a> {
 impl Reporter for Observing<'_> {
     fn report(&mut self, event: Event<'_>) {
         match &event {
-            Event::Started { hello, .. } => self.observed.rootdir = Some(hello.rootdir.clone()),
+            Event::Started { hello, .. } => {
+                self.observed.rootdir = Some(hello.rootdir.clone());
+                self.observed.options = Some(hello.options.clone());
+            }
             Event::Planned { tests, categories } => {
                 let mut selected = vec![0; categories.len()];
                 for t in tests.iter().filter(|t| t.selected) {
@@ -201,6 +206,7 @@ mod tests {
         };
         let observed = Observed {
             rootdir: None,
+            options: None,
             selected: vec![5, 10],
         };
         assert_eq!(

@@ -10,15 +10,18 @@
 use std::path::{Path, PathBuf};
 
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
+use pacer_runner::events::{Event, Reporter};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
+use pacer_runner::protocol::PytestOptions;
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_runner::worker::Launch;
 use pacer_settings::{ProcessEnv, Settings};
 
-use crate::cli::{CommonArgs, ListArgs, PytestArgs, RunArgs};
+use crate::cli::{CommonArgs, ListArgs, RunArgs};
 use crate::durations;
 use crate::lastfailed;
 use crate::rerun;
+use crate::tune;
 use crate::upstreams::{self, RunProxies};
 
 /// Resolves settings as every command does: `-C` first, then all sources.
@@ -68,74 +71,23 @@ pub fn run(args: RunArgs) -> i32 {
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
-    let verbosity = args.verbose as i32 - args.quiet as i32;
-    let mut extra = Vec::new();
-    for _ in 0..args.verbose {
-        extra.push("-v".to_string());
-    }
-    for _ in 0..args.quiet {
-        extra.push("-q".to_string());
-    }
-    if args.no_capture {
-        extra.push("-s".to_string());
-    }
-    let maxfail = if args.exitfirst {
-        Some(1)
-    } else {
-        args.maxfail.filter(|n| *n > 0)
-    };
     let mut prepared = match prepare(
         &settings,
         &args.common,
-        &args.pytest,
-        extra.clone(),
-        maxfail,
-        args.no_capture,
-        false,
+        args.pytest.pytest_args.clone(),
+        Purpose::Run,
     ) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    // The flag wins over `-- --junitxml`, which wins over pytest_args, as a
-    // later option wins in pytest.
-    let junit_path = match &args.junitxml {
-        Some(path) => Some(std::path::absolute(path).unwrap_or_else(|_| path.clone())),
-        None => prepared.junitxml.clone(),
-    };
-    if let Some(path) = &junit_path {
-        // The sequential fallback is plain pytest: it writes the report itself.
-        prepared
-            .fallback_args
-            .push(format!("--junitxml={}", path.display()));
-    }
-    if let Some(mode) = non_running_mode(&args.pytest.pytest_args) {
+    if let Some(mode) = non_running_mode(&prepared.pytest_args) {
         // pytest's modes that list or explain instead of running tests need
         // no workers: plain pytest answers them exactly as the user expects.
         if settings.debug().value {
             eprintln!("pacer: `{mode}` runs no tests; handing it to pytest");
         }
-        return sequential_pytest(
-            &prepared.python,
-            &prepared.cwd,
-            &prepared.fallback_args,
-            &[],
-        );
+        return sequential_pytest(&prepared.python, &prepared.cwd, &prepared.pytest_args, &[]);
     }
-
-    let mut junit = match junit_path {
-        Some(path) => {
-            if let Err(e) = pacer_report::junit::check_writable(&path) {
-                eprintln!("error: --junitxml: {e}\n\nhint: {JUNIT_HINT}");
-                return exit::USAGE_ERROR;
-            }
-            let suite = prepared
-                .junit_suite_name
-                .clone()
-                .unwrap_or_else(|| pacer_report::junit::DEFAULT_SUITE_NAME.to_string());
-            Some(Junit::new(path).with_suite_name(suite))
-        }
-        None => None,
-    };
 
     // The proxies start before the first worker, so that module-level code
     // already sees `PACER_UPSTREAM_<NAME>` (it is in every worker's launch
@@ -171,22 +123,23 @@ pub fn run(args: RunArgs) -> i32 {
         .env
         .extend(upstream_env.iter().cloned());
 
-    let mut terminal = Terminal::new(
-        std::io::stdout().lock(),
-        TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
-    );
+    // pytest's `--junitxml` (from the command line, `addopts` or
+    // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
+    // set up then, and written by pacer from every worker's results.
+    let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
     let mut observed = rerun::Observed::default();
     let end = execute(
         prepared.config,
         &mut rerun::Observing {
-            inner: &mut Tee::new()
-                .with(&mut terminal)
-                .with_some(junit.as_mut().map(|j| j as _)),
+            inner: &mut Tee::new().with(&mut terminal).with(&mut junit),
             observed: &mut observed,
         },
     );
     drop(terminal);
-    if let (RunEnd::Finished(summary), Some(cache)) = (&end, &prepared.cache_dir) {
+    let options = observed.options.clone().unwrap_or_default();
+    let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
+    if let (RunEnd::Finished(summary), Some(cache)) = (&end, &cache_dir) {
         durations::save(cache, &summary.durations);
         let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
         lastfailed::update(cache, &summary.durations, &failed);
@@ -213,13 +166,13 @@ pub fn run(args: RunArgs) -> i32 {
                     .unwrap_or_else(|| settings.project_root().to_path_buf());
                 let rerun_args = RerunArgs {
                     args: &args,
-                    extra,
+                    options: &options,
                     ids: &ids,
                     rootdir: &rootdir,
                     upstream_env: &upstream_env,
-                    junit: junit.as_mut(),
+                    junit: junit.junit.as_mut(),
                 };
-                match rerun_sequentially(&settings, rerun_args, verbosity) {
+                match rerun_sequentially(&settings, rerun_args) {
                     Ok(code) => rerun::exit_code(&summary, &ids, code),
                     Err(code) => code,
                 }
@@ -229,15 +182,15 @@ pub fn run(args: RunArgs) -> i32 {
             other,
             &prepared.python,
             &prepared.cwd,
-            &prepared.fallback_args,
+            &prepared.pytest_args,
             &upstream_env,
         ),
     };
     // The report was written on the pool's `Finished` (again after a
     // rerun); a run that never finished has none, as pytest would not.
-    let code = match junit.as_mut().map(|j| (j.take_result(), j.path())) {
+    let code = match junit.junit.as_mut().map(|j| (j.take_result(), j.path())) {
         Some((Some(Ok(())), path)) => {
-            if verbosity >= 0 {
+            if options.verbose >= 0 {
                 println!("pacer: generated xml file: {}", path.display());
             }
             code
@@ -260,13 +213,46 @@ pub fn run(args: RunArgs) -> i32 {
     code
 }
 
-const JUNIT_HINT: &str =
-    "pass --junitxml (or pytest's --junitxml after `--`) a file path in a writable folder";
+const JUNIT_HINT: &str = "pass pytest's --junitxml a file path in a writable folder";
+
+/// The JUnit reporter, made when pytest says where the report goes (its
+/// folder was checked by `tune` before any test ran).
+struct JunitOnDemand {
+    junit: Option<Junit>,
+    suite_name: Option<String>,
+}
+
+impl JunitOnDemand {
+    fn new(suite_name: Option<String>) -> Self {
+        JunitOnDemand {
+            junit: None,
+            suite_name,
+        }
+    }
+}
+
+impl Reporter for JunitOnDemand {
+    fn report(&mut self, event: Event<'_>) {
+        if let Event::Started { hello, .. } = &event {
+            if let (None, Some(path)) = (&self.junit, &hello.options.xmlpath) {
+                let suite = self
+                    .suite_name
+                    .clone()
+                    .unwrap_or_else(|| pacer_report::junit::DEFAULT_SUITE_NAME.into());
+                self.junit = Some(Junit::new(PathBuf::from(path)).with_suite_name(suite));
+            }
+        }
+        if let Some(junit) = self.junit.as_mut() {
+            junit.report(event);
+        }
+    }
+}
 
 /// What the sequential rerun of 429-failed tests needs from the first run.
 struct RerunArgs<'a> {
     args: &'a RunArgs,
-    extra: Vec<String>,
+    /// pytest's options as the first run's workers parsed them.
+    options: &'a PytestOptions,
     ids: &'a [String],
     rootdir: &'a Path,
     upstream_env: &'a [(String, String)],
@@ -277,28 +263,19 @@ struct RerunArgs<'a> {
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
 /// in one line; returns the rerun's exit code.
-fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> Result<i32, i32> {
+fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>) -> Result<i32, i32> {
     let n = r.ids.len();
     println!(
         "pacer: {n} test{} failed on HTTP 429; rerunning {} once, sequentially (--no-fallback turns this off)",
         if n == 1 { "" } else { "s" },
         if n == 1 { "it" } else { "them" },
     );
-    let mut pytest = r.args.pytest.clone();
-    pytest.paths = rerun::as_paths(r.ids, r.rootdir);
-    let mut prepared = prepare(
-        settings,
-        &r.args.common,
-        &pytest,
-        r.extra,
-        None,
-        r.args.no_capture,
-        false,
-    )?;
+    // The same options, with the first run's paths replaced by the ids.
+    let mut pytest_args = without_positionals(&r.args.pytest.pytest_args, &r.options.file_or_dir);
+    pytest_args.extend(rerun::as_paths(r.ids, r.rootdir));
+    let mut prepared = prepare(settings, &r.args.common, pytest_args, Purpose::Rerun)?;
     // One worker for every category: io categories would otherwise still
     // start workers up to their caps.
-    prepared.config.workers = 1;
-    prepared.config.durations = Default::default();
     for category in &mut prepared.config.categories {
         category.slots.cap = 1;
         category.slots.kind = Kind::Cpu;
@@ -308,10 +285,7 @@ fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> 
         .launch
         .env
         .extend(r.upstream_env.iter().cloned());
-    let mut terminal = Terminal::new(
-        std::io::stdout().lock(),
-        TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
-    );
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
     let end = execute(
         prepared.config,
         &mut Tee::new()
@@ -325,10 +299,22 @@ fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>, verbosity: i32) -> 
             other,
             &prepared.python,
             &prepared.cwd,
-            &prepared.fallback_args,
+            &prepared.pytest_args,
             r.upstream_env,
         )),
     }
+}
+
+/// `args` without the positional arguments pytest found in them (its
+/// `file_or_dir`), each removed once, from the end.
+fn without_positionals(args: &[String], positionals: &[String]) -> Vec<String> {
+    let mut args = args.to_vec();
+    for p in positionals {
+        if let Some(i) = args.iter().rposition(|a| a == p) {
+            args.remove(i);
+        }
+    }
+    args
 }
 
 pub fn list(args: ListArgs) -> i32 {
@@ -339,11 +325,8 @@ pub fn list(args: ListArgs) -> i32 {
     let prepared = match prepare(
         &settings,
         &args.common,
-        &args.pytest,
-        Vec::new(),
-        None,
-        false,
-        true,
+        args.pytest.pytest_args.clone(),
+        Purpose::List,
     ) {
         Ok(p) => p,
         Err(code) => return code,
@@ -359,15 +342,23 @@ pub fn list(args: ListArgs) -> i32 {
     }
 }
 
+/// Why the pool runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Run,
+    /// `pacer list`: collect and report the plan only.
+    List,
+    /// The sequential rerun of tests that failed on HTTP 429.
+    Rerun,
+}
+
 struct Prepared {
     config: RunConfig,
     python: PathBuf,
     cwd: PathBuf,
-    fallback_args: Vec<String>,
-    /// Where recorded durations live; `None` with `-p no:cacheprovider`.
-    cache_dir: Option<PathBuf>,
-    /// pytest's `--junitxml` taken out of the pytest arguments, absolute.
-    junitxml: Option<PathBuf>,
+    /// Everything pytest is given: the settings' `pytest_args`, then the
+    /// command line's, in order. The sequential fallback gets exactly these.
+    pytest_args: Vec<String>,
     /// pytest's `junit_suite_name`, from `-o junit_suite_name=NAME`.
     junit_suite_name: Option<String>,
 }
@@ -375,39 +366,16 @@ struct Prepared {
 fn prepare(
     settings: &Settings,
     common: &CommonArgs,
-    pytest: &PytestArgs,
-    extra: Vec<String>,
-    maxfail: Option<usize>,
-    live_output: bool,
-    list_only: bool,
+    command_line: Vec<String>,
+    purpose: Purpose,
 ) -> Result<Prepared, i32> {
     let cwd = start_dir(common);
     let workers = settings.worker_count().max(1);
     let python = python_path(settings)?;
 
-    let mut pytest_args: Vec<String> = Vec::new();
-    if let Some(k) = &pytest.keyword {
-        pytest_args.extend(["-k".into(), k.clone()]);
-    }
-    if let Some(m) = &pytest.markexpr {
-        pytest_args.extend(["-m".into(), m.clone()]);
-    }
-    pytest_args.extend(extra);
-    pytest_args.extend(settings.pytest_args().value.iter().cloned());
-    pytest_args.extend(pytest.pytest_args.iter().cloned());
-    pytest_args.extend(pytest.paths.iter().cloned());
-    // pacer writes the JUnit report from every worker's results; a worker
-    // given `--junitxml` would at best do nothing with it.
-    let junitxml = take_junitxml(&mut pytest_args).map(|path| pytest_path(&path, &cwd));
+    let mut pytest_args: Vec<String> = settings.pytest_args().value.clone();
+    pytest_args.extend(command_line);
     let junit_suite_name = ini_override(&pytest_args, "junit_suite_name");
-    let mut fallback_args = pytest_args.clone();
-    if let Some(n) = maxfail {
-        fallback_args.push(format!("--maxfail={n}"));
-    }
-    let continue_on_collection_errors = pytest
-        .pytest_args
-        .iter()
-        .any(|a| a == "--continue-on-collection-errors");
 
     let plugin_dir = pacer_runner::plugin::install(&pacer_runner::plugin::default_cache_root())
         .or_else(|_| pacer_runner::plugin::install(&std::env::temp_dir().join("pacer-cache")))
@@ -449,24 +417,22 @@ fn prepare(
             .position(|n| n == name)
             .unwrap_or(names.len() - 1)
     });
-    // One worker runs in pytest's order, as `--sequential` promises; more
-    // workers start the heaviest tests first.
-    let cache_dir = durations::cache_dir(settings.project_root(), &pytest_args);
-    let durations = match &cache_dir {
-        Some(cache) if workers > 1 => durations::load(&settings.durations_file().value, cache),
-        _ => Default::default(),
-    };
-    // --lf / --ff are applied by pacer over the whole suite; a worker, which
-    // collects only its share of the files, would apply them to that share.
-    let last_failed = match &cache_dir {
-        Some(cache) => lastfailed::take_options(&mut pytest_args).map(|mode| mode.with_ids(cache)),
-        None => None,
-    };
+    let rerun = purpose == Purpose::Rerun;
+    let tune = tune::tuner(tune::Inputs {
+        workers,
+        workers_set_by_pacer: settings.sequential().value
+            || !matches!(settings.workers().source, pacer_settings::Source::Default),
+        cores: settings.cores(),
+        dist: common.dist.clone(),
+        maxprocesses: common.maxprocesses,
+        durations_file: settings.durations_file().value.clone(),
+        fixed: rerun,
+    });
     let config = RunConfig {
         launch: Launch {
             python: python.clone(),
             cwd: cwd.clone(),
-            args: pytest_args,
+            args: pytest_args.clone(),
             env: settings
                 .worker_env()
                 .iter()
@@ -474,66 +440,30 @@ fn prepare(
                 .collect(),
         },
         plugin_dir,
-        workers,
+        workers: if rerun { 1 } else { workers },
         categories,
         classify,
-        maxfail,
-        live_output,
+        // The rest is decided from pytest's options, by `tune`.
+        maxfail: None,
+        live_output: false,
         max_worker_restart: settings.max_worker_restart().value as usize,
-        continue_on_collection_errors,
-        durations,
-        last_failed,
+        continue_on_collection_errors: false,
+        durations: Default::default(),
+        last_failed: None,
         debug: settings.debug().value,
-        list_only,
+        list_only: purpose == Purpose::List,
         timeout: settings.timeout().value,
         prewarm_zygote: settings.fork().value && io_tests_likely(settings),
         fork: settings.fork().value,
+        tune: Some(tune),
     };
     Ok(Prepared {
         config,
         python,
         cwd,
-        fallback_args,
-        cache_dir,
-        junitxml,
+        pytest_args,
         junit_suite_name,
     })
-}
-
-/// Removes pytest's `--junitxml PATH` / `--junitxml=PATH` (and the
-/// `--junit-xml` spelling) from `args`, returning the last PATH given.
-fn take_junitxml(args: &mut Vec<String>) -> Option<String> {
-    const NAMES: [&str; 2] = ["--junitxml", "--junit-xml"];
-    let mut path = None;
-    let mut kept = Vec::with_capacity(args.len());
-    let mut rest = std::mem::take(args).into_iter();
-    while let Some(arg) = rest.next() {
-        if NAMES.contains(&arg.as_str()) {
-            match rest.next() {
-                Some(value) => path = Some(value),
-                // No value: leave it for pytest to refuse.
-                None => kept.push(arg),
-            }
-        } else if let Some(value) = NAMES
-            .iter()
-            .find_map(|n| arg.strip_prefix(n).and_then(|v| v.strip_prefix('=')))
-        {
-            path = Some(value.to_string());
-        } else {
-            kept.push(arg);
-        }
-    }
-    *args = kept;
-    path
-}
-
-/// A path option as pytest reads it: `~` expanded, relative to where it runs.
-fn pytest_path(path: &str, cwd: &Path) -> PathBuf {
-    let expanded = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
-    };
-    cwd.join(expanded)
 }
 
 /// The last `-o NAME=VALUE` / `--override-ini NAME=VALUE` for `name`.
@@ -618,6 +548,10 @@ fn finish(
             }
             code
         }
+        RunEnd::Delegate { reason } => {
+            eprintln!("pacer: {reason}");
+            sequential_pytest(python, cwd, fallback_args, env)
+        }
         RunEnd::Fallback { reason } => {
             eprintln!("pacer: falling back to a sequential run: {reason}");
             sequential_pytest(python, cwd, fallback_args, env)
@@ -669,41 +603,12 @@ mod tests {
     }
 
     #[test]
-    fn junitxml_is_taken_out_of_the_pytest_args_in_every_spelling_and_the_last_wins() {
-        let mut args = strings(&[
-            "--junitxml=a.xml",
-            "-p",
-            "no:randomly",
-            "--junit-xml",
-            "b.xml",
-            "--junitxml",
-            "c.xml",
-            "--junitxmlfoo=x",
-            "tests",
-        ]);
-        assert_eq!(take_junitxml(&mut args).as_deref(), Some("c.xml"));
+    fn the_rerun_drops_the_first_runs_paths_but_keeps_options() {
+        let args = strings(&["-p", "no:randomly", "tests", "-k", "tests", "tests/b.py"]);
         assert_eq!(
-            args,
-            strings(&["-p", "no:randomly", "--junitxmlfoo=x", "tests"])
+            without_positionals(&args, &strings(&["tests", "tests/b.py"])),
+            strings(&["-p", "no:randomly", "tests", "-k"])
         );
-
-        let mut args = strings(&["--junitxml"]);
-        assert_eq!(
-            take_junitxml(&mut args),
-            None,
-            "no value: pytest's to refuse"
-        );
-        assert_eq!(args, strings(&["--junitxml"]));
-    }
-
-    #[test]
-    fn a_relative_junitxml_is_relative_to_where_pytest_runs() {
-        let cwd = Path::new("/project");
-        assert_eq!(
-            pytest_path("out/r.xml", cwd),
-            Path::new("/project/out/r.xml")
-        );
-        assert_eq!(pytest_path("/abs/r.xml", cwd), Path::new("/abs/r.xml"));
     }
 
     #[test]

@@ -11,7 +11,13 @@ impl Pool {
             });
             return;
         }
+        if self.workers[w].stop_sent {
+            return;
+        }
         if self.hello.is_none() {
+            if !self.apply_tuning(w, &hello, reporter) {
+                return;
+            }
             reporter.report(Event::Started {
                 hello: &hello,
                 workers: self.config.workers.max(1),
@@ -59,7 +65,9 @@ impl Pool {
             .max(1);
         self.chunk_size = self.units.len().div_ceil(workers * 3).max(1);
         for w in 0..self.workers.len() {
-            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready) {
+            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready)
+                && !self.workers[w].stop_sent
+            {
                 self.workers[w].phase = Phase::Ready;
                 self.give_chunk(w);
             }

@@ -23,6 +23,9 @@ use crate::worker::{self, Handle, Input, Launch};
 mod collection;
 mod dispatch;
 mod lifecycle;
+mod tuning;
+
+pub use tuning::{Tune, Tuning};
 
 /// pytest's exit codes, which pacer keeps.
 pub mod exit {
@@ -80,6 +83,8 @@ pub struct RunConfig {
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
+    /// Decides the rest from pytest's parsed options (first hello).
+    pub tune: Option<Tune>,
 }
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
@@ -102,6 +107,11 @@ pub enum RunEnd {
     Finished(Summary),
     /// The parallel run could not start or could not go on; run sequentially.
     Fallback {
+        reason: String,
+    },
+    /// Plain pytest must run the whole thing (it lists instead of running,
+    /// or a debugger wants the terminal); says why.
+    Delegate {
         reason: String,
     },
     /// pacer could not even start a worker (exit code and message).
@@ -402,7 +412,7 @@ impl Pool {
 
     fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
         match message {
-            FromWorker::Hello(hello) => self.on_hello(w, hello, reporter),
+            FromWorker::Hello(hello) => self.on_hello(w, *hello, reporter),
             FromWorker::Discovered { units } => self.on_discovered(units, reporter),
             FromWorker::UsageError { message } => {
                 self.end = Some(RunEnd::Failed {

@@ -1,0 +1,200 @@
+//! From pytest's parsed options to the run's shape.
+//!
+//! The first worker reports what pytest's own parser made of the command
+//! line, `addopts` and the ini (`PytestOptions`); this decides what pacer
+//! does with it for the whole run: the workers (xdist's `-n`, `--dist`,
+//! `--maxprocesses`, unless pacer's own setting says), `-x`/`--maxfail`,
+//! `-s`, and the recorded durations and last failures from pytest's cache
+//! folder. Nothing pytest says is dropped without a word: an option pacer
+//! maps to something else gets a one-line note.
+
+use std::path::PathBuf;
+
+use pacer_runner::pool::{Tune, Tuning};
+use pacer_runner::protocol::PytestOptions;
+
+use crate::{durations, lastfailed};
+
+/// What the binary knows before any worker answers.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Workers as pacer's settings give them (cores by default).
+    pub workers: usize,
+    /// Whether a pacer flag, variable or file set the workers (or
+    /// `--sequential`): then pytest's `-n` is not asked.
+    pub workers_set_by_pacer: bool,
+    pub cores: usize,
+    /// pacer's own `--dist` and `--maxprocesses`, which win over pytest's.
+    pub dist: Option<String>,
+    pub maxprocesses: Option<usize>,
+    pub durations_file: PathBuf,
+    /// The 429 rerun: one worker, pytest's order, no maxfail or last-failed.
+    pub fixed: bool,
+}
+
+pub fn tuner(inputs: Inputs) -> Tune {
+    Box::new(move |hello| tune(&inputs, &hello.options))
+}
+
+fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
+    if options.collectonly {
+        return delegate("`--collect-only` runs no tests: plain pytest answers it");
+    }
+    if options.pdb {
+        return delegate("`--pdb`/`--trace` need the terminal: running plain pytest, sequentially");
+    }
+    if let Some(path) = &options.xmlpath {
+        if let Err(e) = pacer_report::junit::check_writable(std::path::Path::new(path)) {
+            return Tuning {
+                refuse: Some(format!(
+                    "error: --junitxml: {e}\n\nhint: pass pytest's --junitxml a file path in a writable folder"
+                )),
+                ..Tuning::default()
+            };
+        }
+    }
+    let mut tuning = Tuning {
+        live_output: options.capture == "no",
+        continue_on_collection_errors: options.continue_on_collection_errors,
+        ..Tuning::default()
+    };
+    let workers = if inputs.fixed {
+        1
+    } else {
+        let (workers, notes) = workers(inputs, options);
+        tuning.notes = notes;
+        if workers != inputs.workers {
+            tuning.workers = Some(workers);
+        }
+        tuning.maxfail = (options.maxfail > 0).then_some(options.maxfail);
+        workers
+    };
+    let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
+    if let Some(cache) = &cache_dir {
+        // One worker runs in pytest's order, as `--sequential` promises.
+        if workers > 1 {
+            tuning.durations = durations::load(&inputs.durations_file, cache);
+        }
+        if !inputs.fixed {
+            tuning.last_failed = lastfailed::last_failed(options, cache);
+        }
+    }
+    tuning
+}
+
+fn delegate(reason: &str) -> Tuning {
+    Tuning {
+        delegate: Some(reason.to_string()),
+        ..Tuning::default()
+    }
+}
+
+/// Workers for the run, and what pacer says about xdist's options.
+fn workers(inputs: &Inputs, options: &PytestOptions) -> (usize, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut workers = inputs.workers;
+    if !inputs.workers_set_by_pacer {
+        if let Some(n) = &options.numprocesses {
+            workers = match n.as_str() {
+                "auto" | "logical" => inputs.cores,
+                // xdist's `-n 0` runs in the main process, in order.
+                other => other.parse::<usize>().map_or(workers, |n| n.max(1)),
+            };
+        }
+    }
+    let dist = inputs.dist.as_deref().or(options.dist.as_deref());
+    match dist {
+        // pytest's `--dist` defaults to `no`, so only pacer's flag means it.
+        Some("no") if inputs.dist.is_some() => workers = 1,
+        Some("each") => notes.push(
+            "`--dist each` is not supported: pacer runs every test once, spread over the workers"
+                .to_string(),
+        ),
+        _ => {}
+    }
+    if let Some(max) = inputs.maxprocesses.or(options.maxprocesses) {
+        workers = workers.min(max.max(1));
+    }
+    (workers.max(1), notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Inputs {
+        Inputs {
+            workers: 2,
+            workers_set_by_pacer: false,
+            cores: 2,
+            dist: None,
+            maxprocesses: None,
+            durations_file: PathBuf::from("/nonexistent/.test_durations"),
+            fixed: false,
+        }
+    }
+
+    fn options(f: impl FnOnce(&mut PytestOptions)) -> PytestOptions {
+        let mut o = PytestOptions::default();
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn xdists_numprocesses_sets_the_workers_unless_pacer_does() {
+        let o = options(|o| o.numprocesses = Some("4".into()));
+        assert_eq!(tune(&inputs(), &o).workers, Some(4));
+        let pinned = Inputs {
+            workers_set_by_pacer: true,
+            ..inputs()
+        };
+        assert_eq!(tune(&pinned, &o).workers, None);
+        let auto = options(|o| o.numprocesses = Some("auto".into()));
+        assert_eq!(tune(&inputs(), &auto).workers, None, "auto is the cores");
+        let zero = options(|o| o.numprocesses = Some("0".into()));
+        assert_eq!(tune(&inputs(), &zero).workers, Some(1));
+    }
+
+    #[test]
+    fn maxprocesses_caps_and_pacers_dist_no_is_sequential() {
+        let o = options(|o| {
+            o.numprocesses = Some("8".into());
+            o.maxprocesses = Some(3);
+        });
+        assert_eq!(tune(&inputs(), &o).workers, Some(3));
+        let dist_no = Inputs {
+            dist: Some("no".into()),
+            ..inputs()
+        };
+        assert_eq!(tune(&dist_no, &PytestOptions::default()).workers, Some(1));
+        // pytest's own default `--dist no` means nothing.
+        let o = options(|o| o.dist = Some("no".into()));
+        assert_eq!(tune(&inputs(), &o).workers, None);
+    }
+
+    #[test]
+    fn maxfail_and_capture_come_from_pytest() {
+        let o = options(|o| {
+            o.maxfail = 1;
+            o.capture = "no".into();
+        });
+        let t = tune(&inputs(), &o);
+        assert_eq!(t.maxfail, Some(1));
+        assert!(t.live_output);
+        assert_eq!(tune(&inputs(), &PytestOptions::default()).maxfail, None);
+    }
+
+    #[test]
+    fn listing_and_debugging_go_to_plain_pytest() {
+        let o = options(|o| o.collectonly = true);
+        assert!(tune(&inputs(), &o).delegate.is_some());
+        let o = options(|o| o.pdb = true);
+        assert!(tune(&inputs(), &o).delegate.is_some());
+    }
+
+    #[test]
+    fn dist_each_is_named() {
+        let o = options(|o| o.dist = Some("each".into()));
+        assert_eq!(tune(&inputs(), &o).notes.len(), 1);
+    }
+}

@@ -1,0 +1,193 @@
+//! pytest's command line, as is: what pacer does not own goes to pytest
+//! without `--`, pytest's own parser (with `addopts`, the ini and plugins)
+//! decides what it means, and pacer acts on what it decided.
+//!
+//! Every test runs the real binary on a real pytest suite, with the
+//! interpreter from `$PACER_TEST_PYTHON` (pytest and pytest-xdist).
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{pacer_command, suite, text};
+
+fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = pacer_command(dir, args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("pacer runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A project with `files` (name, content) and four passing tests.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("test_four.py"),
+        "def test_a():\n    pass\n\ndef test_b():\n    pass\n\ndef test_c():\n    pass\n\ndef test_d():\n    pass\n",
+    )
+    .unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn pytest_flags_need_no_dashes() {
+    let out = pacer_in(
+        &suite("maxfail"),
+        &[
+            "-n",
+            "2",
+            "-x",
+            "--tb=line",
+            "-p",
+            "no:randomly",
+            "-rA",
+            "-p",
+            "no:cacheprovider",
+            "tests/",
+        ],
+        &[],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("unexpected argument"), "{all}");
+    assert!(stdout(&out).contains("stopping after 1 failures"), "{all}");
+    assert!(
+        stdout(&out).contains("FAILED tests/test_a_fail.py::test_fail_1 - AssertionError"),
+        "{all}"
+    );
+    // `--tb=line` is pytest's: one line per failure, `path:line: message`.
+    assert!(
+        stdout(&out).contains("test_a_fail.py:") && !stdout(&out).contains("def test_"),
+        "{all}"
+    );
+}
+
+#[test]
+fn options_after_dashes_are_honoured_too() {
+    let out = pacer_in(
+        &suite("maxfail"),
+        &["-n", "2", "--", "-x", "-v", "-p", "no:cacheprovider"],
+        &[],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(stdout(&out).contains("stopping after 1 failures"), "{all}");
+    assert!(stdout(&out).contains("] FAILED tests/"), "-v lines\n{all}");
+}
+
+#[test]
+fn an_option_pytest_does_not_know_gets_its_own_error_and_exit_4() {
+    let dir = project(&[]);
+    let out = pacer_in(dir.path(), &["--no-such-option"], &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        stderr(&out).contains("unrecognized arguments: --no-such-option"),
+        "{all}"
+    );
+    assert!(!all.contains("falling back"), "{all}");
+}
+
+#[test]
+fn a_bad_value_for_one_of_pacers_options_is_a_usage_error() {
+    let dir = project(&[]);
+    let out = pacer_in(dir.path(), &["--maxprocesses", "many"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(stderr(&out).contains("--maxprocesses"), "{}", text(&out));
+}
+
+#[test]
+fn xdist_numprocesses_in_addopts_sets_the_workers_unless_pacer_is_told() {
+    let dir = project(&[(
+        "pytest.ini",
+        "[pytest]\naddopts = -n 3 -p no:cacheprovider\n",
+    )]);
+    let out = pacer_in(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("pacer: 3 workers"), "{}", text(&out));
+
+    let out = pacer_in(dir.path(), &["-n", "1"], &[]);
+    assert!(stdout(&out).contains("pacer: 1 worker"), "{}", text(&out));
+    let out = pacer_in(dir.path(), &[], &[("PACER_WORKERS", "2")]);
+    assert!(stdout(&out).contains("pacer: 2 workers"), "{}", text(&out));
+    let out = pacer_in(dir.path(), &["--maxprocesses", "2"], &[]);
+    assert!(stdout(&out).contains("pacer: 2 workers"), "{}", text(&out));
+    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
+}
+
+#[test]
+fn numprocesses_on_the_command_line_is_pacers_workers() {
+    let dir = project(&[]);
+    let out = pacer_in(
+        dir.path(),
+        &["--numprocesses", "3", "-p", "no:cacheprovider"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("pacer: 3 workers"), "{}", text(&out));
+}
+
+#[test]
+fn junitxml_from_addopts_or_pytest_addopts_is_written_once_by_pacer() {
+    let dir = project(&[(
+        "pyproject.toml",
+        "[tool.pytest.ini_options]\naddopts = \"--junitxml=out/from-ini.xml\"\n",
+    )]);
+    let out = pacer_in(dir.path(), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let xml = std::fs::read_to_string(dir.path().join("out/from-ini.xml")).unwrap_or_default();
+    assert!(xml.contains("tests=\"4\""), "{xml}\n{}", text(&out));
+
+    let out = pacer_in(
+        dir.path(),
+        &["-n", "2"],
+        &[("PYTEST_ADDOPTS", "--junitxml=out/from-env.xml")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let xml = std::fs::read_to_string(dir.path().join("out/from-env.xml")).unwrap_or_default();
+    assert!(xml.contains("tests=\"4\""), "{xml}\n{}", text(&out));
+}
+
+#[test]
+fn collect_only_in_addopts_is_answered_by_pytest() {
+    let dir = project(&[("pytest.ini", "[pytest]\naddopts = --co -q\n")]);
+    let out = pacer_in(dir.path(), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("test_four.py::test_d"),
+        "{}",
+        text(&out)
+    );
+    assert!(!stdout(&out).contains("passed"), "{}", text(&out));
+}
+
+#[test]
+fn dash_s_from_addopts_streams_output_live() {
+    let dir = project(&[
+        ("pytest.ini", "[pytest]\naddopts = -s\n"),
+        (
+            "test_print.py",
+            "def test_print():\n    print('hello from the test')\n",
+        ),
+    ]);
+    let out = pacer_in(dir.path(), &["-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("hello from the test"),
+        "{}",
+        text(&out)
+    );
+}
