@@ -107,6 +107,20 @@ impl Settings {
             json!(self.durations_file.value.display().to_string()),
             &self.durations_file.source,
         );
+        // Where durations are written is not a setting but a fact users
+        // look for next to the file that is only read.
+        push(
+            "durations_store",
+            json!(self
+                .project_root
+                .join(".pytest_cache/v/pacer/durations")
+                .display()
+                .to_string()),
+            &Source::Derived {
+                how: "written every run, in pytest's cache_dir; -p no:cacheprovider turns it off"
+                    .into(),
+            },
+        );
         push(
             "timeout",
             self.timeout.value.map_or(Value::Null, secs),

@@ -500,7 +500,12 @@ fn io_tests_likely(settings: &Settings) -> bool {
 fn python_path(settings: &Settings) -> Result<PathBuf, i32> {
     let python = settings.python();
     let path = python.value.clone();
-    if path.components().count() > 1 && !path.exists() {
+    let found = if path.components().count() > 1 {
+        path.exists()
+    } else {
+        on_path(&path)
+    };
+    if !found {
         eprintln!(
             "error: the Python interpreter `{}` (from {}) does not exist\n\nhint: pass --python PATH to an interpreter that has pytest",
             path.display(),
@@ -509,6 +514,44 @@ fn python_path(settings: &Settings) -> Result<PathBuf, i32> {
         return Err(exit::USAGE_ERROR);
     }
     Ok(path)
+}
+
+/// Whether a bare program name is found on `$PATH`, as a spawn would find it.
+fn on_path(name: &Path) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// Before falling back to plain pytest: can this interpreter run pytest at
+/// all? If not, the fallback would fail the same way, or pass with no test
+/// (`/bin/true`); the user needs the interpreter named instead.
+fn probe_interpreter(python: &Path, cwd: &Path) -> Result<(), String> {
+    const MARK: &str = "pacer-probe-ok";
+    let output = std::process::Command::new(python)
+        .args(["-c", &format!("import pytest; print('{MARK}')")])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if String::from_utf8_lossy(&output.stdout).contains(MARK) {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("it printed nothing");
+    Err(match output.status.code() {
+        Some(code) => format!("exit code {code}: {}", last.trim()),
+        None => format!("killed by a signal: {}", last.trim()),
+    })
 }
 
 fn execute(config: RunConfig, reporter: &mut dyn pacer_runner::events::Reporter) -> RunEnd {
@@ -553,6 +596,13 @@ fn finish(
             sequential_pytest(python, cwd, fallback_args, env)
         }
         RunEnd::Fallback { reason } => {
+            if let Err(why) = probe_interpreter(python, cwd) {
+                eprintln!(
+                    "error: `{} -c 'import pytest'` failed ({why})\n\nhint: pass --python PATH (or set PACER_PYTHON) to an interpreter that has pytest installed",
+                    python.display()
+                );
+                return exit::USAGE_ERROR;
+            }
             eprintln!("pacer: falling back to a sequential run: {reason}");
             sequential_pytest(python, cwd, fallback_args, env)
         }

@@ -191,3 +191,36 @@ fn dash_s_from_addopts_streams_output_live() {
         text(&out)
     );
 }
+
+#[test]
+fn an_interpreter_that_cannot_run_pytest_is_named_instead_of_a_fallback() {
+    let dir = project(&[]);
+    let script = dir.path().join("broken-python");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'this is not python' >&2\nexit 127\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for python in [script.to_str().unwrap(), "/bin/true", "no-such-python-here"] {
+        let out = pacer_in(dir.path(), &["--python", python], &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{python}: {all}");
+        assert!(stderr(&out).contains(python), "{all}");
+        assert!(stderr(&out).contains("hint: pass --python"), "{all}");
+        assert!(!all.contains("falling back"), "{all}");
+    }
+}
+
+#[test]
+fn config_says_where_durations_are_written_beside_the_file_it_reads() {
+    let dir = project(&[]);
+    let out = pacer_in(dir.path(), &["config"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = stdout(&out);
+    assert!(config.contains(".test_durations"), "{config}");
+    assert!(
+        config.contains("durations_store") && config.contains(".pytest_cache/v/pacer/durations"),
+        "{config}"
+    );
+}
