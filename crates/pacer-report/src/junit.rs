@@ -308,7 +308,14 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
             "passed" if report.when == "call" => counts.passed += 1,
             "failed" => {
                 let message = report.msg.clone().unwrap_or_default();
-                let longrepr = report.longrepr.clone().unwrap_or_default();
+                // As pytest's `str(report.longrepr)`: stripped (the terminal keeps
+                // the blank line and indentation that open a long traceback).
+                let longrepr = report
+                    .longrepr
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 current.case.status = if worker_lost(report) {
                     counts.errors += 1;
                     non_success(NonSuccessKind::Error, message, longrepr)
@@ -438,7 +445,7 @@ fn collect_case(problem: &CollectProblem, counts: &mut Counts) -> TestCase {
         non_success(
             NonSuccessKind::Error,
             "collection failure".into(),
-            problem.longrepr.clone(),
+            problem.longrepr.trim().to_string(),
         )
     };
     let mut case = TestCase::new(name, status);
@@ -519,8 +526,7 @@ mod tests {
             sections: Vec::new(),
             head: None,
             msg: None,
-            skip: None,
-            xfail: None,
+            ..Default::default()
         }
     }
 

@@ -14,7 +14,8 @@ pub const PROTOCOL: u32 = 1;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum FromWorker {
-    Hello(Hello),
+    /// Boxed: the largest message by far, and one per worker.
+    Hello(Box<Hello>),
     Discovered {
         units: Vec<DiscoveredUnit>,
     },
@@ -53,6 +54,8 @@ pub enum FromWorker {
         ids: Vec<String>,
     },
     Warning {
+        /// The test's node id; for a warning outside any test (collection),
+        /// pytest's `path:line` of the warning instead.
         id: String,
         when: String,
         message: String,
@@ -72,6 +75,35 @@ pub struct Hello {
     pub rootdir: String,
     pub configfile: Option<String>,
     pub plugins: Vec<String>,
+    /// pytest's header lines after the platform line (`pytest_report_header`
+    /// of every plugin: rootdir, configfile, testpaths, plugins, and the
+    /// project's own), in the order pytest prints them.
+    #[serde(default)]
+    pub header_lines: Vec<String>,
+    /// `sys.executable`, which pytest's platform line names with `-v`.
+    #[serde(default)]
+    pub executable: Option<String>,
+    /// Live logging (`log_cli`) is on: pytest then prints per-test lines as
+    /// with `-v`, and each phase's records in a `live log` block.
+    #[serde(default)]
+    pub log_cli: bool,
+    /// pytest's parsed options that shape its terminal output.
+    #[serde(default)]
+    pub terminal: Option<PytestTerminal>,
+}
+
+/// What pytest's own parser made of the options that shape its terminal
+/// output (command line, `addopts`, plugins), as the worker saw them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PytestTerminal {
+    /// `config.option.verbose`, before `log_cli` raises it.
+    pub verbose: i32,
+    /// `getreportopt(config)`: `-r` resolved, `w` unless `--disable-warnings`.
+    pub reportchars: Option<String>,
+    pub tbstyle: String,
+    pub showcapture: String,
+    pub no_header: bool,
+    pub no_summary: bool,
 }
 
 /// A file (or a `file::name` argument) that one worker can collect alone.
@@ -100,7 +132,7 @@ pub struct SkipLocation(pub String, pub Option<i64>, pub String);
 
 /// One phase (setup, call, teardown) of one test, sent only when it says
 /// something: a passing setup or teardown is left out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PhaseReport {
     pub when: String,
     pub outcome: String,
@@ -122,6 +154,12 @@ pub struct PhaseReport {
     pub skip: Option<SkipLocation>,
     #[serde(default)]
     pub xfail: Option<String>,
+    /// `--tb=line`'s line for a failure (`path:line: message`); sent only then.
+    #[serde(default)]
+    pub crash: Option<String>,
+    /// The phase's `log_cli` records, formatted, one per line; sent only with `log_cli`.
+    #[serde(default)]
+    pub live_log: Option<String>,
 }
 
 /// What pacer tells a worker.

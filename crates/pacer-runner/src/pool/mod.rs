@@ -402,7 +402,7 @@ impl Pool {
 
     fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
         match message {
-            FromWorker::Hello(hello) => self.on_hello(w, hello, reporter),
+            FromWorker::Hello(hello) => self.on_hello(w, *hello, reporter),
             FromWorker::Discovered { units } => self.on_discovered(units, reporter),
             FromWorker::UsageError { message } => {
                 self.end = Some(RunEnd::Failed {
