@@ -180,6 +180,11 @@ impl TerminalOptions {
         }
         self.no_header = pytest.no_header;
         self.no_summary = pytest.no_summary;
+        match pytest.color.as_str() {
+            "yes" => self.color = true,
+            "no" => self.color = false,
+            _ => {}
+        }
         self
     }
 
@@ -249,6 +254,7 @@ mod tests {
             showcapture: "stdout".into(),
             no_header: true,
             no_summary: false,
+            color: "yes".into(),
         };
         let options = TerminalOptions::default().with_pytest(&pytest);
         assert_eq!(options.verbosity, -1);
@@ -257,5 +263,6 @@ mod tests {
         assert!(options.shows_section("Captured stdout call"));
         assert!(!options.shows_section("Captured log call"));
         assert!(options.no_header);
+        assert!(options.color);
     }
 }

@@ -757,16 +757,21 @@ impl<W: Write> Terminal<W> {
     /// first line cut to what the width leaves after the node id, which is
     /// never cut (pytest's `_get_line_with_reprcrash_message`).
     fn simple_line(&self, word: &str, color: &str, id: &str, message: Option<&String>) -> String {
-        let visible = format!("{word} {id}").chars().count();
+        // pytest measures the line with its markup in, and `wcswidth` of
+        // an escape code is -1: coloured, the whole width plus one is left.
+        let used = if self.options.color {
+            -1
+        } else {
+            format!("{word} {id}").chars().count() as isize
+        };
+        let available = (self.options.width as isize - used).max(0) as usize;
         let mut line = format!("{} {}", self.markup(word, &[color]), self.node_id(id));
         let Some(message) = message else {
             return line;
         };
         if self.options.on_ci || self.options.verbosity >= 2 {
             line.push_str(&format!(" - {message}"));
-        } else if let Some(tail) =
-            trimmed_message(message, self.options.width.saturating_sub(visible))
-        {
+        } else if let Some(tail) = trimmed_message(message, available) {
             line.push_str(&tail);
         }
         line

@@ -196,6 +196,7 @@ def _terminal_options(config):
         "showcapture": getattr(option, "showcapture", "all"),
         "no_header": bool(getattr(option, "no_header", False)),
         "no_summary": bool(getattr(option, "no_summary", False)),
+        "color": getattr(option, "color", "auto"),
     }
 
 
@@ -742,7 +743,7 @@ class Worker:
             {
                 "id": report.nodeid,
                 "outcome": report.outcome,
-                "longrepr": _longrepr_text(report) if report.failed else report.longreprtext,
+                "longrepr": _longrepr_text(report, self.config) if report.failed else report.longreprtext,
                 "skip": _skip_location(report, self.config) if report.skipped else None,
             }
         )
@@ -825,7 +826,7 @@ class Worker:
         entry = {"when": when, "outcome": report.outcome, "cat": category, "word": word,
                  "dur": report.duration}
         if report.failed:
-            entry["longrepr"] = _longrepr_text(report)
+            entry["longrepr"] = _longrepr_text(report, self.config)
             entry["sections"] = _report_section_text(report)
             entry["head"] = report.head_line
             entry["msg"] = _crash_message(report)
@@ -858,17 +859,23 @@ class Worker:
         self.reports = []
 
 
-def _longrepr_text(report):
+def _longrepr_text(report, config):
     """The failure as pytest's terminal prints it: `longreprtext` without its
     `strip()`, which would take the blank line and indentation that open
-    the first traceback entry."""
+    the first traceback entry; coloured and highlighted as pytest would
+    (`--color=yes`, `PY_COLORS`), never merely because pacer is on a tty."""
     from io import StringIO
 
-    from _pytest._io import TerminalWriter
-
     out = StringIO()
-    writer = TerminalWriter(out)
-    writer.hasmarkup = False
+    try:
+        from _pytest.config import create_terminal_writer
+
+        writer = create_terminal_writer(config, out)
+    except Exception:
+        from _pytest._io import TerminalWriter
+
+        writer = TerminalWriter(out)
+        writer.hasmarkup = False
     try:
         report.toterminal(writer)
     except Exception:

@@ -104,6 +104,9 @@ pub struct PytestTerminal {
     pub showcapture: String,
     pub no_header: bool,
     pub no_summary: bool,
+    /// `--color`: `yes`, `no` or `auto`.
+    #[serde(default)]
+    pub color: String,
 }
 
 /// A file (or a `file::name` argument) that one worker can collect alone.
