@@ -446,14 +446,16 @@ impl<W: Write> Terminal<W> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        // pytest ends the progress line; at verbosity 0 and above its
-        // reporter also owes a newline for the file or test it last named.
+        // pytest ends the progress line (or, with nothing on it and no
+        // header, writes an empty one); once it has named a file or test
+        // (verbosity 0 and above) it owes another newline before the summary.
+        // With no test run, the blank line after "collected" is that line.
         if self.column > 0 {
             self.end_progress_line();
         } else if self.options.verbosity < 0 && self.finished == 0 {
             self.line("");
         }
-        if self.options.verbosity >= 0 || self.verbose_lines() {
+        if (self.options.verbosity >= 0 || self.verbose_lines()) && self.finished > 0 {
             self.line("");
         }
         let show = !self.options.no_summary;

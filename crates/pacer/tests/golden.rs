@@ -135,7 +135,8 @@ fn normalize(text: &str) -> Vec<String> {
         }
     };
     for line in text.lines() {
-        if line.starts_with("pacer: ") && line.contains(" worker") {
+        // pacer's own notes (`pacer: 2 workers`, `pacer: 3 tests not run`).
+        if line.starts_with("pacer: ") {
             continue;
         }
         if let Some(l) = progress_letters(line) {
@@ -155,7 +156,11 @@ fn normalize(text: &str) -> Vec<String> {
 
 /// Asserts equal normalized output, printing both runs whole when not.
 fn assert_same(pacer_args: &[&str], pytest_args: &[&str]) -> (String, String) {
-    let dir = suite("golden");
+    assert_same_in("golden", pacer_args, pytest_args)
+}
+
+fn assert_same_in(name: &str, pacer_args: &[&str], pytest_args: &[&str]) -> (String, String) {
+    let dir = suite(name);
     let ours = pacer(&dir, pacer_args, pytest_args);
     let theirs = pytest(&dir, pacer_args, pytest_args);
     let (a, b) = (normalize(&ours), normalize(&theirs));
@@ -224,6 +229,22 @@ fn failures_and_errors_sections_equal_pytests_for_every_tb_style() {
     }
     assert_same(&["-n", "1"], &["-l"]);
     assert_same(&["-n", "1"], &["--show-capture=no"]);
+}
+
+#[test]
+fn collection_errors_and_empty_selections_follow_pytest() {
+    let (ours, _) = assert_same_in("collect_error", &["-n", "1"], &[]);
+    assert!(
+        ours.contains("_ ERROR collecting tests/test_broken_syntax.py _"),
+        "{ours}"
+    );
+    // No test ran: one blank line between the collected line and ERRORS.
+    assert!(
+        ours.contains("\ncollected 3 items / 2 errors\n\n====="),
+        "{ours}"
+    );
+    assert_same(&["-n", "1"], &["-k", "nothing_matches"]);
+    assert_same(&["-n", "1", "-q"], &["-k", "nothing_matches"]);
 }
 
 #[test]
