@@ -945,11 +945,14 @@ mod tests {
     }
 
     fn render(verbosity: i32, color: bool) -> String {
-        let options = TerminalOptions {
+        render_with(TerminalOptions {
             verbosity,
             color,
             ..TerminalOptions::default()
-        };
+        })
+    }
+
+    fn render_with(options: TerminalOptions) -> String {
         let mut terminal = Terminal::new(Vec::new(), options);
         terminal.report(Event::Collected {
             total: 3,
@@ -1046,5 +1049,79 @@ mod tests {
             coloured.lines().last().unwrap().starts_with("\x1b[31m"),
             "a failing run ends in red"
         );
+    }
+
+    // Both placements were read off pytest 9.2's own output: LFPlugin's line
+    // comes from pytest_report_collectionfinish, right after the collected
+    // line; LogXML's from pytest_terminal_summary, inside the terminal
+    // reporter's wrapper, so after PASSES and before the short summary.
+    #[test]
+    fn last_failed_note_follows_the_collected_line() {
+        let out = render_with(TerminalOptions {
+            last_failed_note: Some("rerun previous 1 failure".into()),
+            ..TerminalOptions::default()
+        });
+        assert!(
+            out.starts_with("collected 3 items\nrun-last-failure: rerun previous 1 failure\n\n"),
+            "{out}"
+        );
+        let quiet = render_with(TerminalOptions {
+            verbosity: -1,
+            last_failed_note: Some("rerun previous 1 failure".into()),
+            ..TerminalOptions::default()
+        });
+        assert!(!quiet.contains("run-last-failure"), "{quiet}");
+    }
+
+    #[test]
+    fn generated_xml_file_line_comes_before_the_short_summary() {
+        let out = render_with(TerminalOptions {
+            junitxml: Some("/tmp/report.xml".into()),
+            ..TerminalOptions::default()
+        });
+        let expected = format!(
+            "{}\n{}\n",
+            sep('-', "generated xml file: /tmp/report.xml", 80),
+            sep('=', "short test summary info", 80)
+        );
+        assert!(out.contains(&expected), "{out}");
+    }
+
+    #[test]
+    fn quiet_final_line_is_bare_and_very_quiet_has_none() {
+        let out = render(-1, false);
+        assert!(out.starts_with(".F.E"), "{out}");
+        assert_eq!(
+            out.lines().last().unwrap(),
+            "1 failed, 2 passed, 1 error in 1.22s"
+        );
+        let out = render(-2, false);
+        assert!(!out.contains(" in 1.22s"), "{out}");
+    }
+
+    #[test]
+    fn progress_line_stops_one_column_short_as_pytest() {
+        let out = render(0, false);
+        let progress = out.lines().nth(2).unwrap();
+        assert!(progress.starts_with(".F.E"), "{out}");
+        assert_eq!(progress.len(), 79, "{out}");
+        assert!(progress.ends_with(" [100%]"), "{out}");
+    }
+
+    #[test]
+    fn short_summary_cuts_the_message_never_the_node_id() {
+        let long = format!("t.py::test_{}", "x".repeat(90));
+        let options = TerminalOptions::default();
+        let terminal = Terminal::new(Vec::new(), options);
+        let message = "assert 1 == 2".to_string();
+        assert_eq!(
+            terminal.simple_line("FAILED", RED, &long, Some(&message)),
+            format!("FAILED {long}")
+        );
+        let id = "t.py::test_b";
+        let message = "m".repeat(100);
+        let line = terminal.simple_line("FAILED", RED, id, Some(&message));
+        assert_eq!(line.len(), 80, "{line}");
+        assert!(line.ends_with("m..."), "{line}");
     }
 }

@@ -395,3 +395,90 @@ fn section_blocks(text: &str, title: &str) -> Vec<String> {
     );
     blocks
 }
+
+/// pytest's `run-last-failure:` line for `args`, run in `dir` with its cache.
+fn pytest_last_failure_line(dir: &Path, args: &[&str]) -> String {
+    let output = same_terminal(&mut pytest_command(dir, args))
+        .output()
+        .expect("pytest runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("run-last-failure: "))
+        .unwrap_or_else(|| panic!("no run-last-failure line for {args:?}:\n{text}"))
+        .to_string()
+}
+
+/// The words pacer prints for `--lf`/`--ff` ([`pacer_report::lastfailed::note`])
+/// against pytest's own, case by case on a copy of the golden suite whose
+/// cache holds its 5 failures.
+#[test]
+fn last_failed_note_words_equal_pytests() {
+    use pacer_report::lastfailed::{note, LastFailedRun};
+
+    let copy = tempfile::tempdir().unwrap();
+    let dir = copy.path();
+    copy_dir(&suite("golden"), dir);
+    let facts = |known, collected_failures, only, skipped_files, none| LastFailedRun {
+        known,
+        collected_failures,
+        only,
+        skipped_files,
+        none_if_no_failures: none,
+    };
+    // Nothing known yet (a cache folder of its own per run, so none is written).
+    for (args, none) in [(&["--lf"][..], false), (&["--lf", "--lfnf=none"][..], true)] {
+        let cache = tempfile::tempdir().unwrap();
+        let option = format!("cache_dir={}", cache.path().display());
+        let mut all = vec!["-o", &option];
+        all.extend(args);
+        assert_eq!(
+            note(facts(0, 0, true, 0, none)),
+            pytest_last_failure_line(dir, &all)
+        );
+    }
+    // A first run records the suite's 5 failures, all in tests/test_out.py.
+    same_terminal(&mut pytest_command(dir, &["-q"]))
+        .output()
+        .unwrap();
+    let cache = std::fs::read_to_string(dir.join(".pytest_cache/v/cache/lastfailed")).unwrap();
+    let known: BTreeMap<String, bool> = serde_json::from_str(&cache).unwrap();
+    assert_eq!(known.len(), 5, "{cache}");
+    let cases: [(&[&str], LastFailedRun); 5] = [
+        // pytest does not collect tests/test_collect_warning.py at all.
+        (&["--lf"], facts(5, 5, true, 1, false)),
+        (&["--ff"], facts(5, 5, false, 0, false)),
+        (&["--lf", "tests/test_out.py"], facts(5, 5, true, 0, false)),
+        (
+            &["--lf", "tests/test_collect_warning.py"],
+            facts(5, 0, true, 0, false),
+        ),
+        (
+            &["--ff", "tests/test_collect_warning.py"],
+            facts(5, 0, false, 0, false),
+        ),
+    ];
+    for (args, run) in cases {
+        // The `--lf` runs fail the same 5 again: the cache stays as it is.
+        assert_eq!(
+            note(run),
+            pytest_last_failure_line(dir, args),
+            "pytest {args:?}"
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() == "__pycache__" || entry.file_name() == ".pytest_cache" {
+                continue;
+            }
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
