@@ -207,6 +207,13 @@ fn report_chars_a_and_passes_section_follow_pytest() {
     assert!(passes.contains("stdout of a passing test"), "{ours}");
     assert_same(&["-n", "1"], &["-rP"]);
     assert_same(&["-n", "1"], &["-ra"]);
+    // A teardown's output: after its test's failure, and alone in PASSES.
+    let (ours, _) = assert_same(&["-n", "1"], &["-rP", "extra"]);
+    assert_eq!(
+        ours.matches("Captured stdout teardown").count(),
+        2,
+        "{ours}"
+    );
 }
 
 #[test]
