@@ -431,7 +431,8 @@ impl<W: Write> Terminal<W> {
         // and at the end, right-aligned to one column short of the width.
         let room = self.options.width.saturating_sub(percent.len() + 2);
         if last {
-            let fill = format!("{:>w$}", format!(" {percent}"), w = room + 7 - self.column);
+            let width = (room + percent.len() + 1).saturating_sub(self.column);
+            let fill = format!("{:>width$}", format!(" {percent}"));
             let fill = self.markup(&fill, &[self.main_color(true)]);
             let _ = writeln!(self.out, "{fill}");
             self.column = 0;
