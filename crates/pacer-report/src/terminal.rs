@@ -97,6 +97,10 @@ pub struct Terminal<W: Write> {
     options: TerminalOptions,
     /// `log_cli` is on: pytest then prints a line per test as with `-v`.
     log_cli: bool,
+    /// (rootdir, invocation folder) when they differ: node ids are then
+    /// shown relative to the invocation folder, as pytest's
+    /// `cwd_relative_nodeid` does.
+    relative_to: Option<(std::path::PathBuf, std::path::PathBuf)>,
     tally: Tally,
     failures: Vec<Failure>,
     errors: Vec<Failure>,
@@ -123,6 +127,7 @@ impl<W: Write> Terminal<W> {
             out,
             options,
             log_cli: false,
+            relative_to: None,
             tally: Tally::default(),
             failures: Vec::new(),
             errors: Vec::new(),
@@ -202,6 +207,11 @@ impl<W: Write> Terminal<W> {
             self.options = std::mem::take(&mut self.options).with_pytest(pytest);
         }
         self.log_cli = hello.log_cli;
+        if let Some(dir) = &hello.invocation_dir {
+            if *dir != hello.rootdir {
+                self.relative_to = Some((hello.rootdir.clone().into(), dir.into()));
+            }
+        }
         if self.options.verbosity < 0 {
             return;
         }
@@ -409,6 +419,7 @@ impl<W: Write> Terminal<W> {
             };
             let progress = self.markup(&format!(" {percent} "), &[CYAN]);
             let word = self.markup(&word, &[word_color]);
+            let id = self.cwd_relative(id);
             self.line(&format!("[{worker}]{progress}{word} {id}"));
             return;
         }
@@ -745,9 +756,28 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// pytest's `cwd_relative_nodeid`: the id's path relative to where
+    /// pytest was started, when that is not the rootdir.
+    fn cwd_relative(&self, id: &str) -> String {
+        let Some((rootdir, invocation)) = &self.relative_to else {
+            return id.to_string();
+        };
+        let (path, rest) = match id.split_once("::") {
+            Some((path, rest)) => (path, Some(rest)),
+            None => (id, None),
+        };
+        let shown = relative_path(invocation, &rootdir.join(path));
+        match rest {
+            Some(rest) => format!("{shown}::{rest}"),
+            None => shown,
+        }
+    }
+
     /// A node id as pytest's short summary marks it up: the part after the
     /// file in bold.
     fn node_id(&self, id: &str) -> String {
+        let id = self.cwd_relative(id);
+        let id = id.as_str();
         match id.split_once("::") {
             Some((path, rest)) if self.options.color => {
                 format!("{path}::{}", self.markup(rest, &[BOLD]))
@@ -853,6 +883,33 @@ fn with_reason(line: String, report: &PhaseReport) -> String {
     match report.xfail.as_deref().filter(|r| !r.is_empty()) {
         Some(reason) => format!("{line} - {reason}"),
         None => line,
+    }
+}
+
+/// pytest's `bestrelpath(base, target)`: `target` relative to `base`, with
+/// `..` for each folder of `base` the two do not share.
+fn relative_path(base: &std::path::Path, target: &std::path::Path) -> String {
+    use std::path::Component;
+    let base: Vec<Component> = base.components().collect();
+    let target: Vec<Component> = target.components().collect();
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return target
+            .iter()
+            .collect::<std::path::PathBuf>()
+            .display()
+            .to_string();
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        target[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
     }
 }
 
@@ -1124,5 +1181,24 @@ mod tests {
         let line = terminal.simple_line("FAILED", RED, id, Some(&message));
         assert_eq!(line.len(), 80, "{line}");
         assert!(line.ends_with("m..."), "{line}");
+    }
+
+    #[test]
+    fn node_ids_are_shown_relative_to_the_invocation_folder() {
+        use std::path::Path;
+        assert_eq!(
+            relative_path(Path::new("/p/tests"), Path::new("/p/tests/test_a.py")),
+            "test_a.py"
+        );
+        assert_eq!(
+            relative_path(Path::new("/p/sub"), Path::new("/p/tests/test_a.py")),
+            "../tests/test_a.py"
+        );
+        let mut terminal = Terminal::new(Vec::new(), TerminalOptions::default());
+        terminal.relative_to = Some(("/p".into(), "/p/tests".into()));
+        assert_eq!(
+            terminal.cwd_relative("tests/test_a.py::test_x[a/b]"),
+            "test_a.py::test_x[a/b]"
+        );
     }
 }

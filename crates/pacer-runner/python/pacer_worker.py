@@ -630,6 +630,7 @@ class Worker:
                 "plugins": _plugin_names(config),
                 "header_lines": _state.get("header_lines", []),
                 "executable": sys.executable,
+                "invocation_dir": str(config.invocation_params.dir),
                 "log_cli": bool(_state.get("log_cli")),
                 "terminal": _state.get("terminal"),
                 "capture": config.getoption("capture", "fd"),

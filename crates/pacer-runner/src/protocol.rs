@@ -83,6 +83,9 @@ pub struct Hello {
     /// `sys.executable`, which pytest's platform line names with `-v`.
     #[serde(default)]
     pub executable: Option<String>,
+    /// Where pytest was started; node ids are shown relative to it.
+    #[serde(default)]
+    pub invocation_dir: Option<String>,
     /// Live logging (`log_cli`) is on: pytest then prints per-test lines as
     /// with `-v`, and each phase's records in a `live log` block.
     #[serde(default)]

@@ -160,9 +160,12 @@ fn assert_same(pacer_args: &[&str], pytest_args: &[&str]) -> (String, String) {
 }
 
 fn assert_same_in(name: &str, pacer_args: &[&str], pytest_args: &[&str]) -> (String, String) {
-    let dir = suite(name);
-    let ours = pacer(&dir, pacer_args, pytest_args);
-    let theirs = pytest(&dir, pacer_args, pytest_args);
+    assert_same_at(&suite(name), pacer_args, pytest_args)
+}
+
+fn assert_same_at(dir: &Path, pacer_args: &[&str], pytest_args: &[&str]) -> (String, String) {
+    let ours = pacer(dir, pacer_args, pytest_args);
+    let theirs = pytest(dir, pacer_args, pytest_args);
     let (a, b) = (normalize(&ours), normalize(&theirs));
     if a != b {
         let first = a
@@ -260,6 +263,24 @@ fn short_summary_keeps_node_ids_whole_and_cuts_messages() {
     assert!(ours.contains(
         "\nFAILED tests/test_out.py::test_long_id_fails[a-very-long-parameter-value-that-makes-the-node-id-wider-than-eighty-columns]\n"
     ), "{ours}");
+}
+
+#[test]
+fn node_ids_are_relative_to_where_pacer_runs() {
+    // Started below the rootdir, pytest shows ids relative to that folder.
+    let (ours, _) = assert_same_at(
+        &suite("golden").join("tests"),
+        &["-n", "1", "-v"],
+        &["--tb=no"],
+    );
+    assert!(
+        ours.contains("\nFAILED test_out.py::test_fail_plain - assert 1 == 2\n"),
+        "{ours}"
+    );
+    assert!(
+        ours.contains("] PASSED test_out.py::test_pass_prints\n"),
+        "{ours}"
+    );
 }
 
 #[test]
