@@ -308,7 +308,9 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
             "passed" if report.when == "call" => counts.passed += 1,
             "failed" => {
                 let message = report.msg.clone().unwrap_or_default();
-                let longrepr = report.longrepr.clone().unwrap_or_default();
+                // As pytest's `str(report.longrepr)`: stripped (the terminal keeps
+                // the blank line and indentation that open a long traceback).
+                let longrepr = plain(report.longrepr.as_deref().unwrap_or_default());
                 current.case.status = if worker_lost(report) {
                     counts.errors += 1;
                     non_success(NonSuccessKind::Error, message, longrepr)
@@ -387,6 +389,26 @@ impl Building {
     }
 }
 
+/// A failure's text as pytest's XML holds it (`str(report.longrepr)`):
+/// stripped, and without the colours a worker adds under `--color=yes`.
+fn plain(longrepr: &str) -> String {
+    let mut out = String::with_capacity(longrepr.len());
+    let mut rest = longrepr;
+    while let Some(start) = rest.find("\x1b[") {
+        out.push_str(&rest[..start]);
+        let code = &rest[start + 2..];
+        match code.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
+            Some(end) if code[end..].starts_with('m') => rest = &code[end + 1..],
+            _ => {
+                out.push('\x1b');
+                rest = &rest[start + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
 fn non_success(kind: NonSuccessKind, message: String, longrepr: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(kind);
     status.set_message(message);
@@ -438,7 +460,7 @@ fn collect_case(problem: &CollectProblem, counts: &mut Counts) -> TestCase {
         non_success(
             NonSuccessKind::Error,
             "collection failure".into(),
-            problem.longrepr.clone(),
+            plain(&problem.longrepr),
         )
     };
     let mut case = TestCase::new(name, status);
@@ -519,8 +541,7 @@ mod tests {
             sections: Vec::new(),
             head: None,
             msg: None,
-            skip: None,
-            xfail: None,
+            ..Default::default()
         }
     }
 
@@ -563,6 +584,15 @@ mod tests {
             ("test_a".into(), "test_y[a::b/c.py]".into())
         );
         assert_eq!(names("tests/test_x.py"), ("".into(), "tests.test_x".into()));
+    }
+
+    #[test]
+    fn failure_text_is_stripped_of_colour_and_edges() {
+        assert_eq!(
+            plain("\n    def t():\n\x1b[1m\x1b[31mE   assert 1\x1b[0m\n\x1b[94m5\x1b[39;49;00m\n"),
+            "def t():\nE   assert 1\n5"
+        );
+        assert_eq!(plain("a \x1b b"), "a \x1b b", "a lone escape is kept");
     }
 
     #[test]

@@ -39,18 +39,36 @@ impl Tally {
 
     /// "1 failed, 2 passed, 1 error" in pytest's order and wording.
     pub fn phrase(&self) -> String {
-        let mut parts = Vec::new();
+        self.ordered()
+            .iter()
+            .map(|(c, n)| plural(*n, c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The counts in pytest's final-line order: known words first, then
+    /// the others as first seen.
+    pub fn ordered(&self) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
         for known in KNOWN {
-            if let Some((_, n)) = self.counts.iter().find(|(c, _)| c == known) {
-                parts.push(plural(*n, known));
+            if let Some((c, n)) = self.counts.iter().find(|(c, _)| c == known) {
+                out.push((c.clone(), *n));
             }
         }
         for (category, n) in &self.counts {
             if !KNOWN.contains(&category.as_str()) {
-                parts.push(plural(*n, category));
+                out.push((category.clone(), *n));
             }
         }
-        parts.join(", ")
+        out
+    }
+
+    /// A category pytest does not know (a plugin's, e.g. `rerun`): pytest
+    /// then paints the run yellow.
+    pub fn has_unknown(&self) -> bool {
+        self.counts
+            .iter()
+            .any(|(c, _)| !KNOWN.contains(&c.as_str()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -58,7 +76,7 @@ impl Tally {
     }
 }
 
-fn plural(n: usize, noun: &str) -> String {
+pub fn plural(n: usize, noun: &str) -> String {
     match noun {
         "error" | "warnings" => {
             let base = noun.trim_end_matches('s');

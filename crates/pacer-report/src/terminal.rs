@@ -1,133 +1,26 @@
 //! pytest-shaped terminal output.
 //!
-//! Progress as pytest-xdist prints it (characters with a percentage, or one
-//! `[gw0] [ 10%] PASSED id` line per outcome with `-v`), a progress bar on a
-//! terminal, then ERRORS, FAILURES, warnings, the short summary and pytest's
-//! final line.
+//! What pytest prints, in its order: the header (with every plugin's
+//! `pytest_report_header` lines), the collected line, progress (characters
+//! with a percentage, or with `-v` one `[gw0] [ 10%] PASSED id` line per
+//! outcome as pytest-xdist prints them, after the test's `log_cli` records),
+//! then ERRORS, FAILURES, the warnings summary, PASSES, `generated xml file`,
+//! durations, the short summary and the final line, framed or bare as the
+//! verbosity says. A progress bar replaces the characters on a terminal.
+//!
+//! Tracebacks come rendered by pytest in the workers (with `--tb`, `-l`,
+//! `--showlocals` applied); this file lays them out. Colours follow pytest's
+//! markup, code for code, so that `--color=yes` output compares too.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pacer_runner::events::{Event, Reporter, Stream, Summary};
-use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport, PytestOptions};
+use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
 
+pub use crate::options::{TbStyle, TerminalOptions};
 use crate::tally::{format_elapsed, sep, Tally};
-
-#[derive(Debug, Clone)]
-pub struct TerminalOptions {
-    /// pytest's verbosity: -1 for `-q`, 1 for `-v`.
-    pub verbosity: i32,
-    /// Draw a progress bar (stderr is a terminal).
-    pub progress_bar: bool,
-    pub width: usize,
-    /// Colour outcome words and the final line, as pytest does on a terminal.
-    pub color: bool,
-    /// pytest's `-r` characters, resolved (`fE` by default; `a`, `A`, `N` expanded).
-    pub report_chars: String,
-    /// pytest's `--durations=N` (0: all) and `--durations-min`.
-    pub durations: Option<usize>,
-    pub durations_min: f64,
-    /// pytest's `running_on_ci()` (`CI` or `BUILD_NUMBER` set): the short
-    /// summary then shows whole messages instead of fitting them to the width.
-    pub on_ci: bool,
-}
-
-impl TerminalOptions {
-    pub fn detect(verbosity: i32) -> Self {
-        use std::io::IsTerminal;
-        let tty = std::io::stdout().is_terminal();
-        let width = terminal_size::terminal_size()
-            .map(|(w, _)| w.0 as usize)
-            .filter(|_| tty)
-            .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
-            .unwrap_or(80);
-        // pytest's own switches: NO_COLOR wins, then PY_COLORS / FORCE_COLOR.
-        let env = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        let color = if env("NO_COLOR") {
-            false
-        } else if std::env::var("PY_COLORS").is_ok_and(|v| v == "1") || env("FORCE_COLOR") {
-            true
-        } else {
-            tty
-        };
-        TerminalOptions {
-            verbosity,
-            progress_bar: tty && std::env::var_os("CI").is_none(),
-            width,
-            color,
-            report_chars: "fE".into(),
-            durations: None,
-            durations_min: 0.005,
-            on_ci: ["CI", "BUILD_NUMBER"].iter().any(|v| env(v)),
-        }
-    }
-
-    /// Takes pytest's own reporting options from the arguments given to
-    /// pytest (`-r CHARS`, `--durations N`, `--durations-min S`), which mean
-    /// here what they mean there.
-    pub fn with_pytest_args(mut self, args: &[String]) -> Self {
-        let mut chars = String::from("fE");
-        let mut i = 0;
-        while i < args.len() {
-            let arg = args[i].as_str();
-            let value = |prefix: &str| -> Option<String> {
-                if arg == prefix {
-                    args.get(i + 1).cloned()
-                } else {
-                    arg.strip_prefix(prefix)
-                        .map(|v| v.trim_start_matches('=').to_string())
-                }
-            };
-            if arg.starts_with("-r") && !arg.starts_with("--") {
-                if let Some(v) = value("-r") {
-                    chars = resolve_report_chars(&v);
-                }
-            } else if arg.starts_with("--durations-min") {
-                if let Some(v) = value("--durations-min").and_then(|v| v.parse().ok()) {
-                    self.durations_min = v;
-                }
-            } else if arg.starts_with("--durations") {
-                if let Some(v) = value("--durations").and_then(|v| v.parse().ok()) {
-                    self.durations = Some(v);
-                }
-            }
-            i += 1;
-        }
-        self.report_chars = chars;
-        self
-    }
-}
-
-impl TerminalOptions {
-    /// pytest's own reading of its options (verbosity, `-r`, durations),
-    /// which arrives with the first worker's hello.
-    pub fn apply(&mut self, options: &PytestOptions) {
-        self.verbosity = options.verbose;
-        self.report_chars = options.reportchars.clone();
-        self.durations = options
-            .durations
-            .and_then(|n| usize::try_from(n.max(0)).ok());
-        if let Some(min) = options.durations_min {
-            self.durations_min = min;
-        }
-    }
-}
-
-/// pytest's `getreportopt`: `a` is everything but passes, `A` everything,
-/// `N` nothing; other characters add themselves once.
-fn resolve_report_chars(given: &str) -> String {
-    let mut out = String::new();
-    for c in given.chars() {
-        match c {
-            'a' => out = "sxXEf".into(),
-            'A' => out = "PpsxXEf".into(),
-            'N' => out.clear(),
-            c if !out.contains(c) => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
 
 /// Warnings with the same text, in first-seen order, with the tests that raised them.
 fn group_warnings(warnings: Vec<(String, String)>) -> Vec<(String, Vec<String>)> {
@@ -161,17 +54,38 @@ fn collapse_locations(locations: &[String]) -> String {
         .join("\n")
 }
 
-/// An xfail or xpass line: pytest never shortens these.
-fn with_reason(line: String, report: &PhaseReport) -> String {
-    match report.xfail.as_deref().filter(|r| !r.is_empty()) {
-        Some(reason) => format!("{line} - {reason}"),
-        None => line,
+/// pytest's `_format_trimmed(" - {}", message, available)`: the message's
+/// first line, cut with `...` to fit; nothing when not even that fits.
+fn trimmed_message(message: &str, available: usize) -> Option<String> {
+    let first = message.split('\n').next().unwrap_or_default();
+    const FORMAT: usize = 3; // " - "
+    const ELLIPSIS: usize = 3;
+    if FORMAT + ELLIPSIS > available {
+        return None;
     }
+    if FORMAT + first.chars().count() <= available {
+        return Some(format!(" - {first}"));
+    }
+    let keep = available - ELLIPSIS - FORMAT;
+    let cut: String = first.chars().take(keep).collect();
+    Some(format!(" - {cut}..."))
 }
 
+// pytest's TerminalWriter escape codes.
 const RED: &str = "31";
 const GREEN: &str = "32";
 const YELLOW: &str = "33";
+const CYAN: &str = "36";
+const BOLD: &str = "1";
+
+/// pytest's `_color_for_type`: the colour of an outcome word.
+fn color_for(category: &str) -> &'static str {
+    match category {
+        "failed" | "error" => RED,
+        "passed" => GREEN,
+        _ => YELLOW,
+    }
+}
 
 struct Failure {
     id: String,
@@ -181,18 +95,28 @@ struct Failure {
 pub struct Terminal<W: Write> {
     out: W,
     options: TerminalOptions,
+    /// `log_cli` is on: pytest then prints a line per test as with `-v`.
+    log_cli: bool,
+    /// (rootdir, invocation folder) when they differ: node ids are then
+    /// shown relative to the invocation folder, as pytest's
+    /// `cwd_relative_nodeid` does.
+    relative_to: Option<(std::path::PathBuf, std::path::PathBuf)>,
     tally: Tally,
     failures: Vec<Failure>,
     errors: Vec<Failure>,
     collect_problems: Vec<CollectProblem>,
     skips: Vec<(String, PhaseReport)>,
-    passes: Vec<String>,
+    passes: Vec<(String, PhaseReport)>,
     xfails: Vec<(String, PhaseReport)>,
     xpasses: Vec<(String, PhaseReport)>,
+    /// Captured output of passing teardowns, by node id: pytest prints it
+    /// after the test's failure or pass section.
+    teardown_sections: HashMap<String, Vec<(String, String)>>,
     /// (seconds, phase, node id) of every reported phase, for `--durations`.
     timings: Vec<(f64, String, String)>,
     warnings: Vec<(String, String)>,
     column: usize,
+    finished: usize,
     total: usize,
     bar: Option<ProgressBar>,
 }
@@ -202,6 +126,8 @@ impl<W: Write> Terminal<W> {
         Terminal {
             out,
             options,
+            log_cli: false,
+            relative_to: None,
             tally: Tally::default(),
             failures: Vec::new(),
             errors: Vec::new(),
@@ -210,9 +136,11 @@ impl<W: Write> Terminal<W> {
             passes: Vec::new(),
             xfails: Vec::new(),
             xpasses: Vec::new(),
+            teardown_sections: HashMap::new(),
             timings: Vec::new(),
             warnings: Vec::new(),
             column: 0,
+            finished: 0,
             total: 0,
             bar: None,
         }
@@ -235,6 +163,14 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// Text that already ends its own lines (a traceback as pytest rendered it).
+    fn block(&mut self, text: &str) {
+        match text.strip_suffix('\n') {
+            Some(text) => self.line(text),
+            None => self.line(text),
+        }
+    }
+
     fn end_progress_line(&mut self) {
         if self.column > 0 {
             let _ = writeln!(self.out);
@@ -242,24 +178,65 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// pytest's `TerminalWriter.markup`: each code, the text, a reset.
+    fn markup(&self, text: &str, codes: &[&str]) -> String {
+        if !self.options.color || codes.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::new();
+        for code in codes {
+            out.push_str(&format!("\x1b[{code}m"));
+        }
+        out.push_str(text);
+        out.push_str("\x1b[0m");
+        out
+    }
+
+    fn sep_line(&mut self, ch: char, title: &str, codes: &[&str]) {
+        let line = self.markup(&sep(ch, title, self.options.width), codes);
+        self.line(&line);
+    }
+
+    /// Lines per test (pytest's `-v`, or any verbosity under `log_cli`).
+    fn verbose_lines(&self) -> bool {
+        self.options.verbosity > 0 || self.log_cli
+    }
+
     fn started(&mut self, hello: &Hello, workers: usize) {
+        if let Some(pytest) = &hello.terminal {
+            self.options = std::mem::take(&mut self.options).with_pytest(pytest);
+        }
+        self.log_cli = hello.log_cli;
+        if let Some(dir) = &hello.invocation_dir {
+            if *dir != hello.rootdir {
+                self.relative_to = Some((hello.rootdir.clone().into(), dir.into()));
+            }
+        }
         if self.options.verbosity < 0 {
             return;
         }
-        self.line(&sep('=', "test session starts", self.options.width));
-        self.line(&format!(
-            "platform {} -- Python {}, pytest-{}, pluggy-{}",
-            hello.platform, hello.python, hello.pytest, hello.pluggy
-        ));
-        self.line(&format!("rootdir: {}", hello.rootdir));
-        if let Some(configfile) = &hello.configfile {
-            let shown = configfile
-                .strip_prefix(&format!("{}/", hello.rootdir))
-                .unwrap_or(configfile);
-            self.line(&format!("configfile: {shown}"));
-        }
-        if !hello.plugins.is_empty() {
-            self.line(&format!("plugins: {}", hello.plugins.join(", ")));
+        self.sep_line('=', "test session starts", &[BOLD]);
+        if !self.options.no_header {
+            let mut platform = format!(
+                "platform {} -- Python {}, pytest-{}, pluggy-{}",
+                hello.platform, hello.python, hello.pytest, hello.pluggy
+            );
+            if self.options.verbosity > 0 {
+                if let Some(executable) = &hello.executable {
+                    platform.push_str(&format!(" -- {executable}"));
+                }
+            }
+            self.line(&platform);
+            let lines = if !self.options.report_header_lines.is_empty() {
+                self.options.report_header_lines.clone()
+            } else if !hello.header_lines.is_empty() {
+                hello.header_lines.clone()
+            } else {
+                fallback_header(hello)
+            };
+            for line in lines {
+                self.line(&line);
+            }
         }
         self.line(&format!(
             "pacer: {workers} worker{}",
@@ -279,7 +256,9 @@ impl<W: Write> Terminal<W> {
         }
         self.collect_problems = problems.to_vec();
         if self.options.verbosity >= 0 {
+            // pytest's `report_collect(final=True)`.
             let errors = problems.iter().filter(|p| p.outcome == "failed").count();
+            let skipped = problems.iter().filter(|p| p.outcome == "skipped").count();
             let collected = total + deselected;
             let mut text = format!(
                 "collected {collected} item{}",
@@ -292,9 +271,28 @@ impl<W: Write> Terminal<W> {
                 ));
             }
             if deselected > 0 {
-                text.push_str(&format!(" / {deselected} deselected / {total} selected"));
+                text.push_str(&format!(" / {deselected} deselected"));
             }
+            if skipped > 0 {
+                text.push_str(&format!(" / {skipped} skipped"));
+            }
+            if deselected > 0 {
+                text.push_str(&format!(" / {total} selected"));
+            }
+            // Piped, pytest -v leaves its "collecting ... " in front; on a
+            // terminal it rewrites the line in place.
+            if self.options.verbosity > 0 && !self.options.tty {
+                text.insert_str(0, "collecting ... ");
+            }
+            let text = if self.options.tty {
+                self.markup(&text, &[BOLD])
+            } else {
+                text
+            };
             self.line(&text);
+            if let Some(note) = self.options.last_failed_note.clone() {
+                self.line(&format!("run-last-failure: {note}"));
+            }
             self.line("");
         }
         if self.options.progress_bar && total > 0 {
@@ -315,6 +313,20 @@ impl<W: Write> Terminal<W> {
         format!("[{pct:>3}%]")
     }
 
+    /// pytest's `_determine_main_color`, as the run stands.
+    fn main_color(&self, last: bool) -> &'static str {
+        let has = |c: &str| self.tally.get(c) > 0;
+        if has("failed") || has("error") {
+            RED
+        } else if has("warnings") || has("xpassed") || self.tally.has_unknown() {
+            YELLOW
+        } else if has("passed") || !last {
+            GREEN
+        } else {
+            YELLOW
+        }
+    }
+
     fn finished(
         &mut self,
         id: &str,
@@ -323,16 +335,27 @@ impl<W: Write> Terminal<W> {
         finished: usize,
         total: usize,
     ) {
+        self.finished = finished;
         let shown = reports.iter().filter(|r| !r.cat.is_empty()).count();
         let mut nth = 0;
         for report in reports {
             self.tally.add(&report.cat, 1);
             self.timings
                 .push((report.dur, report.when.clone(), id.to_string()));
+            if let Some(records) = &report.live_log {
+                self.live_log(&report.when, records);
+            }
             if report.cat.is_empty() {
+                if report.when == "teardown" && !report.sections.is_empty() {
+                    self.teardown_sections
+                        .entry(id.to_string())
+                        .or_default()
+                        .extend(report.sections.iter().cloned());
+                }
                 continue;
             }
             let failed = report.outcome == "failed";
+            let entry = || (id.to_string(), report.clone());
             if failed && report.when == "call" {
                 self.failures.push(Failure {
                     id: id.to_string(),
@@ -344,13 +367,13 @@ impl<W: Write> Terminal<W> {
                     report: report.clone(),
                 });
             } else if report.cat == "xfailed" {
-                self.xfails.push((id.to_string(), report.clone()));
+                self.xfails.push(entry());
             } else if report.cat == "xpassed" {
-                self.xpasses.push((id.to_string(), report.clone()));
+                self.xpasses.push(entry());
             } else if report.outcome == "skipped" {
-                self.skips.push((id.to_string(), report.clone()));
+                self.skips.push(entry());
             } else if report.cat == "passed" {
-                self.passes.push(id.to_string());
+                self.passes.push(entry());
             }
             nth += 1;
             // The line closes with the run's last character, not before it.
@@ -363,6 +386,12 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// A phase's `log_cli` records under pytest's `live log <phase>` rule.
+    fn live_log(&mut self, when: &str, records: &str) {
+        self.sep_line('-', &format!("live log {when}"), &[BOLD]);
+        self.block(records);
+    }
+
     fn progress(
         &mut self,
         id: &str,
@@ -373,22 +402,28 @@ impl<W: Write> Terminal<W> {
         last: bool,
     ) {
         let percent = Self::percent(finished, total);
-        if self.options.verbosity > 0 {
+        let word_color = if report.xfail.is_some() {
+            YELLOW
+        } else {
+            match report.outcome.as_str() {
+                "passed" => GREEN,
+                "failed" => RED,
+                _ => YELLOW,
+            }
+        };
+        if self.verbose_lines() {
             let word = if report.word.is_empty() {
                 report.cat.to_uppercase()
             } else {
                 report.word.clone()
             };
-            let color = match report.cat.as_str() {
-                "passed" => GREEN,
-                "failed" | "error" => RED,
-                _ => YELLOW,
-            };
-            let word = self.paint(&word, color);
-            self.line(&format!("[{worker}] {percent} {word} {id}"));
+            let progress = self.markup(&format!(" {percent} "), &[CYAN]);
+            let word = self.markup(&word, &[word_color]);
+            let id = self.cwd_relative(id);
+            self.line(&format!("[{worker}]{progress}{word} {id}"));
             return;
         }
-        if self.options.verbosity < 0 || self.bar.is_some() {
+        if self.bar.is_some() {
             return;
         }
         let letter = match report.cat.as_str() {
@@ -400,12 +435,21 @@ impl<W: Write> Terminal<W> {
             "error" => "E",
             other => other.get(..1).unwrap_or("?"),
         };
+        let letter = self.markup(letter, &[word_color]);
         let _ = write!(self.out, "{letter}");
         self.column += 1;
-        let room = self.options.width.saturating_sub(percent.len() + 1);
-        if self.column >= room || last {
-            let pad = room.saturating_sub(self.column);
-            let _ = writeln!(self.out, "{} {percent}", " ".repeat(pad));
+        // pytest's progress: ` [ 50%]` once the line would pass the edge,
+        // and at the end, right-aligned to one column short of the width.
+        let room = self.options.width.saturating_sub(percent.len() + 2);
+        if last {
+            let width = (room + percent.len() + 1).saturating_sub(self.column);
+            let fill = format!("{:>width$}", format!(" {percent}"));
+            let fill = self.markup(&fill, &[self.main_color(true)]);
+            let _ = writeln!(self.out, "{fill}");
+            self.column = 0;
+        } else if self.column >= room {
+            let text = self.markup(&format!(" {percent}"), &[self.main_color(false)]);
+            let _ = writeln!(self.out, "{text}");
             self.column = 0;
         }
     }
@@ -414,70 +458,52 @@ impl<W: Write> Terminal<W> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        self.end_progress_line();
-        let width = self.options.width;
-        let has_errors =
-            !self.errors.is_empty() || self.collect_problems.iter().any(|p| p.outcome == "failed");
-        if has_errors {
-            self.line(&sep('=', "ERRORS", width));
-            for problem in std::mem::take(&mut self.collect_problems) {
-                if problem.outcome == "failed" {
-                    self.line(&sep(
-                        '_',
-                        &format!("ERROR collecting {}", problem.id),
-                        width,
-                    ));
-                    self.line(problem.longrepr.trim_end());
-                }
-                self.collect_problems.push(problem);
+        // pytest ends the progress line (or, with nothing on it and no
+        // header, writes an empty one); once it has named a file or test
+        // (verbosity 0 and above) it owes another newline before the summary.
+        // With no test run, the blank line after "collected" is that line.
+        if self.column > 0 {
+            self.end_progress_line();
+        } else if self.options.verbosity < 0 && self.finished == 0 {
+            self.line("");
+        }
+        if (self.options.verbosity >= 0 || self.verbose_lines()) && self.finished > 0 {
+            self.line("");
+        }
+        let show = !self.options.no_summary;
+        if show && self.options.tbstyle != TbStyle::No {
+            self.errors_section();
+            self.failures_section();
+        }
+        if show && self.options.wants('w') {
+            self.warnings_section();
+        }
+        if show && self.options.tbstyle != TbStyle::No {
+            if self.options.wants('P') {
+                let passes = std::mem::take(&mut self.passes);
+                self.passes_section("PASSES", &passes);
+                self.passes = passes;
             }
-            for failure in std::mem::take(&mut self.errors) {
-                let head = failure
-                    .report
-                    .head
-                    .clone()
-                    .unwrap_or_else(|| failure.id.clone());
-                self.line(&sep(
-                    '_',
-                    &format!("ERROR at {} of {head}", failure.report.when),
-                    width,
-                ));
-                self.failure_body(&failure.report);
-                self.errors.push(failure);
+            if self.options.wants('X') {
+                let xpasses = std::mem::take(&mut self.xpasses);
+                self.passes_section("XPASSES", &xpasses);
+                self.xpasses = xpasses;
             }
         }
-        if !self.failures.is_empty() {
-            self.line(&sep('=', "FAILURES", width));
-            for failure in std::mem::take(&mut self.failures) {
-                let head = failure
-                    .report
-                    .head
-                    .clone()
-                    .unwrap_or_else(|| failure.id.clone());
-                self.line(&sep('_', &head, width));
-                self.failure_body(&failure.report);
-                self.failures.push(failure);
+        // Other plugins' terminal summaries, in pytest's hook order.
+        if let Some(path) = self.options.junitxml.clone() {
+            if self.options.verbosity >= 0 {
+                self.sep_line('-', &format!("generated xml file: {}", path.display()), &[]);
             }
-        }
-        if !self.warnings.is_empty() {
-            self.line(&sep('=', "warnings summary", width));
-            for (message, ids) in group_warnings(std::mem::take(&mut self.warnings)) {
-                let locations: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
-                if locations.is_empty() {
-                    self.line(message.trim_end());
-                } else {
-                    self.line(&collapse_locations(&locations));
-                    let indented: Vec<String> = message.lines().map(|l| format!("  {l}")).collect();
-                    self.line(indented.join("\n").trim_end());
-                }
-                self.line("");
-            }
-            self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
         }
         self.durations();
-        self.short_summary();
+        if show {
+            self.short_summary();
+        }
+        let width = self.options.width;
         if let Some(stopped) = &summary.stopped {
-            self.line(&sep('!', stopped, width));
+            let line = self.markup(&sep('!', stopped, width), &[RED]);
+            self.line(&line);
         }
         if let Some(interrupted) = &summary.interrupted {
             let text = if interrupted == "KeyboardInterrupt" {
@@ -485,7 +511,8 @@ impl<W: Write> Terminal<W> {
             } else {
                 format!("Interrupted: {interrupted}")
             };
-            self.line(&sep('!', &text, width));
+            let line = self.markup(&sep('!', &text, width), &[RED]);
+            self.line(&line);
         }
         if summary.not_run > 0 {
             self.line(&format!(
@@ -494,44 +521,174 @@ impl<W: Write> Terminal<W> {
                 if summary.not_run == 1 { "" } else { "s" }
             ));
         }
-        let elapsed = format_elapsed(summary.elapsed);
-        let phrase = self.tally.phrase();
-        let text = if phrase.is_empty() {
-            format!("no tests ran in {elapsed}")
-        } else {
-            format!("{phrase} in {elapsed}")
-        };
-        let bad = self.tally.get("failed") + self.tally.get("error") > 0;
-        let warn = self.tally.get("passed") == 0
-            || self.tally.get("xpassed") + self.tally.get("warnings") > 0;
-        let color = if bad {
-            RED
-        } else if warn {
-            YELLOW
-        } else {
-            GREEN
-        };
-        let line = self.paint(&sep('=', &text, width), color);
-        self.line(&line);
+        self.final_line(summary);
         let _ = self.out.flush();
     }
 
-    fn paint(&self, text: &str, color: &str) -> String {
-        if self.options.color {
-            format!("\x1b[{color}m{text}\x1b[0m")
-        } else {
-            text.to_string()
+    fn errors_section(&mut self) {
+        let collect_errors: Vec<CollectProblem> = self
+            .collect_problems
+            .iter()
+            .filter(|p| p.outcome == "failed")
+            .cloned()
+            .collect();
+        if collect_errors.is_empty() && self.errors.is_empty() {
+            return;
+        }
+        self.sep_line('=', "ERRORS", &[]);
+        for problem in &collect_errors {
+            self.sep_line(
+                '_',
+                &format!("ERROR collecting {}", problem.id),
+                &[RED, BOLD],
+            );
+            self.block(&problem.longrepr);
+        }
+        let errors = std::mem::take(&mut self.errors);
+        for failure in &errors {
+            let head = failure
+                .report
+                .head
+                .clone()
+                .unwrap_or_else(|| failure.id.clone());
+            let title = format!("ERROR at {} of {head}", failure.report.when);
+            self.sep_line('_', &title, &[RED, BOLD]);
+            self.outcome_body(&failure.report);
+        }
+        self.errors = errors;
+    }
+
+    fn failures_section(&mut self) {
+        if self.failures.is_empty() {
+            return;
+        }
+        self.sep_line('=', "FAILURES", &[]);
+        let failures = std::mem::take(&mut self.failures);
+        for failure in &failures {
+            if self.options.tbstyle == TbStyle::Line {
+                self.outcome_body(&failure.report);
+                let crash = failure.report.crash.clone().unwrap_or_default();
+                self.line(&crash);
+                continue;
+            }
+            let head = failure
+                .report
+                .head
+                .clone()
+                .unwrap_or_else(|| failure.id.clone());
+            self.sep_line('_', &head, &[RED, BOLD]);
+            self.outcome_body(&failure.report);
+            self.teardown_output(&failure.id);
+        }
+        self.failures = failures;
+    }
+
+    /// pytest's PASSES / XPASSES: each test with captured output, under its name.
+    fn passes_section(&mut self, title: &str, reports: &[(String, PhaseReport)]) {
+        if reports.is_empty() {
+            return;
+        }
+        self.sep_line('=', title, &[]);
+        for (id, report) in reports {
+            if !report.sections.is_empty() {
+                let head = report.head.clone().unwrap_or_else(|| id.clone());
+                self.sep_line('_', &head, &[GREEN, BOLD]);
+                self.outcome_body(report);
+            }
+            self.teardown_output(id);
         }
     }
 
-    fn failure_body(&mut self, report: &PhaseReport) {
+    fn warnings_section(&mut self) {
+        if self.warnings.is_empty() {
+            return;
+        }
+        self.sep_line('=', "warnings summary", &[YELLOW]);
+        for (message, ids) in group_warnings(self.warnings.clone()) {
+            let locations: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
+            if locations.is_empty() {
+                self.line(message.trim_end());
+            } else {
+                self.line(&collapse_locations(&locations));
+                let indented: Vec<String> = message.lines().map(|l| format!("  {l}")).collect();
+                self.line(indented.join("\n").trim_end());
+            }
+            self.line("");
+        }
+        self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
+    }
+
+    /// pytest's `_outrep_summary`: the rendered failure, then each captured
+    /// section `--show-capture` lets through.
+    fn outcome_body(&mut self, report: &PhaseReport) {
         if let Some(longrepr) = &report.longrepr {
-            self.line(longrepr.trim_end());
+            self.block(longrepr);
         }
         for (title, content) in &report.sections {
-            self.line(&sep('-', title, self.options.width));
-            self.line(content.trim_end_matches('\n'));
+            if self.options.shows_section(title) {
+                self.sep_line('-', title, &[]);
+                self.block(content);
+            }
         }
+    }
+
+    /// pytest's `_handle_teardown_sections`: a passing teardown's own output.
+    fn teardown_output(&mut self, id: &str) {
+        let Some(sections) = self.teardown_sections.get(id).cloned() else {
+            return;
+        };
+        if self.options.show_capture == "no" {
+            return;
+        }
+        for (title, content) in sections {
+            if title.contains("teardown") && self.options.shows_section(&title) {
+                self.sep_line('-', &title, &[]);
+                self.block(&content);
+            }
+        }
+    }
+
+    /// pytest's `summary_stats`: framed at verbosity 0 and above, bare with
+    /// `-q`, absent with `-qq`; each count in its colour, the rest in the
+    /// run's.
+    fn final_line(&mut self, summary: &Summary) {
+        if self.options.verbosity < -1 {
+            return;
+        }
+        let main = self.main_color(true);
+        let mut parts = Vec::new();
+        let mut plain = Vec::new();
+        for (category, n) in self.tally.ordered() {
+            let text = crate::tally::plural(n, &category);
+            let color = color_for(&category);
+            let codes: &[&str] = if color == main {
+                &[color, BOLD]
+            } else {
+                &[color]
+            };
+            parts.push(self.markup(&text, codes));
+            plain.push(text);
+        }
+        if parts.is_empty() {
+            parts.push(self.markup("no tests ran", &[YELLOW]));
+            plain.push("no tests ran".into());
+        }
+        let duration = format!(" in {}", format_elapsed(summary.elapsed));
+        let plain = format!("{}{duration}", plain.join(", "));
+        let mut text = format!("{}{}", parts.join(", "), self.markup(&duration, &[main]));
+        if self.options.verbosity < 0 {
+            let line = self.markup(&text, &[main]);
+            self.line(&line);
+            return;
+        }
+        if self.options.color {
+            // pytest leaves the run's colour open after the text, so the
+            // right-hand rule is coloured too; the width counts visible text.
+            text.push_str(&format!("\x1b[{main}m"));
+        }
+        let framed = sep('=', &plain, self.options.width).replacen(&plain, &text, 1);
+        let line = self.markup(&framed, &[main]);
+        self.line(&line);
     }
 
     /// `SKIPPED [2] tests/test_a.py:12: reason`, grouped like pytest does.
@@ -554,12 +711,12 @@ impl<W: Write> Terminal<W> {
                 None => groups.push((place, 1)),
             }
         }
+        let word = self.markup("SKIPPED", &[YELLOW]);
         groups
             .into_iter()
-            .map(|(place, n)| format!("SKIPPED [{n}] {place}"))
+            .map(|(place, n)| format!("{word} [{n}] {place}"))
             .collect()
     }
-
     /// pytest's `--durations` section.
     fn durations(&mut self) {
         let Some(n) = self.options.durations else {
@@ -572,7 +729,7 @@ impl<W: Write> Terminal<W> {
         } else {
             format!("slowest {n} durations")
         };
-        self.line(&sep('=', &title, self.options.width));
+        self.sep_line('=', &title, &[]);
         let shown = if n == 0 {
             timings.len()
         } else {
@@ -599,34 +756,70 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// pytest's `cwd_relative_nodeid`: the id's path relative to where
+    /// pytest was started, when that is not the rootdir.
+    fn cwd_relative(&self, id: &str) -> String {
+        let Some((rootdir, invocation)) = &self.relative_to else {
+            return id.to_string();
+        };
+        let (path, rest) = match id.split_once("::") {
+            Some((path, rest)) => (path, Some(rest)),
+            None => (id, None),
+        };
+        let shown = relative_path(invocation, &rootdir.join(path));
+        match rest {
+            Some(rest) => format!("{shown}::{rest}"),
+            None => shown,
+        }
+    }
+
+    /// A node id as pytest's short summary marks it up: the part after the
+    /// file in bold.
+    fn node_id(&self, id: &str) -> String {
+        let id = self.cwd_relative(id);
+        let id = id.as_str();
+        match id.split_once("::") {
+            Some((path, rest)) if self.options.color => {
+                format!("{path}::{}", self.markup(rest, &[BOLD]))
+            }
+            _ => id.to_string(),
+        }
+    }
+
+    /// `WORD id - message`: the whole message on CI or with -vv, else its
+    /// first line cut to what the width leaves after the node id, which is
+    /// never cut (pytest's `_get_line_with_reprcrash_message`).
+    fn simple_line(&self, word: &str, color: &str, id: &str, message: Option<&String>) -> String {
+        // pytest measures the line with its markup in, and `wcswidth` of
+        // an escape code is -1: coloured, the whole width plus one is left.
+        let used = if self.options.color {
+            -1
+        } else {
+            format!("{word} {id}").chars().count() as isize
+        };
+        let available = (self.options.width as isize - used).max(0) as usize;
+        let mut line = format!("{} {}", self.markup(word, &[color]), self.node_id(id));
+        let Some(message) = message else {
+            return line;
+        };
+        if self.options.on_ci || self.options.verbosity >= 2 {
+            line.push_str(&format!(" - {message}"));
+        } else if let Some(tail) = trimmed_message(message, available) {
+            line.push_str(&tail);
+        }
+        line
+    }
+
     fn short_summary(&mut self) {
         let mut lines = Vec::new();
-        let width = self.options.width;
-        // As pytest: whole messages on CI or with -vv, else the first line
-        // fitted to the terminal's width.
-        let whole = self.options.on_ci || self.options.verbosity >= 2;
-        let shorten = |prefix: String, message: Option<&String>| -> String {
-            let Some(message) = message else {
-                return prefix;
-            };
-            if whole {
-                return format!("{prefix} - {message}");
-            }
-            let first = message.lines().next().unwrap_or_default();
-            let line = format!("{prefix} - {first}");
-            if line.chars().count() <= width {
-                line
-            } else {
-                let keep: String = line.chars().take(width.saturating_sub(3)).collect();
-                format!("{keep}...")
-            }
-        };
         for c in self.options.report_chars.chars() {
             match c {
                 'f' => {
                     for failure in &self.failures {
-                        lines.push(shorten(
-                            format!("FAILED {}", failure.id),
+                        lines.push(self.simple_line(
+                            "FAILED",
+                            RED,
+                            &failure.id,
                             failure.report.msg.as_ref(),
                         ));
                     }
@@ -637,33 +830,39 @@ impl<W: Write> Terminal<W> {
                         .iter()
                         .filter(|p| p.outcome == "failed")
                     {
-                        lines.push(format!("ERROR {}", problem.id));
+                        lines.push(self.simple_line("ERROR", RED, &problem.id, None));
                     }
                     for failure in &self.errors {
-                        lines.push(shorten(
-                            format!("ERROR {}", failure.id),
+                        lines.push(self.simple_line(
+                            "ERROR",
+                            RED,
+                            &failure.id,
                             failure.report.msg.as_ref(),
                         ));
                     }
                 }
                 'p' => {
-                    for id in &self.passes {
-                        lines.push(format!("PASSED {id}"));
+                    for (id, _) in &self.passes {
+                        lines.push(self.simple_line("PASSED", GREEN, id, None));
                     }
                 }
                 'x' => {
                     for (id, report) in &self.xfails {
+                        let word = self.markup("XFAIL", &[YELLOW]);
                         let at = if report.when == "call" {
                             String::new()
                         } else {
                             format!("at {} of ", report.when)
                         };
-                        lines.push(with_reason(format!("XFAIL {at}{id}"), report));
+                        let line = format!("{word} {at}{}", self.node_id(id));
+                        lines.push(with_reason(line, report));
                     }
                 }
                 'X' => {
                     for (id, report) in &self.xpasses {
-                        lines.push(with_reason(format!("XPASS {id}"), report));
+                        let word = self.markup("XPASS", &[YELLOW]);
+                        let line = format!("{word} {}", self.node_id(id));
+                        lines.push(with_reason(line, report));
                     }
                 }
                 's' => lines.extend(self.skipped_lines()),
@@ -671,12 +870,62 @@ impl<W: Write> Terminal<W> {
             }
         }
         if !lines.is_empty() {
-            self.line(&sep('=', "short test summary info", width));
+            self.sep_line('=', "short test summary info", &[CYAN, BOLD]);
             for line in lines {
                 self.line(&line);
             }
         }
     }
+}
+
+/// An xfail or xpass line: pytest never shortens these.
+fn with_reason(line: String, report: &PhaseReport) -> String {
+    match report.xfail.as_deref().filter(|r| !r.is_empty()) {
+        Some(reason) => format!("{line} - {reason}"),
+        None => line,
+    }
+}
+
+/// pytest's `bestrelpath(base, target)`: `target` relative to `base`, with
+/// `..` for each folder of `base` the two do not share.
+fn relative_path(base: &std::path::Path, target: &std::path::Path) -> String {
+    use std::path::Component;
+    let base: Vec<Component> = base.components().collect();
+    let target: Vec<Component> = target.components().collect();
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return target
+            .iter()
+            .collect::<std::path::PathBuf>()
+            .display()
+            .to_string();
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        target[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The header from a worker that sent no `header_lines` (an older plugin).
+fn fallback_header(hello: &Hello) -> Vec<String> {
+    let mut lines = vec![format!("rootdir: {}", hello.rootdir)];
+    if let Some(configfile) = &hello.configfile {
+        let shown = configfile
+            .strip_prefix(&format!("{}/", hello.rootdir))
+            .unwrap_or(configfile);
+        lines.push(format!("configfile: {shown}"));
+    }
+    if !hello.plugins.is_empty() {
+        lines.push(format!("plugins: {}", hello.plugins.join(", ")));
+    }
+    lines
 }
 
 impl<W: Write> Reporter for Terminal<W> {
@@ -752,22 +1001,19 @@ mod tests {
             },
             head: (outcome == "failed").then(|| "test_b".to_string()),
             msg: (outcome == "failed").then(|| "assert 1 == 2".to_string()),
-            skip: None,
-            xfail: None,
+            ..Default::default()
         }
     }
 
     fn render(verbosity: i32, color: bool) -> String {
-        let options = TerminalOptions {
+        render_with(TerminalOptions {
             verbosity,
-            progress_bar: false,
-            width: 80,
             color,
-            report_chars: "fE".into(),
-            durations: None,
-            durations_min: 0.005,
-            on_ci: false,
-        };
+            ..TerminalOptions::default()
+        })
+    }
+
+    fn render_with(options: TerminalOptions) -> String {
         let mut terminal = Terminal::new(Vec::new(), options);
         terminal.report(Event::Collected {
             total: 3,
@@ -857,29 +1103,105 @@ mod tests {
     }
 
     #[test]
-    fn report_chars_follow_pytest() {
-        assert_eq!(resolve_report_chars("fE"), "fE");
-        assert_eq!(resolve_report_chars("a"), "sxXEf");
-        assert_eq!(resolve_report_chars("A"), "PpsxXEf");
-        assert_eq!(resolve_report_chars("aN"), "");
-        assert_eq!(resolve_report_chars("ss"), "s");
-        let args: Vec<String> = ["-r", "xX", "--durations=5", "--durations-min", "0.5"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let options = TerminalOptions::detect(0).with_pytest_args(&args);
-        assert_eq!(options.report_chars, "xX");
-        assert_eq!(options.durations, Some(5));
-        assert_eq!(options.durations_min, 0.5);
-    }
-
-    #[test]
     fn colour_only_when_asked() {
         assert!(!render(0, false).contains('\x1b'));
         let coloured = render(0, true);
         assert!(
             coloured.lines().last().unwrap().starts_with("\x1b[31m"),
             "a failing run ends in red"
+        );
+    }
+
+    // Both placements were read off pytest 9.2's own output: LFPlugin's line
+    // comes from pytest_report_collectionfinish, right after the collected
+    // line; LogXML's from pytest_terminal_summary, inside the terminal
+    // reporter's wrapper, so after PASSES and before the short summary.
+    #[test]
+    fn last_failed_note_follows_the_collected_line() {
+        let out = render_with(TerminalOptions {
+            last_failed_note: Some("rerun previous 1 failure".into()),
+            ..TerminalOptions::default()
+        });
+        assert!(
+            out.starts_with("collected 3 items\nrun-last-failure: rerun previous 1 failure\n\n"),
+            "{out}"
+        );
+        let quiet = render_with(TerminalOptions {
+            verbosity: -1,
+            last_failed_note: Some("rerun previous 1 failure".into()),
+            ..TerminalOptions::default()
+        });
+        assert!(!quiet.contains("run-last-failure"), "{quiet}");
+    }
+
+    #[test]
+    fn generated_xml_file_line_comes_before_the_short_summary() {
+        let out = render_with(TerminalOptions {
+            junitxml: Some("/tmp/report.xml".into()),
+            ..TerminalOptions::default()
+        });
+        let expected = format!(
+            "{}\n{}\n",
+            sep('-', "generated xml file: /tmp/report.xml", 80),
+            sep('=', "short test summary info", 80)
+        );
+        assert!(out.contains(&expected), "{out}");
+    }
+
+    #[test]
+    fn quiet_final_line_is_bare_and_very_quiet_has_none() {
+        let out = render(-1, false);
+        assert!(out.starts_with(".F.E"), "{out}");
+        assert_eq!(
+            out.lines().last().unwrap(),
+            "1 failed, 2 passed, 1 error in 1.22s"
+        );
+        let out = render(-2, false);
+        assert!(!out.contains(" in 1.22s"), "{out}");
+    }
+
+    #[test]
+    fn progress_line_stops_one_column_short_as_pytest() {
+        let out = render(0, false);
+        let progress = out.lines().nth(2).unwrap();
+        assert!(progress.starts_with(".F.E"), "{out}");
+        assert_eq!(progress.len(), 79, "{out}");
+        assert!(progress.ends_with(" [100%]"), "{out}");
+    }
+
+    #[test]
+    fn short_summary_cuts_the_message_never_the_node_id() {
+        let long = format!("t.py::test_{}", "x".repeat(90));
+        let options = TerminalOptions::default();
+        let terminal = Terminal::new(Vec::new(), options);
+        let message = "assert 1 == 2".to_string();
+        assert_eq!(
+            terminal.simple_line("FAILED", RED, &long, Some(&message)),
+            format!("FAILED {long}")
+        );
+        let id = "t.py::test_b";
+        let message = "m".repeat(100);
+        let line = terminal.simple_line("FAILED", RED, id, Some(&message));
+        assert_eq!(line.len(), 80, "{line}");
+        assert!(line.ends_with("m..."), "{line}");
+    }
+
+    #[test]
+    fn node_ids_are_shown_relative_to_the_invocation_folder() {
+        use std::path::Path;
+        assert_eq!(
+            relative_path(Path::new("/p/tests"), Path::new("/p/tests/test_a.py")),
+            "test_a.py"
+        );
+        assert_eq!(
+            relative_path(Path::new("/p/sub"), Path::new("/p/tests/test_a.py")),
+            "../tests/test_a.py"
+        );
+        let mut terminal = Terminal::new(Vec::new(), TerminalOptions::default());
+        terminal.relative_to = Some(("/p".into(), "/p/tests".into()));
+        assert_eq!(
+            terminal.cwd_relative("tests/test_a.py::test_x[a/b]"),
+            "test_a.py::test_x[a/b]"
         );
     }
 }

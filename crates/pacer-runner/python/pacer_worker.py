@@ -236,10 +236,99 @@ def pytest_sessionstart(session):
     config = session.config
     if not _active(config):
         return
+    # The header's lines come from `pytest_report_header`, whose rootdir,
+    # configfile, testpaths and plugins lines are the terminal reporter's own
+    # implementation: ask while it is still registered.
+    _state["header_lines"] = _header_lines(config)
+    _state["terminal"] = _terminal_options(config)
     # The controller draws the terminal; a worker's reporter would only cost time.
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
+    _LiveLog.install(config)
+
+
+def _header_lines(config):
+    """pytest's header lines after the platform line, in the order it prints them."""
+    try:
+        results = config.hook.pytest_report_header(
+            config=config, start_path=config.invocation_params.dir
+        )
+    except Exception:
+        return []
+    lines = []
+    # As TerminalReporter._write_report_lines_from_hooks: the last
+    # registered plugin's lines come first.
+    for line_or_lines in reversed(results):
+        if isinstance(line_or_lines, str):
+            lines.append(line_or_lines)
+        else:
+            lines.extend(str(line) for line in line_or_lines)
+    return lines
+
+
+def _terminal_options(config):
+    """pytest's parsed options that shape its terminal output, read before
+    `log_cli` raises the verbosity (pytest prints its header before that)."""
+    option = config.option
+    try:
+        from _pytest.terminal import getreportopt
+
+        reportchars = getreportopt(config)
+    except Exception:
+        reportchars = None
+    return {
+        "verbose": int(getattr(option, "verbose", 0) or 0),
+        "reportchars": reportchars,
+        "tbstyle": getattr(option, "tbstyle", "auto"),
+        "showcapture": getattr(option, "showcapture", "all"),
+        "no_header": bool(getattr(option, "no_header", False)),
+        "no_summary": bool(getattr(option, "no_summary", False)),
+        "color": getattr(option, "color", "auto"),
+    }
+
+
+class _LiveLog:
+    """`log_cli`: the records pytest would print live, kept per test phase.
+
+    pytest's live handler writes to the terminal reporter, which a worker
+    does not show; its `emit` is replaced so that each record, formatted by
+    the handler's own formatter (`log_cli_format`, `log_cli_level`), goes
+    with its phase's report to pacer, which prints it as pytest would.
+    """
+
+    records = {}
+
+    @classmethod
+    def install(cls, config):
+        plugin = config.pluginmanager.get_plugin("logging-plugin")
+        handler = getattr(plugin, "log_cli_handler", None)
+        if handler is None or not hasattr(handler, "set_when"):
+            return
+        try:
+            from _pytest.logging import _LiveLoggingStreamHandler
+        except ImportError:
+            return
+        if not isinstance(handler, _LiveLoggingStreamHandler):
+            return
+        _state["log_cli"] = True
+
+        def emit(record):
+            when = getattr(handler, "_when", None)
+            if when not in ("setup", "call", "teardown"):
+                return
+            try:
+                text = handler.format(record)
+            except Exception:
+                return
+            cls.records.setdefault(when, []).append(text)
+
+        handler.emit = emit
+
+    @classmethod
+    def take(cls, when):
+        lines = cls.records.pop(when, None)
+        return "\n".join(lines) if lines else None
 
 
 @pytest.fixture(scope="session")
@@ -427,6 +516,10 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
     worker = _state.get("worker")
     if worker is None:
         return
+    if not nodeid:
+        # As pytest's WarningReport.get_location: outside a test, the
+        # warning's own file and line, relative to the invocation folder.
+        nodeid = _warning_location(worker.config, warning_message)
     worker.channel.send(
         {
             "t": "warning",
@@ -435,6 +528,35 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
             "message": _warning_text(warning_message),
         }
     )
+
+
+def _collect_warnings(config):
+    """Warnings raised while collecting, recorded as pytest records them.
+
+    pytest catches them in its warnings plugin's `pytest_collection`
+    wrapper, around the collection this plugin replaces; a worker collects
+    later, in its run loop, so it opens the same catcher itself (not under
+    `-p no:warnings`, where pytest records none).
+    """
+    import contextlib
+
+    if not config.pluginmanager.has_plugin("warnings"):
+        return contextlib.nullcontext()
+    try:
+        from _pytest.warnings import catch_warnings_for_item
+    except ImportError:
+        return contextlib.nullcontext()
+    return catch_warnings_for_item(config=config, ihook=config.hook, when="collect", item=None)
+
+
+def _warning_location(config, warning_message):
+    try:
+        from _pytest.pathlib import absolutepath, bestrelpath
+
+        path = bestrelpath(config.invocation_params.dir, absolutepath(warning_message.filename))
+    except Exception:
+        path = warning_message.filename
+    return "%s:%s" % (path, warning_message.lineno)
 
 
 def _warning_text(warning_message):
@@ -564,6 +686,13 @@ class Worker:
         self.last_item = None
         self.applied_env = None
         self.durations_wanted = config.getoption("durations", None) is not None
+        self.tbstyle = config.getoption("tbstyle", "auto")
+        try:
+            from _pytest.terminal import getreportopt
+
+            self.reportchars = getreportopt(config)
+        except Exception:
+            self.reportchars = ""
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -588,6 +717,11 @@ class Worker:
                 "configfile": str(config.inipath) if config.inipath else None,
                 "plugins": _plugin_names(config),
                 "options": getattr(config, "_pacer_options", {}),
+                "header_lines": _state.get("header_lines", []),
+                "executable": sys.executable,
+                "invocation_dir": str(config.invocation_params.dir),
+                "log_cli": bool(_state.get("log_cli")),
+                "terminal": _state.get("terminal"),
             }
         )
 
@@ -674,7 +808,8 @@ class Worker:
         if new_units:
             _repend_conftests(session)
             try:
-                items = session.perform_collect(new_units)
+                with _collect_warnings(self.config):
+                    items = session.perform_collect(new_units)
             except pytest.UsageError as exc:
                 self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
                 return
@@ -697,7 +832,7 @@ class Worker:
             {
                 "id": report.nodeid,
                 "outcome": report.outcome,
-                "longrepr": report.longreprtext,
+                "longrepr": _longrepr_text(report, self.config) if report.failed else report.longreprtext,
                 "skip": _skip_location(report, self.config) if report.skipped else None,
             }
         )
@@ -756,11 +891,22 @@ class Worker:
 
     def on_report(self, report):
         when = report.when
+        live = _LiveLog.take(when) if _state.get("log_cli") else None
         if report.passed and when != "call" and not hasattr(report, "wasxfail"):
-            if self.durations_wanted:
-                # Only --durations needs passing setups and teardowns.
-                self.reports.append({"when": when, "outcome": "passed", "cat": "", "word": "",
-                                     "dur": report.duration})
+            # pytest prints a passing teardown's own captured output after
+            # its test's failure or pass section; rare, so looked for here.
+            teardown = [[title, content] for title, content in report.sections
+                        if when == "teardown" and "teardown" in title]
+            if self.durations_wanted or live or teardown:
+                # A phase that does not count: --durations, live logs, or
+                # teardown output need it anyway.
+                entry = {"when": when, "outcome": "passed", "cat": "", "word": "",
+                         "dur": report.duration}
+                if live:
+                    entry["live_log"] = live
+                if teardown:
+                    entry["sections"] = teardown
+                self.reports.append(entry)
             return
         status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
         category, _letter, word = status if status else ("", "", "")
@@ -769,21 +915,69 @@ class Worker:
         entry = {"when": when, "outcome": report.outcome, "cat": category, "word": word,
                  "dur": report.duration}
         if report.failed:
-            entry["longrepr"] = report.longreprtext
+            entry["longrepr"] = _longrepr_text(report, self.config)
             entry["sections"] = _report_section_text(report)
             entry["head"] = report.head_line
             entry["msg"] = _crash_message(report)
+            if self.tbstyle == "line":
+                entry["crash"] = _crash_line(report)
         elif report.skipped:
             entry["skip"] = _skip_location(report, self.config)
+        elif report.sections and self.passes_wanted(category):
+            # The PASSES / XPASSES sections of -rP / -rX show a passing
+            # test's captured output; nothing is sent when they are off.
+            entry["sections"] = _report_section_text(report)
+            entry["head"] = report.head_line
         if hasattr(report, "wasxfail"):
             entry["xfail"] = report.wasxfail
+        if live:
+            entry["live_log"] = live
         self.reports.append(entry)
+
+    def passes_wanted(self, category):
+        if self.tbstyle == "no":
+            return False
+        return ("P" in self.reportchars and category == "passed") or (
+            "X" in self.reportchars and category == "xpassed"
+        )
 
     def on_finish(self, nodeid):
         # Held until the next test starts or the worker waits: a crash before
         # then is charged to the next test's `start`, which is sent at once.
         self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
         self.reports = []
+
+
+def _longrepr_text(report, config):
+    """The failure as pytest's terminal prints it: `longreprtext` without its
+    `strip()`, which would take the blank line and indentation that open
+    the first traceback entry; coloured and highlighted as pytest would
+    (`--color=yes`, `PY_COLORS`), never merely because pacer is on a tty."""
+    from io import StringIO
+
+    out = StringIO()
+    try:
+        from _pytest.config import create_terminal_writer
+
+        writer = create_terminal_writer(config, out)
+    except Exception:
+        from _pytest._io import TerminalWriter
+
+        writer = TerminalWriter(out)
+        writer.hasmarkup = False
+    try:
+        report.toterminal(writer)
+    except Exception:
+        return report.longreprtext
+    return out.getvalue()
+
+
+def _crash_line(report):
+    """`--tb=line`'s one line, as TerminalReporter._getcrashline makes it."""
+    try:
+        return str(report.longrepr.reprcrash)
+    except AttributeError:
+        return str(report.longrepr)[:50]
 
 
 def _crash_message(report):

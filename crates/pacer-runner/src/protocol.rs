@@ -14,7 +14,7 @@ pub const PROTOCOL: u32 = 1;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum FromWorker {
-    // Boxed: the options make it far larger than every other message.
+    /// Boxed: the largest message by far, and one per worker.
     Hello(Box<Hello>),
     Discovered {
         units: Vec<DiscoveredUnit>,
@@ -54,6 +54,8 @@ pub enum FromWorker {
         ids: Vec<String>,
     },
     Warning {
+        /// The test's node id; for a warning outside any test (collection),
+        /// pytest's `path:line` of the warning instead.
         id: String,
         when: String,
         message: String,
@@ -76,6 +78,24 @@ pub struct Hello {
     /// pytest's own reading of its command line, addopts and ini.
     #[serde(default)]
     pub options: PytestOptions,
+    /// pytest's header lines after the platform line (`pytest_report_header`
+    /// of every plugin: rootdir, configfile, testpaths, plugins, and the
+    /// project's own), in the order pytest prints them.
+    #[serde(default)]
+    pub header_lines: Vec<String>,
+    /// `sys.executable`, which pytest's platform line names with `-v`.
+    #[serde(default)]
+    pub executable: Option<String>,
+    /// Where pytest was started; node ids are shown relative to it.
+    #[serde(default)]
+    pub invocation_dir: Option<String>,
+    /// Live logging (`log_cli`) is on: pytest then prints per-test lines as
+    /// with `-v`, and each phase's records in a `live log` block.
+    #[serde(default)]
+    pub log_cli: bool,
+    /// pytest's parsed options that shape its terminal output.
+    #[serde(default)]
+    pub terminal: Option<PytestTerminal>,
 }
 
 /// The options pytest parsed (with the project's plugins, `addopts` and ini
@@ -144,6 +164,23 @@ impl Default for PytestOptions {
     }
 }
 
+/// What pytest's own parser made of the options that shape its terminal
+/// output (command line, `addopts`, plugins), as the worker saw them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PytestTerminal {
+    /// `config.option.verbose`, before `log_cli` raises it.
+    pub verbose: i32,
+    /// `getreportopt(config)`: `-r` resolved, `w` unless `--disable-warnings`.
+    pub reportchars: Option<String>,
+    pub tbstyle: String,
+    pub showcapture: String,
+    pub no_header: bool,
+    pub no_summary: bool,
+    /// `--color`: `yes`, `no` or `auto`.
+    #[serde(default)]
+    pub color: String,
+}
+
 /// A file (or a `file::name` argument) that one worker can collect alone.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiscoveredUnit {
@@ -170,7 +207,7 @@ pub struct SkipLocation(pub String, pub Option<i64>, pub String);
 
 /// One phase (setup, call, teardown) of one test, sent only when it says
 /// something: a passing setup or teardown is left out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PhaseReport {
     pub when: String,
     pub outcome: String,
@@ -192,6 +229,12 @@ pub struct PhaseReport {
     pub skip: Option<SkipLocation>,
     #[serde(default)]
     pub xfail: Option<String>,
+    /// `--tb=line`'s line for a failure (`path:line: message`); sent only then.
+    #[serde(default)]
+    pub crash: Option<String>,
+    /// The phase's `log_cli` records, formatted, one per line; sent only with `log_cli`.
+    #[serde(default)]
+    pub live_log: Option<String>,
 }
 
 /// What pacer tells a worker.

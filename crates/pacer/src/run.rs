@@ -132,7 +132,9 @@ pub fn run(args: RunArgs) -> i32 {
     let end = execute(
         prepared.config,
         &mut rerun::Observing {
-            inner: &mut Tee::new().with(&mut terminal).with(&mut junit),
+            // JUnit first: the file exists when the terminal names it
+            // (pytest's `generated xml file` line, before the short summary).
+            inner: &mut Tee::new().with(&mut junit).with(&mut terminal),
             observed: &mut observed,
         },
     );
@@ -189,12 +191,6 @@ pub fn run(args: RunArgs) -> i32 {
     // The report was written on the pool's `Finished` (again after a
     // rerun); a run that never finished has none, as pytest would not.
     let code = match junit.junit.as_mut().map(|j| (j.take_result(), j.path())) {
-        Some((Some(Ok(())), path)) => {
-            if options.verbose >= 0 {
-                println!("pacer: generated xml file: {}", path.display());
-            }
-            code
-        }
         Some((Some(Err(e)), _)) => {
             eprintln!("error: --junitxml: {e}\n\nhint: {JUNIT_HINT}");
             // A run whose report is missing must not pass in CI.
@@ -289,8 +285,8 @@ fn rerun_sequentially(settings: &Settings, r: RerunArgs<'_>) -> Result<i32, i32>
     let end = execute(
         prepared.config,
         &mut Tee::new()
-            .with(&mut terminal)
-            .with_some(r.junit.map(|j| j as _)),
+            .with_some(r.junit.map(|j| j as _))
+            .with(&mut terminal),
     );
     drop(terminal);
     match end {

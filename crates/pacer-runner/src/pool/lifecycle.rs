@@ -354,8 +354,7 @@ impl Pool {
             sections,
             head: None,
             msg: Some(message),
-            skip: None,
-            xfail: None,
+            ..Default::default()
         }
     }
 

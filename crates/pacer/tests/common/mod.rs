@@ -97,3 +97,33 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
+
+/// Plain `python -m pytest`, without xdist, in `dir`, clear of the caller's
+/// pacer and pytest variables: the reference pacer's output is held to.
+pub fn pytest_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(python());
+    command
+        .current_dir(dir)
+        .args(["-m", "pytest", "-p", "no:xdist"])
+        .args(args)
+        .env_remove("VIRTUAL_ENV");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PACER_") || name.starts_with("PYTEST_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// The same terminal for pacer and pytest: 80 columns, no CI (which makes
+/// pytest print whole messages), no colour unless asked, no bytecode
+/// written into the fixture suites.
+pub fn same_terminal(command: &mut Command) -> &mut Command {
+    for name in ["CI", "BUILD_NUMBER", "NO_COLOR", "PY_COLORS", "FORCE_COLOR"] {
+        command.env_remove(name);
+    }
+    command
+        .env("COLUMNS", "80")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+}
