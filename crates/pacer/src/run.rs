@@ -424,16 +424,26 @@ fn prepare(
         durations_file: settings.durations_file().value.clone(),
         fixed: rerun,
     });
+    let mut env: Vec<(String, String)> = settings
+        .worker_env()
+        .iter()
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect();
+    // Workers render tracebacks into a pipe; on a terminal they should fit
+    // and colour them as pytest would there (an explicit `--color` still wins).
+    let terminal = TerminalOptions::detect(0);
+    if terminal.tty {
+        env.push(("COLUMNS".into(), terminal.width.to_string()));
+        if terminal.color && std::env::var_os("PY_COLORS").is_none() {
+            env.push(("PY_COLORS".into(), "1".into()));
+        }
+    }
     let config = RunConfig {
         launch: Launch {
             python: python.clone(),
             cwd: cwd.clone(),
             args: pytest_args.clone(),
-            env: settings
-                .worker_env()
-                .iter()
-                .map(|v| (v.name.clone(), v.value.clone()))
-                .collect(),
+            env,
         },
         plugin_dir,
         workers: if rerun { 1 } else { workers },
