@@ -8,7 +8,8 @@ in one run and on one machine, for each shape:
 
     pytest -p no:cacheprovider            (sequential)
     pytest -p no:cacheprovider -n N       (pytest-xdist)
-    pacer -n N --python <venv python>
+    pacer -n N --python <venv python>     cold: no recorded durations
+    pacer -n N --python <venv python>     warm: after a run recorded them
 
 It reports the median (or best, `--stat best`) of `--repeat` runs, the
 ratios pacer/pytest and pacer/xdist, and the peak resident memory of the
@@ -24,6 +25,8 @@ Shapes:
     imports  400 tests in 40 files, each file importing generated modules of
              2,000 functions
     io       200 tests each sleeping 50 ms
+    longtail 60 files with a 40 ms module fixture each; 6 heavy files spread
+             through collection order
 
 Standard library only. Usually run through `scripts/bench`, which makes the
 venv and builds pacer in release mode first; by hand:
@@ -142,12 +145,41 @@ def gen_io(root):
     return {"passed": files * per_file}
 
 
+def gen_longtail(root):
+    """Files of very different weight, the heavy ones spread through collection
+    order (as in networkx's suite), each with a module fixture that costs
+    40 ms to set up: splitting a file between workers repeats that cost, and
+    only ordering whole files by weight keeps the heavy ones from ending last."""
+    files, per_file = 60, 30
+    heavy = {7: 1.5, 19: 1.0, 33: 1.2, 41: 0.8, 52: 1.4, 58: 1.1}
+    _write(root / "src" / "burner.py", BURN)
+    for f in range(files):
+        body = textwrap.dedent("""\
+            import pytest
+            from burner import burn
+
+
+            @pytest.fixture(scope="module")
+            def resource():
+                burn(0.040)
+                return object()
+
+
+            """)
+        for i in range(per_file):
+            seconds = heavy[f] / 3 if f in heavy and i in (5, 15, 25) else 0.002
+            body += f"def test_{i:02d}(resource):\n    burn({seconds:.3f})\n\n\n"
+        _write(root / "tests" / f"test_tail_{f:02d}.py", body)
+    return {"passed": files * per_file}
+
+
 SHAPES = {
     "tiny": (gen_tiny, "5,000 trivial tests in 50 files"),
     "cpu": (gen_cpu, "400 tests x 20 ms CPU"),
     "mixed": (gen_mixed, "4 x 1 s CPU among 600 x 2 ms"),
     "imports": (gen_imports, "40 files, each importing two 2,000-function modules"),
     "io": (gen_io, "200 tests x 50 ms sleep"),
+    "longtail": (gen_longtail, "60 files x 30 tests with a 40 ms module fixture; 6 heavy files (0.8-1.5 s) spread through"),
 }
 
 # ---------------------------------------------------------------------------
@@ -271,9 +303,12 @@ def print_table(rows, workers, stat):
         "tests",
         "pytest s",
         f"xdist -n{workers} s",
-        f"pacer -n{workers} s",
-        "pacer/pytest",
-        "pacer/xdist",
+        f"pacer cold s",
+        f"pacer warm s",
+        "cold/pytest",
+        "cold/xdist",
+        "warm/pytest",
+        "warm/xdist",
         "pacer MB",
         "status",
     ]
@@ -285,25 +320,40 @@ def print_table(rows, workers, stat):
                 str(row["tests"]),
                 fmt_seconds(row["pytest"]),
                 fmt_seconds(row["xdist"]),
-                fmt_seconds(row["pacer"]),
-                fmt_ratio(row["pacer"], row["pytest"]),
-                fmt_ratio(row["pacer"], row["xdist"]),
+                fmt_seconds(row["cold"]),
+                fmt_seconds(row["warm"]),
+                fmt_ratio(row["cold"], row["pytest"]),
+                fmt_ratio(row["cold"], row["xdist"]),
+                fmt_ratio(row["warm"], row["pytest"]),
+                fmt_ratio(row["warm"], row["xdist"]),
                 fmt_mb(row["hwm_kb"]),
                 row["status"],
             ]
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
+    last = len(headers) - 1
     print()
-    print(f"wall time, {stat} of the runs; pacer MB = peak RSS (VmHWM) of the pacer process, not its workers")
+    print(f"wall time, {stat} of the runs, pacer -n{workers} with shipped defaults; commit {commit()}")
+    print("pacer MB = peak RSS (VmHWM) of the pacer process, not its workers")
     for i, r in enumerate(table):
-        print("  ".join(c.ljust(w) if j in (0, 8) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        print("  ".join(c.ljust(w) if j in (0, last) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
 
+def commit():
+    """The commit measured, marked when the tree has changes on top of it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+changes" if dirty else "")
+
+
 def print_targets(rows):
     """Issue 2's targets on a 2-core machine, where the shape was run."""
-    by_shape = {r["shape"]: r for r in rows if r["status"] == "ok" and r["pacer"] is not None}
+    by_shape = {r["shape"]: dict(r, pacer=r["cold"]) for r in rows if r["status"] == "ok" and r["cold"] is not None}
     checks = []
     if "tiny" in by_shape:
         r = by_shape["tiny"]
@@ -344,7 +394,7 @@ def parse_args():
     parser.add_argument("-n", "--workers", type=int, default=2, help="workers for xdist and pacer (default 2)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"), help="interpreter with pytest and pytest-xdist")
     parser.add_argument("--pacer", default=str(default_pacer()), help="the pacer binary (default: target/release/pacer)")
-    parser.add_argument("--tools", default="pytest,xdist,pacer", help="which tools to time (default all three)")
+    parser.add_argument("--tools", default="pytest,xdist,cold,warm", help="which to time: pytest, xdist, cold (pacer without recorded durations), warm (pacer with them); default all")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites and print where")
     args = parser.parse_args()
     if args.quick:
@@ -354,8 +404,8 @@ def parse_args():
     if unknown:
         parser.error(f"unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    if not set(args.tools) <= {"pytest", "xdist", "pacer"}:
-        parser.error("--tools takes pytest, xdist, pacer")
+    if not set(args.tools) <= {"pytest", "xdist", "cold", "warm"}:
+        parser.error("--tools takes pytest, xdist, cold, warm")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
@@ -367,18 +417,21 @@ def main():
     pacer = Path(args.pacer).absolute()
     if not python.exists():
         sys.exit(f"error: no Python at {python}; run scripts/venv or pass --python")
-    if "pacer" in args.tools and not pacer.exists():
+    if {"cold", "warm"} & set(args.tools) and not pacer.exists():
         sys.exit(f"error: no pacer binary at {pacer}; run `cargo build --release -p pacer` or pass --pacer")
     combine = statistics.median if args.stat == "median" else min
     env = clean_env()
     commands = {
         "pytest": [str(python), "-m", "pytest", "-p", "no:cacheprovider"],
         "xdist": [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-n", str(args.workers)],
-        "pacer": [str(pacer), "-n", str(args.workers), "--python", str(python)],
+        "cold": [str(pacer), "-n", str(args.workers), "--python", str(python)],
+        "warm": [str(pacer), "-n", str(args.workers), "--python", str(python)],
     }
     print(f"python: {python}")
     print(f"pacer:  {pacer}")
+    print(f"commit: {commit()}")
     print(f"cores:  {os.cpu_count()}; workers: {args.workers}; {args.repeat} run(s) per tool, {args.stat}")
+    print("cold = pacer with no recorded durations (its store is deleted before each run); warm = pacer after a run recorded them")
 
     work = Path(tempfile.mkdtemp(prefix="pacer-bench-"))
     rows, broken = [], False
@@ -394,13 +447,20 @@ def main():
             # Untimed: compiles and caches the (assertion-rewritten) bytecode, so
             # no timed run pays for it and the first tool is not penalised.
             subprocess.run(commands["pytest"] + ["--collect-only", "-q"], cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if "warm" in args.tools:
+                # Untimed: records the durations the warm runs start from.
+                subprocess.run(commands["warm"], cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times = {tool: [] for tool in args.tools}
             hwm = []
             problem = None
             for attempt in range(args.repeat):
-                # Interleaved, so drift in machine load hits every tool alike.
-                for tool in args.tools:
-                    result = run_timed(commands[tool], suite, env, watch_memory=(tool == "pacer"))
+                # Interleaved and rotated, so drift in machine load hits every
+                # tool alike and no tool always runs first.
+                shift = attempt % len(args.tools)
+                for tool in args.tools[shift:] + args.tools[:shift]:
+                    if tool == "cold":
+                        shutil.rmtree(suite / ".pytest_cache" / "v" / "pacer", ignore_errors=True)
+                    result = run_timed(commands[tool], suite, env, watch_memory=(tool in ("cold", "warm")))
                     why = check(result, expected)
                     if why:
                         problem = f"{tool}: {why}"
@@ -412,7 +472,7 @@ def main():
                         hwm.append(result.hwm_kb)
                     print(f"  {tool:<6} run {attempt + 1}: {result.seconds:7.2f} s", flush=True)
             row = {"shape": shape, "tests": tests, "hwm_kb": max(hwm) if hwm else None}
-            for tool in ("pytest", "xdist", "pacer"):
+            for tool in ("pytest", "xdist", "cold", "warm"):
                 row[tool] = combine(times[tool]) if times.get(tool) else None
             row["status"] = "ok" if problem is None else f"BROKEN ({problem})"
             broken |= problem is not None
