@@ -111,15 +111,18 @@ impl Listing {
         for (id, _) in &self.problems {
             let _ = writeln!(out, "ERROR collecting {id}");
         }
+        let used = self
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.tests.iter().any(|t| t.category == *i))
+            .count();
         let _ = writeln!(
             out,
-            "{} tests in {} categories",
+            "{} {} in {used} {}",
             self.tests.len(),
-            self.categories
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| self.tests.iter().any(|t| t.category == *i))
-                .count()
+            plural(self.tests.len(), "test", "tests"),
+            plural(used, "category", "categories"),
         );
     }
 }
@@ -146,5 +149,13 @@ impl Reporter for Listing {
             Event::Notice { message } => eprintln!("pacer: {message}"),
             _ => {}
         }
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }

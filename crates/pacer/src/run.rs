@@ -434,6 +434,7 @@ fn prepare(
                     pacer_settings::Kind::Cpu => Kind::Cpu,
                     pacer_settings::Kind::Io => Kind::Io,
                 },
+                exclusive: category.exclusive,
             },
             rate_limited: category.rate_limited,
             selected,
@@ -488,6 +489,7 @@ fn prepare(
         timeout: settings.timeout().value,
         prewarm_zygote: settings.fork().value && io_tests_likely(settings),
         fork: settings.fork().value,
+        dist: pacer_runner::plan::Dist::default(),
     };
     Ok(Prepared {
         config,

@@ -111,7 +111,15 @@ impl Pool {
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
     ) {
-        let Some(&test) = self.index_by_id.get(id) else {
+        // A result belongs to a test this worker holds, or to none: never
+        // to another test, never counted twice.
+        let Some(test) = self.held_by(w, id) else {
+            self.debug(|| {
+                format!(
+                    "{} reported {id:?}, which it does not hold; ignored",
+                    self.workers[w].name
+                )
+            });
             return;
         };
         let state = &mut self.workers[w];
@@ -135,6 +143,9 @@ impl Pool {
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
     ) {
+        if self.tests[test].done {
+            return;
+        }
         self.tests[test].done = true;
         self.durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
@@ -181,7 +192,14 @@ impl Pool {
         }
     }
 
-    /// Ends the run once nothing is pending and no worker holds a test.
+    /// The test `id` if worker `w` holds it (handed to it, not finished).
+    pub(super) fn held_by(&self, w: usize, id: &str) -> Option<usize> {
+        let test = *self.index_by_id.get(id)?;
+        self.workers[w].queue.contains(&test).then_some(test)
+    }
+
+    /// Ends the run once nothing is pending and no worker holds a test, or
+    /// once work is pending that no worker can ever be given.
     pub(super) fn maybe_finish(&mut self) {
         let Some(scheduler) = &self.scheduler else {
             return;
@@ -192,12 +210,71 @@ impl Pool {
             .all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
         if idle && (scheduler.pending() == 0 || scheduler.is_stopped()) {
             self.stop_all();
+            return;
         }
+        if idle && scheduler.nobody_holds_anything() && self.nobody_coming() {
+            // One more offer to every waiting worker; if none of them gets
+            // anything, none ever will: say so and end, never hang.
+            self.push_work();
+            if self.workers.iter().all(|w| w.queue.is_empty()) {
+                self.end_stuck();
+            }
+        }
+    }
+
+    /// No worker is starting, collecting or about to ask for work.
+    fn nobody_coming(&self) -> bool {
+        self.forks_wanted == 0
+            && self.workers.iter().all(|w| match w.phase {
+                Phase::Zygote | Phase::Gone => true,
+                Phase::Ready => w.waiting || w.stop_sent,
+                Phase::Starting | Phase::Discovering | Phase::Collecting => false,
+            })
+            && self
+                .workers
+                .iter()
+                .any(|w| w.phase == Phase::Ready && !w.stop_sent)
+    }
+
+    fn end_stuck(&mut self) {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return;
+        };
+        let pending = scheduler.pending_tests();
+        scheduler.stop();
+        const SHOWN: usize = 10;
+        let names: Vec<&str> = pending
+            .iter()
+            .take(SHOWN)
+            .map(|t| self.tests[*t].id.as_str())
+            .collect();
+        let more = pending.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!("\n  ... and {more} more")
+        } else {
+            String::new()
+        };
+        let message = format!(
+            "internal error: the scheduler cannot hand out {} pending test{} and no worker holds any; stopping instead of waiting for ever (please report this):\n  {}{more}",
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" },
+            names.join("\n  ")
+        );
+        self.stopped.get_or_insert(format!(
+            "stopping: {} test{} could not be handed to any worker",
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" }
+        ));
+        // Reported by `main`, which holds the reporter.
+        self.stuck = Some(message);
+        self.stop_all();
     }
 
     pub(super) fn summary(&self) -> Summary {
         let not_run = self.tests.iter().filter(|t| !t.done).count();
-        let exit_code = if self.interrupted.is_some() {
+        let exit_code = if self.stuck.is_some() {
+            exit::INTERNAL_ERROR
+        } else if self.interrupted.is_some() {
             exit::INTERRUPTED
         } else if self.failures > 0 || self.problems.iter().any(|p| p.outcome == "failed") {
             exit::TESTS_FAILED

@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::events::{Event, FailedTest, PlannedTest, Reporter, Summary};
 use crate::protocol::{
-    CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL,
+    CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
+    PROTOCOL,
 };
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
@@ -80,6 +81,8 @@ pub struct RunConfig {
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
+    /// How tests may be shared between workers (pytest-xdist's `--dist`).
+    pub dist: crate::plan::Dist,
 }
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
@@ -183,7 +186,7 @@ struct Pool {
     chunk_size: usize,
     /// Per worker, the files it collected.
     collected_units: Vec<Vec<usize>>,
-    collected_items: Vec<(String, Vec<String>, usize)>,
+    collected_items: Vec<(CollectedItem, usize)>,
     problems: Vec<CollectProblem>,
     deselected: usize,
     scheduler: Option<Scheduler>,
@@ -201,6 +204,8 @@ struct Pool {
     zygote: Option<usize>,
     zygote_ready: bool,
     forks_wanted: usize,
+    /// Set when pending work could not be given to any worker: why.
+    stuck: Option<String>,
 }
 
 impl Pool {
@@ -250,6 +255,7 @@ impl Pool {
             zygote: None,
             zygote_ready: false,
             forks_wanted: 0,
+            stuck: None,
         })
     }
 
@@ -309,6 +315,9 @@ impl Pool {
                 self.shutdown_all(libc::SIGKILL);
                 return end;
             }
+        }
+        if let Some(message) = &self.stuck {
+            reporter.report(Event::Notice { message });
         }
         let summary = self.summary();
         reporter.report(Event::Finished { summary: &summary });
@@ -418,7 +427,9 @@ impl Pool {
                 self.on_collected(w, items, problems, deselected, reporter);
             }
             FromWorker::Start { id } => {
-                if let Some(&test) = self.index_by_id.get(&id) {
+                // Only a test this worker holds can start on it: a stray id
+                // is never charged to another test.
+                if let Some(test) = self.held_by(w, &id) {
                     self.workers[w].running = Some(test);
                     self.workers[w].started_at = Some(Instant::now());
                     reporter.report(Event::TestStarted {
