@@ -10,9 +10,10 @@
 //!   chunks go out first to last, so every worker sees a file's tests in
 //!   pytest's order.
 //! - A **chunk** is a contiguous run of a lane that one worker runs whole.
-//!   Small files are one chunk. Big files are cut so that the category's
-//!   workers can share them, preferably where the fixture scope changes (a
-//!   class, a module parameter), so a class is not split without need.
+//!   A file is one chunk unless it alone outweighs one worker's share of
+//!   its category; then it is cut so that the workers can share it, where
+//!   the fixture scope changes (a class, a module parameter), so that a
+//!   class is not split without need.
 //!
 //! Pure functions over indices: unit-tested below, used by the scheduler.
 
@@ -54,9 +55,10 @@ pub struct Lane {
     pub chunks: Vec<Vec<usize>>,
 }
 
-/// Chunks per worker slot a category's work is cut into, so that the last
-/// chunks are small enough for workers to finish together.
-const CHUNKS_PER_SLOT: f64 = 4.0;
+/// A file bigger than one worker's share of its category is cut into
+/// chunks of this fraction of a share: small enough for the workers to
+/// finish together, big enough that few fixtures are set up twice.
+const CHUNK_OF_SHARE: f64 = 0.5;
 
 /// Cuts `tests` (in collection order) into lanes. `parallel[c]` is how many
 /// workers may run category `c` at once: with one, nothing is cut.
@@ -86,11 +88,17 @@ pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
         .map(|(category, key)| {
             let members = members.remove(&(category, key)).unwrap_or_default();
             let slots = parallel.get(category).copied().unwrap_or(1);
-            let whole = matches!(key, Key::Group(_)) || dist == Dist::LoadFile || slots <= 1;
+            let share = total[category] / slots as f64;
+            let weight: f64 = members.iter().map(|t| tests[*t].weight).sum();
+            // Files are the natural chunks (pytest-xdist's loadfile): one
+            // is cut only when it alone outweighs a worker's share.
+            let whole = matches!(key, Key::Group(_))
+                || dist == Dist::LoadFile
+                || slots <= 1
+                || weight <= share;
             let chunks = if whole {
                 vec![members]
             } else {
-                let share = total[category] / slots as f64;
                 cut(tests, &members, share, dist == Dist::LoadScope)
             };
             Lane { category, chunks }
@@ -103,7 +111,7 @@ pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
 /// one worker's `share` of the category (it must be, or one worker would
 /// carry it while the others idle); `strict`: never (xdist's loadscope).
 fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<Vec<usize>> {
-    let target = share / CHUNKS_PER_SLOT;
+    let target = share * CHUNK_OF_SHARE;
     let scope_of = |t: usize| {
         if strict {
             tests[t].xdist_scope.as_str()

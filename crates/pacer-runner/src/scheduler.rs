@@ -117,8 +117,11 @@ struct WorkerSlots {
     /// Per category: tests handed to this worker and not yet finished.
     held: HashMap<usize, usize>,
     holds_cpu: bool,
-    /// Per category, the lane whose front chunk this worker owns.
+    /// Per category, the lane in which this worker owns a started chunk.
     open: HashMap<usize, usize>,
+    /// Per lane, the last test handed to this worker: it only ever gets
+    /// later ones, so it runs every file in pytest's order.
+    lane_pos: HashMap<usize, usize>,
 }
 
 #[derive(Debug)]
@@ -364,13 +367,20 @@ impl Scheduler {
             let Some(lane) = open.or_else(|| self.next_lane(worker, category)) else {
                 break;
             };
-            let Some(chunk) = self.lanes[lane].chunks.front() else {
+            let Some(ci) = self.eligible_chunk(worker, lane) else {
                 self.workers[worker].open.remove(&category);
-                continue;
+                if open.is_some() {
+                    continue;
+                }
+                break;
             };
-            let chunk_weight: f64 = chunk.tests.iter().map(|t| self.tests[*t].weight).sum();
+            let chunk_weight: f64 = self.lanes[lane].chunks[ci]
+                .tests
+                .iter()
+                .map(|t| self.tests[*t].weight)
+                .sum();
             let taken: Vec<usize> = if one_by_one {
-                let chunk = self.lanes[lane].chunks.front_mut().expect("front chunk");
+                let chunk = &mut self.lanes[lane].chunks[ci];
                 let test = chunk.tests.pop_front().expect("chunks are never empty");
                 chunk.owner = Some(worker);
                 vec![test]
@@ -378,17 +388,19 @@ impl Scheduler {
                 if !batch.tests.is_empty() && weight + chunk_weight > budget {
                     break;
                 }
-                let chunk = self.lanes[lane].chunks.front_mut().expect("front chunk");
-                chunk.tests.drain(..).collect()
+                self.lanes[lane].chunks[ci].tests.drain(..).collect()
             };
-            if self.lanes[lane].chunks[0].tests.is_empty() {
-                self.lanes[lane].chunks.pop_front();
+            if self.lanes[lane].chunks[ci].tests.is_empty() {
+                self.lanes[lane].chunks.remove(ci);
                 self.workers[worker].open.remove(&category);
                 if self.lanes[lane].chunks.is_empty() {
                     self.lanes_of[category].retain(|l| *l != lane);
                 }
             } else {
                 self.workers[worker].open.insert(category, lane);
+            }
+            if let Some(&last) = taken.last() {
+                self.workers[worker].lane_pos.insert(lane, last);
             }
             for &test in &taken {
                 let slot = &mut self.tests[test];
@@ -440,9 +452,11 @@ impl Scheduler {
                 self.holders[category] -= 1;
                 // Its slot is gone: a chunk it had started is free again.
                 if let Some(lane) = slots.open.remove(&category) {
-                    if let Some(chunk) = self.lanes[lane].chunks.front_mut() {
-                        chunk.owner = None;
-                    }
+                    self.lanes[lane]
+                        .chunks
+                        .iter_mut()
+                        .filter(|c| c.owner == Some(worker))
+                        .for_each(|c| c.owner = None);
                 }
             }
         }
@@ -487,19 +501,23 @@ impl Scheduler {
                 self.pending_per_category[category] += 1;
                 self.pending_weight[category] += self.tests[t].weight;
             }
+            // Back where they were in the lane, as a chunk of their own,
+            // which this worker may take again.
+            let first = list[0];
+            self.workers[worker].lane_pos.remove(&lane);
             let state = &mut self.lanes[lane];
-            match state.chunks.front_mut() {
-                Some(chunk) if chunk.owner.is_none() || chunk.owner == Some(worker) => {
-                    for &t in list.iter().rev() {
-                        chunk.tests.push_front(t);
-                    }
-                    chunk.owner = None;
-                }
-                _ => state.chunks.push_front(Chunk {
+            let at = state
+                .chunks
+                .iter()
+                .position(|c| c.tests.front().is_some_and(|t| *t > first))
+                .unwrap_or(state.chunks.len());
+            state.chunks.insert(
+                at,
+                Chunk {
                     tests: list.into(),
                     owner: None,
-                }),
-            }
+                },
+            );
             if !self.lanes_of[category].contains(&lane) {
                 self.lanes_of[category].push(lane);
             }
@@ -513,10 +531,13 @@ impl Scheduler {
             self.holders[category] -= 1;
         }
         for (_, lane) in slots.open.drain() {
-            if let Some(chunk) = self.lanes[lane].chunks.front_mut() {
-                chunk.owner = None;
-            }
+            self.lanes[lane]
+                .chunks
+                .iter_mut()
+                .filter(|c| c.owner == Some(worker))
+                .for_each(|c| c.owner = None);
         }
+        slots.lane_pos.clear();
         if slots.holds_cpu {
             slots.holds_cpu = false;
             self.cpu_holders -= 1;
@@ -551,6 +572,18 @@ impl Scheduler {
         true
     }
 
+    /// The first chunk of `lane` that `worker` may take: not started by
+    /// another worker, and after every test of the lane it already got.
+    fn eligible_chunk(&self, worker: usize, lane: usize) -> Option<usize> {
+        let after = self.workers[worker].lane_pos.get(&lane).copied();
+        self.lanes[lane].chunks.iter().position(|c| {
+            (c.owner.is_none() || c.owner == Some(worker))
+                && c.tests
+                    .front()
+                    .is_some_and(|t| after.is_none_or(|p| *t > p))
+        })
+    }
+
     /// The first test still pending in a lane's front chunk (collection order).
     fn lane_head(&self, lane: usize) -> usize {
         self.lanes[lane]
@@ -582,10 +615,12 @@ impl Scheduler {
                 let (fa, wa) = self.lane_rank(*la);
                 let (fb, wb) = self.lane_rank(*lb);
                 let own = |l: usize| {
-                    self.lanes[l].chunks[0]
-                        .tests
-                        .iter()
-                        .all(|t| collected[self.tests[*t].unit])
+                    self.eligible_chunk(worker, l).is_some_and(|ci| {
+                        self.lanes[l].chunks[ci]
+                            .tests
+                            .iter()
+                            .all(|t| collected[self.tests[*t].unit])
+                    })
                 };
                 fa.cmp(&fb)
                     .then(wa.total_cmp(&wb))
@@ -601,21 +636,21 @@ impl Scheduler {
     /// `--ff` failures: then that one, since the heaviest work must start
     /// first. Lanes whose front chunk another worker started are skipped.
     fn next_lane(&self, worker: usize, category: usize) -> Option<usize> {
-        let free = self.lanes_of[category].iter().copied().filter(|l| {
-            self.lanes[*l]
-                .chunks
-                .front()
-                .is_some_and(|c| c.owner.is_none() || c.owner == Some(worker))
-        });
+        let free = self.lanes_of[category]
+            .iter()
+            .copied()
+            .filter(|l| self.eligible_chunk(worker, *l).is_some());
         if self.options.in_order {
             return free.min_by_key(|l| self.lane_head(*l));
         }
         let collected = &self.workers[worker].collected;
         let own = |l: usize| {
-            self.lanes[l].chunks[0]
-                .tests
-                .iter()
-                .all(|t| collected[self.tests[*t].unit])
+            self.eligible_chunk(worker, l).is_some_and(|ci| {
+                self.lanes[l].chunks[ci]
+                    .tests
+                    .iter()
+                    .all(|t| collected[self.tests[*t].unit])
+            })
         };
         // The first of the heaviest, so that equal weights keep file order.
         let better = |a: usize, b: usize| {
