@@ -594,6 +594,12 @@ impl Scheduler {
             .unwrap_or(usize::MAX)
     }
 
+    /// With one worker: lanes with `--ff` failures first (as pytest's own
+    /// `--ff`), then collection order.
+    fn in_order_key(&self, lane: usize) -> (bool, usize) {
+        (self.lanes[lane].firsts == 0, self.lane_head(lane))
+    }
+
     /// Heavier first: lanes with `--ff` failures, then by pending seconds.
     fn lane_rank(&self, lane: usize) -> (bool, f64) {
         let state = &self.lanes[lane];
@@ -606,7 +612,7 @@ impl Scheduler {
             .filter_map(|c| self.next_lane(worker, c).map(|lane| (c, lane)));
         if self.options.in_order {
             return candidates
-                .min_by_key(|(_, lane)| self.lane_head(*lane))
+                .min_by_key(|(_, lane)| self.in_order_key(*lane))
                 .map(|(c, _)| c);
         }
         let collected = &self.workers[worker].collected;
@@ -641,7 +647,7 @@ impl Scheduler {
             .copied()
             .filter(|l| self.eligible_chunk(worker, *l).is_some());
         if self.options.in_order {
-            return free.min_by_key(|l| self.lane_head(*l));
+            return free.min_by_key(|l| self.in_order_key(*l));
         }
         let collected = &self.workers[worker].collected;
         let own = |l: usize| {
@@ -967,6 +973,29 @@ mod tests {
         let ran = drain(&mut s, &[w]);
         // b.py holds the failure: it goes first, in its own order.
         assert_eq!(ran[0], vec![2, 3, 0, 1]);
+    }
+
+    #[test]
+    fn one_worker_runs_failed_first_files_first_then_collection_order() {
+        let options = Options {
+            in_order: true,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(1, vec![cpu(1)], 3, options);
+        for (unit, id) in [
+            (0, "a.py::t"),
+            (1, "b.py::t0"),
+            (1, "b.py::t1"),
+            (2, "c.py::t"),
+        ] {
+            let mut t = info(unit, 0, id, 1.0);
+            t.first = id == "b.py::t1";
+            s.add(t);
+        }
+        s.seal();
+        let w = s.add_worker();
+        let ran = drain(&mut s, &[w]);
+        assert_eq!(ran[0], vec![1, 2, 0, 3]);
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Listing {
                         "max_workers": c.slots.cap,
                         "kind": c.slots.kind,
                         "rate_limited": c.rate_limited,
+                        "exclusive": c.slots.exclusive,
                         "selected": c.selected,
                         "count": tests.len(),
                         "tests": tests,
@@ -90,10 +91,11 @@ impl Listing {
                 Kind::Io => "io",
             };
             let limited = if c.rate_limited { ", rate limited" } else { "" };
+            let alone = if c.slots.exclusive { ", alone" } else { "" };
             let skipped = if c.selected { "" } else { " (not selected)" };
             let _ = writeln!(
                 out,
-                "{} ({} test{}; up to {} at once, {kind}{limited}){skipped}",
+                "{} ({} test{}; up to {} at once, {kind}{limited}{alone}){skipped}",
                 c.name,
                 tests.len(),
                 if tests.len() == 1 { "" } else { "s" },
