@@ -222,18 +222,13 @@ impl Pool {
         }
     }
 
-    /// No worker is starting, collecting or about to ask for work.
     fn nobody_coming(&self) -> bool {
-        self.forks_wanted == 0
-            && self.workers.iter().all(|w| match w.phase {
-                Phase::Zygote | Phase::Gone => true,
-                Phase::Ready => w.waiting || w.stop_sent,
-                Phase::Starting | Phase::Discovering | Phase::Collecting => false,
-            })
-            && self
-                .workers
+        nobody_coming(
+            self.forks_wanted,
+            self.workers
                 .iter()
-                .any(|w| w.phase == Phase::Ready && !w.stop_sent)
+                .map(|w| (w.phase, w.waiting, w.stop_sent)),
+        )
     }
 
     fn end_stuck(&mut self) {
@@ -297,5 +292,61 @@ impl Pool {
                 .collect(),
             failed: self.failed.clone(),
         }
+    }
+}
+
+/// No worker is starting, collecting or about to ask for work, and at least
+/// one is ready and was offered what there is: `(phase, waiting, stop_sent)`
+/// per worker. With work pending that nobody holds, nothing will change.
+fn nobody_coming(
+    forks_wanted: usize,
+    workers: impl Iterator<Item = (Phase, bool, bool)> + Clone,
+) -> bool {
+    forks_wanted == 0
+        && workers
+            .clone()
+            .all(|(phase, waiting, stop_sent)| match phase {
+                Phase::Zygote | Phase::Gone => true,
+                Phase::Ready => waiting || stop_sent,
+                Phase::Starting | Phase::Discovering | Phase::Collecting => false,
+            })
+        && workers
+            .into_iter()
+            .any(|(phase, _, stop_sent)| phase == Phase::Ready && !stop_sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_stuck_only_when_no_worker_can_still_ask() {
+        let ready_waiting = (Phase::Ready, true, false);
+        assert!(nobody_coming(
+            0,
+            [ready_waiting, (Phase::Zygote, true, false)].into_iter()
+        ));
+        assert!(nobody_coming(
+            0,
+            [ready_waiting, (Phase::Gone, false, true)].into_iter()
+        ));
+        // Someone may still ask: not stuck (yet).
+        assert!(
+            !nobody_coming(1, [ready_waiting].into_iter()),
+            "a fork is on its way"
+        );
+        for coming in [Phase::Starting, Phase::Discovering, Phase::Collecting] {
+            assert!(!nobody_coming(
+                0,
+                [ready_waiting, (coming, true, false)].into_iter()
+            ));
+        }
+        assert!(
+            !nobody_coming(0, [ready_waiting, (Phase::Ready, false, false)].into_iter()),
+            "a worker between a hand-over and its next `need`"
+        );
+        // No live worker at all is the end of the run, not a stuck scheduler.
+        assert!(!nobody_coming(0, [(Phase::Gone, true, false)].into_iter()));
+        assert!(!nobody_coming(0, [(Phase::Ready, true, true)].into_iter()));
     }
 }
