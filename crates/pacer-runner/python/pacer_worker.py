@@ -786,7 +786,15 @@ class Worker:
                     session.perform_collect(path_args)
                 finally:
                     _state["discovering"] = False
+                seen = set()
                 for node in _state.pop("files"):
+                    # One file may yield several collectors (a Module and,
+                    # with --doctest-modules, a DoctestModule): collecting
+                    # its path gives them all, so it is one unit. Listed
+                    # twice, two workers would collect and report its tests.
+                    if node.path in seen:
+                        continue
+                    seen.add(node.path)
                     try:
                         size = os.path.getsize(str(node.path))
                     except OSError:
@@ -819,7 +827,7 @@ class Worker:
             self.channel.send(
                 {
                     "t": "collected",
-                    "items": [[item.nodeid, [m.name for m in item.iter_markers()]] for item in items],
+                    "items": [_item_entry(item) for item in items],
                     "problems": self.collect_problems,
                     "deselected": self.deselected,
                 }
@@ -978,6 +986,34 @@ def _crash_line(report):
         return str(report.longrepr.reprcrash)
     except AttributeError:
         return str(report.longrepr)[:50]
+
+def _item_entry(item):
+    """`[node id, marker names, {"scope": ..., "group": ...}]` for `collected`.
+
+    `scope` names what a module- or class-scoped fixture is set up for: the
+    class (or module) plus the values of parameters of a wider scope than
+    the function. pacer cuts big files only where it changes, so that such a
+    fixture is not set up again on another worker without need. `group` is
+    the name of an `xdist_group` mark, as pytest-xdist's loadgroup reads it.
+    """
+    holder = item.getparent(pytest.Class) or item.getparent(pytest.Module) or item.parent
+    scope = holder.nodeid if holder is not None else item.nodeid
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        wide = []
+        for name, arg_scope in getattr(callspec, "_arg2scope", {}).items():
+            if getattr(arg_scope, "value", "function") != "function":
+                wide.append("%s=%s" % (name, callspec.indices.get(name)))
+        if wide:
+            scope = "%s[%s]" % (scope, ",".join(sorted(wide)))
+    names = set()
+    for mark in item.iter_markers("xdist_group"):
+        name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+        names.add(str(name))
+    extra = {"scope": scope}
+    if names:
+        extra["group"] = "_".join(sorted(names))
+    return [item.nodeid, [m.name for m in item.iter_markers()], extra]
 
 
 def _crash_message(report):

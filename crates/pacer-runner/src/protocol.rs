@@ -23,8 +23,8 @@ pub enum FromWorker {
         message: String,
     },
     Collected {
-        /// `[node id, [marker names]]`, in collection order.
-        items: Vec<(String, Vec<String>)>,
+        /// In collection order.
+        items: Vec<CollectedItem>,
         problems: Vec<CollectProblem>,
         deselected: usize,
     },
@@ -181,6 +181,56 @@ pub struct PytestTerminal {
     pub color: String,
 }
 
+/// One collected test: `[node id, [marker names], {"scope": .., "group": ..}]`
+/// on the wire; the third element is optional, so a plugin that sends
+/// `[node id, [marker names]]` is still understood.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ItemWire")]
+pub struct CollectedItem {
+    pub id: String,
+    pub markers: Vec<String>,
+    /// What the test's wider-scoped fixtures are set up for: its class or
+    /// module, plus module/class parameter values. Big files are cut where
+    /// it changes.
+    pub scope: Option<String>,
+    /// The name of its `xdist_group` mark.
+    pub group: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ItemWire {
+    WithInfo(String, Vec<String>, ItemInfo),
+    Plain(String, Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct ItemInfo {
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+impl From<ItemWire> for CollectedItem {
+    fn from(wire: ItemWire) -> Self {
+        match wire {
+            ItemWire::WithInfo(id, markers, info) => CollectedItem {
+                id,
+                markers,
+                scope: info.scope,
+                group: info.group,
+            },
+            ItemWire::Plain(id, markers) => CollectedItem {
+                id,
+                markers,
+                scope: None,
+                group: None,
+            },
+        }
+    }
+}
+
 /// A file (or a `file::name` argument) that one worker can collect alone.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiscoveredUnit {
@@ -278,6 +328,22 @@ mod tests {
                 assert_eq!(id, "t.py::a");
                 assert_eq!(reports[0].cat, "passed");
                 assert!(reports[0].longrepr.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn collected_items_parse_with_and_without_scope_and_group() {
+        let line = r#"{"t":"collected","items":[["t.py::a",["m"]],["t.py::C::b[\"x; y\"]",[],{"scope":"t.py::C[p=1]","group":"db"}]],"problems":[],"deselected":0}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Collected { items, .. } => {
+                assert_eq!(items[0].id, "t.py::a");
+                assert_eq!(items[0].markers, vec!["m"]);
+                assert_eq!(items[0].scope, None);
+                assert_eq!(items[1].id, "t.py::C::b[\"x; y\"]");
+                assert_eq!(items[1].scope.as_deref(), Some("t.py::C[p=1]"));
+                assert_eq!(items[1].group.as_deref(), Some("db"));
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -5,14 +5,23 @@
 //!   holds one of its `cap` slots, until it has none of them left;
 //! - workers holding `cpu` tests never outnumber `cpu_limit` (the cores or
 //!   `--workers`), while `io` categories may run beyond it up to their caps;
+//! - an `exclusive` category's tests run one at a time with nothing beside
+//!   them: other work drains first, and nothing starts while one runs;
 //! - a worker is only handed tests that may start now (the nextitem rule):
 //!   its batch fits its slots, or it gets nothing;
-//! - a worker first gets tests from the files it collected itself and only then
-//!   steals a whole file from the others, so that collection is shared out
-//!   instead of repeated;
-//! - heavier tests (recorded durations) go first.
+//! - tests go out in lanes of chunks cut by [`crate::plan`]: a file's chunks in
+//!   pytest's order, each chunk whole to one worker (or, one test at a time,
+//!   to the worker that started it), never reordered inside;
+//! - a worker first gets chunks of the files it collected itself and only
+//!   then steals from the others, so that collection is shared out;
+//! - heavier lanes (recorded durations, `--ff` failures) go first; with one
+//!   worker, everything goes in collection order;
+//! - a test is handed out once: it is pending, held by one worker, or done,
+//!   and only its holder can finish or give it back.
 
 use std::collections::{HashMap, VecDeque};
+
+use crate::plan::{self, Dist, PlanTest};
 
 /// How a category uses the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +38,8 @@ pub enum Kind {
 pub struct CategorySlots {
     pub cap: usize,
     pub kind: Kind,
+    /// Its tests run one at a time with nothing else running.
+    pub exclusive: bool,
 }
 
 /// Tests handed to one worker at once.
@@ -39,11 +50,65 @@ pub struct Batch {
     pub collect: Vec<usize>,
 }
 
+/// How the scheduler hands work out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Hand out one test at a time (with `-x`/`--maxfail`, so that stopping
+    /// overshoots by no more than the tests already running).
+    pub single: bool,
+    pub dist: Dist,
+    /// Hand out in collection order, ignoring weights (one worker: pytest's order).
+    pub in_order: bool,
+}
+
+/// What the planner needs to know of one test.
+#[derive(Debug, Clone)]
+pub struct TestInfo {
+    pub unit: usize,
+    pub category: usize,
+    /// Recorded seconds (1.0 when unknown).
+    pub weight: f64,
+    /// `--ff`: a known failure, whose lane goes first.
+    pub first: bool,
+    pub nodeid: String,
+    /// What wider-scoped fixtures are set up for (from the worker).
+    pub scope: Option<String>,
+    /// Its `xdist_group`.
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Held(usize),
+    Done,
+}
+
 #[derive(Debug)]
 struct TestSlot {
     unit: usize,
     category: usize,
     weight: f64,
+    first: bool,
+    lane: usize,
+    state: State,
+}
+
+#[derive(Debug, Default)]
+struct Chunk {
+    tests: VecDeque<usize>,
+    /// The worker that started it, one test at a time; nobody else takes it.
+    owner: Option<usize>,
+}
+
+#[derive(Debug)]
+struct Lane {
+    category: usize,
+    chunks: VecDeque<Chunk>,
+    /// Recorded seconds still pending.
+    weight: f64,
+    /// `--ff` failures still pending.
+    firsts: usize,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +117,11 @@ struct WorkerSlots {
     /// Per category: tests handed to this worker and not yet finished.
     held: HashMap<usize, usize>,
     holds_cpu: bool,
+    /// Per category, the lane in which this worker owns a started chunk.
+    open: HashMap<usize, usize>,
+    /// Per lane, the last test handed to this worker: it only ever gets
+    /// later ones, so it runs every file in pytest's order.
+    lane_pos: HashMap<usize, usize>,
 }
 
 #[derive(Debug)]
@@ -61,18 +131,16 @@ pub struct Scheduler {
     holders: Vec<usize>,
     cpu_holders: usize,
     tests: Vec<TestSlot>,
+    pending_plan: Vec<PlanTest>,
     unit_count: usize,
-    /// Pending tests per (category, unit), heaviest first.
-    pending: HashMap<(usize, usize), VecDeque<usize>>,
-    /// Per category, units with pending tests, heaviest first.
-    unit_order: Vec<Vec<usize>>,
+    lanes: Vec<Lane>,
+    /// Per category, its lanes (emptied ones are dropped as they empty).
+    lanes_of: Vec<Vec<usize>>,
     pending_per_category: Vec<usize>,
     /// Recorded seconds still pending, per category.
     pending_weight: Vec<f64>,
     workers: Vec<WorkerSlots>,
-    /// Hand out one test at a time (with `-x`/`--maxfail`, so that stopping
-    /// overshoots by no more than the tests already running).
-    single: bool,
+    options: Options,
     stopped: bool,
 }
 
@@ -81,7 +149,7 @@ impl Scheduler {
         cpu_limit: usize,
         categories: Vec<CategorySlots>,
         unit_count: usize,
-        single: bool,
+        options: Options,
     ) -> Self {
         let n = categories.len();
         Scheduler {
@@ -89,57 +157,102 @@ impl Scheduler {
             holders: vec![0; n],
             cpu_holders: 0,
             tests: Vec::new(),
+            pending_plan: Vec::new(),
             unit_count,
-            pending: HashMap::new(),
-            unit_order: vec![Vec::new(); n],
+            lanes: Vec::new(),
+            lanes_of: vec![Vec::new(); n],
             pending_per_category: vec![0; n],
             pending_weight: vec![0.0; n],
             categories,
             workers: Vec::new(),
-            single,
+            options,
             stopped: false,
         }
     }
 
-    /// Registers a test; returns its index. Call `seal` once all are added.
+    /// Registers a test of no known scope; returns its index.
     pub fn add_test(&mut self, unit: usize, category: usize, weight: f64) -> usize {
-        let index = self.tests.len();
-        self.tests.push(TestSlot {
+        self.add(TestInfo {
             unit,
             category,
             weight,
+            first: false,
+            nodeid: format!("u{unit}::t{}", self.tests.len()),
+            scope: None,
+            group: None,
+        })
+    }
+
+    /// Registers a test, in collection order; returns its index. Call `seal`
+    /// once all are added.
+    pub fn add(&mut self, info: TestInfo) -> usize {
+        let index = self.tests.len();
+        let xdist_scope = match info.nodeid.rfind("::") {
+            Some(at) => info.nodeid[..at].to_string(),
+            None => info.nodeid.clone(),
+        };
+        self.pending_plan.push(PlanTest {
+            unit: info.unit,
+            category: info.category,
+            weight: info.weight,
+            scope: info.scope.unwrap_or_else(|| xdist_scope.clone()),
+            xdist_scope,
+            group: info.group,
+        });
+        self.tests.push(TestSlot {
+            unit: info.unit,
+            category: info.category,
+            weight: info.weight,
+            first: info.first,
+            lane: usize::MAX,
+            state: State::Pending,
         });
         index
     }
 
-    /// Orders the pending work heaviest first, keeping collection order among equals.
+    /// Cuts the registered tests into lanes and chunks ([`plan::lanes`]).
     pub fn seal(&mut self) {
-        let mut by_key: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
-        for (index, test) in self.tests.iter().enumerate() {
-            by_key
-                .entry((test.category, test.unit))
-                .or_default()
-                .push(index);
+        let parallel: Vec<usize> = (0..self.categories.len())
+            .map(|c| self.parallel(c))
+            .collect();
+        let plan = std::mem::take(&mut self.pending_plan);
+        for lane in plan::lanes(&plan, self.options.dist, &parallel) {
+            let index = self.lanes.len();
+            let mut state = Lane {
+                category: lane.category,
+                chunks: VecDeque::new(),
+                weight: 0.0,
+                firsts: 0,
+            };
+            for chunk in lane.chunks {
+                for &t in &chunk {
+                    self.tests[t].lane = index;
+                    state.weight += self.tests[t].weight;
+                    state.firsts += usize::from(self.tests[t].first);
+                }
+                self.pending_per_category[lane.category] += chunk.len();
+                state.chunks.push_back(Chunk {
+                    tests: chunk.into(),
+                    owner: None,
+                });
+            }
+            self.pending_weight[lane.category] += state.weight;
+            self.lanes_of[lane.category].push(index);
+            self.lanes.push(state);
         }
-        let mut unit_weight: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.categories.len()];
-        for ((category, unit), mut tests) in by_key {
-            tests.sort_by(|a, b| {
-                self.tests[*b]
-                    .weight
-                    .total_cmp(&self.tests[*a].weight)
-                    .then(a.cmp(b))
-            });
-            let heaviest = self.tests[tests[0]].weight;
-            unit_weight[category].push((heaviest, unit));
-            self.pending_per_category[category] += tests.len();
-            self.pending_weight[category] +=
-                tests.iter().map(|t| self.tests[*t].weight).sum::<f64>();
-            self.pending.insert((category, unit), tests.into());
+    }
+
+    /// How many workers may run a category at once, before any has started.
+    fn parallel(&self, category: usize) -> usize {
+        let slots = &self.categories[category];
+        if slots.exclusive {
+            return 1;
         }
-        for (category, mut units) in unit_weight.into_iter().enumerate() {
-            units.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            self.unit_order[category] = units.into_iter().map(|(_, unit)| unit).collect();
+        match slots.kind {
+            Kind::Cpu => slots.cap.min(self.cpu_limit),
+            Kind::Io => slots.cap,
         }
+        .max(1)
     }
 
     pub fn add_worker(&mut self) -> usize {
@@ -162,6 +275,19 @@ impl Scheduler {
         self.pending_per_category[category]
     }
 
+    /// Pending tests, in collection order.
+    pub fn pending_tests(&self) -> Vec<usize> {
+        (0..self.tests.len())
+            .filter(|t| self.tests[*t].state == State::Pending)
+            .collect()
+    }
+
+    /// Tests are pending, nobody holds any, and the scheduler is not stopped:
+    /// if no worker gets any of them now, none ever will.
+    pub fn nobody_holds_anything(&self) -> bool {
+        self.workers.iter().all(|w| w.held.is_empty())
+    }
+
     /// Hands out nothing more, ever (maxfail reached, or interrupted).
     pub fn stop(&mut self) {
         self.stopped = true;
@@ -176,14 +302,32 @@ impl Scheduler {
         if self.stopped {
             return Batch::default();
         }
-        let Some(category) = self.pick_category(worker) else {
+        let exclusive_held = self
+            .workers
+            .iter()
+            .any(|w| w.held.keys().any(|c| self.categories[*c].exclusive));
+        if exclusive_held {
             return Batch::default();
+        }
+        let exclusive = (0..self.categories.len())
+            .find(|c| self.categories[*c].exclusive && self.pending_per_category[*c] > 0);
+        let category = match exclusive {
+            // Drain first: an exclusive test starts only when nothing runs.
+            Some(_) if !self.nobody_holds_anything() => return Batch::default(),
+            Some(c) => c,
+            None => match self.pick_category(worker) {
+                Some(c) => c,
+                None => return Batch::default(),
+            },
         };
         let holders = self.active_holders(category).max(1);
         // io tests wait on the network: a worker holds one at a time beyond
         // the one it runs, so that the last ones are never stuck behind
         // each other while other workers sit idle.
-        let (want, budget) = if self.single || self.categories[category].kind == Kind::Io {
+        let one_by_one = self.options.single
+            || self.categories[category].kind == Kind::Io
+            || self.categories[category].exclusive;
+        let (want, budget) = if one_by_one {
             (1, f64::INFINITY)
         } else {
             // A share of what is left, in count and in recorded seconds, so
@@ -191,49 +335,16 @@ impl Scheduler {
             let count = (self.pending_per_category[category] / (2 * holders)).clamp(1, 64);
             (count, self.pending_weight[category] / (2 * holders) as f64)
         };
-        let mut batch = Batch::default();
-        let mut weight = 0.0;
-        while batch.tests.len() < want {
-            let Some(unit) = self.next_unit(worker, category) else {
-                break;
-            };
-            if !self.workers[worker].collected[unit] {
-                self.workers[worker].collected[unit] = true;
-                batch.collect.push(unit);
-            }
-            let queue = self
-                .pending
-                .get_mut(&(category, unit))
-                .expect("ordered units have pending tests");
-            let mut full = false;
-            while batch.tests.len() < want {
-                let Some(&test) = queue.front() else { break };
-                let w = self.tests[test].weight;
-                if !batch.tests.is_empty() && weight + w > budget {
-                    full = true;
-                    break;
-                }
-                queue.pop_front();
-                weight += w;
-                batch.tests.push(test);
-            }
-            if queue.is_empty() {
-                self.pending.remove(&(category, unit));
-                self.unit_order[category].retain(|u| *u != unit);
-            }
-            if full {
-                break;
-            }
+        let batch = self.take(worker, category, want, budget, one_by_one);
+        if batch.tests.is_empty() {
+            return batch;
         }
-        self.pending_weight[category] = (self.pending_weight[category] - weight).max(0.0);
-        let taken = batch.tests.len();
-        self.pending_per_category[category] -= taken;
         let slots = &mut self.workers[worker];
         let held = slots.held.entry(category).or_insert(0);
         if *held == 0 {
             self.holders[category] += 1;
         }
-        *held += taken;
+        *held += batch.tests.len();
         if self.categories[category].kind == Kind::Cpu && !slots.holds_cpu {
             slots.holds_cpu = true;
             self.cpu_holders += 1;
@@ -241,8 +352,97 @@ impl Scheduler {
         batch
     }
 
+    fn take(
+        &mut self,
+        worker: usize,
+        category: usize,
+        want: usize,
+        budget: f64,
+        one_by_one: bool,
+    ) -> Batch {
+        let mut batch = Batch::default();
+        let mut weight = 0.0;
+        while batch.tests.len() < want {
+            let open = self.workers[worker].open.get(&category).copied();
+            let Some(lane) = open.or_else(|| self.next_lane(worker, category)) else {
+                break;
+            };
+            let Some(ci) = self.eligible_chunk(worker, lane) else {
+                self.workers[worker].open.remove(&category);
+                if open.is_some() {
+                    continue;
+                }
+                break;
+            };
+            let chunk_weight: f64 = self.lanes[lane].chunks[ci]
+                .tests
+                .iter()
+                .map(|t| self.tests[*t].weight)
+                .sum();
+            let taken: Vec<usize> = if one_by_one {
+                let chunk = &mut self.lanes[lane].chunks[ci];
+                let test = chunk.tests.pop_front().expect("chunks are never empty");
+                chunk.owner = Some(worker);
+                vec![test]
+            } else {
+                if !batch.tests.is_empty() && weight + chunk_weight > budget {
+                    break;
+                }
+                self.lanes[lane].chunks[ci].tests.drain(..).collect()
+            };
+            if self.lanes[lane].chunks[ci].tests.is_empty() {
+                self.lanes[lane].chunks.remove(ci);
+                self.workers[worker].open.remove(&category);
+                if self.lanes[lane].chunks.is_empty() {
+                    self.lanes_of[category].retain(|l| *l != lane);
+                }
+            } else {
+                self.workers[worker].open.insert(category, lane);
+            }
+            if let Some(&last) = taken.last() {
+                self.workers[worker].lane_pos.insert(lane, last);
+            }
+            for &test in &taken {
+                let slot = &mut self.tests[test];
+                debug_assert_eq!(slot.state, State::Pending);
+                slot.state = State::Held(worker);
+                weight += slot.weight;
+                let lane_state = &mut self.lanes[lane];
+                lane_state.weight = (lane_state.weight - slot.weight).max(0.0);
+                lane_state.firsts -= usize::from(slot.first);
+                let unit = slot.unit;
+                if !self.workers[worker].collected[unit] {
+                    self.workers[worker].collected[unit] = true;
+                    batch.collect.push(unit);
+                }
+            }
+            self.pending_per_category[category] -= taken.len();
+            batch.tests.extend(taken);
+            if one_by_one {
+                break;
+            }
+        }
+        self.pending_weight[category] = (self.pending_weight[category] - weight).max(0.0);
+        batch
+    }
+
     /// A handed-out test finished (or will never run on this worker).
-    pub fn finished(&mut self, worker: usize, test: usize) {
+    /// Returns false, changing nothing, unless `worker` held it.
+    pub fn finished(&mut self, worker: usize, test: usize) -> bool {
+        if self.tests[test].state != State::Held(worker) {
+            return false;
+        }
+        self.tests[test].state = State::Done;
+        self.release(worker, test);
+        true
+    }
+
+    /// Whether `test` is held by `worker`.
+    pub fn holds(&self, worker: usize, test: usize) -> bool {
+        self.tests[test].state == State::Held(worker)
+    }
+
+    fn release(&mut self, worker: usize, test: usize) {
         let category = self.tests[test].category;
         let slots = &mut self.workers[worker];
         if let Some(held) = slots.held.get_mut(&category) {
@@ -250,8 +450,17 @@ impl Scheduler {
             if *held == 0 {
                 slots.held.remove(&category);
                 self.holders[category] -= 1;
+                // Its slot is gone: a chunk it had started is free again.
+                if let Some(lane) = slots.open.remove(&category) {
+                    self.lanes[lane]
+                        .chunks
+                        .iter_mut()
+                        .filter(|c| c.owner == Some(worker))
+                        .for_each(|c| c.owner = None);
+                }
             }
         }
+        let slots = &mut self.workers[worker];
         let still_cpu = slots
             .held
             .keys()
@@ -262,18 +471,56 @@ impl Scheduler {
         }
     }
 
-    /// Puts tests a worker held but never started back in front of the queue.
+    /// Puts tests a worker held but never started back in front of their
+    /// lanes, in the order given (the order the worker would have run them).
     pub fn requeue(&mut self, worker: usize, tests: &[usize]) {
-        for &test in tests.iter().rev() {
-            self.finished(worker, test);
-            let TestSlot { unit, category, .. } = self.tests[test];
-            let queue = self.pending.entry((category, unit)).or_default();
-            if queue.is_empty() && !self.unit_order[category].contains(&unit) {
-                self.unit_order[category].insert(0, unit);
+        let tests: Vec<usize> = tests
+            .iter()
+            .copied()
+            .filter(|t| self.holds(worker, *t))
+            .collect();
+        for &test in &tests {
+            self.release(worker, test);
+            self.tests[test].state = State::Pending;
+        }
+        // Per lane, one chunk at its front, unless the worker's own started
+        // chunk is there: then they go back into it.
+        let mut by_lane: Vec<(usize, Vec<usize>)> = Vec::new();
+        for &test in &tests {
+            let lane = self.tests[test].lane;
+            match by_lane.iter_mut().find(|(l, _)| *l == lane) {
+                Some((_, list)) => list.push(test),
+                None => by_lane.push((lane, vec![test])),
             }
-            queue.push_front(test);
-            self.pending_per_category[category] += 1;
-            self.pending_weight[category] += self.tests[test].weight;
+        }
+        for (lane, list) in by_lane {
+            let category = self.lanes[lane].category;
+            for &t in &list {
+                self.lanes[lane].weight += self.tests[t].weight;
+                self.lanes[lane].firsts += usize::from(self.tests[t].first);
+                self.pending_per_category[category] += 1;
+                self.pending_weight[category] += self.tests[t].weight;
+            }
+            // Back where they were in the lane, as a chunk of their own,
+            // which this worker may take again.
+            let first = list[0];
+            self.workers[worker].lane_pos.remove(&lane);
+            let state = &mut self.lanes[lane];
+            let at = state
+                .chunks
+                .iter()
+                .position(|c| c.tests.front().is_some_and(|t| *t > first))
+                .unwrap_or(state.chunks.len());
+            state.chunks.insert(
+                at,
+                Chunk {
+                    tests: list.into(),
+                    owner: None,
+                },
+            );
+            if !self.lanes_of[category].contains(&lane) {
+                self.lanes_of[category].push(lane);
+            }
         }
     }
 
@@ -283,6 +530,14 @@ impl Scheduler {
         for (category, _) in slots.held.drain() {
             self.holders[category] -= 1;
         }
+        for (_, lane) in slots.open.drain() {
+            self.lanes[lane]
+                .chunks
+                .iter_mut()
+                .filter(|c| c.owner == Some(worker))
+                .for_each(|c| c.owner = None);
+        }
+        slots.lane_pos.clear();
         if slots.holds_cpu {
             slots.holds_cpu = false;
             self.cpu_holders -= 1;
@@ -300,7 +555,7 @@ impl Scheduler {
     }
 
     fn may_take(&self, worker: usize, category: usize) -> bool {
-        if self.pending_per_category[category] == 0 {
+        if self.pending_per_category[category] == 0 || self.categories[category].exclusive {
             return false;
         }
         let slots = &self.workers[worker];
@@ -317,72 +572,121 @@ impl Scheduler {
         true
     }
 
+    /// The first chunk of `lane` that `worker` may take: not started by
+    /// another worker, and after every test of the lane it already got.
+    fn eligible_chunk(&self, worker: usize, lane: usize) -> Option<usize> {
+        let after = self.workers[worker].lane_pos.get(&lane).copied();
+        self.lanes[lane].chunks.iter().position(|c| {
+            (c.owner.is_none() || c.owner == Some(worker))
+                && c.tests
+                    .front()
+                    .is_some_and(|t| after.is_none_or(|p| *t > p))
+        })
+    }
+
+    /// The first test still pending in a lane's front chunk (collection order).
+    fn lane_head(&self, lane: usize) -> usize {
+        self.lanes[lane]
+            .chunks
+            .front()
+            .and_then(|c| c.tests.front())
+            .copied()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// With one worker: lanes with `--ff` failures first (as pytest's own
+    /// `--ff`), then collection order.
+    fn in_order_key(&self, lane: usize) -> (bool, usize) {
+        (self.lanes[lane].firsts == 0, self.lane_head(lane))
+    }
+
+    /// Heavier first: lanes with `--ff` failures, then by pending seconds.
+    fn lane_rank(&self, lane: usize) -> (bool, f64) {
+        let state = &self.lanes[lane];
+        (state.firsts > 0, state.weight)
+    }
+
     fn pick_category(&self, worker: usize) -> Option<usize> {
-        let collected = &self.workers[worker].collected;
-        (0..self.categories.len())
+        let candidates = (0..self.categories.len())
             .filter(|c| self.may_take(worker, *c))
-            .max_by(|a, b| {
-                let heaviest = |c: usize| {
-                    let unit = self.unit_order[c][0];
-                    self.pending[&(c, unit)]
-                        .front()
-                        .map_or(0.0, |t| self.tests[*t].weight)
+            .filter_map(|c| self.next_lane(worker, c).map(|lane| (c, lane)));
+        if self.options.in_order {
+            return candidates
+                .min_by_key(|(_, lane)| self.in_order_key(*lane))
+                .map(|(c, _)| c);
+        }
+        let collected = &self.workers[worker].collected;
+        candidates
+            .max_by(|(a, la), (b, lb)| {
+                let (fa, wa) = self.lane_rank(*la);
+                let (fb, wb) = self.lane_rank(*lb);
+                let own = |l: usize| {
+                    self.eligible_chunk(worker, l).is_some_and(|ci| {
+                        self.lanes[l].chunks[ci]
+                            .tests
+                            .iter()
+                            .all(|t| collected[self.tests[*t].unit])
+                    })
                 };
-                let own = |c: usize| self.unit_order[c].iter().any(|u| collected[*u]);
-                heaviest(*a)
-                    .total_cmp(&heaviest(*b))
-                    .then(own(*a).cmp(&own(*b)))
+                fa.cmp(&fb)
+                    .then(wa.total_cmp(&wb))
+                    .then(own(*la).cmp(&own(*lb)))
                     // Earlier categories win ties (max_by keeps the last maximum).
                     .then(b.cmp(a))
             })
+            .map(|(c, _)| c)
     }
 
-    /// The file to take tests from: the worker's own (no collection needed),
-    /// unless another file's next test is much heavier (recorded durations):
-    /// then that one, since the heaviest tests must start first. With no
-    /// own file left, the file with the most work left.
-    fn next_unit(&self, worker: usize, category: usize) -> Option<usize> {
-        let head = |u: usize| {
-            self.pending
-                .get(&(category, u))
-                .and_then(|q| q.front())
-                .map_or(0.0, |t| self.tests[*t].weight)
-        };
-        // The first of the heaviest, so that equal weights keep file order.
-        let first_heaviest = |units: &mut dyn Iterator<Item = usize>| {
-            units.fold(None, |best: Option<usize>, u| match best {
-                Some(b) if head(b) >= head(u) => Some(b),
-                _ => Some(u),
-            })
-        };
-        let order = &self.unit_order[category];
-        let own = first_heaviest(
-            &mut order
-                .iter()
-                .copied()
-                .filter(|u| self.workers[worker].collected[*u]),
-        );
-        let heaviest = first_heaviest(&mut order.iter().copied());
-        match (own, heaviest) {
-            (Some(own), Some(other)) if head(other) > 2.0 * head(own) => Some(other),
-            (Some(own), _) => Some(own),
-            (None, _) => self.richest_unit(category),
-        }
-    }
-
-    fn richest_unit(&self, category: usize) -> Option<usize> {
-        let work = |u: usize| {
-            self.pending.get(&(category, u)).map_or(0.0, |q| {
-                q.iter().map(|t| self.tests[*t].weight).sum::<f64>()
-            })
-        };
-        self.unit_order[category]
+    /// The lane to take from: the worker's own files (no collection needed),
+    /// unless another lane is much heavier (recorded durations) or holds
+    /// `--ff` failures: then that one, since the heaviest work must start
+    /// first. Lanes whose front chunk another worker started are skipped.
+    fn next_lane(&self, worker: usize, category: usize) -> Option<usize> {
+        let free = self.lanes_of[category]
             .iter()
             .copied()
-            .fold(None, |best: Option<usize>, u| match best {
-                Some(b) if work(b) >= work(u) => Some(b),
-                _ => Some(u),
+            .filter(|l| self.eligible_chunk(worker, *l).is_some());
+        if self.options.in_order {
+            return free.min_by_key(|l| self.in_order_key(*l));
+        }
+        let collected = &self.workers[worker].collected;
+        let own = |l: usize| {
+            self.eligible_chunk(worker, l).is_some_and(|ci| {
+                self.lanes[l].chunks[ci]
+                    .tests
+                    .iter()
+                    .all(|t| collected[self.tests[*t].unit])
             })
+        };
+        // The first of the heaviest, so that equal weights keep file order.
+        let better = |a: usize, b: usize| {
+            let (fa, wa) = self.lane_rank(a);
+            let (fb, wb) = self.lane_rank(b);
+            fb.cmp(&fa).then(wb.total_cmp(&wa)).then(a.cmp(&b)).is_lt()
+        };
+        let mut best: Option<usize> = None;
+        let mut best_own: Option<usize> = None;
+        for lane in free {
+            if best.is_none_or(|b| better(lane, b)) {
+                best = Some(lane);
+            }
+            if own(lane) && best_own.is_none_or(|b| better(lane, b)) {
+                best_own = Some(lane);
+            }
+        }
+        match (best_own, best) {
+            (Some(own), Some(other)) => {
+                let (fo, wo) = self.lane_rank(own);
+                let (fb, wb) = self.lane_rank(other);
+                if (fb && !fo) || wb > 2.0 * wo {
+                    Some(other)
+                } else {
+                    Some(own)
+                }
+            }
+            (None, best) => best,
+            (own, None) => own,
+        }
     }
 }
 
@@ -394,6 +698,7 @@ mod tests {
         CategorySlots {
             cap,
             kind: Kind::Cpu,
+            exclusive: false,
         }
     }
 
@@ -401,12 +706,20 @@ mod tests {
         CategorySlots {
             cap,
             kind: Kind::Io,
+            exclusive: false,
+        }
+    }
+
+    fn opts(single: bool) -> Options {
+        Options {
+            single,
+            ..Options::default()
         }
     }
 
     #[test]
     fn own_files_come_before_stolen_ones() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 2, false);
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(false));
         for unit in [0, 0, 1, 1] {
             s.add_test(unit, 0, 1.0);
         }
@@ -415,14 +728,14 @@ mod tests {
         s.mark_collected(a, 0);
         s.mark_collected(b, 1);
         let batch = s.assign(b);
-        assert_eq!(batch.tests, vec![2]);
+        assert_eq!(batch.tests, vec![2, 3]);
         assert!(batch.collect.is_empty());
-        assert_eq!(s.assign(a).tests, vec![0]);
+        assert_eq!(s.assign(a).tests, vec![0, 1]);
     }
 
     #[test]
     fn a_worker_without_own_work_steals_the_richest_file_and_collects_it() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 2, true);
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(true));
         for unit in [0, 1, 1, 1] {
             s.add_test(unit, 0, 1.0);
         }
@@ -437,7 +750,7 @@ mod tests {
 
     #[test]
     fn category_cap_is_a_semaphore() {
-        let mut s = Scheduler::new(8, vec![io(2)], 1, true);
+        let mut s = Scheduler::new(8, vec![io(2)], 1, opts(true));
         for _ in 0..10 {
             s.add_test(0, 0, 1.0);
         }
@@ -450,14 +763,14 @@ mod tests {
         assert!(!s.assign(workers[0]).tests.is_empty());
         assert!(s.assign(workers[2]).tests.is_empty());
         // Releasing every test of a holder frees its slot.
-        s.finished(workers[1], got[1][0]);
+        assert!(s.finished(workers[1], got[1][0]));
         assert!(!s.assign(workers[2]).tests.is_empty());
         let _ = first;
     }
 
     #[test]
     fn cpu_tests_never_use_more_workers_than_the_limit_but_io_may() {
-        let mut s = Scheduler::new(2, vec![cpu(8), io(10)], 1, true);
+        let mut s = Scheduler::new(2, vec![cpu(8), io(10)], 1, opts(true));
         for _ in 0..10 {
             s.add_test(0, 0, 1.0);
         }
@@ -482,8 +795,8 @@ mod tests {
     }
 
     #[test]
-    fn heavier_tests_start_first() {
-        let mut s = Scheduler::new(1, vec![cpu(1)], 2, true);
+    fn heavier_files_start_first_in_collection_order_inside() {
+        let mut s = Scheduler::new(1, vec![cpu(1)], 2, opts(true));
         s.add_test(0, 0, 0.1);
         s.add_test(1, 0, 5.0);
         s.add_test(0, 0, 2.0);
@@ -498,12 +811,13 @@ mod tests {
                 t
             })
             .collect();
-        assert_eq!(order, vec![1, 2, 0]);
+        // File 1 is heavier; inside file 0, pytest's order, whatever the weights.
+        assert_eq!(order, vec![1, 0, 2]);
     }
 
     #[test]
     fn one_batch_never_holds_most_of_the_heavy_work() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 1, false);
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, opts(false));
         for _ in 0..4 {
             s.add_test(0, 0, 1.0);
         }
@@ -523,7 +837,7 @@ mod tests {
 
     #[test]
     fn a_much_heavier_test_elsewhere_is_taken_before_own_light_ones() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 2, true);
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(true));
         s.add_test(0, 0, 0.01);
         s.add_test(0, 0, 0.01);
         s.add_test(1, 0, 3.0);
@@ -537,7 +851,7 @@ mod tests {
 
     #[test]
     fn equal_weights_keep_file_order() {
-        let mut s = Scheduler::new(1, vec![cpu(1)], 3, true);
+        let mut s = Scheduler::new(1, vec![cpu(1)], 3, opts(true));
         for unit in [0, 1, 2] {
             s.add_test(unit, 0, 1.0);
         }
@@ -556,18 +870,364 @@ mod tests {
 
     #[test]
     fn requeued_tests_run_again_and_stop_hands_out_nothing() {
-        let mut s = Scheduler::new(1, vec![cpu(1)], 1, false);
+        let mut s = Scheduler::new(1, vec![cpu(1)], 1, opts(false));
         for _ in 0..4 {
             s.add_test(0, 0, 1.0);
         }
         s.seal();
         let w = s.add_worker();
         let batch = s.assign(w);
-        assert_eq!(batch.tests.len(), 2);
+        assert_eq!(batch.tests, vec![0, 1, 2, 3], "one worker: one whole chunk");
         s.requeue(w, &batch.tests);
         assert_eq!(s.pending(), 4);
         assert_eq!(s.assign(w).tests, batch.tests);
         s.stop();
         assert!(s.assign(w).tests.is_empty());
+    }
+
+    fn info(unit: usize, category: usize, nodeid: &str, weight: f64) -> TestInfo {
+        TestInfo {
+            unit,
+            category,
+            weight,
+            first: false,
+            nodeid: nodeid.to_string(),
+            scope: None,
+            group: None,
+        }
+    }
+
+    /// Runs the scheduler to the end with `workers` that each finish their
+    /// batch before asking again, round robin; returns what each ran, in order.
+    fn drain(s: &mut Scheduler, workers: &[usize]) -> Vec<Vec<usize>> {
+        let mut ran = vec![Vec::new(); workers.len()];
+        let mut idle_rounds = 0;
+        while s.pending() > 0 {
+            let mut any = false;
+            for (i, w) in workers.iter().enumerate() {
+                let batch = s.assign(*w);
+                for t in batch.tests {
+                    any = true;
+                    ran[i].push(t);
+                    assert!(s.finished(*w, t), "{t} handed to {w} and finished once");
+                }
+            }
+            idle_rounds = if any { 0 } else { idle_rounds + 1 };
+            assert!(idle_rounds < 2, "pending work that no worker gets");
+        }
+        ran
+    }
+
+    /// Each worker's tests of one file (unit) appear in collection order.
+    fn assert_in_order(s: &Scheduler, ran: &[Vec<usize>]) {
+        for tests in ran {
+            for unit in 0..s.unit_count {
+                let of_unit: Vec<usize> = tests
+                    .iter()
+                    .copied()
+                    .filter(|t| s.tests[*t].unit == unit)
+                    .collect();
+                assert!(
+                    of_unit.windows(2).all(|w| w[0] < w[1]),
+                    "unit {unit} out of order on a worker: {of_unit:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_durations_never_reorder_tests_inside_a_file() {
+        // Two files, the later tests heavier: heaviest-first would run them
+        // first; pytest's order must hold on every worker.
+        for workers in [1, 2, 3] {
+            let mut s = Scheduler::new(workers, vec![cpu(8)], 2, opts(false));
+            for unit in 0..2 {
+                for i in 0..10 {
+                    let id = format!("f{unit}.py::C{}::t{i}", i / 5);
+                    s.add(info(unit, 0, &id, 0.1 + i as f64));
+                }
+            }
+            s.seal();
+            let ws: Vec<_> = (0..workers).map(|_| s.add_worker()).collect();
+            let ran = drain(&mut s, &ws);
+            assert_eq!(ran.iter().map(Vec::len).sum::<usize>(), 20);
+            assert_in_order(&s, &ran);
+        }
+    }
+
+    #[test]
+    fn failed_first_moves_chunks_not_tests() {
+        let mut s = Scheduler::new(1, vec![cpu(1)], 2, opts(true));
+        for (unit, id) in [
+            (0, "a.py::t0"),
+            (0, "a.py::t1"),
+            (1, "b.py::t0"),
+            (1, "b.py::t1"),
+        ] {
+            s.add(info(unit, 0, id, 1.0));
+        }
+        s.tests[3].first = true;
+        s.pending_plan[3].weight = 1.0;
+        s.seal();
+        let w = s.add_worker();
+        let ran = drain(&mut s, &[w]);
+        // b.py holds the failure: it goes first, in its own order.
+        assert_eq!(ran[0], vec![2, 3, 0, 1]);
+    }
+
+    #[test]
+    fn one_worker_runs_failed_first_files_first_then_collection_order() {
+        let options = Options {
+            in_order: true,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(1, vec![cpu(1)], 3, options);
+        for (unit, id) in [
+            (0, "a.py::t"),
+            (1, "b.py::t0"),
+            (1, "b.py::t1"),
+            (2, "c.py::t"),
+        ] {
+            let mut t = info(unit, 0, id, 1.0);
+            t.first = id == "b.py::t1";
+            s.add(t);
+        }
+        s.seal();
+        let w = s.add_worker();
+        let ran = drain(&mut s, &[w]);
+        assert_eq!(ran[0], vec![1, 2, 0, 3]);
+    }
+
+    #[test]
+    fn one_worker_runs_everything_in_collection_order() {
+        let options = Options {
+            in_order: true,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(1, vec![cpu(1), cpu(1)], 3, options);
+        // Collection order interleaves categories and files of different weight.
+        let spec = [
+            (0, 0, 0.1),
+            (0, 1, 9.0),
+            (1, 0, 5.0),
+            (2, 1, 0.1),
+            (2, 0, 3.0),
+        ];
+        for (i, (unit, category, weight)) in spec.into_iter().enumerate() {
+            s.add(info(unit, category, &format!("f{unit}.py::t{i}"), weight));
+        }
+        s.seal();
+        let w = s.add_worker();
+        let mut order: Vec<usize> = Vec::new();
+        while s.pending() > 0 {
+            let batch = s.assign(w);
+            assert_eq!(batch.tests.len(), 1, "{batch:?}");
+            order.extend(&batch.tests);
+            assert!(s.finished(w, batch.tests[0]));
+        }
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_chunk_started_one_by_one_stays_with_its_worker() {
+        // -x hands out one test at a time: the next test of a file goes to
+        // the worker that ran the previous one, so it keeps its fixtures.
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(true));
+        for i in 0..4 {
+            s.add(info(0, 0, &format!("a.py::C::t{i}"), 1.0));
+        }
+        for i in 0..4 {
+            s.add(info(1, 0, &format!("b.py::t{i}"), 1.0));
+        }
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        assert_eq!(s.assign(a).tests, vec![0]);
+        assert_eq!(s.assign(b).tests, vec![4], "b must not take a's chunk");
+        assert_eq!(s.assign(a).tests, vec![1]);
+        assert_eq!(s.assign(b).tests, vec![5]);
+    }
+
+    #[test]
+    fn exclusive_tests_run_alone_after_a_drain() {
+        let exclusive = CategorySlots {
+            cap: 1,
+            kind: Kind::Cpu,
+            exclusive: true,
+        };
+        let mut s = Scheduler::new(2, vec![cpu(2), exclusive], 3, opts(false));
+        for i in 0..4 {
+            s.add(info(0, 0, &format!("a.py::t{i}"), 1.0));
+        }
+        s.add(info(1, 1, "s.py::t0", 1.0));
+        s.add(info(2, 1, "s2.py::t0", 1.0));
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        // Nothing runs yet: an exclusive test goes first, alone.
+        let first = s.assign(a);
+        assert_eq!(first.tests, vec![4]);
+        assert!(
+            s.assign(b).tests.is_empty(),
+            "nothing beside an exclusive test"
+        );
+        assert!(s.assign(a).tests.is_empty(), "one exclusive test at a time");
+        assert!(s.finished(a, 4));
+        assert_eq!(s.assign(b).tests, vec![5]);
+        assert!(s.finished(b, 5));
+        // Then the rest, in parallel.
+        assert!(!s.assign(a).tests.is_empty());
+        assert!(!s.assign(b).tests.is_empty());
+    }
+
+    #[test]
+    fn pending_exclusive_work_waits_for_running_work_to_drain() {
+        let exclusive = CategorySlots {
+            cap: 1,
+            kind: Kind::Cpu,
+            exclusive: true,
+        };
+        let mut s = Scheduler::new(2, vec![cpu(2), exclusive], 2, opts(true));
+        s.add(info(0, 0, "a.py::t0", 1.0));
+        s.add(info(0, 0, "a.py::t1", 1.0));
+        s.add(info(1, 1, "s.py::t0", 1.0));
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        assert_eq!(s.assign(a).tests, vec![2]);
+        assert!(s.finished(a, 2));
+        // A crashed worker's exclusive test comes back while a runs t0.
+        assert_eq!(s.assign(a).tests, vec![0]);
+        let tests = vec![2];
+        s.tests[2].state = State::Held(b);
+        s.workers[b].held.insert(1, 1);
+        s.holders[1] += 1;
+        s.requeue(b, &tests);
+        assert!(s.assign(b).tests.is_empty(), "drain: a still runs t0");
+        assert!(s.finished(a, 0));
+        assert_eq!(s.assign(b).tests, vec![2]);
+    }
+
+    #[test]
+    fn a_test_is_handed_out_once_and_finished_only_by_its_holder() {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, opts(true));
+        s.add_test(0, 0, 1.0);
+        s.add_test(0, 0, 1.0);
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        let t = s.assign(a).tests[0];
+        assert!(!s.finished(b, t), "b never held it");
+        assert!(s.finished(a, t));
+        assert!(!s.finished(a, t), "finished twice");
+        s.requeue(b, &[t]);
+        assert_eq!(s.pending(), 1, "a finished test is not requeued");
+        let rest = drain(&mut s, &[a, b]);
+        assert_eq!(rest.concat().len(), 1);
+    }
+
+    #[test]
+    fn with_nothing_held_pending_work_always_goes_to_an_asking_worker() {
+        // The invariant behind "a pending test is never left without a
+        // worker": whatever the categories, caps and chunks.
+        let categories = vec![cpu(1), io(3), cpu(2)];
+        let mut s = Scheduler::new(2, categories, 4, opts(false));
+        for i in 0..40 {
+            s.add(info(
+                i % 4,
+                i % 3,
+                &format!("f{}.py::C{}::t{i}", i % 4, i % 2),
+                0.5,
+            ));
+        }
+        s.seal();
+        let ws: Vec<_> = (0..3).map(|_| s.add_worker()).collect();
+        let ran = drain(&mut s, &ws);
+        assert_eq!(ran.concat().len(), 40);
+        assert!(s.nobody_holds_anything());
+    }
+
+    fn dist_scheduler(dist: Dist, spec: &[(usize, &str, Option<&str>)]) -> Scheduler {
+        let options = Options {
+            dist,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(4, vec![cpu(4)], 4, options);
+        for (unit, id, group) in spec {
+            let mut t = info(*unit, 0, id, 1.0);
+            t.group = group.map(str::to_string);
+            s.add(t);
+        }
+        s.seal();
+        s
+    }
+
+    /// Which worker ran each test.
+    fn ran_on(s: &mut Scheduler) -> HashMap<usize, usize> {
+        let ws: Vec<_> = (0..4).map(|_| s.add_worker()).collect();
+        let ran = drain(s, &ws);
+        ran.iter()
+            .enumerate()
+            .flat_map(|(w, tests)| tests.iter().map(move |t| (*t, w)))
+            .collect()
+    }
+
+    #[test]
+    fn dist_loadfile_keeps_each_file_on_one_worker() {
+        let spec: Vec<(usize, String, Option<&str>)> = (0..80)
+            .map(|i| (i / 40, format!("f{}.py::t{i}", i / 40), None))
+            .collect();
+        let spec: Vec<_> = spec
+            .iter()
+            .map(|(u, id, g)| (*u, id.as_str(), *g))
+            .collect();
+        let mut s = dist_scheduler(Dist::LoadFile, &spec);
+        let on = ran_on(&mut s);
+        for unit in 0..2 {
+            let workers: std::collections::HashSet<_> =
+                (0..80).filter(|t| t / 40 == unit).map(|t| on[&t]).collect();
+            assert_eq!(workers.len(), 1, "file {unit} split: {workers:?}");
+        }
+        // Under load the same big files are shared out.
+        let mut s = dist_scheduler(Dist::Load, &spec);
+        let on = ran_on(&mut s);
+        let workers: std::collections::HashSet<_> = (0..40).map(|t| on[&t]).collect();
+        assert!(workers.len() > 1);
+    }
+
+    #[test]
+    fn dist_loadscope_keeps_each_class_on_one_worker() {
+        let spec: Vec<(usize, String, Option<&str>)> = (0..80)
+            .map(|i| (0, format!("f.py::C{}::t{i}", i / 40), None))
+            .collect();
+        let spec: Vec<_> = spec
+            .iter()
+            .map(|(u, id, g)| (*u, id.as_str(), *g))
+            .collect();
+        let mut s = dist_scheduler(Dist::LoadScope, &spec);
+        let on = ran_on(&mut s);
+        for class in 0..2 {
+            let workers: std::collections::HashSet<_> = (0..80)
+                .filter(|t| t / 40 == class)
+                .map(|t| on[&t])
+                .collect();
+            assert_eq!(workers.len(), 1, "class {class} split: {workers:?}");
+        }
+    }
+
+    #[test]
+    fn dist_loadgroup_runs_a_group_on_one_worker() {
+        let spec: Vec<(usize, String, Option<&str>)> = (0..40)
+            .map(|i| {
+                let group = (i % 5 == 0).then_some("db");
+                (i % 4, format!("f{}.py::t{i}", i % 4), group)
+            })
+            .collect();
+        let spec: Vec<_> = spec
+            .iter()
+            .map(|(u, id, g)| (*u, id.as_str(), *g))
+            .collect();
+        let mut s = dist_scheduler(Dist::LoadGroup, &spec);
+        let on = ran_on(&mut s);
+        let workers: std::collections::HashSet<_> =
+            (0..40).filter(|t| t % 5 == 0).map(|t| on[&t]).collect();
+        assert_eq!(workers.len(), 1, "group split: {workers:?}");
+        assert_eq!(on.len(), 40);
     }
 }

@@ -53,6 +53,7 @@ pub struct CategorySources {
     pub max_workers: Source,
     pub kind: Source,
     pub rate_limited: Source,
+    pub exclusive: Source,
     pub order: Source,
 }
 
@@ -64,6 +65,7 @@ impl CategorySources {
             max_workers: source.clone(),
             kind: source.clone(),
             rate_limited: source.clone(),
+            exclusive: source.clone(),
             order: source,
         }
     }
@@ -85,6 +87,8 @@ pub struct Category {
     pub kind: Kind,
     /// Whether its workers go through the rate-limiting proxy.
     pub rate_limited: bool,
+    /// Its tests run one at a time with nothing else running.
+    pub exclusive: bool,
     /// Matching order: lower is tried first; ties keep declaration order.
     pub order: i64,
     /// Whether pacer defines it (as opposed to the project).
@@ -113,6 +117,7 @@ impl Category {
             max_workers,
             kind: Kind::Cpu,
             rate_limited: false,
+            exclusive: false,
             order,
             builtin: false,
             sources: CategorySources {
@@ -211,9 +216,24 @@ pub fn builtin_categories() -> Vec<Category> {
             true,
         ),
     ];
-    spec.iter()
-        .enumerate()
-        .map(
+    // Tests that must not run beside others (pyOFSC's `serial` marker, run
+    // by xdist users in a second `-m serial` pass) come first, so the marker
+    // wins over any path.
+    let serial = Category {
+        name: "serial".to_string(),
+        description: "tests that run alone, nothing beside them".to_string(),
+        paths: Vec::new(),
+        markers: vec!["serial".to_string()],
+        max_workers: 1,
+        kind: Kind::Cpu,
+        rate_limited: false,
+        exclusive: true,
+        order: -10,
+        builtin: true,
+        sources: CategorySources::all(Source::Default),
+    };
+    std::iter::once(serial)
+        .chain(spec.iter().enumerate().map(
             |(i, (name, description, path, marker, cap, kind, rate_limited))| Category {
                 name: name.to_string(),
                 description: description.to_string(),
@@ -222,11 +242,12 @@ pub fn builtin_categories() -> Vec<Category> {
                 max_workers: *cap,
                 kind: *kind,
                 rate_limited: *rate_limited,
+                exclusive: false,
                 order: (i as i64) * 10,
                 builtin: true,
                 sources: CategorySources::all(Source::Default),
             },
-        )
+        ))
         .collect()
 }
 
@@ -240,6 +261,7 @@ pub(crate) fn default_category(workers: usize) -> Category {
         max_workers: workers,
         kind: Kind::Cpu,
         rate_limited: false,
+        exclusive: false,
         order: i64::MAX,
         builtin: true,
         sources: CategorySources {
@@ -349,9 +371,19 @@ mod tests {
             (m(&["tests/live/"]), m(&["live"]), 10, Kind::Io, true)
         );
         assert_eq!(row("default"), (m(&[]), m(&[]), 2, Kind::Cpu, false));
+        assert_eq!(row("serial"), (m(&[]), m(&["serial"]), 1, Kind::Cpu, false));
+        assert!(cats.get("serial").unwrap().exclusive);
+        assert!(!cats.get("unit").unwrap().exclusive);
+        // A `serial` mark wins over any path: such a test must run alone.
+        assert_eq!(
+            cats.categorize("tests/unit/test_a.py::t", &m(&["serial"]))
+                .name,
+            "serial"
+        );
         assert_eq!(
             cats.names(),
             m(&[
+                "serial",
                 "unit",
                 "models",
                 "integration",
@@ -440,7 +472,7 @@ mod tests {
     #[test]
     fn order_overrides_declaration_order() {
         let mut list = builtin_categories();
-        let mut slow = Category::new_project("slow", 2, -1);
+        let mut slow = Category::new_project("slow", 2, -20);
         slow.markers = m(&["slow"]);
         list.push(slow);
         let cats = Categories::new(list, default_category(2));

@@ -71,6 +71,7 @@ pub const CATEGORY_KEYS: &[&str] = &[
     "max_workers",
     "kind",
     "rate_limited",
+    "exclusive",
     "order",
     "description",
 ];
@@ -86,6 +87,7 @@ pub(crate) struct CategoryPatch {
     pub max_workers: Option<Sourced<usize>>,
     pub kind: Option<Sourced<Kind>>,
     pub rate_limited: Option<Sourced<bool>>,
+    pub exclusive: Option<Sourced<bool>>,
     pub order: Option<Sourced<i64>>,
 }
 
@@ -213,6 +215,7 @@ impl FileConfig {
                         },
                     },
                     rate_limited: c.bool("rate_limited")?,
+                    exclusive: c.bool("exclusive")?,
                     order: c.int("order")?,
                 });
             }

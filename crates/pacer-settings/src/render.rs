@@ -173,6 +173,7 @@ impl Settings {
             push("max_workers", json!(cat.max_workers), &s.max_workers);
             push("kind", json!(cat.kind.to_string()), &s.kind);
             push("rate_limited", json!(cat.rate_limited), &s.rate_limited);
+            push("exclusive", json!(cat.exclusive), &s.exclusive);
             if cat.name != crate::DEFAULT_CATEGORY {
                 push("order", json!(cat.order), &s.order);
             }

@@ -252,6 +252,10 @@ fn apply_patch(cat: &mut Category, patch: &CategoryPatch) {
         cat.rate_limited = r.value;
         cat.sources.rate_limited = r.source.clone();
     }
+    if let Some(e) = &patch.exclusive {
+        cat.exclusive = e.value;
+        cat.sources.exclusive = e.source.clone();
+    }
     if let Some(o) = &patch.order {
         cat.order = o.value;
         cat.sources.order = o.source.clone();
@@ -273,7 +277,7 @@ fn resolve_categories(
                     name: patch.name.clone(),
                     origin: Box::new(origin),
                     problem: "`default` takes no `paths`, `markers` or `order`: it holds whatever no other category selects",
-                    fix: "set only max_workers, kind, rate_limited or description for `default`, or define a new category",
+                    fix: "set only max_workers, kind, rate_limited, exclusive or description for `default`, or define a new category",
                 });
             }
             apply_patch(&mut default, patch);

@@ -98,6 +98,7 @@ fn defaults_without_any_config() {
     assert_eq!(
         s.categories().names(),
         [
+            "serial",
             "unit",
             "models",
             "integration",
@@ -378,7 +379,7 @@ max_workers = 3
 markers = ["slow"]
 kind = "io"
 max_workers = 5
-order = -1
+order = -20
 
 [tool.pacer.categories.contract]
 paths = ["tests/contract"]
@@ -857,10 +858,11 @@ fn json_has_every_row_categories_and_upstreams() {
     let workers = rows.iter().find(|r| r["key"] == "workers").unwrap();
     assert_eq!(workers["value"], 2);
     assert_eq!(workers["source"], "env PYTEST_WORKERS");
-    assert_eq!(json["categories"].as_array().unwrap().len(), 6);
+    assert_eq!(json["categories"].as_array().unwrap().len(), 7);
     assert_eq!(json["upstreams"][0]["name"], "ofsc");
     assert_eq!(json["upstreams"][0]["limits"]["min_delay"], 0.1);
-    assert_eq!(json["categories"][3]["kind"], "io");
+    assert_eq!(json["categories"][4]["kind"], "io");
+    assert_eq!(json["categories"][0]["exclusive"], true);
 }
 
 #[test]

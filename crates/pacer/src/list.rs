@@ -55,6 +55,7 @@ impl Listing {
                         "max_workers": c.slots.cap,
                         "kind": c.slots.kind,
                         "rate_limited": c.rate_limited,
+                        "exclusive": c.slots.exclusive,
                         "selected": c.selected,
                         "count": tests.len(),
                         "tests": tests,
@@ -90,10 +91,11 @@ impl Listing {
                 Kind::Io => "io",
             };
             let limited = if c.rate_limited { ", rate limited" } else { "" };
+            let alone = if c.slots.exclusive { ", alone" } else { "" };
             let skipped = if c.selected { "" } else { " (not selected)" };
             let _ = writeln!(
                 out,
-                "{} ({} test{}; up to {} at once, {kind}{limited}){skipped}",
+                "{} ({} test{}; up to {} at once, {kind}{limited}{alone}){skipped}",
                 c.name,
                 tests.len(),
                 if tests.len() == 1 { "" } else { "s" },
@@ -111,15 +113,18 @@ impl Listing {
         for (id, _) in &self.problems {
             let _ = writeln!(out, "ERROR collecting {id}");
         }
+        let used = self
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.tests.iter().any(|t| t.category == *i))
+            .count();
         let _ = writeln!(
             out,
-            "{} tests in {} categories",
+            "{} {} in {used} {}",
             self.tests.len(),
-            self.categories
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| self.tests.iter().any(|t| t.category == *i))
-                .count()
+            plural(self.tests.len(), "test", "tests"),
+            plural(used, "category", "categories"),
         );
     }
 }
@@ -146,5 +151,13 @@ impl Reporter for Listing {
             Event::Notice { message } => eprintln!("pacer: {message}"),
             _ => {}
         }
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }

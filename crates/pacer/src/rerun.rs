@@ -174,6 +174,7 @@ mod tests {
             slots: CategorySlots {
                 cap: 4,
                 kind: Kind::Io,
+                exclusive: false,
             },
             rate_limited,
             selected: true,

@@ -398,6 +398,7 @@ fn prepare(
                     pacer_settings::Kind::Cpu => Kind::Cpu,
                     pacer_settings::Kind::Io => Kind::Io,
                 },
+                exclusive: category.exclusive,
             },
             rate_limited: category.rate_limited,
             selected,
@@ -462,6 +463,7 @@ fn prepare(
         prewarm_zygote: settings.fork().value && io_tests_likely(settings),
         fork: settings.fork().value,
         tune: Some(tune),
+        dist: pacer_runner::plan::Dist::default(),
     };
     Ok(Prepared {
         config,

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 use pacer_runner::protocol::PytestOptions;
 
@@ -63,6 +64,12 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
     } else {
         let (workers, notes) = workers(inputs, options);
         tuning.notes = notes;
+        tuning.dist = match inputs.dist.as_deref().or(options.dist.as_deref()) {
+            Some("loadfile") => Some(Dist::LoadFile),
+            Some("loadscope") => Some(Dist::LoadScope),
+            Some("loadgroup") => Some(Dist::LoadGroup),
+            _ => None,
+        };
         if workers != inputs.workers {
             tuning.workers = Some(workers);
         }
@@ -190,6 +197,30 @@ mod tests {
         assert!(tune(&inputs(), &o).delegate.is_some());
         let o = options(|o| o.pdb = true);
         assert!(tune(&inputs(), &o).delegate.is_some());
+    }
+
+    #[test]
+    fn dist_modes_map_to_pacers_scheduling() {
+        for (mode, dist) in [
+            ("loadfile", Some(Dist::LoadFile)),
+            ("loadscope", Some(Dist::LoadScope)),
+            ("loadgroup", Some(Dist::LoadGroup)),
+            ("worksteal", None),
+            ("load", None),
+        ] {
+            let o = options(|o| o.dist = Some(mode.into()));
+            assert_eq!(tune(&inputs(), &o).dist, dist, "{mode}");
+        }
+        let flag = Inputs {
+            dist: Some("loadfile".into()),
+            ..inputs()
+        };
+        let o = options(|o| o.dist = Some("loadscope".into()));
+        assert_eq!(
+            tune(&flag, &o).dist,
+            Some(Dist::LoadFile),
+            "pacer's flag wins"
+        );
     }
 
     #[test]

@@ -253,6 +253,10 @@ fn list_groups_every_test_in_exactly_one_category() {
         listing.contains("models (12 tests; up to 8 at once, cpu)"),
         "{listing}"
     );
+    assert!(listing.contains("79 tests in 6 categories"), "{listing}");
+    let out = pacer_in(&suite("categories"), &["list", "tests/models"], &[]);
+    let listing = stdout(&out);
+    assert!(listing.contains("12 tests in 1 category\n"), "{listing}");
 }
 
 fn passed(output: &Output) -> usize {

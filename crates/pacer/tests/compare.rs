@@ -1046,3 +1046,229 @@ fn dash_s_streams_test_output() {
         )
     );
 }
+
+#[test]
+fn sequential_runs_one_test_at_a_time_in_pytests_order_io_included() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let ours = pacer_env(
+        "categories",
+        &["--sequential"],
+        &[("PACER_FIXTURE_STATE", state.path().display().to_string())],
+    );
+    assert_code(&ours, 0, &[]);
+    let mut events = read_events(state.path());
+    let all = [
+        "unit",
+        "models",
+        "integration",
+        "end-to-end",
+        "live",
+        "default",
+    ];
+    assert_eq!(
+        peak_overlap(&events, &all),
+        1,
+        "{}",
+        failure(
+            "--sequential must run one test at a time, io categories too",
+            &[&ours]
+        )
+    );
+    events.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let ran: Vec<&str> = events.iter().map(|e| e.nodeid.as_str()).collect();
+    let listing = pytest("categories", &["--collect-only", "-q", "-q"]);
+    let collected: Vec<&str> = listing
+        .stdout
+        .lines()
+        .filter(|l| scan_nodeid(l) == Some(l.len()))
+        .collect();
+    assert_eq!(
+        ran,
+        collected,
+        "{}",
+        failure("--sequential must keep pytest's order", &[&ours, &listing])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// pytest's order, fixture scopes, odd ids and exclusive tests (the `order` suite)
+
+/// Setups per kind (`module`, `class`, `param-module`) recorded by the suite.
+fn setups(dir: &Path) -> BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(dir.join("setups.jsonl")).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("setups.jsonl line");
+        *counts
+            .entry(v["kind"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    counts
+}
+
+struct Span {
+    nodeid: String,
+    start: f64,
+    end: f64,
+    serial: bool,
+}
+
+fn timeline(dir: &Path) -> Vec<Span> {
+    let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("events.jsonl line");
+            Span {
+                nodeid: v["nodeid"].as_str().unwrap().to_string(),
+                start: v["start"].as_f64().unwrap(),
+                end: v["end"].as_f64().unwrap(),
+                serial: v["serial"].as_bool().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            if entry.file_name() != "__pycache__" && entry.file_name() != ".pytest_cache" {
+                copy_dir(&path, &target);
+            }
+        } else {
+            std::fs::copy(&path, &target).expect("copy file");
+        }
+    }
+}
+
+/// More workers than cores, so that some are forked from the zygote.
+fn more_workers_than_cores() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores + 3).max(5).to_string()
+}
+
+/// Issue 7: with more workers than cores, on a first run and on a second
+/// run with the durations the first recorded, pacer gives every test of the
+/// `order` suite pytest's outcome (ids with quotes, spaces, `;` and escapes
+/// included; order-dependent tests pass), runs each exactly once, runs the
+/// `serial` tests alone, and sets module, class and parametrized module
+/// fixtures up no more often than pytest-xdist `-n 2 --dist load`.
+#[test]
+fn order_suite_keeps_pytests_order_and_fixture_setups_on_first_and_second_run() {
+    let theirs = pytest("order", &[]);
+    assert_code(&theirs, 0, &[]);
+    let xdist_state = tempfile::tempdir().expect("temp dir");
+    let xdist = run(
+        &python(),
+        &strings(&[
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-n",
+            "2",
+            "--dist",
+            "load",
+        ]),
+        &suite("order"),
+        &[(
+            "PACER_FIXTURE_STATE",
+            xdist_state.path().display().to_string(),
+        )],
+    );
+    // xdist itself splits classes here, so the tests that rely on a class's
+    // order may fail under it: only its setup counts are the bar.
+    assert!(
+        matches!(xdist.code, Some(0 | 1)),
+        "{}",
+        failure("pytest-xdist did not run the suite", &[&xdist])
+    );
+    let xdist_setups = setups(xdist_state.path());
+    assert!(
+        ["module", "class", "param-module"]
+            .iter()
+            .all(|k| xdist_setups.get(*k).copied().unwrap_or(0) > 0),
+        "the suite records no setups under xdist: {xdist_setups:?}"
+    );
+
+    // A copy, so that pacer's cache (its recorded durations) stays out of the repository.
+    let project = tempfile::tempdir().expect("temp dir");
+    copy_dir(&suite("order"), project.path());
+    let workers = more_workers_than_cores();
+    for round in ["first run", "second run, with recorded durations"] {
+        let state = tempfile::tempdir().expect("temp dir");
+        let mut args = strings(&["-v", "--python"]);
+        args.push(python().display().to_string());
+        args.extend(strings(&["-n", &workers]));
+        let ours = run(
+            &pacer_bin(),
+            &args,
+            project.path(),
+            &[("PACER_FIXTURE_STATE", state.path().display().to_string())],
+        );
+        assert_same(&ours, &theirs, &[], &[]);
+        assert_code(&ours, 0, &[&theirs]);
+        if round.starts_with("second") {
+            assert!(
+                project
+                    .path()
+                    .join(".pytest_cache/v/pacer/durations")
+                    .exists(),
+                "the first run recorded no durations"
+            );
+        }
+
+        let spans = timeline(state.path());
+        let mut seen = BTreeMap::<&str, usize>::new();
+        for span in &spans {
+            *seen.entry(&span.nodeid).or_default() += 1;
+        }
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "{round}: tests ran twice: {twice:?}");
+        let passed = pytest_outcomes(&theirs)
+            .keys()
+            .filter(|(_, o)| o == "PASSED")
+            .count();
+        assert_eq!(seen.len(), passed, "{round}: every test runs once");
+        for serial in spans.iter().filter(|s| s.serial) {
+            let beside: Vec<&str> = spans
+                .iter()
+                .filter(|o| {
+                    o.nodeid != serial.nodeid && o.start < serial.end && o.end > serial.start
+                })
+                .map(|o| o.nodeid.as_str())
+                .collect();
+            assert!(
+                beside.is_empty(),
+                "{}",
+                failure(
+                    &format!(
+                        "{round}: serial test {} ran beside {beside:?}",
+                        serial.nodeid
+                    ),
+                    &[&ours]
+                )
+            );
+        }
+
+        let ours_setups = setups(state.path());
+        for kind in ["module", "class", "param-module"] {
+            let (a, b) = (
+                ours_setups.get(kind).copied().unwrap_or(0),
+                xdist_setups[kind],
+            );
+            assert!(
+                a > 0 && a <= b,
+                "{}",
+                failure(
+                    &format!("{round}: {kind} fixtures set up {a} times under pacer -n {workers}, {b} under xdist -n 2 (all: pacer {ours_setups:?}, xdist {xdist_setups:?})"),
+                    &[&ours, &xdist]
+                )
+            );
+        }
+    }
+}

@@ -45,7 +45,14 @@ impl Pool {
         units: Vec<DiscoveredUnit>,
         reporter: &mut dyn Reporter,
     ) {
-        self.units = units;
+        // One path is one unit, however many collectors pytest made for it
+        // (a Module and a DoctestModule): collected twice, by two workers,
+        // its tests would be registered, handed out and run twice.
+        let mut seen = std::collections::HashSet::new();
+        self.units = units
+            .into_iter()
+            .filter(|u| seen.insert(u.arg.clone()))
+            .collect();
         self.discovered = true;
         for (index, unit) in self.units.iter().enumerate() {
             self.unit_by_path.entry(unit.arg.clone()).or_insert(index);
@@ -95,7 +102,7 @@ impl Pool {
     pub(super) fn on_collected(
         &mut self,
         w: usize,
-        items: Vec<(String, Vec<String>)>,
+        items: Vec<CollectedItem>,
         problems: Vec<CollectProblem>,
         deselected: usize,
         reporter: &mut dyn Reporter,
@@ -104,15 +111,15 @@ impl Pool {
         self.workers[w].waiting = true;
         self.deselected += deselected;
         self.problems.extend(problems);
-        for (id, markers) in items {
-            let file = id.split("::").next().unwrap_or(&id);
+        for item in items {
+            let file = item.id.split("::").next().unwrap_or(&item.id);
             let unit = self
                 .unit_by_path
                 .get(file)
-                .or_else(|| self.unit_by_path.get(&id))
+                .or_else(|| self.unit_by_path.get(&item.id))
                 .copied()
                 .unwrap_or(usize::MAX);
-            self.collected_items.push((id, markers, unit));
+            self.collected_items.push((item, unit));
         }
         if !self.give_chunk(w) {
             self.seal_when_collected(reporter);
@@ -129,8 +136,27 @@ impl Pool {
     pub(super) fn seal(&mut self, reporter: &mut dyn Reporter) {
         // Tests whose file is not a known unit (a plugin's own files) become units of their own.
         let mut items = std::mem::take(&mut self.collected_items);
-        items.sort_by_key(|(_, _, unit)| *unit);
-        for (id, _, unit) in items.iter_mut() {
+        items.sort_by_key(|(_, unit)| *unit);
+        // A test reported twice (two collectors, two workers) is one test:
+        // registered twice, it would run twice and its results would be
+        // charged to the wrong copy.
+        let mut seen = std::collections::HashSet::new();
+        let before = items.len();
+        items.retain(|(item, _)| seen.insert(item.id.clone()));
+        if items.len() < before {
+            let message = format!(
+                "{} test{} reported twice by collection; each runs once",
+                before - items.len(),
+                if before - items.len() == 1 {
+                    " was"
+                } else {
+                    "s were"
+                }
+            );
+            reporter.report(Event::Notice { message: &message });
+        }
+        for (item, unit) in items.iter_mut() {
+            let id = &item.id;
             if *unit == usize::MAX {
                 let file = id.split("::").next().unwrap_or(id).to_string();
                 *unit = *self.unit_by_path.entry(file.clone()).or_insert_with(|| {
@@ -143,17 +169,32 @@ impl Pool {
                 });
             }
         }
+        // One worker means one test at a time in pytest's order: io
+        // categories, which may otherwise run beyond the workers, are
+        // capped too.
+        let sequential = self.config.workers <= 1;
         let categories: Vec<CategorySlots> = self
             .config
             .categories
             .iter()
-            .map(|c| c.slots.clone())
+            .map(|c| {
+                let mut slots = c.slots.clone();
+                if sequential {
+                    slots.cap = 1;
+                    slots.kind = crate::scheduler::Kind::Cpu;
+                }
+                slots
+            })
             .collect();
         let mut scheduler = Scheduler::new(
             self.config.workers,
             categories,
             self.units.len(),
-            self.config.maxfail.is_some(),
+            crate::scheduler::Options {
+                single: self.config.maxfail.is_some(),
+                dist: self.config.dist,
+                in_order: sequential,
+            },
         );
         let mut planned = Vec::with_capacity(items.len());
         let mut per_category = vec![0usize; self.config.categories.len()];
@@ -165,10 +206,16 @@ impl Pool {
             .as_ref()
             .filter(|lf| lf.only)
             .map(|lf| {
-                let any = items.iter().any(|(id, _, _)| lf.ids.contains(id));
+                let any = items.iter().any(|(item, _)| lf.ids.contains(&item.id));
                 (any || lf.none_if_no_failures, &lf.ids)
             });
-        for (id, markers, unit) in items {
+        for (item, unit) in items {
+            let CollectedItem {
+                id,
+                markers,
+                scope,
+                group,
+            } = item;
             let category = (self.config.classify)(&id, &markers);
             per_category[category] += 1;
             let wanted = match keep_only_failed {
@@ -187,17 +234,23 @@ impl Pool {
                 }
                 continue;
             }
-            let mut weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
-            // --ff: known failures first, whatever their duration.
-            if self
+            let weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
+            // --ff: the chunks holding known failures go first, whatever
+            // their duration (inside a chunk, pytest's order still holds).
+            let first = self
                 .config
                 .last_failed
                 .as_ref()
-                .is_some_and(|lf| !lf.only && lf.ids.contains(&id))
-            {
-                weight += 1e9;
-            }
-            let index = scheduler.add_test(unit, category, weight);
+                .is_some_and(|lf| !lf.only && lf.ids.contains(&id));
+            let index = scheduler.add(crate::scheduler::TestInfo {
+                unit,
+                category,
+                weight,
+                first,
+                nodeid: id.clone(),
+                scope,
+                group,
+            });
             debug_assert_eq!(index, self.tests.len());
             self.index_by_id.insert(id.clone(), index);
             self.tests.push(TestRecord {

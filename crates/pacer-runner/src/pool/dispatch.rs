@@ -111,7 +111,15 @@ impl Pool {
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
     ) {
-        let Some(&test) = self.index_by_id.get(id) else {
+        // A result belongs to a test this worker holds, or to none: never
+        // to another test, never counted twice.
+        let Some(test) = self.held_by(w, id) else {
+            self.debug(|| {
+                format!(
+                    "{} reported {id:?}, which it does not hold; ignored",
+                    self.workers[w].name
+                )
+            });
             return;
         };
         let state = &mut self.workers[w];
@@ -135,6 +143,9 @@ impl Pool {
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
     ) {
+        if self.tests[test].done {
+            return;
+        }
         self.tests[test].done = true;
         self.durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
@@ -181,7 +192,14 @@ impl Pool {
         }
     }
 
-    /// Ends the run once nothing is pending and no worker holds a test.
+    /// The test `id` if worker `w` holds it (handed to it, not finished).
+    pub(super) fn held_by(&self, w: usize, id: &str) -> Option<usize> {
+        let test = *self.index_by_id.get(id)?;
+        self.workers[w].queue.contains(&test).then_some(test)
+    }
+
+    /// Ends the run once nothing is pending and no worker holds a test, or
+    /// once work is pending that no worker can ever be given.
     pub(super) fn maybe_finish(&mut self) {
         let Some(scheduler) = &self.scheduler else {
             return;
@@ -192,12 +210,66 @@ impl Pool {
             .all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
         if idle && (scheduler.pending() == 0 || scheduler.is_stopped()) {
             self.stop_all();
+            return;
         }
+        if idle && scheduler.nobody_holds_anything() && self.nobody_coming() {
+            // One more offer to every waiting worker; if none of them gets
+            // anything, none ever will: say so and end, never hang.
+            self.push_work();
+            if self.workers.iter().all(|w| w.queue.is_empty()) {
+                self.end_stuck();
+            }
+        }
+    }
+
+    fn nobody_coming(&self) -> bool {
+        nobody_coming(
+            self.forks_wanted,
+            self.workers
+                .iter()
+                .map(|w| (w.phase, w.waiting, w.stop_sent)),
+        )
+    }
+
+    fn end_stuck(&mut self) {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return;
+        };
+        let pending = scheduler.pending_tests();
+        scheduler.stop();
+        const SHOWN: usize = 10;
+        let names: Vec<&str> = pending
+            .iter()
+            .take(SHOWN)
+            .map(|t| self.tests[*t].id.as_str())
+            .collect();
+        let more = pending.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!("\n  ... and {more} more")
+        } else {
+            String::new()
+        };
+        let message = format!(
+            "internal error: the scheduler cannot hand out {} pending test{} and no worker holds any; stopping instead of waiting for ever (please report this):\n  {}{more}",
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" },
+            names.join("\n  ")
+        );
+        self.stopped.get_or_insert(format!(
+            "stopping: {} test{} could not be handed to any worker",
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" }
+        ));
+        // Reported by `main`, which holds the reporter.
+        self.stuck = Some(message);
+        self.stop_all();
     }
 
     pub(super) fn summary(&self) -> Summary {
         let not_run = self.tests.iter().filter(|t| !t.done).count();
-        let exit_code = if self.interrupted.is_some() {
+        let exit_code = if self.stuck.is_some() {
+            exit::INTERNAL_ERROR
+        } else if self.interrupted.is_some() {
             exit::INTERRUPTED
         } else if self.failures > 0 || self.problems.iter().any(|p| p.outcome == "failed") {
             exit::TESTS_FAILED
@@ -220,5 +292,61 @@ impl Pool {
                 .collect(),
             failed: self.failed.clone(),
         }
+    }
+}
+
+/// No worker is starting, collecting or about to ask for work, and at least
+/// one is ready and was offered what there is: `(phase, waiting, stop_sent)`
+/// per worker. With work pending that nobody holds, nothing will change.
+fn nobody_coming(
+    forks_wanted: usize,
+    workers: impl Iterator<Item = (Phase, bool, bool)> + Clone,
+) -> bool {
+    forks_wanted == 0
+        && workers
+            .clone()
+            .all(|(phase, waiting, stop_sent)| match phase {
+                Phase::Zygote | Phase::Gone => true,
+                Phase::Ready => waiting || stop_sent,
+                Phase::Starting | Phase::Discovering | Phase::Collecting => false,
+            })
+        && workers
+            .into_iter()
+            .any(|(phase, _, stop_sent)| phase == Phase::Ready && !stop_sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_stuck_only_when_no_worker_can_still_ask() {
+        let ready_waiting = (Phase::Ready, true, false);
+        assert!(nobody_coming(
+            0,
+            [ready_waiting, (Phase::Zygote, true, false)].into_iter()
+        ));
+        assert!(nobody_coming(
+            0,
+            [ready_waiting, (Phase::Gone, false, true)].into_iter()
+        ));
+        // Someone may still ask: not stuck (yet).
+        assert!(
+            !nobody_coming(1, [ready_waiting].into_iter()),
+            "a fork is on its way"
+        );
+        for coming in [Phase::Starting, Phase::Discovering, Phase::Collecting] {
+            assert!(!nobody_coming(
+                0,
+                [ready_waiting, (coming, true, false)].into_iter()
+            ));
+        }
+        assert!(
+            !nobody_coming(0, [ready_waiting, (Phase::Ready, false, false)].into_iter()),
+            "a worker between a hand-over and its next `need`"
+        );
+        // No live worker at all is the end of the run, not a stuck scheduler.
+        assert!(!nobody_coming(0, [(Phase::Gone, true, false)].into_iter()));
+        assert!(!nobody_coming(0, [(Phase::Ready, true, true)].into_iter()));
     }
 }

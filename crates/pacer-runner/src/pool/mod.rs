@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::events::{Event, FailedTest, PlannedTest, Reporter, Summary};
 use crate::protocol::{
-    CollectProblem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker, PROTOCOL,
+    CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
+    PROTOCOL,
 };
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
@@ -85,6 +86,8 @@ pub struct RunConfig {
     pub timeout: Option<std::time::Duration>,
     /// Decides the rest from pytest's parsed options (first hello).
     pub tune: Option<Tune>,
+    /// How tests may be shared between workers (pytest-xdist's `--dist`).
+    pub dist: crate::plan::Dist,
 }
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
@@ -193,7 +196,7 @@ struct Pool {
     chunk_size: usize,
     /// Per worker, the files it collected.
     collected_units: Vec<Vec<usize>>,
-    collected_items: Vec<(String, Vec<String>, usize)>,
+    collected_items: Vec<(CollectedItem, usize)>,
     problems: Vec<CollectProblem>,
     deselected: usize,
     scheduler: Option<Scheduler>,
@@ -211,6 +214,8 @@ struct Pool {
     zygote: Option<usize>,
     zygote_ready: bool,
     forks_wanted: usize,
+    /// Set when pending work could not be given to any worker: why.
+    stuck: Option<String>,
 }
 
 impl Pool {
@@ -260,6 +265,7 @@ impl Pool {
             zygote: None,
             zygote_ready: false,
             forks_wanted: 0,
+            stuck: None,
         })
     }
 
@@ -319,6 +325,9 @@ impl Pool {
                 self.shutdown_all(libc::SIGKILL);
                 return end;
             }
+        }
+        if let Some(message) = &self.stuck {
+            reporter.report(Event::Notice { message });
         }
         let summary = self.summary();
         reporter.report(Event::Finished { summary: &summary });
@@ -428,7 +437,9 @@ impl Pool {
                 self.on_collected(w, items, problems, deselected, reporter);
             }
             FromWorker::Start { id } => {
-                if let Some(&test) = self.index_by_id.get(&id) {
+                // Only a test this worker holds can start on it: a stray id
+                // is never charged to another test.
+                if let Some(test) = self.held_by(w, &id) {
                     self.workers[w].running = Some(test);
                     self.workers[w].started_at = Some(Instant::now());
                     reporter.report(Event::TestStarted {

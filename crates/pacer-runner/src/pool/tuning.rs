@@ -19,6 +19,8 @@ pub struct Tuning {
     pub continue_on_collection_errors: bool,
     pub durations: HashMap<String, f64>,
     pub last_failed: Option<LastFailed>,
+    /// pytest-xdist's `--dist` mode, when one was asked for.
+    pub dist: Option<crate::plan::Dist>,
     /// Hand the whole run to plain pytest (`--collect-only`, `--pdb`), saying why.
     pub delegate: Option<String>,
     /// A usage error found in pytest's options: the run ends before any test.
@@ -61,6 +63,9 @@ impl Pool {
         self.config.continue_on_collection_errors = tuning.continue_on_collection_errors;
         self.config.durations = tuning.durations;
         self.config.last_failed = tuning.last_failed;
+        if let Some(dist) = tuning.dist {
+            self.config.dist = dist;
+        }
         if let Some(workers) = tuning.workers {
             self.resize(w, workers.max(1));
         }

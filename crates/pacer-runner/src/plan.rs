@@ -1,0 +1,323 @@
+//! How a category's tests are cut into lanes and chunks, before anything runs.
+//!
+//! pytest orders a module's tests on purpose (definition order, regrouped so
+//! that module- and class-scoped fixtures, parametrized or not, are set up
+//! once per value), and suites rely on that order. So durations never reorder
+//! tests inside a chunk: they only order whole chunks.
+//!
+//! - A **lane** is what must be handed out in order: the tests of one file in
+//!   one category (or, with `--dist loadgroup`, of one `xdist_group`). Its
+//!   chunks go out first to last, so every worker sees a file's tests in
+//!   pytest's order.
+//! - A **chunk** is a contiguous run of a lane that one worker runs whole.
+//!   A file is one chunk unless it alone outweighs one worker's share of
+//!   its category; then it is cut so that the workers can share it, where
+//!   the fixture scope changes (a class, a module parameter), so that a
+//!   class is not split without need.
+//!
+//! Pure functions over indices: unit-tested below, used by the scheduler.
+
+use std::collections::HashMap;
+
+/// How tests may be shared between workers: pytest-xdist's `--dist` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dist {
+    /// Contiguous chunks of files, cut where the fixture scope changes.
+    #[default]
+    Load,
+    /// A file is never split between workers.
+    LoadFile,
+    /// A module or class is never split between workers (xdist's scope: the
+    /// node id without its last part).
+    LoadScope,
+    /// Tests marked `xdist_group(name)` all run on one worker; the rest as `Load`.
+    LoadGroup,
+}
+
+/// One test as the planner sees it, in collection order.
+#[derive(Debug, Clone)]
+pub struct PlanTest {
+    pub unit: usize,
+    pub category: usize,
+    pub weight: f64,
+    /// The node id without its last `::` part (module or class).
+    pub xdist_scope: String,
+    /// What wider-scoped fixtures are set up for (see the worker's `_item_entry`).
+    pub scope: String,
+    pub group: Option<String>,
+}
+
+/// Tests handed out in order, chunk by chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    pub category: usize,
+    /// Each chunk: test indices in collection order.
+    pub chunks: Vec<Vec<usize>>,
+}
+
+/// A file bigger than one worker's share of its category is cut into
+/// chunks of this fraction of a share: small enough for the workers to
+/// finish together, big enough that few fixtures are set up twice.
+const CHUNK_OF_SHARE: f64 = 0.5;
+
+/// Cuts `tests` (in collection order) into lanes. `parallel[c]` is how many
+/// workers may run category `c` at once: with one, nothing is cut.
+pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
+    #[derive(PartialEq, Eq, Hash, Clone, Copy)]
+    enum Key<'a> {
+        Unit(usize),
+        Group(&'a str),
+    }
+    let mut order: Vec<(usize, Key)> = Vec::new();
+    let mut members: HashMap<(usize, Key), Vec<usize>> = HashMap::new();
+    let mut total = vec![0.0f64; parallel.len()];
+    for (index, test) in tests.iter().enumerate() {
+        let key = match (&test.group, dist) {
+            (Some(group), Dist::LoadGroup) => Key::Group(group),
+            _ => Key::Unit(test.unit),
+        };
+        total[test.category] += test.weight;
+        let slot = (test.category, key);
+        if !members.contains_key(&slot) {
+            order.push(slot);
+        }
+        members.entry(slot).or_default().push(index);
+    }
+    order
+        .into_iter()
+        .map(|(category, key)| {
+            let members = members.remove(&(category, key)).unwrap_or_default();
+            let slots = parallel.get(category).copied().unwrap_or(1);
+            let share = total[category] / slots as f64;
+            let weight: f64 = members.iter().map(|t| tests[*t].weight).sum();
+            // Files are the natural chunks (pytest-xdist's loadfile): one
+            // is cut only when it alone outweighs a worker's share.
+            let whole = matches!(key, Key::Group(_))
+                || dist == Dist::LoadFile
+                || slots <= 1
+                || weight <= share;
+            let chunks = if whole {
+                vec![members]
+            } else {
+                cut(tests, &members, share, dist == Dist::LoadScope)
+            };
+            Lane { category, chunks }
+        })
+        .collect()
+}
+
+/// Cuts one lane into chunks at scope boundaries, merging small scopes up
+/// to a chunk's size. A scope is cut inside only when it alone outweighs
+/// one worker's `share` of the category (it must be, or one worker would
+/// carry it while the others idle); `strict`: never (xdist's loadscope).
+fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<Vec<usize>> {
+    let target = share * CHUNK_OF_SHARE;
+    let scope_of = |t: usize| {
+        if strict {
+            tests[t].xdist_scope.as_str()
+        } else {
+            tests[t].scope.as_str()
+        }
+    };
+    // Maximal runs of one scope, in order.
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for &t in members {
+        match runs.last_mut() {
+            Some(run) if scope_of(run[0]) == scope_of(t) => run.push(t),
+            _ => runs.push(vec![t]),
+        }
+    }
+    let weight = |ts: &[usize]| ts.iter().map(|t| tests[*t].weight).sum::<f64>();
+    let mut chunks = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_weight = 0.0;
+    for run in runs {
+        let w = weight(&run);
+        if !current.is_empty() && current_weight + w > target {
+            chunks.push(std::mem::take(&mut current));
+            current_weight = 0.0;
+        }
+        if !strict && w > share {
+            // Too big for one worker: cut inside the scope, in order.
+            let mut piece = Vec::new();
+            let mut piece_weight = 0.0;
+            for t in run {
+                let tw = tests[t].weight;
+                if !piece.is_empty() && piece_weight + tw > target {
+                    chunks.push(std::mem::take(&mut piece));
+                    piece_weight = 0.0;
+                }
+                piece.push(t);
+                piece_weight += tw;
+            }
+            current = piece;
+            current_weight = piece_weight;
+        } else {
+            current.extend(run);
+            current_weight += w;
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tests of one category: `(unit, scope, weight)`.
+    fn suite(spec: &[(usize, &str, f64)]) -> Vec<PlanTest> {
+        spec.iter()
+            .map(|(unit, scope, weight)| PlanTest {
+                unit: *unit,
+                category: 0,
+                weight: *weight,
+                xdist_scope: scope.split('[').next().unwrap().to_string(),
+                scope: scope.to_string(),
+                group: None,
+            })
+            .collect()
+    }
+
+    fn flat(lane: &Lane) -> Vec<usize> {
+        lane.chunks.iter().flatten().copied().collect()
+    }
+
+    #[test]
+    fn every_lane_keeps_collection_order_and_every_test_lands_once() {
+        let mut spec = Vec::new();
+        for unit in 0..3 {
+            for class in 0..4 {
+                for _ in 0..5 {
+                    spec.push((unit, ["a", "b", "c", "d"][class], 1.0 + class as f64));
+                }
+            }
+        }
+        let tests = suite(&spec);
+        for dist in [Dist::Load, Dist::LoadFile, Dist::LoadScope, Dist::LoadGroup] {
+            let lanes = lanes(&tests, dist, &[4]);
+            let mut seen: Vec<usize> = lanes.iter().flat_map(flat).collect();
+            for lane in &lanes {
+                let order = flat(lane);
+                assert!(order.windows(2).all(|w| w[0] < w[1]), "{dist:?}: {order:?}");
+            }
+            seen.sort();
+            assert_eq!(seen, (0..tests.len()).collect::<Vec<_>>(), "{dist:?}");
+        }
+    }
+
+    #[test]
+    fn small_files_are_one_chunk() {
+        let tests = suite(&[(0, "m", 1.0), (0, "m", 1.0), (1, "n", 1.0), (1, "n", 1.0)]);
+        let lanes = lanes(&tests, Dist::Load, &[1]);
+        assert_eq!(lanes.len(), 2);
+        assert!(lanes.iter().all(|l| l.chunks.len() == 1));
+    }
+
+    #[test]
+    fn a_big_file_is_cut_at_class_boundaries_not_inside_classes() {
+        // One file of four classes of 4 tests, two workers: chunks of about
+        // 16 / 8 = 2 tests would split classes; whole classes do not need to be.
+        let mut spec = Vec::new();
+        for class in ["A", "B", "C", "D"] {
+            for _ in 0..4 {
+                spec.push((0, class, 1.0));
+            }
+        }
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::Load, &[2]);
+        assert_eq!(lanes.len(), 1);
+        let chunks = &lanes[0].chunks;
+        assert!(chunks.len() >= 2, "a big file is shared out: {chunks:?}");
+        for chunk in chunks {
+            let scope = &tests[chunk[0]].scope;
+            assert!(
+                chunk.iter().all(|t| &tests[*t].scope == scope),
+                "{chunks:?}"
+            );
+            assert_eq!(chunk.len(), 4, "a class stays whole: {chunks:?}");
+        }
+    }
+
+    #[test]
+    fn module_parameter_values_are_boundaries() {
+        // pytest runs all tests with m=0, then all with m=1: the cut goes between.
+        let spec: Vec<_> = (0..12)
+            .map(|i| (0, if i < 6 { "mod[m=0]" } else { "mod[m=1]" }, 1.0))
+            .collect();
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::Load, &[2]);
+        assert_eq!(
+            lanes[0].chunks,
+            vec![(0..6).collect::<Vec<_>>(), (6..12).collect()]
+        );
+    }
+
+    #[test]
+    fn a_huge_scope_is_cut_inside_when_it_must_be() {
+        let spec: Vec<_> = (0..40).map(|_| (0, "m", 1.0)).collect();
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::Load, &[2]);
+        assert!(lanes[0].chunks.len() > 1, "{:?}", lanes[0].chunks);
+    }
+
+    #[test]
+    fn loadfile_never_splits_a_file() {
+        let spec: Vec<_> = (0..40).map(|i| (i / 20, "m", 1.0)).collect();
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::LoadFile, &[8]);
+        assert_eq!(lanes.len(), 2);
+        assert!(lanes.iter().all(|l| l.chunks.len() == 1));
+    }
+
+    #[test]
+    fn loadscope_never_splits_a_class_or_module() {
+        // One class of 30 tests (huge) and 10 module-level tests.
+        let mut spec: Vec<_> = (0..30).map(|_| (0, "f.py::C", 1.0)).collect();
+        spec.extend((0..10).map(|_| (0, "f.py", 1.0)));
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::LoadScope, &[4]);
+        assert_eq!(
+            lanes[0].chunks,
+            vec![(0..30).collect::<Vec<_>>(), (30..40).collect()]
+        );
+        // The same under load: the class is cut, being much bigger than a chunk.
+        let load = super::lanes(&tests, Dist::Load, &[4]);
+        assert!(load[0].chunks.len() > 2);
+    }
+
+    #[test]
+    fn loadgroup_puts_a_group_in_one_chunk_across_files() {
+        let mut tests = suite(&[
+            (0, "a", 1.0),
+            (0, "a", 1.0),
+            (1, "b", 1.0),
+            (1, "b", 1.0),
+            (2, "c", 1.0),
+        ]);
+        tests[1].group = Some("db".into());
+        tests[3].group = Some("db".into());
+        let lanes = lanes(&tests, Dist::LoadGroup, &[4]);
+        let group = lanes
+            .iter()
+            .find(|l| flat(l) == vec![1, 3])
+            .expect("a lane with the group");
+        assert_eq!(group.chunks.len(), 1);
+        // Under plain load the mark means nothing.
+        let load = super::lanes(&tests, Dist::Load, &[4]);
+        assert!(load
+            .iter()
+            .all(|l| !(flat(l).contains(&1) && flat(l).contains(&3))));
+    }
+
+    #[test]
+    fn categories_are_separate_lanes() {
+        let mut tests = suite(&[(0, "a", 1.0), (0, "a", 1.0)]);
+        tests[1].category = 1;
+        let lanes = lanes(&tests, Dist::Load, &[2, 2]);
+        assert_eq!(lanes.len(), 2);
+        assert_eq!(lanes[1].category, 1);
+    }
+}
