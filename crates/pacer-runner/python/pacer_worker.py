@@ -141,6 +141,7 @@ def pytest_configure(config):
         if hasattr(config.option, name):
             setattr(config.option, name, value)
     config._pacer = Worker(config, Channel(int(fd)), env)
+    _keep_invocation_relative_ids(config)
 
 
 @pytest.hookimpl(trylast=True)
@@ -303,6 +304,58 @@ def _repend_conftests(session):
         path = Path(directory)
         if path != root and root in path.parents:
             pending[path] = plugin
+
+
+def _invocation_paths(config):
+    """The paths pytest resolves the run's own arguments to (`--pyargs` names
+    become their package's folder), as a full `pytest ARGS` would see them."""
+    from pathlib import Path
+
+    try:
+        from _pytest.main import resolve_collection_argument
+    except ImportError:  # pragma: no cover - a pytest without it
+        return frozenset()
+    paths = []
+    namespace = config.getini("consider_namespace_packages")
+    for index, arg in enumerate(config.args):
+        try:
+            resolved = resolve_collection_argument(
+                config.invocation_params.dir,
+                str(arg),
+                index,
+                as_pypath=config.option.pyargs,
+                consider_namespace_packages=namespace,
+            )
+        except Exception:
+            continue
+        paths.append(Path(resolved.path))
+    return frozenset(paths)
+
+
+def _keep_invocation_relative_ids(config):
+    """Give files outside the rootdir the node ids a full run gives them.
+
+    pytest names a file outside the rootdir relative to the collection
+    argument it came from (`--pyargs pkg.tests` gives `numeric/test_join.py`).
+    A worker collects each file by its own path, which would name it `""`
+    (so `::TestJoin::test_x`); looking at the run's arguments first keeps
+    pytest's ids, the same on every worker.
+    """
+    from _pytest import nodes
+
+    original = getattr(nodes, "_check_initialpaths_for_relpath", None)
+    if original is None or getattr(original, "_pacer", False):
+        return
+    invocation = _invocation_paths(config)
+
+    def relpath(initial_paths, path):
+        found = original(invocation, path)
+        if found is None:
+            found = original(initial_paths, path)
+        return found
+
+    relpath._pacer = True
+    nodes._check_initialpaths_for_relpath = relpath
 
 
 def pytest_collectreport(report):
