@@ -234,7 +234,9 @@ impl Reporter for Junit {
             Event::TestStarted { .. }
             | Event::Output { .. }
             | Event::Warning { .. }
-            | Event::Notice { .. } => {}
+            | Event::Notice { .. }
+            | Event::WorkerFinished { .. }
+            | Event::PluginReport { .. } => {}
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pacer_runner::events::{Event, Reporter, Stream, Summary};
+use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
 use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
 
 use crate::tally::{format_elapsed, sep, Tally};
@@ -180,6 +180,8 @@ pub struct Terminal<W: Write> {
     column: usize,
     total: usize,
     bar: Option<ProgressBar>,
+    /// Plugins' controller output (pytest-cov's report), printed where pytest does.
+    plugin_reports: Vec<PluginReport>,
 }
 
 impl<W: Write> Terminal<W> {
@@ -200,6 +202,7 @@ impl<W: Write> Terminal<W> {
             column: 0,
             total: 0,
             bar: None,
+            plugin_reports: Vec::new(),
         }
     }
 
@@ -401,6 +404,15 @@ impl<W: Write> Terminal<W> {
         }
         self.end_progress_line();
         let width = self.options.width;
+        let after_tests: Vec<String> = self
+            .plugin_reports
+            .iter()
+            .filter(|r| !r.after_tests.is_empty())
+            .map(|r| r.after_tests.trim_end_matches('\n').to_string())
+            .collect();
+        for text in after_tests {
+            self.line(&text);
+        }
         let has_errors =
             !self.errors.is_empty() || self.collect_problems.iter().any(|p| p.outcome == "failed");
         if has_errors {
@@ -458,6 +470,14 @@ impl<W: Write> Terminal<W> {
                 self.line("");
             }
             self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
+        }
+        // Plugins' terminal summaries come after pytest's own sections and
+        // before the durations and the short test summary, as in pytest.
+        for report in std::mem::take(&mut self.plugin_reports) {
+            if !report.text.is_empty() {
+                self.line(&sep('=', &report.title, width));
+                self.line(report.text.trim_end_matches('\n'));
+            }
         }
         self.durations();
         self.short_summary();
@@ -673,7 +693,8 @@ impl<W: Write> Reporter for Terminal<W> {
                 deselected,
                 problems,
             } => self.collected(total, deselected, problems),
-            Event::TestStarted { .. } | Event::Planned { .. } => {}
+            Event::TestStarted { .. } | Event::Planned { .. } | Event::WorkerFinished { .. } => {}
+            Event::PluginReport { report } => self.plugin_reports.push(report.clone()),
             Event::TestFinished {
                 id,
                 worker,

@@ -136,6 +136,8 @@ def pytest_configure(config):
         "testrunuid": env["uid"],
         "mainargv": list(sys.argv),
     }
+    config.workerinput.update(_controller_input(config, env))
+    _local_rerun_counts()
     config.workeroutput = {}
     for name, value in (("dist", "no"), ("tx", []), ("numprocesses", None)):
         if hasattr(config.option, name):
@@ -153,6 +155,12 @@ def pytest_sessionstart(session):
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    if _active(session.config):
+        session.config._pacer.bye()
 
 
 @pytest.fixture(scope="session")
@@ -493,6 +501,196 @@ def _become_worker(session, msg, fds):
     env = _worker_env()
     config.workerinput.update({"workerid": env["id"], "workercount": env["count"]})
     config._pacer = Worker(config, Channel(channel_fd), env)
+    _restart_coverage(config, env["id"])
+
+
+# -- what xdist's controller would hand to plugins on the workers ---------------
+
+
+def _controller_input(config, env):
+    """`workerinput` keys that xdist-aware plugins expect from their controller
+    (xdist's `pytest_configure_node`); pacer is that controller.
+
+    * pytest-cov: the controller's host and folder. Workers run on pacer's
+      host in pacer's folder, so they are "collocated": each saves its data
+      file there and pacer combines them after the run (`cov_controller`).
+    * pytest-rerunfailures: its failure-count server's address, read but
+      not used (`_local_rerun_counts`).
+    * pytest-randomly: one seed for every worker, chosen once per run. Given
+      (`-p randomly -p "randomly_seed=N"`, `--randomly-seed=N`, `last`), the
+      workers all parse the same value; else it comes from the run's id,
+      which every worker shares.
+    """
+    given = {
+        "cov_master_host": socket.gethostname(),
+        "cov_master_topdir": os.getcwd(),
+        "cov_master_rsync_roots": [],
+    }
+    if "pytest_rerunfailures" in sys.modules:
+        # Read, never used: see `_local_rerun_counts`.
+        given.update({"sock_port": None, "statusdb_token": None})
+    if config.pluginmanager.hasplugin("randomly") and hasattr(config.option, "randomly_seed"):
+        seed = config.option.randomly_seed
+        if seed == "last":
+            cache = getattr(config, "cache", None)
+            seed = cache.get("randomly_seed", None) if cache is not None else None
+        if not isinstance(seed, int):
+            import hashlib
+
+            digest = hashlib.sha256(("randomly:" + env["uid"]).encode()).hexdigest()
+            seed = int(digest[:8], 16)
+        cache = getattr(config, "cache", None)
+        if cache is not None:
+            cache.set("randomly_seed", seed)
+        given["randomly_seed"] = seed
+    return given
+
+
+def _local_rerun_counts():
+    """pytest-rerunfailures, when xdist is installed, has each worker count
+    failures in a socket server that xdist's controller runs
+    (`workerinput["sock_port"]`), so that a test whose worker crashed can be
+    rerun on another. pacer handles crashes itself; each worker keeps its
+    counts in its own process, as pytest-rerunfailures does without xdist
+    (a server thread would also not survive the zygote's fork). Reruns still
+    happen inside the worker, as under xdist."""
+    module = sys.modules.get("pytest_rerunfailures")
+    client = getattr(module, "ClientStatusDB", None)
+    local = getattr(module, "StatusDB", None)
+    if client is None or local is None or getattr(client, "_pacer", False):
+        return
+
+    def local_status_db(sock_port=None, token=None):
+        return local()
+
+    local_status_db._pacer = True
+    module.ClientStatusDB = local_status_db
+
+
+def _json_text(value):
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _cov_options(config):
+    """pytest-cov's options as this worker parsed them (after its config file
+    filled `fail_under` and `precision`), when pytest-cov is loaded and was
+    asked for: pacer then combines and reports as xdist's controller would."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    options = getattr(plugin, "options", None)
+    if options is None:
+        return None
+    wanted = {}
+    for name, value in vars(options).items():
+        if name.startswith(("cov_", "no_cov")):
+            wanted[name] = value
+    wanted["collectonly"] = bool(config.getoption("collectonly", False))
+    return wanted
+
+
+def _restart_coverage(config, nodeid):
+    """A worker forked from the zygote inherits the zygote's coverage
+    collector, whose data file name was fixed before the fork: every fork
+    would write the same file. Start a fresh one, as a new worker would."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if controller is None or getattr(controller, "cov", None) is None or not plugin._started:
+        return
+    try:
+        controller.cov.stop()
+    except Exception:
+        pass
+    plugin.start(type(controller), config, nodeid)
+
+
+def cov_controller_main():
+    """pytest-cov's controller side, run by pacer once after the workers ended
+    (`python -c "import pacer_worker; pacer_worker.cov_controller_main()"`).
+
+    Reads `{"options", "workers": [[id, workeroutput]], "failed"}` as JSON on
+    stdin; combines the workers' data files with pytest-cov's own DistMaster
+    and writes `{"after_tests", "title", "text", "fail"}` as JSON on stdout:
+    the lines pytest-cov writes at the end of the test loop, its terminal
+    summary section, and whether `--cov-fail-under` fails the run.
+    """
+    import argparse
+    import io
+
+    request = json.load(sys.stdin)
+    result = {"after_tests": "", "title": "tests coverage", "text": "", "fail": False}
+    options = argparse.Namespace(**request["options"])
+    if getattr(options, "no_cov", False):
+        if getattr(options, "no_cov_should_warn", False):
+            result["text"] = "WARNING: Coverage disabled via --no-cov switch!\n"
+        json.dump(result, sys.stdout)
+        return
+
+    import coverage
+    from coverage.exceptions import CoverageException
+    from coverage.results import display_covered, should_fail_under
+    from pytest_cov import engine
+
+    class Config:
+        option = options
+
+    class Gateway:
+        def __init__(self, worker_id):
+            self.id = worker_id
+
+        def _rinfo(self):
+            return argparse.Namespace(platform=sys.platform, version_info=tuple(sys.version_info))
+
+    class Node:
+        def __init__(self, worker_id, output):
+            self.gateway = Gateway(worker_id)
+            self.workeroutput = output
+
+    master = engine.DistMaster(options, Config(), None)
+    # DistMaster.start runs before any worker under xdist: it erases old data
+    # (as each worker did again when it started, here too) and measures the
+    # controller. Run after the workers, it must do neither: erasing would
+    # drop the workers' data files, and with `--cov` and no source it would
+    # measure this very file.
+    start, erase = coverage.Coverage.start, coverage.Coverage.erase
+    coverage.Coverage.start = coverage.Coverage.erase = lambda self: None
+    try:
+        master.start()
+    finally:
+        coverage.Coverage.start, coverage.Coverage.erase = start, erase
+    for worker_id, output in request["workers"]:
+        master.testnodedown(Node(worker_id, output), None)
+    master.finish()
+
+    needed = options.cov_report or options.cov_fail_under
+    if not needed or (request.get("failed") and getattr(options, "no_cov_on_fail", False)):
+        json.dump(result, sys.stdout)
+        return
+    stream = io.StringIO()
+    try:
+        total = master.summary(stream)
+    except CoverageException as exc:
+        result["after_tests"] += "\nWARNING: Failed to generate report: %s\n\n" % exc
+        total = 0
+    text = stream.getvalue()
+    fail_under = options.cov_fail_under
+    precision = options.cov_precision
+    if fail_under is not None and not options.collectonly:
+        if should_fail_under(total, fail_under, precision):
+            result["after_tests"] += "\nERROR: Coverage failure: total of %s is less than fail-under=%.*f\n" % (
+                display_covered(total, precision),
+                precision,
+                fail_under,
+            )
+            result["fail"] = True
+    if fail_under is not None and fail_under > 0:
+        failed = total < fail_under
+        text += "%sRequired test coverage of %s%% %s. Total coverage: %.2f%%\n" % (
+            "FAIL " if failed else "",
+            fail_under,
+            "not reached" if failed else "reached",
+            total,
+        )
+    result["text"] = text
+    json.dump(result, sys.stdout)
 
 
 def _plugin_names(config):
@@ -529,6 +727,7 @@ class Worker:
         self.last_item = None
         self.applied_env = None
         self.durations_wanted = config.getoption("durations", None) is not None
+        self.finished = False
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -598,7 +797,19 @@ class Worker:
                 self.on_report(TestReport.from_item_and_call(item, call))
                 self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
                 self.reports = []
-        self.channel.send({"t": "bye"})
+        self.finished = True
+
+    def bye(self):
+        """The last word, from `pytest_sessionfinish`: plugins wrapped around
+        the test loop (pytest-cov) have filled `config.workeroutput` by then."""
+        if not self.finished:
+            return
+        self.finished = False
+        msg = {"t": "bye", "workeroutput": _json_text(getattr(self.config, "workeroutput", {}))}
+        cov = _cov_options(self.config)
+        if cov is not None:
+            msg["cov"] = _json_text(cov)
+        self.channel.send(msg)
 
     # -- collection ---------------------------------------------------------
 

@@ -57,7 +57,21 @@ pub enum FromWorker {
         when: String,
         message: String,
     },
-    Bye,
+    Bye(Bye),
+}
+
+/// A worker's last word, sent from `pytest_sessionfinish`, once plugins
+/// wrapped around the test loop (pytest-cov) have finished.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Bye {
+    /// `config.workeroutput` as JSON text: what xdist-aware plugins on the
+    /// worker hand to their controller side.
+    #[serde(default)]
+    pub workeroutput: Option<String>,
+    /// pytest-cov's options as the worker parsed them (JSON text), when
+    /// pytest-cov is active there: pacer then plays its controller.
+    #[serde(default)]
+    pub cov: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +179,28 @@ mod tests {
                 assert_eq!(id, "t.py::a");
                 assert_eq!(reports[0].cat, "passed");
                 assert!(reports[0].longrepr.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bye_parses_bare_and_with_workeroutput() {
+        assert!(matches!(
+            serde_json::from_str::<FromWorker>(r#"{"t":"bye"}"#).unwrap(),
+            FromWorker::Bye(Bye {
+                workeroutput: None,
+                cov: None
+            })
+        ));
+        let line = r#"{"t":"bye","workeroutput":"{\"cov_worker_node_id\":\"gw0\"}","cov":"{}"}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Bye(bye) => {
+                assert_eq!(
+                    bye.workeroutput.as_deref(),
+                    Some(r#"{"cov_worker_node_id":"gw0"}"#)
+                );
+                assert_eq!(bye.cov.as_deref(), Some("{}"));
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -3,6 +3,7 @@
 
 mod cache;
 mod cli;
+mod coverage;
 mod durations;
 mod lastfailed;
 mod list;

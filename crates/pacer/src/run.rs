@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
+
+use crate::coverage;
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_runner::worker::Launch;
 use pacer_settings::{ProcessEnv, Settings};
@@ -176,15 +178,26 @@ pub fn run(args: RunArgs) -> i32 {
         TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
     );
     let mut observed = rerun::Observed::default();
+    let mut reporters = Tee::new()
+        .with(&mut terminal)
+        .with_some(junit.as_mut().map(|j| j as _));
+    // pytest-cov's controller side (combined report, --cov-fail-under).
+    let cov_step = coverage::step(
+        &prepared.python,
+        &prepared.config.plugin_dir,
+        &prepared.config.launch.cwd,
+        &prepared.config.launch.env,
+    );
+    let mut cov = coverage::CovController::new(cov_step, &mut reporters);
     let end = execute(
         prepared.config,
         &mut rerun::Observing {
-            inner: &mut Tee::new()
-                .with(&mut terminal)
-                .with_some(junit.as_mut().map(|j| j as _)),
+            inner: &mut cov,
             observed: &mut observed,
         },
     );
+    let end = cov.amend(end);
+    drop(reporters);
     drop(terminal);
     if let (RunEnd::Finished(summary), Some(cache)) = (&end, &prepared.cache_dir) {
         durations::save(cache, &summary.durations);

@@ -474,7 +474,10 @@ impl Pool {
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }
-            FromWorker::Bye => {}
+            FromWorker::Bye(bye) => reporter.report(Event::WorkerFinished {
+                worker: &self.workers[w].name,
+                bye: &bye,
+            }),
         }
     }
 }
