@@ -157,6 +157,20 @@ def pytest_sessionstart(session):
         config.pluginmanager.unregister(reporter)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # pytest-cov starts measuring here, and erases the data files of earlier
+    # runs unless `--cov-append`. A pacer worker may start when another has
+    # already saved its data (a replacement, an extra io worker), so workers
+    # never erase: pacer combines exactly the files its workers name in their
+    # `bye` and drops the old combined file itself (`cov_controller_main`).
+    namespace = early_config.known_args_namespace
+    if os.environ.get("PACER_FD") and getattr(namespace, "cov_source", None):
+        _state["cov_append"] = bool(getattr(namespace, "cov_append", False))
+        namespace.cov_append = True
+    return (yield)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
     if _active(session.config):
@@ -441,10 +455,12 @@ def _zygote(session):
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
         if not data:
+            _forget_coverage(config)
             return False
         for line in data.decode("utf-8").splitlines():
             msg = json.loads(line)
             if msg["t"] == "stop":
+                _forget_coverage(config)
                 return False
             if msg["t"] != "fork" or len(fds) != 3:
                 raise RuntimeError("pacer zygote: unexpected %r with %d fds" % (msg.get("t"), len(fds)))
@@ -530,20 +546,37 @@ def _controller_input(config, env):
         # Read, never used: see `_local_rerun_counts`.
         given.update({"sock_port": None, "statusdb_token": None})
     if config.pluginmanager.hasplugin("randomly") and hasattr(config.option, "randomly_seed"):
+        cache = _cache(config)
         seed = config.option.randomly_seed
         if seed == "last":
-            cache = getattr(config, "cache", None)
             seed = cache.get("randomly_seed", None) if cache is not None else None
         if not isinstance(seed, int):
             import hashlib
 
             digest = hashlib.sha256(("randomly:" + env["uid"]).encode()).hexdigest()
             seed = int(digest[:8], 16)
-        cache = getattr(config, "cache", None)
         if cache is not None:
+            # What pytest-randomly's controller does, for `--randomly-seed=last`.
             cache.set("randomly_seed", seed)
         given["randomly_seed"] = seed
     return given
+
+
+def _cache(config):
+    """pytest's cache, which the cacheprovider plugin attaches to the config
+    only after this plugin's `pytest_configure` ran; None with
+    `-p no:cacheprovider`."""
+    if not config.pluginmanager.hasplugin("cacheprovider"):
+        return None
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        try:
+            from _pytest.cacheprovider import Cache
+
+            cache = Cache.for_config(config, _ispytest=True)
+        except Exception:
+            return None
+    return cache
 
 
 def _local_rerun_counts():
@@ -583,8 +616,28 @@ def _cov_options(config):
     for name, value in vars(options).items():
         if name.startswith(("cov_", "no_cov")):
             wanted[name] = value
+    wanted["cov_append"] = _state.get("cov_append", wanted.get("cov_append", False))
     wanted["collectonly"] = bool(config.getoption("collectonly", False))
-    return wanted
+    data_file = None
+    controller = getattr(plugin, "cov_controller", None)
+    cov = getattr(controller, "cov", None)
+    if cov is not None and getattr(cov, "_data", None) is not None:
+        data_file = cov.get_data().data_filename()
+    return {"options": wanted, "data_file": data_file}
+
+
+def _forget_coverage(config):
+    """The zygote measured nothing worth keeping (its forks measure their
+    own tests); stop it and keep pytest-cov from saving a data file."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if controller is None:
+        return
+    try:
+        controller.cov.stop()
+    except Exception:
+        pass
+    plugin.cov_controller = None
 
 
 def _restart_coverage(config, nodeid):
@@ -606,8 +659,9 @@ def cov_controller_main():
     """pytest-cov's controller side, run by pacer once after the workers ended
     (`python -c "import pacer_worker; pacer_worker.cov_controller_main()"`).
 
-    Reads `{"options", "workers": [[id, workeroutput]], "failed"}` as JSON on
-    stdin; combines the workers' data files with pytest-cov's own DistMaster
+    Reads `{"workers": [[id, workeroutput, cov]], "failed"}` as JSON on stdin
+    (`cov` being what `_cov_options` gave: pytest-cov's options and the
+    worker's data file); combines the workers' data files with pytest-cov's own DistMaster
     and writes `{"after_tests", "title", "text", "fail"}` as JSON on stdout:
     the lines pytest-cov writes at the end of the test loop, its terminal
     summary section, and whether `--cov-fail-under` fails the run.
@@ -617,7 +671,9 @@ def cov_controller_main():
 
     request = json.load(sys.stdin)
     result = {"after_tests": "", "title": "tests coverage", "text": "", "fail": False}
-    options = argparse.Namespace(**request["options"])
+    covs = [cov for _id, _output, cov in request["workers"] if cov]
+    options = argparse.Namespace(**covs[0]["options"])
+    data_files = [cov["data_file"] for cov in covs if cov.get("data_file")]
     if getattr(options, "no_cov", False):
         if getattr(options, "no_cov_should_warn", False):
             result["text"] = "WARNING: Coverage disabled via --no-cov switch!\n"
@@ -656,9 +712,22 @@ def cov_controller_main():
         master.start()
     finally:
         coverage.Coverage.start, coverage.Coverage.erase = start, erase
-    for worker_id, output in request["workers"]:
-        master.testnodedown(Node(worker_id, output), None)
-    master.finish()
+    for worker_id, output, _cov in request["workers"]:
+        master.testnodedown(Node(worker_id, output or {}), None)
+    # DistMaster.finish, with the old combined data dropped unless
+    # `--cov-append` (the erase the workers skipped), and only this run's
+    # data files combined.
+    master.cov = master.combining_cov
+    if not options.cov_append:
+        try:
+            os.remove(master.cov.config.data_file)
+        except OSError:
+            pass
+    master.cov.load()
+    data_files = [path for path in data_files if os.path.exists(path)]
+    if data_files:
+        master.cov.combine(data_paths=data_files)
+    master.cov.save()
 
     needed = options.cov_report or options.cov_fail_under
     if not needed or (request.get("failed") and getattr(options, "no_cov_on_fail", False)):

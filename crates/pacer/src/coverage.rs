@@ -36,10 +36,11 @@ pub struct Step {
 pub struct CovController<'a> {
     inner: &'a mut dyn Reporter,
     step: Step,
-    /// pytest-cov's options (JSON text), from the first worker that had them.
-    options: Option<String>,
-    /// `(worker, config.workeroutput as JSON text)`.
-    outputs: Vec<(String, String)>,
+    /// A worker said pytest-cov was active there: play its controller.
+    active: bool,
+    /// `(worker, config.workeroutput, pytest-cov's options and data file)`,
+    /// each as the JSON text the worker sent.
+    workers: Vec<(String, Option<String>, Option<String>)>,
     /// `--cov-fail-under` was not reached: the run fails.
     fail_under_failed: bool,
 }
@@ -57,8 +58,8 @@ impl<'a> CovController<'a> {
         CovController {
             inner,
             step,
-            options: None,
-            outputs: Vec::new(),
+            active: false,
+            workers: Vec::new(),
             fail_under_failed: false,
         }
     }
@@ -82,19 +83,18 @@ impl<'a> CovController<'a> {
 
     /// Runs the controller step; `tests_failed` is pytest's `session.testsfailed`
     /// (for `--no-cov-on-fail`).
-    fn combine(&self, options: &str, tests_failed: bool) -> Result<StepResult, String> {
-        let workers: Vec<(&str, serde_json::Value)> = self
-            .outputs
+    fn combine(&self, tests_failed: bool) -> Result<StepResult, String> {
+        let json = |text: &Option<String>| -> serde_json::Value {
+            text.as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let workers: Vec<serde_json::Value> = self
+            .workers
             .iter()
-            .map(|(worker, output)| {
-                let value = serde_json::from_str(output).unwrap_or(serde_json::Value::Null);
-                (worker.as_str(), value)
-            })
+            .map(|(worker, output, cov)| serde_json::json!([worker, json(output), json(cov)]))
             .collect();
-        let options: serde_json::Value =
-            serde_json::from_str(options).map_err(|e| format!("bad options from a worker: {e}"))?;
         let request = serde_json::json!({
-            "options": options,
             "workers": workers,
             "failed": tests_failed,
         });
@@ -144,19 +144,19 @@ impl Reporter for CovController<'_> {
     fn report(&mut self, event: Event<'_>) {
         match event {
             Event::WorkerFinished { worker, bye } => {
-                if let Some(options) = &bye.cov {
-                    self.options.get_or_insert_with(|| options.clone());
-                }
-                if let Some(output) = &bye.workeroutput {
-                    self.outputs.push((worker.to_string(), output.clone()));
-                }
+                self.active |= bye.cov.is_some();
+                self.workers.push((
+                    worker.to_string(),
+                    bye.workeroutput.clone(),
+                    bye.cov.clone(),
+                ));
             }
             Event::Finished { summary } => {
-                let Some(options) = self.options.take() else {
+                if !self.active {
                     return self.inner.report(event);
-                };
+                }
                 let tests_failed = !summary.failed.is_empty();
-                match self.combine(&options, tests_failed) {
+                match self.combine(tests_failed) {
                     Ok(result) => {
                         self.fail_under_failed = result.fail;
                         let report = PluginReport {
