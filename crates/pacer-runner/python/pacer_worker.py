@@ -404,12 +404,6 @@ def pytest_runtest_logreport(report):
         worker.on_report(report)
 
 
-def pytest_runtest_logfinish(nodeid, location):
-    worker = _state.get("worker")
-    if worker is not None:
-        worker.on_finish(nodeid)
-
-
 def pytest_warning_recorded(warning_message, when, nodeid, location):
     worker = _state.get("worker")
     if worker is None:
@@ -995,6 +989,10 @@ class Worker:
                 self.applied_env = env
             self.last_item = item
             hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            # Once per test, when its protocol is over: pytest-rerunfailures
+            # logs start and finish once per attempt, and the attempts are
+            # one test, as xdist's `runtest_protocol_complete` counts them.
+            self.on_finish(item.nodeid)
             if nextitem is None:
                 self.last_item = None
         return self.stopping

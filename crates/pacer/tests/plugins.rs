@@ -261,6 +261,33 @@ fn no_cov_turns_coverage_off_as_under_xdist() {
     assert_eq!(ours.code, theirs.code, "{runs}");
 }
 
+/// xdist-style `-v` lines, `[gw0] [ 33%] RERUN tests/x.py::t`: the sorted
+/// `(word, node id)` pairs and the percentages in the order printed.
+fn verbose_lines(run: &Run) -> (Vec<(String, String)>, Vec<u32>) {
+    let mut pairs = Vec::new();
+    let mut percents = Vec::new();
+    for line in run.stdout.lines() {
+        let Some(rest) = line.strip_prefix("[gw") else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once("] [") else {
+            continue;
+        };
+        let Some((percent, rest)) = rest.split_once("%]") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(word), Some(id), Ok(percent)) =
+            (words.next(), words.next(), percent.trim().parse::<u32>())
+        {
+            pairs.push((word.to_string(), id.to_string()));
+            percents.push(percent);
+        }
+    }
+    pairs.sort();
+    (pairs, percents)
+}
+
 /// `node id` → the value `random.random()` gave the test (or `worker` →
 /// its seed, from `PLUGINS_SEEDS`).
 fn draws(path: &Path) -> BTreeMap<String, String> {
@@ -360,7 +387,7 @@ fn rerunfailures_reruns_inside_the_worker_as_under_xdist() {
     let extra = ["--reruns", "2", "tests/test_flaky.py"];
     let theirs = pytest(
         dir.path(),
-        &args(&[&["-n", "2"][..], &extra[..]].concat()),
+        &args(&[&["-n", "2", "-v"][..], &extra[..]].concat()),
         &[],
     );
     let ours = pacer(dir.path(), &args(&extra), &[]);
@@ -368,6 +395,12 @@ fn rerunfailures_reruns_inside_the_worker_as_under_xdist() {
     assert_eq!(theirs.counts().get("rerun"), Some(&5), "{runs}");
     assert_eq!(ours.counts(), theirs.counts(), "{runs}");
     assert_eq!(ours.code, theirs.code, "{runs}");
+    // One line per attempt, and the attempts count as one test in the
+    // progress, as xdist shows them.
+    let (lines, percents) = verbose_lines(&ours);
+    assert_eq!(lines, verbose_lines(&theirs).0, "{runs}");
+    assert!(percents.iter().all(|p| *p <= 100), "{runs}");
+    assert_eq!(percents.last(), Some(&100), "{runs}");
 
     // The flaky marker alone (no --reruns).
     let theirs = pytest(dir.path(), &args(&["-n", "2", "tests/test_flaky.py"]), &[]);
