@@ -757,6 +757,7 @@ mod tests {
             msg: (outcome == "failed").then(|| "assert 1 == 2".to_string()),
             skip: None,
             xfail: None,
+            loc: None,
         }
     }
 

@@ -139,6 +139,7 @@ def pytest_configure(config):
     config.workerinput.update(_controller_input(config, env))
     _local_rerun_counts()
     config.workeroutput = {}
+    _take_junitxml(config)
     for name, value in (("dist", "no"), ("tx", []), ("numprocesses", None)):
         if hasattr(config.option, name):
             setattr(config.option, name, value)
@@ -573,6 +574,33 @@ def _cache(config):
     return cache
 
 
+def _take_junitxml(config):
+    """pytest's JUnit settings, wherever they came from (the command line,
+    `addopts`, `PYTEST_ADDOPTS`, the ini file), for pacer, which writes the
+    one report of the run; the worker never writes it (this runs before
+    pytest's junitxml plugin configures)."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        xmlpath = os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
+    family = "xunit2"
+    suite_name = "pytest"
+    try:
+        family = config.getini("junit_family") or family
+        suite_name = config.getini("junit_suite_name") or suite_name
+    except ValueError:  # pragma: no cover - junitxml disabled with -p no:junitxml
+        pass
+    if family == "legacy":
+        family = "xunit1"
+    _state["junit"] = {
+        "xmlpath": xmlpath or None,
+        "prefix": getattr(config.option, "junitprefix", None),
+        "family": family,
+        "suite_name": suite_name,
+    }
+    if hasattr(config.option, "xmlpath"):
+        config.option.xmlpath = None
+
+
 def _local_rerun_counts():
     """pytest-rerunfailures, when xdist is installed, has each worker count
     failures in a socket server that xdist's controller runs
@@ -791,6 +819,9 @@ class Worker:
         self.applied_env = None
         self.durations_wanted = config.getoption("durations", None) is not None
         self.finished = False
+        # JUnit's xunit1 family names each test's file and line.
+        junit = _state.get("junit") or {}
+        self.junit_locations = bool(junit.get("xmlpath")) and junit.get("family") == "xunit1"
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -815,6 +846,7 @@ class Worker:
                 "configfile": str(config.inipath) if config.inipath else None,
                 "plugins": _plugin_names(config),
                 "capture": config.getoption("capture", "fd"),
+                "junit": _state.get("junit"),
             }
         )
 
@@ -1020,6 +1052,8 @@ class Worker:
             entry["skip"] = _skip_location(report, self.config)
         if hasattr(report, "wasxfail"):
             entry["xfail"] = report.wasxfail
+        if self.junit_locations:
+            entry["loc"] = [report.location[0], report.location[1]]
         self.reports.append(entry)
 
     def on_finish(self, nodeid):

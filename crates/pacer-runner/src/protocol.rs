@@ -86,6 +86,25 @@ pub struct Hello {
     pub rootdir: String,
     pub configfile: Option<String>,
     pub plugins: Vec<String>,
+    /// pytest's JUnit settings as the worker parsed them.
+    #[serde(default)]
+    pub junit: Option<Box<JunitOptions>>,
+}
+
+/// pytest's JUnit XML settings, from wherever pytest took them (the command
+/// line, `addopts`, `PYTEST_ADDOPTS`, the ini file). Workers never write the
+/// file: pacer does, from every worker's results.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JunitOptions {
+    /// `--junitxml`, absolute; `None` when not asked for.
+    pub xmlpath: Option<String>,
+    /// `--junitprefix`: put before every test's classname.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// `junit_family`: `xunit2` (pytest's default) or `xunit1` (`legacy` too).
+    pub family: String,
+    /// `junit_suite_name`.
+    pub suite_name: String,
 }
 
 /// A file (or a `file::name` argument) that one worker can collect alone.
@@ -136,6 +155,10 @@ pub struct PhaseReport {
     pub skip: Option<SkipLocation>,
     #[serde(default)]
     pub xfail: Option<String>,
+    /// pytest's `report.location` (path, 0-based line), sent only for a
+    /// JUnit report of family xunit1, which names them.
+    #[serde(default)]
+    pub loc: Option<(String, Option<i64>)>,
 }
 
 /// What pacer tells a worker.

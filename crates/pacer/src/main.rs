@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod coverage;
 mod durations;
+mod junit_options;
 mod lastfailed;
 mod list;
 mod proxy_cmd;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
 
-use crate::coverage;
+use crate::{coverage, junit_options};
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_runner::worker::Launch;
 use pacer_settings::{ProcessEnv, Settings};
@@ -178,9 +178,9 @@ pub fn run(args: RunArgs) -> i32 {
         TerminalOptions::detect(verbosity).with_pytest_args(&prepared.config.launch.args),
     );
     let mut observed = rerun::Observed::default();
-    let mut reporters = Tee::new()
-        .with(&mut terminal)
-        .with_some(junit.as_mut().map(|j| j as _));
+    // pytest's --junitxml from addopts / PYTEST_ADDOPTS, its family and prefix.
+    let mut junit_from_hello = junit_options::FromHello::new(&mut junit);
+    let mut reporters = Tee::new().with(&mut terminal).with(&mut junit_from_hello);
     // pytest-cov's controller side (combined report, --cov-fail-under).
     let cov_step = coverage::step(
         &prepared.python,

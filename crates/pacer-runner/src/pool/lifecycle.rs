@@ -356,6 +356,7 @@ impl Pool {
             msg: Some(message),
             skip: None,
             xfail: None,
+            loc: None,
         }
     }
 
