@@ -577,8 +577,8 @@ def _cache(config):
 def _take_junitxml(config):
     """pytest's JUnit settings, wherever they came from (the command line,
     `addopts`, `PYTEST_ADDOPTS`, the ini file), for pacer, which writes the
-    one report of the run; the worker never writes it (this runs before
-    pytest's junitxml plugin configures)."""
+    one report of the run. Read only: anything that clears `xmlpath` for the
+    workers must run after this."""
     xmlpath = getattr(config.option, "xmlpath", None)
     if xmlpath:
         xmlpath = os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
@@ -597,8 +597,8 @@ def _take_junitxml(config):
         "family": family,
         "suite_name": suite_name,
     }
-    if hasattr(config.option, "xmlpath"):
-        config.option.xmlpath = None
+    # The worker never writes the file: pytest's junitxml plugin skips
+    # xdist workers (`config.workerinput`), and pacer writes the one report.
 
 
 def _local_rerun_counts():
