@@ -38,6 +38,12 @@ fn recorded(path: &Path) -> BTreeMap<(String, String), usize> {
 /// holding the recorder and `pythonpath`), and checks that both ran the same
 /// tests under the same node ids with the same outcomes; returns pacer's run.
 fn same_as_pytest(dir: &Path, args: &[&str], pythonpath: Option<&Path>) -> Run {
+    same_as_pytest_cached(dir, args, pythonpath, false)
+}
+
+/// [`same_as_pytest`]; with `cache`, pacer keeps pytest's cache (and so
+/// records durations, which order its next run).
+fn same_as_pytest_cached(dir: &Path, args: &[&str], pythonpath: Option<&Path>, cache: bool) -> Run {
     let scratch = tempfile::tempdir().unwrap();
     let mut path = layouts().display().to_string();
     if let Some(extra) = pythonpath {
@@ -66,13 +72,10 @@ fn same_as_pytest(dir: &Path, args: &[&str], pythonpath: Option<&Path>) -> Run {
 
     let mut pacer_args = strings(&["-n", "2", "--python"]);
     pacer_args.push(common::python().display().to_string());
-    pacer_args.extend(strings(&[
-        "--",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "record_ids",
-    ]));
+    pacer_args.extend(strings(&["--", "-p", "record_ids"]));
+    if !cache {
+        pacer_args.extend(strings(&["-p", "no:cacheprovider"]));
+    }
     pacer_args.extend(strings(args));
     let ours = run(
         &assert_cmd::cargo::cargo_bin("pacer"),
@@ -178,5 +181,38 @@ fn node_id_arguments_and_folders_mixed() {
             "checks/beta/test_same.py",
         ],
         None,
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "__pycache__" || name == ".pytest_cache" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn second_run_with_recorded_durations_keeps_the_same_ids() {
+    // A copy, so that the cache pacer writes (durations) stays out of the
+    // repository; the second run is ordered by what the first recorded.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&tree(""), copy.path());
+    for run in ["first", "second"] {
+        let ours = same_as_pytest_cached(copy.path(), &[], None, true);
+        assert!(ours.code.is_some(), "{run} run\n{}", ours.describe());
+    }
+    assert!(
+        copy.path().join(".pytest_cache/v/pacer/durations").exists(),
+        "pacer kept no cache, so no durations were recorded"
     );
 }
