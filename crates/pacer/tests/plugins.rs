@@ -224,6 +224,7 @@ fn cov_xml_report_and_append_as_under_xdist() {
         "tests/test_area.py",
         "--cov=covpkg",
         "--cov-report=xml:cov.xml",
+        "--cov-report=html:htmlcov",
     ];
     let second = [
         "tests/test_words.py",
@@ -239,6 +240,13 @@ fn cov_xml_report_and_append_as_under_xdist() {
             ours.stdout.contains("Coverage XML written to file cov.xml"),
             "{runs}"
         );
+        if step == first {
+            assert!(
+                ours.stdout.contains("Coverage HTML written to dir htmlcov"),
+                "{runs}"
+            );
+            assert!(b.path().join("htmlcov/index.html").exists(), "{runs}");
+        }
         let expected = xml_lines(&a.path().join("cov.xml"));
         assert!(expected.contains_key("words.py") || step == first, "{runs}");
         assert_eq!(xml_lines(&b.path().join("cov.xml")), expected, "{runs}");
