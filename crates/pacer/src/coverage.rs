@@ -115,6 +115,12 @@ fn run_step(step: &Step, request: &str) -> Result<StepResult, String> {
         .current_dir(&step.cwd)
         .envs(step.env.iter().map(|(k, v)| (k, v)))
         .env("PYTHONPATH", python_path)
+        // pytest-cov fits its `coverage: platform ...` rule to the terminal;
+        // the step's stdout is a pipe, so say how wide pacer's terminal is.
+        .env(
+            "COLUMNS",
+            pacer_report::TerminalOptions::detect(0).width.to_string(),
+        )
         .env_remove("PYTEST_DEBUG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
