@@ -8,8 +8,9 @@
 //! run ends (all done, `-x`, Ctrl-C/SIGTERM, crashed or timed-out workers),
 //! so the file is there whenever pytest's would be.
 //!
-//! The XML follows pytest's `junitxml` plugin (family `xunit2`, its default),
-//! so tools that read pytest's reports read pacer's:
+//! The XML follows pytest's `junitxml` plugin (family `xunit2`, its default,
+//! or `xunit1` with each test's `file` and `line`; `--junitprefix` before
+//! every classname), so tools that read pytest's reports read pacer's:
 //! - one `<testsuite name="pytest">` with pytest's `tests`, `failures`,
 //!   `errors` and `skipped` counts (`tests` counts as pytest does: a call
 //!   failure followed by a teardown error is two `<testcase>` elements, one
@@ -77,10 +78,34 @@ pub fn check_writable(path: &Path) -> Result<(), JunitError> {
     Ok(())
 }
 
+/// pytest's `junit_family`: which attributes a `<testcase>` carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    /// `classname`, `name`, `file`, `line` (0-based, as pytest writes it),
+    /// `time`; pytest's `legacy` is this one.
+    Xunit1,
+    /// `classname`, `name`, `time`: pytest's default.
+    #[default]
+    Xunit2,
+}
+
+impl Family {
+    /// pytest's ini value (`xunit1`, `legacy`, `xunit2`); anything else is xunit2.
+    pub fn from_ini(name: &str) -> Self {
+        match name {
+            "xunit1" | "legacy" => Family::Xunit1,
+            _ => Family::Xunit2,
+        }
+    }
+}
+
 /// The reporter that writes the JUnit file.
 pub struct Junit {
     path: PathBuf,
     suite_name: String,
+    family: Family,
+    /// pytest's `--junitprefix`, put before every classname.
+    prefix: Option<String>,
     /// When the first run started: the suite's timestamp.
     started: Option<SystemTime>,
     /// Summed over runs (the 429 rerun reports into the same file).
@@ -107,6 +132,8 @@ impl Junit {
         Junit {
             path: path.into(),
             suite_name: DEFAULT_SUITE_NAME.to_string(),
+            family: Family::default(),
+            prefix: None,
             started: None,
             elapsed: Duration::ZERO,
             order: HashMap::new(),
@@ -120,6 +147,18 @@ impl Junit {
     /// pytest's `junit_suite_name`.
     pub fn with_suite_name(mut self, name: impl Into<String>) -> Self {
         self.suite_name = name.into();
+        self
+    }
+
+    /// pytest's `junit_family`.
+    pub fn with_family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// pytest's `--junitprefix`.
+    pub fn with_prefix(mut self, prefix: Option<String>) -> Self {
+        self.prefix = prefix.filter(|p| !p.is_empty());
         self
     }
 
@@ -138,13 +177,24 @@ impl Junit {
         let mut counts = Counts::default();
         let mut cases = Vec::new();
         for problem in &self.problems {
-            cases.push(collect_case(problem, &mut counts));
+            let mut case = collect_case(problem, &mut counts);
+            let file = problem.id.split("::").next().unwrap_or(&problem.id);
+            self.style(&mut case, Some((file, None)));
+            cases.push(case);
         }
         let mut tests: Vec<&TestRecord> = self.tests.iter().collect();
         // Tests pytest never planned (none expected) go last, in finish order.
         tests.sort_by_key(|t| self.order.get(&t.id).copied().unwrap_or(usize::MAX));
         for test in tests {
-            cases.extend(test_cases(test, &mut counts));
+            let location = test
+                .reports
+                .iter()
+                .find_map(|r| r.loc.as_ref())
+                .map(|(file, line)| (file.as_str(), *line));
+            for mut case in test_cases(test, &mut counts) {
+                self.style(&mut case, location);
+                cases.push(case);
+            }
         }
 
         let mut suite = TestSuite::new(self.suite_name.as_str());
@@ -165,6 +215,26 @@ impl Junit {
         let mut report = Report::new("pytest tests");
         report.add_test_suite(suite);
         report
+    }
+
+    /// `--junitprefix` and the family's attributes, as pytest's
+    /// `record_testreport` sets them.
+    fn style(&self, case: &mut TestCase, location: Option<(&str, Option<i64>)>) {
+        if let Some(prefix) = &self.prefix {
+            let classname = match case.classname.as_deref() {
+                Some(name) if !name.is_empty() => format!("{prefix}.{name}"),
+                _ => prefix.clone(),
+            };
+            case.set_classname(classname);
+        }
+        if self.family == Family::Xunit1 {
+            if let Some((file, line)) = location {
+                case.extra.insert("file".into(), file.into());
+                if let Some(line) = line {
+                    case.extra.insert("line".into(), line.to_string().into());
+                }
+            }
+        }
     }
 
     /// Writes the report: to a temporary file beside `path`, then renamed
@@ -234,7 +304,9 @@ impl Reporter for Junit {
             Event::TestStarted { .. }
             | Event::Output { .. }
             | Event::Warning { .. }
-            | Event::Notice { .. } => {}
+            | Event::Notice { .. }
+            | Event::WorkerFinished { .. }
+            | Event::PluginReport { .. } => {}
         }
     }
 }
@@ -593,6 +665,32 @@ mod tests {
             "def t():\nE   assert 1\n5"
         );
         assert_eq!(plain("a \x1b b"), "a \x1b b", "a lone escape is kept");
+    }
+
+    #[test]
+    fn xunit1_names_file_and_line_and_the_prefix_leads_the_classname() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.xml");
+        let mut junit = Junit::new(&path)
+            .with_family(Family::from_ini("legacy"))
+            .with_prefix(Some("pre".into()));
+        let call = PhaseReport {
+            loc: Some(("tests/t.py".into(), Some(4))),
+            ..phase("call", "passed")
+        };
+        junit.report(Event::TestFinished {
+            id: "tests/t.py::TestA::test_b",
+            worker: "gw0",
+            reports: &[call],
+            finished: 1,
+            total: 1,
+        });
+        let xml = junit.to_report().to_string().unwrap();
+        assert!(xml.contains(r#"classname="pre.tests.t.TestA""#), "{xml}");
+        assert!(xml.contains(r#"file="tests/t.py""#), "{xml}");
+        assert!(xml.contains(r#"line="4""#), "{xml}");
+        let plain = Junit::new(&path).to_report().to_string().unwrap();
+        assert!(!plain.contains("file="), "{plain}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pacer_runner::events::{Event, Reporter, Stream, Summary};
+use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
 use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
 
 pub use crate::options::{TbStyle, TerminalOptions};
@@ -119,6 +119,8 @@ pub struct Terminal<W: Write> {
     finished: usize,
     total: usize,
     bar: Option<ProgressBar>,
+    /// Plugins' controller output (pytest-cov's report), printed where pytest does.
+    plugin_reports: Vec<PluginReport>,
 }
 
 impl<W: Write> Terminal<W> {
@@ -143,6 +145,7 @@ impl<W: Write> Terminal<W> {
             finished: 0,
             total: 0,
             bar: None,
+            plugin_reports: Vec::new(),
         }
     }
 
@@ -467,6 +470,17 @@ impl<W: Write> Terminal<W> {
         } else if self.options.verbosity < 0 && self.finished == 0 {
             self.line("");
         }
+        // Lines plugins print right after the tests (pytest-cov's failure
+        // under `--cov-fail-under`).
+        let after_tests: Vec<String> = self
+            .plugin_reports
+            .iter()
+            .filter(|r| !r.after_tests.is_empty())
+            .map(|r| r.after_tests.trim_end_matches('\n').to_string())
+            .collect();
+        for text in after_tests {
+            self.line(&text);
+        }
         if (self.options.verbosity >= 0 || self.verbose_lines()) && self.finished > 0 {
             self.line("");
         }
@@ -494,6 +508,14 @@ impl<W: Write> Terminal<W> {
         if let Some(path) = self.options.junitxml.clone() {
             if self.options.verbosity >= 0 {
                 self.sep_line('-', &format!("generated xml file: {}", path.display()), &[]);
+            }
+        }
+        // Plugins' terminal summaries come after pytest's own sections and
+        // before the durations and the short test summary, as in pytest.
+        for report in std::mem::take(&mut self.plugin_reports) {
+            if !report.text.is_empty() {
+                self.line(&sep('=', &report.title, self.options.width));
+                self.line(report.text.trim_end_matches('\n'));
             }
         }
         self.durations();
@@ -940,7 +962,8 @@ impl<W: Write> Reporter for Terminal<W> {
                 deselected,
                 problems,
             } => self.collected(total, deselected, problems),
-            Event::TestStarted { .. } | Event::Planned { .. } => {}
+            Event::TestStarted { .. } | Event::Planned { .. } | Event::WorkerFinished { .. } => {}
+            Event::PluginReport { report } => self.plugin_reports.push(report.clone()),
             Event::TestFinished {
                 id,
                 worker,

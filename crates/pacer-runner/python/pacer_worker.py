@@ -136,7 +136,10 @@ def pytest_configure(config):
         "testrunuid": env["uid"],
         "mainargv": list(sys.argv),
     }
+    config.workerinput.update(_controller_input(config, env))
+    _local_rerun_counts()
     config.workeroutput = {}
+    _take_junitxml(config)
     config._pacer_options = _pytest_options(config)
     # What pacer does for the whole run, no worker may do for its share:
     # stop at maxfail, apply --lf/--ff, write the JUnit file, start workers.
@@ -153,6 +156,7 @@ def pytest_configure(config):
         if hasattr(config.option, name):
             setattr(config.option, name, value)
     config._pacer = Worker(config, Channel(int(fd)), env)
+    _keep_invocation_relative_ids(config)
 
 
 def _xdist_installed():
@@ -331,6 +335,26 @@ class _LiveLog:
         return "\n".join(lines) if lines else None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # pytest-cov starts measuring here, and erases the data files of earlier
+    # runs unless `--cov-append`. A pacer worker may start when another has
+    # already saved its data (a replacement, an extra io worker), so workers
+    # never erase: pacer combines exactly the files its workers name in their
+    # `bye` and drops the old combined file itself (`cov_controller_main`).
+    namespace = early_config.known_args_namespace
+    if os.environ.get("PACER_FD") and getattr(namespace, "cov_source", None):
+        _state["cov_append"] = bool(getattr(namespace, "cov_append", False))
+        namespace.cov_append = True
+    return (yield)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    if _active(session.config):
+        session.config._pacer.bye()
+
+
 @pytest.fixture(scope="session")
 def worker_id(request):
     """The worker's id (gw0, gw1, ...), as pytest-xdist names it; "master" outside pacer."""
@@ -482,6 +506,58 @@ def _repend_conftests(session):
             pending[path] = plugin
 
 
+def _invocation_paths(config):
+    """The paths pytest resolves the run's own arguments to (`--pyargs` names
+    become their package's folder), as a full `pytest ARGS` would see them."""
+    from pathlib import Path
+
+    try:
+        from _pytest.main import resolve_collection_argument
+    except ImportError:  # pragma: no cover - a pytest without it
+        return frozenset()
+    paths = []
+    namespace = config.getini("consider_namespace_packages")
+    for index, arg in enumerate(config.args):
+        try:
+            resolved = resolve_collection_argument(
+                config.invocation_params.dir,
+                str(arg),
+                index,
+                as_pypath=config.option.pyargs,
+                consider_namespace_packages=namespace,
+            )
+        except Exception:
+            continue
+        paths.append(Path(resolved.path))
+    return frozenset(paths)
+
+
+def _keep_invocation_relative_ids(config):
+    """Give files outside the rootdir the node ids a full run gives them.
+
+    pytest names a file outside the rootdir relative to the collection
+    argument it came from (`--pyargs pkg.tests` gives `numeric/test_join.py`).
+    A worker collects each file by its own path, which would name it `""`
+    (so `::TestJoin::test_x`); looking at the run's arguments first keeps
+    pytest's ids, the same on every worker.
+    """
+    from _pytest import nodes
+
+    original = getattr(nodes, "_check_initialpaths_for_relpath", None)
+    if original is None or getattr(original, "_pacer", False):
+        return
+    invocation = _invocation_paths(config)
+
+    def relpath(initial_paths, path):
+        found = original(invocation, path)
+        if found is None:
+            found = original(initial_paths, path)
+        return found
+
+    relpath._pacer = True
+    nodes._check_initialpaths_for_relpath = relpath
+
+
 def pytest_collectreport(report):
     worker = _state.get("worker")
     if worker is not None and not _state["discovering"]:
@@ -504,12 +580,6 @@ def pytest_runtest_logreport(report):
     worker = _state.get("worker")
     if worker is not None:
         worker.on_report(report)
-
-
-def pytest_runtest_logfinish(nodeid, location):
-    worker = _state.get("worker")
-    if worker is not None:
-        worker.on_finish(nodeid)
 
 
 def pytest_warning_recorded(warning_message, when, nodeid, location):
@@ -590,10 +660,12 @@ def _zygote(session):
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
         if not data:
+            _forget_coverage(config)
             return False
         for line in data.decode("utf-8").splitlines():
             msg = json.loads(line)
             if msg["t"] == "stop":
+                _forget_coverage(config)
                 return False
             if msg["t"] != "fork" or len(fds) != 3:
                 raise RuntimeError("pacer zygote: unexpected %r with %d fds" % (msg.get("t"), len(fds)))
@@ -650,6 +722,276 @@ def _become_worker(session, msg, fds):
     env = _worker_env()
     config.workerinput.update({"workerid": env["id"], "workercount": env["count"]})
     config._pacer = Worker(config, Channel(channel_fd), env)
+    _restart_coverage(config, env["id"])
+
+
+# -- what xdist's controller would hand to plugins on the workers ---------------
+
+
+def _controller_input(config, env):
+    """`workerinput` keys that xdist-aware plugins expect from their controller
+    (xdist's `pytest_configure_node`); pacer is that controller.
+
+    * pytest-cov: the controller's host and folder. Workers run on pacer's
+      host in pacer's folder, so they are "collocated": each saves its data
+      file there and pacer combines them after the run (`cov_controller`).
+    * pytest-rerunfailures: its failure-count server's address, read but
+      not used (`_local_rerun_counts`).
+    * pytest-randomly: one seed for every worker, chosen once per run. Given
+      (`-p randomly -p "randomly_seed=N"`, `--randomly-seed=N`, `last`), the
+      workers all parse the same value; else it comes from the run's id,
+      which every worker shares.
+    """
+    given = {
+        "cov_master_host": socket.gethostname(),
+        "cov_master_topdir": os.getcwd(),
+        "cov_master_rsync_roots": [],
+    }
+    if "pytest_rerunfailures" in sys.modules:
+        # Read, never used: see `_local_rerun_counts`.
+        given.update({"sock_port": None, "statusdb_token": None})
+    if config.pluginmanager.hasplugin("randomly") and hasattr(config.option, "randomly_seed"):
+        cache = _cache(config)
+        seed = config.option.randomly_seed
+        if seed == "last":
+            seed = cache.get("randomly_seed", None) if cache is not None else None
+        if not isinstance(seed, int):
+            import hashlib
+
+            digest = hashlib.sha256(("randomly:" + env["uid"]).encode()).hexdigest()
+            seed = int(digest[:8], 16)
+        if cache is not None:
+            # What pytest-randomly's controller does, for `--randomly-seed=last`.
+            cache.set("randomly_seed", seed)
+        given["randomly_seed"] = seed
+    return given
+
+
+def _cache(config):
+    """pytest's cache, which the cacheprovider plugin attaches to the config
+    only after this plugin's `pytest_configure` ran; None with
+    `-p no:cacheprovider`."""
+    if not config.pluginmanager.hasplugin("cacheprovider"):
+        return None
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        try:
+            from _pytest.cacheprovider import Cache
+
+            cache = Cache.for_config(config, _ispytest=True)
+        except Exception:
+            return None
+    return cache
+
+
+def _take_junitxml(config):
+    """pytest's JUnit settings, wherever they came from (the command line,
+    `addopts`, `PYTEST_ADDOPTS`, the ini file), for pacer, which writes the
+    one report of the run. Read only: anything that clears `xmlpath` for the
+    workers must run after this."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        xmlpath = os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
+    family = "xunit2"
+    suite_name = "pytest"
+    try:
+        family = config.getini("junit_family") or family
+        suite_name = config.getini("junit_suite_name") or suite_name
+    except ValueError:  # pragma: no cover - junitxml disabled with -p no:junitxml
+        pass
+    if family == "legacy":
+        family = "xunit1"
+    _state["junit"] = {
+        "xmlpath": xmlpath or None,
+        "prefix": getattr(config.option, "junitprefix", None),
+        "family": family,
+        "suite_name": suite_name,
+    }
+    # The worker never writes the file: pytest's junitxml plugin skips
+    # xdist workers (`config.workerinput`), and pacer writes the one report.
+
+
+def _local_rerun_counts():
+    """pytest-rerunfailures, when xdist is installed, has each worker count
+    failures in a socket server that xdist's controller runs
+    (`workerinput["sock_port"]`), so that a test whose worker crashed can be
+    rerun on another. pacer handles crashes itself; each worker keeps its
+    counts in its own process, as pytest-rerunfailures does without xdist
+    (a server thread would also not survive the zygote's fork). Reruns still
+    happen inside the worker, as under xdist."""
+    module = sys.modules.get("pytest_rerunfailures")
+    client = getattr(module, "ClientStatusDB", None)
+    local = getattr(module, "StatusDB", None)
+    if client is None or local is None or getattr(client, "_pacer", False):
+        return
+
+    def local_status_db(sock_port=None, token=None):
+        return local()
+
+    local_status_db._pacer = True
+    module.ClientStatusDB = local_status_db
+
+
+def _json_text(value):
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _cov_options(config):
+    """pytest-cov's options as this worker parsed them (after its config file
+    filled `fail_under` and `precision`), when pytest-cov is loaded and was
+    asked for: pacer then combines and reports as xdist's controller would."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    options = getattr(plugin, "options", None)
+    if options is None:
+        return None
+    wanted = {}
+    for name, value in vars(options).items():
+        if name.startswith(("cov_", "no_cov")):
+            wanted[name] = value
+    wanted["cov_append"] = _state.get("cov_append", wanted.get("cov_append", False))
+    wanted["collectonly"] = bool(config.getoption("collectonly", False))
+    data_file = None
+    controller = getattr(plugin, "cov_controller", None)
+    cov = getattr(controller, "cov", None)
+    if cov is not None and getattr(cov, "_data", None) is not None:
+        data_file = cov.get_data().data_filename()
+    return {"options": wanted, "data_file": data_file}
+
+
+def _forget_coverage(config):
+    """The zygote measured nothing worth keeping (its forks measure their
+    own tests); stop it and keep pytest-cov from saving a data file."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if controller is None:
+        return
+    try:
+        controller.cov.stop()
+    except Exception:
+        pass
+    plugin.cov_controller = None
+
+
+def _restart_coverage(config, nodeid):
+    """A worker forked from the zygote inherits the zygote's coverage
+    collector, whose data file name was fixed before the fork: every fork
+    would write the same file. Start a fresh one, as a new worker would."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if controller is None or getattr(controller, "cov", None) is None or not plugin._started:
+        return
+    try:
+        controller.cov.stop()
+    except Exception:
+        pass
+    plugin.start(type(controller), config, nodeid)
+
+
+def cov_controller_main():
+    """pytest-cov's controller side, run by pacer once after the workers ended
+    (`python -c "import pacer_worker; pacer_worker.cov_controller_main()"`).
+
+    Reads `{"workers": [[id, workeroutput, cov]], "failed"}` as JSON on stdin
+    (`cov` being what `_cov_options` gave: pytest-cov's options and the
+    worker's data file); combines the workers' data files with pytest-cov's own DistMaster
+    and writes `{"after_tests", "title", "text", "fail"}` as JSON on stdout:
+    the lines pytest-cov writes at the end of the test loop, its terminal
+    summary section, and whether `--cov-fail-under` fails the run.
+    """
+    import argparse
+    import io
+
+    request = json.load(sys.stdin)
+    result = {"after_tests": "", "title": "tests coverage", "text": "", "fail": False}
+    covs = [cov for _id, _output, cov in request["workers"] if cov]
+    options = argparse.Namespace(**covs[0]["options"])
+    data_files = [cov["data_file"] for cov in covs if cov.get("data_file")]
+    if getattr(options, "no_cov", False):
+        if getattr(options, "no_cov_should_warn", False):
+            result["text"] = "WARNING: Coverage disabled via --no-cov switch!\n"
+        json.dump(result, sys.stdout)
+        return
+
+    import coverage
+    from coverage.exceptions import CoverageException
+    from coverage.results import display_covered, should_fail_under
+    from pytest_cov import engine
+
+    class Config:
+        option = options
+
+    class Gateway:
+        def __init__(self, worker_id):
+            self.id = worker_id
+
+        def _rinfo(self):
+            return argparse.Namespace(platform=sys.platform, version_info=tuple(sys.version_info))
+
+    class Node:
+        def __init__(self, worker_id, output):
+            self.gateway = Gateway(worker_id)
+            self.workeroutput = output
+
+    master = engine.DistMaster(options, Config(), None)
+    # DistMaster.start runs before any worker under xdist: it erases old data
+    # (as each worker did again when it started, here too) and measures the
+    # controller. Run after the workers, it must do neither: erasing would
+    # drop the workers' data files, and with `--cov` and no source it would
+    # measure this very file.
+    start, erase = coverage.Coverage.start, coverage.Coverage.erase
+    coverage.Coverage.start = coverage.Coverage.erase = lambda self: None
+    try:
+        master.start()
+    finally:
+        coverage.Coverage.start, coverage.Coverage.erase = start, erase
+    for worker_id, output, _cov in request["workers"]:
+        master.testnodedown(Node(worker_id, output or {}), None)
+    # DistMaster.finish, with the old combined data dropped unless
+    # `--cov-append` (the erase the workers skipped), and only this run's
+    # data files combined.
+    master.cov = master.combining_cov
+    if not options.cov_append:
+        try:
+            os.remove(master.cov.config.data_file)
+        except OSError:
+            pass
+    master.cov.load()
+    data_files = [path for path in data_files if os.path.exists(path)]
+    if data_files:
+        master.cov.combine(data_paths=data_files)
+    master.cov.save()
+
+    needed = options.cov_report or options.cov_fail_under
+    if not needed or (request.get("failed") and getattr(options, "no_cov_on_fail", False)):
+        json.dump(result, sys.stdout)
+        return
+    stream = io.StringIO()
+    try:
+        total = master.summary(stream)
+    except CoverageException as exc:
+        result["after_tests"] += "\nWARNING: Failed to generate report: %s\n\n" % exc
+        total = 0
+    text = stream.getvalue()
+    fail_under = options.cov_fail_under
+    precision = options.cov_precision
+    if fail_under is not None and not options.collectonly:
+        if should_fail_under(total, fail_under, precision):
+            result["after_tests"] += "\nERROR: Coverage failure: total of %s is less than fail-under=%.*f\n" % (
+                display_covered(total, precision),
+                precision,
+                fail_under,
+            )
+            result["fail"] = True
+    if fail_under is not None and fail_under > 0:
+        failed = total < fail_under
+        text += "%sRequired test coverage of %s%% %s. Total coverage: %.2f%%\n" % (
+            "FAIL " if failed else "",
+            fail_under,
+            "not reached" if failed else "reached",
+            total,
+        )
+    result["text"] = text
+    json.dump(result, sys.stdout)
 
 
 def _plugin_names(config):
@@ -693,6 +1035,10 @@ class Worker:
             self.reportchars = getreportopt(config)
         except Exception:
             self.reportchars = ""
+        self.finished = False
+        # JUnit's xunit1 family names each test's file and line.
+        junit = _state.get("junit") or {}
+        self.junit_locations = bool(junit.get("xmlpath")) and junit.get("family") == "xunit1"
         _state["worker"] = self
 
     # -- conversation -------------------------------------------------------
@@ -722,6 +1068,7 @@ class Worker:
                 "invocation_dir": str(config.invocation_params.dir),
                 "log_cli": bool(_state.get("log_cli")),
                 "terminal": _state.get("terminal"),
+                "junit": _state.get("junit"),
             }
         )
 
@@ -767,7 +1114,19 @@ class Worker:
                 self.on_report(TestReport.from_item_and_call(item, call))
                 self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
                 self.reports = []
-        self.channel.send({"t": "bye"})
+        self.finished = True
+
+    def bye(self):
+        """The last word, from `pytest_sessionfinish`: plugins wrapped around
+        the test loop (pytest-cov) have filled `config.workeroutput` by then."""
+        if not self.finished:
+            return
+        self.finished = False
+        msg = {"t": "bye", "workeroutput": _json_text(getattr(self.config, "workeroutput", {}))}
+        cov = _cov_options(self.config)
+        if cov is not None:
+            msg["cov"] = _json_text(cov)
+        self.channel.send(msg)
 
     # -- collection ---------------------------------------------------------
 
@@ -893,6 +1252,10 @@ class Worker:
                 self.applied_env = env
             self.last_item = item
             hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            # Once per test, when its protocol is over: pytest-rerunfailures
+            # logs start and finish once per attempt, and the attempts are
+            # one test, as xdist's `runtest_protocol_complete` counts them.
+            self.on_finish(item.nodeid)
             if nextitem is None:
                 self.last_item = None
         return self.stopping
@@ -940,6 +1303,8 @@ class Worker:
             entry["xfail"] = report.wasxfail
         if live:
             entry["live_log"] = live
+        if self.junit_locations:
+            entry["loc"] = [report.location[0], report.location[1]]
         self.reports.append(entry)
 
     def passes_wanted(self, category):

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::pool::CategorySpec;
-use crate::protocol::{CollectProblem, Hello, PhaseReport};
+use crate::protocol::{Bye, CollectProblem, Hello, PhaseReport};
 
 /// A collected test and its category (an index into the run's categories).
 #[derive(Debug, Clone)]
@@ -75,9 +75,34 @@ pub enum Event<'a> {
     Notice {
         message: &'a str,
     },
+    /// A worker ended its session cleanly; what it hands the controller
+    /// side of xdist-aware plugins (pytest-cov's data file).
+    WorkerFinished {
+        worker: &'a str,
+        bye: &'a Bye,
+    },
+    /// What a plugin's controller side prints, known once the workers ended
+    /// and sent before `Finished` (pytest-cov's combined report).
+    PluginReport {
+        report: &'a PluginReport,
+    },
     Finished {
         summary: &'a Summary,
     },
+}
+
+/// Output of a plugin's controller side, placed where pytest prints it.
+#[derive(Debug, Clone, Default)]
+pub struct PluginReport {
+    /// Written right after the tests' progress, before the summary sections
+    /// (pytest-cov writes its `--cov-fail-under` error at the end of the
+    /// test loop).
+    pub after_tests: String,
+    /// The heading of the section (`tests coverage`), framed with `=`.
+    pub title: String,
+    /// The section itself, printed among the plugins' terminal summaries:
+    /// after failures, warnings and passes, before the short test summary.
+    pub text: String,
 }
 
 /// The end of a run.

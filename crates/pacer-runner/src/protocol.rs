@@ -60,7 +60,21 @@ pub enum FromWorker {
         when: String,
         message: String,
     },
-    Bye,
+    Bye(Bye),
+}
+
+/// A worker's last word, sent from `pytest_sessionfinish`, once plugins
+/// wrapped around the test loop (pytest-cov) have finished.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Bye {
+    /// `config.workeroutput` as JSON text: what xdist-aware plugins on the
+    /// worker hand to their controller side.
+    #[serde(default)]
+    pub workeroutput: Option<String>,
+    /// pytest-cov's options as the worker parsed them (JSON text), when
+    /// pytest-cov is active there: pacer then plays its controller.
+    #[serde(default)]
+    pub cov: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +110,9 @@ pub struct Hello {
     /// pytest's parsed options that shape its terminal output.
     #[serde(default)]
     pub terminal: Option<PytestTerminal>,
+    /// pytest's JUnit settings as the worker parsed them.
+    #[serde(default)]
+    pub junit: Option<Box<JunitOptions>>,
 }
 
 /// The options pytest parsed (with the project's plugins, `addopts` and ini
@@ -231,6 +248,22 @@ impl From<ItemWire> for CollectedItem {
     }
 }
 
+/// pytest's JUnit XML settings, from wherever pytest took them (the command
+/// line, `addopts`, `PYTEST_ADDOPTS`, the ini file). Workers never write the
+/// file: pacer does, from every worker's results.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JunitOptions {
+    /// `--junitxml`, absolute; `None` when not asked for.
+    pub xmlpath: Option<String>,
+    /// `--junitprefix`: put before every test's classname.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// `junit_family`: `xunit2` (pytest's default) or `xunit1` (`legacy` too).
+    pub family: String,
+    /// `junit_suite_name`.
+    pub suite_name: String,
+}
+
 /// A file (or a `file::name` argument) that one worker can collect alone.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiscoveredUnit {
@@ -285,6 +318,10 @@ pub struct PhaseReport {
     /// The phase's `log_cli` records, formatted, one per line; sent only with `log_cli`.
     #[serde(default)]
     pub live_log: Option<String>,
+    /// pytest's `report.location` (path, 0-based line), sent only for a
+    /// JUnit report of family xunit1, which names them.
+    #[serde(default)]
+    pub loc: Option<(String, Option<i64>)>,
 }
 
 /// What pacer tells a worker.
@@ -344,6 +381,28 @@ mod tests {
                 assert_eq!(items[1].id, "t.py::C::b[\"x; y\"]");
                 assert_eq!(items[1].scope.as_deref(), Some("t.py::C[p=1]"));
                 assert_eq!(items[1].group.as_deref(), Some("db"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bye_parses_bare_and_with_workeroutput() {
+        assert!(matches!(
+            serde_json::from_str::<FromWorker>(r#"{"t":"bye"}"#).unwrap(),
+            FromWorker::Bye(Bye {
+                workeroutput: None,
+                cov: None
+            })
+        ));
+        let line = r#"{"t":"bye","workeroutput":"{\"cov_worker_node_id\":\"gw0\"}","cov":"{}"}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Bye(bye) => {
+                assert_eq!(
+                    bye.workeroutput.as_deref(),
+                    Some(r#"{"cov_worker_node_id":"gw0"}"#)
+                );
+                assert_eq!(bye.cov.as_deref(), Some("{}"));
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -4,6 +4,7 @@
 mod argv;
 mod cache;
 mod cli;
+mod coverage;
 mod durations;
 mod lastfailed;
 mod list;

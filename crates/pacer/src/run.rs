@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pacer_report::junit::Family;
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::events::{Event, Reporter};
 use pacer_runner::pool::{self, exit, CategorySpec, RunConfig, RunEnd};
@@ -18,6 +19,7 @@ use pacer_runner::worker::Launch;
 use pacer_settings::{ProcessEnv, Settings};
 
 use crate::cli::{CommonArgs, ListArgs, RunArgs};
+use crate::coverage;
 use crate::durations;
 use crate::lastfailed;
 use crate::rerun;
@@ -129,15 +131,26 @@ pub fn run(args: RunArgs) -> i32 {
     let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
     let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
     let mut observed = rerun::Observed::default();
+    // JUnit first: the file exists when the terminal names it (pytest's
+    // `generated xml file` line, before the short summary).
+    let mut reporters = Tee::new().with(&mut junit).with(&mut terminal);
+    // pytest-cov's controller side (combined report, --cov-fail-under).
+    let cov_step = coverage::step(
+        &prepared.python,
+        &prepared.config.plugin_dir,
+        &prepared.config.launch.cwd,
+        &prepared.config.launch.env,
+    );
+    let mut cov = coverage::CovController::new(cov_step, &mut reporters);
     let end = execute(
         prepared.config,
         &mut rerun::Observing {
-            // JUnit first: the file exists when the terminal names it
-            // (pytest's `generated xml file` line, before the short summary).
-            inner: &mut Tee::new().with(&mut junit).with(&mut terminal),
+            inner: &mut cov,
             observed: &mut observed,
         },
     );
+    let end = cov.amend(end);
+    drop(reporters);
     drop(terminal);
     let options = observed.options.clone().unwrap_or_default();
     let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
@@ -212,9 +225,11 @@ pub fn run(args: RunArgs) -> i32 {
 const JUNIT_HINT: &str = "pass pytest's --junitxml a file path in a writable folder";
 
 /// The JUnit reporter, made when pytest says where the report goes (its
-/// folder was checked by `tune` before any test ran).
+/// folder was checked by `tune` before any test ran), styled as pytest's
+/// own settings say (`junit_family`, `--junitprefix`, `junit_suite_name`).
 struct JunitOnDemand {
     junit: Option<Junit>,
+    /// `-o junit_suite_name=NAME` on the command line.
     suite_name: Option<String>,
 }
 
@@ -231,11 +246,18 @@ impl Reporter for JunitOnDemand {
     fn report(&mut self, event: Event<'_>) {
         if let Event::Started { hello, .. } = &event {
             if let (None, Some(path)) = (&self.junit, &hello.options.xmlpath) {
-                let suite = self
-                    .suite_name
-                    .clone()
+                let mut junit = Junit::new(PathBuf::from(path));
+                let mut suite = self.suite_name.clone();
+                if let Some(options) = &hello.junit {
+                    junit = junit
+                        .with_family(Family::from_ini(&options.family))
+                        .with_prefix(options.prefix.clone());
+                    suite = suite.or_else(|| Some(options.suite_name.clone()));
+                }
+                let suite = suite
+                    .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| pacer_report::junit::DEFAULT_SUITE_NAME.into());
-                self.junit = Some(Junit::new(PathBuf::from(path)).with_suite_name(suite));
+                self.junit = Some(junit.with_suite_name(suite));
             }
         }
         if let Some(junit) = self.junit.as_mut() {

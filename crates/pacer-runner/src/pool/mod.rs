@@ -164,6 +164,14 @@ struct WorkerState {
 
 const RECENT_LINES: usize = 200;
 
+/// How often one collection warning was raised: by each worker, and at
+/// most by any one worker (what pytest, collecting once, would report).
+#[derive(Debug, Default)]
+struct WarningCount {
+    per_worker: HashMap<usize, usize>,
+    reported: usize,
+}
+
 pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
     let mut pool = match Pool::new(config) {
         Ok(pool) => pool,
@@ -202,6 +210,8 @@ struct Pool {
     scheduler: Option<Scheduler>,
     tests: Vec<TestRecord>,
     index_by_id: HashMap<String, usize>,
+    /// Warnings raised while collecting (by location and text), counted.
+    collect_warnings: HashMap<(String, String), WarningCount>,
     finished: usize,
     failures: usize,
     stopped: Option<String>,
@@ -254,6 +264,7 @@ impl Pool {
             scheduler: None,
             tests: Vec::new(),
             index_by_id: HashMap::new(),
+            collect_warnings: Default::default(),
             finished: 0,
             failures: 0,
             stopped: None,
@@ -467,10 +478,26 @@ impl Pool {
                     ),
                 });
             }
-            FromWorker::Warning { id, message, .. } => reporter.report(Event::Warning {
-                id: &id,
-                message: &message,
-            }),
+            FromWorker::Warning { id, when, message } => {
+                // A file is collected again by each worker that takes some
+                // of its tests; pytest collects it once and warns once.
+                // So the nth such warning of a worker is reported only when
+                // no worker reported an nth one before.
+                if when == "collect" {
+                    let key = (id.clone(), message.clone());
+                    let seen = self.collect_warnings.entry(key.clone()).or_default();
+                    let mine = seen.per_worker.entry(w).or_insert(0);
+                    *mine += 1;
+                    if *mine <= seen.reported {
+                        return;
+                    }
+                    seen.reported = *mine;
+                }
+                reporter.report(Event::Warning {
+                    id: &id,
+                    message: &message,
+                })
+            }
             FromWorker::HelloZygote { pid } => {
                 self.workers[w].handle.set_pid(pid);
                 self.zygote_ready = true;
@@ -495,7 +522,10 @@ impl Pool {
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }
-            FromWorker::Bye => {}
+            FromWorker::Bye(bye) => reporter.report(Event::WorkerFinished {
+                worker: &self.workers[w].name,
+                bye: &bye,
+            }),
         }
     }
 }

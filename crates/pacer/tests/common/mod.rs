@@ -2,6 +2,8 @@
 //! binary on the fixture suites under `tests/fixtures/`.
 #![allow(dead_code)]
 
+pub mod runs;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
