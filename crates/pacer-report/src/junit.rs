@@ -305,6 +305,7 @@ impl Reporter for Junit {
             | Event::Output { .. }
             | Event::Warning { .. }
             | Event::Notice { .. }
+            | Event::LastFailed { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
         }

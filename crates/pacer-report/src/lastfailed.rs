@@ -6,21 +6,7 @@
 //! (`LFPlugin.pytest_collection_modifyitems` and
 //! `pytest_report_collectionfinish`).
 
-/// The facts pytest's last-failed plugin words its status from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LastFailedRun {
-    /// Entries in the `lastfailed` cache (pytest's `len(self.lastfailed)`).
-    pub known: usize,
-    /// How many collected tests are among them.
-    pub collected_failures: usize,
-    /// `--lf` (true) or `--ff` (false).
-    pub only: bool,
-    /// Files not collected because none of their tests failed last time.
-    pub skipped_files: usize,
-    /// `--lfnf none` (`--last-failed-no-failures=none`): with nothing known
-    /// to have failed, run nothing.
-    pub none_if_no_failures: bool,
-}
+pub use pacer_runner::events::LastFailedRun;
 
 /// The text after `run-last-failure: `, as pytest words it.
 pub fn note(run: LastFailedRun) -> String {

@@ -957,6 +957,12 @@ impl<W: Write> Reporter for Terminal<W> {
                 self.options.apply(&hello.options);
                 self.started(hello, workers)
             }
+            Event::LastFailed { run } => {
+                // pytest says nothing of it with -q.
+                if self.options.verbosity >= 0 {
+                    self.options.last_failed_note = Some(crate::lastfailed::note(run));
+                }
+            }
             Event::Collected {
                 total,
                 deselected,

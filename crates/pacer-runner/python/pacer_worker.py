@@ -568,6 +568,10 @@ def pytest_deselected(items):
     worker = _state.get("worker")
     if worker is not None:
         worker.deselected += len(items)
+        # Under --lf pacer words pytest's "skipped N files" from every
+        # collected id, those -k or -m deselected included.
+        if worker.config._pacer_options.get("lf"):
+            worker.deselected_ids.extend(item.nodeid for item in items)
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -1024,6 +1028,7 @@ class Worker:
         self.stopping = False
         self.reports = []
         self.deselected = 0
+        self.deselected_ids = []
         self.collect_problems = []
         self.last_item = None
         self.applied_env = None
@@ -1168,6 +1173,7 @@ class Worker:
 
     def collect(self, session, units, report):
         self.deselected = 0
+        self.deselected_ids = []
         self.collect_problems = []
         new_units = [u for u in units if u not in self.units]
         self.units.update(new_units)
@@ -1189,6 +1195,7 @@ class Worker:
                     "items": [_item_entry(item) for item in items],
                     "problems": self.collect_problems,
                     "deselected": self.deselected,
+                    "deselected_ids": self.deselected_ids,
                 }
             )
 

@@ -38,6 +38,10 @@ pub enum Event<'a> {
         tests: &'a [PlannedTest],
         categories: &'a [CategorySpec],
     },
+    /// `--lf`/`--ff` were applied over the whole suite (just before `Collected`).
+    LastFailed {
+        run: LastFailedRun,
+    },
     /// Every worker finished collecting; `total` tests will be scheduled.
     Collected {
         total: usize,
@@ -103,6 +107,24 @@ pub struct PluginReport {
     /// The section itself, printed among the plugins' terminal summaries:
     /// after failures, warnings and passes, before the short test summary.
     pub text: String,
+}
+
+/// The facts pytest's last-failed plugin words its status from
+/// (`LFPlugin.pytest_collection_modifyitems`), as pacer applied them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastFailedRun {
+    /// Entries in the `lastfailed` cache (pytest's `len(self.lastfailed)`).
+    pub known: usize,
+    /// How many collected tests are among them.
+    pub collected_failures: usize,
+    /// `--lf` (true) or `--ff` (false).
+    pub only: bool,
+    /// Files left out because none of their tests failed last time (pytest
+    /// does not even collect them).
+    pub skipped_files: usize,
+    /// `--lfnf none` (`--last-failed-no-failures=none`): with nothing known
+    /// to have failed, run nothing.
+    pub none_if_no_failures: bool,
 }
 
 /// The end of a run.

@@ -27,6 +27,9 @@ pub enum FromWorker {
         items: Vec<CollectedItem>,
         problems: Vec<CollectProblem>,
         deselected: usize,
+        /// The deselected tests' ids, sent only under `--lf`.
+        #[serde(default)]
+        deselected_ids: Vec<String>,
     },
     Start {
         id: String,

@@ -224,3 +224,48 @@ fn config_says_where_durations_are_written_beside_the_file_it_reads() {
         "{config}"
     );
 }
+
+/// The collected line and pytest's `run-last-failure:` line, as pytest
+/// prints them for the same cache.
+fn last_failed_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("collected ") || l.starts_with("run-last-failure"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn last_failed_and_failed_first_say_what_pytest_says() {
+    let dir = project(&[
+        (
+            "test_mixed.py",
+            "import os\n\ndef test_fails():\n    assert os.environ.get('FIXED')\n\ndef test_passes():\n    pass\n\nclass TestK:\n    def test_k_fails(self):\n        assert os.environ.get('FIXED')\n\n    def test_k_passes(self):\n        pass\n",
+        ),
+        ("pytest.ini", "[pytest]\n"),
+    ]);
+    let python = common::python();
+    let pytest = |args: &[&str]| {
+        let out = std::process::Command::new(&python)
+            .args(["-m", "pytest", "-p", "no:xdist"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for args in [&["--lf"][..], &["--ff"], &["--lf", "-k", "passes"]] {
+        let _ = std::fs::remove_dir_all(dir.path().join(".pytest_cache"));
+        pytest(&[]);
+        let theirs = last_failed_lines(&pytest(args));
+        let _ = std::fs::remove_dir_all(dir.path().join(".pytest_cache"));
+        pacer_in(dir.path(), &["-n", "2"], &[]);
+        let out = pacer_in(dir.path(), &[&["-n", "2"][..], args].concat(), &[]);
+        assert_eq!(
+            last_failed_lines(&stdout(&out)),
+            theirs,
+            "{args:?}\n{}",
+            text(&out)
+        );
+        assert_eq!(theirs.len(), 2, "{theirs:?}");
+    }
+}

@@ -209,6 +209,56 @@ impl Pool {
                 let any = items.iter().any(|(item, _)| lf.ids.contains(&item.id));
                 (any || lf.none_if_no_failures, &lf.ids)
             });
+        // pytest does not collect files without a known failure under --lf
+        // ("skipped N files"), and in the others drops the module-level
+        // tests that passed, before `-k`/`-m` deselect anything (only tests
+        // inside classes are left to be deselected): those tests are
+        // neither collected nor deselected.
+        let mut last_failed_run = None;
+        let mut invisible: std::collections::HashSet<String> = Default::default();
+        if let Some(lf) = &self.config.last_failed {
+            let file = |id: &str| id.split("::").next().unwrap_or(id).to_string();
+            let every_id = || {
+                items
+                    .iter()
+                    .map(|(item, _)| item.id.as_str())
+                    .chain(self.deselected_ids.iter().map(String::as_str))
+            };
+            let failing_files: std::collections::HashSet<String> = every_id()
+                .filter(|id| lf.ids.contains(*id))
+                .map(file)
+                .collect();
+            let collected_failures = items
+                .iter()
+                .filter(|(item, _)| lf.ids.contains(&item.id))
+                .count();
+            let mut skipped_files = 0;
+            if lf.only && !failing_files.is_empty() {
+                let files: std::collections::HashSet<String> = every_id().map(file).collect();
+                skipped_files = files.difference(&failing_files).count();
+                for id in every_id() {
+                    let module_level =
+                        id.split('[').next().unwrap_or(id).matches("::").count() == 1;
+                    if !failing_files.contains(&file(id)) || (module_level && !lf.ids.contains(id))
+                    {
+                        invisible.insert(id.to_string());
+                    }
+                }
+                let hidden = self
+                    .deselected_ids
+                    .iter()
+                    .filter(|id| invisible.contains(*id))
+                    .count();
+                self.deselected = self.deselected.saturating_sub(hidden);
+            }
+            last_failed_run = Some(LastFailedRun {
+                known: lf.ids.len(),
+                collected_failures,
+                only: lf.only,
+                skipped_files,
+                none_if_no_failures: lf.none_if_no_failures,
+            });
+        }
         for (item, unit) in items {
             let CollectedItem {
                 id,
@@ -216,6 +266,9 @@ impl Pool {
                 scope,
                 group,
             } = item;
+            if invisible.contains(&id) {
+                continue;
+            }
             let category = (self.config.classify)(&id, &markers);
             per_category[category] += 1;
             let wanted = match keep_only_failed {
@@ -277,6 +330,9 @@ impl Pool {
                 let message = format!("category `{}` selects no tests", category.name);
                 reporter.report(Event::Notice { message: &message });
             }
+        }
+        if let Some(run) = last_failed_run {
+            reporter.report(Event::LastFailed { run });
         }
         reporter.report(Event::Collected {
             total: self.tests.len(),

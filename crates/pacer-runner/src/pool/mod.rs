@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, FailedTest, PlannedTest, Reporter, Summary};
+use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
     PROTOCOL,
@@ -210,6 +210,8 @@ struct Pool {
     scheduler: Option<Scheduler>,
     tests: Vec<TestRecord>,
     index_by_id: HashMap<String, usize>,
+    /// Tests the workers' pytest deselected (`-k`, `-m`), known under `--lf`.
+    deselected_ids: Vec<String>,
     /// Warnings raised while collecting (by location and text), counted.
     collect_warnings: HashMap<(String, String), WarningCount>,
     finished: usize,
@@ -265,6 +267,7 @@ impl Pool {
             tests: Vec::new(),
             index_by_id: HashMap::new(),
             collect_warnings: Default::default(),
+            deselected_ids: Vec::new(),
             finished: 0,
             failures: 0,
             stopped: None,
@@ -444,7 +447,9 @@ impl Pool {
                 items,
                 problems,
                 deselected,
+                deselected_ids,
             } => {
+                self.deselected_ids.extend(deselected_ids);
                 self.on_collected(w, items, problems, deselected, reporter);
             }
             FromWorker::Start { id } => {
