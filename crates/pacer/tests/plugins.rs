@@ -1,6 +1,6 @@
 //! The plugins people run with pytest-xdist, under pacer (issue 7, item 5):
 //! pytest-cov, pytest-randomly, pytest-rerunfailures, pytest-timeout,
-//! pytest-asyncio and pytest-env, compared with pytest-xdist (`pytest -n 2`)
+//! pytest-asyncio, pytest-env and pytest-django, compared with pytest-xdist (`pytest -n 2`)
 //! or plain pytest on the same suite (`tests/fixtures/plugins`).
 //!
 //! They run in their own venv (`scripts/venv-plugins` makes `.venv-plugins`
@@ -434,4 +434,39 @@ fn timeout_asyncio_and_env_plugins_work_in_workers() {
     assert_eq!(theirs.counts().get("passed"), Some(&3), "{runs}");
     assert_eq!(ours.counts(), theirs.counts(), "{runs}");
     assert_eq!(ours.code, Some(0), "{runs}");
+}
+
+/// pytest-django gives each xdist worker its own test database
+/// (`test_db.sqlite3_gw0`, ...): under pacer too, forked workers included.
+#[test]
+fn pytest_django_gives_each_worker_its_own_database() {
+    for workers in ["2", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&common::suite("django"), dir.path());
+        let record = dir.path().join("record.txt");
+        let args = strings(&[
+            "-n",
+            workers,
+            "--python",
+            &plugins_python().display().to_string(),
+            "-p",
+            "no:randomly",
+        ]);
+        let ours = run(
+            &assert_cmd::cargo::cargo_bin("pacer"),
+            &args,
+            dir.path(),
+            &[("DJANGO_RECORD", record.display().to_string())],
+        );
+        ours.assert_parallel();
+        assert_eq!(ours.code, Some(0), "{}", ours.describe());
+        assert_eq!(ours.counts().get("passed"), Some(&8), "{}", ours.describe());
+        let lines = std::fs::read_to_string(&record).unwrap_or_default();
+        assert_eq!(lines.lines().count(), 8, "{lines}");
+        for line in lines.lines() {
+            let (worker, name) = line.split_once(' ').unwrap();
+            assert!(worker.starts_with("gw"), "{line}");
+            assert_eq!(name, format!("test_db.sqlite3_{worker}"), "{line}");
+        }
+    }
 }
