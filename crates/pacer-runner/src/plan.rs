@@ -163,8 +163,57 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
     chunks
 }
 
+/// The files to collect to take over `units` (indices in pytest's
+/// collection order, `folders[u]` the folder of file `u`): each with the
+/// files before it in the same folder that `collected` says are not loaded
+/// yet, in collection order. pytest imports every test module before it runs
+/// any test; a module that leans on what an earlier neighbour imported (a
+/// deprecated module imported once, a registry filled at import) then still
+/// finds it on a worker that takes the file over.
+pub fn with_earlier_neighbours(
+    folders: &[&str],
+    units: &[usize],
+    collected: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut wanted: Vec<usize> = Vec::new();
+    for &unit in units {
+        let mut u = unit;
+        while u > 0 && folders.get(u - 1) == folders.get(unit) && !collected(u - 1) {
+            u -= 1;
+        }
+        wanted.extend(u..=unit);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_file_taken_over_brings_its_earlier_neighbours_in_its_folder() {
+        let folders = ["a", "b", "b", "b", "b", "c"];
+        // File 3 of folder b: 1 and 2 come too, up to what is loaded (none).
+        assert_eq!(
+            with_earlier_neighbours(&folders, &[3], |_| false),
+            vec![1, 2, 3]
+        );
+        // Up to the last file already collected.
+        assert_eq!(
+            with_earlier_neighbours(&folders, &[4], |u| u == 2),
+            vec![3, 4]
+        );
+        // Never across folders; several files at once, in order, once each.
+        assert_eq!(
+            with_earlier_neighbours(&folders, &[5, 1], |_| false),
+            vec![1, 5]
+        );
+        assert_eq!(
+            with_earlier_neighbours(&folders, &[2, 3], |_| false),
+            vec![1, 2, 3]
+        );
+    }
     use super::*;
 
     /// Tests of one category: `(unit, scope, weight)`.

@@ -267,6 +267,10 @@ impl Scheduler {
         self.workers[worker].collected[unit] = true;
     }
 
+    pub fn has_collected(&self, worker: usize, unit: usize) -> bool {
+        self.workers[worker].collected[unit]
+    }
+
     pub fn pending(&self) -> usize {
         self.pending_per_category.iter().sum()
     }

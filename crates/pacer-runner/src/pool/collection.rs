@@ -59,11 +59,13 @@ impl Pool {
             self.unit_by_path.entry(unit.id.clone()).or_insert(index);
         }
         // Files are handed out in chunks as workers finish the previous one,
-        // biggest first, so that a worker that started late or collects
-        // slowly takes fewer and all finish together.
-        let mut order: Vec<usize> = (0..self.units.len()).collect();
-        order.sort_by_key(|u| std::cmp::Reverse(self.units[*u].size));
-        self.to_collect = order.into();
+        // so that a worker that started late or collects slowly takes fewer
+        // and all finish together. Each chunk is a run of neighbours in
+        // pytest's collection order: a worker then imports test modules in
+        // the order pytest would, and suites whose modules lean on what a
+        // neighbour imported (a deprecated module imported once, a registry
+        // filled at import) see what they see under pytest.
+        self.to_collect = (0..self.units.len()).collect();
         let workers = self
             .workers
             .iter()

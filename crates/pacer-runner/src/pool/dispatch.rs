@@ -41,7 +41,8 @@ impl Pool {
         }
     }
 
-    pub(super) fn hand_over(&mut self, w: usize, batch: crate::scheduler::Batch) {
+    pub(super) fn hand_over(&mut self, w: usize, mut batch: crate::scheduler::Batch) {
+        batch.collect = self.with_neighbours(w, &batch.collect);
         self.debug(|| {
             let category = batch
                 .tests
@@ -76,6 +77,27 @@ impl Pool {
             .send(ToWorker::Run { tests, units, env }.to_line());
         self.workers[w].queue.extend(batch.tests.iter().copied());
         self.workers[w].waiting = false;
+    }
+
+    /// The files a worker must collect to take over `units`, with their
+    /// earlier neighbours (see [`crate::plan::with_earlier_neighbours`]).
+    fn with_neighbours(&mut self, w: usize, units: &[usize]) -> Vec<usize> {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return units.to_vec();
+        };
+        let sched = self.workers[w].sched;
+        let folders: Vec<&str> = self
+            .units
+            .iter()
+            .map(|u| u.id.rsplit_once('/').map_or("", |(dir, _)| dir))
+            .collect();
+        let wanted = crate::plan::with_earlier_neighbours(&folders, units, |u| {
+            scheduler.has_collected(sched, u)
+        });
+        for &u in &wanted {
+            scheduler.mark_collected(sched, u);
+        }
+        wanted
     }
 
     /// Gives work to every worker that waits for it, while the scheduler has some.
