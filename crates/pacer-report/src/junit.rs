@@ -418,7 +418,7 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
                 counts.skipped += 1;
                 current.case.status = skipped(report);
             }
-            Outcome::Passed => {}
+            Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
         }
     }
     cases.into_iter().map(Building::finish).collect()

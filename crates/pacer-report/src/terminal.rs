@@ -255,7 +255,7 @@ impl<W: Write> Terminal<W> {
             match problem.outcome {
                 Outcome::Failed => self.tally.add(Status::Error.as_str(), 1),
                 Outcome::Skipped => self.tally.add(Status::Skipped.as_str(), 1),
-                Outcome::Passed => {}
+                Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
             }
         }
         self.collect_problems = problems.to_vec();
@@ -417,7 +417,7 @@ impl<W: Write> Terminal<W> {
             match report.outcome {
                 Outcome::Passed => GREEN,
                 Outcome::Failed => RED,
-                Outcome::Skipped => YELLOW,
+                Outcome::Skipped | Outcome::Rerun | Outcome::Other => YELLOW,
             }
         };
         if self.verbose_lines() {

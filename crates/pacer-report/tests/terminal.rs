@@ -120,7 +120,7 @@ fn tests() -> Vec<(&'static str, Vec<PhaseReport>)> {
             vec![
                 phase(
                     Phase::Call,
-                    Outcome::Failed,
+                    Outcome::Rerun,
                     Some(Status::Other("rerun".into())),
                     "RERUN",
                 ),

@@ -451,8 +451,13 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_outcome_is_a_bad_message_not_a_guess() {
-        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"exploded","cat":"","word":"","dur":0}]}"#;
+    fn a_plugins_outcome_is_read_and_an_unknown_phase_refused() {
+        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"rerun","cat":"rerun","word":"RERUN","dur":0}]}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Done { reports, .. } => assert_eq!(reports[0].outcome, Outcome::Rerun),
+            other => panic!("unexpected {other:?}"),
+        }
+        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"later","outcome":"passed","cat":"","word":"","dur":0}]}"#;
         assert!(serde_json::from_str::<FromWorker>(line).is_err());
     }
 

@@ -62,7 +62,9 @@ impl fmt::Display for UnknownWord {
 
 impl std::error::Error for UnknownWord {}
 
-/// pytest's `report.outcome`.
+/// pytest's `report.outcome`: passed, failed or skipped, except that
+/// plugins set their own (pytest-rerunfailures' `rerun` for an attempt that
+/// will be retried), which must never make a worker's report unreadable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -70,6 +72,11 @@ pub enum Outcome {
     Passed,
     Failed,
     Skipped,
+    /// pytest-rerunfailures: this attempt failed and the test runs again.
+    Rerun,
+    /// Another plugin's word; counted by its status category, if any.
+    #[serde(other)]
+    Other,
 }
 
 impl Outcome {
@@ -78,6 +85,8 @@ impl Outcome {
             Outcome::Passed => "passed",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Rerun => "rerun",
+            Outcome::Other => "other",
         }
     }
 
@@ -95,11 +104,17 @@ impl fmt::Display for Outcome {
 impl FromStr for Outcome {
     type Err = UnknownWord;
 
+    /// Only the words pacer knows; the wire reads any other as `Other`.
     fn from_str(word: &str) -> Result<Self, UnknownWord> {
-        [Outcome::Passed, Outcome::Failed, Outcome::Skipped]
-            .into_iter()
-            .find(|o| o.as_str() == word)
-            .ok_or_else(|| UnknownWord(word.to_string()))
+        [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Skipped,
+            Outcome::Rerun,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == word)
+        .ok_or_else(|| UnknownWord(word.to_string()))
     }
 }
 
@@ -178,12 +193,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phases_and_outcomes_read_pytests_words_and_nothing_else() {
+    fn phases_read_pytests_words_and_nothing_else() {
         for phase in [Phase::Setup, Phase::Call, Phase::Teardown] {
             let json = format!("\"{phase}\"");
             assert_eq!(serde_json::from_str::<Phase>(&json).unwrap(), phase);
         }
-        for outcome in [Outcome::Passed, Outcome::Failed, Outcome::Skipped] {
+        for outcome in [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Skipped,
+            Outcome::Rerun,
+        ] {
             let json = format!("\"{outcome}\"");
             assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
         }
@@ -191,7 +211,18 @@ mod tests {
         assert_eq!("teardown".parse(), Ok(Phase::Teardown));
         assert_eq!("skipped".parse(), Ok(Outcome::Skipped));
         assert!("error".parse::<Outcome>().is_err());
-        assert!(serde_json::from_str::<Outcome>("\"error\"").is_err());
+    }
+
+    #[test]
+    fn a_plugins_outcome_is_read_not_refused() {
+        assert_eq!(
+            serde_json::from_str::<Outcome>("\"rerun\"").unwrap(),
+            Outcome::Rerun
+        );
+        assert_eq!(
+            serde_json::from_str::<Outcome>("\"flaky\"").unwrap(),
+            Outcome::Other
+        );
     }
 
     #[test]
