@@ -79,11 +79,12 @@ const YELLOW: &str = "33";
 const CYAN: &str = "36";
 const BOLD: &str = "1";
 
-/// pytest's `_color_for_type`: the colour of an outcome word.
-fn color_for(category: &str) -> &'static str {
-    match category {
-        "failed" | "error" => RED,
-        "passed" => GREEN,
+/// pytest's `_color_for_type`: the colour of a word of the final line (a
+/// status category, or `deselected` / `warnings`).
+fn color_for(word: &str) -> &'static str {
+    match Status::parse(word) {
+        Some(Status::Failed | Status::Error) => RED,
+        Some(Status::Passed) => GREEN,
         _ => YELLOW,
     }
 }
@@ -325,12 +326,13 @@ impl<W: Write> Terminal<W> {
 
     /// pytest's `_determine_main_color`, as the run stands.
     fn main_color(&self, last: bool) -> &'static str {
-        let has = |c: &str| self.tally.get(c) > 0;
-        if has("failed") || has("error") {
+        let has = |status: Status| self.tally.get(status.as_str()) > 0;
+        if has(Status::Failed) || has(Status::Error) {
             RED
-        } else if has("warnings") || has("xpassed") || self.tally.has_unknown() {
+        } else if self.tally.get("warnings") > 0 || has(Status::XPassed) || self.tally.has_unknown()
+        {
             YELLOW
-        } else if has("passed") || !last {
+        } else if has(Status::Passed) || !last {
             GREEN
         } else {
             YELLOW
