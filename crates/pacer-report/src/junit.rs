@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime};
 
 use pacer_runner::events::{Event, Reporter};
 use pacer_runner::protocol::{CollectProblem, PhaseReport};
+use pacer_types::{Outcome, Phase};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// pytest's default `junit_suite_name`.
@@ -363,8 +364,8 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
     let mut call_failed = false;
     for report in &test.reports {
         let current = cases.last().expect("one case at least");
-        let adds_element = report.outcome != "passed";
-        if report.outcome == "failed" && report.when == "teardown" && call_failed {
+        let adds_element = report.outcome != Outcome::Passed;
+        if report.outcome == Outcome::Failed && report.when == Phase::Teardown && call_failed {
             // pytest closes the failed call's testcase and opens another for
             // the teardown error, counting the test once.
             counts.doubles += 1;
@@ -377,9 +378,9 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
         }
         let current = cases.last_mut().expect("one case at least");
         current.dur += report.dur;
-        match report.outcome.as_str() {
-            "passed" if report.when == "call" => counts.passed += 1,
-            "failed" => {
+        match report.outcome {
+            Outcome::Passed if report.when == Phase::Call => counts.passed += 1,
+            Outcome::Failed => {
                 let message = report.msg.clone().unwrap_or_default();
                 // As pytest's `str(report.longrepr)`: stripped (the terminal keeps
                 // the blank line and indentation that open a long traceback).
@@ -387,7 +388,7 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
                 current.case.status = if worker_lost(report) {
                     counts.errors += 1;
                     non_success(NonSuccessKind::Error, message, longrepr)
-                } else if report.when == "call" {
+                } else if report.when == Phase::Call {
                     if report.xfail.is_some() {
                         counts.skipped += 1;
                         let mut status = TestCaseStatus::skipped();
@@ -400,10 +401,10 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
                     }
                 } else {
                     counts.errors += 1;
-                    let when = if report.when == "teardown" {
-                        "teardown"
+                    let when = if report.when == Phase::Teardown {
+                        Phase::Teardown
                     } else {
-                        "setup"
+                        Phase::Setup
                     };
                     non_success(
                         NonSuccessKind::Error,
@@ -413,11 +414,11 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
                 };
                 current.add_sections(&report.sections);
             }
-            "skipped" => {
+            Outcome::Skipped => {
                 counts.skipped += 1;
                 current.case.status = skipped(report);
             }
-            _ => {}
+            Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
         }
     }
     cases.into_iter().map(Building::finish).collect()
@@ -515,7 +516,7 @@ fn skipped(report: &PhaseReport) -> TestCaseStatus {
 /// id (`tests/test_x.py` → classname `""`, name `tests.test_x`).
 fn collect_case(problem: &CollectProblem, counts: &mut Counts) -> TestCase {
     let (classname, name) = names(&problem.id);
-    let status = if problem.outcome == "skipped" {
+    let status = if problem.outcome == Outcome::Skipped {
         counts.skipped += 1;
         let mut status = TestCaseStatus::skipped();
         status.set_message("collection skipped");
@@ -605,9 +606,9 @@ mod tests {
 
     fn phase(when: &str, outcome: &str) -> PhaseReport {
         PhaseReport {
-            when: when.into(),
-            outcome: outcome.into(),
-            cat: outcome.into(),
+            when: when.parse().unwrap(),
+            outcome: outcome.parse().unwrap(),
+            cat: pacer_types::Status::parse(outcome),
             word: outcome.to_uppercase(),
             dur: 0.25,
             longrepr: None,

@@ -18,6 +18,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
 use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
+use pacer_types::{Outcome, Phase, Status};
 
 pub use crate::options::{TbStyle, TerminalOptions};
 use crate::tally::{format_elapsed, sep, Tally};
@@ -78,11 +79,12 @@ const YELLOW: &str = "33";
 const CYAN: &str = "36";
 const BOLD: &str = "1";
 
-/// pytest's `_color_for_type`: the colour of an outcome word.
-fn color_for(category: &str) -> &'static str {
-    match category {
-        "failed" | "error" => RED,
-        "passed" => GREEN,
+/// pytest's `_color_for_type`: the colour of a word of the final line (a
+/// status category, or `deselected` / `warnings`).
+fn color_for(word: &str) -> &'static str {
+    match Status::parse(word) {
+        Some(Status::Failed | Status::Error) => RED,
+        Some(Status::Passed) => GREEN,
         _ => YELLOW,
     }
 }
@@ -113,7 +115,7 @@ pub struct Terminal<W: Write> {
     /// after the test's failure or pass section.
     teardown_sections: HashMap<String, Vec<(String, String)>>,
     /// (seconds, phase, node id) of every reported phase, for `--durations`.
-    timings: Vec<(f64, String, String)>,
+    timings: Vec<(f64, Phase, String)>,
     warnings: Vec<(String, String)>,
     column: usize,
     finished: usize,
@@ -251,17 +253,23 @@ impl<W: Write> Terminal<W> {
         self.total = total;
         self.tally.add("deselected", deselected);
         for problem in problems {
-            match problem.outcome.as_str() {
-                "failed" => self.tally.add("error", 1),
-                "skipped" => self.tally.add("skipped", 1),
-                _ => {}
+            match problem.outcome {
+                Outcome::Failed => self.tally.add(Status::Error.as_str(), 1),
+                Outcome::Skipped => self.tally.add(Status::Skipped.as_str(), 1),
+                Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
             }
         }
         self.collect_problems = problems.to_vec();
         if self.options.verbosity >= 0 {
             // pytest's `report_collect(final=True)`.
-            let errors = problems.iter().filter(|p| p.outcome == "failed").count();
-            let skipped = problems.iter().filter(|p| p.outcome == "skipped").count();
+            let errors = problems
+                .iter()
+                .filter(|p| p.outcome == Outcome::Failed)
+                .count();
+            let skipped = problems
+                .iter()
+                .filter(|p| p.outcome == Outcome::Skipped)
+                .count();
             let collected = total + deselected;
             let mut text = format!(
                 "collected {collected} item{}",
@@ -318,12 +326,13 @@ impl<W: Write> Terminal<W> {
 
     /// pytest's `_determine_main_color`, as the run stands.
     fn main_color(&self, last: bool) -> &'static str {
-        let has = |c: &str| self.tally.get(c) > 0;
-        if has("failed") || has("error") {
+        let has = |status: Status| self.tally.get(status.as_str()) > 0;
+        if has(Status::Failed) || has(Status::Error) {
             RED
-        } else if has("warnings") || has("xpassed") || self.tally.has_unknown() {
+        } else if self.tally.get("warnings") > 0 || has(Status::XPassed) || self.tally.has_unknown()
+        {
             YELLOW
-        } else if has("passed") || !last {
+        } else if has(Status::Passed) || !last {
             GREEN
         } else {
             YELLOW
@@ -339,27 +348,26 @@ impl<W: Write> Terminal<W> {
         total: usize,
     ) {
         self.finished = finished;
-        let shown = reports.iter().filter(|r| !r.cat.is_empty()).count();
+        let shown = reports.iter().filter(|r| r.cat.is_some()).count();
         let mut nth = 0;
         for report in reports {
-            self.tally.add(&report.cat, 1);
-            self.timings
-                .push((report.dur, report.when.clone(), id.to_string()));
+            self.timings.push((report.dur, report.when, id.to_string()));
             if let Some(records) = &report.live_log {
-                self.live_log(&report.when, records);
+                self.live_log(report.when, records);
             }
-            if report.cat.is_empty() {
-                if report.when == "teardown" && !report.sections.is_empty() {
+            let Some(status) = &report.cat else {
+                if report.when == Phase::Teardown && !report.sections.is_empty() {
                     self.teardown_sections
                         .entry(id.to_string())
                         .or_default()
                         .extend(report.sections.iter().cloned());
                 }
                 continue;
-            }
-            let failed = report.outcome == "failed";
+            };
+            self.tally.add(status.as_str(), 1);
+            let failed = report.outcome == Outcome::Failed;
             let entry = || (id.to_string(), report.clone());
-            if failed && report.when == "call" {
+            if failed && report.when == Phase::Call {
                 self.failures.push(Failure {
                     id: id.to_string(),
                     report: report.clone(),
@@ -369,13 +377,13 @@ impl<W: Write> Terminal<W> {
                     id: id.to_string(),
                     report: report.clone(),
                 });
-            } else if report.cat == "xfailed" {
+            } else if *status == Status::XFailed {
                 self.xfails.push(entry());
-            } else if report.cat == "xpassed" {
+            } else if *status == Status::XPassed {
                 self.xpasses.push(entry());
-            } else if report.outcome == "skipped" {
+            } else if report.outcome == Outcome::Skipped {
                 self.skips.push(entry());
-            } else if report.cat == "passed" {
+            } else if *status == Status::Passed {
                 self.passes.push(entry());
             }
             nth += 1;
@@ -390,7 +398,7 @@ impl<W: Write> Terminal<W> {
     }
 
     /// A phase's `log_cli` records under pytest's `live log <phase>` rule.
-    fn live_log(&mut self, when: &str, records: &str) {
+    fn live_log(&mut self, when: Phase, records: &str) {
         self.sep_line('-', &format!("live log {when}"), &[BOLD]);
         self.block(records);
     }
@@ -408,15 +416,18 @@ impl<W: Write> Terminal<W> {
         let word_color = if report.xfail.is_some() {
             YELLOW
         } else {
-            match report.outcome.as_str() {
-                "passed" => GREEN,
-                "failed" => RED,
-                _ => YELLOW,
+            match report.outcome {
+                Outcome::Passed => GREEN,
+                Outcome::Failed => RED,
+                Outcome::Skipped | Outcome::Rerun | Outcome::Other => YELLOW,
             }
         };
         if self.verbose_lines() {
             let word = if report.word.is_empty() {
-                report.cat.to_uppercase()
+                report
+                    .cat
+                    .as_ref()
+                    .map_or(String::new(), |s| s.as_str().to_uppercase())
             } else {
                 report.word.clone()
             };
@@ -429,14 +440,15 @@ impl<W: Write> Terminal<W> {
         if self.bar.is_some() {
             return;
         }
-        let letter = match report.cat.as_str() {
-            "passed" => ".",
-            "failed" => "F",
-            "skipped" => "s",
-            "xfailed" => "x",
-            "xpassed" => "X",
-            "error" => "E",
-            other => other.get(..1).unwrap_or("?"),
+        let letter = match &report.cat {
+            Some(Status::Passed) => ".",
+            Some(Status::Failed) => "F",
+            Some(Status::Skipped) => "s",
+            Some(Status::XFailed) => "x",
+            Some(Status::XPassed) => "X",
+            Some(Status::Error) => "E",
+            Some(Status::Other(word)) => word.get(..1).unwrap_or("?"),
+            None => "?",
         };
         let letter = self.markup(letter, &[word_color]);
         let _ = write!(self.out, "{letter}");
@@ -523,17 +535,12 @@ impl<W: Write> Terminal<W> {
             self.short_summary();
         }
         let width = self.options.width;
-        if let Some(stopped) = &summary.stopped {
-            let line = self.markup(&sep('!', stopped, width), &[RED]);
-            self.line(&line);
-        }
-        if let Some(interrupted) = &summary.interrupted {
-            let text = if interrupted == "KeyboardInterrupt" {
-                interrupted.clone()
-            } else {
-                format!("Interrupted: {interrupted}")
-            };
-            let line = self.markup(&sep('!', &text, width), &[RED]);
+        // A stop, then an interruption: each reads as pytest's line.
+        for reason in [&summary.stopped, &summary.interrupted]
+            .into_iter()
+            .flatten()
+        {
+            let line = self.markup(&sep('!', &reason.to_string(), width), &[RED]);
             self.line(&line);
         }
         if summary.not_run > 0 {
@@ -551,7 +558,7 @@ impl<W: Write> Terminal<W> {
         let collect_errors: Vec<CollectProblem> = self
             .collect_problems
             .iter()
-            .filter(|p| p.outcome == "failed")
+            .filter(|p| p.outcome == Outcome::Failed)
             .cloned()
             .collect();
         if collect_errors.is_empty() && self.errors.is_empty() {
@@ -720,7 +727,7 @@ impl<W: Write> Terminal<W> {
         let collected = self
             .collect_problems
             .iter()
-            .filter(|p| p.outcome == "skipped")
+            .filter(|p| p.outcome == Outcome::Skipped)
             .map(|p| p.skip.as_ref());
         for skip in skipped.chain(collected).flatten() {
             let reason = skip.2.strip_prefix("Skipped: ").unwrap_or(&skip.2);
@@ -850,7 +857,7 @@ impl<W: Write> Terminal<W> {
                     for problem in self
                         .collect_problems
                         .iter()
-                        .filter(|p| p.outcome == "failed")
+                        .filter(|p| p.outcome == Outcome::Failed)
                     {
                         lines.push(self.simple_line("ERROR", RED, &problem.id, None));
                     }
@@ -871,7 +878,7 @@ impl<W: Write> Terminal<W> {
                 'x' => {
                     for (id, report) in &self.xfails {
                         let word = self.markup("XFAIL", &[YELLOW]);
-                        let at = if report.when == "call" {
+                        let at = if report.when == Phase::Call {
                             String::new()
                         } else {
                             format!("at {} of ", report.when)
@@ -1017,9 +1024,9 @@ mod tests {
 
     fn report(when: &str, outcome: &str, cat: &str, word: &str) -> PhaseReport {
         PhaseReport {
-            when: when.into(),
-            outcome: outcome.into(),
-            cat: cat.into(),
+            when: when.parse().unwrap(),
+            outcome: outcome.parse().unwrap(),
+            cat: Status::parse(cat),
             word: word.into(),
             dur: 0.01,
             longrepr: (outcome == "failed").then(|| "E   assert 1 == 2".to_string()),

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use crate::pool::CategorySpec;
+use pacer_types::StopReason;
+
+use crate::category::CategorySpec;
 use crate::protocol::{Bye, CollectProblem, Hello, PhaseReport};
 
 /// A collected test and its category (an index into the run's categories).
@@ -131,11 +133,12 @@ pub struct LastFailedRun {
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub elapsed: Duration,
+    /// From [`pacer_types::exit`].
     pub exit_code: i32,
-    /// Why the run stopped early, in pytest's words ("stopping after 1 failures").
-    pub stopped: Option<String>,
+    /// Why the run stopped handing out tests early (`-x`, crashed workers).
+    pub stopped: Option<StopReason>,
     /// Set when the run was interrupted (Ctrl-C, collection errors).
-    pub interrupted: Option<String>,
+    pub interrupted: Option<StopReason>,
     pub not_run: usize,
     pub deselected: usize,
     /// Seconds per finished test, for the durations store.

@@ -1,12 +1,17 @@
 //! pacer's engine: runs a pytest suite on a pool of pytest worker processes.
 //!
-//! - [`protocol`]: the messages spoken with the worker plugin (`python/`).
+//! - [`protocol`]: the messages spoken with the worker plugin (`python/`),
+//!   read into [`pacer_types`]' outcomes, phases and statuses.
+//! - [`category`]: a category as the pool and reporters see it.
 //! - [`plugin`]: the embedded plugin and where it is written.
 //! - [`plan`]: pure cutting of files into ordered lanes and chunks.
 //! - [`scheduler`]: pure bookkeeping of categories, slots, chunks and affinity.
 //! - [`worker`]: one worker process and the tasks that listen to it.
-//! - [`pool`]: the run itself, which emits [`events`] to a reporter.
+//! - [`pool`]: the run itself, which emits [`events`] to a reporter and ends
+//!   in a summary or a typed [`RunError`].
 
+pub mod category;
+mod error;
 pub mod events;
 pub mod plan;
 pub mod plugin;
@@ -14,3 +19,5 @@ pub mod pool;
 pub mod protocol;
 pub mod scheduler;
 pub mod worker;
+
+pub use error::RunError;

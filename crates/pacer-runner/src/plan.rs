@@ -19,6 +19,19 @@
 
 use std::collections::HashMap;
 
+/// The tests that failed last time, and what to do with them (pytest's
+/// `--lf` / `--ff`, applied by pacer over the whole suite: a worker only
+/// sees its share of the files, so it cannot).
+#[derive(Debug, Clone)]
+pub struct LastFailed {
+    pub ids: std::collections::HashSet<String>,
+    /// `--lf`: run only those (when any of them is collected); else `--ff`:
+    /// run them first.
+    pub only: bool,
+    /// `--lfnf none`: with no known failure collected, run nothing.
+    pub none_if_no_failures: bool,
+}
+
 /// How tests may be shared between workers: pytest-xdist's `--dist` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dist {

@@ -3,9 +3,13 @@
 //! One JSON object per line over a socket pair inherited as `PACER_FD`, never
 //! the test's stdio. Each enum mirrors the dictionaries that
 //! `python/pacer_worker.py` builds; `PROTOCOL` is checked in `hello` so a stale
-//! plugin is caught at once instead of misread.
+//! plugin is caught at once instead of misread. Outcomes, phases and status
+//! categories are read into [`pacer_types`]' enums here, at the boundary:
+//! past this module nothing compares their strings.
 
 use serde::{Deserialize, Serialize};
+
+pub use pacer_types::{Outcome, Phase, Status};
 
 /// Version of the message set; bump on any incompatible change on either side.
 pub const PROTOCOL: u32 = 1;
@@ -60,10 +64,23 @@ pub enum FromWorker {
         /// The test's node id; for a warning outside any test (collection),
         /// pytest's `path:line` of the warning instead.
         id: String,
-        when: String,
+        when: WarningWhen,
         message: String,
     },
     Bye(Bye),
+}
+
+/// When pytest recorded a warning (`pytest_warning_recorded`'s `when`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarningWhen {
+    Config,
+    /// While collecting: each worker that collects the file raises it again.
+    Collect,
+    Runtest,
+    /// A value a later pytest may add.
+    #[serde(other)]
+    Other,
 }
 
 /// A worker's last word, sent from `pytest_sessionfinish`, once plugins
@@ -281,8 +298,8 @@ pub struct DiscoveredUnit {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CollectProblem {
     pub id: String,
-    /// `failed` or `skipped`.
-    pub outcome: String,
+    /// Failed (a collection error) or skipped (a module-level skip).
+    pub outcome: Outcome,
     pub longrepr: String,
     pub skip: Option<SkipLocation>,
 }
@@ -295,11 +312,12 @@ pub struct SkipLocation(pub String, pub Option<i64>, pub String);
 /// something: a passing setup or teardown is left out.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PhaseReport {
-    pub when: String,
-    pub outcome: String,
+    pub when: Phase,
+    pub outcome: Outcome,
     /// pytest's status category (`passed`, `failed`, `error`, `xfailed`, ...);
-    /// empty when the phase does not count.
-    pub cat: String,
+    /// `None` (the empty string on the wire) when the phase does not count.
+    #[serde(deserialize_with = "Status::deserialize_optional")]
+    pub cat: Option<Status>,
     /// The verbose word (`PASSED`, `XFAIL`, ...).
     pub word: String,
     pub dur: f64,
@@ -346,6 +364,12 @@ pub enum ToWorker<'a> {
     /// Nothing more for now: run what you hold with no next item.
     Idle,
     Stop,
+    /// To the zygote: fork worker `worker` with this environment. Sent with
+    /// the new worker's three file descriptors attached (`SCM_RIGHTS`).
+    Fork {
+        worker: &'a str,
+        env: &'a [(String, String)],
+    },
 }
 
 impl ToWorker<'_> {
@@ -366,7 +390,9 @@ mod tests {
         match serde_json::from_str::<FromWorker>(line).unwrap() {
             FromWorker::Done { id, reports } => {
                 assert_eq!(id, "t.py::a");
-                assert_eq!(reports[0].cat, "passed");
+                assert_eq!(reports[0].cat, Some(Status::Passed));
+                assert_eq!(reports[0].when, Phase::Call);
+                assert_eq!(reports[0].outcome, Outcome::Passed);
                 assert!(reports[0].longrepr.is_none());
             }
             other => panic!("unexpected {other:?}"),
@@ -409,6 +435,64 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_empty_category_is_no_status_and_a_plugins_is_kept() {
+        let line = r#"{"t":"late","id":"t.py::a","reports":[{"when":"teardown","outcome":"passed","cat":"","word":"","dur":0},{"when":"call","outcome":"failed","cat":"rerun","word":"RERUN","dur":0}]}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Late { reports, .. } => {
+                assert_eq!(reports[0].when, Phase::Teardown);
+                assert_eq!(reports[0].cat, None);
+                assert_eq!(reports[1].cat, Some(Status::Other("rerun".into())));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plugins_outcome_is_read_and_an_unknown_phase_refused() {
+        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"rerun","cat":"rerun","word":"RERUN","dur":0}]}"#;
+        match serde_json::from_str::<FromWorker>(line).unwrap() {
+            FromWorker::Done { reports, .. } => assert_eq!(reports[0].outcome, Outcome::Rerun),
+            other => panic!("unexpected {other:?}"),
+        }
+        let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"later","outcome":"passed","cat":"","word":"","dur":0}]}"#;
+        assert!(serde_json::from_str::<FromWorker>(line).is_err());
+    }
+
+    #[test]
+    fn warnings_name_when_they_were_raised() {
+        let line = r#"{"t":"warning","id":"t.py:3","when":"collect","message":"m"}"#;
+        assert!(matches!(
+            serde_json::from_str::<FromWorker>(line).unwrap(),
+            FromWorker::Warning {
+                when: WarningWhen::Collect,
+                ..
+            }
+        ));
+        let later = r#"{"t":"warning","id":"t.py:3","when":"someday","message":"m"}"#;
+        assert!(matches!(
+            serde_json::from_str::<FromWorker>(later).unwrap(),
+            FromWorker::Warning {
+                when: WarningWhen::Other,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn fork_message_serializes_tagged() {
+        let env = vec![("A".to_string(), "1".to_string())];
+        let msg = ToWorker::Fork {
+            worker: "gw3",
+            env: &env,
+        };
+        let value: serde_json::Value = serde_json::from_slice(&msg.to_line()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"t": "fork", "worker": "gw3", "env": [["A", "1"]]})
+        );
     }
 
     #[test]

@@ -204,9 +204,7 @@ pub fn fork(
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
-    let message = serde_json::json!({"t": "fork", "worker": name, "env": env});
-    let mut line = serde_json::to_vec(&message).map_err(std::io::Error::other)?;
-    line.push(b'\n');
+    let line = crate::protocol::ToWorker::Fork { worker: name, env }.to_line();
     send_with_fds(
         passing,
         &line,

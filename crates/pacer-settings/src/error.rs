@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use crate::source::Source;
 
-/// pytest's exit code for a usage error, which every [`SettingsError`] maps to.
-pub const USAGE_ERROR_EXIT_CODE: i32 = 4;
+/// pytest's exit code for a usage error, which every [`SettingsError`] maps
+/// to (from the one exit-code table, `pacer_types::exit`).
+pub const USAGE_ERROR_EXIT_CODE: i32 = pacer_types::exit::USAGE_ERROR;
 
 /// A configuration error.
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pacer_runner::events::{Event, PluginReport, Reporter, Summary};
-use pacer_runner::pool::{exit, RunEnd};
+use pacer_runner::pool::RunEnd;
+use pacer_types::exit;
 use serde::Deserialize;
 
 /// How to run the step: the workers' interpreter, folder and environment.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use pacer_runner::pool::LastFailed;
+use pacer_runner::plan::LastFailed;
 use pacer_runner::protocol::PytestOptions;
 
 use crate::cache;

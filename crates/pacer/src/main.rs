@@ -1,20 +1,36 @@
 //! `pacer`: the binary. Parses the command line, resolves settings once, and
 //! hands the work to `pacer-runner` with reporters from `pacer-report`.
+//!
+//! Each command (`commands/`) returns an exit code or a typed error; this
+//! file settles it against the exit-code table (`error.rs`), in one place.
 
 mod argv;
 mod cache;
 mod cli;
+mod commands;
 mod coverage;
 mod durations;
+mod error;
+mod fallback;
+mod junit_on_demand;
 mod lastfailed;
-mod list;
+mod listing;
+mod prepare;
 mod proxy_cmd;
 mod rerun;
-mod run;
 mod tune;
 mod upstreams;
 
+/// `proxy_cmd.rs` resolves settings through this path until it moves into
+/// `commands/`: the error printed and mapped here, as every command's is.
+mod run {
+    pub fn settings(common: &crate::cli::CommonArgs) -> Result<pacer_settings::Settings, i32> {
+        crate::commands::settings(common).map_err(|err| crate::error::settle(Err(err)))
+    }
+}
+
 use clap::Parser;
+use pacer_types::exit;
 
 fn main() {
     let cli = match cli::Cli::try_parse_from(argv::split(std::env::args_os().collect())) {
@@ -24,34 +40,18 @@ fn main() {
             // --help and --version are answers, not errors; a bad option of
             // pacer's is a usage error, as in pytest.
             std::process::exit(if e.use_stderr() {
-                pacer_runner::pool::exit::USAGE_ERROR
+                exit::USAGE_ERROR
             } else {
-                0
+                exit::OK
             });
         }
     };
-    let code = match cli.command {
-        Some(cli::Command::Run(args)) => run::run(args),
-        Some(cli::Command::List(args)) => run::list(args),
-        Some(cli::Command::Config(args)) => config(args),
-        Some(cli::Command::Proxy(args)) => proxy_cmd::proxy(args),
-        None => run::run(cli.run),
+    let result = match cli.command {
+        Some(cli::Command::Run(args)) => commands::run::run(args),
+        Some(cli::Command::List(args)) => commands::list::list(args),
+        Some(cli::Command::Config(args)) => commands::config::config(args),
+        Some(cli::Command::Proxy(args)) => Ok(proxy_cmd::proxy(args)),
+        None => commands::run::run(cli.run),
     };
-    std::process::exit(code);
-}
-
-fn config(args: cli::ConfigArgs) -> i32 {
-    let settings = match run::settings(&args.common) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default()
-        );
-    } else {
-        print!("{}", settings.render_text());
-    }
-    0
+    std::process::exit(error::settle(result));
 }

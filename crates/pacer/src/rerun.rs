@@ -4,7 +4,7 @@
 //! Parallel runs are what make a live API refuse calls, so the remedy for the
 //! few tests that lost that race is to run them again alone, through the
 //! same proxies, once the crowd is gone. It is decided here, from the run's
-//! summary; the binary only runs the plan.
+//! summary ([`plan`]), then done ([`rerun_sequentially`]).
 //!
 //! **The rule.** A failed test counts as "failed on HTTP 429" when its
 //! failure text (message and traceback) contains `Too Many Requests` (any
@@ -20,9 +20,18 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
+use pacer_runner::category::CategorySpec;
 use pacer_runner::events::{Event, Reporter, Summary};
-use pacer_runner::pool::CategorySpec;
-use pacer_settings::FallbackThreshold;
+use pacer_runner::pool::RunEnd;
+use pacer_runner::protocol::PytestOptions;
+use pacer_runner::scheduler::Kind;
+use pacer_settings::{FallbackThreshold, Settings};
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::fallback;
+use crate::prepare::{self, Purpose};
 
 /// Whether a failure's text says the test failed on HTTP 429.
 pub fn failed_on_429(text: &str) -> bool {
@@ -129,12 +138,85 @@ pub fn as_paths(ids: &[String], rootdir: &Path) -> Vec<String> {
 /// rerun had failed too.
 pub fn exit_code(first: &Summary, rerun_ids: &[String], rerun_code: i32) -> i32 {
     let others_failed = first.failed.iter().any(|f| !rerun_ids.contains(&f.id));
-    const OK: i32 = pacer_runner::pool::exit::OK;
-    const TESTS_FAILED: i32 = pacer_runner::pool::exit::TESTS_FAILED;
+    use pacer_types::exit::{OK, TESTS_FAILED};
     match rerun_code {
         OK | TESTS_FAILED if others_failed => TESTS_FAILED,
         code => code,
     }
+}
+
+/// What the sequential rerun of 429-failed tests needs from the first run.
+pub struct RerunArgs<'a> {
+    pub args: &'a RunArgs,
+    /// pytest's options as the first run's workers parsed them.
+    pub options: &'a PytestOptions,
+    pub ids: &'a [String],
+    pub rootdir: &'a Path,
+    pub upstream_env: &'a [(String, String)],
+    /// The first run's JUnit reporter: the rerun's results replace the
+    /// first ones, and the file is written again.
+    pub junit: Option<&'a mut Junit>,
+}
+
+/// Reruns `ids` once on one worker through the same proxies, announcing it
+/// in one line; returns the run's exit code after the rerun (see
+/// [`exit_code`]), or the fallback's if the rerun could not run on the pool.
+pub fn rerun_sequentially(
+    settings: &Settings,
+    first: &Summary,
+    r: RerunArgs<'_>,
+) -> Result<i32, Error> {
+    let n = r.ids.len();
+    println!(
+        "pacer: {n} test{} failed on HTTP 429; rerunning {} once, sequentially (--no-fallback turns this off)",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
+    );
+    // The same options, with the first run's paths replaced by the ids.
+    let mut pytest_args = without_positionals(&r.args.pytest.pytest_args, &r.options.file_or_dir);
+    pytest_args.extend(as_paths(r.ids, r.rootdir));
+    let mut prepared = prepare::prepare(settings, &r.args.common, pytest_args, Purpose::Rerun)?;
+    // One worker for every category: io categories would otherwise still
+    // start workers up to their caps.
+    for category in &mut prepared.config.categories {
+        category.slots.cap = 1;
+        category.slots.kind = Kind::Cpu;
+    }
+    prepared
+        .config
+        .launch
+        .env
+        .extend(r.upstream_env.iter().cloned());
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let end = prepare::execute(
+        prepared.config,
+        &mut Tee::new()
+            .with_some(r.junit.map(|j| j as _))
+            .with(&mut terminal),
+    );
+    drop(terminal);
+    match end {
+        RunEnd::Finished(summary) => Ok(exit_code(first, r.ids, summary.exit_code)),
+        other => fallback::finish(
+            other,
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.pytest_args,
+            r.upstream_env,
+        ),
+    }
+}
+
+/// `args` without the positional arguments pytest found in them (its
+/// `file_or_dir`), each removed once, from the end.
+fn without_positionals(args: &[String], positionals: &[String]) -> Vec<String> {
+    let mut args = args.to_vec();
+    for p in positionals {
+        if let Some(i) = args.iter().rposition(|a| a == p) {
+            args.remove(i);
+        }
+    }
+    args
 }
 
 #[cfg(test)]
@@ -265,6 +347,19 @@ mod tests {
         assert_eq!(
             as_paths(&ids, Path::new("/proj")),
             vec!["/proj/tests/test_a.py::test_x[a/b]"]
+        );
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn the_rerun_drops_the_first_runs_paths_but_keeps_options() {
+        let args = strings(&["-p", "no:randomly", "tests", "-k", "tests", "tests/b.py"]);
+        assert_eq!(
+            without_positionals(&args, &strings(&["tests", "tests/b.py"])),
+            strings(&["-p", "no:randomly", "tests", "-k"])
         );
     }
 }

@@ -20,185 +20,18 @@
 //! repository's `.venv/bin/python` (made by `scripts/venv`). Every failure
 //! prints both programs' full output.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-/// Longer than any fixture suite takes, short enough that a hung run fails the test.
-const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::runs::{final_counts, run_with_deadline as run, strings, Run};
+use common::{python, suite};
 
 const OUTCOMES: [&str; 6] = ["PASSED", "FAILED", "SKIPPED", "XFAIL", "XPASS", "ERROR"];
 
-// ---------------------------------------------------------------------------
-// Where things are
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn python() -> PathBuf {
-    let python = match std::env::var_os("PACER_TEST_PYTHON") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python at {}: run scripts/venv (or scripts/test, which sets PACER_TEST_PYTHON)",
-        python.display()
-    );
-    python
-}
-
-fn suite(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(name)
-}
-
 fn pacer_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("pacer")
-}
-
-// ---------------------------------------------------------------------------
-// Running a program with a deadline
-
-/// One finished run of pacer or pytest, and what was parsed from it.
-struct Run {
-    /// The command line, for failure messages.
-    label: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    timed_out: bool,
-}
-
-impl Run {
-    fn all_output(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "----- {} -----\nexit code: {:?}{}\n----- stdout -----\n{}\n----- stderr -----\n{}\n",
-            self.label,
-            self.code,
-            if self.timed_out {
-                " (killed: timed out)"
-            } else {
-                ""
-            },
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// Runs `program args` in `dir` with a clean environment (no inherited
-/// PYTEST_*/PACER_* settings) plus `env`, killing its whole process group if it
-/// outlives RUN_TIMEOUT.
-fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) -> Run {
-    let label = format!(
-        "(cd {} && {}{} {})",
-        dir.display(),
-        env.iter()
-            .map(|(k, v)| format!("{k}={v} "))
-            .collect::<String>(),
-        program.display(),
-        args.join(" ")
-    );
-    let mut command = Command::new(program);
-    command.args(args).current_dir(dir);
-    for (key, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
-        if key.starts_with("PYTEST_") || key.starts_with("PACER_") || key == "VIRTUAL_ENV" {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("COLUMNS", "120")
-        .env("NO_COLOR", "1");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-
-    // Read both pipes on threads so a chatty child never blocks on a full pipe.
-    let (tx, rx) = mpsc::channel();
-    for (which, mut pipe) in [
-        (
-            0,
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        ),
-        (
-            1,
-            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
-        ),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send((which, bytes));
-        });
-    }
-    drop(tx);
-
-    let started = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break status;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            timed_out = true;
-            kill_group(child.id());
-            break child.wait().expect("wait for killed child");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // Orphaned grandchildren may hold the pipes open: do not wait for them forever.
-    if timed_out {
-        kill_group(child.id());
-    }
-    let mut out = [Vec::new(), Vec::new()];
-    let grace = Instant::now() + Duration::from_secs(if timed_out { 2 } else { 30 });
-    for _ in 0..2 {
-        let left = grace.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((which, bytes)) => out[which] = bytes,
-            Err(_) => break,
-        }
-    }
-    Run {
-        label,
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out[0]).into_owned(),
-        stderr: String::from_utf8_lossy(&out[1]).into_owned(),
-        timed_out,
-    }
-}
-
-fn kill_group(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pid}")])
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
 }
 
 /// `pacer -v --python <venv python> ARGS` in the suite's directory.
@@ -348,53 +181,6 @@ fn pacer_lines_in_order(run: &Run) -> Vec<(String, String)> {
         .lines()
         .filter_map(|l| parse_pacer_line(l.trim_end()))
         .collect()
-}
-
-/// Counts from pytest's final line, `==== 9 failed, 85 passed, 2 errors in 1.22s ====`
-/// (`error`/`errors` and `warning`/`warnings` folded; `no tests ran` is empty).
-fn final_counts(text: &str) -> Option<BTreeMap<String, u64>> {
-    for line in text.lines().rev() {
-        let line = line.trim();
-        if !line.starts_with('=') || !line.ends_with('=') {
-            continue;
-        }
-        let inner = line.trim_matches('=').trim();
-        let Some(at) = inner.rfind(" in ") else {
-            continue;
-        };
-        let time = &inner[at + 4..];
-        if !time.starts_with(|c: char| c.is_ascii_digit()) {
-            continue;
-        }
-        let summary = &inner[..at];
-        let mut counts = BTreeMap::new();
-        if summary == "no tests ran" {
-            return Some(counts);
-        }
-        let mut ok = true;
-        for part in summary.split(", ") {
-            let mut words = part.split_whitespace();
-            match (
-                words.next().and_then(|n| n.parse::<u64>().ok()),
-                words.next(),
-                words.next(),
-            ) {
-                (Some(n), Some(word), None) => {
-                    let word = match word {
-                        "error" => "errors",
-                        "warning" => "warnings",
-                        other => other,
-                    };
-                    counts.insert(word.to_string(), n);
-                }
-                _ => ok = false,
-            }
-        }
-        if ok {
-            return Some(counts);
-        }
-    }
-    None
 }
 
 fn counts_of(run: &Run) -> BTreeMap<String, u64> {

@@ -8,31 +8,18 @@
 //! Python comes from `PACER_TEST_PYTHON`, else the repository's
 //! `.venv/bin/python` (made by `scripts/venv`; it has pytest, pytest-xdist).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let python = match std::env::var_os("PACER_TEST_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python at {}; run scripts/venv or set PACER_TEST_PYTHON",
-        python.display()
-    );
-    python
-}
+use common::python;
 
 fn suite() -> PathBuf {
-    repo_root().join("tests/fixtures/ratelimited")
+    common::suite("ratelimited")
 }
 
 fn pacer_bin() -> PathBuf {

@@ -5,10 +5,11 @@ use super::*;
 impl Pool {
     pub(super) fn on_hello(&mut self, w: usize, hello: Hello, reporter: &mut dyn Reporter) {
         if hello.protocol != PROTOCOL {
-            self.end = Some(RunEnd::Failed {
-                code: exit::INTERNAL_ERROR,
-                message: format!("worker plugin speaks protocol {} but pacer speaks {PROTOCOL}; remove the cache folder {}", hello.protocol, self.config.plugin_dir.display()),
-            });
+            self.end = Some(RunEnd::Failed(RunError::ProtocolMismatch {
+                theirs: hello.protocol,
+                ours: PROTOCOL,
+                plugin_dir: self.config.plugin_dir.clone(),
+            }));
             return;
         }
         if self.workers[w].stop_sent {
@@ -23,17 +24,17 @@ impl Pool {
                 workers: self.config.workers.max(1),
             });
             self.hello = Some(hello);
-            self.workers[w].phase = Phase::Discovering;
+            self.workers[w].phase = Stage::Discovering;
             self.send(w, &ToWorker::Discover);
             return;
         }
         if self.scheduler.is_some() {
             // A replacement or an extra io worker: it collects on demand.
-            self.workers[w].phase = Phase::Ready;
+            self.workers[w].phase = Stage::Ready;
             self.workers[w].waiting = true;
             self.push_work();
         } else {
-            self.workers[w].phase = Phase::Ready;
+            self.workers[w].phase = Stage::Ready;
             if self.discovered {
                 self.give_chunk(w);
             }
@@ -69,15 +70,15 @@ impl Pool {
         let workers = self
             .workers
             .iter()
-            .filter(|w| w.phase != Phase::Zygote)
+            .filter(|w| w.phase != Stage::Zygote)
             .count()
             .max(1);
         self.chunk_size = self.units.len().div_ceil(workers * 3).max(1);
         for w in 0..self.workers.len() {
-            if matches!(self.workers[w].phase, Phase::Discovering | Phase::Ready)
+            if matches!(self.workers[w].phase, Stage::Discovering | Stage::Ready)
                 && !self.workers[w].stop_sent
             {
-                self.workers[w].phase = Phase::Ready;
+                self.workers[w].phase = Stage::Ready;
                 self.give_chunk(w);
             }
         }
@@ -92,7 +93,7 @@ impl Pool {
         }
         let chunk: Vec<usize> = self.to_collect.drain(..take).collect();
         let args: Vec<String> = chunk.iter().map(|u| self.units[*u].arg.clone()).collect();
-        self.workers[w].phase = Phase::Collecting;
+        self.workers[w].phase = Stage::Collecting;
         if self.collected_units.len() <= w {
             self.collected_units.resize(w + 1, Vec::new());
         }
@@ -109,7 +110,7 @@ impl Pool {
         deselected: usize,
         reporter: &mut dyn Reporter,
     ) {
-        self.workers[w].phase = Phase::Ready;
+        self.workers[w].phase = Stage::Ready;
         self.workers[w].waiting = true;
         self.deselected += deselected;
         self.problems.extend(problems);
@@ -129,7 +130,7 @@ impl Pool {
     }
 
     fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
-        let busy = self.workers.iter().any(|w| w.phase == Phase::Collecting);
+        let busy = self.workers.iter().any(|w| w.phase == Stage::Collecting);
         if self.scheduler.is_none() && self.to_collect.is_empty() && !busy {
             self.seal(reporter);
         }
@@ -349,13 +350,10 @@ impl Pool {
         let errors = self
             .problems
             .iter()
-            .filter(|p| p.outcome == "failed")
+            .filter(|p| p.outcome == Outcome::Failed)
             .count();
         if errors > 0 && !self.config.continue_on_collection_errors {
-            self.interrupted = Some(format!(
-                "{errors} error{} during collection",
-                if errors == 1 { "" } else { "s" }
-            ));
+            self.interrupted = Some(StopReason::CollectionErrors { errors });
             self.stop_all();
             return;
         }
@@ -386,7 +384,7 @@ impl Pool {
             + self
                 .workers
                 .iter()
-                .filter(|w| w.phase != Phase::Zygote)
+                .filter(|w| w.phase != Stage::Zygote)
                 .count();
         for _ in 0..total.saturating_sub(running) {
             if self.add_worker().is_err() {

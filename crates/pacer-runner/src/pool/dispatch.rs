@@ -22,7 +22,7 @@ impl Pool {
                 .enumerate()
                 .filter(|(o, s)| {
                     *o != w
-                        && matches!(s.phase, Phase::Starting | Phase::Ready)
+                        && matches!(s.phase, Stage::Starting | Stage::Ready)
                         && s.queue.is_empty()
                         && !s.stop_sent
                 })
@@ -106,7 +106,7 @@ impl Pool {
             let state = &self.workers[w];
             // Only a worker with nothing in hand: one still running its last
             // test gets work when that test is done.
-            if state.phase != Phase::Ready
+            if state.phase != Stage::Ready
                 || !state.waiting
                 || state.stop_sent
                 || !state.queue.is_empty()
@@ -171,7 +171,7 @@ impl Pool {
         self.tests[test].done = true;
         self.durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
-        for report in reports.iter().filter(|r| r.outcome == "failed") {
+        for report in reports.iter().filter(|r| r.outcome.is_failed()) {
             let text = [
                 report.msg.as_deref().unwrap_or(""),
                 report.longrepr.as_deref().unwrap_or(""),
@@ -197,11 +197,13 @@ impl Pool {
     pub(super) fn count_failures(&mut self, reports: &[PhaseReport]) {
         self.failures += reports
             .iter()
-            .filter(|r| r.outcome == "failed" && r.xfail.is_none())
+            .filter(|r| r.outcome.is_failed() && r.xfail.is_none())
             .count();
         if let Some(maxfail) = self.config.maxfail {
             if self.failures >= maxfail && self.stopped.is_none() {
-                self.stopped = Some(format!("stopping after {} failures", self.failures));
+                self.stopped = Some(StopReason::MaxFail {
+                    failures: self.failures,
+                });
                 if let Some(scheduler) = self.scheduler.as_mut() {
                     scheduler.stop();
                 }
@@ -229,7 +231,7 @@ impl Pool {
         let idle = self
             .workers
             .iter()
-            .all(|w| w.queue.is_empty() || w.phase == Phase::Gone);
+            .all(|w| w.queue.is_empty() || w.phase == Stage::Gone);
         if idle && (scheduler.pending() == 0 || scheduler.is_stopped()) {
             self.stop_all();
             return;
@@ -277,29 +279,22 @@ impl Pool {
             if pending.len() == 1 { "" } else { "s" },
             names.join("\n  ")
         );
-        self.stopped.get_or_insert(format!(
-            "stopping: {} test{} could not be handed to any worker",
-            pending.len(),
-            if pending.len() == 1 { "" } else { "s" }
-        ));
+        self.stopped.get_or_insert(StopReason::Stuck {
+            pending: pending.len(),
+        });
         // Reported by `main`, which holds the reporter.
-        self.stuck = Some(message);
+        self.stuck_message = Some(message);
         self.stop_all();
     }
 
     pub(super) fn summary(&self) -> Summary {
         let not_run = self.tests.iter().filter(|t| !t.done).count();
-        let exit_code = if self.stuck.is_some() {
-            exit::INTERNAL_ERROR
-        } else if self.interrupted.is_some() {
-            exit::INTERRUPTED
-        } else if self.failures > 0 || self.problems.iter().any(|p| p.outcome == "failed") {
-            exit::TESTS_FAILED
-        } else if self.tests.is_empty() && !self.config.list_only {
-            exit::NO_TESTS_COLLECTED
-        } else {
-            exit::OK
-        };
+        let exit_code = exit_code(&Ending {
+            stuck: self.stuck_message.is_some(),
+            interrupted: self.interrupted.is_some(),
+            failed: self.failures > 0 || self.problems.iter().any(|p| p.outcome == Outcome::Failed),
+            nothing_collected: self.tests.is_empty() && !self.config.list_only,
+        });
         Summary {
             elapsed: self.start.elapsed(),
             exit_code,
@@ -317,24 +312,50 @@ impl Pool {
     }
 }
 
+/// What decides a finished run's exit code.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ending {
+    /// Work was pending that no worker could be given.
+    stuck: bool,
+    interrupted: bool,
+    /// A test or a collection failed.
+    failed: bool,
+    nothing_collected: bool,
+}
+
+/// pytest's exit code for a run that ended so, the first that applies.
+fn exit_code(ending: &Ending) -> i32 {
+    if ending.stuck {
+        exit::INTERNAL_ERROR
+    } else if ending.interrupted {
+        exit::INTERRUPTED
+    } else if ending.failed {
+        exit::TESTS_FAILED
+    } else if ending.nothing_collected {
+        exit::NO_TESTS_COLLECTED
+    } else {
+        exit::OK
+    }
+}
+
 /// No worker is starting, collecting or about to ask for work, and at least
 /// one is ready and was offered what there is: `(phase, waiting, stop_sent)`
 /// per worker. With work pending that nobody holds, nothing will change.
 fn nobody_coming(
     forks_wanted: usize,
-    workers: impl Iterator<Item = (Phase, bool, bool)> + Clone,
+    workers: impl Iterator<Item = (Stage, bool, bool)> + Clone,
 ) -> bool {
     forks_wanted == 0
         && workers
             .clone()
             .all(|(phase, waiting, stop_sent)| match phase {
-                Phase::Zygote | Phase::Gone => true,
-                Phase::Ready => waiting || stop_sent,
-                Phase::Starting | Phase::Discovering | Phase::Collecting => false,
+                Stage::Zygote | Stage::Gone => true,
+                Stage::Ready => waiting || stop_sent,
+                Stage::Starting | Stage::Discovering | Stage::Collecting => false,
             })
         && workers
             .into_iter()
-            .any(|(phase, _, stop_sent)| phase == Phase::Ready && !stop_sent)
+            .any(|(phase, _, stop_sent)| phase == Stage::Ready && !stop_sent)
 }
 
 #[cfg(test)]
@@ -342,33 +363,60 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_finished_runs_exit_code_is_the_first_that_applies() {
+        let ok = Ending::default();
+        assert_eq!(exit_code(&ok), exit::OK);
+        assert_eq!(
+            exit_code(&Ending {
+                nothing_collected: true,
+                ..ok
+            }),
+            exit::NO_TESTS_COLLECTED
+        );
+        let failed = Ending { failed: true, ..ok };
+        assert_eq!(exit_code(&failed), exit::TESTS_FAILED);
+        let interrupted = Ending {
+            interrupted: true,
+            ..failed
+        };
+        assert_eq!(exit_code(&interrupted), exit::INTERRUPTED);
+        assert_eq!(
+            exit_code(&Ending {
+                stuck: true,
+                ..interrupted
+            }),
+            exit::INTERNAL_ERROR
+        );
+    }
+
+    #[test]
     fn a_run_is_stuck_only_when_no_worker_can_still_ask() {
-        let ready_waiting = (Phase::Ready, true, false);
+        let ready_waiting = (Stage::Ready, true, false);
         assert!(nobody_coming(
             0,
-            [ready_waiting, (Phase::Zygote, true, false)].into_iter()
+            [ready_waiting, (Stage::Zygote, true, false)].into_iter()
         ));
         assert!(nobody_coming(
             0,
-            [ready_waiting, (Phase::Gone, false, true)].into_iter()
+            [ready_waiting, (Stage::Gone, false, true)].into_iter()
         ));
         // Someone may still ask: not stuck (yet).
         assert!(
             !nobody_coming(1, [ready_waiting].into_iter()),
             "a fork is on its way"
         );
-        for coming in [Phase::Starting, Phase::Discovering, Phase::Collecting] {
+        for coming in [Stage::Starting, Stage::Discovering, Stage::Collecting] {
             assert!(!nobody_coming(
                 0,
                 [ready_waiting, (coming, true, false)].into_iter()
             ));
         }
         assert!(
-            !nobody_coming(0, [ready_waiting, (Phase::Ready, false, false)].into_iter()),
+            !nobody_coming(0, [ready_waiting, (Stage::Ready, false, false)].into_iter()),
             "a worker between a hand-over and its next `need`"
         );
         // No live worker at all is the end of the run, not a stuck scheduler.
-        assert!(!nobody_coming(0, [(Phase::Gone, true, false)].into_iter()));
-        assert!(!nobody_coming(0, [(Phase::Ready, true, true)].into_iter()));
+        assert!(!nobody_coming(0, [(Stage::Gone, true, false)].into_iter()));
+        assert!(!nobody_coming(0, [(Stage::Ready, true, true)].into_iter()));
     }
 }

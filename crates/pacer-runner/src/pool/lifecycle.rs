@@ -1,6 +1,7 @@
 //! Worker lifecycle: starting, forking and stopping worker processes, and what happens when one dies or runs past its timeout.
 
 use super::*;
+use pacer_types::{Phase, Status};
 
 impl Pool {
     pub(super) fn worker_env(&self, name: &str) -> Vec<(String, String)> {
@@ -25,7 +26,7 @@ impl Pool {
         ]
     }
 
-    pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Phase) -> usize {
+    pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Stage) -> usize {
         let sched = self
             .scheduler
             .as_mut()
@@ -52,30 +53,30 @@ impl Pool {
     }
 
     /// Starts a worker as a new `python -m pytest` process.
-    pub(super) fn spawn_worker(&mut self) -> Result<usize, String> {
+    pub(super) fn spawn_worker(&mut self) -> Result<usize, RunError> {
         let index = self.workers.len();
         let name = format!("gw{}", self.next_name);
         self.next_name += 1;
         let env = self.worker_env(&name);
         let handle =
-            worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|e| {
-                format!(
-                    "failed to start `{} -m pytest`: {e}",
-                    self.config.launch.python.display()
-                )
+            worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|source| {
+                RunError::SpawnWorker {
+                    python: self.config.launch.python.clone(),
+                    source,
+                }
             })?;
-        Ok(self.push_state(name, handle, Phase::Starting))
+        Ok(self.push_state(name, handle, Stage::Starting))
     }
 
     /// Adds a worker once the run is under way: forked from the zygote when
     /// the platform allows (milliseconds instead of a pytest start-up),
     /// else spawned.
-    pub(super) fn add_worker(&mut self) -> Result<(), String> {
+    pub(super) fn add_worker(&mut self) -> Result<(), RunError> {
         if !self.subreaper {
             return self.spawn_worker().map(|_| ());
         }
         match self.zygote {
-            Some(z) if self.workers[z].phase == Phase::Gone => self.spawn_worker().map(|_| ()),
+            Some(z) if self.workers[z].phase == Stage::Gone => self.spawn_worker().map(|_| ()),
             Some(_) if self.zygote_ready => self.fork_worker(),
             Some(_) => {
                 self.forks_wanted += 1;
@@ -90,7 +91,7 @@ impl Pool {
     }
 
     /// Starts the process that forks workers (Linux only; once per run).
-    pub(super) fn start_zygote(&mut self) -> Result<(), String> {
+    pub(super) fn start_zygote(&mut self) -> Result<(), RunError> {
         if !self.subreaper || self.zygote.is_some() {
             return Ok(());
         }
@@ -98,13 +99,13 @@ impl Pool {
         let mut env = self.worker_env("zygote");
         env.push(("PACER_ZYGOTE".into(), "1".into()));
         let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
-            .map_err(|e| format!("failed to start the zygote: {e}"))?;
-        self.push_state("zygote".into(), handle, Phase::Zygote);
+            .map_err(|source| RunError::SpawnZygote { source })?;
+        self.push_state("zygote".into(), handle, Stage::Zygote);
         self.zygote = Some(index);
         Ok(())
     }
 
-    pub(super) fn fork_worker(&mut self) -> Result<(), String> {
+    pub(super) fn fork_worker(&mut self) -> Result<(), RunError> {
         let Some(z) = self.zygote else {
             return self.spawn_worker().map(|_| ());
         };
@@ -114,7 +115,7 @@ impl Pool {
         let env = self.worker_env(&name);
         match worker::fork(index, &self.workers[z].handle, &name, &env, &self.inputs_tx) {
             Ok(handle) => {
-                self.push_state(name, handle, Phase::Starting);
+                self.push_state(name, handle, Stage::Starting);
                 Ok(())
             }
             Err(e) => {
@@ -126,7 +127,7 @@ impl Pool {
 
     pub(super) fn stop_worker(&mut self, w: usize) {
         let state = &mut self.workers[w];
-        if state.stop_sent || state.phase == Phase::Gone {
+        if state.stop_sent || state.phase == Stage::Gone {
             return;
         }
         state.stop_sent = true;
@@ -147,11 +148,11 @@ impl Pool {
     }
 
     pub(super) fn on_death(&mut self, w: usize, reporter: &mut dyn Reporter) {
-        if self.workers[w].phase == Phase::Gone {
+        if self.workers[w].phase == Stage::Gone {
             return;
         }
         let phase = self.workers[w].phase;
-        self.workers[w].phase = Phase::Gone;
+        self.workers[w].phase = Stage::Gone;
         self.debug(|| {
             let tail: Vec<&str> = self.workers[w]
                 .recent
@@ -167,7 +168,7 @@ impl Pool {
                 tail.join("\n    ")
             )
         });
-        if phase == Phase::Zygote {
+        if phase == Stage::Zygote {
             // Whatever it was to fork is spawned the slow way (unless the
             // run is being stopped).
             let wanted = std::mem::take(&mut self.forks_wanted);
@@ -190,7 +191,7 @@ impl Pool {
         // A worker that dies before it is ready (plugin, conftest or
         // collection trouble) means the parallel run cannot be trusted.
         // (Unless pacer itself stopped it: an interrupted run just ends.)
-        if self.interrupted.is_none() && (self.scheduler.is_none() || phase != Phase::Ready) {
+        if self.interrupted.is_none() && (self.scheduler.is_none() || phase != Stage::Ready) {
             self.on_startup_death(w, phase, &status);
             return;
         }
@@ -237,19 +238,19 @@ impl Pool {
     }
 
     pub(super) fn give_up_workers(&mut self, reporter: &mut dyn Reporter) {
-        let message = format!(
-            "maximum worker restarts reached ({}); not running the remaining tests (raise --max-worker-restart)",
-            self.config.max_worker_restart
-        );
+        let reason = StopReason::WorkerRestarts {
+            max: self.config.max_worker_restart,
+        };
+        let message = reason.to_string();
         reporter.report(Event::Notice { message: &message });
-        self.stopped.get_or_insert(message);
+        self.stopped.get_or_insert(reason);
         if let Some(scheduler) = self.scheduler.as_mut() {
             scheduler.stop();
         }
         self.stop_all();
     }
 
-    pub(super) fn on_startup_death(&mut self, w: usize, phase: Phase, status: &str) {
+    pub(super) fn on_startup_death(&mut self, w: usize, phase: Stage, status: &str) {
         if self.end.is_some() {
             return;
         }
@@ -257,21 +258,13 @@ impl Pool {
         let text = recent.join("\n");
         let python = self.config.launch.python.display().to_string();
         if text.contains("No module named pytest") {
-            self.end = Some(RunEnd::Failed {
-                code: exit::USAGE_ERROR,
-                message: format!(
-                    "pytest is not importable with `{python}`\n\nhint: install it with `{python} -m pip install pytest`, or pick another interpreter with --python PATH"
-                ),
-            });
+            self.end = Some(RunEnd::Failed(RunError::PytestMissing { python }));
             return;
         }
         let code = self.workers[w].exit.and_then(|s| s.code());
-        if phase == Phase::Starting && code == Some(exit::USAGE_ERROR) {
+        if phase == Stage::Starting && code == Some(exit::USAGE_ERROR) {
             // pytest itself refused the arguments: it would do the same sequentially.
-            self.end = Some(RunEnd::Failed {
-                code: exit::USAGE_ERROR,
-                message: text,
-            });
+            self.end = Some(RunEnd::Failed(RunError::PytestRefused { output: text }));
             return;
         }
         let last = recent
@@ -281,8 +274,8 @@ impl Pool {
             .map(|l| l.trim())
             .unwrap_or("");
         let what = match phase {
-            Phase::Starting => "failed to start",
-            Phase::Discovering | Phase::Collecting => "died during collection",
+            Stage::Starting => "failed to start",
+            Stage::Discovering | Stage::Collecting => "died during collection",
             _ => "died",
         };
         let detail = if last.is_empty() {
@@ -345,9 +338,9 @@ impl Pool {
             ),
         };
         PhaseReport {
-            when: "call".into(),
-            outcome: "failed".into(),
-            cat: "failed".into(),
+            when: Phase::Call,
+            outcome: Outcome::Failed,
+            cat: Some(Status::Failed),
             word: "FAILED".into(),
             dur: 0.0,
             longrepr: Some(longrepr),
@@ -363,7 +356,7 @@ impl Pool {
             return;
         };
         for state in &mut self.workers {
-            if state.phase == Phase::Gone {
+            if state.phase == Stage::Gone {
                 continue;
             }
             if let Some(at) = state.killing {
@@ -390,7 +383,7 @@ impl Pool {
     }
 
     pub(super) fn interrupt(&mut self, reporter: &mut dyn Reporter, count: usize) {
-        self.interrupted = Some("KeyboardInterrupt".into());
+        self.interrupted = Some(StopReason::Interrupted);
         if let Some(scheduler) = self.scheduler.as_mut() {
             scheduler.stop();
         }
@@ -406,16 +399,13 @@ impl Pool {
             libc::SIGKILL
         });
         if self.scheduler.is_none() {
-            self.end = Some(RunEnd::Failed {
-                code: exit::INTERRUPTED,
-                message: "interrupted before tests started".into(),
-            });
+            self.end = Some(RunEnd::Failed(RunError::InterruptedBeforeStart));
         }
     }
 
     pub(super) fn shutdown_all(&mut self, signal: i32) {
         for state in &self.workers {
-            if state.phase != Phase::Gone {
+            if state.phase != Stage::Gone {
                 state.handle.signal(signal);
             }
         }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
-    PROTOCOL,
+    WarningWhen, PROTOCOL,
 };
 use crate::scheduler::{CategorySlots, Scheduler};
 use crate::worker::{self, Handle, Input, Launch};
@@ -28,31 +28,13 @@ mod tuning;
 
 pub use tuning::{Tune, Tuning};
 
-/// pytest's exit codes, which pacer keeps.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const TESTS_FAILED: i32 = 1;
-    pub const INTERRUPTED: i32 = 2;
-    pub const INTERNAL_ERROR: i32 = 3;
-    pub const USAGE_ERROR: i32 = 4;
-    pub const NO_TESTS_COLLECTED: i32 = 5;
-}
+/// The exit-code table, re-exported where `pacer proxy` still looks for it.
+pub use pacer_types::exit;
 
-/// A category as the pool needs it: its slots and how tests are sorted in.
-#[derive(Debug, Clone)]
-pub struct CategorySpec {
-    pub name: String,
-    pub slots: CategorySlots,
-    pub rate_limited: bool,
-    /// Chosen by the category flags; the tests of other categories are deselected.
-    pub selected: bool,
-    /// Set in the worker's environment while it runs this category's tests
-    /// (`PYTEST_CURRENT_CATEGORY`, `PYTEST_RATE_LIMITED`, upstream URLs).
-    pub env: Vec<(String, String)>,
-}
-
-/// Puts a collected test (node id, marker names) in a category (an index into `categories`).
-pub type Classifier = Box<dyn Fn(&str, &[String]) -> usize + Send>;
+use crate::category::{CategorySpec, Classifier};
+use crate::error::RunError;
+use crate::plan::LastFailed;
+use pacer_types::{Outcome, StopReason};
 
 pub struct RunConfig {
     pub launch: Launch,
@@ -93,17 +75,6 @@ pub struct RunConfig {
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The tests that failed last time, and what to do with them.
-#[derive(Debug, Clone)]
-pub struct LastFailed {
-    pub ids: std::collections::HashSet<String>,
-    /// `--lf`: run only those (when any of them is collected); else `--ff`:
-    /// run them first.
-    pub only: bool,
-    /// `--lfnf none`: with no known failure collected, run nothing.
-    pub none_if_no_failures: bool,
-}
-
 /// How the run ended, for the binary.
 #[derive(Debug)]
 pub enum RunEnd {
@@ -117,11 +88,8 @@ pub enum RunEnd {
     Delegate {
         reason: String,
     },
-    /// pacer could not even start a worker (exit code and message).
-    Failed {
-        code: i32,
-        message: String,
-    },
+    /// pacer could not start the run, or could not go on.
+    Failed(RunError),
 }
 
 #[derive(Debug)]
@@ -132,7 +100,7 @@ struct TestRecord {
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Phase {
+enum Stage {
     /// Forks workers on request; runs no test.
     Zygote,
     Starting,
@@ -146,7 +114,7 @@ struct WorkerState {
     name: String,
     handle: Handle,
     sched: usize,
-    phase: Phase,
+    phase: Stage,
     /// Handed out and not finished, in the order the worker runs them.
     queue: VecDeque<usize>,
     running: Option<usize>,
@@ -175,12 +143,7 @@ struct WarningCount {
 pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
     let mut pool = match Pool::new(config) {
         Ok(pool) => pool,
-        Err(message) => {
-            return RunEnd::Failed {
-                code: exit::INTERNAL_ERROR,
-                message,
-            }
-        }
+        Err(err) => return RunEnd::Failed(err),
     };
     pool.main(reporter).await
 }
@@ -216,8 +179,8 @@ struct Pool {
     collect_warnings: HashMap<(String, String), WarningCount>,
     finished: usize,
     failures: usize,
-    stopped: Option<String>,
-    interrupted: Option<String>,
+    stopped: Option<StopReason>,
+    interrupted: Option<StopReason>,
     end: Option<RunEnd>,
     durations: Vec<(usize, f64)>,
     failed: Vec<FailedTest>,
@@ -226,18 +189,19 @@ struct Pool {
     zygote: Option<usize>,
     zygote_ready: bool,
     forks_wanted: usize,
-    /// Set when pending work could not be given to any worker: why.
-    stuck: Option<String>,
+    /// Set when pending work could not be given to any worker: the notice
+    /// that names the tests.
+    stuck_message: Option<String>,
 }
 
 impl Pool {
-    fn new(config: RunConfig) -> Result<Self, String> {
+    fn new(config: RunConfig) -> Result<Self, RunError> {
         let fork = config.fork;
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let run_dir = tempfile::Builder::new()
             .prefix("pacer-run-")
             .tempdir()
-            .map_err(|e| format!("failed to create a run folder: {e}"))?;
+            .map_err(|source| RunError::RunFolder { source })?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -279,7 +243,7 @@ impl Pool {
             zygote: None,
             zygote_ready: false,
             forks_wanted: 0,
-            stuck: None,
+            stuck_message: None,
         })
     }
 
@@ -290,8 +254,8 @@ impl Pool {
         let workers = self.config.workers.max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if self.config.prewarm_zygote {
-            if let Err(message) = self.start_zygote() {
-                self.debug(|| message);
+            if let Err(err) = self.start_zygote() {
+                self.debug(|| err.to_string());
             }
         }
         for index in 0..workers {
@@ -300,12 +264,9 @@ impl Pool {
             } else {
                 self.add_worker()
             };
-            if let Err(message) = started {
+            if let Err(err) = started {
                 self.shutdown_all(libc::SIGKILL);
-                return RunEnd::Failed {
-                    code: exit::INTERNAL_ERROR,
-                    message,
-                };
+                return RunEnd::Failed(err);
             }
         }
         let mut interrupts = 0;
@@ -340,7 +301,7 @@ impl Pool {
                 return end;
             }
         }
-        if let Some(message) = &self.stuck {
+        if let Some(message) = &self.stuck_message {
             reporter.report(Event::Notice { message });
         }
         let summary = self.summary();
@@ -349,7 +310,7 @@ impl Pool {
     }
 
     fn all_gone(&self) -> bool {
-        !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Phase::Gone)
+        !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Stage::Gone)
     }
 
     fn debug(&self, what: impl FnOnce() -> String) {
@@ -384,11 +345,10 @@ impl Pool {
         match input {
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
-                let name = self.workers[w].name.clone();
-                self.end = Some(RunEnd::Failed {
-                    code: exit::INTERNAL_ERROR,
-                    message: format!("worker {name} sent a message pacer cannot read: {text}"),
-                });
+                self.end = Some(RunEnd::Failed(RunError::BadMessage {
+                    worker: self.workers[w].name.clone(),
+                    text,
+                }));
             }
             Input::Output(w, stream, line) => {
                 let state = &mut self.workers[w];
@@ -396,7 +356,7 @@ impl Pool {
                 // session header would be printed once per worker (and the
                 // zygote runs no test).
                 if self.config.live_output
-                    && !matches!(state.phase, Phase::Starting | Phase::Zygote)
+                    && !matches!(state.phase, Stage::Starting | Stage::Zygote)
                 {
                     reporter.report(Event::Output {
                         worker: &state.name,
@@ -426,7 +386,7 @@ impl Pool {
                 }
             }
             Input::Deadline(w) => {
-                if self.workers[w].phase != Phase::Gone {
+                if self.workers[w].phase != Stage::Gone {
                     self.on_death(w, reporter);
                 }
             }
@@ -438,10 +398,7 @@ impl Pool {
             FromWorker::Hello(hello) => self.on_hello(w, *hello, reporter),
             FromWorker::Discovered { units } => self.on_discovered(units, reporter),
             FromWorker::UsageError { message } => {
-                self.end = Some(RunEnd::Failed {
-                    code: exit::USAGE_ERROR,
-                    message: format!("ERROR: {message}"),
-                });
+                self.end = Some(RunEnd::Failed(RunError::PytestUsage { message }));
             }
             FromWorker::Collected {
                 items,
@@ -488,7 +445,7 @@ impl Pool {
                 // of its tests; pytest collects it once and warns once.
                 // So the nth such warning of a worker is reported only when
                 // no worker reported an nth one before.
-                if when == "collect" {
+                if when == WarningWhen::Collect {
                     let key = (id.clone(), message.clone());
                     let seen = self.collect_warnings.entry(key.clone()).or_default();
                     let mine = seen.per_worker.entry(w).or_insert(0);
@@ -515,8 +472,8 @@ impl Pool {
                     return;
                 }
                 for _ in 0..wanted {
-                    if let Err(message) = self.fork_worker() {
-                        let message = format!("failed to add a worker: {message}");
+                    if let Err(err) = self.fork_worker() {
+                        let message = format!("failed to add a worker: {err}");
                         reporter.report(Event::Notice { message: &message });
                     }
                 }

@@ -45,10 +45,7 @@ impl Pool {
         };
         let tuning = tune(hello);
         if let Some(message) = tuning.refuse {
-            self.end = Some(RunEnd::Failed {
-                code: exit::USAGE_ERROR,
-                message,
-            });
+            self.end = Some(RunEnd::Failed(RunError::Refused { message }));
             return false;
         }
         if let Some(reason) = tuning.delegate {
@@ -76,7 +73,7 @@ impl Pool {
     /// before discovery: no worker holds anything yet.
     fn resize(&mut self, first: usize, workers: usize) {
         let running: Vec<usize> = (0..self.workers.len())
-            .filter(|w| !matches!(self.workers[*w].phase, Phase::Zygote | Phase::Gone))
+            .filter(|w| !matches!(self.workers[*w].phase, Stage::Zygote | Stage::Gone))
             .collect();
         let have = running.len() + self.forks_wanted;
         self.debug(|| format!("pytest's options ask for {workers} workers (had {have})"));

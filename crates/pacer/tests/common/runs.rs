@@ -1,6 +1,6 @@
 //! Running pacer or pytest with a deadline and reading pytest's final line,
-//! for the tests that compare the two on layouts and plugins
-//! (`layouts.rs`, `plugins.rs`). `compare.rs` keeps its own copy for now.
+//! for the tests that compare the two (`compare.rs`, `layouts.rs`,
+//! `plugins.rs`, `junit_options.rs`). The one copy of these helpers.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -15,17 +15,32 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// One finished run of pacer or pytest.
 pub struct Run {
+    /// The command line, for failure messages.
     pub label: String,
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// Killed (with its process group) past the deadline.
+    pub timed_out: bool,
 }
 
 impl Run {
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
     pub fn describe(&self) -> String {
         format!(
-            "----- {} -----\nexit code: {:?}\n----- stdout -----\n{}\n----- stderr -----\n{}\n",
-            self.label, self.code, self.stdout, self.stderr
+            "----- {} -----\nexit code: {:?}{}\n----- stdout -----\n{}\n----- stderr -----\n{}\n",
+            self.label,
+            self.code,
+            if self.timed_out {
+                " (killed: timed out)"
+            } else {
+                ""
+            },
+            self.stdout,
+            self.stderr
         )
     }
 
@@ -47,8 +62,23 @@ impl Run {
 }
 
 /// Runs `program args` in `dir`, clear of the caller's PYTEST_*/PACER_*
-/// variables, plus `env`; kills its process group past RUN_TIMEOUT.
+/// variables, plus `env`; panics if it outlives RUN_TIMEOUT.
 pub fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) -> Run {
+    let run = run_with_deadline(program, args, dir, env);
+    if run.timed_out {
+        panic!("{} did not finish within {RUN_TIMEOUT:?}", run.label);
+    }
+    run
+}
+
+/// Like [`run`], but a run past RUN_TIMEOUT has its process group killed
+/// and comes back marked `timed_out`, with what it printed so far.
+pub fn run_with_deadline(
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    env: &[(&str, String)],
+) -> Run {
     let label = format!(
         "(cd {} && {}{} {})",
         dir.display(),
@@ -95,21 +125,27 @@ pub fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) 
     }
     drop(tx);
     let started = Instant::now();
+    let mut timed_out = false;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for child") {
             break status;
         }
         if started.elapsed() > RUN_TIMEOUT {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            panic!("{label} did not finish within {RUN_TIMEOUT:?}");
+            timed_out = true;
+            kill_group(child.id());
+            break child.wait().expect("wait for killed child");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Orphaned grandchildren may hold the pipes open: do not wait for them forever.
+    if timed_out {
+        kill_group(child.id());
+    }
     let mut out = [Vec::new(), Vec::new()];
+    let grace = Instant::now() + Duration::from_secs(if timed_out { 2 } else { 30 });
     for _ in 0..2 {
-        match rx.recv_timeout(Duration::from_secs(30)) {
+        let left = grace.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
             Ok((which, bytes)) => out[which] = bytes,
             Err(_) => break,
         }
@@ -119,7 +155,15 @@ pub fn run(program: &Path, args: &[String], dir: &Path, env: &[(&str, String)]) 
         code: status.code(),
         stdout: String::from_utf8_lossy(&out[0]).into_owned(),
         stderr: String::from_utf8_lossy(&out[1]).into_owned(),
+        timed_out,
     }
+}
+
+pub fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stderr(Stdio::null())
+        .status();
 }
 
 pub fn strings(args: &[&str]) -> Vec<String> {

@@ -3,10 +3,11 @@
 
 use std::io::Write;
 
+use pacer_runner::category::CategorySpec;
 use pacer_runner::events::{Event, PlannedTest, Reporter};
-use pacer_runner::pool::CategorySpec;
 use pacer_runner::scheduler::Kind;
 use pacer_settings::Settings;
+use pacer_types::Outcome;
 use serde_json::json;
 
 pub struct Listing {
@@ -144,7 +145,7 @@ impl Reporter for Listing {
                 self.deselected = deselected;
                 self.problems = problems
                     .iter()
-                    .filter(|p| p.outcome == "failed")
+                    .filter(|p| p.outcome == Outcome::Failed)
                     .map(|p| (p.id.clone(), p.longrepr.clone()))
                     .collect();
             }

@@ -1,0 +1,18 @@
+//! pacer's vocabulary, spoken by every other crate.
+//!
+//! - [`exit`]: the one exit-code table (pytest's codes, which pacer keeps).
+//! - [`Outcome`], [`Phase`], [`Status`]: what one phase of one test did, as
+//!   pytest reports it; parsed from the worker's wire strings by serde, so no
+//!   crate compares those strings again.
+//! - [`StopReason`]: why a run ended before every test ran.
+//!
+//! It depends on nothing but serde, so that the runner, the reporters, the
+//! settings and the binary can all name these types without depending on
+//! each other.
+
+pub mod exit;
+mod outcome;
+mod stop;
+
+pub use outcome::{Outcome, Phase, Status, UnknownWord};
+pub use stop::StopReason;

@@ -1,0 +1,238 @@
+//! What one phase of one test did, in pytest's terms.
+//!
+//! pytest describes a phase three ways: its `when` ([`Phase`]), its
+//! `outcome` ([`Outcome`]: passed, failed or skipped, nothing else) and the
+//! status category of `pytest_report_teststatus` ([`Status`]: `xfailed`,
+//! `error`, a plugin's own `rerun`, ...), which is what the final line
+//! counts. The worker sends them as strings; serde turns them into these
+//! enums at the protocol boundary.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The phase of a test a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Setup,
+    #[default]
+    Call,
+    Teardown,
+}
+
+impl Phase {
+    /// pytest's word for it (`report.when`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Call => "call",
+            Phase::Teardown => "teardown",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Phase {
+    type Err = UnknownWord;
+
+    fn from_str(word: &str) -> Result<Self, UnknownWord> {
+        [Phase::Setup, Phase::Call, Phase::Teardown]
+            .into_iter()
+            .find(|p| p.as_str() == word)
+            .ok_or_else(|| UnknownWord(word.to_string()))
+    }
+}
+
+/// A word that names no phase or outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownWord(pub String);
+
+impl fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown word `{}`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
+
+/// pytest's `report.outcome`: passed, failed or skipped, except that
+/// plugins set their own (pytest-rerunfailures' `rerun` for an attempt that
+/// will be retried), which must never make a worker's report unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    #[default]
+    Passed,
+    Failed,
+    Skipped,
+    /// pytest-rerunfailures: this attempt failed and the test runs again.
+    Rerun,
+    /// Another plugin's word; counted by its status category, if any.
+    #[serde(other)]
+    Other,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Rerun => "rerun",
+            Outcome::Other => "other",
+        }
+    }
+
+    pub fn is_failed(self) -> bool {
+        self == Outcome::Failed
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = UnknownWord;
+
+    /// Only the words pacer knows; the wire reads any other as `Other`.
+    fn from_str(word: &str) -> Result<Self, UnknownWord> {
+        [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Skipped,
+            Outcome::Rerun,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == word)
+        .ok_or_else(|| UnknownWord(word.to_string()))
+    }
+}
+
+/// The status category pytest's `pytest_report_teststatus` gives a phase:
+/// the word the final line counts. Plugins add their own (`rerun` from
+/// pytest-rerunfailures), kept as [`Status::Other`] with their word.
+///
+/// On the wire a phase that does not count (a passing setup) has the empty
+/// category; it is read as no status at all (`Option<Status>`), never as a
+/// `Status`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    XFailed,
+    XPassed,
+    Error,
+    /// A category pytest itself does not know, with its word.
+    Other(String),
+}
+
+impl Status {
+    /// The category as pytest spells it; `None` for the empty one.
+    pub fn parse(word: &str) -> Option<Status> {
+        Some(match word {
+            "" => return None,
+            "passed" => Status::Passed,
+            "failed" => Status::Failed,
+            "skipped" => Status::Skipped,
+            "xfailed" => Status::XFailed,
+            "xpassed" => Status::XPassed,
+            "error" => Status::Error,
+            other => Status::Other(other.to_string()),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::XFailed => "xfailed",
+            Status::XPassed => "xpassed",
+            Status::Error => "error",
+            Status::Other(word) => word,
+        }
+    }
+
+    /// Reads the wire's `cat`: the empty string is `None`.
+    pub fn deserialize_optional<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Status>, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        Ok(Status::parse(&word))
+    }
+
+    /// Writes `None` as the wire's empty string, so that a report read and
+    /// written again is the same message.
+    pub fn serialize_optional<S: Serializer>(
+        status: &Option<Status>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(status.as_ref().map_or("", Status::as_str))
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_read_pytests_words_and_nothing_else() {
+        for phase in [Phase::Setup, Phase::Call, Phase::Teardown] {
+            let json = format!("\"{phase}\"");
+            assert_eq!(serde_json::from_str::<Phase>(&json).unwrap(), phase);
+        }
+        for outcome in [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Skipped,
+            Outcome::Rerun,
+        ] {
+            let json = format!("\"{outcome}\"");
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
+        }
+        assert!(serde_json::from_str::<Phase>("\"collect\"").is_err());
+        assert_eq!("teardown".parse(), Ok(Phase::Teardown));
+        assert_eq!("skipped".parse(), Ok(Outcome::Skipped));
+        assert!("error".parse::<Outcome>().is_err());
+    }
+
+    #[test]
+    fn a_plugins_outcome_is_read_not_refused() {
+        assert_eq!(
+            serde_json::from_str::<Outcome>("\"rerun\"").unwrap(),
+            Outcome::Rerun
+        );
+        assert_eq!(
+            serde_json::from_str::<Outcome>("\"flaky\"").unwrap(),
+            Outcome::Other
+        );
+    }
+
+    #[test]
+    fn a_status_round_trips_its_word_and_the_empty_one_is_none() {
+        for word in [
+            "passed", "failed", "skipped", "xfailed", "xpassed", "error", "rerun",
+        ] {
+            assert_eq!(Status::parse(word).unwrap().as_str(), word);
+        }
+        assert_eq!(Status::parse("rerun"), Some(Status::Other("rerun".into())));
+        assert_eq!(Status::parse(""), None);
+    }
+}

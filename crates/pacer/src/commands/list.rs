@@ -1,0 +1,28 @@
+//! `pacer list [--json]`: collects the suite on the pool and prints its
+//! tests grouped by category (the printing is `listing.rs`).
+
+use pacer_runner::pool::RunEnd;
+
+use crate::cli::ListArgs;
+use crate::error::Error;
+use crate::fallback;
+use crate::listing::Listing;
+use crate::prepare::{self, Purpose};
+
+pub fn list(args: ListArgs) -> Result<i32, Error> {
+    let settings = super::settings(&args.common)?;
+    let prepared = prepare::prepare(
+        &settings,
+        &args.common,
+        args.pytest.pytest_args.clone(),
+        Purpose::List,
+    )?;
+    let mut listing = Listing::new(&settings, args.json);
+    match prepare::execute(prepared.config, &mut listing) {
+        RunEnd::Finished(summary) => {
+            listing.print(&mut std::io::stdout().lock());
+            Ok(summary.exit_code)
+        }
+        other => fallback::finish(other, &prepared.python, &prepared.cwd, &[], &[]),
+    }
+}

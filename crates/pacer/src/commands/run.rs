@@ -1,0 +1,163 @@
+//! `pacer run` (the default command): the suite on the pool of workers,
+//! with the upstreams' proxies around it, the terminal and JUnit reporters,
+//! pytest-cov's controller step, the stores written after the run, and the
+//! sequential rerun of tests that failed on HTTP 429.
+
+use std::path::PathBuf;
+
+use pacer_report::{Tee, Terminal, TerminalOptions};
+use pacer_runner::pool::RunEnd;
+use pacer_types::exit;
+
+use crate::cli::RunArgs;
+use crate::coverage;
+use crate::durations;
+use crate::error::{self, Error};
+use crate::fallback;
+use crate::junit_on_demand::JunitOnDemand;
+use crate::lastfailed;
+use crate::prepare::{self, Purpose};
+use crate::rerun;
+use crate::upstreams::{self, RunProxies};
+
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    let settings = super::settings(&args.common)?;
+    for note in settings.notes() {
+        eprintln!("pacer: {note}");
+    }
+    let mut prepared = prepare::prepare(
+        &settings,
+        &args.common,
+        args.pytest.pytest_args.clone(),
+        Purpose::Run,
+    )?;
+    if let Some(mode) = fallback::non_running_mode(&prepared.pytest_args) {
+        // pytest's modes that list or explain instead of running tests need
+        // no workers: plain pytest answers them exactly as the user expects.
+        if settings.debug().value {
+            eprintln!("pacer: `{mode}` runs no tests; handing it to pytest");
+        }
+        return fallback::sequential_pytest(
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.pytest_args,
+            &[],
+        );
+    }
+
+    // The proxies start before the first worker, so that module-level code
+    // already sees `PACER_UPSTREAM_<NAME>` (it is in every worker's launch
+    // environment), and stop after the last test, the rerun included.
+    let categories = prepared.config.categories.clone();
+    let limited_selected = categories.iter().any(|c| c.selected && c.rate_limited);
+    let proxies = if upstreams::wanted(&settings, limited_selected) {
+        Some(RunProxies::start(&settings).map_err(|error| Error::Proxies { error })?)
+    } else {
+        None
+    };
+    let upstream_env = match &proxies {
+        Some(p) => p.env(),
+        None => upstreams::direct_env(&settings),
+    };
+    prepared
+        .config
+        .launch
+        .env
+        .extend(upstream_env.iter().cloned());
+
+    // pytest's `--junitxml` (from the command line, `addopts` or
+    // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
+    // set up then, and written by pacer from every worker's results.
+    let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let mut observed = rerun::Observed::default();
+    // JUnit first: the file exists when the terminal names it (pytest's
+    // `generated xml file` line, before the short summary).
+    let mut reporters = Tee::new().with(&mut junit).with(&mut terminal);
+    // pytest-cov's controller side (combined report, --cov-fail-under).
+    let cov_step = coverage::step(
+        &prepared.python,
+        &prepared.config.plugin_dir,
+        &prepared.config.launch.cwd,
+        &prepared.config.launch.env,
+    );
+    let mut cov = coverage::CovController::new(cov_step, &mut reporters);
+    let end = prepare::execute(
+        prepared.config,
+        &mut rerun::Observing {
+            inner: &mut cov,
+            observed: &mut observed,
+        },
+    );
+    let end = cov.amend(end);
+    drop(reporters);
+    drop(terminal);
+    let options = observed.options.clone().unwrap_or_default();
+    if let (RunEnd::Finished(summary), Some(cache)) = (&end, &options.cache_dir) {
+        let cache = PathBuf::from(cache);
+        durations::save(&cache, &summary.durations);
+        let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
+        lastfailed::update(&cache, &summary.durations, &failed);
+    }
+    // From here on an error is printed where it happens, so that it comes
+    // before the proxies' statistics, as the run's own output does.
+    let code = match end {
+        RunEnd::Finished(summary) => {
+            let ids = if settings.fallback().value && summary.exit_code == exit::TESTS_FAILED {
+                rerun::plan(
+                    &summary,
+                    &categories,
+                    &observed,
+                    settings.fallback_threshold().value,
+                )
+            } else {
+                Vec::new()
+            };
+            if ids.is_empty() {
+                summary.exit_code
+            } else {
+                let rootdir = observed
+                    .rootdir
+                    .as_deref()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| settings.project_root().to_path_buf());
+                let rerun_args = rerun::RerunArgs {
+                    args: &args,
+                    options: &options,
+                    ids: &ids,
+                    rootdir: &rootdir,
+                    upstream_env: &upstream_env,
+                    junit: junit.junit.as_mut(),
+                };
+                error::settle(rerun::rerun_sequentially(&settings, &summary, rerun_args))
+            }
+        }
+        other => error::settle(fallback::finish(
+            other,
+            &prepared.python,
+            &prepared.cwd,
+            &prepared.pytest_args,
+            &upstream_env,
+        )),
+    };
+    // The report was written on the pool's `Finished` (again after a
+    // rerun); a run that never finished has none, as pytest would not.
+    let code = match junit.junit.as_mut().and_then(|j| j.take_result()) {
+        Some(Err(source)) => {
+            let err = Error::Junit { source };
+            err.print();
+            // A run whose report is missing must not pass in CI.
+            if code == exit::OK {
+                err.exit_code()
+            } else {
+                code
+            }
+        }
+        _ => code,
+    };
+    if let Some(proxies) = proxies {
+        let reports = proxies.shutdown();
+        let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &reports);
+    }
+    Ok(code)
+}

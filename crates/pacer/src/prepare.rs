@@ -1,0 +1,252 @@
+//! From settings and the command line to the pool's [`RunConfig`]: the
+//! interpreter, the worker plugin, the categories, pytest's arguments, and
+//! the `tune` that finishes the job once pytest has parsed its options.
+//! Also [`execute`], which runs a prepared pool on its own runtime.
+
+use std::path::{Path, PathBuf};
+
+use pacer_report::TerminalOptions;
+use pacer_runner::category::CategorySpec;
+use pacer_runner::pool::{self, RunConfig, RunEnd};
+use pacer_runner::scheduler::{CategorySlots, Kind};
+use pacer_runner::worker::Launch;
+use pacer_runner::RunError;
+use pacer_settings::Settings;
+
+use crate::cli::CommonArgs;
+use crate::commands::start_dir;
+use crate::error::Error;
+use crate::tune;
+
+/// Why the pool runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Run,
+    /// `pacer list`: collect and report the plan only.
+    List,
+    /// The sequential rerun of tests that failed on HTTP 429.
+    Rerun,
+}
+
+pub struct Prepared {
+    pub config: RunConfig,
+    pub python: PathBuf,
+    pub cwd: PathBuf,
+    /// Everything pytest is given: the settings' `pytest_args`, then the
+    /// command line's, in order. The sequential fallback gets exactly these.
+    pub pytest_args: Vec<String>,
+    /// pytest's `junit_suite_name`, from `-o junit_suite_name=NAME`.
+    pub junit_suite_name: Option<String>,
+}
+
+pub fn prepare(
+    settings: &Settings,
+    common: &CommonArgs,
+    command_line: Vec<String>,
+    purpose: Purpose,
+) -> Result<Prepared, Error> {
+    let cwd = start_dir(common);
+    let workers = settings.worker_count().max(1);
+    let python = python_path(settings)?;
+
+    let mut pytest_args: Vec<String> = settings.pytest_args().value.clone();
+    pytest_args.extend(command_line);
+    let junit_suite_name = ini_override(&pytest_args, "junit_suite_name");
+
+    let plugin_dir = pacer_runner::plugin::install(&pacer_runner::plugin::default_cache_root())
+        .or_else(|_| pacer_runner::plugin::install(&std::env::temp_dir().join("pacer-cache")))
+        .map_err(|source| Error::Plugin { source })?;
+
+    let all = settings.categories();
+    let ordered: Vec<&pacer_settings::Category> = all
+        .ordered()
+        .iter()
+        .chain(std::iter::once(all.default_category()))
+        .collect();
+    let mut categories = Vec::new();
+    for category in ordered.iter().copied() {
+        let selected = settings.is_selected(&category.name);
+        let env = settings.category_env(category);
+        categories.push(CategorySpec {
+            name: category.name.clone(),
+            slots: CategorySlots {
+                cap: category.max_workers.max(1),
+                kind: match category.kind {
+                    pacer_settings::Kind::Cpu => Kind::Cpu,
+                    pacer_settings::Kind::Io => Kind::Io,
+                },
+                exclusive: category.exclusive,
+            },
+            rate_limited: category.rate_limited,
+            selected,
+            env,
+        });
+    }
+    let names: Vec<String> = ordered.iter().map(|c| c.name.clone()).collect();
+    let resolved = settings.clone();
+    let classify = Box::new(move |id: &str, markers: &[String]| {
+        let name = &resolved.categorize(id, markers).name;
+        names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or(names.len() - 1)
+    });
+    let rerun = purpose == Purpose::Rerun;
+    let tune = tune::tuner(tune::Inputs {
+        workers,
+        workers_set_by_pacer: settings.sequential().value
+            || !matches!(settings.workers().source, pacer_settings::Source::Default),
+        cores: settings.cores(),
+        dist: common.dist.clone(),
+        maxprocesses: common.maxprocesses,
+        durations_file: settings.durations_file().value.clone(),
+        fixed: rerun,
+    });
+    let mut env: Vec<(String, String)> = settings
+        .worker_env()
+        .iter()
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect();
+    // Workers render tracebacks into a pipe; on a terminal they should fit
+    // and colour them as pytest would there (an explicit `--color` still wins).
+    let terminal = TerminalOptions::detect(0);
+    if terminal.tty {
+        env.push(("COLUMNS".into(), terminal.width.to_string()));
+        if terminal.color && std::env::var_os("PY_COLORS").is_none() {
+            env.push(("PY_COLORS".into(), "1".into()));
+        }
+    }
+    let config = RunConfig {
+        launch: Launch {
+            python: python.clone(),
+            cwd: cwd.clone(),
+            args: pytest_args.clone(),
+            env,
+        },
+        plugin_dir,
+        workers: if rerun { 1 } else { workers },
+        categories,
+        classify,
+        // The rest is decided from pytest's options, by `tune`.
+        maxfail: None,
+        live_output: false,
+        max_worker_restart: settings.max_worker_restart().value as usize,
+        continue_on_collection_errors: false,
+        durations: Default::default(),
+        last_failed: None,
+        debug: settings.debug().value,
+        list_only: purpose == Purpose::List,
+        timeout: settings.timeout().value,
+        prewarm_zygote: settings.fork().value && io_tests_likely(settings),
+        fork: settings.fork().value,
+        tune: Some(tune),
+        dist: pacer_runner::plan::Dist::default(),
+    };
+    Ok(Prepared {
+        config,
+        python,
+        cwd,
+        pytest_args,
+        junit_suite_name,
+    })
+}
+
+/// The last `-o NAME=VALUE` / `--override-ini NAME=VALUE` for `name`.
+fn ini_override(args: &[String], name: &str) -> Option<String> {
+    let mut found = None;
+    let mut previous: Option<&str> = None;
+    for arg in args {
+        let value = match previous {
+            Some("-o" | "--override-ini") => Some(arg.as_str()),
+            _ => arg
+                .strip_prefix("--override-ini=")
+                .or_else(|| arg.strip_prefix("-o").filter(|v| !v.is_empty())),
+        };
+        if let Some(v) = value.and_then(|v| v.strip_prefix(name)?.strip_prefix('=')) {
+            found = Some(v.to_string());
+        }
+        previous = Some(arg);
+    }
+    found
+}
+
+/// Whether a selected `io` category has a path selector that exists in the
+/// project: then extra workers will be wanted, and the zygote that forks
+/// them is worth starting with the first workers.
+fn io_tests_likely(settings: &Settings) -> bool {
+    let root = settings.project_root();
+    settings.categories().ordered().iter().any(|c| {
+        c.kind == pacer_settings::Kind::Io
+            && settings.is_selected(&c.name)
+            && c.paths.iter().any(|p| root.join(p).exists())
+    })
+}
+
+fn python_path(settings: &Settings) -> Result<PathBuf, Error> {
+    let python = settings.python();
+    let path = python.value.clone();
+    let found = if path.components().count() > 1 {
+        path.exists()
+    } else {
+        on_path(&path)
+    };
+    if !found {
+        return Err(Error::NoInterpreter {
+            path,
+            origin: python.source.to_string(),
+        });
+    }
+    Ok(path)
+}
+
+/// Whether a bare program name is found on `$PATH`, as a spawn would find it.
+fn on_path(name: &Path) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// Runs a prepared pool to its end on a runtime of its own.
+pub fn execute(config: RunConfig, reporter: &mut dyn pacer_runner::events::Reporter) -> RunEnd {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(source) => return RunEnd::Failed(RunError::Runtime { source }),
+    };
+    runtime.block_on(pool::run(config, reporter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn the_suite_name_comes_from_the_last_ini_override() {
+        let args = strings(&[
+            "-o",
+            "junit_suite_name=first",
+            "--override-ini=junit_suite_name=second",
+            "-ojunit_family=xunit1",
+        ]);
+        assert_eq!(
+            ini_override(&args, "junit_suite_name").as_deref(),
+            Some("second")
+        );
+        assert_eq!(
+            ini_override(&args, "junit_family").as_deref(),
+            Some("xunit1")
+        );
+        assert_eq!(ini_override(&args, "junit_logging"), None);
+    }
+}
