@@ -6,13 +6,12 @@ use crate::error::Error;
 
 pub fn config(args: ConfigArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default()
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default() + "\n"
     } else {
-        print!("{}", settings.render_text());
-    }
+        settings.render_text()
+    };
+    // A reader that stops early (`pacer config | head`) is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     Ok(pacer_types::exit::OK)
 }
