@@ -269,10 +269,10 @@ def clean_env():
     return env
 
 
-def check(result, expected):
+def check(result, expected, code=0):
     """None if `result` is a correct run of a suite that must give `expected`, else why not."""
-    if result.code != 0:
-        return f"exit code {result.code}, expected 0"
+    if result.code != code:
+        return f"exit code {result.code}, expected {code}"
     counts = final_counts(result.output)
     if counts is None:
         return "no pytest-style final line"
@@ -396,10 +396,15 @@ def parse_args():
     parser.add_argument("--pacer", default=str(default_pacer()), help="the pacer binary (default: target/release/pacer)")
     parser.add_argument("--tools", default="pytest,xdist,cold,warm", help="which to time: pytest, xdist, cold (pacer without recorded durations), warm (pacer with them); default all")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites and print where")
+    parser.add_argument("--suite", action="append", default=[], metavar="DIR",
+                        help="time a real suite in DIR instead of the shapes (repeatable); every tool must report what an untimed plain pytest run reports")
+    parser.add_argument("--suite-args", default="", metavar="ARGS",
+                        help="arguments given to every tool on --suite (e.g. the tests' folder)")
     args = parser.parse_args()
     if args.quick:
         args.repeat = 1
-    args.shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    args.shapes = [s.strip() for s in args.shapes.split(",") if s.strip()] if not args.suite else []
+    args.suite_args = args.suite_args.split()
     unknown = [s for s in args.shapes if s not in SHAPES]
     if unknown:
         parser.error(f"unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
@@ -436,20 +441,32 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="pacer-bench-"))
     rows, broken = [], False
     try:
-        for shape in args.shapes:
-            generate, about = SHAPES[shape]
-            suite = work / shape
-            suite.mkdir()
-            _write(suite / "pyproject.toml", PYPROJECT.format(shape=shape))
-            expected = generate(suite)
+        jobs = [(shape, None) for shape in args.shapes] + [(Path(d).name, Path(d).absolute()) for d in args.suite]
+        for shape, real in jobs:
+            extra = []
+            code = 0
+            if real is None:
+                generate, about = SHAPES[shape]
+                suite = work / shape
+                suite.mkdir()
+                _write(suite / "pyproject.toml", PYPROJECT.format(shape=shape))
+                expected = generate(suite)
+                print(f"\n{shape}: {about}")
+                # Untimed: compiles and caches the (assertion-rewritten) bytecode, so
+                # no timed run pays for it and the first tool is not penalised.
+                subprocess.run(commands["pytest"] + ["--collect-only", "-q"], cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            else:
+                suite, extra = real, args.suite_args
+                # Untimed: plain pytest's own result is what every tool must report.
+                reference = run_timed(commands["pytest"] + extra, suite, env)
+                expected, code = final_counts(reference.output), reference.code
+                if expected is None:
+                    sys.exit(f"error: plain pytest printed no final line in {suite}")
+                print(f"\n{shape}: {suite} {' '.join(extra)} (plain pytest: exit {code}, {expected}, {reference.seconds:.1f} s untimed)")
             tests = sum(expected.values())
-            print(f"\n{shape}: {about}")
-            # Untimed: compiles and caches the (assertion-rewritten) bytecode, so
-            # no timed run pays for it and the first tool is not penalised.
-            subprocess.run(commands["pytest"] + ["--collect-only", "-q"], cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if "warm" in args.tools:
                 # Untimed: records the durations the warm runs start from.
-                subprocess.run(commands["warm"], cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.run(commands["warm"] + extra, cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times = {tool: [] for tool in args.tools}
             hwm = []
             problem = None
@@ -460,8 +477,8 @@ def main():
                 for tool in args.tools[shift:] + args.tools[:shift]:
                     if tool == "cold":
                         shutil.rmtree(suite / ".pytest_cache" / "v" / "pacer", ignore_errors=True)
-                    result = run_timed(commands[tool], suite, env, watch_memory=(tool in ("cold", "warm")))
-                    why = check(result, expected)
+                    result = run_timed(commands[tool] + extra, suite, env, watch_memory=(tool in ("cold", "warm")))
+                    why = check(result, expected, code)
                     if why:
                         problem = f"{tool}: {why}"
                         tail = "\n".join(result.output.splitlines()[-25:])
