@@ -139,5 +139,7 @@ def pytest_sessionfinish(session):
         current.bye()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
+    # After every other plugin's: a worker is done only when pytest is.
     worker.forget(config)
