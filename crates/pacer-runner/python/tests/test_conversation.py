@@ -219,6 +219,33 @@ def test_warnings_are_sent_with_their_test(pytester, pacer):
     assert "UserWarning: careful" in warning["message"]
 
 
+def test_live_log_records_go_with_their_phase(pytester, pacer):
+    pytester.makepyfile(
+        test_l="""
+        import logging
+
+        def test_logs():
+            logging.getLogger("app").warning("hello from the call")
+        """
+    )
+
+    def script(fake):
+        assert fake.expect("hello")["log_cli"] is True
+        fake.send("collect", units=[str(pytester.path / "test_l.py")])
+        fake.expect("collected")
+        fake.send("run", tests=["test_l.py::test_logs"])
+        fake.until("need")
+        fake.send("idle")
+        fake.until("done")
+        fake.send("stop")
+        fake.expect("bye")
+
+    seen, _ = pacer(script, "-o", "log_cli=true", "-o", "log_cli_format=%(levelname)s %(message)s")
+    [done] = [m for m in seen if m["t"] == "done"]
+    call = next(r for r in done["reports"] if r["when"] == "call")
+    assert call["live_log"] == "WARNING hello from the call"
+
+
 @pytest.mark.parametrize(
     "order, waiting, error",
     [
@@ -249,7 +276,7 @@ def test_a_message_out_of_turn_is_an_error(order, waiting, error):
     theirs.close()
 
 
-def test_stop_is_an_order_and_an_answer():
+def test_the_message_table_says_when_each_message_may_come():
     from pacer_worker.worker import MESSAGES
 
     # Which messages may come when: (as an order, as the answer to `need`).
@@ -260,3 +287,29 @@ def test_stop_is_an_order_and_an_answer():
         "idle": (False, True),
         "stop": (True, True),
     }
+
+
+def test_durations_send_every_phase_and_xunit1_the_location(pytester, pacer):
+    pytester.makepyfile(test_m="def test_quick(): print('out')")
+
+    def script(fake):
+        fake.expect("hello")
+        fake.send("collect", units=[str(pytester.path / "test_m.py")])
+        fake.expect("collected")
+        fake.send("run", tests=["test_m.py::test_quick"])
+        fake.until("need")
+        fake.send("idle")
+        fake.until("done")
+        fake.send("stop")
+        fake.expect("bye")
+
+    seen, _ = pacer(script, "--durations=0", "--junitxml=r.xml", "-o", "junit_family=xunit1", "-rP")
+    [done] = [m for m in seen if m["t"] == "done"]
+    assert [r["when"] for r in done["reports"]] == ["setup", "call", "teardown"]
+    call = done["reports"][1]
+    assert call["loc"] == ["test_m.py", 0]
+    # -rP: a passing test's captured output, for the PASSES section.
+    assert call["sections"] == [["Captured stdout call", "out\n"]]
+    assert "loc" not in done["reports"][0]
+    # The worker never writes the JUnit file: pacer does.
+    assert not (pytester.path / "r.xml").exists()
