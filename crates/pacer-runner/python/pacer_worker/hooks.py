@@ -42,7 +42,7 @@ def pytest_configure(config):
     junit = options.junit_options(config)
     parsed = options.pytest_options(config)
     options.neutralise(config)
-    worker.Worker(config, Channel(int(fd)), env, parsed, junit, config.stash.get(COV_APPEND, None))
+    worker.start(config, Channel(int(fd)), env, parsed, junit, config.stash.get(COV_APPEND, None))
     collect.keep_invocation_relative_ids(config)
 
 

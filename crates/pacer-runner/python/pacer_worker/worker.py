@@ -26,8 +26,15 @@ LOW_WATER = 2
 _current = None
 
 
+def start(config, channel, env, pytest_options, junit, cov_append):
+    """Make this process's worker, from `pytest_configure`."""
+    global _current
+    _current = Worker(config, channel, env, pytest_options, junit, cov_append)
+    return _current
+
+
 def current():
-    """The worker of this process, once `pytest_configure` made it."""
+    """The worker of this process, once `start` made it."""
     return _current
 
 
@@ -47,7 +54,6 @@ def forget(config):
 
 class Worker:
     def __init__(self, config, channel, env, pytest_options, junit, cov_append):
-        global _current
         self.config = config
         self.channel = channel
         # {"id", "count", "uid"}: `xdist.worker_env`.
@@ -83,7 +89,6 @@ class Worker:
         self.applied_env = None
         # The loop ended and `bye` is still to be sent.
         self.finished = False
-        _current = self
 
     def rebind(self, channel, env):
         """Become a worker forked from the zygote, with its own channel and id."""
