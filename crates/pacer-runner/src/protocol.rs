@@ -2,7 +2,7 @@
 //!
 //! One JSON object per line over a socket pair inherited as `PACER_FD`, never
 //! the test's stdio. Each enum mirrors the dictionaries that
-//! `python/pacer_worker.py` builds; `PROTOCOL` is checked in `hello` so a stale
+//! the `python/pacer_worker/` package builds; `PROTOCOL` is checked in `hello` so a stale
 //! plugin is caught at once instead of misread. Outcomes, phases and status
 //! categories are read into [`pacer_types`]' enums here, at the boundary:
 //! past this module nothing compares their strings.

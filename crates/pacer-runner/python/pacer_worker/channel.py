@@ -1,0 +1,56 @@
+"""The socket channel to pacer: one JSON object per line, tagged by ``"t"``.
+
+The messages mirror the serde enums of ``pacer-runner/src/protocol.rs``
+(``FromWorker``, ``ToWorker``); ``PROTOCOL`` is the version both sides check
+in ``hello``, bumped on any incompatible change on either side.
+"""
+
+import json
+import socket
+
+PROTOCOL = 1
+
+
+def dumps(value):
+    """Compact JSON; anything JSON does not know (a Path, an enum) as its str."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class Channel:
+    """Line-delimited JSON over the inherited socket.
+
+    `hold` keeps a message back so that it leaves with the next one (a test's
+    `done` with the next test's `start`): half the system calls per test.
+    Anything that waits for pacer, or may be the last word, flushes first.
+    """
+
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd)
+        self.reader = self.sock.makefile("rb")
+        self.held = []
+
+    def hold(self, msg):
+        self.held.append(dumps(msg))
+
+    def send(self, msg):
+        self.held.append(dumps(msg))
+        self.flush()
+
+    def flush(self):
+        if self.held:
+            data = "\n".join(self.held) + "\n"
+            self.held = []
+            self.sock.sendall(data.encode("utf-8", "replace"))
+
+    def recv(self):
+        self.flush()
+        line = self.reader.readline()
+        if not line:
+            raise EOFError("pacer closed the channel")
+        return json.loads(line)
+
+    def close(self):
+        """Close through the socket object, so that nothing closes the file
+        descriptor a second time once its number is reused."""
+        self.reader.close()
+        self.sock.close()

@@ -1,0 +1,359 @@
+"""The worker's side of the conversation with pacer, and all it keeps.
+
+One `Worker` per process holds everything the plugin knows about its
+session: what pytest parsed (sent in `hello`), the tests it collected, the
+queue it was handed, the reports not yet sent. The hooks in `hooks` find it
+with `current()`; pytest calls some of them without the config.
+
+Messages from pacer go through one table, `MESSAGES`: each says when it may
+arrive, as an order (the worker waits for work) or as the answer to the
+worker's `need`. The zygote's `fork` and `stop` are read by `zygote`, as
+they carry file descriptors.
+"""
+
+import os
+import sys
+
+import pytest
+
+from . import collect, cov, options, reports
+from .channel import PROTOCOL, dumps
+
+# Ask for more work while this many tests are still queued, so that the answer
+# is usually here before the queue runs dry.
+LOW_WATER = 2
+
+_current = None
+
+
+def start(config, channel, env, pytest_options, junit, cov_append):
+    """Make this process's worker, from `pytest_configure`."""
+    global _current
+    _current = Worker(config, channel, env, pytest_options, junit, cov_append)
+    return _current
+
+
+def current():
+    """The worker of this process, once `start` made it."""
+    return _current
+
+
+def active(config):
+    """This config's worker, or None when pytest runs without pacer."""
+    worker = _current
+    return worker if worker is not None and worker.config is config else None
+
+
+def forget(config):
+    """Drop the worker at `pytest_unconfigure` (pytest may run again in the
+    same process, as under `pytester`)."""
+    global _current
+    if active(config) is not None:
+        _current = None
+
+
+class Worker:
+    def __init__(self, config, channel, env, pytest_options, junit, cov_append):
+        self.config = config
+        self.channel = channel
+        # {"id", "count", "uid"}: `xdist.worker_env`.
+        self.env = env
+        self.session = None
+        # Known from `pytest_configure`: what pytest parsed, for `hello`, and
+        # what pacer takes over for the whole run.
+        self.options = pytest_options
+        self.junit = junit
+        # The user's own `--cov-append`; None without pytest-cov (`cov.keep_data_files`).
+        self.cov_append = cov_append
+        self.entries = reports.PhaseEntries(config, junit)
+        # Known from `pytest_sessionstart`.
+        self.header_lines = []
+        self.terminal = None
+        self.live_log = None
+        # Collection: the `File` collectors seen while discovering (None
+        # otherwise), the units and tests collected so far, and what the
+        # last `collect` deselected and could not collect.
+        self.discovered = None
+        self.units = set()
+        self.items = {}
+        self.deselected = 0
+        self.deselected_ids = []
+        self.collect_problems = []
+        # Running: (item, env) pairs handed out and not yet run; a `need` is
+        # unanswered; pacer said stop; the running test's phase reports.
+        self.queue = []
+        self.asked = False
+        self.stopping = False
+        self.reports = []
+        self.last_item = None
+        self.applied_env = None
+        # The loop ended and `bye` is still to be sent.
+        self.finished = False
+
+    def rebind(self, channel, env):
+        """Become a worker forked from the zygote, with its own channel and id."""
+        self.channel = channel
+        self.env = env
+
+    # -- conversation -------------------------------------------------------
+
+    def hello(self):
+        import platform
+
+        import pluggy
+
+        config = self.config
+        self.channel.send(
+            {
+                "t": "hello",
+                "protocol": PROTOCOL,
+                "worker": self.env["id"],
+                "pid": os.getpid(),
+                "python": platform.python_version(),
+                "platform": sys.platform,
+                "pytest": pytest.__version__,
+                "pluggy": pluggy.__version__,
+                "rootdir": str(config.rootpath),
+                "configfile": str(config.inipath) if config.inipath else None,
+                "plugins": options.plugin_names(config),
+                "options": self.options,
+                "header_lines": self.header_lines,
+                "executable": sys.executable,
+                "invocation_dir": str(config.invocation_params.dir),
+                "log_cli": self.live_log is not None,
+                "terminal": self.terminal,
+                "junit": self.junit,
+            }
+        )
+
+    def main(self, session):
+        """The run loop: take orders until pacer says stop."""
+        self.session = session
+        self.hello()
+        while not self.stopping:
+            if self.queue:
+                self.run_queue()
+            else:
+                self.dispatch(self.channel.recv())
+        self.finish()
+
+    def dispatch(self, msg):
+        kind = msg.get("t")
+        entry = MESSAGES.get(kind)
+        if entry is None:
+            raise RuntimeError("pacer worker: unknown message %r" % kind)
+        handler, as_order, as_answer = entry
+        if not (as_answer if self.asked else as_order):
+            raise RuntimeError(
+                "pacer worker: unexpected %r %s" % (kind, "while waiting" if self.asked else "unasked")
+            )
+        self.asked = False
+        handler(self, msg)
+
+    def on_discover(self, _msg):
+        self.discover()
+
+    def on_collect(self, msg):
+        self.collect(msg["units"], report=True)
+
+    def on_run(self, msg):
+        self.accept(msg)
+
+    def on_idle(self, _msg):
+        """Nothing more for now: run what is left and ask again."""
+
+    def on_stop(self, _msg):
+        self.stopping = True
+        self.queue = []
+
+    def ask(self):
+        if not self.asked and not self.stopping:
+            self.asked = True
+            self.channel.send({"t": "need"})
+
+    def await_answer(self):
+        """Block until pacer answers our `need`: more tests, `idle`, or `stop`."""
+        while self.asked:
+            self.dispatch(self.channel.recv())
+
+    def finish(self):
+        # A queue dropped by "stop" may leave fixtures set up for the item
+        # that would have come next; tear them down now and charge an error
+        # to the last test that ran, as pytest would have. The teardown hooks
+        # already ran for that item, so only the setup state is unwound here.
+        setupstate = getattr(self.session, "_setupstate", None)
+        if setupstate is not None and setupstate.stack and self.last_item is not None:
+            from _pytest.outcomes import Exit
+            from _pytest.reports import TestReport
+            from _pytest.runner import CallInfo
+
+            item = self.last_item
+            call = CallInfo.from_call(
+                lambda: setupstate.teardown_exact(None),
+                when="teardown",
+                reraise=(Exit, KeyboardInterrupt),
+            )
+            if call.excinfo is not None:
+                self.reports = []
+                self.on_report(TestReport.from_item_and_call(item, call))
+                self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
+                self.reports = []
+        self.finished = True
+
+    def bye(self):
+        """The last word, from `pytest_sessionfinish`: plugins wrapped around
+        the test loop (pytest-cov) have filled `config.workeroutput` by then."""
+        if not self.finished:
+            return
+        self.finished = False
+        msg = {"t": "bye", "workeroutput": dumps(getattr(self.config, "workeroutput", {}))}
+        coverage = cov.options(self.config, self.cov_append)
+        if coverage is not None:
+            msg["cov"] = dumps(coverage)
+        self.channel.send(msg)
+
+    # -- collection ---------------------------------------------------------
+
+    def discover(self):
+        """Find the files pytest would collect, without importing any of them."""
+        session = self.session
+        args = list(self.config.args)
+        path_args = [a for a in args if "::" not in a]
+        node_args = [a for a in args if "::" in a]
+        units = []
+        try:
+            if path_args:
+                self.discovered = []
+                collect.repend_conftests(session)
+                try:
+                    session.perform_collect(path_args)
+                    files = self.discovered
+                finally:
+                    self.discovered = None
+                units.extend(collect.discovered_units(files))
+            for arg in node_args:
+                units.append({"arg": arg, "id": arg, "size": 0})
+        except pytest.UsageError as exc:
+            self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+            return
+        self.channel.send({"t": "discovered", "units": units})
+
+    def on_file_found(self, collector):
+        """During discovery (`pytest_make_collect_report`): True when the file
+        is noted and must not be collected further."""
+        if self.discovered is None or not isinstance(collector, pytest.File):
+            return False
+        self.discovered.append(collector)
+        return True
+
+    def collect(self, units, report):
+        self.deselected = 0
+        self.deselected_ids = []
+        self.collect_problems = []
+        new_units = [u for u in units if u not in self.units]
+        self.units.update(new_units)
+        items = []
+        if new_units:
+            collect.repend_conftests(self.session)
+            try:
+                with collect.collect_warnings(self.config):
+                    items = self.session.perform_collect(new_units)
+            except pytest.UsageError as exc:
+                self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+                return
+        for item in items:
+            self.items[item.nodeid] = item
+        if report:
+            self.channel.send(
+                {
+                    "t": "collected",
+                    "items": [collect.item_entry(item) for item in items],
+                    "problems": self.collect_problems,
+                    "deselected": self.deselected,
+                    "deselected_ids": self.deselected_ids,
+                }
+            )
+
+    def on_collectreport(self, report):
+        if self.discovered is not None or report.passed:
+            return
+        self.collect_problems.append(reports.collect_problem(report, self.config))
+
+    def on_deselected(self, items):
+        self.deselected += len(items)
+        # Under --lf pacer words pytest's "skipped N files" from every
+        # collected id, those -k or -m deselected included.
+        if self.options.get("lf"):
+            self.deselected_ids.extend(item.nodeid for item in items)
+
+    # -- running ------------------------------------------------------------
+
+    def accept(self, msg):
+        if msg.get("units"):
+            self.collect(msg["units"], report=False)
+        missing = [nodeid for nodeid in msg["tests"] if nodeid not in self.items]
+        if missing:
+            self.channel.send({"t": "missing", "ids": missing})
+        env = dict(msg.get("env") or [])
+        self.queue.extend((self.items[n], env) for n in msg["tests"] if n in self.items)
+
+    def run_queue(self):
+        hook = self.config.hook
+        while self.queue and not self.stopping:
+            if len(self.queue) <= LOW_WATER:
+                self.ask()
+            if len(self.queue) == 1 and self.asked:
+                self.await_answer()
+                if self.stopping:
+                    break
+            item, env = self.queue.pop(0)
+            nextitem = self.queue[0][0] if self.queue else None
+            if env is not self.applied_env:
+                os.environ.update(env)
+                self.applied_env = env
+            self.last_item = item
+            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            # Once per test, when its protocol is over: pytest-rerunfailures
+            # logs start and finish once per attempt, and the attempts are
+            # one test, as xdist's `runtest_protocol_complete` counts them.
+            self.on_finish(item.nodeid)
+            if nextitem is None:
+                self.last_item = None
+
+    def on_start(self, nodeid):
+        self.channel.send({"t": "start", "id": nodeid})
+
+    def on_report(self, report):
+        live = self.live_log.take(report.when) if self.live_log is not None else None
+        entry = self.entries.entry(report, live)
+        if entry is not None:
+            self.reports.append(entry)
+
+    def on_finish(self, nodeid):
+        # Held until the next test starts or the worker waits: a crash before
+        # then is charged to the next test's `start`, which is sent at once.
+        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
+        self.reports = []
+
+    def on_warning(self, warning_message, when, nodeid):
+        if not nodeid:
+            nodeid = reports.warning_location(self.config, warning_message)
+        self.channel.send(
+            {
+                "t": "warning",
+                "id": nodeid,
+                "when": when,
+                "message": reports.warning_text(warning_message),
+            }
+        )
+
+
+# Every message pacer sends a worker: its handler, and whether it may come
+# as an order (nothing asked) and as the answer to the worker's `need`.
+MESSAGES = {
+    "discover": (Worker.on_discover, True, False),
+    "collect": (Worker.on_collect, True, False),
+    "run": (Worker.on_run, True, True),
+    "idle": (Worker.on_idle, False, True),
+    "stop": (Worker.on_stop, True, True),
+}
