@@ -47,7 +47,10 @@ pub struct RunReport {
     pub stopped: Option<String>,
     /// Why the run was interrupted (Ctrl-C, collection errors).
     pub interrupted: Option<String>,
-    /// Tests per outcome, collection errors counted as `error`.
+    /// pytest's final line: statuses counted as pytest counts them (per
+    /// phase, so a test passed in its call and failed in its teardown is
+    /// one `passed` and one `error`; a rerun attempt is a `rerun`), with the
+    /// collection's errors and module-level skips.
     pub counts: BTreeMap<String, usize>,
     pub not_run: usize,
     pub deselected: usize,
@@ -56,7 +59,9 @@ pub struct RunReport {
     pub lanes: Vec<Lane>,
     /// Every test that ran, in the order they started.
     pub tests: Vec<TestReport>,
-    pub collection_errors: Vec<CollectionError>,
+    /// Files that failed to collect (`error`) or skipped themselves at
+    /// module level (`skipped`): pytest counts them, but they are no test.
+    pub collection: Vec<CollectionProblem>,
     /// Per upstream API, the proxy's statistics, as the proxy hands them
     /// back after the run; empty when no proxy ran.
     pub upstreams: Vec<serde_json::Value>,
@@ -69,6 +74,7 @@ pub struct CategoryReport {
     pub selected: bool,
     /// How many of its tests ran.
     pub tests: usize,
+    /// Its tests per `outcome`.
     pub counts: BTreeMap<String, usize>,
     /// Seconds its tests took, summed.
     pub work: f64,
@@ -113,8 +119,11 @@ pub struct TestReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CollectionError {
+pub struct CollectionProblem {
     pub id: String,
+    /// `error` or `skipped`.
+    pub outcome: String,
+    /// The error's traceback, or the skip's reason.
     pub output: String,
 }
 
@@ -140,7 +149,7 @@ pub struct RunRecord {
     started: HashMap<String, f64>,
     tests: Vec<Test>,
     by_id: HashMap<String, usize>,
-    collection_errors: Vec<CollectionError>,
+    collection: Vec<CollectionProblem>,
     end: f64,
     exit_code: Option<i32>,
     stopped: Option<String>,
@@ -170,7 +179,7 @@ impl RunRecord {
             started: HashMap::new(),
             tests: Vec::new(),
             by_id: HashMap::new(),
-            collection_errors: Vec::new(),
+            collection: Vec::new(),
             end: 0.0,
             exit_code: None,
             stopped: None,
@@ -248,12 +257,16 @@ impl RunRecord {
     pub fn to_report(&self) -> RunReport {
         let mut tests: Vec<TestReport> = self.tests.iter().map(|t| t.report.clone()).collect();
         tests.sort_by(|a, b| a.start.total_cmp(&b.start));
+        // pytest's final line counts phases' statuses, not tests: a test
+        // whose call passed and whose teardown failed is `passed` and `error`.
         let mut counts = BTreeMap::new();
-        for t in &tests {
-            *counts.entry(t.outcome.clone()).or_insert(0) += 1;
+        for t in &self.tests {
+            for status in t.reports.iter().filter_map(|r| r.cat.as_ref()) {
+                *counts.entry(status.as_str().to_string()).or_insert(0) += 1;
+            }
         }
-        if !self.collection_errors.is_empty() {
-            *counts.entry("error".to_string()).or_insert(0) += self.collection_errors.len();
+        for problem in &self.collection {
+            *counts.entry(problem.outcome.clone()).or_insert(0) += 1;
         }
         let elapsed = tests.iter().map(|t| t.end).fold(self.end, f64::max);
 
@@ -302,7 +315,7 @@ impl RunRecord {
                     selected: *selected,
                     tests: mine.len(),
                     counts,
-                    work: mine.iter().map(|t| t.end - t.start).sum(),
+                    work: mine.iter().fold(0.0, |sum, t| sum + (t.end - t.start)),
                     wall: if mine.is_empty() { 0.0 } else { last - first },
                     workers: workers.len(),
                 }
@@ -336,7 +349,7 @@ impl RunRecord {
             categories,
             lanes,
             tests,
-            collection_errors: self.collection_errors.clone(),
+            collection: self.collection.clone(),
             upstreams: self.upstreams.clone(),
         }
     }
@@ -370,13 +383,19 @@ impl Reporter for RunRecord {
             }
             Event::Collected { problems, .. } => {
                 for p in problems {
-                    if p.outcome.is_failed() && !self.collection_errors.iter().any(|e| e.id == p.id)
-                    {
-                        self.collection_errors.push(CollectionError {
-                            id: p.id.clone(),
-                            output: plain(&p.longrepr),
-                        });
+                    if self.collection.iter().any(|e| e.id == p.id) {
+                        continue;
                     }
+                    let (outcome, output) = match (&p.skip, p.outcome) {
+                        (Some(skip), Outcome::Skipped) => ("skipped", skip.2.clone()),
+                        (None, Outcome::Skipped) => ("skipped", plain(&p.longrepr)),
+                        _ => ("error", plain(&p.longrepr)),
+                    };
+                    self.collection.push(CollectionProblem {
+                        id: p.id.clone(),
+                        outcome: outcome.to_string(),
+                        output,
+                    });
                 }
             }
             Event::TestStarted { id, .. } => {

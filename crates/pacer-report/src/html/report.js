@@ -137,7 +137,7 @@
   const categories = document.getElementById("categories");
   row(categories, ["category", { text: "tests", cls: "num" }, "outcomes", { text: "test time", cls: "num" }, { text: "wall", cls: "num" }, { text: "workers", cls: "num" }, "rate limited"], true);
   for (const c of data.categories) {
-    if (!c.tests && !c.selected) continue;
+    if (!c.tests) continue;
     const outcomes = Object.entries(c.counts).map(([o, n]) => n + " " + o).join(", ") || "—";
     row(categories, [c.name, { text: String(c.tests), cls: "num" }, outcomes, { text: secs(c.work), cls: "num" }, { text: secs(c.wall), cls: "num" }, { text: String(c.workers), cls: "num" }, c.rate_limited ? "yes" : "no"]);
   }
@@ -172,16 +172,17 @@
 
   // Failures with their output.
   const failed = data.tests.filter((t) => t.output);
-  if (failed.length || data.collection_errors.length) {
+  const broken = data.collection.filter((c) => c.outcome === "error");
+  if (failed.length || broken.length) {
     document.getElementById("failures-section").hidden = false;
     const box = document.getElementById("failures");
     const entry = (title, text) => {
-      const d = el("details", failed.length + data.collection_errors.length <= 5 ? { open: "" } : {});
+      const d = el("details", failed.length + broken.length <= 5 ? { open: "" } : {});
       d.appendChild(el("summary", {}, title));
       d.appendChild(el("pre", {}, text));
       box.appendChild(d);
     };
-    for (const e of data.collection_errors) entry("ERROR collecting " + e.id, e.output);
+    for (const e of broken) entry("ERROR collecting " + e.id, e.output);
     for (const t of failed) entry(t.outcome.toUpperCase() + " " + t.id + (t.message ? " — " + t.message : "") + " [" + t.worker + "]", t.output);
   }
 
