@@ -330,7 +330,7 @@ impl RunRecord {
             ),
             None => (None, None, None),
         };
-        RunReport {
+        let mut report = RunReport {
             schema: SCHEMA.to_string(),
             version: SCHEMA_VERSION,
             pacer: self.pacer.clone(),
@@ -351,7 +351,9 @@ impl RunRecord {
             tests,
             collection: self.collection.clone(),
             upstreams: self.upstreams.clone(),
-        }
+        };
+        report.round_times();
+        report
     }
 }
 
@@ -433,6 +435,28 @@ impl Reporter for RunRecord {
             | Event::Notice { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
+        }
+    }
+}
+
+impl RunReport {
+    /// Times to the microsecond: finer is noise, and `3.0999999999999996`
+    /// helps no reader.
+    fn round_times(&mut self) {
+        let round = |x: &mut f64| *x = (*x * 1e6).round() / 1e6 + 0.0;
+        round(&mut self.elapsed);
+        for c in &mut self.categories {
+            round(&mut c.work);
+            round(&mut c.wall);
+        }
+        for lane in &mut self.lanes {
+            round(&mut lane.busy);
+            round(&mut lane.idle);
+        }
+        for t in &mut self.tests {
+            round(&mut t.start);
+            round(&mut t.end);
+            t.phases.values_mut().for_each(round);
         }
     }
 }

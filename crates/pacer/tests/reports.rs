@@ -439,3 +439,35 @@ fn the_html_report_draws_a_lane_per_worker_and_a_bar_per_test_in_chromium() {
     assert!(counts[0] > 100, "too few green (passed) pixels: {counts:?}");
     assert!(counts[1] > 20, "too few red (failed) pixels: {counts:?}");
 }
+
+#[test]
+fn an_interrupted_run_still_writes_both_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let html = dir.path().join("run.html");
+    let xml = dir.path().join("junit.xml");
+    let (json_arg, html_arg) = (json.display().to_string(), html.display().to_string());
+    let xml_arg = format!("--junitxml={}", xml.display());
+    let args = [
+        "-n",
+        "2",
+        "-v",
+        "--json-report",
+        &json_arg,
+        "--html-report",
+        &html_arg,
+        &xml_arg,
+    ];
+    // SIGINT, as Ctrl-C sends it.
+    let (status, seen) = common::signal_mid_run(&args, 2);
+    assert_eq!(status.code(), Some(2), "{seen}");
+    let report = read_json(&json, &seen);
+    assert!(report.interrupted.is_some(), "{report:?}");
+    assert_eq!(report.exit_code, Some(2));
+    assert!(
+        report.tests.iter().any(|t| t.outcome == "passed"),
+        "{report:?}"
+    );
+    assert_agree(&report, &xml, &seen);
+    assert!(html.is_file());
+}
