@@ -84,7 +84,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
         longrepr: Some("E   HTTPError: 429 Too Many Requests".into()),
         ..phase(Phase::Call, Outcome::Failed, Some(Status::Failed), 0.4)
     }];
-    let mut at = |t: f64, reporter: &mut dyn Reporter, event: Event<'_>| {
+    let at = |t: f64, reporter: &mut dyn Reporter, event: Event<'_>| {
         now.set(t);
         reporter.report(event);
     };
