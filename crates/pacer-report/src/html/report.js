@@ -111,7 +111,7 @@
     const g = svg("g", { class: "lane", "data-worker": lane.worker });
     const busy = data.elapsed > 0 ? Math.round(100 * lane.busy / data.elapsed) : 100;
     g.appendChild(svg("text", { class: "lane-label", x: 6, y: y + 15 }, lane.worker));
-    g.appendChild(svg("text", { x: 50, y: y + 15 }, lane.tests + " tests, " + busy + "% busy"));
+    g.appendChild(svg("text", { x: 50, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
     const ground = svg("rect", { class: "idle", x: LABEL, y: y + 2, width: span * scale, height: BAR + BAND - 2, fill: "url(#idle)" });
     ground.appendChild(svg("title", {}, lane.worker + ": idle " + secs(lane.idle)));
     g.appendChild(ground);
