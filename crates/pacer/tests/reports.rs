@@ -471,3 +471,98 @@ fn an_interrupted_run_still_writes_both_reports() {
     assert_agree(&report, &xml, &seen);
     assert!(html.is_file());
 }
+
+/// The `pacer-mockapi` binary next to `pacer`, built once if `cargo test
+/// -p pacer` did not build it (as `ratelimit.rs` does).
+fn mock_api() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_pacer")).with_file_name("pacer-mockapi");
+    {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !path.exists() {
+            let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+            cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
+            if path.components().any(|c| c.as_os_str() == "release") {
+                cargo.arg("--release");
+            }
+            assert!(cargo.status().expect("cargo runs").success());
+        }
+    }
+    let mut child = Command::new(&path)
+        .args(["--port", "0", "--rate", "50", "--burst", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mock API starts");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (child, url)
+}
+
+#[test]
+fn the_reports_carry_each_upstreams_proxy_statistics() {
+    let (mut api, url) = mock_api();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let html = dir.path().join("run.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_pacer"))
+        .arg("-C")
+        .arg(suite("ratelimited"))
+        .arg("--python")
+        .arg(python())
+        .arg("--upstream")
+        .arg(format!("api={url}"))
+        .arg("--json-report")
+        .arg(&json)
+        .arg("--html-report")
+        .arg(&html)
+        .args(["--", "-p", "no:cacheprovider"])
+        .env("RATELIMITED_TESTS", "4")
+        .env_remove("PACER_UPSTREAM_API")
+        .output()
+        .expect("pacer runs");
+    let _ = api.kill();
+    let _ = api.wait();
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let report = read_json(&json, &context);
+    assert_eq!(report.upstreams.len(), 1, "{:?}", report.upstreams);
+    let upstream = &report.upstreams[0];
+    assert_eq!(upstream["upstream_url"], url.as_str(), "{upstream}");
+    assert_eq!(upstream["stats"]["name"], "api", "{upstream}");
+    // 4 end-to-end tests of 3 calls each, every one through the proxy.
+    assert!(
+        upstream["stats"]["requests"].as_u64() >= Some(12),
+        "{upstream}"
+    );
+    let rate_limited: Vec<_> = report
+        .categories
+        .iter()
+        .filter(|c| c.rate_limited && c.tests > 0)
+        .collect();
+    assert!(!rate_limited.is_empty(), "{:?}", report.categories);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("\"seen_429\""),
+        "the page holds the statistics"
+    );
+    let url = format!("file://{}", html.display());
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &url).stdout).unwrap();
+    let at = dom
+        .find("id=\"upstreams-section\"")
+        .expect("the upstreams' section");
+    let section = &dom[at..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(!section.contains("hidden"), "{section}");
+    assert!(
+        section.contains("seen 429") && section.contains(">api"),
+        "{section}"
+    );
+}
