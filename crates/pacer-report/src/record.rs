@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use pacer_runner::events::{Event, Reporter};
 use pacer_runner::protocol::PhaseReport;
-use pacer_types::{Outcome, Phase, Status};
+use pacer_types::{Outcome, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::junit::plain;
@@ -212,9 +212,11 @@ impl RunRecord {
         let category = self.category_of.get(id).cloned();
         match self.by_id.get(id).copied() {
             Some(i) if amend => {
+                // A late teardown (a module's fixture, torn down when the
+                // worker moved on): its time is in `phases`, but the bar
+                // keeps its end, since the worker has run other tests since.
                 let test = &mut self.tests[i];
                 test.reports.extend(reports.iter().cloned());
-                test.report.end = test.report.end.max(now);
                 refresh(test);
             }
             Some(i) => {
@@ -508,14 +510,10 @@ fn refresh(test: &mut Test) {
             }
         }
         // The captured output of every phase, as pytest's sections show it.
-        for r in last {
-            for (title, body) in &r.sections {
-                if r.when == Phase::Call || r.outcome.is_failed() || !failing.is_empty() {
-                    text.push_str(&format!("----- {title} -----\n{body}"));
-                    if !body.ends_with('\n') {
-                        text.push('\n');
-                    }
-                }
+        for (title, body) in last.iter().flat_map(|r| &r.sections) {
+            text.push_str(&format!("----- {title} -----\n{body}"));
+            if !body.ends_with('\n') {
+                text.push('\n');
             }
         }
         text
