@@ -24,7 +24,7 @@
 //!
 //! What pacer adds: a crashed or timed-out worker is an `<error>` whose
 //! message says so (pytest-xdist also reports it as an error); each test
-//! case has a `worker` property; captured output of failed phases goes to
+//! case has a `worker` and a `category` property; captured output of failed phases goes to
 //! `<system-out>`/`<system-err>`. A passing test's time is its call's: a
 //! worker does not send passing setups and teardowns.
 //!
@@ -114,6 +114,8 @@ pub struct Junit {
     /// Collection order of every planned test, so the file lists tests as
     /// pytest would rather than in the order workers finished them.
     order: HashMap<String, usize>,
+    /// Each planned test's category, for its `category` property.
+    category_of: HashMap<String, String>,
     tests: Vec<TestRecord>,
     by_id: HashMap<String, usize>,
     problems: Vec<CollectProblem>,
@@ -125,6 +127,7 @@ pub struct Junit {
 struct TestRecord {
     id: String,
     worker: String,
+    category: Option<String>,
     reports: Vec<PhaseReport>,
 }
 
@@ -138,6 +141,7 @@ impl Junit {
             started: None,
             elapsed: Duration::ZERO,
             order: HashMap::new(),
+            category_of: HashMap::new(),
             tests: Vec::new(),
             by_id: HashMap::new(),
             problems: Vec::new(),
@@ -261,6 +265,7 @@ impl Junit {
                 self.tests.push(TestRecord {
                     id: id.to_string(),
                     worker: worker.to_string(),
+                    category: self.category_of.get(id).cloned(),
                     reports: reports.to_vec(),
                 });
             }
@@ -274,10 +279,14 @@ impl Reporter for Junit {
             Event::Started { .. } => {
                 self.started.get_or_insert_with(SystemTime::now);
             }
-            Event::Planned { tests, .. } => {
+            Event::Planned { tests, categories } => {
                 for test in tests {
                     let next = self.order.len();
                     self.order.entry(test.id.clone()).or_insert(next);
+                    if let Some(category) = categories.get(test.category) {
+                        self.category_of
+                            .insert(test.id.clone(), category.name.clone());
+                    }
                 }
             }
             Event::Collected { problems, .. } => {
@@ -353,6 +362,9 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
         let mut case = TestCase::new(name.as_str(), TestCaseStatus::success());
         case.set_classname(classname.as_str());
         case.add_property(Property::new("worker", test.worker.as_str()));
+        if let Some(category) = &test.category {
+            case.add_property(Property::new("category", category.as_str()));
+        }
         Building {
             case,
             dur: 0.0,
@@ -465,7 +477,7 @@ impl Building {
 
 /// A failure's text as pytest's XML holds it (`str(report.longrepr)`):
 /// stripped, and without the colours a worker adds under `--color=yes`.
-fn plain(longrepr: &str) -> String {
+pub(crate) fn plain(longrepr: &str) -> String {
     let mut out = String::with_capacity(longrepr.len());
     let mut rest = longrepr;
     while let Some(start) = rest.find("\x1b[") {

@@ -282,6 +282,16 @@ pub struct PytestArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Write the run's report as JSON: every test with its category, worker,
+    /// start and end, outcome, phase durations and reruns, and the proxies'
+    /// statistics (schema: docs/reports.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json_report: Option<PathBuf>,
+    /// Write the run's report as one self-contained HTML page: a timeline
+    /// with a lane per worker, the slowest tests, the categories, the
+    /// upstreams and the failures.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub html_report: Option<PathBuf>,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

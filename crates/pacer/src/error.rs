@@ -63,6 +63,14 @@ pub enum Error {
         #[source]
         source: pacer_report::JunitError,
     },
+    #[error("{}: {source}\n\nhint: pass {} a file path in a writable folder", kind.flag(), kind.flag())]
+    Report {
+        kind: pacer_report::ReportKind,
+        /// Found before any test ran (a usage error), not when writing.
+        before_run: bool,
+        #[source]
+        source: pacer_report::ReportError,
+    },
 }
 
 impl Error {
@@ -80,7 +88,13 @@ impl Error {
             Error::Proxies { .. }
             | Error::Plugin { .. }
             | Error::SequentialPytest { .. }
-            | Error::Junit { .. } => exit::INTERNAL_ERROR,
+            | Error::Junit { .. }
+            | Error::Report {
+                before_run: false, ..
+            } => exit::INTERNAL_ERROR,
+            Error::Report {
+                before_run: true, ..
+            } => exit::USAGE_ERROR,
         }
     }
 

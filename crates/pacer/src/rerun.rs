@@ -156,6 +156,9 @@ pub struct RerunArgs<'a> {
     /// The first run's JUnit reporter: the rerun's results replace the
     /// first ones, and the file is written again.
     pub junit: Option<&'a mut Junit>,
+    /// The JSON/HTML reports' record: the rerun's results replace the
+    /// first ones there too.
+    pub reports: Option<&'a mut dyn Reporter>,
 }
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
@@ -192,6 +195,7 @@ pub fn rerun_sequentially(
         prepared.config,
         &mut Tee::new()
             .with_some(r.junit.map(|j| j as _))
+            .with_some(r.reports.map(|x| x as _))
             .with(&mut terminal),
     );
     drop(terminal);

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use pacer_report::{Tee, Terminal, TerminalOptions};
+use pacer_report::{ReportKind, RunRecord, RunReports, Tee, Terminal, TerminalOptions};
 use pacer_runner::pool::RunEnd;
 use pacer_types::exit;
 
@@ -18,7 +18,7 @@ use crate::junit_on_demand::JunitOnDemand;
 use crate::lastfailed;
 use crate::prepare::{self, Purpose};
 use crate::rerun;
-use crate::upstreams::{self, RunProxies};
+use crate::upstreams::{self, RunProxies, UpstreamReport};
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;
@@ -65,6 +65,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .env
         .extend(upstream_env.iter().cloned());
 
+    // `--json-report` / `--html-report`: checked before any test runs,
+    // written whenever the run ends, and again below with what only this
+    // function knows after it (the proxies' statistics, the final code).
+    let mut reports = run_reports(&args)?;
     // pytest's `--junitxml` (from the command line, `addopts` or
     // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
     // set up then, and written by pacer from every worker's results.
@@ -73,7 +77,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let mut observed = rerun::Observed::default();
     // JUnit first: the file exists when the terminal names it (pytest's
     // `generated xml file` line, before the short summary).
-    let mut reporters = Tee::new().with(&mut junit).with(&mut terminal);
+    let mut reporters = Tee::new()
+        .with(&mut junit)
+        .with(&mut reports)
+        .with(&mut terminal);
     // pytest-cov's controller side (combined report, --cov-fail-under).
     let cov_step = coverage::step(
         &prepared.python,
@@ -128,6 +135,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     rootdir: &rootdir,
                     upstream_env: &upstream_env,
                     junit: junit.junit.as_mut(),
+                    reports: Some(&mut reports),
                 };
                 error::settle(rerun::rerun_sequentially(&settings, &summary, rerun_args))
             }
@@ -155,9 +163,69 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         }
         _ => code,
     };
-    if let Some(proxies) = proxies {
-        let reports = proxies.shutdown();
-        let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &reports);
+    let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
+    if !upstream_reports.is_empty() {
+        let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &upstream_reports);
     }
-    Ok(code)
+    Ok(finish_reports(&mut reports, &upstream_reports, code))
+}
+
+/// The JSON/HTML reporter for `--json-report` / `--html-report`, once
+/// their paths are known writable.
+fn run_reports(args: &RunArgs) -> Result<RunReports, Error> {
+    let paths = [
+        (ReportKind::Json, &args.json_report),
+        (ReportKind::Html, &args.html_report),
+    ];
+    for (kind, path) in paths {
+        if let Some(path) = path {
+            pacer_report::reports::check_writable(path).map_err(|source| Error::Report {
+                kind,
+                before_run: true,
+                source,
+            })?;
+        }
+    }
+    Ok(RunReports::new(
+        RunRecord::new(env!("CARGO_PKG_VERSION")),
+        args.json_report.clone(),
+        args.html_report.clone(),
+    ))
+}
+
+/// Writes the reports a last time with the proxies' statistics and the
+/// code pacer ends with; a report that cannot be written fails a run that
+/// would have passed, as a missing JUnit file does.
+fn finish_reports(reports: &mut RunReports, upstreams: &[UpstreamReport], code: i32) -> i32 {
+    if !reports.record.finished() {
+        return code;
+    }
+    reports.record.set_exit_code(code);
+    reports.record.set_upstreams(upstream_stats(upstreams));
+    reports.write();
+    match reports.take_result() {
+        Some(Err((kind, source))) => {
+            let err = Error::Report {
+                kind,
+                before_run: false,
+                source,
+            };
+            err.print();
+            if code == exit::OK {
+                err.exit_code()
+            } else {
+                code
+            }
+        }
+        _ => code,
+    }
+}
+
+/// The one place the reports read the proxies' statistics: each upstream's
+/// report as its own serde form, whatever fields it has.
+fn upstream_stats(upstreams: &[UpstreamReport]) -> Vec<serde_json::Value> {
+    upstreams
+        .iter()
+        .filter_map(|u| serde_json::to_value(u).ok())
+        .collect()
 }

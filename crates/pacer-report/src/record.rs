@@ -1,0 +1,538 @@
+//! The record of a run behind `--json-report` and `--html-report`: every
+//! test with its category, worker, start and end, outcome, phase durations
+//! and reruns, gathered from the runner's events into one serde value
+//! ([`RunReport`]) whose shape is the documented JSON schema
+//! (`docs/reports.md`). The HTML page is drawn from the same value, so the
+//! two reports cannot disagree.
+//!
+//! The runner's events carry no timestamps: [`RunRecord`] reads its clock
+//! when an event arrives. Events are emitted by the pool's loop as workers
+//! speak, so a bar's edges are when pacer heard of the test's start and end;
+//! the clock is injectable so that tests feed synthetic events with known
+//! times.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Instant, SystemTime};
+
+use pacer_runner::events::{Event, Reporter};
+use pacer_runner::protocol::PhaseReport;
+use pacer_types::{Outcome, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::junit::plain;
+
+/// The schema's name and version; the version changes when a field changes
+/// meaning or goes away (new fields may appear within a version).
+pub const SCHEMA: &str = "pacer-run-report";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report, as written to `--json-report`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub schema: String,
+    pub version: u32,
+    /// pacer's version.
+    pub pacer: String,
+    /// When the run started, RFC 3339 in UTC.
+    pub started_at: Option<String>,
+    pub python: Option<String>,
+    pub pytest: Option<String>,
+    pub rootdir: Option<String>,
+    /// Workers the pool was sized for (`-n`).
+    pub workers: usize,
+    /// Seconds from the start of the run to its end (the reruns included).
+    pub elapsed: f64,
+    pub exit_code: Option<i32>,
+    /// Why the run stopped handing out tests early (`-x`, crashed workers).
+    pub stopped: Option<String>,
+    /// Why the run was interrupted (Ctrl-C, collection errors).
+    pub interrupted: Option<String>,
+    /// pytest's final line: statuses counted as pytest counts them (per
+    /// phase, so a test passed in its call and failed in its teardown is
+    /// one `passed` and one `error`; a rerun attempt is a `rerun`), with the
+    /// collection's errors and module-level skips.
+    pub counts: BTreeMap<String, usize>,
+    pub not_run: usize,
+    pub deselected: usize,
+    pub categories: Vec<CategoryReport>,
+    /// One lane per worker that ran a test, in the workers' order.
+    pub lanes: Vec<Lane>,
+    /// Every test that ran, in the order they started.
+    pub tests: Vec<TestReport>,
+    /// Files that failed to collect (`error`) or skipped themselves at
+    /// module level (`skipped`): pytest counts them, but they are no test.
+    pub collection: Vec<CollectionProblem>,
+    /// Per upstream API, the proxy's statistics, as the proxy hands them
+    /// back after the run; empty when no proxy ran.
+    pub upstreams: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CategoryReport {
+    pub name: String,
+    pub rate_limited: bool,
+    pub selected: bool,
+    /// How many of its tests ran.
+    pub tests: usize,
+    /// Its tests per `outcome`.
+    pub counts: BTreeMap<String, usize>,
+    /// Seconds its tests took, summed.
+    pub work: f64,
+    /// Seconds from its first test's start to its last test's end.
+    pub wall: f64,
+    /// Workers that ran its tests.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lane {
+    pub worker: String,
+    pub tests: usize,
+    /// Seconds it spent in tests.
+    pub busy: f64,
+    /// Seconds of the run it spent without a test.
+    pub idle: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestReport {
+    /// pytest's node id.
+    pub id: String,
+    pub category: Option<String>,
+    pub worker: String,
+    /// Seconds since the run started.
+    pub start: f64,
+    pub end: f64,
+    /// pytest's word for the test: `passed`, `failed`, `error`, `skipped`,
+    /// `xfailed`, `xpassed`, or a plugin's own.
+    pub outcome: String,
+    /// Seconds per phase that reported (a passing setup or teardown may be
+    /// absent), of the last attempt.
+    pub phases: BTreeMap<String, f64>,
+    /// Attempts before the last: pytest-rerunfailures' reruns inside the
+    /// worker, plus pacer's own rerun of tests that failed on HTTP 429.
+    pub reruns: usize,
+    /// The failure's message, for a failed test.
+    pub message: Option<String>,
+    /// The failure's traceback and captured output, for a failed test.
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectionProblem {
+    pub id: String,
+    /// `error` or `skipped`.
+    pub outcome: String,
+    /// The error's traceback, or the skip's reason.
+    pub output: String,
+}
+
+/// The clock a record reads: seconds since the run started.
+pub type Clock = Box<dyn FnMut() -> f64>;
+
+struct Test {
+    report: TestReport,
+    reports: Vec<PhaseReport>,
+    /// Times pacer ran it again (the 429 rerun).
+    pacer_reruns: usize,
+}
+
+/// The reporter that gathers the record.
+pub struct RunRecord {
+    clock: Clock,
+    started_at: SystemTime,
+    pacer: String,
+    hello: Option<(String, String, String)>,
+    workers: usize,
+    categories: Vec<(String, bool, bool)>,
+    category_of: HashMap<String, String>,
+    started: HashMap<String, f64>,
+    tests: Vec<Test>,
+    by_id: HashMap<String, usize>,
+    collection: Vec<CollectionProblem>,
+    end: f64,
+    exit_code: Option<i32>,
+    stopped: Option<String>,
+    interrupted: Option<String>,
+    not_run: usize,
+    deselected: usize,
+    upstreams: Vec<serde_json::Value>,
+    finished: bool,
+}
+
+impl RunRecord {
+    /// A record whose clock starts now.
+    pub fn new(pacer_version: &str) -> Self {
+        let t0 = Instant::now();
+        Self::with_clock(pacer_version, Box::new(move || t0.elapsed().as_secs_f64()))
+    }
+
+    pub fn with_clock(pacer_version: &str, clock: Clock) -> Self {
+        RunRecord {
+            clock,
+            started_at: SystemTime::now(),
+            pacer: pacer_version.to_string(),
+            hello: None,
+            workers: 0,
+            categories: Vec::new(),
+            category_of: HashMap::new(),
+            started: HashMap::new(),
+            tests: Vec::new(),
+            by_id: HashMap::new(),
+            collection: Vec::new(),
+            end: 0.0,
+            exit_code: None,
+            stopped: None,
+            interrupted: None,
+            not_run: 0,
+            deselected: 0,
+            upstreams: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Whether a run ended (`Finished` was seen): a run that never started
+    /// writes no report, as pytest writes no JUnit file then.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The run's exit code as pacer ends with it (after the 429 rerun).
+    pub fn set_exit_code(&mut self, code: i32) {
+        self.exit_code = Some(code);
+    }
+
+    /// The proxies' statistics, known after they stop.
+    pub fn set_upstreams(&mut self, upstreams: Vec<serde_json::Value>) {
+        self.upstreams = upstreams;
+    }
+
+    fn finish_test(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
+        let now = (self.clock)();
+        let category = self.category_of.get(id).cloned();
+        match self.by_id.get(id).copied() {
+            Some(i) if amend => {
+                // A late teardown (a module's fixture, torn down when the
+                // worker moved on): its time is in `phases`, but the bar
+                // keeps its end, since the worker has run other tests since.
+                let test = &mut self.tests[i];
+                test.reports.extend(reports.iter().cloned());
+                refresh(test);
+            }
+            Some(i) => {
+                // Run again (pacer's 429 rerun): the new attempt stands.
+                let start = self.started.remove(id).unwrap_or(now - spent(reports));
+                let test = &mut self.tests[i];
+                test.pacer_reruns += test_attempts(&test.reports);
+                test.reports = reports.to_vec();
+                test.report.worker = worker.to_string();
+                test.report.start = start.max(0.0);
+                test.report.end = now;
+                refresh(test);
+            }
+            None => {
+                let start = self.started.remove(id).unwrap_or(now - spent(reports));
+                let mut test = Test {
+                    report: TestReport {
+                        id: id.to_string(),
+                        category,
+                        worker: worker.to_string(),
+                        start: start.max(0.0),
+                        end: now,
+                        outcome: String::new(),
+                        phases: BTreeMap::new(),
+                        reruns: 0,
+                        message: None,
+                        output: None,
+                    },
+                    reports: reports.to_vec(),
+                    pacer_reruns: 0,
+                };
+                refresh(&mut test);
+                self.by_id.insert(id.to_string(), self.tests.len());
+                self.tests.push(test);
+            }
+        }
+    }
+
+    /// The report as it stands.
+    pub fn to_report(&self) -> RunReport {
+        let mut tests: Vec<TestReport> = self.tests.iter().map(|t| t.report.clone()).collect();
+        tests.sort_by(|a, b| a.start.total_cmp(&b.start));
+        // pytest's final line counts phases' statuses, not tests: a test
+        // whose call passed and whose teardown failed is `passed` and `error`.
+        let mut counts = BTreeMap::new();
+        for t in &self.tests {
+            for status in t.reports.iter().filter_map(|r| r.cat.as_ref()) {
+                *counts.entry(status.as_str().to_string()).or_insert(0) += 1;
+            }
+        }
+        for problem in &self.collection {
+            *counts.entry(problem.outcome.clone()).or_insert(0) += 1;
+        }
+        let elapsed = tests.iter().map(|t| t.end).fold(self.end, f64::max);
+
+        let mut lanes: BTreeMap<(usize, String), Lane> = BTreeMap::new();
+        for t in &tests {
+            let lane = lanes
+                .entry((worker_number(&t.worker), t.worker.clone()))
+                .or_insert_with(|| Lane {
+                    worker: t.worker.clone(),
+                    tests: 0,
+                    busy: 0.0,
+                    idle: 0.0,
+                });
+            lane.tests += 1;
+            lane.busy += t.end - t.start;
+        }
+        let lanes = lanes
+            .into_values()
+            .map(|mut lane| {
+                lane.idle = (elapsed - lane.busy).max(0.0);
+                lane
+            })
+            .collect();
+
+        let categories = self
+            .categories
+            .iter()
+            .map(|(name, rate_limited, selected)| {
+                let mine: Vec<&TestReport> = tests
+                    .iter()
+                    .filter(|t| t.category.as_deref() == Some(name))
+                    .collect();
+                let mut counts = BTreeMap::new();
+                let mut workers: Vec<&str> = Vec::new();
+                for t in &mine {
+                    *counts.entry(t.outcome.clone()).or_insert(0) += 1;
+                    if !workers.contains(&t.worker.as_str()) {
+                        workers.push(&t.worker);
+                    }
+                }
+                let first = mine.iter().map(|t| t.start).fold(f64::INFINITY, f64::min);
+                let last = mine.iter().map(|t| t.end).fold(0.0, f64::max);
+                CategoryReport {
+                    name: name.clone(),
+                    rate_limited: *rate_limited,
+                    selected: *selected,
+                    tests: mine.len(),
+                    counts,
+                    work: mine.iter().fold(0.0, |sum, t| sum + (t.end - t.start)),
+                    wall: if mine.is_empty() { 0.0 } else { last - first },
+                    workers: workers.len(),
+                }
+            })
+            .collect();
+
+        let (python, pytest, rootdir) = match &self.hello {
+            Some((python, pytest, rootdir)) => (
+                Some(python.clone()),
+                Some(pytest.clone()),
+                Some(rootdir.clone()),
+            ),
+            None => (None, None, None),
+        };
+        let mut report = RunReport {
+            schema: SCHEMA.to_string(),
+            version: SCHEMA_VERSION,
+            pacer: self.pacer.clone(),
+            started_at: Some(rfc3339(self.started_at)),
+            python,
+            pytest,
+            rootdir,
+            workers: self.workers,
+            elapsed,
+            exit_code: self.exit_code,
+            stopped: self.stopped.clone(),
+            interrupted: self.interrupted.clone(),
+            counts,
+            not_run: self.not_run,
+            deselected: self.deselected,
+            categories,
+            lanes,
+            tests,
+            collection: self.collection.clone(),
+            upstreams: self.upstreams.clone(),
+        };
+        report.round_times();
+        report
+    }
+}
+
+impl Reporter for RunRecord {
+    fn report(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { hello, workers } => {
+                self.workers = self.workers.max(workers);
+                self.hello.get_or_insert_with(|| {
+                    (
+                        hello.python.clone(),
+                        hello.pytest.clone(),
+                        hello.rootdir.clone(),
+                    )
+                });
+            }
+            Event::Planned { tests, categories } => {
+                for c in categories {
+                    if !self.categories.iter().any(|(name, ..)| *name == c.name) {
+                        self.categories
+                            .push((c.name.clone(), c.rate_limited, c.selected));
+                    }
+                }
+                for t in tests {
+                    if let Some(c) = categories.get(t.category) {
+                        self.category_of.insert(t.id.clone(), c.name.clone());
+                    }
+                }
+            }
+            Event::Collected { problems, .. } => {
+                for p in problems {
+                    if self.collection.iter().any(|e| e.id == p.id) {
+                        continue;
+                    }
+                    let (outcome, output) = match (&p.skip, p.outcome) {
+                        (Some(skip), Outcome::Skipped) => ("skipped", skip.2.clone()),
+                        (None, Outcome::Skipped) => ("skipped", plain(&p.longrepr)),
+                        _ => ("error", plain(&p.longrepr)),
+                    };
+                    self.collection.push(CollectionProblem {
+                        id: p.id.clone(),
+                        outcome: outcome.to_string(),
+                        output,
+                    });
+                }
+            }
+            Event::TestStarted { id, .. } => {
+                let now = (self.clock)();
+                self.started.insert(id.to_string(), now);
+            }
+            Event::TestFinished {
+                id,
+                worker,
+                reports,
+                ..
+            } => self.finish_test(id, worker, reports, false),
+            Event::TestAmended {
+                id,
+                worker,
+                reports,
+            } => self.finish_test(id, worker, reports, true),
+            Event::Finished { summary } => {
+                self.end = (self.clock)();
+                // The first run's selection stands: the 429 rerun runs a
+                // few of its tests again and deselects nothing of its own.
+                if !self.finished {
+                    self.deselected = summary.deselected;
+                    self.not_run = summary.not_run;
+                    self.stopped = summary.stopped.as_ref().map(ToString::to_string);
+                    self.interrupted = summary.interrupted.as_ref().map(ToString::to_string);
+                }
+                // The binary sets the final code after a rerun (`set_exit_code`).
+                self.exit_code = Some(summary.exit_code);
+                self.finished = true;
+            }
+            Event::LastFailed { .. }
+            | Event::Output { .. }
+            | Event::Warning { .. }
+            | Event::Notice { .. }
+            | Event::WorkerFinished { .. }
+            | Event::PluginReport { .. } => {}
+        }
+    }
+}
+
+impl RunReport {
+    /// Times to the microsecond: finer is noise, and `3.0999999999999996`
+    /// helps no reader.
+    fn round_times(&mut self) {
+        let round = |x: &mut f64| *x = (*x * 1e6).round() / 1e6 + 0.0;
+        round(&mut self.elapsed);
+        for c in &mut self.categories {
+            round(&mut c.work);
+            round(&mut c.wall);
+        }
+        for lane in &mut self.lanes {
+            round(&mut lane.busy);
+            round(&mut lane.idle);
+        }
+        for t in &mut self.tests {
+            round(&mut t.start);
+            round(&mut t.end);
+            t.phases.values_mut().for_each(round);
+        }
+    }
+}
+
+/// Seconds the phases of `reports` took.
+fn spent(reports: &[PhaseReport]) -> f64 {
+    reports.iter().map(|r| r.dur).sum()
+}
+
+/// How many times a test ran in these reports: once, plus once per attempt
+/// pytest-rerunfailures threw away (one `rerun` report each).
+fn test_attempts(reports: &[PhaseReport]) -> usize {
+    1 + reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Rerun)
+        .count()
+}
+
+/// Recomputes a test's outcome, phases, reruns and failure text from its
+/// phase reports.
+fn refresh(test: &mut Test) {
+    let reports = &test.reports;
+    // pytest-rerunfailures sends each failed attempt as `rerun` reports;
+    // the attempt after the last of them is the one that counts.
+    let last_rerun = reports.iter().rposition(|r| r.outcome == Outcome::Rerun);
+    let reruns = test_attempts(reports) - 1;
+    let last = match last_rerun {
+        Some(i) => &reports[i + 1..],
+        None => &reports[..],
+    };
+    let mut phases = BTreeMap::new();
+    for r in last {
+        *phases.entry(r.when.as_str().to_string()).or_insert(0.0) += r.dur;
+    }
+    let outcome = last
+        .iter()
+        .filter_map(|r| r.cat.as_ref())
+        .find(|c| **c != Status::Passed)
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_else(|| "passed".to_string());
+    let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
+    let message = failing.iter().find_map(|r| r.msg.clone());
+    let output = (!failing.is_empty()).then(|| {
+        let mut text = String::new();
+        for r in &failing {
+            if let Some(longrepr) = &r.longrepr {
+                text.push_str(&plain(longrepr));
+                text.push('\n');
+            }
+        }
+        // The captured output of every phase, as pytest's sections show it.
+        for (title, body) in last.iter().flat_map(|r| &r.sections) {
+            text.push_str(&format!("----- {title} -----\n{body}"));
+            if !body.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        text
+    });
+    test.report.outcome = outcome;
+    test.report.phases = phases;
+    test.report.reruns = reruns + test.pacer_reruns;
+    test.report.message = message;
+    test.report.output = output;
+}
+
+/// `gw12` → 12, so that lanes sort as workers are numbered.
+fn worker_number(worker: &str) -> usize {
+    worker
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(usize::MAX)
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,157 @@
+//! The reporter behind `--json-report` and `--html-report`: it keeps a
+//! [`RunRecord`] and writes the files whenever a run ends (all done, `-x`,
+//! Ctrl-C, crashed workers: every end the pool reaches sends `Finished`),
+//! as the JUnit file is written, and again when the binary adds what only
+//! it knows after the run (the proxies' statistics, the final exit code).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pacer_runner::events::{Event, Reporter};
+
+use crate::record::RunRecord;
+use crate::{html, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{} is a directory", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("failed to write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Which file a [`ReportError`] is about: its flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Json,
+    Html,
+}
+
+impl ReportKind {
+    pub fn flag(self) -> &'static str {
+        match self {
+            ReportKind::Json => "--json-report",
+            ReportKind::Html => "--html-report",
+        }
+    }
+}
+
+pub struct RunReports {
+    pub record: RunRecord,
+    json: Option<PathBuf>,
+    html: Option<PathBuf>,
+    written: Option<Result<(), (ReportKind, ReportError)>>,
+}
+
+impl RunReports {
+    pub fn new(record: RunRecord, json: Option<PathBuf>, html: Option<PathBuf>) -> Self {
+        RunReports {
+            record,
+            json,
+            html,
+            written: None,
+        }
+    }
+
+    pub fn wanted(&self) -> bool {
+        self.json.is_some() || self.html.is_some()
+    }
+
+    /// Writes the files asked for, if a run ended.
+    pub fn write(&mut self) {
+        if !self.wanted() || !self.record.finished() {
+            return;
+        }
+        let report = self.record.to_report();
+        let mut result = Ok(());
+        if let Some(path) = &self.json {
+            result = result.and(
+                write_atomically(path, &json::render(&report)).map_err(|e| (ReportKind::Json, e)),
+            );
+        }
+        if let Some(path) = &self.html {
+            result = result.and(
+                write_atomically(path, &html::render(&report)).map_err(|e| (ReportKind::Html, e)),
+            );
+        }
+        self.written = Some(result);
+    }
+
+    /// The outcome of the last write; `None` when nothing was written.
+    pub fn take_result(&mut self) -> Option<Result<(), (ReportKind, ReportError)>> {
+        self.written.take()
+    }
+}
+
+impl Reporter for RunReports {
+    fn report(&mut self, event: Event<'_>) {
+        self.record.report(event);
+        if let Event::Finished { .. } = event {
+            self.write();
+        }
+    }
+}
+
+/// Checks before the run that `path` can be written (its folder is made).
+pub fn check_writable(path: &Path) -> Result<(), ReportError> {
+    prepare_folder(path)?;
+    let probe = temp_path(path, "probe");
+    std::fs::File::create(&probe).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+fn prepare_folder(path: &Path) -> Result<(), ReportError> {
+    if path.is_dir() {
+        return Err(ReportError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let dir = folder(path);
+    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn temp_path(path: &Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    folder(path).join(format!(".{name}.pacer-{what}-{}", std::process::id()))
+}
+
+/// Written beside `path`, then renamed over it: a reader never sees half a
+/// report.
+fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
+    prepare_folder(path)?;
+    let temp = temp_path(path, "tmp");
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    written.map_err(|source| {
+        let _ = std::fs::remove_file(&temp);
+        ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}

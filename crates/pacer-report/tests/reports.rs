@@ -1,0 +1,263 @@
+//! The run record behind `--json-report` / `--html-report`, fed synthetic
+//! events with a fake clock (no processes): its JSON snapshotted with
+//! `insta`, a rerun inside the worker (pytest-rerunfailures) and pacer's own
+//! 429 rerun counted, and the JUnit file's `category` property. Update
+//! with `INSTA_UPDATE=always` and read the diff.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use pacer_report::{html, json, Junit, RunRecord};
+use pacer_runner::category::CategorySpec;
+use pacer_runner::events::{Event, PlannedTest, Reporter, Summary};
+use pacer_runner::protocol::PhaseReport;
+use pacer_runner::scheduler::{CategorySlots, Kind};
+use pacer_types::{exit, Outcome, Phase, Status};
+
+fn phase(when: Phase, outcome: Outcome, cat: Option<Status>, dur: f64) -> PhaseReport {
+    PhaseReport {
+        when,
+        outcome,
+        cat,
+        word: String::new(),
+        dur,
+        ..Default::default()
+    }
+}
+
+fn category(name: &str, rate_limited: bool) -> CategorySpec {
+    CategorySpec {
+        name: name.into(),
+        slots: CategorySlots {
+            cap: 2,
+            kind: Kind::Cpu,
+            exclusive: false,
+        },
+        rate_limited,
+        selected: true,
+        env: Vec::new(),
+    }
+}
+
+/// Events of a small run; `now` is the record's clock, set before each.
+fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
+    let categories = [category("unit", false), category("live", true)];
+    let planned = [
+        ("tests/unit/test_a.py::test_pass", 0),
+        ("tests/unit/test_a.py::test_fail", 0),
+        ("tests/live/test_api.py::test_flaky", 1),
+        ("tests/live/test_api.py::test_429", 1),
+    ]
+    .map(|(id, category)| PlannedTest {
+        id: id.into(),
+        category,
+        selected: true,
+    });
+    reporter.report(Event::Planned {
+        tests: &planned,
+        categories: &categories,
+    });
+    let pass = [phase(
+        Phase::Call,
+        Outcome::Passed,
+        Some(Status::Passed),
+        0.5,
+    )];
+    let fail = [PhaseReport {
+        longrepr: Some("    def test_fail():\n>       assert 1 == 2\nE       assert 1 == 2".into()),
+        msg: Some("assert 1 == 2".into()),
+        sections: vec![("Captured stdout call".into(), "hello\n".into())],
+        ..phase(Phase::Call, Outcome::Failed, Some(Status::Failed), 1.0)
+    }];
+    let flaky = [
+        phase(
+            Phase::Call,
+            Outcome::Rerun,
+            Some(Status::Other("rerun".into())),
+            0.2,
+        ),
+        phase(Phase::Call, Outcome::Passed, Some(Status::Passed), 0.3),
+    ];
+    let on_429 = [PhaseReport {
+        msg: Some("HTTPError: 429 Too Many Requests".into()),
+        longrepr: Some("E   HTTPError: 429 Too Many Requests".into()),
+        ..phase(Phase::Call, Outcome::Failed, Some(Status::Failed), 0.4)
+    }];
+    let at = |t: f64, reporter: &mut dyn Reporter, event: Event<'_>| {
+        now.set(t);
+        reporter.report(event);
+    };
+    at(
+        1.0,
+        reporter,
+        Event::TestStarted {
+            id: &planned[0].id,
+            worker: "gw0",
+        },
+    );
+    at(
+        1.0,
+        reporter,
+        Event::TestStarted {
+            id: &planned[1].id,
+            worker: "gw1",
+        },
+    );
+    at(
+        1.5,
+        reporter,
+        Event::TestFinished {
+            id: &planned[0].id,
+            worker: "gw0",
+            reports: &pass,
+            finished: 1,
+            total: 4,
+        },
+    );
+    at(
+        1.5,
+        reporter,
+        Event::TestStarted {
+            id: &planned[2].id,
+            worker: "gw0",
+        },
+    );
+    at(
+        2.0,
+        reporter,
+        Event::TestFinished {
+            id: &planned[1].id,
+            worker: "gw1",
+            reports: &fail,
+            finished: 2,
+            total: 4,
+        },
+    );
+    at(
+        2.0,
+        reporter,
+        Event::TestFinished {
+            id: &planned[2].id,
+            worker: "gw0",
+            reports: &flaky,
+            finished: 3,
+            total: 4,
+        },
+    );
+    at(
+        2.5,
+        reporter,
+        Event::TestStarted {
+            id: &planned[3].id,
+            worker: "gw1",
+        },
+    );
+    at(
+        2.9,
+        reporter,
+        Event::TestFinished {
+            id: &planned[3].id,
+            worker: "gw1",
+            reports: &on_429,
+            finished: 4,
+            total: 4,
+        },
+    );
+    let summary = Summary {
+        elapsed: Duration::from_secs(3),
+        exit_code: exit::TESTS_FAILED,
+        ..Default::default()
+    };
+    at(3.0, reporter, Event::Finished { summary: &summary });
+    // pacer's sequential rerun of the test that failed on HTTP 429.
+    reporter.report(Event::Planned {
+        tests: &planned[3..],
+        categories: &categories,
+    });
+    at(
+        4.0,
+        reporter,
+        Event::TestStarted {
+            id: &planned[3].id,
+            worker: "gw0",
+        },
+    );
+    at(
+        4.5,
+        reporter,
+        Event::TestFinished {
+            id: &planned[3].id,
+            worker: "gw0",
+            reports: &pass,
+            finished: 1,
+            total: 1,
+        },
+    );
+    at(4.6, reporter, Event::Finished { summary: &summary });
+}
+
+fn record() -> RunRecord {
+    let now = Rc::new(Cell::new(0.0));
+    let clock = now.clone();
+    let mut record = RunRecord::with_clock("0.0.0", Box::new(move || clock.get()));
+    feed(&mut record, &now);
+    record
+}
+
+#[test]
+fn the_record_of_a_run_with_reruns() {
+    let mut record = record();
+    record.set_upstreams(vec![serde_json::json!({
+        "upstream_url": "http://api.example",
+        "stats": {"name": "live", "requests": 3, "seen_429": 1},
+    })]);
+    let report = record.to_report();
+    let flaky = report
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_flaky"))
+        .unwrap();
+    assert_eq!((flaky.outcome.as_str(), flaky.reruns), ("passed", 1));
+    let on_429 = report
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_429"))
+        .unwrap();
+    assert_eq!(
+        (
+            on_429.outcome.as_str(),
+            on_429.reruns,
+            on_429.worker.as_str()
+        ),
+        ("passed", 1, "gw0")
+    );
+    assert_eq!((on_429.start, on_429.end), (4.0, 4.5));
+    insta::with_settings!({filters => vec![(r#""started_at": "[^"]*""#, r#""started_at": "[time]""#)]}, {
+        insta::assert_snapshot!("record", json::render(&report));
+    });
+    let page = html::render(&report);
+    assert!(page.contains("tests/live/test_api.py::test_429"));
+}
+
+#[test]
+fn junit_names_each_tests_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junit.xml");
+    let now = Cell::new(0.0);
+    let mut junit = Junit::new(&path);
+    feed(&mut junit, &now);
+    let xml = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        xml.matches(r#"<property name="category" value="unit"/>"#)
+            .count(),
+        2,
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches(r#"<property name="category" value="live"/>"#)
+            .count(),
+        2,
+        "{xml}"
+    );
+}
