@@ -89,6 +89,18 @@ impl Aimd {
         self.configured
     }
 
+    /// Replaces the upper bound (an advertised quota): a rate at the old
+    /// bound moves to the new one, a lowered rate stays lowered, and nothing
+    /// is ever above the new bound.
+    pub fn set_configured(&mut self, rate: f64) {
+        if self.current >= self.configured {
+            self.current = rate;
+        }
+        self.configured = rate;
+        self.current = self.current.min(rate);
+        self.ceiling = self.ceiling.map(|c| c.min(rate));
+    }
+
     /// How many times the rate was lowered.
     pub fn decreases(&self) -> u64 {
         self.decreases

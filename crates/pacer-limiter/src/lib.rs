@@ -19,26 +19,32 @@
 //! Nothing in the crate holds a lock across an `.await`: the mutex around
 //! the GCRA/AIMD state guards arithmetic only, and the statistics are atomics.
 
+mod advertised;
 mod aimd;
 mod body;
 mod clock;
-mod config;
 mod error;
 mod forward;
 mod gcra;
 mod limiter;
 mod proxy;
+mod rate_limit;
 mod retry;
 mod standalone;
 mod stats;
+mod window;
 
+pub use advertised::{parse_advertised, Advertised};
 pub use aimd::{Aimd, AimdConfig};
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use config::{env_var_name, UpstreamConfig};
 pub use error::ProxyError;
 pub use gcra::{interval_for, Gcra};
-pub use limiter::{Admission, Limiter, LimiterConfig};
+pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
+pub use rate_limit::{
+    env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,
+};
 pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, RateSnapshot, StatsRecorder, UpstreamStats};
+pub use window::WindowLog;

@@ -1,33 +1,53 @@
-//! Admission for one upstream: the in-flight cap, then the rate.
+//! Admission for one upstream: the in-flight cap, then the booked start.
 //!
-//! [`Limiter`] joins the pure parts ([`Gcra`], [`Aimd`]) with a tokio
-//! semaphore for the in-flight cap. Its mutex guards plain arithmetic and
-//! is never held across an `.await`: `reserve` computes a wait under the
-//! lock, releases it, and only then does the caller sleep.
+//! [`Limiter`] joins the pure parts ([`Gcra`], [`WindowLog`], [`Aimd`]) with
+//! a tokio semaphore for the in-flight cap. Its mutex guards plain
+//! arithmetic and is never held across an `.await`: `reserve` computes a
+//! wait under the lock, releases it, and only then does the caller sleep.
 //!
-//! Order inside [`Limiter::admit`]: the in-flight permit first, the rate
+//! Order inside [`Limiter::admit`]: the in-flight permit first, the start
 //! reservation second. Reserving first would let a thousand waiting
 //! requests book slots far into the future at the *current* rate, so an
 //! AIMD decrease would not reach them for a long while, and requests that
 //! booked a slot but then waited for a permit would start bunched together.
 //! Taking the permit first bounds the booked-ahead queue by the cap and
 //! makes every start happen at its booked time.
+//!
+//! A start is the latest of what each constraint allows, and the one that
+//! allowed it last is charged the wait (the statistics' "held back by"):
+//!
+//! - the **rate** (GCRA: rate and burst, so at most `burst` go at once);
+//! - the **quota window** ([`WindowLog`]: never more than N in any W);
+//! - **`min_delay`**, when set;
+//! - the **upstream's pause**: a `Retry-After`, or an advertised quota with
+//!   nothing remaining, stops every request until then. A request booked
+//!   before a pause began and waking inside it books again.
+//!
+//! Starts are booked in order (never before the previous booking), which
+//! keeps the window log sorted.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::advertised::Advertised;
 use crate::aimd::{Aimd, AimdConfig};
 use crate::clock::{Clock, TokioClock};
 use crate::gcra::Gcra;
+use crate::rate_limit::Quota;
 use crate::stats::RateSnapshot;
+use crate::window::WindowLog;
 
 /// What a [`Limiter`] enforces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimiterConfig {
-    /// Requests per second.
-    pub rate: f64,
+    /// The quota (its rate is the GCRA's).
+    pub quota: Quota,
+    /// Whether the quota was configured rather than left at its default;
+    /// see [`crate::UpstreamConfig::rate_configured`].
+    pub rate_configured: bool,
     /// Requests that may start at once after an idle period.
     pub burst: u32,
     /// Minimum gap between request starts.
@@ -40,10 +60,111 @@ pub struct LimiterConfig {
     pub aimd: AimdConfig,
 }
 
+/// What held a request back from starting at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// The rate (GCRA spacing and burst).
+    Rate,
+    /// The quota's window (N per W).
+    Window,
+    /// `min_delay`.
+    MinDelay,
+    /// A pause the upstream asked for (`Retry-After`, nothing remaining).
+    Pause,
+    /// The cap on requests in flight (`max_concurrent`).
+    InFlight,
+}
+
+impl Constraint {
+    /// Every constraint, in the order the statistics list them.
+    pub const ALL: [Constraint; 5] = [
+        Constraint::Rate,
+        Constraint::Window,
+        Constraint::MinDelay,
+        Constraint::Pause,
+        Constraint::InFlight,
+    ];
+
+    /// How the statistics name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Constraint::Rate => "the rate",
+            Constraint::Window => "the quota window",
+            Constraint::MinDelay => "min_delay",
+            Constraint::Pause => "the upstream's pauses (Retry-After, nothing remaining)",
+            Constraint::InFlight => "the in-flight cap (max_concurrent)",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where the quota in force came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaOrigin {
+    /// Configured (a flag, the environment, a file).
+    Configured,
+    /// The built-in default; nothing configured, nothing advertised yet.
+    Default,
+    /// Advertised by the API, nothing being configured.
+    Advertised,
+    /// Advertised by the API, lower than the configured one.
+    LoweredByApi,
+}
+
 #[derive(Debug)]
 struct State {
     gcra: Gcra,
+    window: WindowLog,
     aimd: Aimd,
+    /// The quota in force (configured, or advertised).
+    quota: Quota,
+    configured: Quota,
+    origin: QuotaOrigin,
+    paused_until: Duration,
+    pauses: u64,
+    last_booked: Duration,
+    /// The longest reset an API advertised, to size an unnamed window.
+    longest_reset: Duration,
+    held: [Duration; 5],
+    first_start: Option<Duration>,
+    last_start: Option<Duration>,
+    starts: u64,
+}
+
+impl State {
+    /// The window bound, scaled with the adaptive rate so that a lowered
+    /// rate cannot burst back up to the full quota within one window.
+    fn apply_rate(&mut self) {
+        let rate = self.aimd.rate();
+        self.gcra.set_rate(rate);
+        let limit = self.quota.limit().map_or(0, |n| {
+            let share = (rate / self.quota.rate()).clamp(0.0, 1.0);
+            ((n as f64 * share).floor() as u64).max(1)
+        });
+        self.window.set(limit, self.quota.window);
+    }
+
+    fn adopt(&mut self, quota: Quota, origin: QuotaOrigin) {
+        self.quota = quota;
+        self.origin = origin;
+        self.aimd.set_configured(quota.rate());
+        self.apply_rate();
+    }
+
+    fn pause_until(&mut self, until: Duration) -> bool {
+        if until > self.paused_until {
+            self.paused_until = until;
+            self.pauses += 1;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The admission state of one upstream, shared by all its requests.
@@ -73,6 +194,10 @@ impl Admission {
     }
 }
 
+/// Windows an advertised quota without one is assumed to count over: the
+/// shortest that holds the longest reset seen.
+const NICE_WINDOWS: [u64; 4] = [1, 60, 3600, 86400];
+
 impl<C: Clock> Limiter<C> {
     /// A limiter reading time from `clock`.
     pub fn new(cfg: &LimiterConfig, clock: C) -> Self {
@@ -80,11 +205,28 @@ impl<C: Clock> Limiter<C> {
             0 => Semaphore::MAX_PERMITS,
             n => n.min(Semaphore::MAX_PERMITS),
         };
+        let rate = cfg.quota.rate();
         Self {
             clock,
             state: Mutex::new(State {
-                gcra: Gcra::new(cfg.rate, cfg.burst, cfg.min_delay),
-                aimd: Aimd::new(cfg.rate, cfg.aimd.clone()),
+                gcra: Gcra::new(rate, cfg.burst, cfg.min_delay),
+                window: WindowLog::new(cfg.quota.limit().unwrap_or(0), cfg.quota.window),
+                aimd: Aimd::new(rate, cfg.aimd.clone()),
+                quota: cfg.quota,
+                configured: cfg.quota,
+                origin: if cfg.rate_configured {
+                    QuotaOrigin::Configured
+                } else {
+                    QuotaOrigin::Default
+                },
+                paused_until: Duration::ZERO,
+                pauses: 0,
+                last_booked: Duration::ZERO,
+                longest_reset: Duration::ZERO,
+                held: [Duration::ZERO; 5],
+                first_start: None,
+                last_start: None,
+                starts: 0,
             }),
             inflight: Arc::new(Semaphore::new(permits)),
             adaptive: cfg.adaptive,
@@ -102,11 +244,30 @@ impl<C: Clock> Limiter<C> {
         self.clock.now()
     }
 
-    /// Books the next start permitted by the rate and `min_delay`; returns
-    /// how long to wait for it. Does not touch the in-flight cap.
+    /// Books the next start every constraint permits; returns how long to
+    /// wait for it. Does not touch the in-flight cap.
     pub fn reserve(&self) -> Duration {
         let now = self.clock.now();
-        self.state().gcra.reserve(now)
+        let mut s = self.state();
+        let (by_rate, by_gap) = s.gcra.earliest();
+        let candidates = [
+            (by_rate.max(s.last_booked), Constraint::Rate),
+            (s.window.earliest(), Constraint::Window),
+            (by_gap, Constraint::MinDelay),
+            (s.paused_until, Constraint::Pause),
+        ];
+        let (latest, binding) = candidates
+            .into_iter()
+            .max_by_key(|(at, _)| *at)
+            .expect("four candidates");
+        let start = now.max(latest);
+        if start > now {
+            s.held[binding.index()] += start - now;
+        }
+        s.gcra.book(start);
+        s.window.book(start);
+        s.last_booked = start;
+        start - now
     }
 
     /// Waits for an in-flight slot, then for the booked start (see the
@@ -118,11 +279,27 @@ impl<C: Clock> Limiter<C> {
             .acquire_owned()
             .await
             .expect("the in-flight semaphore is never closed");
-        let wait = self.reserve();
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        let slot = self.clock.now().saturating_sub(arrived);
+        if !slot.is_zero() {
+            self.state().held[Constraint::InFlight.index()] += slot;
+        }
+        loop {
+            let wait = self.reserve();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            // A pause that began while this request slept holds it too.
+            if self.state().paused_until <= self.clock.now() {
+                break;
+            }
         }
         let started_at = self.clock.now();
+        {
+            let mut s = self.state();
+            s.first_start.get_or_insert(started_at);
+            s.last_start = Some(started_at);
+            s.starts += 1;
+        }
         Admission {
             permit,
             started_at,
@@ -135,6 +312,55 @@ impl<C: Clock> Limiter<C> {
         self.inflight.available_permits()
     }
 
+    /// Stops every admission for `wait` from now (a `Retry-After`). Pauses
+    /// overlap, they never add up: requests already in flight that come
+    /// back refused with the same hint do not extend it. Returns whether
+    /// the pause was extended.
+    pub fn pause_for(&self, wait: Duration) -> bool {
+        let until = self.clock.now().saturating_add(wait);
+        self.state().pause_until(until)
+    }
+
+    /// What a response advertised: a lower (or, when no rate is configured,
+    /// any) quota replaces the one in force; nothing remaining pauses every
+    /// request until the reset. Returns the quota adopted, if it changed.
+    pub fn learn(&self, adv: &Advertised) -> Option<Quota> {
+        let now = self.clock.now();
+        let mut s = self.state();
+        if let Some(reset) = adv.reset {
+            s.longest_reset = s.longest_reset.max(reset);
+            if adv.remaining == Some(0) {
+                s.pause_until(now.saturating_add(reset));
+            }
+        }
+        let (amount, window) = adv.quota?;
+        let window = window.unwrap_or_else(|| {
+            let longest = s.longest_reset.as_secs_f64().ceil() as u64;
+            let secs = NICE_WINDOWS
+                .into_iter()
+                .find(|w| *w >= longest)
+                .unwrap_or(longest);
+            Duration::from_secs(secs)
+        });
+        let advertised = Quota { amount, window };
+        if advertised.validate().is_err() || advertised == s.quota {
+            return None;
+        }
+        match s.origin {
+            QuotaOrigin::Default | QuotaOrigin::Advertised => {
+                s.adopt(advertised, QuotaOrigin::Advertised);
+            }
+            QuotaOrigin::Configured | QuotaOrigin::LoweredByApi => {
+                // Never more permissive than the API, nor than the user.
+                if advertised.rate() >= s.configured.rate().min(s.quota.rate()) * 0.999_999 {
+                    return None;
+                }
+                s.adopt(advertised, QuotaOrigin::LoweredByApi);
+            }
+        }
+        Some(advertised)
+    }
+
     /// The upstream refused (429) an attempt that started at `started_at`;
     /// lowers the rate when adaptive. Returns the new rate if it changed.
     pub fn on_throttled(&self, started_at: Duration) -> Option<f64> {
@@ -144,7 +370,7 @@ impl<C: Clock> Limiter<C> {
         let now = self.clock.now();
         let mut state = self.state();
         let rate = state.aimd.on_throttled(now, started_at)?;
-        state.gcra.set_rate(rate);
+        state.apply_rate();
         Some(rate)
     }
 
@@ -157,17 +383,38 @@ impl<C: Clock> Limiter<C> {
         let now = self.clock.now();
         let mut state = self.state();
         let rate = state.aimd.on_success(now)?;
-        state.gcra.set_rate(rate);
+        state.apply_rate();
         Some(rate)
     }
 
-    /// The configured and current rate.
+    /// The configured, current and achieved rates, and what held requests back.
     pub fn rates(&self) -> RateSnapshot {
-        let state = self.state();
+        let s = self.state();
+        let achieved = match (s.first_start, s.last_start) {
+            (Some(first), Some(last)) if s.starts > 1 && last > first => {
+                (s.starts - 1) as f64 / (last - first).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        let held: Vec<(Constraint, f64)> = Constraint::ALL
+            .into_iter()
+            .map(|c| (c, s.held[c.index()].as_secs_f64()))
+            .collect();
+        let binding = held
+            .iter()
+            .filter(|(_, secs)| *secs > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, _)| *c);
         RateSnapshot {
-            configured: state.aimd.configured(),
-            current: state.aimd.rate(),
-            decreases: state.aimd.decreases(),
+            configured: s.configured.rate(),
+            current: s.aimd.rate(),
+            decreases: s.aimd.decreases(),
+            quota: s.quota,
+            origin: s.origin,
+            achieved,
+            binding,
+            held,
+            pauses: s.pauses,
         }
     }
 }
@@ -180,7 +427,8 @@ mod tests {
 
     fn cfg(rate: f64, burst: u32, max_concurrent: usize) -> LimiterConfig {
         LimiterConfig {
-            rate,
+            quota: Quota::per_second(rate),
+            rate_configured: true,
             burst,
             min_delay: Duration::ZERO,
             max_concurrent,
