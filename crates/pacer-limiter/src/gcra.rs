@@ -78,6 +78,15 @@ impl Gcra {
         (by_rate, by_gap)
     }
 
+    /// Forgets the bookings after `now`: the schedule restarts from `now`
+    /// at the current rate (they are booked again after a rate change).
+    pub fn rebase(&mut self, now: Duration) {
+        self.tat = self.tat.min(now);
+        if self.last_start.is_some_and(|l| l > now) {
+            self.last_start = Some(now);
+        }
+    }
+
     /// Books a start at `start`, which must be at or after [`Gcra::earliest`].
     pub fn book(&mut self, start: Duration) {
         // An idle limiter's TAT lies in the past; the new schedule counts

@@ -24,13 +24,16 @@
 //!   before a pause began and waking inside it books again.
 //!
 //! Starts are booked in order (never before the previous booking), which
-//! keeps the window log sorted.
+//! keeps the window log sorted. When the API's headers change the quota,
+//! the bookings not yet started are dropped and their requests woken to
+//! book again: up to `max_concurrent` requests may have booked slots
+//! seconds ahead at the old rate, which would otherwise keep it that long.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::advertised::Advertised;
 use crate::aimd::{Aimd, AimdConfig};
@@ -149,11 +152,14 @@ impl State {
         self.window.set(limit, self.quota.window);
     }
 
-    fn adopt(&mut self, quota: Quota, origin: QuotaOrigin) {
+    fn adopt(&mut self, quota: Quota, origin: QuotaOrigin, now: Duration) {
         self.quota = quota;
         self.origin = origin;
         self.aimd.set_configured(quota.rate());
         self.apply_rate();
+        self.gcra.rebase(now);
+        self.window.forget_after(now);
+        self.last_booked = self.last_booked.min(now);
     }
 
     fn pause_until(&mut self, until: Duration) -> bool {
@@ -174,6 +180,8 @@ pub struct Limiter<C: Clock = TokioClock> {
     state: Mutex<State>,
     inflight: Arc<Semaphore>,
     adaptive: bool,
+    /// Wakes requests waiting for a booked start to book again.
+    rebooked: Notify,
 }
 
 /// Permission to send one attempt upstream. Holding it holds an in-flight
@@ -230,6 +238,7 @@ impl<C: Clock> Limiter<C> {
             }),
             inflight: Arc::new(Semaphore::new(permits)),
             adaptive: cfg.adaptive,
+            rebooked: Notify::new(),
         }
     }
 
@@ -284,9 +293,17 @@ impl<C: Clock> Limiter<C> {
             self.state().held[Constraint::InFlight.index()] += slot;
         }
         loop {
+            // Listen before booking, so a quota change between the two is
+            // not missed.
+            let rebooked = self.rebooked.notified();
+            tokio::pin!(rebooked);
+            rebooked.as_mut().enable();
             let wait = self.reserve();
             if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = &mut rebooked => continue,
+                }
             }
             // A pause that began while this request slept holds it too.
             if self.state().paused_until <= self.clock.now() {
@@ -330,7 +347,19 @@ impl<C: Clock> Limiter<C> {
         if let Some(reset) = adv.reset {
             s.longest_reset = s.longest_reset.max(reset);
             if adv.remaining == Some(0) {
-                s.pause_until(now.saturating_add(reset));
+                // Nothing left: pause until the reset. Whole seconds are
+                // rounded up (the draft's `t` is an integer), so the true
+                // reset lies within the last second of it; the window log,
+                // which saw every start, says where in it.
+                let until = if reset.subsec_nanos() == 0 && !reset.is_zero() {
+                    let lower = now.saturating_add(reset - Duration::from_secs(1));
+                    lower
+                        .max(s.window.earliest())
+                        .min(now.saturating_add(reset))
+                } else {
+                    now.saturating_add(reset)
+                };
+                s.pause_until(until);
             }
         }
         let (amount, window) = adv.quota?;
@@ -348,16 +377,18 @@ impl<C: Clock> Limiter<C> {
         }
         match s.origin {
             QuotaOrigin::Default | QuotaOrigin::Advertised => {
-                s.adopt(advertised, QuotaOrigin::Advertised);
+                s.adopt(advertised, QuotaOrigin::Advertised, now);
             }
             QuotaOrigin::Configured | QuotaOrigin::LoweredByApi => {
                 // Never more permissive than the API, nor than the user.
                 if advertised.rate() >= s.configured.rate().min(s.quota.rate()) * 0.999_999 {
                     return None;
                 }
-                s.adopt(advertised, QuotaOrigin::LoweredByApi);
+                s.adopt(advertised, QuotaOrigin::LoweredByApi, now);
             }
         }
+        drop(s);
+        self.rebooked.notify_waiters();
         Some(advertised)
     }
 

@@ -74,21 +74,22 @@ impl Quota {
 }
 
 /// Units a quota's window may be written in, longest name first per unit.
-const UNITS: &[(&str, u64)] = &[
-    ("seconds", 1),
-    ("second", 1),
-    ("sec", 1),
-    ("s", 1),
-    ("minutes", 60),
-    ("minute", 60),
-    ("min", 60),
-    ("m", 60),
-    ("hours", 3600),
-    ("hour", 3600),
-    ("h", 3600),
-    ("days", 86400),
-    ("day", 86400),
-    ("d", 86400),
+const UNITS: &[(&str, f64)] = &[
+    ("ms", 0.001),
+    ("seconds", 1.0),
+    ("second", 1.0),
+    ("sec", 1.0),
+    ("s", 1.0),
+    ("minutes", 60.0),
+    ("minute", 60.0),
+    ("min", 60.0),
+    ("m", 60.0),
+    ("hours", 3600.0),
+    ("hour", 3600.0),
+    ("h", 3600.0),
+    ("days", 86400.0),
+    ("day", 86400.0),
+    ("d", 86400.0),
 ];
 
 impl FromStr for Quota {
@@ -121,7 +122,7 @@ impl FromStr for Quota {
                     .find(|(name, _)| *name == unit)
                     .map(|(_, secs)| *secs)
                     .ok_or_else(bad)?;
-                let window = Duration::try_from_secs_f64(count * unit as f64).map_err(|_| bad())?;
+                let window = Duration::try_from_secs_f64(count * unit).map_err(|_| bad())?;
                 (amount.trim(), window)
             }
         };
@@ -208,7 +209,9 @@ impl Default for RateLimit {
             rate: Quota::per_second(10.0),
             burst: 1,
             max_concurrent: 10,
-            min_delay: Duration::from_millis(100),
+            // Issue 9: a default gap of 0.1 s capped every upstream at
+            // 10 req/s whatever `rate` said; the gap applies only when set.
+            min_delay: Duration::ZERO,
             max_retries: 3,
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
@@ -492,7 +495,7 @@ mod tests {
             (l.rate, l.burst, l.max_concurrent, l.max_retries),
             (Quota::per_second(10.0), 1, 10, 3)
         );
-        assert_eq!(l.min_delay, Duration::from_millis(100));
+        assert_eq!(l.min_delay, Duration::ZERO);
         assert_eq!(l.base_backoff, Duration::from_secs(1));
         assert_eq!(l.max_backoff, Duration::from_secs(60));
         assert!(l.adaptive);

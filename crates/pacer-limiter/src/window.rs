@@ -52,6 +52,13 @@ impl WindowLog {
         nth.saturating_add(self.window)
     }
 
+    /// Forgets the starts booked after `now` (they are booked again).
+    pub fn forget_after(&mut self, now: Duration) {
+        while self.starts.back().is_some_and(|t| *t > now) {
+            self.starts.pop_back();
+        }
+    }
+
     /// Records a start (not before the previous one).
     pub fn book(&mut self, start: Duration) {
         if self.limit == 0 {

@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(d.rate, 10.0);
         assert_eq!(d.burst, 1);
         assert_eq!(d.max_concurrent, 10);
-        assert_eq!(d.min_delay, Duration::from_millis(100));
+        assert_eq!(d.min_delay, Duration::ZERO);
         assert_eq!(d.max_retries, 3);
         assert_eq!(d.base_backoff, Duration::from_secs(1));
         assert_eq!(d.max_backoff, Duration::from_secs(60));
@@ -264,7 +264,10 @@ mod tests {
             ..Default::default()
         };
         let (limits, sources) = resolve_layers(&[&high, &low]).unwrap();
-        assert_eq!((limits.rate.rate(), limits.burst, limits.max_retries), (5.0, 4, 3));
+        assert_eq!(
+            (limits.rate.rate(), limits.burst, limits.max_retries),
+            (5.0, 4, 3)
+        );
         assert_eq!(sources.rate, Source::flag("--rate"));
         assert_eq!(sources.burst, Source::env("PACER_BURST"));
         assert_eq!(sources.max_retries, Source::Default);
