@@ -329,6 +329,44 @@ mod tests {
     }
 
     #[test]
+    fn rates_are_numbers_or_quotas_per_window() {
+        let flag = Source::flag("--rate");
+        assert_eq!(parse_rate("40", &flag).unwrap(), Quota::per_second(40.0));
+        let q = parse_rate("2400/min", &flag).unwrap();
+        assert_eq!((q.amount, q.window), (2400.0, Duration::from_secs(60)));
+        let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
+        assert!(err.to_string().contains("env PACER_RATE"), "{err}");
+        assert!(err.to_string().contains("\"2400/min\""), "{err}");
+    }
+
+    /// Issue 8: a URL with a query passed settings and failed at proxy start.
+    #[test]
+    fn regression_a_url_with_a_query_is_refused_where_it_is_written() {
+        let err = check_url(
+            "a",
+            "https://x.example.com/api?key=1",
+            &Source::flag("--upstream"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("has a query"), "{err}");
+        assert!(err.to_string().contains("flag --upstream"), "{err}");
+    }
+
+    #[test]
+    fn the_limiters_validator_is_wrapped_with_the_source() {
+        let layer = RateLimitLayer {
+            burst: Some(Sourced::new(0, Source::env("PACER_BURST"))),
+            ..Default::default()
+        };
+        let err = resolve_layers(&[&layer]).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::InvalidRateLimit { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("env PACER_BURST"), "{err}");
+    }
+
+    #[test]
     fn env_var_name_is_upper_snake() {
         assert_eq!(upstream_env_var("my-api"), "PACER_UPSTREAM_MY_API");
     }
