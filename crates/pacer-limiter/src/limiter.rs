@@ -259,9 +259,11 @@ impl<C: Clock> Limiter<C> {
         let now = self.clock.now();
         let mut s = self.state();
         let (by_rate, by_gap) = s.gcra.earliest();
+        // On a tie the later entry is charged: the window only when it
+        // alone holds a start back, the rate before it, a pause before all.
         let candidates = [
-            (by_rate.max(s.last_booked), Constraint::Rate),
             (s.window.earliest(), Constraint::Window),
+            (by_rate.max(s.last_booked), Constraint::Rate),
             (by_gap, Constraint::MinDelay),
             (s.paused_until, Constraint::Pause),
         ];
