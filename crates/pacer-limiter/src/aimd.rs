@@ -101,6 +101,15 @@ impl Aimd {
         self.ceiling = self.ceiling.map(|c| c.min(rate));
     }
 
+    /// The rate was lowered by other means at `now` (a quota learned from a
+    /// refusal): 429s of requests that started before count as stale.
+    pub fn note_decrease(&mut self, now: Duration) {
+        self.ceiling = Some(self.current);
+        self.last_decrease = Some(now);
+        self.last_adjust = Some(now);
+        self.decreases += 1;
+    }
+
     /// How many times the rate was lowered.
     pub fn decreases(&self) -> u64 {
         self.decreases

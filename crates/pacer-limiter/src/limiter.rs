@@ -117,6 +117,9 @@ pub enum QuotaOrigin {
     Advertised,
     /// Advertised by the API, lower than the configured one.
     LoweredByApi,
+    /// Learned from the API's refusals: the starts a window held when the
+    /// API began refusing.
+    LearnedFromRefusals,
 }
 
 #[derive(Debug)]
@@ -134,6 +137,8 @@ struct State {
     /// The longest reset an API advertised, to size an unnamed window.
     longest_reset: Duration,
     held: [Duration; 5],
+    /// Starts of refused attempts, to leave them out of what a window held.
+    refused: std::collections::VecDeque<Duration>,
     first_start: Option<Duration>,
     last_start: Option<Duration>,
     starts: u64,
@@ -232,6 +237,7 @@ impl<C: Clock> Limiter<C> {
                 last_booked: Duration::ZERO,
                 longest_reset: Duration::ZERO,
                 held: [Duration::ZERO; 5],
+                refused: std::collections::VecDeque::new(),
                 first_start: None,
                 last_start: None,
                 starts: 0,
@@ -381,7 +387,9 @@ impl<C: Clock> Limiter<C> {
             QuotaOrigin::Default | QuotaOrigin::Advertised => {
                 s.adopt(advertised, QuotaOrigin::Advertised, now);
             }
-            QuotaOrigin::Configured | QuotaOrigin::LoweredByApi => {
+            QuotaOrigin::Configured
+            | QuotaOrigin::LoweredByApi
+            | QuotaOrigin::LearnedFromRefusals => {
                 // Never more permissive than the API, nor than the user.
                 if advertised.rate() >= s.configured.rate().min(s.quota.rate()) * 0.999_999 {
                     return None;
@@ -402,9 +410,65 @@ impl<C: Clock> Limiter<C> {
         }
         let now = self.clock.now();
         let mut state = self.state();
-        let rate = state.aimd.on_throttled(now, started_at)?;
+        let learned = Self::learn_from_refusal(&mut state, started_at, now);
+        let rate = if learned {
+            // The learned quota is this refusal's answer; the refusals of
+            // requests already sent must not lower it again.
+            state.aimd.note_decrease(now);
+            Some(state.aimd.rate())
+        } else {
+            state.aimd.on_throttled(now, started_at)
+        };
         state.apply_rate();
-        Some(rate)
+        drop(state);
+        if learned {
+            self.rebooked.notify_waiters();
+        }
+        rate
+    }
+
+    /// A window-keeping API refuses once its window is full: the starts of
+    /// the last window before the refused one, less those refused, are what
+    /// it accepts per window. When that is below the quota in force it
+    /// becomes the quota (rate and window), so a rate set far too high stops
+    /// drawing 429s after one refusal instead of halving its way down.
+    ///
+    /// Only once the proxy has been starting requests for a quarter of the
+    /// window: a token bucket refuses early in a run after its burst alone,
+    /// which says nothing about its rate. Later, against a bucket, the count
+    /// is its rate plus its burst, at or above the real rate, and AIMD keeps
+    /// pacing below it.
+    fn learn_from_refusal(s: &mut State, started_at: Duration, now: Duration) -> bool {
+        s.refused.push_back(started_at);
+        let window = s.quota.window;
+        let from = started_at.saturating_sub(window);
+        while s.refused.front().is_some_and(|t| *t < from) {
+            s.refused.pop_front();
+        }
+        let running = s
+            .first_start
+            .map_or(Duration::ZERO, |f| started_at.saturating_sub(f));
+        if running < window / 4 {
+            return false;
+        }
+        let refused = s.refused.iter().filter(|t| **t < started_at).count();
+        let held = s
+            .window
+            .count_between(from, started_at)
+            .saturating_sub(refused);
+        let limit = s.window.limit();
+        if held == 0 || (limit != 0 && held >= limit) {
+            return false;
+        }
+        let learned = Quota {
+            amount: held as f64,
+            window,
+        };
+        if learned.rate() >= s.quota.rate() {
+            return false;
+        }
+        s.adopt(learned, QuotaOrigin::LearnedFromRefusals, now);
+        true
     }
 
     /// The upstream accepted an attempt; lets the rate climb back when
@@ -579,6 +643,44 @@ mod tests {
         );
         let rates = limiter.rates();
         assert_eq!((rates.configured, rates.decreases), (10.0, 1));
+    }
+
+    fn booked(limiter: &Limiter<Arc<ManualClock>>, clock: &ManualClock, every: Duration, n: u32) {
+        for _ in 0..n {
+            let wait = limiter.reserve();
+            clock.advance(wait);
+            let started = limiter.now();
+            let mut s = limiter.state();
+            s.first_start.get_or_insert(started);
+            drop(s);
+            clock.advance(every);
+        }
+    }
+
+    #[test]
+    fn a_refusal_after_a_full_window_teaches_the_quota() {
+        // Configured 100/s; the API keeps 40 per second and refuses the 41st.
+        let clock = Arc::new(ManualClock::new());
+        let limiter = Limiter::new(&cfg(100.0, 1, 0), Arc::clone(&clock));
+        booked(&limiter, &clock, Duration::ZERO, 41);
+        let refused_at = Duration::from_millis(400);
+        assert_eq!(limiter.on_throttled(refused_at), Some(40.0));
+        let rates = limiter.rates();
+        assert_eq!(rates.origin, QuotaOrigin::LearnedFromRefusals);
+        assert_eq!(rates.quota, Quota::per_second(40.0));
+        // The refusals of requests sent before it change nothing more.
+        assert_eq!(limiter.on_throttled(refused_at), None);
+        assert_eq!(limiter.rates().current, 40.0);
+    }
+
+    #[test]
+    fn an_early_refusal_teaches_nothing_but_slows_the_rate() {
+        // A token bucket refuses after its burst, 50 ms in: that is no quota.
+        let clock = Arc::new(ManualClock::new());
+        let limiter = Limiter::new(&cfg(100.0, 1, 0), Arc::clone(&clock));
+        booked(&limiter, &clock, Duration::ZERO, 6);
+        assert_eq!(limiter.on_throttled(Duration::from_millis(50)), Some(70.0));
+        assert_eq!(limiter.rates().origin, QuotaOrigin::Configured);
     }
 
     #[test]

@@ -195,11 +195,20 @@ fn retry_after_value(format: RetryAfterFormat, wait: Duration) -> Option<String>
     match format {
         RetryAfterFormat::Seconds => Some(wait.as_secs_f64().ceil().max(0.0).to_string()),
         RetryAfterFormat::Fractional => Some(format!("{:.3}", wait.as_secs_f64())),
-        // HTTP-dates have whole seconds: add one so truncation never names
+        // HTTP-dates have whole seconds: round up, so the date never names
         // a moment before the limit frees up.
-        RetryAfterFormat::HttpDate => Some(httpdate::fmt_http_date(
-            SystemTime::now() + wait + Duration::from_secs(1),
-        )),
+        RetryAfterFormat::HttpDate => {
+            let at = SystemTime::now() + wait;
+            let since = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let up = if since.subsec_nanos() == 0 {
+                since
+            } else {
+                Duration::from_secs(since.as_secs() + 1)
+            };
+            Some(httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + up))
+        }
         RetryAfterFormat::Absent => None,
     }
 }

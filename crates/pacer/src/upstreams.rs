@@ -249,6 +249,9 @@ fn achieved_line(s: &UpstreamStats) -> String {
                 s.quota
             )
         }
+        QuotaOrigin::LearnedFromRefusals => {
+            format!("quota {} (learned from the API's refusals)", s.quota)
+        }
     };
     let held = match s.held_back_by {
         Some(c) => {
