@@ -262,6 +262,11 @@ impl<C: Clock> Limiter<C> {
     /// Books the next start every constraint permits; returns how long to
     /// wait for it. Does not touch the in-flight cap.
     pub fn reserve(&self) -> Duration {
+        self.book().1
+    }
+
+    /// Books the next start; returns it and how long to wait for it.
+    fn book(&self) -> (Duration, Duration) {
         let now = self.clock.now();
         let mut s = self.state();
         let (by_rate, by_gap) = s.gcra.earliest();
@@ -284,7 +289,7 @@ impl<C: Clock> Limiter<C> {
         s.gcra.book(start);
         s.window.book(start);
         s.last_booked = start;
-        start - now
+        (start, start - now)
     }
 
     /// Waits for an in-flight slot, then for the booked start (see the
@@ -300,13 +305,15 @@ impl<C: Clock> Limiter<C> {
         if !slot.is_zero() {
             self.state().held[Constraint::InFlight.index()] += slot;
         }
+        let mut booked;
         loop {
             // Listen before booking, so a quota change between the two is
             // not missed.
             let rebooked = self.rebooked.notified();
             tokio::pin!(rebooked);
             rebooked.as_mut().enable();
-            let wait = self.reserve();
+            let wait;
+            (booked, wait) = self.book();
             if !wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -321,6 +328,7 @@ impl<C: Clock> Limiter<C> {
         let started_at = self.clock.now();
         {
             let mut s = self.state();
+            s.window.started(booked, started_at);
             s.first_start.get_or_insert(started_at);
             s.last_start = Some(started_at);
             s.starts += 1;
@@ -433,11 +441,11 @@ impl<C: Clock> Limiter<C> {
     /// becomes the quota (rate and window), so a rate set far too high stops
     /// drawing 429s after one refusal instead of halving its way down.
     ///
-    /// Only once the proxy has been starting requests for a quarter of the
-    /// window: a token bucket refuses early in a run after its burst alone,
-    /// which says nothing about its rate. Later, against a bucket, the count
-    /// is its rate plus its burst, at or above the real rate, and AIMD keeps
-    /// pacing below it.
+    /// Only once the proxy has been starting requests for a whole window:
+    /// over part of one, a token bucket's refusal counts its burst and a
+    /// fraction of its rate, far below the rate. Over a whole window,
+    /// against a bucket, the count is its rate plus its burst, at or above
+    /// the real rate, and AIMD keeps pacing below it.
     fn learn_from_refusal(s: &mut State, started_at: Duration, now: Duration) -> bool {
         s.refused.push_back(started_at);
         let window = s.quota.window;
@@ -662,8 +670,9 @@ mod tests {
         // Configured 100/s; the API keeps 40 per second and refuses the 41st.
         let clock = Arc::new(ManualClock::new());
         let limiter = Limiter::new(&cfg(100.0, 1, 0), Arc::clone(&clock));
-        booked(&limiter, &clock, Duration::ZERO, 41);
-        let refused_at = Duration::from_millis(400);
+        // 40 starts 25 ms apart, then the 41st, 1 s after the first, refused.
+        booked(&limiter, &clock, Duration::from_millis(25), 41);
+        let refused_at = Duration::from_millis(1000);
         assert_eq!(limiter.on_throttled(refused_at), Some(40.0));
         let rates = limiter.rates();
         assert_eq!(rates.origin, QuotaOrigin::LearnedFromRefusals);

@@ -46,15 +46,16 @@ impl WindowLog {
     ///
     /// A start exactly one window after the limit-th most recent one would
     /// be allowed, but requests reach the API a little bunched (a new
-    /// connection, a busy machine): a margin of 1% of the window (2 to 50
-    /// ms) keeps the API's own count within the quota.
+    /// connection, a busy machine that wakes a request late): a margin of 2%
+    /// of the window (5 to 100 ms) keeps the API's own count within the
+    /// quota, and [`WindowLog::started`] records when a request really went.
     pub fn earliest(&self) -> Duration {
         if self.limit == 0 || self.starts.len() < self.limit {
             return Duration::ZERO;
         }
         // The limit-th most recent start must have left the window.
         let nth = self.starts[self.starts.len() - self.limit];
-        let margin = (self.window / 100).clamp(Duration::from_millis(2), Duration::from_millis(50));
+        let margin = (self.window / 50).clamp(Duration::from_millis(5), Duration::from_millis(100));
         nth.saturating_add(self.window).saturating_add(margin)
     }
 
@@ -64,6 +65,19 @@ impl WindowLog {
             .iter()
             .filter(|t| **t >= from && **t < to)
             .count()
+    }
+
+    /// The request booked at `booked` really started at `actual` (a busy
+    /// runtime wakes sleepers late): the log keeps the later time, in order.
+    pub fn started(&mut self, booked: Duration, actual: Duration) {
+        if actual <= booked {
+            return;
+        }
+        if let Some(i) = self.starts.iter().rposition(|t| *t == booked) {
+            self.starts.remove(i);
+            let at = self.starts.partition_point(|t| *t <= actual);
+            self.starts.insert(at, actual);
+        }
     }
 
     /// Forgets the starts booked after `now` (they are booked again).
@@ -100,9 +114,9 @@ mod tests {
             assert!(w.earliest() <= t * MS);
             w.book(t * MS);
         }
-        assert_eq!(w.earliest(), 1010 * MS);
-        w.book(1010 * MS);
-        assert_eq!(w.earliest(), 1110 * MS);
+        assert_eq!(w.earliest(), 1020 * MS);
+        w.book(1020 * MS);
+        assert_eq!(w.earliest(), 1120 * MS);
     }
 
     #[test]
@@ -114,7 +128,7 @@ mod tests {
             assert_eq!(w.earliest(), Duration::ZERO);
             w.book(500 * MS);
         }
-        assert_eq!(w.earliest(), 1010 * MS);
+        assert_eq!(w.earliest(), 1020 * MS);
     }
 
     #[test]
@@ -124,7 +138,7 @@ mod tests {
             w.book(t * MS);
         }
         w.set(2, Duration::from_secs(1));
-        assert_eq!(w.earliest(), 1030 * MS);
+        assert_eq!(w.earliest(), 1040 * MS);
     }
 
     #[test]
