@@ -142,6 +142,9 @@ struct State {
     first_start: Option<Duration>,
     last_start: Option<Duration>,
     starts: u64,
+    /// The last start that did not wait: since then, every request waited,
+    /// so the API got all the limiter let through.
+    last_unqueued: Option<Duration>,
 }
 
 impl State {
@@ -241,6 +244,7 @@ impl<C: Clock> Limiter<C> {
                 first_start: None,
                 last_start: None,
                 starts: 0,
+                last_unqueued: None,
             }),
             inflight: Arc::new(Semaphore::new(permits)),
             adaptive: cfg.adaptive,
@@ -332,6 +336,9 @@ impl<C: Clock> Limiter<C> {
             s.first_start.get_or_insert(started_at);
             s.last_start = Some(started_at);
             s.starts += 1;
+            if started_at.saturating_sub(arrived) < Duration::from_millis(1) {
+                s.last_unqueued = Some(started_at);
+            }
         }
         Admission {
             permit,
@@ -441,11 +448,13 @@ impl<C: Clock> Limiter<C> {
     /// becomes the quota (rate and window), so a rate set far too high stops
     /// drawing 429s after one refusal instead of halving its way down.
     ///
-    /// Only once the proxy has been starting requests for a whole window:
-    /// over part of one, a token bucket's refusal counts its burst and a
-    /// fraction of its rate, far below the rate. Over a whole window,
-    /// against a bucket, the count is its rate plus its burst, at or above
-    /// the real rate, and AIMD keeps pacing below it.
+    /// Only once the proxy has been starting requests for a whole window,
+    /// every one of them after waiting: over part of a window, or when the
+    /// tests sent less than the limiter allowed, the count says what the
+    /// tests asked for, not what the API takes (a token bucket refuses a
+    /// burst after a lull with few starts in the window). Over a saturated
+    /// window, against a bucket, the count is its rate plus its burst, at
+    /// or above the real rate, and AIMD keeps pacing below it.
     fn learn_from_refusal(s: &mut State, started_at: Duration, now: Duration) -> bool {
         s.refused.push_back(started_at);
         let window = s.quota.window;
