@@ -219,15 +219,20 @@ pub(crate) async fn handle(
         // Layer 4: learn the advertised limit.
         let advertised = parse_advertised(response.headers(), SystemTime::now());
         if !advertised.is_empty() {
-            if let Some(quota) = up.limiter.learn(&advertised) {
+            if let Some(quota) = up.limiter.learn(&advertised, admission.started_at) {
                 tracing::info!(upstream = %up.cfg.name, %quota, "the API advertises its quota: pacing to it");
             }
         }
 
         // Layer 5: retry classification.
         let refused = up.cfg.limits.retry_statuses.contains(&status);
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         if status == 429 {
-            if let Some(rate) = up.limiter.on_throttled(admission.started_at) {
+            if let Some(rate) = up.limiter.on_refused(admission.started_at, retry_after) {
                 tracing::info!(upstream = %up.cfg.name, rate, "429: lowering the rate");
             }
         } else if !refused {
@@ -235,11 +240,6 @@ pub(crate) async fn handle(
         }
 
         if refused && replay.is_some() && retries < up.cfg.limits.max_retries {
-            let retry_after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let delay = up
                 .cfg
                 .backoff()
@@ -257,7 +257,9 @@ pub(crate) async fn handle(
             // hold every request back, this one included (admission waits
             // for the pause, so it does not sleep twice). Overlapping
             // pauses of requests refused together do not add up.
-            up.limiter.pause_for(delay);
+            if !up.limiter.pause_for_all(delay) {
+                tokio::time::sleep(delay).await;
+            }
             tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "pausing, then retrying");
             retries += 1;
             continue;

@@ -321,13 +321,19 @@ impl<C: Clock> Limiter<C> {
             if !wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = &mut rebooked => continue,
+                    _ = &mut rebooked => {
+                        self.state().window.cancel(booked);
+                        continue;
+                    }
                 }
             }
-            // A pause that began while this request slept holds it too.
-            if self.state().paused_until <= self.clock.now() {
+            // A pause that began while this request slept holds it too; its
+            // booking never happened, so the window does not count it.
+            let mut s = self.state();
+            if s.paused_until <= self.clock.now() {
                 break;
             }
+            s.window.cancel(booked);
         }
         let started_at = self.clock.now();
         {
@@ -361,19 +367,44 @@ impl<C: Clock> Limiter<C> {
         self.state().pause_until(until)
     }
 
+    /// A refusal's wait, for every request: [`Limiter::pause_for`] unless
+    /// the wait is within two intervals of the rate in force, which the
+    /// rate's own spacing already keeps (a token bucket asking for one
+    /// token); halting every request for it would only bunch them after.
+    /// Returns whether admission now holds every request at least that long
+    /// (otherwise the refused request waits on its own).
+    pub fn pause_for_all(&self, wait: Duration) -> bool {
+        let interval = crate::gcra::interval_for(self.state().aimd.rate());
+        if wait <= interval.saturating_mul(2) {
+            return false;
+        }
+        self.pause_for(wait);
+        true
+    }
+
     /// What a response advertised: a lower (or, when no rate is configured,
     /// any) quota replaces the one in force; nothing remaining pauses every
-    /// request until the reset. Returns the quota adopted, if it changed.
-    pub fn learn(&self, adv: &Advertised) -> Option<Quota> {
+    /// request until the reset, unless the window log already knows the
+    /// window is full (it then holds the next start back exactly, where a
+    /// reset in whole seconds would hold every booked request up to a
+    /// second too long). `started_at` is when the answered request started.
+    /// Returns the quota adopted, if it changed.
+    pub fn learn(&self, adv: &Advertised, started_at: Duration) -> Option<Quota> {
         let now = self.clock.now();
         let mut s = self.state();
         if let Some(reset) = adv.reset {
             s.longest_reset = s.longest_reset.max(reset);
-            if adv.remaining == Some(0) {
-                // Nothing left: pause until the reset. Whole seconds are
-                // rounded up (the draft's `t` is an integer), so the true
-                // reset lies within the last second of it; the window log,
-                // which saw every start, says where in it.
+            let window = s.quota.window;
+            let limit = s.window.limit();
+            let known_full = limit > 0
+                && s.window.count_between(
+                    started_at.saturating_sub(window),
+                    started_at + Duration::from_nanos(1),
+                ) >= limit;
+            if adv.remaining == Some(0) && !known_full {
+                // Whole seconds are rounded up (the draft's `t` is an
+                // integer), so the true reset lies within the last second of
+                // it; the window log, which saw every start, says where.
                 let until = if reset.subsec_nanos() == 0 && !reset.is_zero() {
                     let lower = now.saturating_add(reset - Duration::from_secs(1));
                     lower
@@ -420,12 +451,18 @@ impl<C: Clock> Limiter<C> {
     /// The upstream refused (429) an attempt that started at `started_at`;
     /// lowers the rate when adaptive. Returns the new rate if it changed.
     pub fn on_throttled(&self, started_at: Duration) -> Option<f64> {
+        self.on_refused(started_at, None)
+    }
+
+    /// [`Limiter::on_throttled`] with the refusal's `Retry-After`, which
+    /// may also teach the quota (see `learn_from_refusal`).
+    pub fn on_refused(&self, started_at: Duration, retry_after: Option<Duration>) -> Option<f64> {
         if !self.adaptive {
             return None;
         }
         let now = self.clock.now();
         let mut state = self.state();
-        let learned = Self::learn_from_refusal(&mut state, started_at, now);
+        let learned = Self::learn_from_refusal(&mut state, started_at, retry_after, now);
         let rate = if learned {
             // The learned quota is this refusal's answer; the refusals of
             // requests already sent must not lower it again.
@@ -455,7 +492,19 @@ impl<C: Clock> Limiter<C> {
     /// burst after a lull with few starts in the window). Over a saturated
     /// window, against a bucket, the count is its rate plus its burst, at
     /// or above the real rate, and AIMD keeps pacing below it.
-    fn learn_from_refusal(s: &mut State, started_at: Duration, now: Duration) -> bool {
+    ///
+    /// And only when the refusal's `Retry-After` tells the same story: a
+    /// window API asks to wait until the oldest of those starts leaves the
+    /// window, a token bucket for one token (a fraction of the window). A
+    /// bucket that rounds its `Retry-After` up to whole seconds can pass for
+    /// a window; the quota learned then is its rate plus its burst, or what
+    /// the tests sent, and never above the rate in force.
+    fn learn_from_refusal(
+        s: &mut State,
+        started_at: Duration,
+        retry_after: Option<Duration>,
+        now: Duration,
+    ) -> bool {
         s.refused.push_back(started_at);
         let window = s.quota.window;
         let from = started_at.saturating_sub(window);
@@ -475,6 +524,16 @@ impl<C: Clock> Limiter<C> {
             .saturating_sub(refused);
         let limit = s.window.limit();
         if held == 0 || (limit != 0 && held >= limit) {
+            return false;
+        }
+        // When the oldest of the `held` starts leaves the window, from now.
+        let Some(retry_after) = retry_after else {
+            return false;
+        };
+        let oldest = s.window.nth_recent_before(held + refused, started_at);
+        let predicted = oldest.map_or(Duration::ZERO, |o| (o + window).saturating_sub(now));
+        let slack = (window / 10).max(Duration::from_millis(50));
+        if retry_after + slack < predicted {
             return false;
         }
         let learned = Quota {
@@ -682,13 +741,29 @@ mod tests {
         // 40 starts 25 ms apart, then the 41st, 1 s after the first, refused.
         booked(&limiter, &clock, Duration::from_millis(25), 41);
         let refused_at = Duration::from_millis(1000);
-        assert_eq!(limiter.on_throttled(refused_at), Some(40.0));
+        // The API asks to wait until the first start leaves the window.
+        let wait = Some(Duration::from_millis(1));
+        assert_eq!(limiter.on_refused(refused_at, wait), Some(40.0));
         let rates = limiter.rates();
         assert_eq!(rates.origin, QuotaOrigin::LearnedFromRefusals);
         assert_eq!(rates.quota, Quota::per_second(40.0));
         // The refusals of requests sent before it change nothing more.
-        assert_eq!(limiter.on_throttled(refused_at), None);
+        assert_eq!(limiter.on_refused(refused_at, wait), None);
         assert_eq!(limiter.rates().current, 40.0);
+    }
+
+    #[test]
+    fn a_burst_refused_for_one_token_teaches_no_quota() {
+        // A lull, then a burst: 30 starts in 120 ms, 1.2 s into the run.
+        let clock = Arc::new(ManualClock::new());
+        let limiter = Limiter::new(&cfg(250.0, 1, 0), Arc::clone(&clock));
+        booked(&limiter, &clock, Duration::from_millis(1100), 1);
+        booked(&limiter, &clock, Duration::ZERO, 30);
+        // A window API would ask to wait ~1 s for the first of them to
+        // leave its window; a bucket asks for one token.
+        let r = limiter.on_refused(limiter.now(), Some(Duration::from_millis(25)));
+        assert_eq!(r, Some(175.0));
+        assert_eq!(limiter.rates().origin, QuotaOrigin::Configured);
     }
 
     #[test]

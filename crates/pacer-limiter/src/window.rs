@@ -4,8 +4,8 @@
 //! W, which a fixed- or sliding-window server refuses. The log keeps the
 //! last N booked starts (in order: the limiter books them monotonically), so
 //! the earliest moment a new start keeps every window within the quota is
-//! one step: the N-th most recent start + W. Memory is O(N) (100 000/h is
-//! 1.6 MB), and a start not taken is not lost: as long as the last W seconds
+//! one step: the N-th most recent start + W. Memory is O(N) (2N starts are
+//! kept; 100 000/h is 3.2 MB), and a start not taken is not lost: as long as the last W seconds
 //! hold fewer than N starts, the log lets the next one go at once.
 
 use std::collections::VecDeque;
@@ -80,6 +80,20 @@ impl WindowLog {
         }
     }
 
+    /// The `n`-th most recent start before `before` (1 is the latest).
+    pub fn nth_recent_before(&self, n: usize, before: Duration) -> Option<Duration> {
+        let end = self.starts.partition_point(|t| *t < before);
+        end.checked_sub(n).map(|i| self.starts[i])
+    }
+
+    /// Forgets one booking that will not be used (its request books again
+    /// after a pause); a booking already forgotten is ignored.
+    pub fn cancel(&mut self, booked: Duration) {
+        if let Some(i) = self.starts.iter().rposition(|t| *t == booked) {
+            self.starts.remove(i);
+        }
+    }
+
     /// Forgets the starts booked after `now` (they are booked again).
     pub fn forget_after(&mut self, now: Duration) {
         while self.starts.back().is_some_and(|t| *t > now) {
@@ -93,9 +107,10 @@ impl WindowLog {
             return;
         }
         self.starts.push_back(start);
-        // Only the last `limit` starts can ever bind; a limit lowered later
-        // needs no more than that either.
-        while self.starts.len() > self.limit {
+        // Only the last `limit` starts can ever bind the next one; twice
+        // that is kept so that the window of a request answered now can be
+        // counted although others have booked after it.
+        while self.starts.len() > self.limit.saturating_mul(2) {
             self.starts.pop_front();
         }
     }

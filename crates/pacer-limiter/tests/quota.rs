@@ -199,7 +199,7 @@ async fn a_missing_rate_is_learned_from_ratelimit_policy() {
     assert_eq!(stats.quota_origin, QuotaOrigin::Advertised);
     assert!(
         stats.achieved_rate > 25.0,
-        "achieved {:.1} req/s against an advertised 40",
+        "achieved {:.1} req/s against an advertised 40: {stats:?}",
         stats.achieved_rate
     );
     assert_eq!(stats.seen_429, 0, "{stats:?}");
