@@ -219,7 +219,12 @@ pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::
             s.success_rate * 100.0
         )?;
         let settled = if (s.current_rate - s.configured_rate).abs() < 1e-9 {
-            format!("  rate limit {:.2} req/s (as configured)", s.current_rate)
+            let from = match s.quota_origin {
+                QuotaOrigin::Default => "the default",
+                QuotaOrigin::Advertised => "advertised by the API",
+                _ => "as configured",
+            };
+            format!("  rate limit {:.2} req/s ({from})", s.current_rate)
         } else {
             format!(
                 "  rate settled at {:.2} req/s (configured {:.2}, lowered {} time{})",
