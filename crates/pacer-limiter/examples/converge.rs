@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use pacer_limiter::{start_proxy, UpstreamConfig};
+use pacer_limiter::{start_proxy, Quota, RateLimit, UpstreamConfig};
 use pacer_mockapi::{Limit, MockConfig, RetryAfterFormat};
 
 #[tokio::main]
@@ -46,11 +46,14 @@ async fn main() {
             UpstreamConfig {
                 name: "mock".into(),
                 url: api.url(),
-                rate: limit * factor,
-                min_delay: Duration::ZERO,
-                max_retries: 10,
-                base_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(5),
+                limits: RateLimit {
+                    rate: Quota::per_second(limit * factor),
+                    min_delay: Duration::ZERO,
+                    max_retries: 10,
+                    base_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(5),
+                    ..RateLimit::default()
+                },
                 ..UpstreamConfig::default()
             },
             "127.0.0.1:0".parse().unwrap(),

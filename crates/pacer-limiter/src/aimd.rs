@@ -89,6 +89,27 @@ impl Aimd {
         self.configured
     }
 
+    /// Replaces the upper bound (an advertised quota): a rate at the old
+    /// bound moves to the new one, a lowered rate stays lowered, and nothing
+    /// is ever above the new bound.
+    pub fn set_configured(&mut self, rate: f64) {
+        if self.current >= self.configured {
+            self.current = rate;
+        }
+        self.configured = rate;
+        self.current = self.current.min(rate);
+        self.ceiling = self.ceiling.map(|c| c.min(rate));
+    }
+
+    /// The rate was lowered by other means at `now` (a quota learned from a
+    /// refusal): 429s of requests that started before count as stale.
+    pub fn note_decrease(&mut self, now: Duration) {
+        self.ceiling = Some(self.current);
+        self.last_decrease = Some(now);
+        self.last_adjust = Some(now);
+        self.decreases += 1;
+    }
+
     /// How many times the rate was lowered.
     pub fn decreases(&self) -> u64 {
         self.decreases

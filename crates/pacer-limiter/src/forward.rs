@@ -5,15 +5,22 @@
 //! 1. **buffer**: read the body into memory up to `max_body_bytes`, so it can
 //!    be replayed; larger bodies are streamed once and never retried.
 //! 2. **admission** ([`Limiter::admit`]): an in-flight slot, then the booked
-//!    start of the shared rate (GCRA with burst and `min_delay`). Every
-//!    attempt, retries included, passes here: retries spend the same budget.
+//!    start (the rate with its burst, the quota's window, `min_delay`, and
+//!    any pause the upstream asked for). Every attempt, retries included,
+//!    passes here: retries spend the same budget.
 //! 3. **forward**: rewrite the URL and `Host`, drop hop-by-hop headers, send.
 //!    An unreachable upstream becomes a 502 with a text message at once.
-//! 4. **retry classification**: a retry status (429/503 by default) with
-//!    retries left releases the slot, feeds AIMD, waits `Retry-After` or
-//!    full-jitter backoff, and goes back to 2; any other answer, or the last
-//!    refusal as it came, is streamed to the client, holding the slot until
-//!    the body is done.
+//! 4. **learn**: every answer, refusals included, may advertise the limit
+//!    (`RateLimit-Policy`/`RateLimit`, `X-RateLimit-*`); the limiter adopts
+//!    a lower quota (any, when none is configured) and pauses everyone when
+//!    nothing remains. Learning comes before classification so that a 429
+//!    and its headers describe the same moment.
+//! 5. **retry classification**: a retry status (429/503 by default) with
+//!    retries left releases the slot, feeds AIMD, pauses admission of
+//!    *every* request to this upstream for `Retry-After` (or, without one,
+//!    the full-jitter backoff) and goes back to 2, where the pause holds it
+//!    like everyone else; any other answer, or the last refusal as it came,
+//!    is streamed to the client, holding the slot until the body is done.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -26,10 +33,11 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
+use crate::advertised::parse_advertised;
 use crate::body::{drain, full, BoxError, PermitBody, ProxyBody, RequestBody};
 use crate::clock::TokioClock;
-use crate::config::{Target, UpstreamConfig};
 use crate::limiter::Limiter;
+use crate::rate_limit::{Target, UpstreamConfig};
 use crate::retry::parse_retry_after;
 use crate::stats::{StatsRecorder, UpstreamStats};
 
@@ -205,24 +213,33 @@ pub(crate) async fn handle(
             }
         };
 
-        // Layer 4: retry classification.
         let status = response.status().as_u16();
         up.stats.status(status);
-        let refused = up.cfg.retry_statuses.contains(&status);
+
+        // Layer 4: learn the advertised limit.
+        let advertised = parse_advertised(response.headers(), SystemTime::now());
+        if !advertised.is_empty() {
+            if let Some(quota) = up.limiter.learn(&advertised, admission.started_at) {
+                tracing::info!(upstream = %up.cfg.name, %quota, "the API advertises its quota: pacing to it");
+            }
+        }
+
+        // Layer 5: retry classification.
+        let refused = up.cfg.limits.retry_statuses.contains(&status);
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         if status == 429 {
-            if let Some(rate) = up.limiter.on_throttled(admission.started_at) {
+            if let Some(rate) = up.limiter.on_refused(admission.started_at, retry_after) {
                 tracing::info!(upstream = %up.cfg.name, rate, "429: lowering the rate");
             }
         } else if !refused {
             up.limiter.on_success();
         }
 
-        if refused && replay.is_some() && retries < up.cfg.max_retries {
-            let retry_after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        if refused && replay.is_some() && retries < up.cfg.limits.max_retries {
             let delay = up
                 .cfg
                 .backoff()
@@ -236,8 +253,14 @@ pub(crate) async fn handle(
             .await;
             drop(admission);
             up.stats.retry(delay);
-            tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "retrying");
-            tokio::time::sleep(delay).await;
+            // The refusal speaks for the upstream, not for this request:
+            // hold every request back, this one included (admission waits
+            // for the pause, so it does not sleep twice). Overlapping
+            // pauses of requests refused together do not add up.
+            if !up.limiter.pause_for_all(delay) {
+                tokio::time::sleep(delay).await;
+            }
+            tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "pausing, then retrying");
             retries += 1;
             continue;
         }
@@ -258,7 +281,7 @@ pub(crate) async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::UpstreamConfig;
+    use crate::rate_limit::UpstreamConfig;
 
     #[test]
     fn hop_by_hop_headers_are_stripped_including_connection_named_ones() {

@@ -67,20 +67,41 @@ impl Gcra {
         self.interval.saturating_mul(self.burst - 1)
     }
 
-    /// Books the earliest start permitted at or after `now` and returns how
-    /// long to wait for it (zero when the caller may go at once).
-    pub fn reserve(&mut self, now: Duration) -> Duration {
+    /// The earliest start the rate alone permits, and the earliest the
+    /// minimum gap permits (zero when there is none).
+    pub fn earliest(&self) -> (Duration, Duration) {
         let by_rate = self.tat.saturating_sub(self.tolerance());
         let by_gap = match self.last_start {
-            Some(last) => last.saturating_add(self.min_delay),
-            None => Duration::ZERO,
+            Some(last) if !self.min_delay.is_zero() => last.saturating_add(self.min_delay),
+            _ => Duration::ZERO,
         };
-        let start = now.max(by_rate).max(by_gap);
+        (by_rate, by_gap)
+    }
+
+    /// Forgets the bookings after `now`: the schedule restarts from `now`
+    /// at the current rate (they are booked again after a rate change).
+    pub fn rebase(&mut self, now: Duration) {
+        self.tat = self.tat.min(now);
+        if self.last_start.is_some_and(|l| l > now) {
+            self.last_start = Some(now);
+        }
+    }
+
+    /// Books a start at `start`, which must be at or after [`Gcra::earliest`].
+    pub fn book(&mut self, start: Duration) {
         // An idle limiter's TAT lies in the past; the new schedule counts
         // from the start, not from that stale TAT, or idle time would turn
         // into an unbounded burst.
         self.tat = self.tat.max(start).saturating_add(self.interval);
         self.last_start = Some(start);
+    }
+
+    /// Books the earliest start permitted at or after `now` and returns how
+    /// long to wait for it (zero when the caller may go at once).
+    pub fn reserve(&mut self, now: Duration) -> Duration {
+        let (by_rate, by_gap) = self.earliest();
+        let start = now.max(by_rate).max(by_gap);
+        self.book(start);
         start - now
     }
 }

@@ -2,43 +2,53 @@
 //!
 //! pacer starts one loopback reverse proxy per rate-limited upstream API
 //! before the workers; tests reach it through `PACER_UPSTREAM_<NAME>`. The
-//! proxy paces every call (a global rate, a cap on requests in flight, a
-//! minimum gap), retries 429/503 with `Retry-After` or full-jitter backoff,
-//! and slows the shared rate on 429s (AIMD) so a rate set too high still
-//! converges.
+//! proxy paces every call (a quota per window, its rate and burst, a cap on
+//! requests in flight, a minimum gap when set), pauses every request when
+//! the API says when to come back (`Retry-After`, nothing remaining), reads
+//! the limits the API advertises, retries 429/503, and slows the shared
+//! rate on 429s (AIMD) so a rate set too high still converges.
 //!
 //! The crate is two layers:
 //!
 //! - a pure core, generic over a [`Clock`], with no HTTP in it:
-//!   [`Gcra`] (rate and burst as a reservation), [`Aimd`] (adaptive rate),
-//!   [`Backoff`] and [`parse_retry_after`], [`StatsRecorder`], joined by
-//!   [`Limiter`] with the in-flight semaphore;
+//!   [`RateLimit`] and [`Quota`] (the one definition of the settings, their
+//!   defaults and their validation), [`Gcra`] (rate and burst as a
+//!   reservation), [`WindowLog`] (never more than N in any window),
+//!   [`Aimd`] (adaptive rate), [`Backoff`] and [`parse_retry_after`],
+//!   [`parse_advertised`] (`RateLimit-Policy`, `X-RateLimit-*`),
+//!   [`StatsRecorder`], joined by [`Limiter`] with the in-flight semaphore;
 //! - the proxy ([`start_proxy`], [`run_standalone`]) that wraps the core in
 //!   layers whose order `forward.rs` explains.
 //!
 //! Nothing in the crate holds a lock across an `.await`: the mutex around
-//! the GCRA/AIMD state guards arithmetic only, and the statistics are atomics.
+//! the admission state guards arithmetic only, and the statistics are atomics.
 
+mod advertised;
 mod aimd;
 mod body;
 mod clock;
-mod config;
 mod error;
 mod forward;
 mod gcra;
 mod limiter;
 mod proxy;
+mod rate_limit;
 mod retry;
 mod standalone;
 mod stats;
+mod window;
 
+pub use advertised::{parse_advertised, Advertised};
 pub use aimd::{Aimd, AimdConfig};
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use config::{env_var_name, UpstreamConfig};
 pub use error::ProxyError;
 pub use gcra::{interval_for, Gcra};
-pub use limiter::{Admission, Limiter, LimiterConfig};
+pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
+pub use rate_limit::{
+    env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,
+};
 pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, RateSnapshot, StatsRecorder, UpstreamStats};
+pub use window::WindowLog;

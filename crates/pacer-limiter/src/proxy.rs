@@ -17,10 +17,10 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::clock::TokioClock;
-use crate::config::UpstreamConfig;
 use crate::error::ProxyError;
 use crate::forward::{handle, Upstream, UpstreamClient};
 use crate::limiter::Limiter;
+use crate::rate_limit::UpstreamConfig;
 use crate::stats::{StatsRecorder, UpstreamStats};
 
 /// How the proxy listens and connects, beyond the upstream's pacing.
@@ -120,7 +120,7 @@ fn root_store(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, ProxyError>
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let Some(path) = &cfg.ca_file else {
+    let Some(path) = &cfg.limits.ca_file else {
         return Ok(roots);
     };
     let fail = |reason: String| ProxyError::CaFile {

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::{env_var_name, UpstreamConfig};
 use crate::error::ProxyError;
 use crate::proxy::{start_proxy_with, ProxyHandle, ProxyOptions};
+use crate::rate_limit::{env_var_name, UpstreamConfig};
 
 /// How often the live statistics line is printed.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(5);

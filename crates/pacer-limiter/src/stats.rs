@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::limiter::{Constraint, QuotaOrigin};
+use crate::rate_limit::Quota;
+
 /// Live counters of one upstream.
 #[derive(Debug, Default)]
 pub struct StatsRecorder {
@@ -115,6 +118,12 @@ impl StatsRecorder {
             configured_rate: rates.configured,
             current_rate: rates.current,
             rate_decreases: rates.decreases,
+            quota: rates.quota.to_string(),
+            quota_origin: rates.origin,
+            achieved_rate: rates.achieved,
+            held_back_by: rates.binding,
+            held_back: rates.held.clone(),
+            pauses: rates.pauses,
         }
     }
 }
@@ -129,7 +138,7 @@ pub fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 /// The limiter's view of the rate, folded into a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateSnapshot {
     /// The rate the user configured, requests per second.
     pub configured: f64,
@@ -137,6 +146,34 @@ pub struct RateSnapshot {
     pub current: f64,
     /// How many times AIMD lowered the rate.
     pub decreases: u64,
+    /// The quota in force: the configured one, or the API's.
+    pub quota: Quota,
+    /// Where `quota` came from.
+    pub origin: QuotaOrigin,
+    /// Starts per second, from the first start to the last.
+    pub achieved: f64,
+    /// The constraint that held requests back longest, if any did.
+    pub binding: Option<Constraint>,
+    /// Seconds of waiting charged to each constraint.
+    pub held: Vec<(Constraint, f64)>,
+    /// How many times the upstream paused admission.
+    pub pauses: u64,
+}
+
+impl Default for RateSnapshot {
+    fn default() -> Self {
+        Self {
+            configured: 0.0,
+            current: 0.0,
+            decreases: 0,
+            quota: Quota::per_second(0.0),
+            origin: QuotaOrigin::Configured,
+            achieved: 0.0,
+            binding: None,
+            held: Vec::new(),
+            pauses: 0,
+        }
+    }
 }
 
 /// A snapshot of one upstream's statistics. Times are seconds.
@@ -176,6 +213,21 @@ pub struct UpstreamStats {
     pub current_rate: f64,
     /// How many times the adaptive rate was lowered.
     pub rate_decreases: u64,
+    /// The quota in force at the end (`"40/s"`, `"2400/min"`).
+    pub quota: String,
+    /// Where that quota came from.
+    pub quota_origin: QuotaOrigin,
+    /// Attempts started per second, from the first to the last: what the
+    /// upstream really got, whatever was configured.
+    pub achieved_rate: f64,
+    /// The constraint that held attempts back longest (none if nothing
+    /// ever waited).
+    pub held_back_by: Option<Constraint>,
+    /// Seconds of waiting charged to each constraint.
+    pub held_back: Vec<(Constraint, f64)>,
+    /// Pauses of every request the upstream asked for (`Retry-After`,
+    /// nothing remaining).
+    pub pauses: u64,
 }
 
 impl UpstreamStats {
@@ -183,7 +235,7 @@ impl UpstreamStats {
     pub fn summary_line(&self) -> String {
         format!(
             "{}: {} requests, {} retried ({:.1}%), {} x 429, {} x 503, {} failed, {} unreachable, \
-             success {:.1}%, queued {:.1}s, backoff {:.1}s, rate {:.2}/{:.2} req/s",
+             success {:.1}%, queued {:.1}s, backoff {:.1}s, rate {:.2}/{:.2} req/s, achieved {:.2} req/s",
             self.name,
             self.requests,
             self.retried,
@@ -197,6 +249,7 @@ impl UpstreamStats {
             self.time_in_backoff,
             self.current_rate,
             self.configured_rate,
+            self.achieved_rate,
         )
     }
 }
@@ -210,6 +263,7 @@ mod tests {
             configured: 10.0,
             current: 10.0,
             decreases: 0,
+            ..RateSnapshot::default()
         }
     }
 

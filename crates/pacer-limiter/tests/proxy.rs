@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use pacer_limiter::{
     env_var_name, run_until, start_proxy, start_proxy_with, ProxyError, ProxyHandle, ProxyOptions,
-    UpstreamConfig,
+    Quota, RateLimit, UpstreamConfig,
 };
 use pacer_mockapi::{Echo, Limit, MockConfig, MockServer, RetryAfterFormat};
 
@@ -87,13 +87,16 @@ fn upstream(url: String) -> UpstreamConfig {
     UpstreamConfig {
         name: "mock".into(),
         url,
-        rate: 1000.0,
-        burst: 100,
-        max_concurrent: 10,
-        min_delay: Duration::ZERO,
-        max_retries: 3,
-        base_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_secs(2),
+        limits: RateLimit {
+            rate: Quota::per_second(1000.0),
+            burst: 100,
+            max_concurrent: 10,
+            min_delay: Duration::ZERO,
+            max_retries: 3,
+            base_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(2),
+            ..RateLimit::default()
+        },
         ..UpstreamConfig::default()
     }
 }
@@ -110,11 +113,17 @@ async fn a_thousand_concurrent_requests_never_exceed_the_in_flight_cap_nor_deadl
     })
     .await;
     let cap = 8;
-    let proxy = proxy(UpstreamConfig {
-        rate: 5000.0,
-        burst: 1000,
-        max_concurrent: cap,
-        ..upstream(api.url())
+    let proxy = proxy({
+        let base = upstream(api.url());
+        UpstreamConfig {
+            limits: RateLimit {
+                rate: Quota::per_second(5000.0),
+                burst: 1000,
+                max_concurrent: cap as u32,
+                ..base.limits.clone()
+            },
+            ..base
+        }
     })
     .await;
     let client = client();
@@ -282,9 +291,15 @@ async fn when_retries_run_out_the_client_gets_the_last_429_as_it_came() {
         ..MockConfig::default()
     })
     .await;
-    let proxy = proxy(UpstreamConfig {
-        max_retries: 2,
-        ..upstream(api.url())
+    let proxy = proxy({
+        let base = upstream(api.url());
+        UpstreamConfig {
+            limits: RateLimit {
+                max_retries: 2,
+                ..base.limits.clone()
+            },
+            ..base
+        }
     })
     .await;
     let answer = get(&client(), &format!("{}/x", proxy.url())).await;
@@ -414,12 +429,18 @@ async fn a_rate_set_too_high_adapts_and_every_request_still_succeeds() {
         ..MockConfig::default()
     })
     .await;
-    let proxy = proxy(UpstreamConfig {
-        rate: 250.0,
-        burst: 1,
-        max_concurrent: 20,
-        max_retries: 10,
-        ..upstream(api.url())
+    let proxy = proxy({
+        let base = upstream(api.url());
+        UpstreamConfig {
+            limits: RateLimit {
+                rate: Quota::per_second(250.0),
+                burst: 1,
+                max_concurrent: 20,
+                max_retries: 10,
+                ..base.limits.clone()
+            },
+            ..base
+        }
     })
     .await;
     let client = client();
@@ -613,9 +634,15 @@ async fn https_upstreams_are_checked_against_the_roots_and_the_ca_file() {
     let url = format!("https://localhost:{port}");
 
     // (a) With the test CA trusted through `ca_file`, the proxy forwards.
-    let trusted = proxy(UpstreamConfig {
-        ca_file: Some(ca_file.clone()),
-        ..upstream(url.clone())
+    let trusted = proxy({
+        let base = upstream(url.clone());
+        UpstreamConfig {
+            limits: RateLimit {
+                ca_file: Some(ca_file.clone()),
+                ..base.limits.clone()
+            },
+            ..base
+        }
     })
     .await;
     let answer = get(&client(), &format!("{}/ping", trusted.url())).await;
@@ -645,9 +672,15 @@ async fn a_ca_file_that_holds_no_certificate_is_refused_at_start() {
         (&empty, "no `-----BEGIN CERTIFICATE-----`"),
     ] {
         let err = start_proxy(
-            UpstreamConfig {
-                ca_file: Some(path.clone()),
-                ..upstream("https://localhost:9".into())
+            {
+                let base = upstream("https://localhost:9".into());
+                UpstreamConfig {
+                    limits: RateLimit {
+                        ca_file: Some(path.clone()),
+                        ..base.limits.clone()
+                    },
+                    ..base
+                }
             },
             loopback(),
         )

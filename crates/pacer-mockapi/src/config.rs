@@ -18,6 +18,19 @@ pub enum RetryAfterFormat {
     Absent,
 }
 
+/// Which headers advertise the limit on every API answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Advertise {
+    /// None.
+    #[default]
+    None,
+    /// The IETF draft: `RateLimit-Policy: "default";q=40;w=1` and
+    /// `RateLimit: "default";r=12;t=1`.
+    Ietf,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (seconds from now).
+    XRateLimit,
+}
+
 /// What the mock answers to the requests it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum App {
@@ -51,6 +64,8 @@ pub struct MockConfig {
     pub max_concurrent: Option<usize>,
     /// What admitted requests get.
     pub app: App,
+    /// Headers that advertise the limit.
+    pub advertise: Advertise,
 }
 
 impl Default for MockConfig {
@@ -64,6 +79,7 @@ impl Default for MockConfig {
             fail_first_wait: Duration::from_millis(100),
             max_concurrent: None,
             app: App::Echo,
+            advertise: Advertise::None,
         }
     }
 }

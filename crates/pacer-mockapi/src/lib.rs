@@ -16,6 +16,6 @@ mod demo;
 mod limit;
 mod server;
 
-pub use config::{App, MockConfig, RetryAfterFormat};
+pub use config::{Advertise, App, MockConfig, RetryAfterFormat};
 pub use limit::Limit;
 pub use server::{start, Echo, MockServer, MockStats};

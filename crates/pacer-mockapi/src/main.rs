@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use pacer_mockapi::{App, Limit, MockConfig, RetryAfterFormat};
+use pacer_mockapi::{Advertise, App, Limit, MockConfig, RetryAfterFormat};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LimitKind {
@@ -20,6 +20,18 @@ enum LimitKind {
     TokenBucket,
     /// At most `--rate` x `--window` requests in any `--window` seconds.
     SlidingWindow,
+    /// At most `--rate` x `--window` requests per `--window` seconds, the
+    /// count resetting at each window's edge.
+    FixedWindow,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AdvertiseArg {
+    None,
+    /// RateLimit-Policy and RateLimit (IETF draft).
+    Ietf,
+    /// X-RateLimit-Limit, -Remaining, -Reset.
+    XRatelimit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,6 +89,9 @@ struct Args {
     /// Refuse the first N requests regardless of the limit.
     #[arg(long, default_value_t = 0)]
     fail_first: u32,
+    /// Advertise the limit in response headers.
+    #[arg(long, value_enum, default_value = "none")]
+    advertise: AdvertiseArg,
     /// Refuse requests beyond this many in flight.
     #[arg(long)]
     max_concurrent: Option<usize>,
@@ -102,6 +117,10 @@ fn config(args: &Args) -> Result<MockConfig, String> {
             limit: ((args.rate * args.window).floor() as u32).max(1),
             window,
         },
+        LimitKind::FixedWindow => Limit::FixedWindow {
+            limit: ((args.rate * args.window).floor() as u32).max(1),
+            window,
+        },
     };
     Ok(MockConfig {
         limit,
@@ -115,6 +134,11 @@ fn config(args: &Args) -> Result<MockConfig, String> {
         latency: seconds("latency", args.latency)?,
         fail_first: args.fail_first,
         max_concurrent: args.max_concurrent,
+        advertise: match args.advertise {
+            AdvertiseArg::None => Advertise::None,
+            AdvertiseArg::Ietf => Advertise::Ietf,
+            AdvertiseArg::XRatelimit => Advertise::XRateLimit,
+        },
         app: match args.app {
             AppArg::Echo => App::Echo,
             AppArg::Demo => App::Demo,

@@ -36,9 +36,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{App, MockConfig, RetryAfterFormat};
+use crate::config::{Advertise, App, MockConfig, RetryAfterFormat};
 use crate::demo::DemoApi;
-use crate::limit::Limiter;
+use crate::limit::{Advert, Limiter};
 
 type MockBody = BoxBody<Bytes, Infallible>;
 
@@ -90,6 +90,8 @@ struct Counters {
 /// First and last accepted request, for the achieved rate.
 #[derive(Debug, Default)]
 struct Span {
+    /// Every accepted request's arrival: the admission log tests read.
+    accepted: Vec<Instant>,
     first_request: Option<Instant>,
     first_accept: Option<Instant>,
     last_accept: Option<Instant>,
@@ -130,6 +132,18 @@ impl State {
                 .first_request
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
         }
+    }
+
+    /// Seconds from the first accepted request to each accepted request.
+    fn admissions(&self) -> Vec<f64> {
+        let span = lock(&self.span);
+        let Some(first) = span.accepted.first().copied() else {
+            return Vec::new();
+        };
+        span.accepted
+            .iter()
+            .map(|t| t.saturating_duration_since(first).as_secs_f64())
+            .collect()
     }
 
     fn reset(&self) {
@@ -181,11 +195,20 @@ fn retry_after_value(format: RetryAfterFormat, wait: Duration) -> Option<String>
     match format {
         RetryAfterFormat::Seconds => Some(wait.as_secs_f64().ceil().max(0.0).to_string()),
         RetryAfterFormat::Fractional => Some(format!("{:.3}", wait.as_secs_f64())),
-        // HTTP-dates have whole seconds: add one so truncation never names
+        // HTTP-dates have whole seconds: round up, so the date never names
         // a moment before the limit frees up.
-        RetryAfterFormat::HttpDate => Some(httpdate::fmt_http_date(
-            SystemTime::now() + wait + Duration::from_secs(1),
-        )),
+        RetryAfterFormat::HttpDate => {
+            let at = SystemTime::now() + wait;
+            let since = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let up = if since.subsec_nanos() == 0 {
+                since
+            } else {
+                Duration::from_secs(since.as_secs() + 1)
+            };
+            Some(httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + up))
+        }
         RetryAfterFormat::Absent => None,
     }
 }
@@ -234,6 +257,9 @@ async fn handle(
     if path == "/__stats" {
         return Ok(json_response(StatusCode::OK, &state.stats()));
     }
+    if path == "/__admissions" {
+        return Ok(json_response(StatusCode::OK, &state.admissions()));
+    }
     if path == "/__reset" && req.method() == Method::POST {
         state.reset();
         return Ok(json_response(StatusCode::OK, &state.stats()));
@@ -261,16 +287,62 @@ async fn handle(
             .check(now)
             .map_err(|wait| (wait, "refused: rate limit exceeded"))
     };
+    // As of after this request: `remaining` counts it.
+    let advert = match cfg.advertise {
+        Advertise::None => None,
+        _ => lock(&state.limiter).advert(now),
+    };
     if let Err((wait, why)) = verdict {
         c.rejected.fetch_add(1, Ordering::SeqCst);
-        return Ok(refusal(cfg, wait, why));
+        let mut response = refusal(cfg, wait, why);
+        advertise(cfg.advertise, advert, response.headers_mut());
+        return Ok(response);
     }
     c.accepted.fetch_add(1, Ordering::SeqCst);
     {
         let mut span = lock(&state.span);
         span.first_accept.get_or_insert(now);
         span.last_accept = Some(now);
+        span.accepted.push(now);
     }
+    let mut response = answer(&state, req).await;
+    advertise(cfg.advertise, advert, response.headers_mut());
+    Ok(response)
+}
+
+/// Adds the headers that advertise the limit, as of the request's arrival.
+fn advertise(kind: Advertise, advert: Option<Advert>, headers: &mut http::HeaderMap) {
+    let Some(a) = advert else { return };
+    let reset = a.reset.as_secs_f64().ceil().max(0.0);
+    let pairs: Vec<(&'static str, String)> = match kind {
+        Advertise::None => return,
+        Advertise::Ietf => vec![
+            (
+                "ratelimit-policy",
+                format!("\"default\";q={};w={}", a.quota, a.window),
+            ),
+            (
+                "ratelimit",
+                format!("\"default\";r={};t={reset}", a.remaining),
+            ),
+        ],
+        Advertise::XRateLimit => vec![
+            ("x-ratelimit-limit", format!("{}", a.quota)),
+            ("x-ratelimit-remaining", a.remaining.to_string()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ],
+    };
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// The answer to an accepted API request.
+async fn answer(state: &State, req: Request<Incoming>) -> Response<MockBody> {
+    let cfg = &state.cfg;
+    let path = req.uri().path().to_owned();
 
     let (parts, body) = req.into_parts();
     let body = body
@@ -286,7 +358,7 @@ async fn handle(
         let answer = state
             .demo
             .respond(parts.method.as_str(), &path, parts.uri.query(), &body);
-        return Ok(json_response(answer.0, &answer.1));
+        return json_response(answer.0, &answer.1);
     }
 
     if let Some(n) = path.strip_prefix("/stream/") {
@@ -305,7 +377,7 @@ async fn handle(
                 }
             }
         });
-        return Ok(Response::new(ChannelBody(rx).boxed()));
+        return Response::new(ChannelBody(rx).boxed());
     }
 
     let mut headers = BTreeMap::<String, String>::new();
@@ -332,7 +404,7 @@ async fn handle(
         .and_then(|code| code.parse::<u16>().ok())
         .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(StatusCode::OK);
-    Ok(json_response(status, &echo))
+    json_response(status, &echo)
 }
 
 /// A running mock API. Dropping it stops the server.
@@ -359,7 +431,12 @@ impl MockServer {
         self.state.stats()
     }
 
-    /// Zeroes the statistics and the limit's state.
+    /// When each accepted request arrived, in seconds from the first.
+    pub fn admissions(&self) -> Vec<f64> {
+        self.state.admissions()
+    }
+
+    /// Resets the counters, the limit and the admission log.
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -120,9 +120,10 @@ pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
 }
 
 /// Cuts one lane into chunks at scope boundaries, merging small scopes up
-/// to a chunk's size. A scope is cut inside only when it alone outweighs
-/// one worker's `share` of the category (it must be, or one worker would
-/// carry it while the others idle); `strict`: never (xdist's loadscope).
+/// to a chunk's size. A module-level scope is cut inside only when it alone
+/// outweighs one worker's `share` of the category (it must be, or one
+/// worker would carry it while the others idle); a class never is, nor any
+/// scope when `strict` (xdist's loadscope).
 fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<Vec<usize>> {
     let target = share * CHUNK_OF_SHARE;
     let scope_of = |t: usize| {
@@ -150,7 +151,14 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
             chunks.push(std::mem::take(&mut current));
             current_weight = 0.0;
         }
-        if !strict && w > share {
+        // A class is never cut: its tests share the class's fixtures and
+        // state as pytest runs them (xdist's `load` splits them and suites
+        // fail). Module-level tests too heavy for one worker are cut.
+        let in_class = scope_of(run[0])
+            .split('[')
+            .next()
+            .is_some_and(|s| s.contains("::"));
+        if !strict && w > share && !in_class {
             // Too big for one worker: cut inside the scope, in order.
             let mut piece = Vec::new();
             let mut piece_weight = 0.0;
@@ -318,6 +326,17 @@ mod tests {
     }
 
     #[test]
+    fn a_class_is_never_cut_however_heavy() {
+        // One class holding most of the work, two workers: its tests share
+        // class fixtures and state, so it stays on one worker.
+        let mut spec: Vec<_> = (0..20).map(|_| (0, "t.py::TestBig[p=0]", 1.0)).collect();
+        spec.extend((0..4).map(|_| (1, "u.py", 1.0)));
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::Load, &[2]);
+        assert_eq!(lanes[0].chunks, vec![(0..20).collect::<Vec<_>>()]);
+    }
+
+    #[test]
     fn a_huge_scope_is_cut_inside_when_it_must_be() {
         let spec: Vec<_> = (0..40).map(|_| (0, "m", 1.0)).collect();
         let tests = suite(&spec);
@@ -345,9 +364,10 @@ mod tests {
             lanes[0].chunks,
             vec![(0..30).collect::<Vec<_>>(), (30..40).collect()]
         );
-        // The same under load: the class is cut, being much bigger than a chunk.
+        // Under load too: a class stays whole, however much bigger than a
+        // chunk (its tests share class fixtures and state).
         let load = super::lanes(&tests, Dist::Load, &[4]);
-        assert!(load[0].chunks.len() > 2);
+        assert_eq!(load[0].chunks, lanes[0].chunks);
     }
 
     #[test]

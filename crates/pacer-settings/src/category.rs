@@ -7,8 +7,6 @@
 //! and a test no selector matches lands in [`DEFAULT_CATEGORY`], so every
 //! test has exactly one category and none is dropped.
 
-use std::fmt;
-
 use serde::Serialize;
 
 use crate::source::Source;
@@ -16,34 +14,9 @@ use crate::source::Source;
 /// The name of the catch-all category.
 pub const DEFAULT_CATEGORY: &str = "default";
 
-/// Whether a category's tests mostly use the CPU or wait on the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// CPU-bound: `cpu` tests together never exceed the worker count.
-    Cpu,
-    /// IO-bound: may run beyond the worker count, up to the category's cap.
-    Io,
-}
-
-impl Kind {
-    pub(crate) fn parse(text: &str) -> Option<Kind> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Some(Kind::Cpu),
-            "io" => Some(Kind::Io),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Cpu => "cpu",
-            Kind::Io => "io",
-        })
-    }
-}
+/// Whether a category's tests mostly use the CPU or wait on the network:
+/// the scheduler's own type (issue 8: declared once, not mapped by hand).
+pub use pacer_runner::scheduler::Kind;
 
 /// Where each field of a category came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]

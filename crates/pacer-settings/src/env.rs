@@ -178,7 +178,7 @@ pub const RATE: EnvVar = read!(
     "PACER_RATE",
     None,
     "rate_limit.rate",
-    "requests per second allowed to each upstream"
+    "requests per second allowed to each upstream, or a quota per window (`2400/min`)"
 );
 pub const BURST: EnvVar = read!(
     "PACER_BURST",
@@ -196,7 +196,7 @@ pub const MIN_DELAY: EnvVar = read!(
     "PACER_RATE_LIMIT_DELAY",
     Some("PYTEST_RATE_LIMIT_DELAY"),
     "rate_limit.min_delay",
-    "minimum seconds between two request starts"
+    "minimum seconds between two request starts (0: none)"
 );
 pub const MAX_RETRIES: EnvVar = read!(
     "PACER_MAX_RETRIES",

@@ -82,6 +82,17 @@ pub enum SettingsError {
         origin: Box<Source>,
     },
 
+    /// A rate-limit value the limiter refuses.
+    #[error(
+        "invalid {setting} from {origin}: {reason}\nhint: {}",
+        set_hint(origin, "a valid value")
+    )]
+    InvalidRateLimit {
+        setting: &'static str,
+        reason: String,
+        origin: Box<Source>,
+    },
+
     /// `base_backoff` larger than `max_backoff`.
     #[error("base_backoff ({base}s, from {base_origin}) exceeds max_backoff ({max}s, from {max_origin})\nhint: raise max_backoff or lower base_backoff")]
     BackoffOrder {

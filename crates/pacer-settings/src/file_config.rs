@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::category::Kind;
 use crate::error::SettingsError;
 use crate::fallback::FallbackThreshold;
-use crate::rate_limit::{valid_name, RateLimitLayer};
+use crate::rate_limit::{parse_rate, valid_name, Quota, RateLimitLayer};
 use crate::source::{Source, Sourced};
 use crate::toml_reader::Table;
 use crate::values::{invalid, positive, seconds, status};
@@ -269,10 +269,30 @@ fn read_threshold(t: &Table<'_>) -> Result<Option<Sourced<FallbackThreshold>>, S
     Ok(Some(Sourced::new(value, source)))
 }
 
+/// `rate`: requests per second (`rate = 40`) or a quota per window
+/// (`rate = "2400/min"`).
+fn read_rate(t: &Table<'_>) -> Result<Option<Sourced<Quota>>, SettingsError> {
+    let Some(item) = t.raw("rate") else {
+        return Ok(None);
+    };
+    let source = t.source("rate");
+    let quota = if let Some(text) = item.as_str() {
+        parse_rate(text, &source)?
+    } else if let Some(v) = item
+        .as_float()
+        .or_else(|| item.as_integer().map(|n| n as f64))
+    {
+        Quota::per_second(positive(v, "rate", &source)?)
+    } else {
+        return Err(t.wrong_type("rate", "a number or a quota string", "rate = \"2400/min\""));
+    };
+    Ok(Some(Sourced::new(quota, source)))
+}
+
 /// The rate-limit keys of `[tool.pacer.rate_limit]` or an upstream table.
 fn read_limits(t: &Table<'_>) -> Result<RateLimitLayer, SettingsError> {
     Ok(RateLimitLayer {
-        rate: checked(t.number("rate")?, |v, o| positive(v, "rate", o))?,
+        rate: read_rate(t)?,
         burst: checked(t.int("burst")?, at_least(1, "burst"))?,
         max_concurrent: checked(t.int("max_concurrent")?, at_least(1, "max_concurrent"))?,
         min_delay: checked(t.number("min_delay")?, |v, o| seconds(v, "min_delay", o))?,

@@ -1,7 +1,10 @@
-//! Rate-limit settings per upstream API, as plain values for the limiter.
+//! Where each rate-limit value of an upstream came from.
 //!
-//! `[tool.pacer.rate_limit]` holds defaults for every upstream; each
-//! `[tool.pacer.upstreams.NAME]` may override any of them. Flags and
+//! The values themselves, their defaults and their validation are
+//! [`pacer_limiter::RateLimit`]'s: the limiter is the crate that uses them.
+//! Settings only resolves each field from its sources and remembers which
+//! one won. `[tool.pacer.rate_limit]` holds defaults for every upstream;
+//! each `[tool.pacer.upstreams.NAME]` may override any of them. Flags and
 //! environment variables set the same values for *every* upstream and, being
 //! higher in precedence, beat both tables: per field, flag > env >
 //! `upstreams.NAME` > `rate_limit` > default.
@@ -9,7 +12,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use pacer_limiter::{parse_url, RateLimitError};
+pub use pacer_limiter::{Quota, RateLimit};
+use serde::Serialize;
 
 use crate::error::SettingsError;
 use crate::source::{first_of, Source, Sourced};
@@ -27,56 +32,6 @@ pub const RATE_LIMIT_KEYS: &[&str] = &[
     "retry_statuses",
     "ca_file",
 ];
-
-fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-/// How one upstream is paced. Durations serialise as seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RateLimit {
-    /// Requests per second (GCRA emission interval = 1 / rate).
-    pub rate: f64,
-    /// Requests that may go at once above the steady rate.
-    pub burst: u32,
-    /// Requests in flight at most.
-    pub max_concurrent: u32,
-    /// Minimum gap between two request starts.
-    #[serde(serialize_with = "secs")]
-    pub min_delay: Duration,
-    /// Retries of a request answered with a status in `retry_statuses`.
-    pub max_retries: u32,
-    /// Backoff ceiling of the first retry; doubles with each retry.
-    #[serde(serialize_with = "secs")]
-    pub base_backoff: Duration,
-    /// Largest backoff.
-    #[serde(serialize_with = "secs")]
-    pub max_backoff: Duration,
-    /// Lower the rate on 429 (AIMD) and climb back on success.
-    pub adaptive: bool,
-    /// HTTP statuses that are retried.
-    pub retry_statuses: Vec<u16>,
-    /// PEM file of extra CA certificates trusted for this upstream, on top
-    /// of the built-in web roots (corporate CAs, self-signed test servers).
-    pub ca_file: Option<PathBuf>,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        RateLimit {
-            rate: 10.0,
-            burst: 1,
-            max_concurrent: 10,
-            min_delay: Duration::from_millis(100),
-            max_retries: 3,
-            base_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(60),
-            adaptive: true,
-            retry_statuses: vec![429, 503],
-            ca_file: None,
-        }
-    }
-}
 
 /// Where each field of a [`RateLimit`] came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,20 +64,24 @@ impl Upstream {
     pub fn env_var(&self) -> String {
         upstream_env_var(&self.name)
     }
+
+    /// Whether the rate was set anywhere (a flag, the environment, a file):
+    /// a rate left at its default gives way to the one the API advertises.
+    pub fn rate_configured(&self) -> bool {
+        self.sources.rate != Source::Default
+    }
 }
 
-/// `PACER_UPSTREAM_<NAME>` for an upstream name.
+/// `PACER_UPSTREAM_<NAME>` for an upstream name: the limiter's
+/// [`pacer_limiter::env_var_name`], the one place it is built.
 pub fn upstream_env_var(name: &str) -> String {
-    format!(
-        "PACER_UPSTREAM_{}",
-        name.to_ascii_uppercase().replace('-', "_")
-    )
+    pacer_limiter::env_var_name(name)
 }
 
 /// One precedence layer of rate-limit values; unset fields fall through.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RateLimitLayer {
-    pub rate: Option<Sourced<f64>>,
+    pub rate: Option<Sourced<Quota>>,
     pub burst: Option<Sourced<u32>>,
     pub max_concurrent: Option<Sourced<u32>>,
     pub min_delay: Option<Sourced<Duration>>,
@@ -135,7 +94,8 @@ pub(crate) struct RateLimitLayer {
 }
 
 /// Merges layers (highest precedence first) over the defaults and checks
-/// that `base_backoff ≤ max_backoff`.
+/// the result with the limiter's one validator, naming the source of the
+/// value it refuses.
 pub(crate) fn resolve_layers(
     layers: &[&RateLimitLayer],
 ) -> Result<(RateLimit, RateLimitSources), SettingsError> {
@@ -156,14 +116,6 @@ pub(crate) fn resolve_layers(
     let adaptive = pick!(adaptive);
     let retry_statuses = pick!(retry_statuses);
     let ca_file = pick!(ca_file);
-    if base_backoff.value > max_backoff.value {
-        return Err(SettingsError::BackoffOrder {
-            base: base_backoff.value.as_secs_f64(),
-            base_origin: Box::new(base_backoff.source),
-            max: max_backoff.value.as_secs_f64(),
-            max_origin: Box::new(max_backoff.source),
-        });
-    }
     let sources = RateLimitSources {
         rate: rate.source,
         burst: burst.source,
@@ -188,7 +140,49 @@ pub(crate) fn resolve_layers(
         retry_statuses: retry_statuses.value,
         ca_file: ca_file.value,
     };
+    if let Err(e) = limits.validate() {
+        return Err(refused(&limits, &sources, e));
+    }
     Ok((limits, sources))
+}
+
+/// The limiter's refusal, with the source of the value it refuses.
+fn refused(limits: &RateLimit, sources: &RateLimitSources, e: RateLimitError) -> SettingsError {
+    let origin = match e.setting {
+        "max_backoff" => {
+            return SettingsError::BackoffOrder {
+                base: limits.base_backoff.as_secs_f64(),
+                base_origin: Box::new(sources.base_backoff.clone()),
+                max: limits.max_backoff.as_secs_f64(),
+                max_origin: Box::new(sources.max_backoff.clone()),
+            }
+        }
+        "rate" => &sources.rate,
+        "burst" => &sources.burst,
+        "retry_statuses" => &sources.retry_statuses,
+        _ => &sources.rate,
+    };
+    SettingsError::InvalidRateLimit {
+        setting: e.setting,
+        reason: e.reason,
+        origin: Box::new(origin.clone()),
+    }
+}
+
+/// A rate as text (a flag, the environment, a TOML string): requests per
+/// second (`40`) or a quota per window (`"2400/min"`).
+pub(crate) fn parse_rate(text: &str, origin: &Source) -> Result<Quota, SettingsError> {
+    if !text.contains('/') {
+        return crate::values::parse_positive(text, "rate", origin).map(Quota::per_second);
+    }
+    text.parse::<Quota>().map_err(|_| {
+        crate::values::invalid(
+            "rate",
+            text,
+            "a number > 0 (requests per second) or a quota like \"40/s\", \"2400/min\", \"100000/h\"",
+            origin,
+        )
+    })
 }
 
 /// Whether a category or upstream name is usable: letters, digits, `-`, `_`.
@@ -199,29 +193,17 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Checks that `url` is `http://` or `https://` with a host.
+/// Checks an upstream URL with the limiter's one URL check (`http://` or
+/// `https://`, a host, no query), naming where it came from.
 pub(crate) fn check_url(upstream: &str, url: &str, origin: &Source) -> Result<(), SettingsError> {
-    let fail = |reason| SettingsError::BadUrl {
-        upstream: upstream.to_string(),
-        url: url.to_string(),
-        origin: Box::new(origin.clone()),
-        reason,
-    };
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(fail("no scheme"));
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(fail("the scheme must be http or https"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    if host.is_empty() || host.starts_with(':') {
-        return Err(fail("no host"));
-    }
-    if url.chars().any(char::is_whitespace) {
-        return Err(fail("it contains whitespace"));
-    }
-    Ok(())
+    parse_url(url)
+        .map(|_| ())
+        .map_err(|problem| SettingsError::BadUrl {
+            upstream: upstream.to_string(),
+            url: url.to_string(),
+            origin: Box::new(origin.clone()),
+            reason: problem.reason(),
+        })
 }
 
 /// Splits `--upstream NAME=URL`, checking the name and the URL.
@@ -259,7 +241,7 @@ mod tests {
         assert_eq!(d.rate, 10.0);
         assert_eq!(d.burst, 1);
         assert_eq!(d.max_concurrent, 10);
-        assert_eq!(d.min_delay, Duration::from_millis(100));
+        assert_eq!(d.min_delay, Duration::ZERO);
         assert_eq!(d.max_retries, 3);
         assert_eq!(d.base_backoff, Duration::from_secs(1));
         assert_eq!(d.max_backoff, Duration::from_secs(60));
@@ -270,16 +252,22 @@ mod tests {
     #[test]
     fn upper_layers_win_per_field() {
         let high = RateLimitLayer {
-            rate: Some(Sourced::new(5.0, Source::flag("--rate"))),
+            rate: Some(Sourced::new(Quota::per_second(5.0), Source::flag("--rate"))),
             ..Default::default()
         };
         let low = RateLimitLayer {
-            rate: Some(Sourced::new(2.0, Source::env("PACER_RATE"))),
+            rate: Some(Sourced::new(
+                Quota::per_second(2.0),
+                Source::env("PACER_RATE"),
+            )),
             burst: Some(Sourced::new(4, Source::env("PACER_BURST"))),
             ..Default::default()
         };
         let (limits, sources) = resolve_layers(&[&high, &low]).unwrap();
-        assert_eq!((limits.rate, limits.burst, limits.max_retries), (5.0, 4, 3));
+        assert_eq!(
+            (limits.rate.rate(), limits.burst, limits.max_retries),
+            (5.0, 4, 3)
+        );
         assert_eq!(sources.rate, Source::flag("--rate"));
         assert_eq!(sources.burst, Source::env("PACER_BURST"));
         assert_eq!(sources.max_retries, Source::Default);
@@ -338,6 +326,44 @@ mod tests {
             err.to_string().contains("scheme must be http or https"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rates_are_numbers_or_quotas_per_window() {
+        let flag = Source::flag("--rate");
+        assert_eq!(parse_rate("40", &flag).unwrap(), Quota::per_second(40.0));
+        let q = parse_rate("2400/min", &flag).unwrap();
+        assert_eq!((q.amount, q.window), (2400.0, Duration::from_secs(60)));
+        let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
+        assert!(err.to_string().contains("env PACER_RATE"), "{err}");
+        assert!(err.to_string().contains("\"2400/min\""), "{err}");
+    }
+
+    /// Issue 8: a URL with a query passed settings and failed at proxy start.
+    #[test]
+    fn regression_a_url_with_a_query_is_refused_where_it_is_written() {
+        let err = check_url(
+            "a",
+            "https://x.example.com/api?key=1",
+            &Source::flag("--upstream"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("has a query"), "{err}");
+        assert!(err.to_string().contains("flag --upstream"), "{err}");
+    }
+
+    #[test]
+    fn the_limiters_validator_is_wrapped_with_the_source() {
+        let layer = RateLimitLayer {
+            burst: Some(Sourced::new(0, Source::env("PACER_BURST"))),
+            ..Default::default()
+        };
+        let err = resolve_layers(&[&layer]).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::InvalidRateLimit { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("env PACER_BURST"), "{err}");
     }
 
     #[test]

@@ -23,15 +23,13 @@ use crate::file_config::{CategoryPatch, FileConfig};
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
-    check_url, parse_upstream_flag, resolve_layers, RateLimit, RateLimitLayer, RateLimitSources,
-    Upstream,
+    check_url, parse_rate, parse_upstream_flag, resolve_layers, RateLimit, RateLimitLayer,
+    RateLimitSources, Upstream,
 };
 use crate::source::{first_of, Source, Sourced};
 use crate::suggest::closest;
 use crate::toml_reader::TomlFile;
-use crate::values::{
-    parse_bool, parse_positive, parse_seconds, parse_statuses, parse_u32, sourced,
-};
+use crate::values::{parse_bool, parse_seconds, parse_statuses, parse_u32, sourced};
 use crate::workers::Workers;
 
 /// Which categories a run selects.
@@ -123,7 +121,7 @@ fn limits_layer(
     adaptive: Option<Sourced<bool>>,
 ) -> Result<RateLimitLayer, SettingsError> {
     Ok(RateLimitLayer {
-        rate: sourced(raw("rate"), |t, o| parse_positive(t, "rate", o))?,
+        rate: sourced(raw("rate"), parse_rate)?,
         burst: sourced(raw("burst"), |t, o| parse_u32(t, "burst", 1, o))?,
         max_concurrent: sourced(raw("max_concurrent"), |t, o| {
             parse_u32(t, "max_concurrent", 1, o)

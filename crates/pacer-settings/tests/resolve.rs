@@ -860,7 +860,7 @@ fn json_has_every_row_categories_and_upstreams() {
     assert_eq!(workers["source"], "env PYTEST_WORKERS");
     assert_eq!(json["categories"].as_array().unwrap().len(), 7);
     assert_eq!(json["upstreams"][0]["name"], "ofsc");
-    assert_eq!(json["upstreams"][0]["limits"]["min_delay"], 0.1);
+    assert_eq!(json["upstreams"][0]["limits"]["min_delay"], 0.0);
     assert_eq!(json["categories"][4]["kind"], "io");
     assert_eq!(json["categories"][0]["exclusive"], true);
 }
@@ -908,4 +908,39 @@ ca_file = "/etc/lab-ca.pem"
         Some(Path::new("/etc/lab-ca.pem"))
     );
     assert!(s.render_text().contains("ca_file"));
+}
+
+#[test]
+fn rate_as_a_quota_per_window_from_file_env_and_flag() {
+    let p = Project::with(
+        "pyproject.toml",
+        "[tool.pacer.rate_limit]\nrate = \"2400/min\"\n[tool.pacer.upstreams.ofsc]\nurl = \"https://a.example.com\"\nrate = \"100000/h\"\n",
+    );
+    let s = p.ok(&none(), &[]);
+    let (l, src) = s.rate_limit();
+    assert_eq!(l.rate.amount, 2400.0);
+    assert_eq!(l.rate.window, Duration::from_secs(60));
+    assert_eq!(
+        src.rate.to_string(),
+        "pyproject.toml:2 tool.pacer.rate_limit.rate"
+    );
+    let ofsc = s.upstream("ofsc").unwrap();
+    assert_eq!(ofsc.limits.rate.window, Duration::from_secs(3600));
+    assert!(ofsc.rate_configured());
+    let s = p.ok(&none(), &[("PACER_RATE", "40/s")]);
+    assert_eq!(s.rate_limit().0.rate, 40.0);
+    let s = p.ok(&flags(|c| c.rate_limit.rate = Some("600/min".into())), &[]);
+    assert_eq!(s.upstream("ofsc").unwrap().limits.rate.amount, 600.0);
+    let e = p.err(&none(), &[("PACER_RATE", "40/fortnight")]);
+    assert!(e.to_string().contains("env PACER_RATE"), "{e}");
+}
+
+#[test]
+fn an_unset_rate_is_not_configured_so_the_api_may_set_it() {
+    let p = Project::with(
+        "pyproject.toml",
+        "[tool.pacer.upstreams.ofsc]\nurl = \"https://a.example.com\"\n",
+    );
+    let s = p.ok(&none(), &[]);
+    assert!(!s.upstream("ofsc").unwrap().rate_configured());
 }

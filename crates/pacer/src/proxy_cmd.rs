@@ -35,6 +35,9 @@ pub fn proxy(args: ProxyArgs) -> i32 {
         .filter(|u| named.is_empty() || named.contains(&u.name.as_str()))
         .map(upstream_config)
         .collect();
+    for warning in crate::upstreams::warnings(&settings) {
+        eprintln!("warning: {warning}");
+    }
     if cfgs.is_empty() {
         eprintln!(
             "error: no upstream to proxy\n\nhint: pass --upstream NAME=URL, or add [tool.pacer.upstreams.NAME] with a `url` to pyproject.toml"

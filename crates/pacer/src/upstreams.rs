@@ -12,29 +12,36 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use pacer_limiter::{
-    env_var_name, start_proxy, ProxyError, ProxyHandle, UpstreamConfig, UpstreamStats,
+    env_var_name, start_proxy, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig, UpstreamStats,
 };
 use pacer_settings::{Settings, Upstream};
 use serde::Serialize;
 
-/// The limiter's view of an upstream as configured in pacer's settings.
+/// The limiter's view of an upstream as configured in pacer's settings:
+/// the limits are the limiter's own type, passed as they are.
 pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
-    let limits = &upstream.limits;
     UpstreamConfig {
         name: upstream.name.clone(),
         url: upstream.url.clone(),
-        rate: limits.rate,
-        burst: limits.burst,
-        max_concurrent: limits.max_concurrent as usize,
-        min_delay: limits.min_delay,
-        max_retries: limits.max_retries,
-        base_backoff: limits.base_backoff,
-        max_backoff: limits.max_backoff,
-        adaptive: limits.adaptive,
-        retry_statuses: limits.retry_statuses.clone(),
-        ca_file: limits.ca_file.clone(),
+        limits: upstream.limits.clone(),
+        rate_configured: upstream.rate_configured(),
         ..UpstreamConfig::default()
     }
+}
+
+/// Warnings to print before the run: limits that cap the rate below `rate`
+/// whatever the API allows (a long `min_delay`, a small `max_concurrent`).
+pub fn warnings(settings: &Settings) -> Vec<String> {
+    settings
+        .upstreams()
+        .iter()
+        .flat_map(|u| {
+            u.limits
+                .warnings()
+                .into_iter()
+                .map(move |w| format!("upstream {}: {w}", u.name))
+        })
+        .collect()
 }
 
 /// Whether this run needs proxies: rate limiting is on, upstreams are
@@ -102,6 +109,9 @@ impl std::fmt::Display for StartError {
 impl RunProxies {
     /// Starts one proxy per upstream on 127.0.0.1, each on an ephemeral port.
     pub fn start(settings: &Settings) -> Result<Self, StartError> {
+        for warning in warnings(settings) {
+            eprintln!("warning: {warning}");
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("pacer-proxy")
@@ -209,7 +219,12 @@ pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::
             s.success_rate * 100.0
         )?;
         let settled = if (s.current_rate - s.configured_rate).abs() < 1e-9 {
-            format!("  rate {:.2} req/s (as configured)", s.current_rate)
+            let from = match s.quota_origin {
+                QuotaOrigin::Default => "the default",
+                QuotaOrigin::Advertised => "advertised by the API",
+                _ => "as configured",
+            };
+            format!("  rate limit {:.2} req/s ({from})", s.current_rate)
         } else {
             format!(
                 "  rate settled at {:.2} req/s (configured {:.2}, lowered {} time{})",
@@ -220,8 +235,49 @@ pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::
             )
         };
         writeln!(out, "{settled}")?;
+        writeln!(out, "{}", achieved_line(s))?;
     }
     out.flush()
+}
+
+/// What the upstream really got, and why not more: the achieved rate, the
+/// quota in force (and whether the API's headers set it), and the
+/// constraint that held requests back longest.
+fn achieved_line(s: &UpstreamStats) -> String {
+    let quota = match s.quota_origin {
+        QuotaOrigin::Configured => format!("quota {}", s.quota),
+        QuotaOrigin::Default => format!("quota {} (the default)", s.quota),
+        QuotaOrigin::Advertised => format!("quota {} (advertised by the API)", s.quota),
+        QuotaOrigin::LoweredByApi => {
+            format!(
+                "quota {} (advertised by the API, below the configured one)",
+                s.quota
+            )
+        }
+        QuotaOrigin::LearnedFromRefusals => {
+            format!("quota {} (learned from the API's refusals)", s.quota)
+        }
+    };
+    let held = match s.held_back_by {
+        Some(c) => {
+            let secs = s
+                .held_back
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map_or(0.0, |(_, v)| *v);
+            format!("held back mostly by {} ({secs:.1}s in all)", c.describe())
+        }
+        None => "nothing held requests back".to_owned(),
+    };
+    let pauses = match s.pauses {
+        0 => String::new(),
+        1 => ", paused once by the upstream".to_owned(),
+        n => format!(", paused {n} times by the upstream"),
+    };
+    format!(
+        "  achieved {:.2} req/s, {quota}; {held}{pauses}",
+        s.achieved_rate
+    )
 }
 
 #[cfg(test)]
@@ -245,6 +301,7 @@ mod tests {
                 configured: 20.0,
                 current: 14.0,
                 decreases: 1,
+                ..RateSnapshot::default()
             },
         );
         let report = UpstreamReport {
