@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod coverage;
 mod durations;
+mod init;
 mod lastfailed;
 mod list;
 mod proxy_cmd;
@@ -35,6 +36,7 @@ fn main() {
         Some(cli::Command::List(args)) => run::list(args),
         Some(cli::Command::Config(args)) => config(args),
         Some(cli::Command::Proxy(args)) => proxy_cmd::proxy(args),
+        Some(cli::Command::Init(args)) => init::init(args),
         None => run::run(cli.run),
     };
     std::process::exit(code);
