@@ -235,3 +235,47 @@ fn a_project_without_pyproject_gets_a_pacer_toml() {
     let names: Vec<&str> = listed.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(names, ["network", "api"], "{listed:?}");
 }
+
+#[test]
+fn without_testpaths_the_root_folders_are_read_and_network_clients_are_a_hint_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("test_root.py"),
+        "def test_root():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("api_checks")).unwrap();
+    std::fs::write(
+        dir.path().join("api_checks/conftest.py"),
+        "import pytest\n\n@pytest.fixture\ndef session():\n    import requests\n    \
+         s = requests.Session()\n    yield s\n    s.close()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("api_checks/test_calls.py"),
+        "def test_call(session):\n    assert session is not None or True\n",
+    )
+    .unwrap();
+    let out = pacer(dir.path(), &["init", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+    assert!(
+        written.contains(
+            "# its tests use `session` (requests.Session): if they call a live API, make it \
+             kind = \"io\" and rate_limited = true\n[tool.pacer.categories.api_checks]\n"
+        ),
+        "{written}"
+    );
+    // A hint, not a setting: the category stays cpu and not rate limited.
+    assert!(!written.contains("\nrate_limited"), "{written}");
+    assert!(!written.contains("\nkind = \"io\""), "{written}");
+    assert!(
+        written.contains("# - 1 test file directly in the project root: left in `default`"),
+        "{written}"
+    );
+}

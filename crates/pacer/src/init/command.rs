@@ -155,7 +155,13 @@ fn looked_at(suite: &Suite) -> String {
         suite
             .testpaths
             .iter()
-            .map(|p| format!("{p}/"))
+            .map(|p| {
+                if p == "." {
+                    "./".into()
+                } else {
+                    format!("{p}/")
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -145,8 +145,17 @@ pub fn propose(suite: &Suite, settings: &Settings) -> Proposal {
     }
 
     // Then each folder of tests directly under a test path.
+    let api_markers: BTreeSet<String> = proposal
+        .categories
+        .iter()
+        .flat_map(|c| c.markers.iter().cloned())
+        .collect();
     for testpath in &suite.testpaths {
-        let prefix = format!("{testpath}/");
+        // `testpaths = ["."]`: the folders at the root.
+        let prefix = match testpath.as_str() {
+            "." | "" => String::new(),
+            t => format!("{t}/"),
+        };
         let mut folders: Vec<(String, usize)> = Vec::new();
         let mut top_level = 0;
         for file in suite.files.iter().filter(|f| f.is_test) {
@@ -184,12 +193,30 @@ pub fn propose(suite: &Suite, settings: &Settings) -> Proposal {
                 continue;
             }
             taken.insert(name.clone());
+            let mut why = vec![format!(
+                "{path} holds {}; no category took it (it ran in `default`)",
+                files(count)
+            )];
+            // Network clients in tests no API category takes: a hint, not a
+            // setting (the client may well talk to a local test server).
+            let clients: BTreeSet<String> = suite
+                .files
+                .iter()
+                .filter(|f| f.is_test && f.path.starts_with(&path))
+                .filter(|f| f.markers.is_disjoint(&api_markers))
+                .flat_map(|f| f.requested.iter())
+                .filter_map(|p| suite.network_fixtures.iter().find(|n| &n.name == p))
+                .map(|n| format!("`{}` ({})", n.name, n.client))
+                .collect();
+            if !clients.is_empty() {
+                why.push(format!(
+                    "its tests use {}: if they call a live API, make it kind = \"io\" and rate_limited = true",
+                    clients.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
             proposal.categories.push(ProposedCategory {
                 name,
-                why: vec![format!(
-                    "{path} holds {}; no category took it (it ran in `default`)",
-                    files(count)
-                )],
+                why,
                 description: format!("tests in {path}"),
                 paths: vec![path],
                 markers: Vec::new(),
@@ -200,8 +227,13 @@ pub fn propose(suite: &Suite, settings: &Settings) -> Proposal {
             });
         }
         if top_level > 0 {
+            let place = if prefix.is_empty() {
+                "the project root"
+            } else {
+                prefix.as_str()
+            };
             proposal.notes.push(format!(
-                "{} directly in {prefix}: left in `default`",
+                "{} directly in {place}: left in `default`",
                 files(top_level)
             ));
         }

@@ -74,13 +74,13 @@ impl Suite {
         let ini = read_pytest_config(root);
         suite.pytest_config = ini.file.clone();
         suite.declared = ini.markers;
+        // Without `testpaths` pytest collects from where it starts: the
+        // project's `tests`/`test` folder if it has one, else the root.
         suite.testpaths = if ini.testpaths.is_empty() {
-            ["tests", "test"]
-                .iter()
-                .filter(|d| root.join(d).is_dir())
-                .map(|d| d.to_string())
-                .take(1)
-                .collect()
+            let folder = ["tests", "test"]
+                .into_iter()
+                .find(|d| root.join(d).is_dir());
+            vec![folder.unwrap_or(".").to_string()]
         } else {
             ini.testpaths
         };
