@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn the_section_is_valid_toml_with_tables_under_the_prefix() {
         let text = section(&proposal(), "tool.pacer", "pyproject.toml");
-        let parsed: toml::Table = text.parse().expect("valid TOML");
+        let parsed: toml_edit::DocumentMut = text.parse().expect("valid TOML");
         let cat = &parsed["tool"]["pacer"]["categories"]["uses_real_data"];
         assert_eq!(cat["kind"].as_str(), Some("io"));
         assert_eq!(cat["order"].as_integer(), Some(-5));
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn pacer_toml_gets_top_level_tables() {
         let text = section(&proposal(), "", "pytest.ini");
-        let parsed: toml::Table = text.parse().expect("valid TOML");
+        let parsed: toml_edit::DocumentMut = text.parse().expect("valid TOML");
         assert!(parsed["categories"].get("uses_real_data").is_some());
     }
 

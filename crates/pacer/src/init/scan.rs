@@ -221,17 +221,21 @@ fn read_pytest_config(root: &Path) -> PytestIni {
 }
 
 fn from_pyproject(text: &str) -> Option<PytestIni> {
-    let doc: toml::Table = text.parse().ok()?;
+    // toml_edit, the parser pacer-settings already uses: no second TOML crate.
+    let doc: toml_edit::DocumentMut = text.parse().ok()?;
     let pytest = doc.get("tool")?.get("pytest")?;
     // pytest 9's native `[tool.pytest]`, or the older `[tool.pytest.ini_options]`.
     let options = pytest.get("ini_options").unwrap_or(pytest);
     let strings = |key: &str| -> Vec<String> {
-        match options.get(key) {
-            Some(toml::Value::Array(items)) => items
+        let Some(item) = options.get(key) else {
+            return Vec::new();
+        };
+        match (item.as_array(), item.as_str()) {
+            (Some(items), _) => items
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect(),
-            Some(toml::Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+            (None, Some(s)) => s.split_whitespace().map(str::to_string).collect(),
             _ => Vec::new(),
         }
     };
