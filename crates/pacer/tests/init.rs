@@ -128,7 +128,7 @@ fn ofsc_layout_after_init_lists_the_projects_categories_not_default() {
     assert_eq!(
         after,
         vec![
-            expect("serial", 1, "cpu", false, true),
+            expect("serial", 2, "cpu", true, true),
             expect("uses_real_data", 4, "io", true, false),
             expect("unit", 1, "cpu", false, false),
             expect("async", 2, "cpu", false, false),
@@ -143,7 +143,7 @@ fn ofsc_layout_after_init_lists_the_projects_categories_not_default() {
     let run = pacer(dir.path(), &["-n", "2", "-p", "no:cacheprovider"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert!(
-        stdout(&run).contains("12 passed, 4 skipped"),
+        stdout(&run).contains("12 passed, 5 skipped"),
         "{}",
         text(&run)
     );
@@ -277,5 +277,30 @@ fn without_testpaths_the_root_folders_are_read_and_network_clients_are_a_hint_on
     assert!(
         written.contains("# - 1 test file directly in the project root: left in `default`"),
         "{written}"
+    );
+}
+
+/// The whole proposal for the ofsc layout, as the user reads it, against
+/// `tests/snapshots/init_ofsc_layout.diff` (`PACER_BLESS=1` rewrites it).
+#[test]
+fn the_ofsc_layout_proposal_reads_as_the_snapshot() {
+    let dir = ofsc_copy();
+    let out = pacer(dir.path(), &["init"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = format!(
+        "{}--- stderr\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/init_ofsc_layout.diff");
+    if std::env::var_os("PACER_BLESS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &shown).unwrap();
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    assert_eq!(
+        shown, expected,
+        "pacer init's output changed; PACER_BLESS=1 cargo test -p pacer --test init rewrites the snapshot"
     );
 }

@@ -28,6 +28,8 @@ pub struct ProposedCategory {
     pub rate_limited: bool,
     pub max_workers: Option<usize>,
     pub order: Option<i64>,
+    /// A built-in category changed key by key: only `rate_limited` is written.
+    pub builtin_override: bool,
 }
 
 /// An upstream stub.
@@ -141,15 +143,63 @@ pub fn propose(suite: &Suite, settings: &Settings) -> Proposal {
             rate_limited: true,
             max_workers: Some(API_CATEGORY_CAP),
             order: Some(API_CATEGORY_ORDER),
+            builtin_override: false,
         });
     }
 
-    // Then each folder of tests directly under a test path.
+    // A built-in category tried before the API ones (`serial`, whose tests
+    // run alone) takes API-calling tests too: without the proxy their calls
+    // would go straight to the API. Rate limiting it costs tests that make
+    // no calls nothing.
     let api_markers: BTreeSet<String> = proposal
         .categories
         .iter()
         .flat_map(|c| c.markers.iter().cloned())
         .collect();
+    for builtin in settings.categories().ordered() {
+        if builtin.rate_limited
+            || builtin.markers.is_empty()
+            || builtin.order >= API_CATEGORY_ORDER
+            || api_markers.is_empty()
+        {
+            continue;
+        }
+        let both: Vec<&str> = suite
+            .files
+            .iter()
+            .filter(|f| f.is_test)
+            .filter(|f| builtin.markers.iter().any(|m| f.markers.contains(m)))
+            .filter(|f| f.markers.iter().any(|m| api_markers.contains(m)))
+            .map(|f| f.path.as_str())
+            .collect();
+        if both.is_empty() {
+            continue;
+        }
+        proposal.categories.push(ProposedCategory {
+            name: builtin.name.clone(),
+            why: vec![
+                format!(
+                    "{} mark{} tests both `{}` and `{}`: the built-in `{}` comes first and takes them,",
+                    both.join(", "),
+                    if both.len() == 1 { "s" } else { "" },
+                    builtin.markers.join("`/`"),
+                    api_markers.iter().cloned().collect::<Vec<_>>().join("`/`"),
+                    builtin.name
+                ),
+                "so it goes through the proxy too (tests that make no calls lose nothing)".into(),
+            ],
+            description: String::new(),
+            paths: Vec::new(),
+            markers: Vec::new(),
+            io: false,
+            rate_limited: true,
+            max_workers: None,
+            order: None,
+            builtin_override: true,
+        });
+    }
+
+    // Then each folder of tests directly under a test path.
     for testpath in &suite.testpaths {
         // `testpaths = ["."]`: the folders at the root.
         let prefix = match testpath.as_str() {
@@ -224,6 +274,7 @@ pub fn propose(suite: &Suite, settings: &Settings) -> Proposal {
                 rate_limited: false,
                 max_workers: None,
                 order: None,
+                builtin_override: false,
             });
         }
         if top_level > 0 {

@@ -36,6 +36,10 @@ pub fn section(proposal: &Proposal, prefix: &str, looked_at: &str) -> String {
             let _ = writeln!(out, "# {why}");
         }
         let _ = writeln!(out, "[{}]", key(&format!("categories.{}", c.name)));
+        if c.builtin_override {
+            let _ = writeln!(out, "rate_limited = true");
+            continue;
+        }
         let _ = writeln!(out, "description = {}", quote(&c.description));
         if !c.paths.is_empty() {
             let _ = writeln!(out, "paths = {}", array(&c.paths));
@@ -203,6 +207,7 @@ mod tests {
                 rate_limited: true,
                 max_workers: Some(10),
                 order: Some(-5),
+                builtin_override: false,
             }],
             upstreams: vec![ProposedUpstream {
                 name: "ofsc".into(),
