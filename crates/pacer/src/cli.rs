@@ -30,6 +30,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Run the rate-limiting proxy alone, printing its address and live statistics.
     Proxy(ProxyArgs),
+    /// Read the suite and write a commented pacer section for it (shows the diff, asks first).
+    Init(InitArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -314,6 +316,17 @@ pub struct ConfigArgs {
     /// Print JSON for machines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `pacer init`: a pacer section for the project, from its suite.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InitArgs {
+    /// Write without asking (the diff is still printed).
+    #[arg(long)]
+    pub write: bool,
+    /// Act as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
 }
 
 #[cfg(test)]

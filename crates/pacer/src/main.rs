@@ -12,6 +12,7 @@ mod coverage;
 mod durations;
 mod error;
 mod fallback;
+mod init;
 mod junit_on_demand;
 mod lastfailed;
 mod listing;
@@ -51,6 +52,7 @@ fn main() {
         Some(cli::Command::List(args)) => commands::list::list(args),
         Some(cli::Command::Config(args)) => commands::config::config(args),
         Some(cli::Command::Proxy(args)) => Ok(proxy_cmd::proxy(args)),
+        Some(cli::Command::Init(args)) => Ok(init::init(args)),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));
