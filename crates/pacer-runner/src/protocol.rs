@@ -173,6 +173,10 @@ pub struct PytestOptions {
     pub pdb: bool,
     /// The positional arguments pytest found (paths, node ids).
     pub file_or_dir: Vec<String>,
+    /// pytest-xdist's `--tx`, `--px` or `--rsyncdir`: remote workers.
+    pub remote: bool,
+    /// pytest-xdist's `-f` / `--looponfail`.
+    pub looponfail: bool,
 }
 
 impl Default for PytestOptions {
@@ -197,6 +201,8 @@ impl Default for PytestOptions {
             xmlpath: None,
             pdb: false,
             file_or_dir: Vec::new(),
+            remote: false,
+            looponfail: false,
         }
     }
 }

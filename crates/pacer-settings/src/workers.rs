@@ -22,7 +22,9 @@ impl Workers {
     /// that name `origin`.
     pub fn parse(text: &str, origin: &Source) -> Result<Workers, SettingsError> {
         let trimmed = text.trim();
-        if trimmed.eq_ignore_ascii_case("auto") {
+        // pytest-xdist's `logical` counts logical cores, which is what
+        // `auto` counts here too.
+        if trimmed.eq_ignore_ascii_case("auto") || trimmed.eq_ignore_ascii_case("logical") {
             return Ok(Workers::Auto);
         }
         match trimmed.parse::<usize>() {
@@ -64,6 +66,7 @@ mod tests {
     fn parses_counts_and_auto() {
         assert_eq!(Workers::parse("4", &env()).unwrap(), Workers::Count(4));
         assert_eq!(Workers::parse(" AUTO ", &env()).unwrap(), Workers::Auto);
+        assert_eq!(Workers::parse("logical", &env()).unwrap(), Workers::Auto);
         assert_eq!(Workers::Auto.count(6), 6);
     }
 

@@ -41,6 +41,11 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
     if options.collectonly {
         return delegate("`--collect-only` runs no tests: plain pytest answers it");
     }
+    if options.looponfail {
+        return delegate(
+            "`--looponfail` watches files and reruns: plain pytest (pytest-xdist) does it",
+        );
+    }
     if options.pdb {
         return delegate("`--pdb`/`--trace` need the terminal: running plain pytest, sequentially");
     }
@@ -62,7 +67,13 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
     let workers = if inputs.fixed {
         1
     } else {
-        let (workers, notes) = workers(inputs, options);
+        let (workers, mut notes) = workers(inputs, options);
+        if options.remote {
+            notes.push(
+                "`--tx`/`--px`/`--rsyncdir` are not supported: pacer runs its workers on this machine"
+                    .to_string(),
+            );
+        }
         tuning.notes = notes;
         tuning.dist = match inputs.dist.as_deref().or(options.dist.as_deref()) {
             Some("loadfile") => Some(Dist::LoadFile),
@@ -221,6 +232,14 @@ mod tests {
             Some(Dist::LoadFile),
             "pacer's flag wins"
         );
+    }
+
+    #[test]
+    fn remote_workers_are_named_and_looponfail_goes_to_pytest() {
+        let o = options(|o| o.remote = true);
+        assert_eq!(tune(&inputs(), &o).notes.len(), 1);
+        let o = options(|o| o.looponfail = true);
+        assert!(tune(&inputs(), &o).delegate.is_some());
     }
 
     #[test]

@@ -269,3 +269,68 @@ fn last_failed_and_failed_first_say_what_pytest_says() {
         assert_eq!(theirs.len(), 2, "{theirs:?}");
     }
 }
+
+#[test]
+fn xdist_remote_options_are_named_not_ignored() {
+    let dir = project(&[]);
+    let out = pacer_in(
+        dir.path(),
+        &["-n", "2", "-p", "no:cacheprovider", "--", "--tx", "popen"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("`--tx`/`--px`/`--rsyncdir` are not supported"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
+}
+
+/// xdist's `-f` watches files for ever: pacer hands it to plain pytest,
+/// saying so, instead of hanging in a worker.
+#[test]
+fn looponfail_is_handed_to_plain_pytest() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let dir = project(&[]);
+    let mut child = pacer_command(dir.path(), &["-n", "2", "-f", "-p", "no:cacheprovider"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if seen.contains("looponfail") {
+                break;
+            }
+        }
+        let _ = tx.send(seen);
+    });
+    let seen = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_default();
+    // SAFETY: signalling the process group this test started.
+    unsafe {
+        libc_kill(-(child.id() as i32), 9);
+    }
+    let _ = child.wait();
+    assert!(
+        seen.contains("`--looponfail` watches files and reruns"),
+        "{seen}"
+    );
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}

@@ -50,6 +50,7 @@ from .fixtures import (  # noqa: E402,F401
 from .hooks import (  # noqa: E402,F401
     pytest_addoption,
     pytest_collection,
+    pytest_cmdline_main,
     pytest_collectreport,
     pytest_configure,
     pytest_deselected,

@@ -31,6 +31,20 @@ def pytest_load_initial_conftests(early_config, parser, args):
     return (yield)
 
 
+# pytest-xdist's `-f`, seen before xdist's own `pytest_cmdline_main` takes
+# the process over to watch files: pacer hands that mode to plain pytest.
+LOOPONFAIL = pytest.StashKey()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config):
+    # A wrapper runs before every plain implementation, tryfirst ones too.
+    if os.environ.get("PACER_FD") and getattr(config.option, "looponfail", False):
+        config.stash[LOOPONFAIL] = True
+        config.option.looponfail = False
+    return (yield)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     fd = os.environ.get("PACER_FD")
@@ -41,6 +55,7 @@ def pytest_configure(config):
     # Read before `neutralise` clears what pacer does for the whole run.
     junit = options.junit_options(config)
     parsed = options.pytest_options(config)
+    parsed["looponfail"] = parsed["looponfail"] or config.stash.get(LOOPONFAIL, False)
     options.neutralise(config)
     worker.start(config, Channel(int(fd)), env, parsed, junit, config.stash.get(COV_APPEND, None))
     collect.keep_invocation_relative_ids(config)

@@ -80,6 +80,10 @@ def pytest_options(config):
         "xmlpath": os.path.abspath(os.path.expanduser(xmlpath)) if xmlpath else None,
         "pdb": bool(get("usepdb", False)) or bool(get("trace", False)),
         "file_or_dir": [str(a) for a in (get("file_or_dir") or [])],
+        # pytest-xdist's remote execution and its watch mode, which pacer does
+        # not do: it says so instead of ignoring them.
+        "remote": bool(get("tx") or get("rsyncdir") or get("px")),
+        "looponfail": bool(get("looponfail", False)),
     }
 
 
