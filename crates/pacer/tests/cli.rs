@@ -637,6 +637,11 @@ fn sigterm_stops_the_run_like_ctrl_c() {
     interrupt_mid_run(15);
 }
 
+#[test]
+fn sighup_stops_the_run_like_ctrl_c() {
+    interrupt_mid_run(1);
+}
+
 fn interrupt_mid_run(signal: i32) {
     let (status, seen) = signal_mid_run(&["-n", "2", "-v"], signal);
     assert_eq!(status.code(), Some(2), "{seen}");

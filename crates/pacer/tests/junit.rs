@@ -218,10 +218,19 @@ fn a_timed_out_run_still_writes_the_tests_that_passed() {
 
 #[test]
 fn a_run_stopped_by_sigterm_still_writes_its_report() {
+    stopped_by_signal_still_writes_its_report(15);
+}
+
+#[test]
+fn a_run_stopped_by_sighup_still_writes_its_report() {
+    stopped_by_signal_still_writes_its_report(1);
+}
+
+fn stopped_by_signal_still_writes_its_report(signal: i32) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("term.xml");
     let path_arg = path.display().to_string();
-    let (status, seen) = signal_mid_run(&["-n", "2", "-v", "--junitxml", &path_arg], 15);
+    let (status, seen) = signal_mid_run(&["-n", "2", "-v", "--junitxml", &path_arg], signal);
     assert_eq!(status.code(), Some(2), "{seen}");
     let report = read_report(&path, &seen);
     let suite = only_suite(&report);

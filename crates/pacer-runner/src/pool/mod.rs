@@ -271,10 +271,12 @@ impl Pool {
         }
         let mut interrupts = 0;
         let tick = std::time::Duration::from_millis(200);
-        // A CI runner's cancel (SIGTERM) stops the run like Ctrl-C does, so
-        // what ran is still reported.
+        // A CI runner's cancel (SIGTERM) and a closed terminal (SIGHUP)
+        // stop the run like Ctrl-C does, so what ran is still reported.
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             if self.end.is_some() || self.all_gone() {
                 break;
@@ -289,6 +291,10 @@ impl Pool {
                     self.interrupt(reporter, interrupts);
                 }
                 Some(()) = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {
+                    interrupts += 1;
+                    self.interrupt(reporter, interrupts);
+                }
+                Some(()) = async { hangup.as_mut()?.recv().await }, if hangup.is_some() => {
                     interrupts += 1;
                     self.interrupt(reporter, interrupts);
                 }
