@@ -334,3 +334,23 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
+
+/// Workers beyond the cores start once the plan says how many tests can run
+/// at once: `-n 300` on four tests starts four workers, not 300.
+#[test]
+fn workers_never_outnumber_the_tests_that_can_run() {
+    let dir = project(&[]);
+    let out = pacer_in(
+        dir.path(),
+        &["-n", "300", "--debug", "-p", "no:cacheprovider"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
+    let started = stderr(&out).matches("says Hello(Hello").count();
+    assert!(
+        (1..=4).contains(&started),
+        "{started} workers\n{}",
+        text(&out)
+    );
+}

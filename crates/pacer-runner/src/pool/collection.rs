@@ -376,10 +376,12 @@ impl Pool {
                 .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
                 .sum()
         };
+        // As many workers as tests can run at once: the cpu ones within
+        // `--workers`, io ones up to their categories' caps.
         let workers = self.config.workers.max(1);
         let cpu = pending(crate::scheduler::Kind::Cpu).min(workers);
         let io = pending(crate::scheduler::Kind::Io);
-        let total = workers.max(cpu + io);
+        let total = (cpu + io).max(1);
         let running = self.forks_wanted
             + self
                 .workers

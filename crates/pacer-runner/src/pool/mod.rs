@@ -253,17 +253,16 @@ impl Pool {
         // for the cores, so the rest are forked ready-made from a zygote.
         let workers = self.config.workers.max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.config.prewarm_zygote {
+        // Workers beyond the cores are only added once the plan says how
+        // many tests can run at once (`spawn_io_workers`): `-n 300` on 40
+        // tests never starts 300. The zygote that forks them starts now.
+        if self.config.prewarm_zygote || (workers > cores && self.config.fork) {
             if let Err(err) = self.start_zygote() {
                 self.debug(|| err.to_string());
             }
         }
-        for index in 0..workers {
-            let started = if index < cores {
-                self.spawn_worker().map(|_| ())
-            } else {
-                self.add_worker()
-            };
+        for _ in 0..workers.min(cores) {
+            let started = self.spawn_worker().map(|_| ());
             if let Err(err) = started {
                 self.shutdown_all(libc::SIGKILL);
                 return RunEnd::Failed(err);

@@ -78,8 +78,11 @@ impl Pool {
         let have = running.len() + self.forks_wanted;
         self.debug(|| format!("pytest's options ask for {workers} workers (had {have})"));
         self.config.workers = workers;
+        // Beyond the cores, workers are added once the plan says how many
+        // tests can run at once (`spawn_io_workers`).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if workers > have {
-            for _ in have..workers {
+            for _ in have..workers.min(cores.max(have)) {
                 if self.add_worker().is_err() {
                     break;
                 }
