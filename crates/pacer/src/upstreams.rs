@@ -210,14 +210,19 @@ pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::
                 String::new()
             }
         )?;
-        writeln!(
-            out,
-            "  time queued {:.1}s, time in backoff {:.1}s, retry rate {:.1}%, success after retries {:.1}%",
-            s.time_queued,
-            s.time_in_backoff,
-            s.retry_rate * 100.0,
-            s.success_rate * 100.0
-        )?;
+        if s.requests == 0 {
+            // Ratios of nothing are not 100%.
+            writeln!(out, "  no request went through this proxy")?;
+        } else {
+            writeln!(
+                out,
+                "  time queued {:.1}s, time in backoff {:.1}s, retry rate {:.1}%, success after retries {:.1}%",
+                s.time_queued,
+                s.time_in_backoff,
+                s.retry_rate * 100.0,
+                s.success_rate * 100.0
+            )?;
+        }
         let settled = if (s.current_rate - s.configured_rate).abs() < 1e-9 {
             let from = match s.quota_origin {
                 QuotaOrigin::Default => "the default",
@@ -325,5 +330,24 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["stats"]["seen_429"], 1);
         assert_eq!(json["env_var"], "PACER_UPSTREAM_API");
+    }
+
+    #[test]
+    fn a_proxy_nobody_used_claims_no_success_rate() {
+        let stats = StatsRecorder::default().snapshot("api", RateSnapshot::default());
+        let report = UpstreamReport {
+            upstream_url: "http://127.0.0.1:9".into(),
+            proxy_url: "http://127.0.0.1:10".into(),
+            env_var: "PACER_UPSTREAM_API".into(),
+            stats,
+        };
+        let mut out = Vec::new();
+        print_stats(&mut out, std::slice::from_ref(&report)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("no request went through this proxy"),
+            "{text}"
+        );
+        assert!(!text.contains("100.0%"), "{text}");
     }
 }
