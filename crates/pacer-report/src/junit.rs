@@ -32,7 +32,6 @@
 //! a rename), so a reader never sees half a report.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -40,6 +39,8 @@ use pacer_runner::events::{Event, Reporter};
 use pacer_runner::protocol::{CollectProblem, PhaseReport};
 use pacer_types::{Outcome, Phase};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::report_file::{self, FileError};
 
 /// pytest's default `junit_suite_name`.
 pub const DEFAULT_SUITE_NAME: &str = "pytest";
@@ -69,14 +70,24 @@ pub enum JunitError {
 /// creates its folder and a probe file there, then removes the probe.
 /// An error here is a usage error, caught before any test runs.
 pub fn check_writable(path: &Path) -> Result<(), JunitError> {
-    prepare_folder(path)?;
-    let probe = temp_path(path, "probe");
-    std::fs::File::create(&probe).map_err(|source| JunitError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+    report_file::check_writable(path).map_err(|e| junit_error(path, e))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
+    report_file::write_atomically(path, bytes).map_err(|e| junit_error(path, e))
+}
+
+fn junit_error(path: &Path, error: FileError) -> JunitError {
+    match error {
+        FileError::IsDirectory => JunitError::IsDirectory {
+            path: path.to_path_buf(),
+        },
+        FileError::CreateDir(dir, source) => JunitError::CreateDir { path: dir, source },
+        FileError::Write(source) => JunitError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 /// pytest's `junit_family`: which attributes a `<testcase>` carries.
@@ -563,51 +574,6 @@ fn worker_lost(report: &PhaseReport) -> bool {
         .msg
         .as_deref()
         .is_some_and(|m| m.starts_with("worker crashed (") || m.ends_with("(--timeout)"))
-}
-
-fn folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// A hidden file beside `path`, unique to this process.
-fn temp_path(path: &Path, what: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "junit.xml".into());
-    folder(path).join(format!(".{name}.pacer-{what}-{}", std::process::id()))
-}
-
-/// Refuses a folder as the report path and makes sure its parent exists.
-fn prepare_folder(path: &Path) -> Result<(), JunitError> {
-    if path.is_dir() {
-        return Err(JunitError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = folder(path);
-    std::fs::create_dir_all(&dir).map_err(|source| JunitError::CreateDir { path: dir, source })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
-    prepare_folder(path)?;
-    let temp = temp_path(path, "tmp");
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    written.map_err(|source| {
-        let _ = std::fs::remove_file(&temp);
-        JunitError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod junit;
 pub mod lastfailed;
 pub mod options;
 pub mod record;
+mod report_file;
 pub mod reports;
 pub mod tally;
 pub mod tee;

@@ -4,12 +4,12 @@
 //! as the JUnit file is written, and again when the binary adds what only
 //! it knows after the run (the proxies' statistics, the final exit code).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use pacer_runner::events::{Event, Reporter};
 
 use crate::record::RunRecord;
+use crate::report_file::{self, FileError};
 use crate::{html, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -98,60 +98,19 @@ impl Reporter for RunReports {
 
 /// Checks before the run that `path` can be written (its folder is made).
 pub fn check_writable(path: &Path) -> Result<(), ReportError> {
-    prepare_folder(path)?;
-    let probe = temp_path(path, "probe");
-    std::fs::File::create(&probe).map_err(|source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+    report_file::check_writable(path).map_err(|e| report_error(path, e))
 }
 
-fn prepare_folder(path: &Path) -> Result<(), ReportError> {
-    if path.is_dir() {
-        return Err(ReportError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = folder(path);
-    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-fn temp_path(path: &Path, what: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    folder(path).join(format!(".{name}.pacer-{what}-{}", std::process::id()))
-}
-
-/// Written beside `path`, then renamed over it: a reader never sees half a
-/// report.
 fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
-    prepare_folder(path)?;
-    let temp = temp_path(path, "tmp");
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    written.map_err(|source| {
-        let _ = std::fs::remove_file(&temp);
-        ReportError::Write {
-            path: path.to_path_buf(),
-            source,
+    report_file::write_atomically(path, text.as_bytes()).map_err(|e| report_error(path, e))
+}
+
+fn report_error(path: &Path, error: FileError) -> ReportError {
+    let path = path.to_path_buf();
+    match error {
+        FileError::IsDirectory => ReportError::IsDirectory { path },
+        FileError::CreateDir(_, source) | FileError::Write(source) => {
+            ReportError::Write { path, source }
         }
-    })
+    }
 }
