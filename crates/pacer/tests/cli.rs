@@ -11,24 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{pacer_command, python, signal_mid_run, suite, text};
-
-/// `pacer ARGS` in `dir` with extra environment variables.
-fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = pacer_command(dir, args);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("pacer runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{pacer_in, python, signal_mid_run, stderr, stdout, suite, text};
 
 /// A throwaway project with a `pyproject.toml` and one passing test.
 fn project(pyproject: &str) -> tempfile::TempDir {

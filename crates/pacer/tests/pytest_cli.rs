@@ -7,26 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Output;
-
-use common::{pacer_command, suite, text};
-
-fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = pacer_command(dir, args);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("pacer runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{pacer_command, pacer_in, stderr, stdout, suite, text};
 
 /// A project with `files` (name, content) and four passing tests.
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -151,16 +151,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // The report was written on the pool's `Finished` (again after a
     // rerun); a run that never finished has none, as pytest would not.
     let code = match junit.junit.as_mut().and_then(|j| j.take_result()) {
-        Some(Err(source)) => {
-            let err = Error::Junit { source };
-            err.print();
-            // A run whose report is missing must not pass in CI.
-            if code == exit::OK {
-                err.exit_code()
-            } else {
-                code
-            }
-        }
+        Some(Err(source)) => report_missing(code, Error::Junit { source }),
         _ => code,
     };
     let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
@@ -204,20 +195,26 @@ fn finish_reports(reports: &mut RunReports, upstreams: &[UpstreamReport], code: 
     reports.record.set_upstreams(upstream_stats(upstreams));
     reports.write();
     match reports.take_result() {
-        Some(Err((kind, source))) => {
-            let err = Error::Report {
+        Some(Err((kind, source))) => report_missing(
+            code,
+            Error::Report {
                 kind,
                 before_run: false,
                 source,
-            };
-            err.print();
-            if code == exit::OK {
-                err.exit_code()
-            } else {
-                code
-            }
-        }
+            },
+        ),
         _ => code,
+    }
+}
+
+/// Says why a report is missing; a run whose report is missing must not
+/// pass in CI, so it fails a run that would have passed.
+fn report_missing(code: i32, err: Error) -> i32 {
+    err.print();
+    if code == exit::OK {
+        err.exit_code()
+    } else {
+        code
     }
 }
 

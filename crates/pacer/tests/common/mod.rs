@@ -46,6 +46,23 @@ pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// `pacer ARGS` in `dir` with extra environment variables.
+pub fn pacer_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = pacer_command(dir, args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("pacer runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 pub fn text(output: &Output) -> String {
     format!(
         "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
