@@ -82,6 +82,10 @@ impl Pool {
     /// The files a worker must collect to take over `units`, with their
     /// earlier neighbours (see [`crate::plan::with_earlier_neighbours`]).
     fn with_neighbours(&mut self, w: usize, units: &[usize]) -> Vec<usize> {
+        // Most batches come from files the worker already holds.
+        if units.is_empty() {
+            return Vec::new();
+        }
         let Some(scheduler) = self.scheduler.as_mut() else {
             return units.to_vec();
         };
