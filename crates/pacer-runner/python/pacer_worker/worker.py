@@ -307,7 +307,11 @@ class Worker:
                 if self.stopping:
                     break
             item, env = self.queue.pop(0)
-            nextitem = self.queue[0][0] if self.queue else None
+            # With nothing queued (pacer said `idle`), the session is the next
+            # item: module and class fixtures end as pytest would end them,
+            # but session fixtures live on, set up once per worker as under
+            # xdist; `finish` tears them down when pacer says stop.
+            nextitem = self.queue[0][0] if self.queue else self.session
             if env is not self.applied_env:
                 os.environ.update(env)
                 self.applied_env = env
@@ -317,8 +321,6 @@ class Worker:
             # logs start and finish once per attempt, and the attempts are
             # one test, as xdist's `runtest_protocol_complete` counts them.
             self.on_finish(item.nodeid)
-            if nextitem is None:
-                self.last_item = None
 
     def on_start(self, nodeid):
         self.channel.send({"t": "start", "id": nodeid})
