@@ -5,8 +5,7 @@
 //! - [`run`]: the suite on the pool, the 429 rerun, the proxies around it.
 //! - [`list`]: the collected tests grouped by category.
 //! - [`config`]: every effective setting and where it came from.
-//!
-//! (`pacer proxy` lives in `proxy_cmd.rs` for now.)
+//! - [`proxy`]: the run's rate-limiting proxy, alone.
 
 use std::path::PathBuf;
 
@@ -17,6 +16,7 @@ use crate::error::Error;
 
 pub mod config;
 pub mod list;
+pub mod proxy;
 pub mod run;
 
 /// Resolves settings as every command does: `-C` first, then all sources.
