@@ -21,14 +21,6 @@ mod rerun;
 mod tune;
 mod upstreams;
 
-/// `commands/proxy.rs` resolves settings through this path until its errors
-/// are typed: the error printed and mapped here, as every command's is.
-mod run {
-    pub fn settings(common: &crate::cli::CommonArgs) -> Result<pacer_settings::Settings, i32> {
-        crate::commands::settings(common).map_err(|err| crate::error::settle(Err(err)))
-    }
-}
-
 use clap::Parser;
 use pacer_types::exit;
 
@@ -50,7 +42,7 @@ fn main() {
         Some(cli::Command::Run(args)) => commands::run::run(args),
         Some(cli::Command::List(args)) => commands::list::list(args),
         Some(cli::Command::Config(args)) => commands::config::config(args),
-        Some(cli::Command::Proxy(args)) => Ok(commands::proxy::proxy(args)),
+        Some(cli::Command::Proxy(args)) => commands::proxy::proxy(args),
         Some(cli::Command::Init(args)) => Ok(init::init(args)),
         None => commands::run::run(cli.run),
     };

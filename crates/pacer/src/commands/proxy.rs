@@ -6,22 +6,20 @@
 //! hand paces like the run's. It listens on loopback unless
 //! `--allow-non-loopback` says otherwise, and then it prints a warning.
 
-use pacer_runner::pool::exit;
+use pacer_types::exit;
 
 use crate::cli::{CommonArgs, ProxyArgs};
+use crate::error::Error;
 use crate::upstreams::upstream_config;
 
-pub fn proxy(args: ProxyArgs) -> i32 {
+pub fn proxy(args: ProxyArgs) -> Result<i32, Error> {
     let common = CommonArgs {
         directory: args.directory.clone(),
         upstreams: args.upstreams.clone(),
         limits: args.limits.clone(),
         ..CommonArgs::default()
     };
-    let settings = match crate::run::settings(&common) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let settings = super::settings(&common)?;
     // Only the upstreams named on the command line, when any are: the
     // project may list others this proxy is not meant for.
     let named: Vec<&str> = args
@@ -39,17 +37,10 @@ pub fn proxy(args: ProxyArgs) -> i32 {
         eprintln!("warning: {warning}");
     }
     if cfgs.is_empty() {
-        eprintln!(
-            "error: no upstream to proxy\n\nhint: pass --upstream NAME=URL, or add [tool.pacer.upstreams.NAME] with a `url` to pyproject.toml"
-        );
-        return exit::USAGE_ERROR;
+        return Err(Error::NoUpstream);
     }
     if !args.bind.is_loopback() && !args.allow_non_loopback {
-        eprintln!(
-            "error: refusing to listen on {}, which is not a loopback address: anyone who can reach it spends your rate budget\n\nhint: pass --allow-non-loopback to bind there anyway, or leave --bind at 127.0.0.1",
-            args.bind
-        );
-        return exit::USAGE_ERROR;
+        return Err(Error::NonLoopbackBind { bind: args.bind });
     }
     if !args.bind.is_loopback() {
         eprintln!(
@@ -57,46 +48,19 @@ pub fn proxy(args: ProxyArgs) -> i32 {
             args.bind
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return exit::INTERNAL_ERROR;
-        }
-    };
-    let result = runtime.block_on(pacer_limiter::run_standalone(
-        cfgs,
-        args.bind,
-        args.port,
-        args.allow_non_loopback,
-        std::io::stdout(),
-    ));
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            let usage = matches!(
-                e,
-                pacer_limiter::ProxyError::InvalidConfig { .. }
-                    | pacer_limiter::ProxyError::CaFile { .. }
-                    | pacer_limiter::ProxyError::NonLoopback { .. }
-                    | pacer_limiter::ProxyError::Bind { .. }
-            );
-            let mut message = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                message.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            eprintln!("error: failed to run the proxy: {message}\n\nhint: check --upstream, --port and --bind");
-            if usage {
-                exit::USAGE_ERROR
-            } else {
-                exit::INTERNAL_ERROR
-            }
-        }
-    }
+        .map_err(|source| Error::Runtime { source })?;
+    runtime
+        .block_on(pacer_limiter::run_standalone(
+            cfgs,
+            args.bind,
+            args.port,
+            args.allow_non_loopback,
+            std::io::stdout(),
+        ))
+        .map_err(|source| Error::Proxy { source })?;
+    Ok(exit::OK)
 }
