@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use pacer_runner::protocol::{PytestOptions, PytestTerminal};
+use pacer_runner::events::{PytestOptions, PytestTerminal};
 
 /// pytest's `--tb` styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

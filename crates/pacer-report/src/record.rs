@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
+use pacer_runner::events::PhaseReport;
 use pacer_runner::events::{Event, Reporter};
-use pacer_runner::protocol::PhaseReport;
 use pacer_types::{Outcome, Status};
 use serde::{Deserialize, Serialize};
 

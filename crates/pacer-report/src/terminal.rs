@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pacer_runner::events::{CollectProblem, Hello, PhaseReport};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
-use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
 use pacer_types::{Outcome, Phase, Status};
 
 pub use crate::options::{TbStyle, TerminalOptions};

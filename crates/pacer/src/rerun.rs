@@ -22,9 +22,9 @@ use std::path::Path;
 
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::category::CategorySpec;
+use pacer_runner::events::PytestOptions;
 use pacer_runner::events::{Event, Reporter, Summary};
 use pacer_runner::pool::RunEnd;
-use pacer_runner::protocol::PytestOptions;
 use pacer_runner::scheduler::Kind;
 use pacer_settings::{FallbackThreshold, Settings};
 
@@ -56,7 +56,7 @@ pub struct Observed {
     /// pytest's rootdir (node ids are relative to it).
     pub rootdir: Option<String>,
     /// pytest's options as the workers parsed them.
-    pub options: Option<pacer_runner::protocol::PytestOptions>,
+    pub options: Option<pacer_runner::events::PytestOptions>,
     /// Selected tests per category index.
     pub selected: Vec<usize>,
 }

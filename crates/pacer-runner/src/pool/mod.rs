@@ -28,7 +28,7 @@ mod tuning;
 
 pub use tuning::{Tune, Tuning};
 
-/// The exit-code table, re-exported where `pacer proxy` still looks for it.
+/// The exit-code table, re-exported where `pacer init` still looks for it.
 pub use pacer_types::exit;
 
 use crate::category::{CategorySpec, Classifier};
