@@ -60,7 +60,8 @@ pub struct PytestOptions {
     pub tbstyle: String,
     /// `-x` is 1; 0 is none.
     pub maxfail: usize,
-    /// `fd`, `sys`, `no` (`-s`) or `tee-sys`.
+    /// `fd`, `sys`, `no` (`-s`) or `tee-sys`. With `no`, pacer shows the
+    /// workers' output live (`tune.rs`, `RunConfig::live_output`).
     pub capture: String,
     pub collectonly: bool,
     pub lf: bool,
