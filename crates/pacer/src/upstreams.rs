@@ -54,11 +54,35 @@ pub fn wanted(settings: &Settings, selected_rate_limited: bool) -> bool {
 /// each upstream's own URL, so tests written against `PACER_UPSTREAM_<NAME>`
 /// still run, unpaced.
 pub fn direct_env(settings: &Settings) -> Vec<(String, String)> {
-    settings
-        .upstreams()
-        .iter()
-        .map(|u| (env_var_name(&u.name), u.url.clone()))
-        .collect()
+    worker_env(
+        settings
+            .upstreams()
+            .iter()
+            .map(|u| (u.name.as_str(), u.url.clone())),
+    )
+}
+
+/// Set for the workers beside the URLs: each upstream's name and the
+/// variable its URL is in, as JSON. The worker plugin's `pacer_upstream(name)`
+/// (`fixtures.py`) looks the name up here, so pacer alone names the variables.
+pub const UPSTREAMS_VAR: &str = "PACER_UPSTREAMS";
+
+/// `PACER_UPSTREAM_<NAME>=URL` for each `(name, URL)`, and [`UPSTREAMS_VAR`].
+fn worker_env<'a>(upstreams: impl Iterator<Item = (&'a str, String)>) -> Vec<(String, String)> {
+    let mut names = serde_json::Map::new();
+    let mut env = Vec::new();
+    for (name, url) in upstreams {
+        let var = env_var_name(name);
+        names.insert(name.to_owned(), var.clone().into());
+        env.push((var, url));
+    }
+    if !names.is_empty() {
+        env.push((
+            UPSTREAMS_VAR.to_owned(),
+            serde_json::Value::Object(names).to_string(),
+        ));
+    }
+    env
 }
 
 /// One upstream's part of the run's report: where it was reached and how
@@ -148,12 +172,10 @@ impl RunProxies {
         Ok(RunProxies { runtime, handles })
     }
 
-    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy.
+    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy, and
+    /// [`UPSTREAMS_VAR`].
     pub fn env(&self) -> Vec<(String, String)> {
-        self.handles
-            .iter()
-            .map(|h| (env_var_name(h.name()), h.url()))
-            .collect()
+        worker_env(self.handles.iter().map(|h| (h.name(), h.url())))
     }
 
     /// Stops the proxies (open requests get a short grace) and returns their
@@ -330,6 +352,32 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["stats"]["seen_429"], 1);
         assert_eq!(json["env_var"], "PACER_UPSTREAM_API");
+    }
+
+    #[test]
+    fn workers_get_each_url_and_the_variable_each_name_is_in() {
+        let env = worker_env(
+            [
+                ("my-api", "http://a".to_owned()),
+                ("b.2", "http://b".to_owned()),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            env[0],
+            ("PACER_UPSTREAM_MY_API".to_owned(), "http://a".to_owned())
+        );
+        assert_eq!(
+            env[1],
+            ("PACER_UPSTREAM_B_2".to_owned(), "http://b".to_owned())
+        );
+        assert_eq!(env[2].0, UPSTREAMS_VAR);
+        let names: serde_json::Value = serde_json::from_str(&env[2].1).unwrap();
+        assert_eq!(
+            names,
+            serde_json::json!({"my-api": "PACER_UPSTREAM_MY_API", "b.2": "PACER_UPSTREAM_B_2"})
+        );
+        assert!(worker_env(std::iter::empty()).is_empty());
     }
 
     #[test]
