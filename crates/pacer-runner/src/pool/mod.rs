@@ -42,6 +42,9 @@ pub struct RunConfig {
     pub plugin_dir: PathBuf,
     /// Workers for cpu-bound tests (the cores, `-n`).
     pub workers: usize,
+    /// The machine's cores, as settings counted them: up to this many
+    /// workers start as fresh processes, the rest are forked.
+    pub cores: usize,
     pub categories: Vec<CategorySpec>,
     pub classify: Classifier,
     pub maxfail: Option<usize>,
@@ -252,7 +255,7 @@ impl Pool {
         // start in parallel for free; beyond that they would only contend
         // for the cores, so the rest are forked ready-made from a zygote.
         let workers = self.config.workers.max(1);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = self.config.cores;
         // Workers beyond the cores are only added once the plan says how
         // many tests can run at once (`spawn_io_workers`): `-n 300` on 40
         // tests never starts 300. The zygote that forks them starts now.
