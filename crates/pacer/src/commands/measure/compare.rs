@@ -1,7 +1,7 @@
 //! `pacer measure --compare`: which categories got slower than the noise
 //! their repeats showed (rule in docs/measure.md).
 
-use super::schema::{CategoryMeasure, Measurement, ModeMeasure};
+use super::schema::Measurement;
 
 /// The least change that counts as slower, whatever the repeats' spread.
 pub const MIN_THRESHOLD: f64 = 0.10;
@@ -35,12 +35,12 @@ pub fn compare(before: &Measurement, after: &Measurement) -> Vec<Change> {
         let Some(old) = before.categories.iter().find(|c| c.name == new.name) else {
             continue;
         };
-        let modes: [(&'static str, fn(&CategoryMeasure) -> Option<&ModeMeasure>); 2] = [
-            ("parallel", |c| c.parallel.as_ref()),
-            ("sequential", |c| Some(&c.sequential)),
+        let modes = [
+            ("parallel", old.parallel.as_ref(), new.parallel.as_ref()),
+            ("sequential", Some(&old.sequential), Some(&new.sequential)),
         ];
-        for (mode, pick) in modes {
-            let (Some(o), Some(n)) = (pick(old), pick(new)) else {
+        for (mode, o, n) in modes {
+            let (Some(o), Some(n)) = (o, n) else {
                 continue;
             };
             if o.wall <= 0.0 {
@@ -63,7 +63,7 @@ pub fn compare(before: &Measurement, after: &Measurement) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::measure::schema::RunTime;
+    use crate::commands::measure::schema::{CategoryMeasure, ModeMeasure, RunTime};
 
     fn mode(walls: &[f64]) -> ModeMeasure {
         let runs = walls
