@@ -82,3 +82,50 @@ fn a_normal_run_of_the_same_suite_does_not_load_the_doctor_plugin() {
     // pytest cannot find the plugin outside `pacer doctor`.
     assert_ne!(listed.status.code(), Some(0), "{}", text(&listed));
 }
+
+#[test]
+fn doctor_names_an_upstream_whose_rate_bounds_the_run() {
+    // 6 tests x 2 calls at 4 requests/s: 3 s at least, however many
+    // workers; the tests' own time, sequential, is mostly that wait, and
+    // spread over 4 workers it is about a quarter of it.
+    let api = common::mockapi::start(&["--rate", "100", "--latency", "0.01"]);
+    let dir = suite_copy("ratelimited");
+    let upstream = format!("--upstream=api={}", api.url);
+    let output = pacer_in(
+        dir.path(),
+        &[
+            "doctor",
+            "--json",
+            "-n",
+            "4",
+            &upstream,
+            "--rate",
+            "4",
+            "--burst",
+            "1",
+            "tests/end_to_end",
+            "-p",
+            "no:cacheprovider",
+        ],
+        &[("RATELIMITED_TESTS", "6"), ("RATELIMITED_CALLS", "2")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).expect("JSON on stdout");
+    assert_eq!(doc["upstreams"][0]["name"], "api", "{doc:#}");
+    assert_eq!(doc["upstreams"][0]["requests"], 12, "{doc:#}");
+    let advice: Vec<&str> = doc["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "upstream-rate")
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert!(advice.len() == 1 && advice[0].contains("`api`"), "{doc:#}");
+    let e2e = doc["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "end-to-end")
+        .unwrap_or_else(|| panic!("no end-to-end category: {doc:#}"));
+    assert_eq!(e2e["tests"], 6);
+}

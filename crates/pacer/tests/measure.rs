@@ -208,3 +208,43 @@ fn bad_measure_options_are_usage_errors() {
     assert!(common::stderr(&wrong).contains("junk.json"));
     assert!(!dir.path().join(".pacer/perf/history.jsonl").exists());
 }
+
+#[test]
+fn a_rate_limited_category_reports_the_achieved_rate_against_the_configured_one() {
+    let api = common::mockapi::start(&["--rate", "50", "--latency", "0.01"]);
+    let dir = suite_copy("ratelimited");
+    let upstream = format!("--upstream=api={}", api.url);
+    let output = pacer_in(
+        dir.path(),
+        &[
+            "measure",
+            "--end-to-end",
+            "--repeat",
+            "1",
+            &upstream,
+            "--rate",
+            "20",
+            "--",
+            "-p",
+            "no:cacheprovider",
+        ],
+        &[("RATELIMITED_TESTS", "6"), ("RATELIMITED_CALLS", "2")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let doc = history(dir.path()).pop().unwrap();
+    let e2e = category(&doc, "end-to-end");
+    assert_eq!(e2e["rate_limited"], true);
+    assert_eq!(e2e["tests"], 6);
+    let api_row = &e2e["upstreams"][0];
+    assert_eq!(api_row["name"], "api", "{e2e:#}");
+    assert_eq!(api_row["requests"], 12, "6 tests x 2 calls: {e2e:#}");
+    assert_eq!(api_row["configured_rate"], 20.0);
+    assert!(api_row["achieved_rate"].as_f64() > Some(0.0), "{e2e:#}");
+    // 12 requests at 20/s cannot take less than 0.6 s, whatever the workers.
+    assert!(e2e["bound"].as_f64() >= Some(0.6), "{e2e:#}");
+    assert!(
+        stdout(&output).contains("api: 12 requests"),
+        "{}",
+        text(&output)
+    );
+}

@@ -2,6 +2,7 @@
 //! binary on the fixture suites under `tests/fixtures/`.
 #![allow(dead_code)]
 
+pub mod mockapi;
 pub mod runs;
 
 use std::io::Read;
