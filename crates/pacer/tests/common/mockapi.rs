@@ -11,7 +11,7 @@ use std::sync::Mutex;
 fn mock_bin() -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let pacer = PathBuf::from(assert_cmd::cargo::cargo_bin("pacer"));
+    let pacer = assert_cmd::cargo::cargo_bin("pacer");
     let path = pacer.with_file_name("pacer-mockapi");
     if !path.exists() {
         let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
