@@ -618,3 +618,36 @@ fn print_changes(out: &mut dyn Write, previous: &Measurement, changes: &[compare
         let _ = writeln!(out, "{slower} regression(s) beyond the noise");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> crate::cli::MeasureArgs {
+        let argv = crate::argv::split(args.iter().map(Into::into).collect());
+        match Cli::try_parse_from(argv).unwrap().command {
+            Some(Command::Measure(m)) => m,
+            other => panic!("not measure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compare_takes_a_file_only_when_attached_so_pytest_args_can_follow() {
+        let m = parse(&["pacer", "measure", "--compare", "tests/unit", "-k", "fast"]);
+        assert_eq!(m.compare.as_deref(), Some(""));
+        assert_eq!(m.pytest.pytest_args, vec!["tests/unit", "-k", "fast"]);
+        let m = parse(&[
+            "pacer",
+            "measure",
+            "--unit",
+            "--compare=old.json",
+            "--repeat",
+            "2",
+        ]);
+        assert_eq!(m.compare.as_deref(), Some("old.json"));
+        assert!(m.common.unit && m.repeat == 2 && m.pytest.pytest_args.is_empty());
+        assert_eq!(parse(&["pacer", "measure"]).compare, None);
+    }
+}

@@ -21,9 +21,19 @@ pub fn common_args(common: &CommonArgs, dir: &Path) -> Vec<String> {
         "--maxprocesses",
         &common.maxprocesses.map(|n| n.to_string()),
     );
+    // The children start in `dir`: a relative interpreter path would
+    // otherwise be read from there instead of where the user typed it.
     value(
         "--python",
-        &common.python.as_ref().map(|p| p.display().to_string()),
+        &common.python.as_ref().map(|p| {
+            if p.components().count() > 1 && p.is_relative() {
+                std::path::absolute(p).unwrap_or_else(|_| p.clone())
+            } else {
+                p.clone()
+            }
+            .display()
+            .to_string()
+        }),
     );
     value("--max-worker-restart", &common.max_worker_restart);
     value("--fallback-threshold", &common.fallback_threshold);
