@@ -70,6 +70,16 @@ fn doctor_json_has_the_same_findings_and_pytest_args_narrow_the_run() {
 }
 
 #[test]
+fn doctor_says_what_pytest_refused() {
+    let dir = suite_copy("doctor");
+    let output = pacer_in(dir.path(), &["doctor", "--", "--bogus"], &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    let stderr = common::stderr(&output);
+    assert!(stderr.contains("unrecognized arguments: --bogus"), "{stderr}");
+    assert!(!stderr.contains("import time:"), "{stderr}");
+}
+
+#[test]
 fn a_normal_run_of_the_same_suite_does_not_load_the_doctor_plugin() {
     let dir = suite_copy("doctor");
     let output = pacer_in(dir.path(), &["-n", "2", "-p", "no:cacheprovider"], &[]);

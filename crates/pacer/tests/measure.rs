@@ -206,6 +206,11 @@ fn bad_measure_options_are_usage_errors() {
     let wrong = pacer_in(dir.path(), &["measure", &arg], &[]);
     assert_eq!(wrong.status.code(), Some(4), "{}", text(&wrong));
     assert!(common::stderr(&wrong).contains("junk.json"));
+
+    // pytest refuses an option: its words, its exit code, nothing written.
+    let refused = pacer_in(dir.path(), &["measure", "--", "--bogus"], &[]);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
+    assert!(common::stderr(&refused).contains("--bogus"));
     assert!(!dir.path().join(".pacer/perf/history.jsonl").exists());
 }
 

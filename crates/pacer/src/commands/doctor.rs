@@ -84,17 +84,23 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
     {
         Some(t) => t,
         None => {
+            // pytest's own words: the end of its output, and its stderr
+            // without the interpreter's import timings.
             let stdout = String::from_utf8_lossy(&output.stdout);
-            let tail: Vec<&str> = stdout.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let mut lines: Vec<&str> = stdout.lines().collect();
+            lines.extend(stderr.lines().filter(|l| !l.starts_with("import time:")));
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            let code = output.status.code();
             eprintln!(
-                "error: pytest ended (exit {:?}) before the doctor's plugin could report:\n{}",
-                output.status.code(),
+                "error: pytest ended ({}) before the doctor's plugin could report:\n{}",
+                code.map_or_else(
+                    || "killed by a signal".to_string(),
+                    |c| format!("exit code {c}")
+                ),
                 tail.join("\n")
             );
-            return Ok(output
-                .status
-                .code()
+            return Ok(code
                 .filter(|&c| c != exit::OK)
                 .unwrap_or(exit::INTERNAL_ERROR));
         }

@@ -191,6 +191,13 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
     })
 }
 
+fn describe(code: Option<i32>) -> String {
+    code.map_or_else(
+        || "killed by a signal".to_string(),
+        |c| format!("exit code {c}"),
+    )
+}
+
 fn mode_name(sequential: bool) -> &'static str {
     if sequential {
         "sequential"
@@ -230,9 +237,9 @@ fn list_categories(
         .map_err(|e| Failure::internal(format!("cannot run `pacer list`: {e}")))?;
     let doc: Value = serde_json::from_slice(&output.stdout).map_err(|_| Failure {
         message: format!(
-            "`pacer {}` failed (exit {:?}):\n{}",
+            "`pacer {}` failed ({}):\n{}",
             argv.join(" "),
-            output.status.code(),
+            describe(output.status.code()),
             String::from_utf8_lossy(&output.stderr).trim_end()
         ),
         code: output
@@ -315,8 +322,9 @@ fn time_run(
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             return Err(Failure {
                 message: format!(
-                    "`pacer {}` ended (exit {code:?}) without a run report, so it cannot be timed:\n{}\n{}",
+                    "`pacer {}` ended ({}) without a run report, so it cannot be timed:\n{}\n{}",
                     argv.join(" "),
+                    describe(code),
                     tail.join("\n"),
                     stderr.trim_end()
                 ),
