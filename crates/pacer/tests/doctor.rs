@@ -75,7 +75,10 @@ fn doctor_says_what_pytest_refused() {
     let output = pacer_in(dir.path(), &["doctor", "--", "--bogus"], &[]);
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     let stderr = common::stderr(&output);
-    assert!(stderr.contains("unrecognized arguments: --bogus"), "{stderr}");
+    assert!(
+        stderr.contains("unrecognized arguments: --bogus"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("import time:"), "{stderr}");
 }
 

@@ -114,7 +114,9 @@ fn measure_writes_its_json_and_history_with_a_row_per_category() {
         read_json(&dir.path().join(".pacer/perf").join(&files[0])),
         doc
     );
-    assert_eq!(history(dir.path()), vec![doc]);
+    assert_eq!(history(dir.path()), vec![doc.clone()]);
+
+    documented_fields_are_written(&doc);
 
     let printed = stdout(&output);
     for row in ["unit ", "integration "] {
@@ -123,6 +125,36 @@ fn measure_writes_its_json_and_history_with_a_row_per_category() {
             .find(|l| l.starts_with(row))
             .unwrap_or_else(|| panic!("no row for {row}\n{printed}"));
         assert!(line.contains('x') && line.contains('%'), "{line}");
+    }
+}
+
+/// Every field docs/measure.md's schema tables name is in the document
+/// (top level, a category, a mode), so the documentation cannot drift.
+fn documented_fields_are_written(doc: &Value) {
+    let text = std::fs::read_to_string(common::repo_root().join("docs/measure.md")).unwrap();
+    let schema = text
+        .split("### The JSON schema")
+        .nth(1)
+        .and_then(|s| s.split("### `--compare`").next())
+        .expect("a schema section");
+    let mut parts = schema.split("A category (`categories[]`):");
+    let top = parts.next().unwrap();
+    let mut rest = parts.next().expect("a category table").split("A mode (");
+    let (cat, mode) = (rest.next().unwrap(), rest.next().expect("a mode table"));
+    let unit = category(doc, "unit");
+    for (table, object) in [(top, doc), (cat, unit), (mode, &unit["sequential"])] {
+        let names: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| l.split('|').nth(1).unwrap().split('`').skip(1).step_by(2))
+            .collect();
+        assert!(names.len() > 3, "{table}");
+        for name in names {
+            assert!(
+                object.get(name).is_some(),
+                "documented `{name}` missing in {object:#}"
+            );
+        }
     }
 }
 

@@ -100,6 +100,9 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
     let mut categories = Vec::new();
     let mut versions = (None, None);
     let mut failed_runs = 0;
+    // `-n` as the parallel runs used it (pytest's `--maxprocesses` or
+    // `--dist` may lower it), else as settings have it.
+    let mut parallel_workers = None;
     for listed in &listed {
         let modes: &[bool] = if args.baseline {
             &[true]
@@ -133,6 +136,9 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
                 if !matches!(time.exit_code, Some(exit::OK)) {
                     failed_runs += 1;
                 }
+                if !sequential && report.workers > 0 {
+                    parallel_workers = Some(report.workers);
+                }
                 if versions.0.is_none() {
                     versions = (report.python.clone(), report.pytest.clone());
                 }
@@ -142,7 +148,7 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
         }
         categories.push(category_measure(
             listed,
-            settings.worker_count().max(1),
+            parallel_workers.unwrap_or(settings.worker_count()).max(1),
             &common,
             pytest_args,
             timed,
@@ -157,7 +163,7 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
         python: versions.0,
         pytest: versions.1,
         cores: settings.cores(),
-        workers: settings.worker_count().max(1),
+        workers: parallel_workers.unwrap_or(settings.worker_count()).max(1),
         timestamp: timestamp.clone(),
         git_commit: git_commit(&root),
         project: root.display().to_string(),
