@@ -24,7 +24,9 @@ pub struct Collector {
     pub id: String,
     pub kind: String,
     pub seconds: f64,
-    /// Top-level modules first imported while it was collected.
+    /// Modules first imported while it was collected (conftests for a
+    /// folder); only used to name who imported a slow module.
+    #[serde(skip_serializing)]
     pub imported: Vec<String>,
 }
 
@@ -255,30 +257,27 @@ pub fn diagnose(inputs: Inputs<'_>) -> Diagnosis {
         m
     };
     for import in imports.iter_mut() {
-        let top_level = import.module.split('.').next().unwrap_or_default();
         import.imported_by = timings
             .collectors
             .iter()
-            .find(|c| c.imported.iter().any(|m| m == top_level))
+            .find(|c| c.imported.iter().any(|m| *m == import.module))
             .map(|c| c.id.clone());
     }
     let collection = timings.collection.unwrap_or(0.0);
+    // Only the suite's own imports: what pytest and its plugins import
+    // before collection is not the suite's to change.
     for import in imports
         .iter()
-        .filter(|i| i.seconds >= SLOW_IMPORT)
+        .filter(|i| i.seconds >= SLOW_IMPORT && i.imported_by.is_some())
         .take(top)
     {
         advice.push(Advice {
             kind: "slow-import",
             text: format!(
-                "importing `{}` takes {:.2} s{} (every worker pays it once): import it lazily where it is used, or make its module-level work a fixture.",
+                "importing `{}` takes {:.2} s, first imported by {} (every worker pays it once): import it lazily where it is used, or make its module-level work a fixture.",
                 import.module,
                 import.seconds,
-                import
-                    .imported_by
-                    .as_deref()
-                    .map(|by| format!(", first imported by {by}"))
-                    .unwrap_or_default()
+                import.imported_by.as_deref().unwrap_or_default()
             ),
         });
     }
@@ -408,5 +407,38 @@ mod tests {
         });
         assert_eq!(kinds(&d), vec!["upstream-rate"]);
         assert_eq!(d.bound, 3.0);
+    }
+
+    #[test]
+    fn only_the_suites_own_slow_imports_are_advice() {
+        let categorize = |_: &str, _: &[String]| "default".to_string();
+        let mut t = timings(vec![test("a", 0.1), test("b", 0.1)]);
+        t.collectors = vec![Collector {
+            id: "tests/test_a.py".into(),
+            kind: "Module".into(),
+            seconds: 0.6,
+            imported: vec!["heavy".into(), "heavy.part".into()],
+        }];
+        let import = |module: &str| Import {
+            module: module.into(),
+            seconds: 0.3,
+            cumulative: 0.3,
+            imported_by: None,
+        };
+        let d = diagnose(Inputs {
+            timings: t,
+            imports: vec![import("heavy.part"), import("pytests_own_dependency")],
+            workers: 2,
+            top: 5,
+            categorize: &categorize,
+            categories: vec![],
+            upstreams: vec![],
+        });
+        assert_eq!(kinds(&d), vec!["slow-import"]);
+        assert!(
+            d.advice[0].text.contains("`heavy.part`")
+                && d.advice[0].text.contains("tests/test_a.py")
+        );
+        assert_eq!(d.imports[1].imported_by, None);
     }
 }

@@ -1,7 +1,7 @@
 """pacer doctor's timing plugin, loaded only by `pacer doctor` (`-p pacer_doctor`).
 
 It times each collector (a test module's time includes importing it), each
-fixture's setup, and each test's phases, notes the modules each test file
+fixture's setup, and each test's phases, notes the modules each collector
 imported first and each test's markers, and writes one JSON document to
 $PACER_DOCTOR_OUT when the session ends. Normal runs never load it.
 """
@@ -37,7 +37,7 @@ def pytest_make_collect_report(collector):
     start = time.perf_counter()
     yield
     seconds = time.perf_counter() - start
-    imported = sorted({name.split(".")[0] for name in set(sys.modules) - before})
+    imported = sorted(set(sys.modules) - before)
     entry = _collectors.setdefault(
         collector.nodeid or ".",
         {"kind": type(collector).__name__, "seconds": 0.0, "imported": []},
