@@ -260,7 +260,7 @@ pub fn diagnose(inputs: Inputs<'_>) -> Diagnosis {
         import.imported_by = timings
             .collectors
             .iter()
-            .find(|c| c.imported.iter().any(|m| *m == import.module))
+            .find(|c| c.imported.contains(&import.module))
             .map(|c| c.id.clone());
     }
     let collection = timings.collection.unwrap_or(0.0);
