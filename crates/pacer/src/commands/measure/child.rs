@@ -103,6 +103,21 @@ pub fn with_pytest_args(mut args: Vec<String>, pytest_args: &[String]) -> Vec<St
     args
 }
 
+/// A child's options: the user's, then the category and the mode.
+pub fn run_args(
+    common: &[String],
+    category: &str,
+    sequential: bool,
+    pytest_args: &[String],
+) -> Vec<String> {
+    let mut argv = common.to_vec();
+    argv.push(format!("--category={category}"));
+    if sequential {
+        argv.push("--sequential".into());
+    }
+    with_pytest_args(argv, pytest_args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
