@@ -45,20 +45,25 @@ fn args(v: &Value) -> Vec<&str> {
 fn measure_writes_its_json_and_history_with_a_row_per_category() {
     let dir = suite_copy("measure");
     let out = dir.path().join("out/measure.json");
+    // The environment asks for sequential runs: measure's parallel runs
+    // stay parallel all the same (two workers, as `-n 2` says).
     let output = pacer_in(
         dir.path(),
         &[
             "measure",
+            "-n",
+            "2",
             "--repeat",
             "2",
             "--output",
             out.to_str().unwrap(),
         ],
-        &[],
+        &[("PACER_DISABLE_PARALLEL", "1")],
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let doc = read_json(&out);
+    assert_eq!(doc["workers"], 2, "{doc:#}");
     assert_eq!(doc["schema"], "pacer-measure");
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["repeat"], 2);

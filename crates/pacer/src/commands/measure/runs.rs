@@ -99,11 +99,17 @@ pub fn time_run(
     let _ = std::fs::remove_file(report_path);
     let mut full = vec![format!("--json-report={}", report_path.display())];
     full.extend(argv.iter().cloned());
+    let mut command = Command::new(exe);
+    command.args(&full).current_dir(dir).stdin(Stdio::null());
+    if !argv.iter().any(|a| a == "--sequential") {
+        // Measure chooses the mode: a parallel run stays parallel even
+        // when the environment asks every run to be sequential.
+        command
+            .env_remove("PACER_DISABLE_PARALLEL")
+            .env_remove("PYTEST_DISABLE_PARALLEL");
+    }
     let start = Instant::now();
-    let output = Command::new(exe)
-        .args(&full)
-        .current_dir(dir)
-        .stdin(Stdio::null())
+    let output = command
         .output()
         .map_err(|e| Failure::internal(format!("cannot run pacer: {e}")))?;
     let wall = start.elapsed().as_secs_f64();
