@@ -44,6 +44,8 @@ fn main() {
         Some(cli::Command::Config(args)) => commands::config::config(args),
         Some(cli::Command::Proxy(args)) => commands::proxy::proxy(args),
         Some(cli::Command::Init(args)) => Ok(init::init(args)),
+        Some(cli::Command::Measure(args)) => commands::measure::measure(args),
+        Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

@@ -6,6 +6,8 @@
 //! - [`list`]: the collected tests grouped by category.
 //! - [`config`]: every effective setting and where it came from.
 //! - [`proxy`]: the run's rate-limiting proxy, alone.
+//! - [`measure`]: categories timed sequentially and in parallel, with a history.
+//! - [`doctor`]: where a suite's time goes, and what would make it faster.
 
 use std::path::PathBuf;
 
@@ -15,7 +17,9 @@ use crate::cli::CommonArgs;
 use crate::error::Error;
 
 pub mod config;
+pub mod doctor;
 pub mod list;
+pub mod measure;
 pub mod proxy;
 pub mod run;
 

@@ -2,6 +2,7 @@
 //! binary on the fixture suites under `tests/fixtures/`.
 #![allow(dead_code)]
 
+pub mod mockapi;
 pub mod runs;
 
 use std::io::Read;
@@ -145,4 +146,27 @@ pub fn same_terminal(command: &mut Command) -> &mut Command {
         .env("COLUMNS", "80")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
+}
+
+/// A fresh copy of the fixture suite `name` in a temporary folder, so that
+/// what a command writes (`.pacer/`, `.pytest_cache/`) never lands in the repository.
+pub fn suite_copy(name: &str) -> tempfile::TempDir {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let name = entry.file_name();
+            if name == "__pycache__" || name == ".pytest_cache" || name == ".pacer" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                copy_dir(&path, &to.join(&name));
+            } else {
+                std::fs::copy(&path, to.join(&name)).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&suite(name), dir.path());
+    dir
 }
