@@ -123,6 +123,8 @@ pub struct Terminal<W: Write> {
     bar: Option<ProgressBar>,
     /// Plugins' controller output (pytest-cov's report), printed where pytest does.
     plugin_reports: Vec<PluginReport>,
+    /// GitHub Actions' progress lines, timed from the collected line.
+    github_progress: Option<(std::time::Instant, crate::github::progress::Progress)>,
 }
 
 impl<W: Write> Terminal<W> {
@@ -148,6 +150,7 @@ impl<W: Write> Terminal<W> {
             total: 0,
             bar: None,
             plugin_reports: Vec::new(),
+            github_progress: None,
         }
     }
 
@@ -306,6 +309,9 @@ impl<W: Write> Terminal<W> {
             }
             self.line("");
         }
+        if self.options.github {
+            self.github_progress = Some((std::time::Instant::now(), Default::default()));
+        }
         if self.options.progress_bar && total > 0 {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -395,6 +401,29 @@ impl<W: Write> Terminal<W> {
             bar.set_position(finished as u64);
             bar.set_message(self.tally.phrase());
         }
+        let failed =
+            self.tally.get(Status::Failed.as_str()) + self.tally.get(Status::Error.as_str());
+        let line = self
+            .github_progress
+            .as_mut()
+            .and_then(|(t0, progress)| progress.tick(finished, total, failed, t0.elapsed()));
+        if let Some(line) = line {
+            self.line(&line);
+        }
+    }
+
+    /// GitHub Actions folds the lines up to [`Self::end_group`] under `title`.
+    fn group(&mut self, title: &str) {
+        if self.options.github {
+            let line = crate::github::commands::command("group", &[], title);
+            self.line(&line);
+        }
+    }
+
+    fn end_group(&mut self) {
+        if self.options.github {
+            self.line("::endgroup::");
+        }
     }
 
     /// A phase's `log_cli` records under pytest's `live log <phase>` rule.
@@ -437,7 +466,8 @@ impl<W: Write> Terminal<W> {
             self.line(&format!("[{worker}]{progress}{word} {id}"));
             return;
         }
-        if self.bar.is_some() {
+        // GitHub Actions' log gets progress lines instead (`github_progress`).
+        if self.bar.is_some() || self.options.github {
             return;
         }
         let letter = match &report.cat {
@@ -566,12 +596,11 @@ impl<W: Write> Terminal<W> {
         }
         self.sep_line('=', "ERRORS", &[]);
         for problem in &collect_errors {
-            self.sep_line(
-                '_',
-                &format!("ERROR collecting {}", problem.id),
-                &[RED, BOLD],
-            );
+            let title = format!("ERROR collecting {}", problem.id);
+            self.group(&title);
+            self.sep_line('_', &title, &[RED, BOLD]);
             self.block(&problem.longrepr);
+            self.end_group();
         }
         let errors = std::mem::take(&mut self.errors);
         for failure in &errors {
@@ -581,8 +610,10 @@ impl<W: Write> Terminal<W> {
                 .clone()
                 .unwrap_or_else(|| failure.id.clone());
             let title = format!("ERROR at {} of {head}", failure.report.when);
+            self.group(&title);
             self.sep_line('_', &title, &[RED, BOLD]);
             self.outcome_body(&failure.report);
+            self.end_group();
         }
         self.errors = errors;
     }
@@ -605,9 +636,11 @@ impl<W: Write> Terminal<W> {
                 .head
                 .clone()
                 .unwrap_or_else(|| failure.id.clone());
+            self.group(&format!("FAILED {head}"));
             self.sep_line('_', &head, &[RED, BOLD]);
             self.outcome_body(&failure.report);
             self.teardown_output(&failure.id);
+            self.end_group();
         }
         self.failures = failures;
     }
@@ -618,6 +651,7 @@ impl<W: Write> Terminal<W> {
             return;
         }
         self.sep_line('=', title, &[]);
+        self.group(title);
         for (id, report) in reports {
             if !report.sections.is_empty() {
                 let head = report.head.clone().unwrap_or_else(|| id.clone());
@@ -626,6 +660,7 @@ impl<W: Write> Terminal<W> {
             }
             self.teardown_output(id);
         }
+        self.end_group();
     }
 
     fn warnings_section(&mut self) {
@@ -633,6 +668,7 @@ impl<W: Write> Terminal<W> {
             return;
         }
         self.sep_line('=', "warnings summary", &[YELLOW]);
+        self.group("warnings summary");
         for (message, ids) in group_warnings(self.warnings.clone()) {
             let locations: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
             if locations.is_empty() {
@@ -645,6 +681,7 @@ impl<W: Write> Terminal<W> {
             self.line("");
         }
         self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
+        self.end_group();
     }
 
     /// pytest's `_outrep_summary`: the rendered failure, then each captured
