@@ -81,11 +81,7 @@ fn exit_meaning(code: i32) -> &'static str {
 }
 
 fn categories(md: &mut String, report: &RunReport) {
-    let shown: Vec<_> = report
-        .categories
-        .iter()
-        .filter(|c| c.selected || c.tests > 0)
-        .collect();
+    let shown: Vec<_> = report.categories.iter().filter(|c| c.tests > 0).collect();
     if shown.is_empty() {
         return;
     }
