@@ -6,7 +6,9 @@
 //! outcome as pytest-xdist prints them, after the test's `log_cli` records),
 //! then ERRORS, FAILURES, the warnings summary, PASSES, `generated xml file`,
 //! durations, the short summary and the final line, framed or bare as the
-//! verbosity says. A progress bar replaces the characters on a terminal.
+//! verbosity says. A progress bar replaces the characters on a terminal;
+//! under GitHub Actions (`TerminalOptions::github`) plain progress lines do,
+//! and each failure, error and the warnings are folded in a log group.
 //!
 //! Tracebacks come rendered by pytest in the workers (with `--tb`, `-l`,
 //! `--showlocals` applied); this file lays them out. Colours follow pytest's
@@ -1127,6 +1129,36 @@ mod tests {
         };
         terminal.report(Event::Finished { summary: &summary });
         String::from_utf8(terminal.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn on_github_sections_fold_and_progress_lines_replace_characters() {
+        let out = render_with(TerminalOptions {
+            github: true,
+            ..TerminalOptions::default()
+        });
+        assert!(!out.contains(".F.E"), "{out}");
+        assert!(out.contains("pacer: 3/3 tests, 2 failed, "), "{out}");
+        assert!(
+            out.contains(&format!(
+                "::group::FAILED test_b\n{}",
+                sep('_', "test_b", 80)
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("::group::ERROR at teardown of test_b\n"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("::group::").count(),
+            out.matches("::endgroup::").count()
+        );
+        assert!(out
+            .lines()
+            .last()
+            .unwrap()
+            .contains("1 failed, 2 passed, 1 error"));
     }
 
     #[test]

@@ -122,10 +122,11 @@ fn summary_annotations_and_groups_describe_the_run() {
     assert!(md.contains("exit code **1** (tests failed)"), "{md}");
     let done = out
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("pacer: "))
         .filter_map(|l| l.split_once(" tests,"))
         .map(|(progress, _)| progress.to_string())
-        .last()
+        .next()
         .unwrap_or_else(|| panic!("no progress line\n{all}"));
     let (finished, total) = done.split_once('/').unwrap();
     assert_eq!(
@@ -343,7 +344,8 @@ fn test_durations_are_written_where_config_says_and_merged_across_runs() {
     seeded.insert("gone.py::test_old".into(), 9.5.into());
     seeded.insert("test_b.py::test_three".into(), 1234.0.into());
     std::fs::write(&path, serde_json::to_string(&seeded).unwrap()).unwrap();
-    let second = run(&["test_b.py"]);
+    // (pytest's cache provider off: the file is the project's, not the cache's)
+    let second = run(&["-p", "no:cacheprovider", "test_b.py"]);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let merged = durations(&path);
     let keys: Vec<&String> = merged.keys().collect();

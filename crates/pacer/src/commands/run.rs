@@ -111,12 +111,16 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     if let (RunEnd::Finished(summary), Some(cache)) = (&end, &options.cache_dir) {
         let cache = PathBuf::from(cache);
         durations::save(&cache, &summary.durations);
+        let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
+        lastfailed::update(&cache, &summary.durations, &failed);
+    }
+    // pytest-split's file, where the project keeps one or asks for it
+    // (`--store-durations`); pytest's cache provider has no say in it.
+    if let RunEnd::Finished(summary) = &end {
         let split_file = settings.durations_file().value.as_path();
         if durations::store_wanted(split_file, args.store_durations, args.no_store_durations) {
             durations::store_test_durations(split_file, &summary.durations);
         }
-        let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
-        lastfailed::update(&cache, &summary.durations, &failed);
     }
     // From here on an error is printed where it happens, so that it comes
     // before the proxies' statistics, as the run's own output does.
