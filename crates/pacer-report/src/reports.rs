@@ -67,6 +67,11 @@ impl RunReports {
         self
     }
 
+    /// Whether GitHub Actions' output is on.
+    pub fn github(&self) -> bool {
+        self.github.is_some()
+    }
+
     /// The annotations for GitHub Actions, once a run ended.
     pub fn github_annotations(&self) -> Vec<String> {
         match &self.github {

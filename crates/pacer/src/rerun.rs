@@ -190,7 +190,13 @@ pub fn rerun_sequentially(
         .launch
         .env
         .extend(r.upstream_env.iter().cloned());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let mut options = TerminalOptions::detect(0);
+    // Under GitHub Actions the rerun's output reads as the first run's.
+    if r.reports.as_ref().is_some_and(|reports| reports.github()) {
+        options.github = true;
+        options.progress_bar = false;
+    }
+    let mut terminal = Terminal::new(std::io::stdout().lock(), options);
     let end = prepare::execute(
         prepared.config,
         &mut Tee::new()

@@ -253,6 +253,97 @@ fn annotations_stop_at_the_cap_and_a_notice_counts_the_rest() {
     assert_eq!(md.matches("<details>").count(), failing, "{md}");
 }
 
+/// `pacer-mockapi` on a free port, rate-limited, built once if `cargo test
+/// -p pacer` did not build it; killed when dropped.
+struct MockApi(std::process::Child, String);
+
+impl Drop for MockApi {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mock_api() -> MockApi {
+    use std::io::BufRead;
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let path =
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_pacer")).with_file_name("pacer-mockapi");
+    {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !path.exists() {
+            let mut cargo = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"));
+            cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
+            if path.components().any(|c| c.as_os_str() == "release") {
+                cargo.arg("--release");
+            }
+            assert!(cargo.status().expect("cargo runs").success());
+        }
+    }
+    let mut child = std::process::Command::new(&path)
+        .args(["--port", "0", "--rate", "50", "--burst", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mock API starts");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    MockApi(child, url)
+}
+
+#[test]
+fn the_summary_has_the_upstreams_statistics_when_proxies_ran() {
+    let api = mock_api();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step_summary.md");
+    let json = dir.path().join("run.json");
+    let upstream = format!("api={}", api.1);
+    let output = on_github(
+        &suite("ratelimited"),
+        &[
+            "--upstream",
+            &upstream,
+            "--json-report",
+            json.to_str().unwrap(),
+            "-p",
+            "no:cacheprovider",
+        ],
+        &summary,
+        &[("RATELIMITED_TESTS", "4")],
+    );
+    drop(api);
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let stats = &report["upstreams"][0]["stats"];
+    let requests = stats["requests"].as_u64().unwrap();
+    assert!(requests >= 12, "{stats}");
+    assert!(md.contains("### Rate-limited upstreams"), "{md}");
+    let row = format!(
+        "| api | {requests} | {} | {} |",
+        stats["retried"], stats["seen_429"]
+    );
+    assert!(md.contains(&row), "{row} not in\n{md}");
+    assert!(
+        md.contains("(rate-limited) | "),
+        "a rate-limited category's row\n{md}"
+    );
+    assert!(md.contains("exit code **0** (all passed)"), "{md}");
+    assert!(!md.contains("### Failures"), "{md}");
+    assert!(
+        !stdout(&output).lines().any(|l| l.starts_with("::error")),
+        "{all}"
+    );
+}
+
 /// A small project: two files, one failing test.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
