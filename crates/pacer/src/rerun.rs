@@ -159,6 +159,8 @@ pub struct RerunArgs<'a> {
     /// The JSON/HTML reports' record: the rerun's results replace the
     /// first ones there too.
     pub reports: Option<&'a mut dyn Reporter>,
+    /// GitHub Actions' terminal output (log groups, progress lines).
+    pub github: bool,
 }
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
@@ -192,7 +194,7 @@ pub fn rerun_sequentially(
         .extend(r.upstream_env.iter().cloned());
     let mut options = TerminalOptions::detect(0);
     // Under GitHub Actions the rerun's output reads as the first run's.
-    if r.reports.as_ref().is_some_and(|reports| reports.github()) {
+    if r.github {
         options.github = true;
         options.progress_bar = false;
     }

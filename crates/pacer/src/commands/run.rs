@@ -144,6 +144,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     .as_deref()
                     .map(PathBuf::from)
                     .unwrap_or_else(|| settings.project_root().to_path_buf());
+                let github = reports.github();
                 let rerun_args = rerun::RerunArgs {
                     args: &args,
                     options: &options,
@@ -152,6 +153,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     upstream_env: &upstream_env,
                     junit: junit.junit.as_mut(),
                     reports: Some(&mut reports),
+                    github,
                 };
                 error::settle(rerun::rerun_sequentially(&settings, &summary, rerun_args))
             }
