@@ -252,9 +252,11 @@ fn test_file(id: &str) -> &str {
     id.split("::").next().unwrap_or(id)
 }
 
-/// The last line with something on it: where a traceback says what went wrong.
+/// The last line with something on it: where a traceback says what went
+/// wrong (without pytest's `E   ` margin).
 fn last_line(text: &str) -> Option<&str> {
-    text.lines().rev().map(str::trim).find(|l| !l.is_empty())
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.strip_prefix("E ").map_or(line, str::trim_start))
 }
 
 #[cfg(test)]
@@ -297,6 +299,14 @@ mod tests {
         assert!(bad.unwrap_err().starts_with("PACER_GITHUB_ANNOTATIONS"));
         let bad = GithubOptions::from_env(env(&[("PACER_GITHUB", "maybe")]));
         assert!(bad.unwrap_err().starts_with("PACER_GITHUB="));
+    }
+
+    #[test]
+    fn a_message_from_a_traceback_is_its_last_line() {
+        let traceback =
+            "tests/t.py:3: in <module>\n    import nope\nE   ModuleNotFoundError: nope\n\n";
+        assert_eq!(last_line(traceback), Some("ModuleNotFoundError: nope"));
+        assert_eq!(last_line(" \n"), None);
     }
 
     #[test]

@@ -253,6 +253,48 @@ fn annotations_stop_at_the_cap_and_a_notice_counts_the_rest() {
     assert_eq!(md.matches("<details>").count(), failing, "{md}");
 }
 
+#[test]
+fn an_interrupted_run_has_its_summary_and_collection_errors_are_annotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step_summary.md");
+    let output = on_github(
+        &suite("collect_error"),
+        &["-p", "no:cacheprovider"],
+        &summary,
+        &[],
+    );
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    let annotations = annotations(&stdout(&output));
+    let files: BTreeSet<&str> = annotations.iter().map(|a| a.file.as_str()).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from(["tests/test_broken_import.py", "tests/test_broken_syntax.py"]),
+        "{all}"
+    );
+    let import = annotations
+        .iter()
+        .find(|a| a.file.ends_with("import.py"))
+        .unwrap();
+    assert_eq!(import.title, "ERROR collecting tests/test_broken_import.py");
+    assert!(
+        import.message.starts_with("ModuleNotFoundError"),
+        "{}",
+        import.message
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains(&format!("## pacer: {} in ", final_counts(&stdout(&output)))),
+        "{md}"
+    );
+    assert!(md.contains("exit code **2** (interrupted)"), "{md}");
+    assert!(
+        md.contains("> Interrupted: 2 errors during collection"),
+        "{md}"
+    );
+    assert_eq!(md.matches("<details>").count(), 2, "{md}");
+}
+
 /// `pacer-mockapi` on a free port, rate-limited, built once if `cargo test
 /// -p pacer` did not build it; killed when dropped.
 struct MockApi(std::process::Child, String);
