@@ -301,6 +301,48 @@ mod tests {
         assert!(bad.unwrap_err().starts_with("PACER_GITHUB="));
     }
 
+    fn test(id: &str, outcome: &str, reruns: usize) -> crate::record::TestReport {
+        crate::record::TestReport {
+            id: id.into(),
+            category: None,
+            worker: "gw0".into(),
+            start: 0.0,
+            end: 1.0,
+            outcome: outcome.into(),
+            phases: Default::default(),
+            reruns,
+            message: (outcome == "failed").then(|| "assert 1 == 2".into()),
+            output: None,
+        }
+    }
+
+    #[test]
+    fn errors_are_capped_and_flaky_tests_warned_of() {
+        let github = Github::new(GithubOptions {
+            step_summary: None,
+            workspace: None,
+            max_annotations: 2,
+        });
+        let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
+        report.tests = vec![
+            test("t.py::a", "failed", 0),
+            test("t.py::b", "passed", 2),
+            test("t.py::c", "failed", 0),
+            test("t.py::d", "failed", 0),
+            test("t.py::e", "passed", 0),
+        ];
+        let lines = github.annotations(&report);
+        assert_eq!(
+            lines,
+            [
+                "::error file=t.py,title=FAILED t.py%3A%3Aa::assert 1 == 2",
+                "::error file=t.py,title=FAILED t.py%3A%3Ac::assert 1 == 2",
+                "::notice title=pacer::1 more failure not annotated (at most 2); the step summary and the log list them all",
+                "::warning file=t.py,title=flaky t.py%3A%3Ab::passed after 2 reruns",
+            ]
+        );
+    }
+
     #[test]
     fn a_message_from_a_traceback_is_its_last_line() {
         let traceback =
