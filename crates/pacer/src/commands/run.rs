@@ -24,6 +24,7 @@ use crate::upstreams::{self, RunProxies, UpstreamReport};
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;
+    let github = github_options(&args)?;
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
@@ -70,7 +71,6 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // `--json-report` / `--html-report`: checked before any test runs,
     // written whenever the run ends, and again below with what only this
     // function knows after it (the proxies' statistics, the final code).
-    let github = github_options(&args)?;
     let mut reports = run_reports(&args)?.with_github(github.clone().map(Github::new));
     // pytest's `--junitxml` (from the command line, `addopts` or
     // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
