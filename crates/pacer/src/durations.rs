@@ -82,6 +82,9 @@ pub fn store_test_durations(path: &Path, measured: &[(String, f64)]) {
     if serde::Serialize::serialize(&durations, &mut serializer).is_err() {
         return;
     }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let written = std::fs::write(&tmp, &json).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
