@@ -7,11 +7,13 @@
 //! - `::error file=..,line=..::` annotations for failed and errored tests,
 //!   at most [`GithubOptions::max_annotations`] (GitHub shows ten of a kind
 //!   per step) and a `::notice::` counting the rest; `::warning::` for
-//!   tests that passed only after reruns ([`commands`] escapes them).
+//!   tests that passed only after reruns ([`annotations`]; [`commands`]
+//!   escapes them).
 //! - For the terminal: log groups around long sections and periodic
 //!   progress lines instead of pytest's dots ([`progress`]); see
 //!   `TerminalOptions::github`.
 
+pub mod annotations;
 pub mod commands;
 pub mod progress;
 pub mod summary;
@@ -24,7 +26,6 @@ use pacer_runner::events::Event;
 use pacer_runner::protocol::PhaseReport;
 
 use crate::record::RunReport;
-use commands::command;
 
 /// GitHub shows at most ten error (and ten warning) annotations per step.
 pub const DEFAULT_MAX_ANNOTATIONS: usize = 10;
@@ -147,116 +148,10 @@ impl Github {
         self.options.step_summary.as_deref()
     }
 
-    /// The workflow commands for the run's end: an `::error` per failure
-    /// (collection errors first), capped, then a `::notice` for the rest,
-    /// and a `::warning` per test that passed only after reruns.
+    /// The workflow commands for the run's end ([`annotations`]).
     pub fn annotations(&self, report: &RunReport) -> Vec<String> {
-        let mut errors = Vec::new();
-        for problem in report.collection.iter().filter(|p| p.outcome == "error") {
-            let file = self.workspace_path(report, &problem.id);
-            let message = last_line(&problem.output).unwrap_or("collection failed");
-            errors.push(command(
-                "error",
-                &[
-                    ("file", Some(file)),
-                    ("title", Some(format!("ERROR collecting {}", problem.id))),
-                ],
-                message,
-            ));
-        }
-        for test in report
-            .tests
-            .iter()
-            .filter(|t| t.outcome == "failed" || t.outcome == "error")
-        {
-            let (file, line) = match self.locations.get(&test.id) {
-                Some((file, line)) => (file.as_str(), *line),
-                None => (test_file(&test.id), None),
-            };
-            let word = if test.outcome == "failed" {
-                "FAILED"
-            } else {
-                "ERROR"
-            };
-            let message = test
-                .message
-                .as_deref()
-                .filter(|m| !m.trim().is_empty())
-                .or_else(|| test.output.as_deref().and_then(last_line))
-                .unwrap_or(word);
-            errors.push(command(
-                "error",
-                &[
-                    ("file", Some(self.workspace_path(report, file))),
-                    ("line", line.map(|l| l.to_string())),
-                    ("title", Some(format!("{word} {}", test.id))),
-                ],
-                message,
-            ));
-        }
-        let max = self.options.max_annotations;
-        let mut lines: Vec<String> = Vec::new();
-        let rest = errors.len().saturating_sub(max);
-        lines.extend(errors.into_iter().take(max));
-        if rest > 0 {
-            lines.push(command(
-                "notice",
-                &[("title", Some("pacer".to_string()))],
-                &format!(
-                    "{rest} more failure{} not annotated (at most {max}); the step summary and the log list them all",
-                    if rest == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-        let flaky = report
-            .tests
-            .iter()
-            .filter(|t| t.outcome == "passed" && t.reruns > 0);
-        for test in flaky.take(max) {
-            lines.push(command(
-                "warning",
-                &[
-                    (
-                        "file",
-                        Some(self.workspace_path(report, test_file(&test.id))),
-                    ),
-                    ("title", Some(format!("flaky {}", test.id))),
-                ],
-                &format!(
-                    "passed after {} rerun{}",
-                    test.reruns,
-                    if test.reruns == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-        lines
+        annotations::annotations(report, &self.locations, &self.options)
     }
-
-    /// A path relative to pytest's rootdir, made relative to the
-    /// repository's checkout (where GitHub looks files up) when the
-    /// rootdir lies inside it.
-    fn workspace_path(&self, report: &RunReport, path: &str) -> String {
-        let (Some(workspace), Some(rootdir)) = (&self.options.workspace, &report.rootdir) else {
-            return path.to_string();
-        };
-        let full = Path::new(rootdir).join(path);
-        match full.strip_prefix(workspace) {
-            Ok(inside) => inside.to_string_lossy().into_owned(),
-            Err(_) => path.to_string(),
-        }
-    }
-}
-
-/// The file part of a node id.
-fn test_file(id: &str) -> &str {
-    id.split("::").next().unwrap_or(id)
-}
-
-/// The last line with something on it: where a traceback says what went
-/// wrong (without pytest's `E   ` margin).
-fn last_line(text: &str) -> Option<&str> {
-    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
-    Some(line.strip_prefix("E ").map_or(line, str::trim_start))
 }
 
 #[cfg(test)]
@@ -299,73 +194,6 @@ mod tests {
         assert!(bad.unwrap_err().starts_with("PACER_GITHUB_ANNOTATIONS"));
         let bad = GithubOptions::from_env(env(&[("PACER_GITHUB", "maybe")]));
         assert!(bad.unwrap_err().starts_with("PACER_GITHUB="));
-    }
-
-    fn test(id: &str, outcome: &str, reruns: usize) -> crate::record::TestReport {
-        crate::record::TestReport {
-            id: id.into(),
-            category: None,
-            worker: "gw0".into(),
-            start: 0.0,
-            end: 1.0,
-            outcome: outcome.into(),
-            phases: Default::default(),
-            reruns,
-            message: (outcome == "failed").then(|| "assert 1 == 2".into()),
-            output: None,
-        }
-    }
-
-    #[test]
-    fn errors_are_capped_and_flaky_tests_warned_of() {
-        let github = Github::new(GithubOptions {
-            step_summary: None,
-            workspace: None,
-            max_annotations: 2,
-        });
-        let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
-        report.tests = vec![
-            test("t.py::a", "failed", 0),
-            test("t.py::b", "passed", 2),
-            test("t.py::c", "failed", 0),
-            test("t.py::d", "failed", 0),
-            test("t.py::e", "passed", 0),
-        ];
-        let lines = github.annotations(&report);
-        assert_eq!(
-            lines,
-            [
-                "::error file=t.py,title=FAILED t.py%3A%3Aa::assert 1 == 2",
-                "::error file=t.py,title=FAILED t.py%3A%3Ac::assert 1 == 2",
-                "::notice title=pacer::1 more failure not annotated (at most 2); the step summary and the log list them all",
-                "::warning file=t.py,title=flaky t.py%3A%3Ab::passed after 2 reruns",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_message_from_a_traceback_is_its_last_line() {
-        let traceback =
-            "tests/t.py:3: in <module>\n    import nope\nE   ModuleNotFoundError: nope\n\n";
-        assert_eq!(last_line(traceback), Some("ModuleNotFoundError: nope"));
-        assert_eq!(last_line(" \n"), None);
-    }
-
-    #[test]
-    fn paths_are_made_relative_to_the_checkout() {
-        let github = Github::new(GithubOptions {
-            step_summary: None,
-            workspace: Some("/w/repo".into()),
-            max_annotations: 10,
-        });
-        let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
-        report.rootdir = Some("/w/repo/app".into());
-        assert_eq!(
-            github.workspace_path(&report, "tests/t.py"),
-            "app/tests/t.py"
-        );
-        report.rootdir = Some("/elsewhere".into());
-        assert_eq!(github.workspace_path(&report, "tests/t.py"), "tests/t.py");
     }
 
     #[test]
