@@ -298,6 +298,17 @@ pub struct RunArgs {
     /// upstreams and the failures.
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub html_report: Option<PathBuf>,
+    /// Under GitHub Actions (GITHUB_ACTIONS=true), write no step summary,
+    /// annotations, log groups or progress lines [env: PACER_GITHUB=0].
+    #[arg(long, help_heading = "Reports")]
+    pub no_github: bool,
+    /// Merge this run's test durations into the durations file
+    /// (pytest-split's `.test_durations`); done anyway when it exists.
+    #[arg(long, help_heading = "Reports", overrides_with = "no_store_durations")]
+    pub store_durations: bool,
+    /// Leave the durations file as it is, even when it exists.
+    #[arg(long, help_heading = "Reports", overrides_with = "store_durations")]
+    pub no_store_durations: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

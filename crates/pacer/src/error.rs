@@ -94,6 +94,10 @@ pub enum Error {
         #[source]
         source: pacer_report::ReportError,
     },
+    /// `PACER_GITHUB` or `PACER_GITHUB_ANNOTATIONS` is not a value (the
+    /// message names it and says what would be).
+    #[error("{message}")]
+    Github { message: String },
 }
 
 impl Error {
@@ -103,7 +107,8 @@ impl Error {
             Error::NoSuchDirectory { .. }
             | Error::CurrentDir { .. }
             | Error::NoInterpreter { .. }
-            | Error::BrokenInterpreter { .. } => exit::USAGE_ERROR,
+            | Error::BrokenInterpreter { .. }
+            | Error::Github { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,

@@ -159,6 +159,8 @@ pub struct RerunArgs<'a> {
     /// The JSON/HTML reports' record: the rerun's results replace the
     /// first ones there too.
     pub reports: Option<&'a mut dyn Reporter>,
+    /// GitHub Actions' terminal output (log groups, progress lines).
+    pub github: bool,
 }
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
@@ -190,7 +192,13 @@ pub fn rerun_sequentially(
         .launch
         .env
         .extend(r.upstream_env.iter().cloned());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let mut options = TerminalOptions::detect(0);
+    // Under GitHub Actions the rerun's output reads as the first run's.
+    if r.github {
+        options.github = true;
+        options.progress_bar = false;
+    }
+    let mut terminal = Terminal::new(std::io::stdout().lock(), options);
     let end = prepare::execute(
         prepared.config,
         &mut Tee::new()

@@ -55,4 +55,9 @@ pub struct PhaseReport {
     /// JUnit report of family xunit1, which names them.
     #[serde(default)]
     pub loc: Option<(String, Option<i64>)>,
+    /// Where a failure happened, for GitHub's annotations: a path relative
+    /// to the rootdir and a 1-based line (the innermost traceback entry in
+    /// the project's own files, else the test's own line); sent on failure.
+    #[serde(default)]
+    pub at: Option<(String, Option<i64>)>,
 }

@@ -36,7 +36,10 @@ pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
     command
         .current_dir(dir)
         .args(args)
-        .env_remove("VIRTUAL_ENV");
+        .env_remove("VIRTUAL_ENV")
+        // Run on GitHub Actions, pacer would add its GitHub output.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (name, _) in std::env::vars() {
         if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
         {
@@ -126,7 +129,10 @@ pub fn pytest_command(dir: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .args(["-m", "pytest", "-p", "no:xdist"])
         .args(args)
-        .env_remove("VIRTUAL_ENV");
+        .env_remove("VIRTUAL_ENV")
+        // Run on GitHub Actions, pacer would add its GitHub output.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (name, _) in std::env::vars() {
         if name.starts_with("PACER_") || name.starts_with("PYTEST_") {
             command.env_remove(name);
