@@ -141,6 +141,7 @@ pub fn prepare(
         fork: settings.fork().value,
         tune: Some(tune),
         dist: pacer_runner::plan::Dist::default(),
+        worker_env: None,
     };
     Ok(Prepared {
         config,

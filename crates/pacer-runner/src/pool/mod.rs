@@ -70,7 +70,13 @@ pub struct RunConfig {
     pub tune: Option<Tune>,
     /// How tests may be shared between workers (pytest-xdist's `--dist`).
     pub dist: crate::plan::Dist,
+    /// More environment per worker, by the worker's name (each worker's
+    /// own proxy address); set after `launch.env`, so it wins.
+    pub worker_env: Option<WorkerEnv>,
 }
+
+/// Environment for the worker of this name (see [`RunConfig::worker_env`]).
+pub type WorkerEnv = std::sync::Arc<dyn Fn(&str) -> Vec<(String, String)> + Send + Sync>;
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
