@@ -32,6 +32,7 @@ mod forward;
 mod gcra;
 mod limiter;
 mod listeners;
+mod peer;
 mod proxy;
 mod rate_limit;
 mod retry;
@@ -47,6 +48,7 @@ pub use error::ProxyError;
 pub use gcra::{interval_for, Gcra};
 pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
 pub use listeners::WorkerListeners;
+pub use peer::register_worker_pid;
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
 pub use rate_limit::{
     env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,

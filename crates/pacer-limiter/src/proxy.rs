@@ -254,8 +254,8 @@ pub(crate) async fn serve(
             accepted = listener.accept() => accepted,
             _ = stop_requested(&mut stopped) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Usually out of file descriptors: back off a little
                 // instead of spinning, and keep serving the open ones.
@@ -269,6 +269,16 @@ pub(crate) async fn serve(
         let mut stopped = stopped.clone();
         let caller = caller.clone();
         connections.spawn(async move {
+            // On the shared address, ask Linux whose connection it is.
+            let caller = match (caller, stream.local_addr()) {
+                (None, Ok(local)) => {
+                    tokio::task::spawn_blocking(move || crate::peer::worker_of(peer, local))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                (caller, _) => caller,
+            };
             let service = service_fn(move |req| handle(Arc::clone(&upstream), req, caller.clone()));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -142,6 +142,7 @@ pub fn prepare(
         tune: Some(tune),
         dist: pacer_runner::plan::Dist::default(),
         worker_env: None,
+        worker_pid: None,
     };
     Ok(Prepared {
         config,

@@ -170,6 +170,12 @@ impl RunProxies {
         let shared = self.env();
         let listeners: Vec<_> = self.handles.iter().map(|h| h.listeners()).collect();
         std::sync::Arc::new(move |worker: &str| {
+            // The zygote runs no test: what its modules read at import, its
+            // forks keep, and the shared address traces each call to the
+            // fork that made it (`worker_pid`).
+            if worker == "zygote" {
+                return shared.clone();
+            }
             shared
                 .iter()
                 .zip(&listeners)
@@ -203,6 +209,12 @@ impl RunProxies {
         runtime.shutdown_timeout(Duration::from_secs(1));
         reports
     }
+}
+
+/// Tells the proxies each worker's pid, so that a call on the shared
+/// address (a forked worker's client built in the zygote) is traced to it.
+pub fn worker_pid() -> pacer_runner::pool::WorkerPid {
+    std::sync::Arc::new(|name: &str, pid: u32| pacer_limiter::register_worker_pid(pid, name))
 }
 
 /// Writes the statistics block printed after pytest's final line.

@@ -710,3 +710,46 @@ fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them
     chromium(&[&format!("--screenshot={}", shot.display())], &url);
     assert!(shot.is_file());
 }
+
+/// A client built at start-up in conftest.py (as `ofsc` users build theirs)
+/// keeps the address pacer's zygote had: each worker forked from it still
+/// has its own calls charged to its own tests, a subprocess's too.
+#[test]
+fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
+    let (mut api, url) = mock_api_with(&["--rate", "50", "--burst", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_pacer"))
+        .arg("-C")
+        .arg(suite("zygote_client"))
+        .arg("--python")
+        .arg(python())
+        .arg("--upstream")
+        .arg(format!("api={url}"))
+        .args(["--rate", "5", "--burst", "1"])
+        .arg("--json-report")
+        .arg(&json)
+        .args(["--", "-p", "no:cacheprovider"])
+        .env_remove("PACER_UPSTREAM_API")
+        .output()
+        .expect("pacer runs");
+    let _ = api.kill();
+    let _ = api.wait();
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let report = read_json(&json, &context);
+    assert!(
+        report.calls_outside_tests.is_empty(),
+        "calls not charged to a test: {:?}\n{context}",
+        report.calls_outside_tests
+    );
+    for t in &report.tests {
+        let want = if t.id.contains("subprocess") { 1 } else { 2 };
+        assert_eq!(t.calls, want, "{t:?}");
+    }
+    let waited: f64 = report.tests.iter().map(|t| t.limiter_wait).sum();
+    let queued = report.upstreams[0]["stats"]["time_queued"]
+        .as_f64()
+        .unwrap();
+    assert!((waited - queued).abs() < 1e-4, "{waited} vs {queued}");
+}

@@ -36,6 +36,9 @@ impl Pool {
             .map(|s| s.add_worker())
             .unwrap_or(self.workers.len());
         let capture_dir = self.run_dir.path().join(&name);
+        if let (Some(told), pid @ 1..) = (&self.config.worker_pid, handle.pid) {
+            told(&name, pid);
+        }
         self.workers.push(WorkerState {
             name,
             handle,

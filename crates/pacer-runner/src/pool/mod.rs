@@ -73,7 +73,13 @@ pub struct RunConfig {
     /// More environment per worker, by the worker's name (each worker's
     /// own proxy address); set after `launch.env`, so it wins.
     pub worker_env: Option<WorkerEnv>,
+    /// Told each worker's name and pid once the pid is known (spawned, or
+    /// forked by the zygote).
+    pub worker_pid: Option<WorkerPid>,
 }
+
+/// See [`RunConfig::worker_pid`].
+pub type WorkerPid = std::sync::Arc<dyn Fn(&str, u32) + Send + Sync>;
 
 /// Environment for the worker of this name (see [`RunConfig::worker_env`]).
 pub type WorkerEnv = std::sync::Arc<dyn Fn(&str) -> Vec<(String, String)> + Send + Sync>;
@@ -492,6 +498,9 @@ impl Pool {
             FromWorker::Forked { worker: name, pid } => {
                 if let Some(index) = self.workers.iter().position(|s| s.name == name) {
                     self.workers[index].handle.set_pid(pid);
+                    if let Some(told) = &self.config.worker_pid {
+                        told(&name, pid);
+                    }
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }

@@ -66,6 +66,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .env
         .extend(upstream_env.iter().cloned());
     prepared.config.worker_env = proxies.as_ref().map(RunProxies::worker_env);
+    prepared.config.worker_pid = proxies.as_ref().map(|_| upstreams::worker_pid());
 
     // `--json-report` / `--html-report`: checked before any test runs,
     // written whenever the run ends, and again below with what only this
