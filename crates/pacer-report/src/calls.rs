@@ -7,7 +7,9 @@
 //! pacer *heard* of its start and end, a little after the worker's, so the
 //! join uses the call's answer: a call answered before its test's end was
 //! heard is that test's or an earlier one's, and the earliest such test is
-//! the one that ran it. A call answered more than [`LAG`] before its test's
+//! the one that ran it (pacer hears a test's end within a millisecond or
+//! so, and a call through the proxy takes longer than that, so the next
+//! test's first call is not answered before it). A call answered more than [`LAG`] before its test's
 //! start was heard was made outside any test (an import, a session's end).
 //!
 //! A call on the proxy's shared address (a URL read from the environment
@@ -192,8 +194,8 @@ mod tests {
         ];
         let calls = vec![
             call(Some("gw0"), 1.2, 1.9, 0.5, 0),
-            // b's first call, answered before pacer heard that a ended.
-            call(Some("gw0"), 1.99, 1.995, 0.0, 0),
+            // b's first call, answered before pacer heard that b started.
+            call(Some("gw0"), 2.0002, 2.0008, 0.0, 0),
             call(Some("gw0"), 2.5, 2.9, 0.25, 2),
             call(Some("gw1"), 1.5, 2.5, 0.75, 1),
             // At import time, long before gw1's first test.
