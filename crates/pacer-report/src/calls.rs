@@ -76,6 +76,8 @@ pub fn charge(tests: &mut [TestReport], calls: &[ProxyCall]) -> Vec<OutsideCalls
     };
     let mut owners = Vec::with_capacity(calls.len());
     for call in calls {
+        // A worker's own call outside its tests is nobody's: joining it by
+        // time would charge an import-time call to another worker's test.
         let known = call.worker.as_deref().filter(|w| by_worker.contains_key(w));
         let owner = match known {
             Some(worker) => pick(worker, call),
