@@ -54,7 +54,9 @@ pub use rate_limit::{
     env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,
 };
 pub use retry::{parse_retry_after, small_jitter, Backoff};
-pub use series::{Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS};
+pub use series::{
+    Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS, MAX_FOLDED,
+};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, RateSnapshot, StatsRecorder, UpstreamStats};
 pub use window::WindowLog;

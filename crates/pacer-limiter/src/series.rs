@@ -7,7 +7,8 @@
 //! gets its own, see `listeners.rs`), not from a header, so any HTTP client
 //! a test uses is attributed. The log is bounded: past [`MAX_CALLS`] calls,
 //! further calls are folded into one entry per worker and second, which
-//! keeps their counts and waits but not where in the second they waited.
+//! keeps their counts and waits but not where in the second they waited
+//! (past [`MAX_FOLDED`] such entries, the span doubles).
 //! The series is bounded too: past [`MAX_BUCKETS`] buckets, neighbouring
 //! buckets merge and the bucket doubles.
 
@@ -19,6 +20,9 @@ use serde::Serialize;
 
 /// Calls kept one by one; later ones are folded per worker and second.
 pub const MAX_CALLS: usize = 50_000;
+/// Folded entries kept before their span doubles (a proxy left running
+/// for days, as `pacer proxy` may be, stays bounded).
+pub const MAX_FOLDED: usize = 50_000;
 /// Buckets kept in the series before two neighbours merge.
 pub const MAX_BUCKETS: usize = 2_048;
 /// Wait spans kept per call (one per attempt); a call retried more often
@@ -49,12 +53,15 @@ pub struct Call {
     pub status: u16,
 }
 
-/// Calls of one worker within one second, once the log is full.
+/// Calls of one worker within one span (a second, longer once there are
+/// too many), once the log is full.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldedCalls {
     pub worker: Option<Arc<str>>,
-    /// The second's start, since the origin.
-    pub second: f64,
+    /// The span's start, seconds since the origin.
+    pub from: f64,
+    /// The span's length in seconds.
+    pub span: f64,
     pub calls: u64,
     pub queued: f64,
     pub retries_429: u64,
@@ -90,6 +97,8 @@ pub struct CallsSnapshot {
 struct Inner {
     calls: Vec<Call>,
     folded: BTreeMap<(Option<Arc<str>>, u64), FoldedCalls>,
+    /// Seconds a folded entry spans.
+    fold_span: u64,
     step: u32,
     admitted: Vec<u64>,
     seen_429: Vec<u64>,
@@ -110,6 +119,30 @@ impl Inner {
                 return i;
             }
             self.coarsen();
+        }
+    }
+
+    /// Doubles the folded entries' span, merging neighbours.
+    fn widen_folds(&mut self) {
+        let span = self.fold_span.max(1) * 2;
+        self.fold_span = span;
+        let old = std::mem::take(&mut self.folded);
+        for ((worker, from), f) in old {
+            let from = from / span * span;
+            let entry = self
+                .folded
+                .entry((worker, from))
+                .or_insert_with(|| FoldedCalls {
+                    from: from as f64,
+                    span: span as f64,
+                    calls: 0,
+                    queued: 0.0,
+                    retries_429: 0,
+                    ..f.clone()
+                });
+            entry.calls += f.calls;
+            entry.queued += f.queued;
+            entry.retries_429 += f.retries_429;
         }
     }
 
@@ -186,13 +219,18 @@ impl CallLog {
             inner.calls.push(call);
             return;
         }
-        let second = call.arrival.floor().max(0.0) as u64;
+        if inner.folded.len() >= MAX_FOLDED {
+            inner.widen_folds();
+        }
+        let span = inner.fold_span.max(1);
+        let from = (call.arrival.max(0.0) as u64) / span * span;
         let entry = inner
             .folded
-            .entry((call.worker.clone(), second))
+            .entry((call.worker.clone(), from))
             .or_insert_with(|| FoldedCalls {
                 worker: call.worker.clone(),
-                second: second as f64,
+                from: from as f64,
+                span: span as f64,
                 calls: 0,
                 queued: 0.0,
                 retries_429: 0,
@@ -309,7 +347,34 @@ mod tests {
         let queued: f64 = snap.folded.iter().map(|f| f.queued).sum();
         assert!((queued - 30.0 * 0.25).abs() < 1e-9);
         assert_eq!(snap.folded.iter().map(|f| f.retries_429).sum::<u64>(), 30);
-        assert!(snap.folded.iter().all(|f| f.second == 5.0));
+        assert!(snap.folded.iter().all(|f| f.from == 5.0 && f.span == 1.0));
+    }
+
+    #[test]
+    fn folded_entries_widen_past_their_bound_and_keep_their_sums() {
+        let mut inner = Inner {
+            step: 1,
+            fold_span: 1,
+            ..Inner::default()
+        };
+        for second in 0..MAX_FOLDED as u64 {
+            inner.folded.insert(
+                (None, second),
+                FoldedCalls {
+                    worker: None,
+                    from: second as f64,
+                    span: 1.0,
+                    calls: 2,
+                    queued: 0.5,
+                    retries_429: 1,
+                },
+            );
+        }
+        inner.widen_folds();
+        assert_eq!(inner.folded.len(), MAX_FOLDED / 2);
+        let calls: u64 = inner.folded.values().map(|f| f.calls).sum();
+        assert_eq!(calls, 2 * MAX_FOLDED as u64);
+        assert!(inner.folded.values().all(|f| f.span == 2.0));
     }
 
     #[test]

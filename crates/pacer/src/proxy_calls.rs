@@ -67,8 +67,8 @@ pub fn attach(record: &mut RunRecord, mut upstreams: Vec<UpstreamReport>) -> Vec
             });
         }
         for f in &snap.folded {
-            // Folded calls keep their second, not their place in it.
-            let at = f.second + 0.5 + offset;
+            // Folded calls keep their span, not their place in it.
+            let at = f.from + f.span / 2.0 + offset;
             calls.push(ProxyCall {
                 upstream: name.clone(),
                 worker: f.worker.as_deref().map(String::from),
