@@ -12,6 +12,7 @@
 //! - [`tally`]: outcome counting and pytest's final line, shared by reporters.
 
 pub mod github;
+pub mod calls;
 pub mod html;
 pub mod json;
 pub mod junit;

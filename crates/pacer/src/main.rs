@@ -17,6 +17,7 @@ mod junit_on_demand;
 mod lastfailed;
 mod listing;
 mod prepare;
+mod proxy_calls;
 mod rerun;
 mod tune;
 mod upstreams;

@@ -142,6 +142,8 @@ pub fn prepare(
         fork: settings.fork().value,
         tune: Some(tune),
         dist: pacer_runner::plan::Dist::default(),
+        worker_env: None,
+        worker_pid: None,
     };
     Ok(Prepared {
         config,

@@ -12,7 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use pacer_limiter::{
-    env_var_name, start_proxy, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig, UpstreamStats,
+    env_var_name, start_proxy, CallsSnapshot, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig,
+    UpstreamStats,
 };
 use pacer_settings::{Settings, Upstream};
 use serde::Serialize;
@@ -97,6 +98,12 @@ pub struct UpstreamReport {
     pub env_var: String,
     /// The proxy's statistics at the end of the run.
     pub stats: UpstreamStats,
+    /// Admissions over time, since the run started (`proxy_calls::attach`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::proxy_calls::SeriesReport>,
+    /// Every call, for charging tests their waits; not written as is.
+    #[serde(skip)]
+    pub calls: Option<CallsSnapshot>,
 }
 
 /// The proxies of a run and the runtime that serves them.
@@ -178,6 +185,27 @@ impl RunProxies {
         worker_env(self.handles.iter().map(|h| (h.name(), h.url())))
     }
 
+    /// Each worker's own `PACER_UPSTREAM_<NAME>`: a listener per worker
+    /// and upstream, so the proxy knows whose calls it paces. Should a
+    /// listener fail to open, the worker gets the shared address.
+    pub fn worker_env(&self) -> pacer_runner::pool::WorkerEnv {
+        let shared = self.env();
+        let listeners: Vec<_> = self.handles.iter().map(|h| h.listeners()).collect();
+        std::sync::Arc::new(move |worker: &str| {
+            // The zygote runs no test: what its modules read at import, its
+            // forks keep, and the shared address traces each call to the
+            // fork that made it (`worker_pid`).
+            if worker == "zygote" {
+                return shared.clone();
+            }
+            shared
+                .iter()
+                .zip(&listeners)
+                .map(|((var, url), l)| (var.clone(), l.url(worker).unwrap_or_else(|_| url.clone())))
+                .collect()
+        })
+    }
+
     /// Stops the proxies (open requests get a short grace) and returns their
     /// final statistics.
     pub fn shutdown(self) -> Vec<UpstreamReport> {
@@ -188,18 +216,27 @@ impl RunProxies {
                 let upstream_url = h.config().url.clone();
                 let proxy_url = h.url();
                 let env_var = env_var_name(h.name());
+                let log = h.call_log();
                 let stats = runtime.block_on(h.shutdown());
                 UpstreamReport {
                     upstream_url,
                     proxy_url,
                     env_var,
                     stats,
+                    series: None,
+                    calls: Some(log.snapshot()),
                 }
             })
             .collect();
         runtime.shutdown_timeout(Duration::from_secs(1));
         reports
     }
+}
+
+/// Tells the proxies each worker's pid, so that a call on the shared
+/// address (a forked worker's client built in the zygote) is traced to it.
+pub fn worker_pid() -> pacer_runner::pool::WorkerPid {
+    std::sync::Arc::new(|name: &str, pid: u32| pacer_limiter::register_worker_pid(pid, name))
 }
 
 /// Writes the statistics block printed after pytest's final line.
@@ -336,6 +373,8 @@ mod tests {
             proxy_url: "http://127.0.0.1:10".into(),
             env_var: "PACER_UPSTREAM_API".into(),
             stats,
+            series: None,
+            calls: None,
         };
         let mut out = Vec::new();
         print_stats(&mut out, std::slice::from_ref(&report)).unwrap();
@@ -388,6 +427,8 @@ mod tests {
             proxy_url: "http://127.0.0.1:10".into(),
             env_var: "PACER_UPSTREAM_API".into(),
             stats,
+            series: None,
+            calls: None,
         };
         let mut out = Vec::new();
         print_stats(&mut out, std::slice::from_ref(&report)).unwrap();

@@ -73,7 +73,19 @@ pub struct RunConfig {
     pub tune: Option<Tune>,
     /// How tests may be shared between workers (pytest-xdist's `--dist`).
     pub dist: crate::plan::Dist,
+    /// More environment per worker, by the worker's name (each worker's
+    /// own proxy address); set after `launch.env`, so it wins.
+    pub worker_env: Option<WorkerEnv>,
+    /// Told each worker's name and pid once the pid is known (spawned, or
+    /// forked by the zygote).
+    pub worker_pid: Option<WorkerPid>,
 }
+
+/// See [`RunConfig::worker_pid`].
+pub type WorkerPid = std::sync::Arc<dyn Fn(&str, u32) + Send + Sync>;
+
+/// Environment for the worker of this name (see [`RunConfig::worker_env`]).
+pub type WorkerEnv = std::sync::Arc<dyn Fn(&str) -> Vec<(String, String)> + Send + Sync>;
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -489,6 +501,9 @@ impl Pool {
             FromWorker::Forked { worker: name, pid } => {
                 if let Some(index) = self.workers.iter().position(|s| s.name == name) {
                     self.workers[index].handle.set_pid(pid);
+                    if let Some(told) = &self.config.worker_pid {
+                        told(&name, pid);
+                    }
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }

@@ -19,6 +19,7 @@ use crate::fallback;
 use crate::junit_on_demand::JunitOnDemand;
 use crate::lastfailed;
 use crate::prepare::{self, Purpose};
+use crate::proxy_calls;
 use crate::rerun;
 use crate::upstreams::{self, RunProxies, UpstreamReport};
 
@@ -67,6 +68,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .launch
         .env
         .extend(upstream_env.iter().cloned());
+    prepared.config.worker_env = proxies.as_ref().map(RunProxies::worker_env);
+    prepared.config.worker_pid = proxies.as_ref().map(|_| upstreams::worker_pid());
 
     // `--json-report` / `--html-report`: checked before any test runs,
     // written whenever the run ends, and again below with what only this
@@ -173,6 +176,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         _ => code,
     };
     let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
+    let upstream_reports = proxy_calls::attach(&mut reports.record, upstream_reports);
     if !upstream_reports.is_empty() {
         let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &upstream_reports);
     }
