@@ -99,7 +99,7 @@ pub struct Lane {
     pub idle: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TestReport {
     /// pytest's node id.
     pub id: String,

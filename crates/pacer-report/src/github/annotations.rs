@@ -140,6 +140,7 @@ mod tests {
             reruns,
             message: (outcome == "failed").then(|| "assert 1 == 2".into()),
             output: None,
+            ..Default::default()
         }
     }
 
