@@ -46,7 +46,8 @@ pub use gcra::{interval_for, Gcra};
 pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
 pub use rate_limit::{
-    env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,
+    env_var_name, parse_url, redact_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig,
+    UrlProblem, MAX_SECONDS,
 };
 pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};

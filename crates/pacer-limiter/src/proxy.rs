@@ -59,7 +59,10 @@ impl std::fmt::Debug for ProxyHandle {
         f.debug_struct("ProxyHandle")
             .field("name", &self.upstream.cfg.name)
             .field("addr", &self.addr)
-            .field("upstream", &self.upstream.cfg.url)
+            .field(
+                "upstream",
+                &crate::rate_limit::redact_url(&self.upstream.cfg.url),
+            )
             .finish()
     }
 }
@@ -194,6 +197,7 @@ pub async fn start_proxy_with(
         limiter: Limiter::new(&cfg.limiter_config(), TokioClock::new()),
         stats: StatsRecorder::default(),
         client: client(&cfg, &opts)?,
+        long_wait_announced: Default::default(),
         target,
         cfg,
     });

@@ -31,6 +31,9 @@ pub const RATE_LIMIT_KEYS: &[&str] = &[
     "adaptive",
     "retry_statuses",
     "ca_file",
+    "upstream_timeout",
+    "max_wait",
+    "max_body_bytes",
 ];
 
 /// Where each field of a [`RateLimit`] came from.
@@ -46,6 +49,9 @@ pub struct RateLimitSources {
     pub adaptive: Source,
     pub retry_statuses: Source,
     pub ca_file: Source,
+    pub upstream_timeout: Source,
+    pub max_wait: Source,
+    pub max_body_bytes: Source,
 }
 
 /// One upstream API and its limits.
@@ -91,6 +97,9 @@ pub(crate) struct RateLimitLayer {
     pub adaptive: Option<Sourced<bool>>,
     pub retry_statuses: Option<Sourced<Vec<u16>>>,
     pub ca_file: Option<Sourced<Option<PathBuf>>>,
+    pub upstream_timeout: Option<Sourced<Duration>>,
+    pub max_wait: Option<Sourced<Duration>>,
+    pub max_body_bytes: Option<Sourced<u64>>,
 }
 
 /// Merges layers (highest precedence first) over the defaults and checks
@@ -116,6 +125,9 @@ pub(crate) fn resolve_layers(
     let adaptive = pick!(adaptive);
     let retry_statuses = pick!(retry_statuses);
     let ca_file = pick!(ca_file);
+    let upstream_timeout = pick!(upstream_timeout);
+    let max_wait = pick!(max_wait);
+    let max_body_bytes = pick!(max_body_bytes);
     let sources = RateLimitSources {
         rate: rate.source,
         burst: burst.source,
@@ -127,6 +139,9 @@ pub(crate) fn resolve_layers(
         adaptive: adaptive.source,
         retry_statuses: retry_statuses.source,
         ca_file: ca_file.source,
+        upstream_timeout: upstream_timeout.source,
+        max_wait: max_wait.source,
+        max_body_bytes: max_body_bytes.source,
     };
     let limits = RateLimit {
         rate: rate.value,
@@ -139,6 +154,9 @@ pub(crate) fn resolve_layers(
         adaptive: adaptive.value,
         retry_statuses: retry_statuses.value,
         ca_file: ca_file.value,
+        upstream_timeout: upstream_timeout.value,
+        max_wait: max_wait.value,
+        max_body_bytes: max_body_bytes.value,
     };
     if let Err(e) = limits.validate() {
         return Err(refused(&limits, &sources, e));
@@ -160,6 +178,10 @@ fn refused(limits: &RateLimit, sources: &RateLimitSources, e: RateLimitError) ->
         "rate" => &sources.rate,
         "burst" => &sources.burst,
         "retry_statuses" => &sources.retry_statuses,
+        "min_delay" => &sources.min_delay,
+        "base_backoff" => &sources.base_backoff,
+        "upstream_timeout" => &sources.upstream_timeout,
+        "max_wait" => &sources.max_wait,
         _ => &sources.rate,
     };
     SettingsError::InvalidRateLimit {

@@ -138,7 +138,7 @@ fn limits_layer(
         retry_statuses: sourced(raw("retry_statuses"), |t, o| {
             parse_statuses(t, "retry_statuses", o)
         })?,
-        ca_file: None,
+        ..RateLimitLayer::default()
     })
 }
 
