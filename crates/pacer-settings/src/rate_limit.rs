@@ -58,10 +58,16 @@ pub struct RateLimitSources {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Upstream {
     pub name: String,
+    /// As written, credentials included; serialised redacted (`pacer config --json`).
+    #[serde(serialize_with = "redacted")]
     pub url: String,
     pub url_source: Source,
     pub limits: RateLimit,
     pub sources: RateLimitSources,
+}
+
+fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&pacer_limiter::redact_url(url))
 }
 
 impl Upstream {
