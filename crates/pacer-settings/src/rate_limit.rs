@@ -234,6 +234,40 @@ pub(crate) fn check_url(upstream: &str, url: &str, origin: &Source) -> Result<()
         })
 }
 
+/// Notes about an upstream named more than once: `--upstream` twice (the
+/// last wins), or `--upstream` over the url of a config table. Each names
+/// both sources; URLs are shown redacted.
+pub(crate) fn duplicate_upstream_notes(
+    flags: &[(String, String)],
+    files: &[(String, Option<Sourced<String>>)],
+) -> Vec<String> {
+    let flag = crate::cli::flags::UPSTREAM;
+    let redact = pacer_limiter::redact_url;
+    let mut notes = Vec::new();
+    for (i, (name, url)) in flags.iter().enumerate() {
+        let later = flags[i + 1..].iter().find(|(n, _)| n == name);
+        if let Some((_, used)) = later {
+            notes.push(format!(
+                "warning: upstream `{name}` is given twice by {flag}: {name}={} is ignored, the later {name}={} is used",
+                redact(url),
+                redact(used)
+            ));
+            continue;
+        }
+        if let Some((_, file_url)) = files.iter().find(|(n, _)| n == name) {
+            let from = match file_url {
+                Some(u) => format!("its url {} from {}", redact(&u.value), u.source),
+                None => "its table in the config file".to_string(),
+            };
+            notes.push(format!(
+                "note: upstream `{name}`: {flag} {name}={} replaces {from}",
+                redact(url)
+            ));
+        }
+    }
+    notes
+}
+
 /// Splits `--upstream NAME=URL`, checking the name and the URL.
 pub(crate) fn parse_upstream_flag(text: &str) -> Result<(String, String), SettingsError> {
     let origin = Source::flag(crate::cli::flags::UPSTREAM);
@@ -392,6 +426,37 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("env PACER_BURST"), "{err}");
+    }
+
+    /// Issue 11: the same upstream name given twice kept the last silently.
+    #[test]
+    fn regression_an_upstream_named_twice_is_noted_with_both_sources() {
+        let flags = vec![
+            ("api".to_string(), "http://a:pw@one".to_string()),
+            ("api".to_string(), "http://two".to_string()),
+            ("b".to_string(), "http://three".to_string()),
+        ];
+        let file_source = Source::File {
+            file: "pyproject.toml".into(),
+            line: 7,
+            key: "tool.pacer.upstreams.b.url".into(),
+        };
+        let files = vec![(
+            "b".to_string(),
+            Some(Sourced::new("http://four".to_string(), file_source)),
+        )];
+        let notes = duplicate_upstream_notes(&flags, &files);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("given twice by --upstream"), "{notes:?}");
+        assert!(
+            notes[0].contains("api=http://***@one is ignored"),
+            "{notes:?}"
+        );
+        assert!(notes[0].contains("api=http://two is used"), "{notes:?}");
+        assert!(
+            notes[1].contains("b=http://three replaces its url http://four from pyproject.toml:7"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ use crate::file_config::{CategoryPatch, FileConfig};
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
-    check_url, parse_rate, parse_upstream_flag, resolve_layers, RateLimit, RateLimitLayer,
-    RateLimitSources, Upstream,
+    check_url, duplicate_upstream_notes, parse_rate, parse_upstream_flag, resolve_layers,
+    RateLimit, RateLimitLayer, RateLimitSources, Upstream,
 };
 use crate::source::{first_of, Source, Sourced};
 use crate::suggest::closest;
@@ -588,6 +588,14 @@ impl Settings {
         }
 
         let categories = resolve_categories(&file.categories, worker_count)?;
+        let file_urls: Vec<_> = file
+            .upstreams
+            .iter()
+            .map(|u| (u.name.clone(), u.url.clone()))
+            .collect();
+        let mut notes = notes;
+        notes.extend(duplicate_upstream_notes(&flag_upstreams, &file_urls));
+        notes.extend(categories.shadow_notes());
         let selection = resolve_selection(cli, &categories)?;
         let worker_env = env_reader.overlay.worker_env();
 

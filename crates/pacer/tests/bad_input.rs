@@ -63,3 +63,35 @@ fn an_interpreter_from_pacer_python_that_is_not_python_is_an_error() {
     assert_eq!(out.status.code(), Some(4), "{all}");
     assert!(all.contains("/bin/true"), "{all}");
 }
+
+/// Issue 11: a name given twice kept the last silently; a category an
+/// earlier one covers never selected anything, silently.
+#[test]
+fn duplicate_upstreams_and_shadowed_categories_are_warned_about_with_both_sources() {
+    let dir = project(
+        "[tool.pacer.upstreams.api]\nurl = \"http://127.0.0.1:9/v1\"\n\n\
+         [tool.pacer.categories.mine]\npaths = [\"tests/unit\"]\n",
+    );
+    let out = pacer_in(
+        dir.path(),
+        &[
+            "config",
+            "--upstream",
+            "api=http://127.0.0.1:8",
+            "--upstream",
+            "other=http://127.0.0.1:7",
+            "--upstream",
+            "other=http://127.0.0.1:6",
+        ],
+        &[],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for needle in [
+        "upstream `api`: --upstream api=http://127.0.0.1:8 replaces its url http://127.0.0.1:9/v1 from pyproject.toml:2",
+        "upstream `other` is given twice by --upstream: other=http://127.0.0.1:7 is ignored, the later other=http://127.0.0.1:6 is used",
+        "category `mine` (pyproject.toml:5 tool.pacer.categories.mine.paths) never selects a test: `unit`",
+    ] {
+        assert!(all.contains(needle), "{needle:?} not in {all}");
+    }
+}
