@@ -480,7 +480,7 @@ impl Settings {
         ])
         .unwrap_or_else(|| {
             Sourced::new(
-                (4 * worker_count).min(u32::MAX as usize) as u32,
+                worker_count.saturating_mul(4).min(u32::MAX as usize) as u32,
                 Source::derived("4 × workers"),
             )
         });
