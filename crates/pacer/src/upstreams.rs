@@ -149,11 +149,18 @@ impl RunProxies {
         Ok(RunProxies { runtime, handles })
     }
 
-    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy.
+    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy, and
+    /// `PACER_UPSTREAM_<NAME>_MAX_WAIT` (seconds): the longest the proxy
+    /// takes to answer, from which `pacer_requests`/`pacer_httpx` set their
+    /// read timeout.
     pub fn env(&self) -> Vec<(String, String)> {
         self.handles
             .iter()
-            .map(|h| (env_var_name(h.name()), h.url()))
+            .flat_map(|h| {
+                let var = env_var_name(h.name());
+                let max_wait = h.config().limits.max_wait.as_secs_f64().to_string();
+                [(format!("{var}_MAX_WAIT"), max_wait), (var, h.url())]
+            })
             .collect()
     }
 

@@ -50,6 +50,8 @@ def call(path):
 @pytest.mark.e2e
 def test_the_api_gets_basic_credentials_and_its_own_host():
     assert "@" not in BASE
+    # pacer_requests/pacer_httpx read their timeout from it.
+    assert os.environ["PACER_UPSTREAM_API_MAX_WAIT"] == "120"
     echo = call("/who")
     assert echo["headers"]["authorization"] == "Basic YWxpY2U6czNjcmV0"
     assert echo["headers"]["host"] == "{expected_host}"
