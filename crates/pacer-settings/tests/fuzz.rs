@@ -91,11 +91,13 @@ proptest! {
     fn hostile_flags_and_environment_never_panic(
         a in "\\PC{0,12}", b in "\\PC{0,12}", c in hostile_value(), d in hostile_value(),
     ) {
-        let mut cli = CliOverrides::default();
-        cli.timeout = Some(a.clone());
+        let mut cli = CliOverrides {
+            timeout: Some(a.clone()),
+            upstreams: vec![format!("api={a}"), format!("api=http://{d}@h")],
+            ..CliOverrides::default()
+        };
         cli.rate_limit.rate = Some(b);
         cli.rate_limit.max_backoff = Some(c.clone());
-        cli.upstreams = vec![format!("api={a}"), format!("api=http://{d}@h")];
         resolve("", &cli, &[]);
         resolve(
             "",

@@ -26,7 +26,6 @@ pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
         url: upstream.url.clone(),
         limits: upstream.limits.clone(),
         rate_configured: upstream.rate_configured(),
-        ..UpstreamConfig::default()
     }
 }
 

@@ -19,7 +19,8 @@ fn project(pyproject: &str) -> tempfile::TempDir {
 #[test]
 fn regression_huge_durations_are_usage_errors_naming_their_source() {
     let dir = project("[tool.pytest.ini_options]\n");
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&[], &[("PACER_TIMEOUT", "1e300")], "PACER_TIMEOUT"),
         (&["--timeout", "1e300"], &[], "--timeout"),
         (&["--max-backoff", "1e20"], &[], "--max-backoff"),
