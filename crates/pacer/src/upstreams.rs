@@ -358,7 +358,7 @@ mod tests {
             "rate-limited upstreams",
             "api (http://127.0.0.1:9) via http://127.0.0.1:10",
             "requests 1, retried 1, 429 seen 1, 503 seen 0, final failures 0",
-            "time queued 0.3s, time in backoff 0.5s wall (0.5s summed over requests), retry rate 50.0%, success after retries 100.0%",
+            "time queued 0.3s, time in backoff 0.0s wall (0.5s summed over requests), retry rate 50.0%, success after retries 100.0%",
             "rate settled at 14.00 req/s (configured 20.00, lowered 1 time)",
         ] {
             assert!(text.contains(needle), "{needle:?} not in\n{text}");
