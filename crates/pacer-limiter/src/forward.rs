@@ -144,6 +144,12 @@ pub(crate) fn upstream_uri(target: &Target, incoming: &Uri) -> Result<Uri, Strin
         .map_err(|e| e.to_string())
 }
 
+/// Seconds as people write them: `60`, `0.4`, `0.099`.
+fn seconds(d: Duration) -> String {
+    let text = format!("{:.3}", d.as_secs_f64());
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// The header that tells a client why a refusal reached it unretried.
 const NOT_RETRIED: HeaderName = HeaderName::from_static("pacer-not-retried");
 
@@ -239,7 +245,7 @@ pub(crate) async fn handle(
                 format!(
                     "pacer proxy: upstream {:?}: no turn to send this request within max_wait ({} s){}; raise max_wait or lower the load",
                     up.cfg.name,
-                    up.cfg.limits.max_wait.as_secs_f64(),
+                    seconds(up.cfg.limits.max_wait),
                     if retries > 0 { format!(" after {retries} retries") } else { String::new() }
                 ),
             ));
@@ -273,14 +279,14 @@ pub(crate) async fn handle(
                 } else {
                     "upstream_timeout"
                 };
-                tracing::warn!(upstream = %up.cfg.name, "no answer within {} s ({which}): answered 504", wait.as_secs_f64());
+                tracing::warn!(upstream = %up.cfg.name, "no answer within {} s ({which}): answered 504", seconds(wait));
                 return Ok(proxy_error(
                     StatusCode::GATEWAY_TIMEOUT,
                     format!(
                         "pacer proxy: upstream {:?} at {} did not answer within {} s ({which}); the request was not retried",
                         up.cfg.name,
                         redact_url(&up.cfg.url),
-                        wait.as_secs_f64()
+                        seconds(wait)
                     ),
                 ));
             }
@@ -344,8 +350,8 @@ pub(crate) async fn handle(
                     up.stats.notice(format!(
                         "{}: API asked to wait {} s, capped at {} s (max_backoff)",
                         up.cfg.name,
-                        asked.as_secs_f64().round(),
-                        delay.as_secs_f64()
+                        seconds(asked),
+                        seconds(delay)
                     ));
                 }
             }
@@ -355,8 +361,8 @@ pub(crate) async fn handle(
                 up.stats.out_of_budget();
                 not_retried = Some(format!(
                     "max_wait ({} s) leaves no room for a {} s backoff after {retries} retries",
-                    up.cfg.limits.max_wait.as_secs_f64(),
-                    delay.as_secs_f64()
+                    seconds(up.cfg.limits.max_wait),
+                    seconds(delay)
                 ));
             } else {
                 // Read the refusal's small body so the connection is reused;

@@ -792,3 +792,35 @@ async fn paths_may_not_climb_above_the_base_path() {
     assert_eq!(api.stats().total_requests, 1);
     proxy.shutdown().await;
 }
+
+/// Issue 11: queueing counts against `max_wait` too; a request that never
+/// gets its turn is answered, not left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_wait_bounds_the_wait_for_a_slot_and_for_the_answer() {
+    let api = mock(MockConfig {
+        latency: Duration::from_secs(600),
+        ..MockConfig::default()
+    })
+    .await;
+    let mut cfg = upstream(api.url());
+    cfg.limits.max_concurrent = 1;
+    cfg.limits.max_wait = Duration::from_millis(500);
+    let proxy = proxy(cfg).await;
+    let client = client();
+    let url = format!("{}/slow", proxy.url());
+    let first = get(&client, &url);
+    let second = async {
+        // Queued behind the first, which holds the only slot until its
+        // own budget runs out.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get(&client, &url).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(first.text().contains("(max_wait)"), "{}", first.text());
+    assert_eq!(second.status, StatusCode::GATEWAY_TIMEOUT);
+    // Its turn comes when the first gives up, with little or no budget left.
+    assert!(second.text().contains("max_wait"), "{}", second.text());
+    let stats = proxy.shutdown().await;
+    assert_eq!(stats.timeouts, 2);
+}
