@@ -566,7 +566,7 @@ pub fn parse_url(url: &str) -> Result<Target, UrlProblem> {
 }
 
 /// One upstream API and its pacing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct UpstreamConfig {
     /// The name tests use (`PACER_UPSTREAM_<NAME>`).
     pub name: String,
@@ -580,6 +580,18 @@ pub struct UpstreamConfig {
     /// the quota the API advertises, up or down; a configured one is only
     /// ever lowered by it.
     pub rate_configured: bool,
+}
+
+/// Never prints the URL's credentials.
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("limits", &self.limits)
+            .field("rate_configured", &self.rate_configured)
+            .finish()
+    }
 }
 
 impl Default for UpstreamConfig {
@@ -784,6 +796,7 @@ mod tests {
         };
         let err = cfg.validate().unwrap_err().to_string();
         assert!(!err.contains("s3cret"), "{err}");
+        assert!(!format!("{cfg:?}").contains("s3cret"), "{cfg:?}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub struct RateLimitSources {
 }
 
 /// One upstream API and its limits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Upstream {
     pub name: String,
     /// As written, credentials included; serialised redacted (`pacer config --json`).
@@ -64,6 +64,19 @@ pub struct Upstream {
     pub url_source: Source,
     pub limits: RateLimit,
     pub sources: RateLimitSources,
+}
+
+/// Never prints the URL's credentials.
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("name", &self.name)
+            .field("url", &pacer_limiter::redact_url(&self.url))
+            .field("url_source", &self.url_source)
+            .field("limits", &self.limits)
+            .field("sources", &self.sources)
+            .finish()
+    }
 }
 
 fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
