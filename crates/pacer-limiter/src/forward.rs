@@ -164,6 +164,27 @@ fn proxy_error(status: StatusCode, message: String) -> Response<ProxyBody> {
     response
 }
 
+/// The last refusal, passed on as the API sent it when `max_wait` runs out
+/// before a retry gets its turn or its answer.
+fn pass_on(
+    up: &Upstream,
+    (mut parts, body): (http::response::Parts, bytes::Bytes),
+    retries: u32,
+) -> Response<ProxyBody> {
+    up.stats.out_of_budget();
+    up.stats.completed(true);
+    strip_hop_by_hop(&mut parts.headers);
+    let why = format!(
+        "max_wait ({} s) ran out before retry {} got its turn or its answer",
+        seconds(up.cfg.limits.max_wait),
+        retries
+    );
+    if let Ok(why) = HeaderValue::try_from(why) {
+        parts.headers.insert(NOT_RETRIED, why);
+    }
+    Response::from_parts(parts, full(body))
+}
+
 /// An error and its causes on one line: hyper's own message ("client
 /// error (Connect)") says little without them.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -236,9 +257,15 @@ pub(crate) async fn handle(
     };
 
     let mut retries = 0u32;
+    // The last refusal, kept to be passed on if the budget runs out before
+    // the retry gets its turn or its answer: it says more than a 504.
+    let mut last_refusal: Option<(http::response::Parts, bytes::Bytes)> = None;
     loop {
         // Layer 2: admission (in-flight slot, then the shared rate).
         let Ok(admission) = tokio::time::timeout_at(deadline, up.limiter.admit()).await else {
+            if let Some(refusal) = last_refusal.take() {
+                return Ok(pass_on(&up, refusal, retries));
+            }
             up.stats.timed_out();
             return Ok(proxy_error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -273,12 +300,15 @@ pub(crate) async fn handle(
             Ok(Ok(response)) => response,
             Err(_) => {
                 drop(admission);
-                up.stats.timed_out();
                 let which = if wait < up.cfg.limits.upstream_timeout {
                     "max_wait"
                 } else {
                     "upstream_timeout"
                 };
+                if let Some(refusal) = last_refusal.take().filter(|_| which == "max_wait") {
+                    return Ok(pass_on(&up, refusal, retries));
+                }
+                up.stats.timed_out();
                 tracing::warn!(upstream = %up.cfg.name, "no answer within {} s ({which}): answered 504", seconds(wait));
                 return Ok(proxy_error(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -367,11 +397,12 @@ pub(crate) async fn handle(
             } else {
                 // Read the refusal's small body so the connection is reused;
                 // give the slot back before waiting, so others can go meanwhile.
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    drain(response.into_body(), 64 * 1024),
-                )
-                .await;
+                let (refusal, body) = response.into_parts();
+                let body = tokio::time::timeout(Duration::from_secs(1), drain(body, 64 * 1024))
+                    .await
+                    .ok()
+                    .flatten();
+                last_refusal = body.map(|body| (refusal, body));
                 drop(admission);
                 up.stats.retry(delay);
                 // The refusal speaks for the upstream, not for this request:
