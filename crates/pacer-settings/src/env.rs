@@ -266,6 +266,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         direction: Direction::SetForWorkers,
     },
     EnvVar {
+        pacer: "PACER_UPSTREAM_<NAME>_MAX_WAIT",
+        pytest: None,
+        setting: "upstreams.NAME.max_wait",
+        meaning: "the longest the proxy takes to answer (seconds); `pacer_requests`/`pacer_httpx` read just past it",
+        direction: Direction::SetForWorkers,
+    },
+    EnvVar {
         pacer: "PACER_CURRENT_CATEGORY",
         pytest: Some("PYTEST_CURRENT_CATEGORY"),
         setting: "categories",
