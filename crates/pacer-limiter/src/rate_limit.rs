@@ -72,9 +72,14 @@ impl Quota {
         // Past these bounds the spacing between two requests no longer fits
         // the clock's arithmetic (a rate of 1e-300 is one request per 1e300 s).
         if self.window > MAX_DURATION || self.amount > 1e9 || self.rate() < 1.0 / MAX_SECONDS {
+            // `{:e}`: 1e300 written out is three hundred digits.
             return Err(RateLimitError::new(
                 "rate",
-                format!("{self} is out of range; expected at most 1e9 requests per window, a window of at most a year, and at least one request a year"),
+                format!(
+                    "{:e} per {:e} s is out of range; expected at most 1e9 requests per window, a window of at most a year, and at least one request a year",
+                    self.amount,
+                    self.window.as_secs_f64()
+                ),
             ));
         }
         Ok(())
