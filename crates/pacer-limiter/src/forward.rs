@@ -8,8 +8,11 @@
 //!    start (the rate with its burst, the quota's window, `min_delay`, and
 //!    any pause the upstream asked for). Every attempt, retries included,
 //!    passes here: retries spend the same budget.
-//! 3. **forward**: rewrite the URL and `Host`, drop hop-by-hop headers, send.
-//!    An unreachable upstream becomes a 502 with a text message at once.
+//! 3. **forward**: resolve the path's dot segments (never above the base
+//!    path: 400), rewrite the URL and `Host`, add the URL's credentials as
+//!    `Authorization: Basic` unless the client sent its own, drop hop-by-hop
+//!    headers, send. An unreachable upstream becomes a 502 with a text
+//!    message at once; no answer within `upstream_timeout` a 504.
 //! 4. **learn**: every answer, refusals included, may advertise the limit
 //!    (`RateLimit-Policy`/`RateLimit`, `X-RateLimit-*`); the limiter adopts
 //!    a lower quota (any, when none is configured) and pauses everyone when
@@ -21,6 +24,10 @@
 //!    the full-jitter backoff) and goes back to 2, where the pause holds it
 //!    like everyone else; any other answer, or the last refusal as it came,
 //!    is streamed to the client, holding the slot until the body is done.
+//!
+//! `max_wait` bounds layers 2 to 5 together: a backoff that would not fit
+//! passes the refusal on, and so does a retry that gets no turn or no answer
+//! in time (with a `pacer-not-retried` header saying why).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -229,8 +236,6 @@ pub(crate) async fn handle(
     if let Some(auth) = &up.target.authorization {
         headers.entry(header::AUTHORIZATION).or_insert(auth.clone());
     }
-    // The whole budget of this request, retries and backoff included.
-    let deadline = tokio::time::Instant::now() + up.cfg.limits.max_wait;
     let content_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -256,6 +261,9 @@ pub(crate) async fn handle(
         RequestBody::Streaming(stream) => (None, Some(stream)),
     };
 
+    // The whole budget of this request from here on: queueing, attempts and
+    // backoff (the client's upload is the client's business).
+    let deadline = tokio::time::Instant::now() + up.cfg.limits.max_wait;
     let mut retries = 0u32;
     // The last refusal, kept to be passed on if the budget runs out before
     // the retry gets its turn or its answer: it says more than a 504.
