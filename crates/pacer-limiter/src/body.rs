@@ -158,16 +158,18 @@ impl Body for PermitBody {
     }
 }
 
-/// Reads and discards up to `limit` bytes of a refused response, so the
-/// connection can go back to the pool; a longer body just closes it.
-pub(crate) async fn drain(mut body: Incoming, limit: usize) {
-    let mut seen = 0usize;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Some(data) = frame.data_ref() {
-            seen = seen.saturating_add(data.len());
-            if seen > limit {
-                return;
+/// Reads up to `limit` bytes of a refused response, so the connection can
+/// go back to the pool and the refusal can still be passed on if no retry
+/// fits; a longer body just closes it (`None`).
+pub(crate) async fn drain(mut body: Incoming, limit: usize) -> Option<Bytes> {
+    let mut kept = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.ok()?.data_ref() {
+            if kept.len() + data.len() > limit {
+                return None;
             }
+            kept.extend_from_slice(data);
         }
     }
+    Some(kept.freeze())
 }

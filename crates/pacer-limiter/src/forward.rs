@@ -8,8 +8,11 @@
 //!    start (the rate with its burst, the quota's window, `min_delay`, and
 //!    any pause the upstream asked for). Every attempt, retries included,
 //!    passes here: retries spend the same budget.
-//! 3. **forward**: rewrite the URL and `Host`, drop hop-by-hop headers, send.
-//!    An unreachable upstream becomes a 502 with a text message at once.
+//! 3. **forward**: resolve the path's dot segments (never above the base
+//!    path: 400), rewrite the URL and `Host`, add the URL's credentials as
+//!    `Authorization: Basic` unless the client sent its own, drop hop-by-hop
+//!    headers, send. An unreachable upstream becomes a 502 with a text
+//!    message at once; no answer within `upstream_timeout` a 504.
 //! 4. **learn**: every answer, refusals included, may advertise the limit
 //!    (`RateLimit-Policy`/`RateLimit`, `X-RateLimit-*`); the limiter adopts
 //!    a lower quota (any, when none is configured) and pauses everyone when
@@ -21,7 +24,12 @@
 //!    the full-jitter backoff) and goes back to 2, where the pause holds it
 //!    like everyone else; any other answer, or the last refusal as it came,
 //!    is streamed to the client, holding the slot until the body is done.
+//!
+//! `max_wait` bounds layers 2 to 5 together: a backoff that would not fit
+//! passes the refusal on, and so does a retry that gets no turn or no answer
+//! in time (with a `pacer-not-retried` header saying why).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -37,7 +45,7 @@ use crate::advertised::parse_advertised;
 use crate::body::{drain, full, BoxError, PermitBody, ProxyBody, RequestBody};
 use crate::clock::TokioClock;
 use crate::limiter::Limiter;
-use crate::rate_limit::{Target, UpstreamConfig};
+use crate::rate_limit::{redact_url, Target, UpstreamConfig};
 use crate::retry::parse_retry_after;
 use crate::series::{CallLog, CallTrace};
 use crate::stats::{StatsRecorder, UpstreamStats};
@@ -54,6 +62,9 @@ pub(crate) struct Upstream {
     pub client: UpstreamClient,
     /// Each call and the admissions over time, for the run's report.
     pub log: Arc<CallLog>,
+    /// Whether a `Retry-After` above `max_backoff` was announced yet: once
+    /// per upstream is enough to explain the waits that follow.
+    pub long_wait_announced: AtomicBool,
 }
 
 impl Upstream {
@@ -91,19 +102,66 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
+/// A request path with its `.` and `..` segments resolved (RFC 3986
+/// §5.2.4; `%2e` counts as a dot, as most servers decode it), `None` when a
+/// `..` would climb above the root. Empty segments (`//`) are kept: some
+/// APIs give them meaning.
+pub(crate) fn normalise_path(path: &str) -> Option<String> {
+    let is_dots = |segment: &str, n: usize| {
+        let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+        lower.len() == n && lower.bytes().all(|b| b == b'.')
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.into_iter().enumerate() {
+        if is_dots(segment, 1) {
+            // `/a/.` names the directory: keep its trailing slash.
+            if i == last {
+                out.push("");
+            }
+        } else if is_dots(segment, 2) {
+            out.pop()?;
+            if i == last {
+                out.push("");
+            }
+        } else {
+            out.push(segment);
+        }
+    }
+    Some(format!("/{}", out.join("/")))
+}
+
 /// The upstream URL for a request: the upstream's scheme and host, its path
-/// prefix, then the request's own path and query.
-pub(crate) fn upstream_uri(target: &Target, incoming: &Uri) -> Result<Uri, http::Error> {
-    let path_and_query = incoming
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
+/// prefix, then the request's own path (dot segments resolved, never above
+/// the prefix) and query.
+pub(crate) fn upstream_uri(target: &Target, incoming: &Uri) -> Result<Uri, String> {
+    let path = normalise_path(incoming.path()).ok_or_else(|| {
+        format!(
+            "the path {:?} climbs above the upstream's base path with `..`",
+            incoming.path()
+        )
+    })?;
+    let query = incoming
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     Uri::builder()
         .scheme(target.scheme.clone())
         .authority(target.authority.clone())
-        .path_and_query(format!("{}{}", target.prefix, path_and_query))
+        .path_and_query(format!("{}{path}{query}", target.prefix))
         .build()
+        .map_err(|e| e.to_string())
 }
+
+/// Seconds as people write them: `60`, `0.4`, `0.099`.
+fn seconds(d: Duration) -> String {
+    let text = format!("{:.3}", d.as_secs_f64());
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The header that tells a client why a refusal reached it unretried.
+const NOT_RETRIED: HeaderName = HeaderName::from_static("pacer-not-retried");
 
 /// A plain-text error answer made by the proxy itself.
 fn proxy_error(status: StatusCode, message: String) -> Response<ProxyBody> {
@@ -114,6 +172,27 @@ fn proxy_error(status: StatusCode, message: String) -> Response<ProxyBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+/// The last refusal, passed on as the API sent it when `max_wait` runs out
+/// before a retry gets its turn or its answer.
+fn pass_on(
+    up: &Upstream,
+    (mut parts, body): (http::response::Parts, bytes::Bytes),
+    retries: u32,
+) -> Response<ProxyBody> {
+    up.stats.out_of_budget();
+    up.stats.completed(true);
+    strip_hop_by_hop(&mut parts.headers);
+    let why = format!(
+        "max_wait ({} s) ran out before retry {} got its turn or its answer",
+        seconds(up.cfg.limits.max_wait),
+        retries
+    );
+    if let Ok(why) = HeaderValue::try_from(why) {
+        parts.headers.insert(NOT_RETRIED, why);
+    }
+    Response::from_parts(parts, full(body))
 }
 
 /// An error and its causes on one line: hyper's own message ("client
@@ -159,13 +238,18 @@ pub(crate) async fn handle(
     if let Ok(host) = HeaderValue::from_str(up.target.authority.as_str()) {
         headers.insert(header::HOST, host);
     }
+    // The URL's credentials, unless the client brought its own.
+    if let Some(auth) = &up.target.authorization {
+        headers.entry(header::AUTHORIZATION).or_insert(auth.clone());
+    }
     let content_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
 
     // Layer 1: buffer the body so retries can replay it.
-    let body = match RequestBody::read(body, content_length, up.cfg.max_body_bytes).await {
+    let cap = usize::try_from(up.cfg.limits.max_body_bytes).unwrap_or(usize::MAX);
+    let body = match RequestBody::read(body, content_length, cap).await {
         Ok(body) => body,
         Err(e) => {
             up.stats.completed(false);
@@ -184,10 +268,32 @@ pub(crate) async fn handle(
         RequestBody::Streaming(stream) => (None, Some(stream)),
     };
 
+    // The whole budget of this request from here on: queueing, attempts and
+    // backoff (the client's upload is the client's business).
+    let deadline = tokio::time::Instant::now() + up.cfg.limits.max_wait;
     let mut retries = 0u32;
+    // The last refusal, kept to be passed on if the budget runs out before
+    // the retry gets its turn or its answer: it says more than a 504.
+    let mut last_refusal: Option<(http::response::Parts, bytes::Bytes)> = None;
     loop {
         // Layer 2: admission (in-flight slot, then the shared rate).
-        let admission = up.limiter.admit().await;
+        let Ok(admission) = tokio::time::timeout_at(deadline, up.limiter.admit()).await else {
+            if let Some(refusal) = last_refusal.take() {
+                trace.finish(&up.log, refusal.0.status.as_u16());
+                return Ok(pass_on(&up, refusal, retries));
+            }
+            up.stats.timed_out();
+            trace.finish(&up.log, 504);
+            return Ok(proxy_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "pacer proxy: upstream {:?}: no turn to send this request within max_wait ({} s){}; raise max_wait or lower the load",
+                    up.cfg.name,
+                    seconds(up.cfg.limits.max_wait),
+                    if retries > 0 { format!(" after {retries} retries") } else { String::new() }
+                ),
+            ));
+        };
         up.stats.admitted(admission.queued);
         trace.admitted(&up.log, admission.queued, up.limiter.rates().current);
 
@@ -203,9 +309,38 @@ pub(crate) async fn handle(
         *upstream_req.version_mut() = Version::HTTP_11;
         *upstream_req.headers_mut() = headers.clone();
 
-        let response = match up.client.request(upstream_req).await {
-            Ok(response) => response,
-            Err(e) => {
+        // One attempt waits `upstream_timeout` at most, and never past the
+        // request's budget: a hung upstream must not hold the slot for ever.
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let wait = up.cfg.limits.upstream_timeout.min(budget);
+        let answer = tokio::time::timeout(wait, up.client.request(upstream_req)).await;
+        let response = match answer {
+            Ok(Ok(response)) => response,
+            Err(_) => {
+                drop(admission);
+                let which = if wait < up.cfg.limits.upstream_timeout {
+                    "max_wait"
+                } else {
+                    "upstream_timeout"
+                };
+                if let Some(refusal) = last_refusal.take().filter(|_| which == "max_wait") {
+                    trace.finish(&up.log, refusal.0.status.as_u16());
+                    return Ok(pass_on(&up, refusal, retries));
+                }
+                up.stats.timed_out();
+                trace.finish(&up.log, 504);
+                tracing::warn!(upstream = %up.cfg.name, "no answer within {} s ({which}): answered 504", seconds(wait));
+                return Ok(proxy_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "pacer proxy: upstream {:?} at {} did not answer within {} s ({which}); the request was not retried",
+                        up.cfg.name,
+                        redact_url(&up.cfg.url),
+                        seconds(wait)
+                    ),
+                ));
+            }
+            Ok(Err(e)) => {
                 drop(admission);
                 up.stats.upstream_error();
                 trace.finish(&up.log, 502);
@@ -215,7 +350,7 @@ pub(crate) async fn handle(
                     format!(
                         "pacer proxy: cannot reach upstream {:?} at {}: {}",
                         up.cfg.name,
-                        up.cfg.url,
+                        redact_url(&up.cfg.url),
                         error_chain(&e)
                     ),
                 ));
@@ -249,41 +384,75 @@ pub(crate) async fn handle(
             up.limiter.on_success();
         }
 
-        let retrying = refused && replay.is_some() && retries < up.cfg.limits.max_retries;
-        trace.answered(&up.log, status, retrying);
-        if retrying {
+        let mut not_retried = None;
+        if refused && replay.is_none() {
+            up.stats.not_replayable();
+            not_retried = Some(format!(
+                "the request body is over max_body_bytes ({} bytes), so it could not be replayed",
+                up.cfg.limits.max_body_bytes
+            ));
+        } else if refused && retries < up.cfg.limits.max_retries {
             let delay = up
                 .cfg
                 .backoff()
                 .delay(retries, retry_after, &mut rand::thread_rng());
-            // Read the refusal's small body so the connection is reused;
-            // give the slot back before waiting, so others can go meanwhile.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                drain(response.into_body(), 64 * 1024),
-            )
-            .await;
-            drop(admission);
-            up.stats.retry(delay);
-            // The refusal speaks for the upstream, not for this request:
-            // hold every request back, this one included (admission waits
-            // for the pause, so it does not sleep twice). Overlapping
-            // pauses of requests refused together do not add up.
-            if !up.limiter.pause_for_all(delay) {
-                tokio::time::sleep(delay).await;
+            if let Some(asked) = retry_after.filter(|asked| *asked > delay) {
+                if !up.long_wait_announced.swap(true, Ordering::Relaxed) {
+                    up.stats.notice(format!(
+                        "{}: API asked to wait {} s, capped at {} s (max_backoff)",
+                        up.cfg.name,
+                        seconds(asked),
+                        seconds(delay)
+                    ));
+                }
             }
-            tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "pausing, then retrying");
-            retries += 1;
-            continue;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if delay >= left {
+                // Waiting would only end in a 504: the refusal says more.
+                up.stats.out_of_budget();
+                not_retried = Some(format!(
+                    "max_wait ({} s) leaves no room for a {} s backoff after {retries} retries",
+                    seconds(up.cfg.limits.max_wait),
+                    seconds(delay)
+                ));
+            } else {
+                // Read the refusal's small body so the connection is reused;
+                // give the slot back before waiting, so others can go meanwhile.
+                let (refusal, body) = response.into_parts();
+                let body = tokio::time::timeout(Duration::from_secs(1), drain(body, 64 * 1024))
+                    .await
+                    .ok()
+                    .flatten();
+                last_refusal = body.map(|body| (refusal, body));
+                drop(admission);
+                up.stats.retry(delay);
+                // The refusal speaks for the upstream, not for this request:
+                // hold every request back, this one included (admission waits
+                // for the pause, so it does not sleep twice). Overlapping
+                // pauses of requests refused together do not add up.
+                if !up.limiter.pause_for_all(delay) {
+                    tokio::time::sleep(delay).await;
+                }
+                tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "pausing, then retrying");
+                trace.answered(&up.log, status, true);
+                retries += 1;
+                continue;
+            }
+        } else if refused && up.cfg.limits.max_retries > 0 {
+            not_retried = Some(format!(
+                "max_retries ({}) reached",
+                up.cfg.limits.max_retries
+            ));
         }
 
-        if refused && replay.is_none() {
-            up.stats.not_replayable();
-        }
+        trace.answered(&up.log, status, false);
         up.stats.completed(refused);
         trace.finish(&up.log, status);
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
+        if let Some(reason) = not_retried.and_then(|r| HeaderValue::try_from(r).ok()) {
+            parts.headers.insert(NOT_RETRIED, reason);
+        }
         let body = PermitBody::new(body, admission.into_permit())
             .map_err(BoxError::from)
             .boxed();
@@ -314,6 +483,38 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["authorization", "x-custom"]);
+    }
+
+    /// Issue 11: `/../../etc/passwd` under `/base` was forwarded as is.
+    #[test]
+    fn regression_dot_segments_are_resolved_and_may_not_leave_the_base() {
+        for (path, normal) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/./b", "/a/b"),
+            ("/a/b/../c", "/a/c"),
+            ("/a//b", "/a//b"),
+            ("/a/b/", "/a/b/"),
+            ("/a/b/..", "/a/"),
+            ("/a/.", "/a/"),
+            ("/a/%2e%2E/b", "/b"),
+            ("/a/..b/c", "/a/..b/c"),
+        ] {
+            assert_eq!(normalise_path(path).as_deref(), Some(normal), "{path}");
+        }
+        for escape in ["/..", "/../../etc/passwd", "/a/../../b", "/%2e%2e/x"] {
+            assert_eq!(normalise_path(escape), None, "{escape}");
+        }
+        let target = UpstreamConfig {
+            url: "https://api.example.com/base".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let err = upstream_uri(&target, &"/../../etc/passwd".parse().unwrap()).unwrap_err();
+        assert!(err.contains("climbs above"), "{err}");
+        let uri = upstream_uri(&target, &"/x/../y?q=/../z".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "https://api.example.com/base/y?q=/../z");
     }
 
     #[test]

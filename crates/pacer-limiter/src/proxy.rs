@@ -62,7 +62,10 @@ impl std::fmt::Debug for ProxyHandle {
         f.debug_struct("ProxyHandle")
             .field("name", &self.upstream.cfg.name)
             .field("addr", &self.addr)
-            .field("upstream", &self.upstream.cfg.url)
+            .field(
+                "upstream",
+                &crate::rate_limit::redact_url(&self.upstream.cfg.url),
+            )
             .finish()
     }
 }
@@ -209,6 +212,7 @@ pub async fn start_proxy_with(
         stats: StatsRecorder::default(),
         client: client(&cfg, &opts)?,
         log: Arc::new(CallLog::new()),
+        long_wait_announced: Default::default(),
         target,
         cfg,
     });

@@ -69,6 +69,19 @@ impl Quota {
                 format!("{self} is not above 0 requests; expected e.g. 40, \"40/s\", \"2400/min\" or \"100000/h\""),
             ));
         }
+        // Past these bounds the spacing between two requests no longer fits
+        // the clock's arithmetic (a rate of 1e-300 is one request per 1e300 s).
+        if self.window > MAX_DURATION || self.amount > 1e9 || self.rate() < 1.0 / MAX_SECONDS {
+            // `{:e}`: 1e300 written out is three hundred digits.
+            return Err(RateLimitError::new(
+                "rate",
+                format!(
+                    "{:e} per {:e} s is out of range; expected at most 1e9 requests per window, a window of at most a year, and at least one request a year",
+                    self.amount,
+                    self.window.as_secs_f64()
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -169,6 +182,11 @@ impl Serialize for Quota {
     }
 }
 
+/// The longest duration any setting takes, in seconds: a year. Far beyond
+/// any sane timeout or backoff, far below what `Instant + Duration` holds.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
@@ -201,6 +219,18 @@ pub struct RateLimit {
     /// PEM file of extra CA certificates trusted for this upstream, on top
     /// of the built-in web roots (corporate CAs, self-signed test servers).
     pub ca_file: Option<PathBuf>,
+    /// How long one attempt may wait for the upstream's answer (its status
+    /// and headers) before the proxy answers 504 and frees the slot.
+    #[serde(serialize_with = "secs")]
+    pub upstream_timeout: Duration,
+    /// The whole budget of one request: queueing, every attempt, every
+    /// backoff. Past it the last refusal is passed through, or the proxy
+    /// answers 504 when there was none.
+    #[serde(serialize_with = "secs")]
+    pub max_wait: Duration,
+    /// Request bodies up to this size are kept so they can be replayed on
+    /// retry; larger ones are streamed once and never retried.
+    pub max_body_bytes: u64,
 }
 
 impl Default for RateLimit {
@@ -218,6 +248,13 @@ impl Default for RateLimit {
             adaptive: true,
             retry_statuses: vec![429, 503],
             ca_file: None,
+            upstream_timeout: Duration::from_secs(60),
+            // Room for the default backoffs (1 + 2 + 4 s, or three capped
+            // `Retry-After`s of 60 s would not fit: two do) and one slow
+            // answer, short enough that a test's own timeout is not hit first
+            // by a silent wait.
+            max_wait: Duration::from_secs(120),
+            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -248,6 +285,34 @@ impl RateLimit {
                 "burst",
                 "must be at least 1 (requests that may start at once)".into(),
             ));
+        }
+        for (setting, value) in [
+            ("min_delay", self.min_delay),
+            ("base_backoff", self.base_backoff),
+            ("max_backoff", self.max_backoff),
+            ("upstream_timeout", self.upstream_timeout),
+            ("max_wait", self.max_wait),
+        ] {
+            if value > MAX_DURATION {
+                return Err(RateLimitError::new(
+                    setting,
+                    format!(
+                        "{}s is more than a year; expected at most 31536000 seconds",
+                        value.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        for (setting, value) in [
+            ("upstream_timeout", self.upstream_timeout),
+            ("max_wait", self.max_wait),
+        ] {
+            if value.is_zero() {
+                return Err(RateLimitError::new(
+                    setting,
+                    "must be above 0 seconds".into(),
+                ));
+            }
         }
         if self.max_backoff < self.base_backoff {
             return Err(RateLimitError::new(
@@ -311,7 +376,8 @@ impl RateLimit {
 /// The environment variable that carries an upstream's proxy URL to the
 /// tests: `PACER_UPSTREAM_` + the name upper-cased, `-` (and any other
 /// character not valid in a variable name) as `_`. The only place pacer
-/// builds it; the worker plugin (`pacer_worker.py`, `_upstream_url`) mirrors it.
+/// builds it for a run (workers read the names from `PACER_UPSTREAMS`); the
+/// worker plugin's `upstream_variable` mirrors it for plain pytest only.
 pub fn env_var_name(upstream: &str) -> String {
     let suffix: String = upstream
         .chars()
@@ -327,12 +393,104 @@ pub fn env_var_name(upstream: &str) -> String {
 }
 
 /// A validated upstream URL split into what forwarding needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub(crate) scheme: Scheme,
+    /// Host and port only: the URL's userinfo never reaches `Host`.
     pub(crate) authority: Authority,
     /// The base path without its trailing `/` ("" for none).
     pub(crate) prefix: String,
+    /// `Basic` credentials from the URL's userinfo (`http://user:pass@host`),
+    /// sent on every request that has no `Authorization` of its own.
+    pub(crate) authorization: Option<http::HeaderValue>,
+}
+
+/// Never prints the credentials.
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
+            .field("prefix", &self.prefix)
+            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// The URL as it may be printed: userinfo (`user:password@`) becomes
+/// `***@`, whatever else the URL holds. Every place pacer shows an upstream
+/// URL (banner, summary, statistics, `pacer config`, errors, reports, logs)
+/// goes through here.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // Not a URL pacer could use; still hide anything before an `@`.
+        return match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
+        };
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Decodes `%XX` escapes of a URL's userinfo (an `@` in a password is
+/// written `%40`); anything else is kept as written.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Standard base64 with padding, for a `Basic` header.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `Authorization: Basic ...` for a URL's userinfo (`user` or `user:pass`).
+fn basic_authorization(userinfo: &str) -> Result<http::HeaderValue, UrlProblem> {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let mut credentials = percent_decode(user);
+    credentials.push(b':');
+    credentials.extend(percent_decode(password));
+    let mut value = http::HeaderValue::try_from(format!("Basic {}", base64(&credentials)))
+        .map_err(|_| UrlProblem::NotAUrl)?;
+    // Kept out of HTTP/2 header compression tables and debug output.
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// What is wrong with an upstream URL; [`UrlProblem::reason`] says it.
@@ -396,17 +554,25 @@ pub fn parse_url(url: &str) -> Result<Target, UrlProblem> {
     if uri.query().is_some() || url.contains('?') {
         return Err(UrlProblem::Query);
     }
-    let authority = uri.authority().cloned().ok_or(UrlProblem::NoHost)?;
+    let authority = uri.authority().ok_or(UrlProblem::NoHost)?;
+    let (authority, authorization) = match authority.as_str().rsplit_once('@') {
+        Some((userinfo, host)) => (
+            Authority::from_str(host).map_err(|_| UrlProblem::NoHost)?,
+            Some(basic_authorization(userinfo)?),
+        ),
+        None => (authority.clone(), None),
+    };
     let prefix = uri.path().trim_end_matches('/').to_owned();
     Ok(Target {
         scheme,
         authority,
         prefix,
+        authorization,
     })
 }
 
 /// One upstream API and its pacing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct UpstreamConfig {
     /// The name tests use (`PACER_UPSTREAM_<NAME>`).
     pub name: String,
@@ -420,9 +586,18 @@ pub struct UpstreamConfig {
     /// the quota the API advertises, up or down; a configured one is only
     /// ever lowered by it.
     pub rate_configured: bool,
-    /// Request bodies up to this size are buffered so they can be replayed
-    /// on retry; larger ones are streamed and not retried.
-    pub max_body_bytes: usize,
+}
+
+/// Never prints the URL's credentials.
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("limits", &self.limits)
+            .field("rate_configured", &self.rate_configured)
+            .finish()
+    }
 }
 
 impl Default for UpstreamConfig {
@@ -432,7 +607,6 @@ impl Default for UpstreamConfig {
             url: String::new(),
             limits: RateLimit::default(),
             rate_configured: true,
-            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -450,7 +624,11 @@ impl UpstreamConfig {
         self.limits.validate().map_err(|e| invalid(e.to_string()))?;
         parse_url(&self.url).map_err(|problem| match problem {
             UrlProblem::Empty => invalid(problem.reason().into()),
-            _ => invalid(format!("url {:?}: {}", self.url, problem.reason())),
+            _ => invalid(format!(
+                "url {:?}: {}",
+                redact_url(&self.url),
+                problem.reason()
+            )),
         })
     }
 
@@ -500,7 +678,9 @@ mod tests {
         assert_eq!(l.max_backoff, Duration::from_secs(60));
         assert!(l.adaptive);
         assert_eq!(l.retry_statuses, vec![429, 503]);
-        assert_eq!(d.max_body_bytes, 8 << 20);
+        assert_eq!(l.max_body_bytes, 8 << 20);
+        assert_eq!(l.upstream_timeout, Duration::from_secs(60));
+        assert_eq!(l.max_wait, Duration::from_secs(120));
     }
 
     #[test]
@@ -586,6 +766,56 @@ mod tests {
         assert_eq!(parse_url("http://x/?a=1").unwrap_err(), UrlProblem::Query);
         assert_eq!(parse_url("http://:80").unwrap_err(), UrlProblem::NoHost);
         assert!(parse_url("HTTPS://user@host/x").is_ok());
+    }
+
+    /// Issue 11: `http://alice:s3cret@host` was sent as `Host: alice:s3cret@host`.
+    #[test]
+    fn regression_userinfo_becomes_basic_credentials_never_the_host() {
+        let t = parse_url("http://alice:s3cret@api.example.com:8080/v1/").unwrap();
+        assert_eq!(t.authority.as_str(), "api.example.com:8080");
+        assert_eq!(t.prefix, "/v1");
+        assert_eq!(t.authorization.as_ref().unwrap(), "Basic YWxpY2U6czNjcmV0");
+        assert!(!format!("{t:?}").contains("s3cret"));
+        // `%40` is an `@` inside the password; a user alone has an empty password.
+        let t = parse_url("https://bob:p%40ss@h").unwrap();
+        assert_eq!(t.authorization.unwrap(), "Basic Ym9iOnBAc3M=");
+        let t = parse_url("https://token@h").unwrap();
+        assert_eq!(t.authorization.unwrap(), "Basic dG9rZW46");
+        assert!(parse_url("https://h/x").unwrap().authorization.is_none());
+    }
+
+    #[test]
+    fn printed_urls_hide_userinfo() {
+        for (url, shown) in [
+            ("http://alice:s3cret@host/x", "http://***@host/x"),
+            ("https://tok@h:1", "https://***@h:1"),
+            ("https://h/a@b", "https://h/a@b"),
+            ("http://a:b@c@d/e", "http://***@d/e"),
+            ("user:pw@host", "***@host"),
+            ("https://h", "https://h"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let cfg = UpstreamConfig {
+            url: "ftp://alice:s3cret@h".into(),
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(!format!("{cfg:?}").contains("s3cret"), "{cfg:?}");
+    }
+
+    #[test]
+    fn base64_pads_like_the_standard() {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
+            assert_eq!(base64(raw.as_bytes()), enc);
+        }
     }
 
     #[test]

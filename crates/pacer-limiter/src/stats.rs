@@ -7,7 +7,8 @@
 //! `[0, 1]` even if a snapshot catches the counters mid-update.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -26,8 +27,47 @@ pub struct StatsRecorder {
     final_failures: AtomicU64,
     upstream_errors: AtomicU64,
     not_replayable: AtomicU64,
+    timeouts: AtomicU64,
+    out_of_budget: AtomicU64,
     queued_nanos: AtomicU64,
     backoff_nanos: AtomicU64,
+    /// The union of the backoff intervals: requests refused together wait
+    /// together, so their summed backoff can exceed the run many times over.
+    backoff_wall: Mutex<WallTime>,
+    /// Things the user should know about the run that are not counts
+    /// (an API that asked for a longer wait than pacer allows).
+    notices: Mutex<Vec<String>>,
+}
+
+/// The length of a union of intervals that arrive in order of their start
+/// (each starts "now"). Arithmetic only under its lock.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WallTime {
+    covered_until: Option<Instant>,
+    total: Duration,
+}
+
+impl WallTime {
+    /// Adds `[start, start + length)`; only the part not covered yet counts.
+    pub(crate) fn add(&mut self, start: Instant, length: Duration) {
+        let end = start + length;
+        let from = match self.covered_until {
+            Some(until) if until >= end => return,
+            Some(until) => until.max(start),
+            None => start,
+        };
+        self.total += end - from;
+        self.covered_until = Some(end);
+    }
+
+    /// The covered time up to `now`: an interval still running counts only
+    /// as far as it got.
+    pub(crate) fn until(&self, now: Instant) -> Duration {
+        let ahead = self
+            .covered_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        self.total.saturating_sub(ahead)
+    }
 }
 
 fn add_duration(counter: &AtomicU64, d: Duration) {
@@ -60,6 +100,32 @@ impl StatsRecorder {
     pub fn retry(&self, backoff: Duration) {
         self.retried.fetch_add(1, Ordering::Relaxed);
         add_duration(&self.backoff_nanos, backoff);
+        if let Ok(mut wall) = self.backoff_wall.lock() {
+            wall.add(Instant::now(), backoff);
+        }
+    }
+
+    /// A request got no answer in time (`upstream_timeout` or `max_wait`)
+    /// and was answered 504.
+    pub fn timed_out(&self) {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a notice for the end-of-run statistics and prints it now, on
+    /// stderr: a test waiting a minute should not wait in silence.
+    pub fn notice(&self, message: String) {
+        eprintln!("pacer: warning: {message}");
+        tracing::warn!("{message}");
+        if let Ok(mut notices) = self.notices.lock() {
+            notices.push(message);
+        }
+    }
+
+    /// A refusal was passed through unretried: the backoff it asked for
+    /// did not fit in `max_wait`.
+    pub fn out_of_budget(&self) {
+        self.out_of_budget.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request got a refusal it could not retry (its body was too large
@@ -92,10 +158,16 @@ impl StatsRecorder {
         let retried = get(&self.retried);
         let final_failures = get(&self.final_failures);
         let upstream_errors = get(&self.upstream_errors);
+        let timeouts = get(&self.timeouts);
         let completed = get(&self.completed);
         let admitted = get(&self.admitted);
         let attempts = admitted.max(retried);
-        let failed = final_failures + upstream_errors;
+        let failed = final_failures + upstream_errors + timeouts;
+        let backoff_wall = self
+            .backoff_wall
+            .lock()
+            .map(|w| w.until(Instant::now()))
+            .unwrap_or_default();
         UpstreamStats {
             name: name.to_owned(),
             requests: get(&self.requests),
@@ -106,15 +178,15 @@ impl StatsRecorder {
             completed,
             final_failures,
             upstream_errors,
+            timeouts,
+            out_of_budget: get(&self.out_of_budget),
             not_replayable: get(&self.not_replayable),
             time_queued: Duration::from_nanos(get(&self.queued_nanos)).as_secs_f64(),
             time_in_backoff: Duration::from_nanos(get(&self.backoff_nanos)).as_secs_f64(),
+            time_in_backoff_wall: backoff_wall.as_secs_f64(),
             retry_rate: ratio(retried, attempts),
-            success_rate: if completed == 0 {
-                1.0
-            } else {
-                ratio(completed.saturating_sub(failed), completed)
-            },
+            // Of nothing, nothing succeeded: 0, and printed as "n/a".
+            success_rate: ratio(completed.saturating_sub(failed), completed),
             configured_rate: rates.configured,
             current_rate: rates.current,
             rate_decreases: rates.decreases,
@@ -124,6 +196,7 @@ impl StatsRecorder {
             held_back_by: rates.binding,
             held_back: rates.held.clone(),
             pauses: rates.pauses,
+            notices: self.notices.lock().map(|n| n.clone()).unwrap_or_default(),
         }
     }
 }
@@ -197,15 +270,26 @@ pub struct UpstreamStats {
     pub final_failures: u64,
     /// Requests answered with a 502 because the upstream was unreachable.
     pub upstream_errors: u64,
+    /// Requests answered 504: no answer within `upstream_timeout`, or no
+    /// turn within `max_wait`.
+    pub timeouts: u64,
+    /// Refusals passed through unretried because the backoff did not fit
+    /// in `max_wait`.
+    pub out_of_budget: u64,
     /// Refusals not retried because the body was too large to replay.
     pub not_replayable: u64,
     /// Total time attempts waited for admission (rate and in-flight cap).
     pub time_queued: f64,
-    /// Total time spent waiting between retries.
+    /// Time spent waiting between retries, summed over requests (requests
+    /// that wait together each count it).
     pub time_in_backoff: f64,
+    /// Wall time during which some request waited between retries (the
+    /// union of the waits): never longer than the run.
+    pub time_in_backoff_wall: f64,
     /// Retries / attempts, in `[0, 1]`.
     pub retry_rate: f64,
-    /// Completed requests that did not fail, after retries, in `[0, 1]`.
+    /// Completed requests that did not fail, after retries, in `[0, 1]`;
+    /// 0 when none completed.
     pub success_rate: f64,
     /// The configured rate, requests per second.
     pub configured_rate: f64,
@@ -228,6 +312,8 @@ pub struct UpstreamStats {
     /// Pauses of every request the upstream asked for (`Retry-After`,
     /// nothing remaining).
     pub pauses: u64,
+    /// Notices about the run (an API asking for longer waits than allowed).
+    pub notices: Vec<String>,
 }
 
 impl UpstreamStats {
@@ -235,7 +321,7 @@ impl UpstreamStats {
     pub fn summary_line(&self) -> String {
         format!(
             "{}: {} requests, {} retried ({:.1}%), {} x 429, {} x 503, {} failed, {} unreachable, \
-             success {:.1}%, queued {:.1}s, backoff {:.1}s, rate {:.2}/{:.2} req/s, achieved {:.2} req/s",
+             {} timed out, success {:.1}%, queued {:.1}s, backoff {:.1}s wall ({:.1}s summed), rate {:.2}/{:.2} req/s, achieved {:.2} req/s",
             self.name,
             self.requests,
             self.retried,
@@ -244,8 +330,10 @@ impl UpstreamStats {
             self.seen_503,
             self.final_failures,
             self.upstream_errors,
+            self.timeouts,
             self.success_rate * 100.0,
             self.time_queued,
+            self.time_in_backoff_wall,
             self.time_in_backoff,
             self.current_rate,
             self.configured_rate,
@@ -271,7 +359,41 @@ mod tests {
     fn empty_stats_have_sane_ratios() {
         let s = StatsRecorder::default().snapshot("api", rates());
         assert_eq!(s.retry_rate, 0.0);
-        assert_eq!(s.success_rate, 1.0);
+        // Issue 11: "success after retries 100.0%" when nothing succeeded.
+        assert_eq!(s.success_rate, 0.0);
+    }
+
+    #[test]
+    fn regression_backoff_wall_time_is_the_union_not_the_sum() {
+        let t0 = Instant::now();
+        let mut w = WallTime::default();
+        // Six requests refused together, each waiting 60 s: one minute.
+        for _ in 0..6 {
+            w.add(t0, Duration::from_secs(60));
+        }
+        // Overlapping, then disjoint.
+        w.add(t0 + Duration::from_secs(30), Duration::from_secs(60));
+        w.add(t0 + Duration::from_secs(200), Duration::from_secs(10));
+        assert_eq!(
+            w.until(t0 + Duration::from_secs(1000)),
+            Duration::from_secs(100)
+        );
+        // A wait still running counts as far as it got.
+        assert_eq!(
+            w.until(t0 + Duration::from_secs(205)),
+            Duration::from_secs(95)
+        );
+    }
+
+    #[test]
+    fn timeouts_are_failures() {
+        let r = StatsRecorder::default();
+        r.request();
+        r.admitted(Duration::ZERO);
+        r.timed_out();
+        let s = r.snapshot("api", rates());
+        assert_eq!((s.timeouts, s.completed), (1, 1));
+        assert_eq!(s.success_rate, 0.0);
     }
 
     #[test]

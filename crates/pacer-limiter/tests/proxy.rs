@@ -350,16 +350,17 @@ async fn bodies_over_the_cap_are_streamed_and_not_retried() {
         ..MockConfig::default()
     })
     .await;
-    let proxy = proxy(UpstreamConfig {
-        max_body_bytes: 1024,
-        ..upstream(api.url())
-    })
-    .await;
+    let mut cfg = upstream(api.url());
+    cfg.limits.max_body_bytes = 1024;
+    let proxy = proxy(cfg).await;
     let client = client();
     let body = "z".repeat(10_000);
     let url = format!("{}/upload", proxy.url());
     let refused = send(&client, Method::PUT, &url, &[], body.clone()).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    // Issue 11: the lost retry is said, not silent.
+    let why = refused.headers["pacer-not-retried"].to_str().unwrap();
+    assert!(why.contains("max_body_bytes (1024 bytes)"), "{why}");
     let answer = send(&client, Method::PUT, &url, &[], body.clone()).await;
     assert_eq!(answer.status, StatusCode::OK);
     let echo = answer.echo();
@@ -689,4 +690,137 @@ async fn a_ca_file_that_holds_no_certificate_is_refused_at_start() {
         assert!(matches!(err, ProxyError::CaFile { .. }), "{err}");
         assert!(err.to_string().contains(needle), "{err}");
     }
+}
+
+/// Issue 11: `http://alice:s3cret@host` was sent as `Host: alice:s3cret@host`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_in_the_url_becomes_basic_auth_never_the_host() {
+    let api = mock(MockConfig::default()).await;
+    let with_secret = api.url().replace("http://", "http://alice:s3cret@");
+    let proxy = proxy(upstream(with_secret)).await;
+    let client = client();
+    let echo = get(&client, &format!("{}/who", proxy.url())).await.echo();
+    assert_eq!(echo.headers["host"], api.addr().to_string());
+    // base64("alice:s3cret")
+    assert_eq!(echo.headers["authorization"], "Basic YWxpY2U6czNjcmV0");
+    // A client's own credentials win.
+    let own = send(
+        &client,
+        Method::GET,
+        &format!("{}/who", proxy.url()),
+        &[("authorization", "Bearer mine")],
+        Bytes::new(),
+    )
+    .await
+    .echo();
+    assert_eq!(own.headers["authorization"], "Bearer mine");
+    assert!(!format!("{proxy:?}").contains("s3cret"), "{proxy:?}");
+    proxy.shutdown().await;
+}
+
+/// Issue 11: a hung upstream held its in-flight slot for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_upstream_gets_a_504_and_frees_the_slot() {
+    let api = mock(MockConfig {
+        latency: Duration::from_secs(600),
+        ..MockConfig::default()
+    })
+    .await;
+    let mut cfg = upstream(api.url());
+    cfg.limits.upstream_timeout = Duration::from_millis(300);
+    cfg.limits.max_concurrent = 1;
+    let proxy = proxy(cfg).await;
+    let client = client();
+    let url = format!("{}/slow", proxy.url());
+    // One slot: the second request gets it only if the first gave it back.
+    let (a, b) = tokio::join!(get(&client, &url), get(&client, &url));
+    for answer in [a, b] {
+        assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
+        let text = answer.text();
+        assert!(
+            text.contains("did not answer within 0.3 s (upstream_timeout)"),
+            "{text}"
+        );
+    }
+    let stats = proxy.shutdown().await;
+    assert_eq!((stats.timeouts, stats.success_rate), (2, 0.0));
+}
+
+/// Issue 11: `Retry-After: 3600` meant three silent waits of max_backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_wait_bounds_retries_and_a_long_retry_after_is_announced_once() {
+    let api = mock(MockConfig {
+        fail_first: 100,
+        fail_first_wait: Duration::from_secs(3600),
+        ..MockConfig::default()
+    })
+    .await;
+    let mut cfg = upstream(api.url());
+    cfg.limits.max_backoff = Duration::from_millis(400);
+    cfg.limits.max_retries = 10;
+    cfg.limits.max_wait = Duration::from_secs(1);
+    let proxy = proxy(cfg).await;
+    let client = client();
+    let url = format!("{}/busy", proxy.url());
+    for _ in 0..2 {
+        let answer = get(&client, &url).await;
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+        let why = answer.headers["pacer-not-retried"].to_str().unwrap();
+        assert!(why.contains("max_wait (1 s)"), "{why}");
+    }
+    let stats = proxy.shutdown().await;
+    assert_eq!(stats.out_of_budget, 2);
+    // At most two 0.4 s backoffs fit in 1 s, never the ten retries allowed.
+    assert!(stats.retried <= 4, "{stats:?}");
+    assert_eq!(
+        stats.notices,
+        ["mock: API asked to wait 3600 s, capped at 0.4 s (max_backoff)"]
+    );
+}
+
+/// Issue 11: `/../../etc/passwd` under a base path was forwarded as is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_may_not_climb_above_the_base_path() {
+    let api = mock(MockConfig::default()).await;
+    let proxy = proxy(upstream(format!("{}/base", api.url()))).await;
+    let client = client();
+    let escape = get(&client, &format!("{}/../../etc/passwd", proxy.url())).await;
+    assert_eq!(escape.status, StatusCode::BAD_REQUEST, "{}", escape.text());
+    assert!(escape.text().contains("climbs above"), "{}", escape.text());
+    let inside = get(&client, &format!("{}/a/../b//c", proxy.url())).await;
+    assert_eq!(inside.echo().path, "/base/b//c");
+    assert_eq!(api.stats().total_requests, 1);
+    proxy.shutdown().await;
+}
+
+/// Issue 11: queueing counts against `max_wait` too; a request that never
+/// gets its turn is answered, not left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_wait_bounds_the_wait_for_a_slot_and_for_the_answer() {
+    let api = mock(MockConfig {
+        latency: Duration::from_secs(600),
+        ..MockConfig::default()
+    })
+    .await;
+    let mut cfg = upstream(api.url());
+    cfg.limits.max_concurrent = 1;
+    cfg.limits.max_wait = Duration::from_millis(500);
+    let proxy = proxy(cfg).await;
+    let client = client();
+    let url = format!("{}/slow", proxy.url());
+    let first = get(&client, &url);
+    let second = async {
+        // Queued behind the first, which holds the only slot until its
+        // own budget runs out.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get(&client, &url).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(first.text().contains("(max_wait)"), "{}", first.text());
+    assert_eq!(second.status, StatusCode::GATEWAY_TIMEOUT);
+    // Its turn comes when the first gives up, with little or no budget left.
+    assert!(second.text().contains("max_wait"), "{}", second.text());
+    let stats = proxy.shutdown().await;
+    assert_eq!(stats.timeouts, 2);
 }

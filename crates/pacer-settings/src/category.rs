@@ -290,6 +290,53 @@ impl Categories {
     pub fn names(&self) -> Vec<String> {
         self.iter().map(|c| c.name.clone()).collect()
     }
+
+    /// Notes about categories that can never select a test: an earlier one
+    /// (first match wins) selects every path and marker they name. Two
+    /// built-ins never count: the user did not write them.
+    pub fn shadow_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (i, later) in self.ordered.iter().enumerate() {
+            if later.paths.is_empty() && later.markers.is_empty() {
+                continue;
+            }
+            let Some(earlier) = self.ordered[..i]
+                .iter()
+                .find(|earlier| !(earlier.builtin && later.builtin) && covers(earlier, later))
+            else {
+                continue;
+            };
+            let source = |c: &Category| {
+                if c.paths.is_empty() {
+                    c.sources.markers.to_string()
+                } else {
+                    c.sources.paths.to_string()
+                }
+            };
+            notes.push(format!(
+                "warning: category `{}` ({}) never selects a test: `{}` ({}) comes first and selects \
+                 all its paths and markers; give `{}` other paths or markers, or a lower `order`",
+                later.name,
+                source(later),
+                earlier.name,
+                source(earlier),
+                later.name
+            ));
+        }
+        notes
+    }
+}
+
+/// Whether every test `later` selects is selected by `earlier` too.
+fn covers(earlier: &Category, later: &Category) -> bool {
+    later.paths.iter().all(|path| {
+        let path = normalise_path(path);
+        let path = path.trim_end_matches('/');
+        earlier
+            .paths
+            .iter()
+            .any(|selector| path_prefix_matches(path, selector))
+    }) && later.markers.iter().all(|m| earlier.markers.contains(m))
 }
 
 #[cfg(test)]
@@ -440,6 +487,34 @@ mod tests {
         ] {
             assert_eq!(cats.categorize(id, &[]).name, DEFAULT_CATEGORY);
         }
+    }
+
+    /// Issue 11: two categories with the same paths shadowed silently.
+    #[test]
+    fn regression_a_category_an_earlier_one_covers_is_warned_about() {
+        let mut a = Category::new_project("api", 2, 100);
+        a.paths = vec!["tests/api/".into()];
+        a.sources.paths = Source::env("A");
+        let mut b = Category::new_project("api_slow", 2, 110);
+        b.paths = vec!["./tests/api/slow".into()];
+        b.sources.paths = Source::env("B");
+        let mut c = Category::new_project("other", 2, 120);
+        c.paths = vec!["tests/api/".into()];
+        c.markers = vec!["other".into()];
+        let cats = Categories::new(vec![a, b, c], default_category(2));
+        let notes = cats.shadow_notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("`api_slow` (env B)"), "{notes:?}");
+        assert!(notes[0].contains("`api` (env A) comes first"), "{notes:?}");
+        // A project category under a built-in's path is shadowed too.
+        let mut mine = Category::new_project("mine", 2, 1000);
+        mine.paths = vec!["tests/unit/".into()];
+        let mut list = builtin_categories();
+        list.push(mine);
+        let notes = Categories::new(list, default_category(2)).shadow_notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("`mine`"), "{notes:?}");
+        assert!(builtins().shadow_notes().is_empty());
     }
 
     #[test]

@@ -262,7 +262,7 @@ pub const ENV_VARS: &[EnvVar] = &[
         pacer: "PACER_UPSTREAM_<NAME>",
         pytest: None,
         setting: "upstreams.NAME",
-        meaning: "the proxy's URL for upstream NAME (upper-cased, `-` as `_`), for workers of rate-limited categories",
+        meaning: "the proxy's URL for upstream NAME (upper-cased, any character but a letter or digit as `_`), for workers of rate-limited categories",
         direction: Direction::SetForWorkers,
     },
     EnvVar {
@@ -270,6 +270,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         pytest: None,
         setting: "upstreams",
         meaning: "each upstream's name and the variable its URL is in, as JSON (`{\"my-api\": \"PACER_UPSTREAM_MY_API\"}`); the `pacer_upstream` fixture reads it",
+        direction: Direction::SetForWorkers,
+    },
+    EnvVar {
+        pacer: "PACER_UPSTREAM_<NAME>_MAX_WAIT",
+        pytest: None,
+        setting: "upstreams.NAME.max_wait",
+        meaning: "the longest the proxy takes to answer (seconds); `pacer_requests`/`pacer_httpx` read just past it",
         direction: Direction::SetForWorkers,
     },
     EnvVar {

@@ -136,7 +136,7 @@ pub enum SettingsError {
     BadUpstreamSyntax { value: String },
 
     /// An upstream URL that is not `http://` or `https://` with a host.
-    #[error("invalid URL `{url}` for upstream `{upstream}` from {origin}: {reason}\nhint: upstream URLs look like `https://api.example.com` (http or https only)")]
+    #[error("invalid URL `{}` for upstream `{upstream}` from {origin}: {reason}\nhint: upstream URLs look like `https://api.example.com` (http or https only)", pacer_limiter::redact_url(url))]
     BadUrl {
         upstream: String,
         url: String,

@@ -47,6 +47,9 @@ pub const RATE_LIMIT_TABLE_KEYS: &[&str] = &[
     "adaptive",
     "retry_statuses",
     "ca_file",
+    "upstream_timeout",
+    "max_wait",
+    "max_body_bytes",
 ];
 
 /// The keys allowed in `[tool.pacer.upstreams.NAME]`: `url` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
@@ -62,6 +65,9 @@ pub const UPSTREAM_KEYS: &[&str] = &[
     "adaptive",
     "retry_statuses",
     "ca_file",
+    "upstream_timeout",
+    "max_wait",
+    "max_body_bytes",
 ];
 
 /// The keys allowed in `[tool.pacer.categories.NAME]`.
@@ -320,6 +326,14 @@ fn read_limits(t: &Table<'_>) -> Result<RateLimitLayer, SettingsError> {
             };
             Sourced::new(Some(path), s.source)
         }),
+        upstream_timeout: checked(t.number("upstream_timeout")?, |v, o| {
+            seconds(v, "upstream_timeout", o)
+        })?,
+        max_wait: checked(t.number("max_wait")?, |v, o| seconds(v, "max_wait", o))?,
+        max_body_bytes: checked(t.int("max_body_bytes")?, |v, o| {
+            u64::try_from(v)
+                .map_err(|_| invalid("max_body_bytes", &v.to_string(), "a number of bytes ≥ 0", o))
+        })?,
     })
 }
 

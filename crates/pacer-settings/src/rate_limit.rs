@@ -31,6 +31,9 @@ pub const RATE_LIMIT_KEYS: &[&str] = &[
     "adaptive",
     "retry_statuses",
     "ca_file",
+    "upstream_timeout",
+    "max_wait",
+    "max_body_bytes",
 ];
 
 /// Where each field of a [`RateLimit`] came from.
@@ -46,16 +49,38 @@ pub struct RateLimitSources {
     pub adaptive: Source,
     pub retry_statuses: Source,
     pub ca_file: Source,
+    pub upstream_timeout: Source,
+    pub max_wait: Source,
+    pub max_body_bytes: Source,
 }
 
 /// One upstream API and its limits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Upstream {
     pub name: String,
+    /// As written, credentials included; serialised redacted (`pacer config --json`).
+    #[serde(serialize_with = "redacted")]
     pub url: String,
     pub url_source: Source,
     pub limits: RateLimit,
     pub sources: RateLimitSources,
+}
+
+/// Never prints the URL's credentials.
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("name", &self.name)
+            .field("url", &pacer_limiter::redact_url(&self.url))
+            .field("url_source", &self.url_source)
+            .field("limits", &self.limits)
+            .field("sources", &self.sources)
+            .finish()
+    }
+}
+
+fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&pacer_limiter::redact_url(url))
 }
 
 impl Upstream {
@@ -91,6 +116,9 @@ pub(crate) struct RateLimitLayer {
     pub adaptive: Option<Sourced<bool>>,
     pub retry_statuses: Option<Sourced<Vec<u16>>>,
     pub ca_file: Option<Sourced<Option<PathBuf>>>,
+    pub upstream_timeout: Option<Sourced<Duration>>,
+    pub max_wait: Option<Sourced<Duration>>,
+    pub max_body_bytes: Option<Sourced<u64>>,
 }
 
 /// Merges layers (highest precedence first) over the defaults and checks
@@ -116,6 +144,9 @@ pub(crate) fn resolve_layers(
     let adaptive = pick!(adaptive);
     let retry_statuses = pick!(retry_statuses);
     let ca_file = pick!(ca_file);
+    let upstream_timeout = pick!(upstream_timeout);
+    let max_wait = pick!(max_wait);
+    let max_body_bytes = pick!(max_body_bytes);
     let sources = RateLimitSources {
         rate: rate.source,
         burst: burst.source,
@@ -127,6 +158,9 @@ pub(crate) fn resolve_layers(
         adaptive: adaptive.source,
         retry_statuses: retry_statuses.source,
         ca_file: ca_file.source,
+        upstream_timeout: upstream_timeout.source,
+        max_wait: max_wait.source,
+        max_body_bytes: max_body_bytes.source,
     };
     let limits = RateLimit {
         rate: rate.value,
@@ -139,6 +173,9 @@ pub(crate) fn resolve_layers(
         adaptive: adaptive.value,
         retry_statuses: retry_statuses.value,
         ca_file: ca_file.value,
+        upstream_timeout: upstream_timeout.value,
+        max_wait: max_wait.value,
+        max_body_bytes: max_body_bytes.value,
     };
     if let Err(e) = limits.validate() {
         return Err(refused(&limits, &sources, e));
@@ -160,6 +197,10 @@ fn refused(limits: &RateLimit, sources: &RateLimitSources, e: RateLimitError) ->
         "rate" => &sources.rate,
         "burst" => &sources.burst,
         "retry_statuses" => &sources.retry_statuses,
+        "min_delay" => &sources.min_delay,
+        "base_backoff" => &sources.base_backoff,
+        "upstream_timeout" => &sources.upstream_timeout,
+        "max_wait" => &sources.max_wait,
         _ => &sources.rate,
     };
     SettingsError::InvalidRateLimit {
@@ -204,6 +245,40 @@ pub(crate) fn check_url(upstream: &str, url: &str, origin: &Source) -> Result<()
             origin: Box::new(origin.clone()),
             reason: problem.reason(),
         })
+}
+
+/// Notes about an upstream named more than once: `--upstream` twice (the
+/// last wins), or `--upstream` over the url of a config table. Each names
+/// both sources; URLs are shown redacted.
+pub(crate) fn duplicate_upstream_notes(
+    flags: &[(String, String)],
+    files: &[(String, Option<Sourced<String>>)],
+) -> Vec<String> {
+    let flag = crate::cli::flags::UPSTREAM;
+    let redact = pacer_limiter::redact_url;
+    let mut notes = Vec::new();
+    for (i, (name, url)) in flags.iter().enumerate() {
+        let later = flags[i + 1..].iter().find(|(n, _)| n == name);
+        if let Some((_, used)) = later {
+            notes.push(format!(
+                "warning: upstream `{name}` is given twice by {flag}: {name}={} is ignored, the later {name}={} is used",
+                redact(url),
+                redact(used)
+            ));
+            continue;
+        }
+        if let Some((_, file_url)) = files.iter().find(|(n, _)| n == name) {
+            let from = match file_url {
+                Some(u) => format!("its url {} from {}", redact(&u.value), u.source),
+                None => "its table in the config file".to_string(),
+            };
+            notes.push(format!(
+                "note: upstream `{name}`: {flag} {name}={} replaces {from}",
+                redact(url)
+            ));
+        }
+    }
+    notes
 }
 
 /// Splits `--upstream NAME=URL`, checking the name and the URL.
@@ -364,6 +439,37 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("env PACER_BURST"), "{err}");
+    }
+
+    /// Issue 11: the same upstream name given twice kept the last silently.
+    #[test]
+    fn regression_an_upstream_named_twice_is_noted_with_both_sources() {
+        let flags = vec![
+            ("api".to_string(), "http://a:pw@one".to_string()),
+            ("api".to_string(), "http://two".to_string()),
+            ("b".to_string(), "http://three".to_string()),
+        ];
+        let file_source = Source::File {
+            file: "pyproject.toml".into(),
+            line: 7,
+            key: "tool.pacer.upstreams.b.url".into(),
+        };
+        let files = vec![(
+            "b".to_string(),
+            Some(Sourced::new("http://four".to_string(), file_source)),
+        )];
+        let notes = duplicate_upstream_notes(&flags, &files);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("given twice by --upstream"), "{notes:?}");
+        assert!(
+            notes[0].contains("api=http://***@one is ignored"),
+            "{notes:?}"
+        );
+        assert!(notes[0].contains("api=http://two is used"), "{notes:?}");
+        assert!(
+            notes[1].contains("b=http://three replaces its url http://four from pyproject.toml:7"),
+            "{notes:?}"
+        );
     }
 
     #[test]

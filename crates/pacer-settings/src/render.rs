@@ -42,6 +42,13 @@ fn limit_rows(rows: &mut Vec<SettingRow>, prefix: &str, l: &RateLimit, s: &RateL
     push("adaptive", json!(l.adaptive), &s.adaptive);
     push("retry_statuses", json!(l.retry_statuses), &s.retry_statuses);
     push("ca_file", json!(l.ca_file), &s.ca_file);
+    push(
+        "upstream_timeout",
+        secs(l.upstream_timeout),
+        &s.upstream_timeout,
+    );
+    push("max_wait", secs(l.max_wait), &s.max_wait);
+    push("max_body_bytes", json!(l.max_body_bytes), &s.max_body_bytes);
 }
 
 fn text_of(value: &Value) -> String {
@@ -151,7 +158,7 @@ impl Settings {
             let prefix = format!("upstreams.{}", up.name);
             rows.push(SettingRow {
                 key: format!("{prefix}.url"),
-                value: json!(up.url),
+                value: json!(pacer_limiter::redact_url(&up.url)),
                 source: up.url_source.to_string(),
             });
             limit_rows(&mut rows, &prefix, &up.limits, &up.sources);

@@ -23,8 +23,8 @@ use crate::file_config::{CategoryPatch, FileConfig};
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
-    check_url, parse_rate, parse_upstream_flag, resolve_layers, RateLimit, RateLimitLayer,
-    RateLimitSources, Upstream,
+    check_url, duplicate_upstream_notes, parse_rate, parse_upstream_flag, resolve_layers,
+    RateLimit, RateLimitLayer, RateLimitSources, Upstream,
 };
 use crate::source::{first_of, Source, Sourced};
 use crate::suggest::closest;
@@ -152,7 +152,7 @@ fn limits_layer(
         retry_statuses: sourced(raw(RetryStatuses), |t, o| {
             parse_statuses(t, "retry_statuses", o)
         })?,
-        ca_file: None,
+        ..RateLimitLayer::default()
     })
 }
 
@@ -469,7 +469,7 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
     ])
     .unwrap_or_else(|| {
         Sourced::new(
-            (4 * worker_count).min(u32::MAX as usize) as u32,
+            worker_count.saturating_mul(4).min(u32::MAX as usize) as u32,
             Source::derived("4 × workers"),
         )
     });
@@ -596,6 +596,8 @@ struct RateLimiting {
     limits: RateLimit,
     sources: RateLimitSources,
     upstreams: Vec<Upstream>,
+    /// An upstream named twice, or a flag's URL over the file's.
+    notes: Vec<String>,
 }
 
 fn rate_limiting(
@@ -613,7 +615,7 @@ fn rate_limiting(
     let cli_layer = cli_limits(&cli.rate_limit)?;
     let env_layer = env_limits(e)?;
     let (limits, sources) = resolve_layers(&[&cli_layer, &env_layer, &file.rate_limit])?;
-    let upstreams = upstreams(
+    let (upstreams, notes) = upstreams(
         l,
         config_file,
         [&cli_layer, &env_layer],
@@ -624,6 +626,7 @@ fn rate_limiting(
         limits,
         sources,
         upstreams,
+        notes,
     })
 }
 
@@ -636,7 +639,7 @@ fn upstreams(
     config_file: Option<&ConfigFile>,
     [cli_layer, env_layer]: [&RateLimitLayer; 2],
     (limits, sources): (&RateLimit, &RateLimitSources),
-) -> Result<Vec<Upstream>, SettingsError> {
+) -> Result<(Vec<Upstream>, Vec<String>), SettingsError> {
     let file = l.file;
     let mut upstreams = Vec::new();
     let flag_upstreams = l
@@ -685,7 +688,13 @@ fn upstreams(
             });
         }
     }
-    Ok(upstreams)
+    let file_urls: Vec<_> = file
+        .upstreams
+        .iter()
+        .map(|u| (u.name.clone(), u.url.clone()))
+        .collect();
+    let notes = duplicate_upstream_notes(&flag_upstreams, &file_urls);
+    Ok((upstreams, notes))
 }
 
 impl Settings {
@@ -754,8 +763,12 @@ impl Settings {
             limits: rate_limit,
             sources: rate_limit_sources,
             upstreams,
+            notes: upstream_notes,
         } = rate_limiting(&layers, config_file.as_ref())?;
         let categories = resolve_categories(&file.categories, worker_count)?;
+        let mut notes = notes;
+        notes.extend(upstream_notes);
+        notes.extend(categories.shadow_notes());
         let selection = resolve_selection(cli, &categories)?;
         let worker_env = env.overlay.worker_env();
 

@@ -49,6 +49,11 @@ pub(crate) fn parse_seconds(
     }
 }
 
+/// The longest duration any setting takes: a year. Far beyond any sane
+/// timeout or backoff, and far below what `Instant + Duration` can hold
+/// (`1e300` seconds panicked in `Duration::from_secs_f64`).
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 /// Checks a number of seconds from any source.
 pub(crate) fn seconds(v: f64, setting: &str, origin: &Source) -> Result<Duration, SettingsError> {
     if v.is_nan() || v.is_infinite() {
@@ -56,6 +61,14 @@ pub(crate) fn seconds(v: f64, setting: &str, origin: &Source) -> Result<Duration
             setting,
             &v.to_string(),
             "a finite number of seconds ≥ 0",
+            origin,
+        ));
+    }
+    if v > MAX_SECONDS {
+        return Err(invalid(
+            setting,
+            &v.to_string(),
+            "a number of seconds ≤ 31536000 (a year)",
             origin,
         ));
     }
@@ -185,6 +198,22 @@ mod tests {
             parse_seconds("soon", "min_delay", &env("X")).unwrap_err(),
             SettingsError::InvalidValue { .. }
         ));
+    }
+
+    /// Issue 11: `PACER_TIMEOUT=1e300` panicked converting to a Duration.
+    #[test]
+    fn regression_huge_nan_and_negative_seconds_are_errors_not_panics() {
+        for text in ["1e300", "1e20", "31536001", "inf", "NaN", "-inf", "-1"] {
+            let err = parse_seconds(text, "timeout", &env("PACER_TIMEOUT")).unwrap_err();
+            assert!(err.to_string().contains("PACER_TIMEOUT"), "{text}: {err}");
+        }
+        for v in [f64::MAX, 1e20, f64::NAN, -0.5, f64::NEG_INFINITY] {
+            assert!(seconds(v, "max_backoff", &env("X")).is_err(), "{v}");
+        }
+        assert_eq!(
+            seconds(MAX_SECONDS, "max_backoff", &env("X")).unwrap(),
+            Duration::from_secs(31_536_000)
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use pacer_limiter::{
-    env_var_name, start_proxy, CallsSnapshot, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig,
+    env_var_name, redact_url, start_proxy, CallsSnapshot, ProxyError, ProxyHandle, QuotaOrigin,
+    UpstreamConfig,
     UpstreamStats,
 };
 use pacer_settings::{Settings, Upstream};
@@ -26,7 +27,6 @@ pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
         url: upstream.url.clone(),
         limits: upstream.limits.clone(),
         rate_configured: upstream.rate_configured(),
-        ..UpstreamConfig::default()
     }
 }
 
@@ -90,7 +90,7 @@ fn worker_env<'a>(upstreams: impl Iterator<Item = (&'a str, String)>) -> Vec<(St
 /// its calls went. Serialised as is into the JSON/HTML reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpstreamReport {
-    /// The upstream's base URL.
+    /// The upstream's base URL, its userinfo (credentials) redacted.
     pub upstream_url: String,
     /// The proxy's URL, as given to the workers.
     pub proxy_url: String,
@@ -180,9 +180,16 @@ impl RunProxies {
     }
 
     /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy, and
-    /// [`UPSTREAMS_VAR`].
+    /// [`UPSTREAMS_VAR`], and `PACER_UPSTREAM_<NAME>_MAX_WAIT` (seconds):
+    /// the longest the proxy takes to answer, from which
+    /// `pacer_requests`/`pacer_httpx` set their read timeout.
     pub fn env(&self) -> Vec<(String, String)> {
-        worker_env(self.handles.iter().map(|h| (h.name(), h.url())))
+        let mut env = worker_env(self.handles.iter().map(|h| (h.name(), h.url())));
+        env.extend(self.handles.iter().map(|h| {
+            let max_wait = h.config().limits.max_wait.as_secs_f64().to_string();
+            (format!("{}_MAX_WAIT", env_var_name(h.name())), max_wait)
+        }));
+        env
     }
 
     /// Each worker's own `PACER_UPSTREAM_<NAME>`: a listener per worker
@@ -190,19 +197,27 @@ impl RunProxies {
     /// listener fail to open, the worker gets the shared address.
     pub fn worker_env(&self) -> pacer_runner::pool::WorkerEnv {
         let shared = self.env();
-        let listeners: Vec<_> = self.handles.iter().map(|h| h.listeners()).collect();
+        let own: Vec<_> = self
+            .handles
+            .iter()
+            .map(|h| (env_var_name(h.name()), h.listeners()))
+            .collect();
         std::sync::Arc::new(move |worker: &str| {
             // The zygote runs no test: what its modules read at import, its
             // forks keep, and the shared address traces each call to the
             // fork that made it (`worker_pid`).
+            let mut env = shared.clone();
             if worker == "zygote" {
-                return shared.clone();
+                return env;
             }
-            shared
-                .iter()
-                .zip(&listeners)
-                .map(|((var, url), l)| (var.clone(), l.url(worker).unwrap_or_else(|_| url.clone())))
-                .collect()
+            for (var, url) in &mut env {
+                if let Some((_, listeners)) = own.iter().find(|(v, _)| v == var) {
+                    if let Ok(mine) = listeners.url(worker) {
+                        *url = mine;
+                    }
+                }
+            }
+            env
         })
     }
 
@@ -213,7 +228,7 @@ impl RunProxies {
         let reports = handles
             .into_iter()
             .map(|h| {
-                let upstream_url = h.config().url.clone();
+                let upstream_url = redact_url(&h.config().url);
                 let proxy_url = h.url();
                 let env_var = env_var_name(h.name());
                 let log = h.call_log();
@@ -269,18 +284,47 @@ pub fn print_stats(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::
                 String::new()
             }
         )?;
+        let mut more = Vec::new();
+        if s.timeouts > 0 {
+            more.push(format!("timed out (504) {}", s.timeouts));
+        }
+        if s.out_of_budget > 0 {
+            more.push(format!(
+                "refusals passed on at max_wait {}",
+                s.out_of_budget
+            ));
+        }
+        if s.not_replayable > 0 {
+            more.push(format!(
+                "refusals not retried (body over max_body_bytes) {}",
+                s.not_replayable
+            ));
+        }
+        if !more.is_empty() {
+            writeln!(out, "  {}", more.join(", "))?;
+        }
         if s.requests == 0 {
             // Ratios of nothing are not 100%.
             writeln!(out, "  no request went through this proxy")?;
         } else {
+            // Requests refused together wait together: the wall time is
+            // what the run lost, the sum what the requests did.
+            let success = if s.completed == 0 {
+                "n/a".to_owned()
+            } else {
+                format!("{:.1}%", s.success_rate * 100.0)
+            };
             writeln!(
                 out,
-                "  time queued {:.1}s, time in backoff {:.1}s, retry rate {:.1}%, success after retries {:.1}%",
+                "  time queued {:.1}s, time in backoff {:.1}s wall ({:.1}s summed over requests), retry rate {:.1}%, success after retries {success}",
                 s.time_queued,
+                s.time_in_backoff_wall,
                 s.time_in_backoff,
                 s.retry_rate * 100.0,
-                s.success_rate * 100.0
             )?;
+        }
+        for notice in &s.notices {
+            writeln!(out, "  {notice}")?;
         }
         let settled = if (s.current_rate - s.configured_rate).abs() < 1e-9 {
             let from = match s.quota_origin {
@@ -383,7 +427,7 @@ mod tests {
             "rate-limited upstreams",
             "api (http://127.0.0.1:9) via http://127.0.0.1:10",
             "requests 1, retried 1, 429 seen 1, 503 seen 0, final failures 0",
-            "time queued 0.3s, time in backoff 0.5s, retry rate 50.0%, success after retries 100.0%",
+            "time queued 0.3s, time in backoff 0.0s wall (0.5s summed over requests), retry rate 50.0%, success after retries 100.0%",
             "rate settled at 14.00 req/s (configured 20.00, lowered 1 time)",
         ] {
             assert!(text.contains(needle), "{needle:?} not in\n{text}");

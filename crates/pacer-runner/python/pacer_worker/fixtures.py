@@ -67,6 +67,25 @@ def upstream_url(name):
     return url
 
 
+CONNECT_TIMEOUT = 10.0
+# Past the proxy's own answer: it answers within max_wait (a 504 or the
+# last refusal) however the upstream behaves, so a read timeout just above
+# it reports the proxy's reason instead of a bare client timeout.
+READ_MARGIN = 10.0
+
+
+def default_timeouts(name):
+    """(connect, read) seconds for calls through the proxy of `name`: pacer
+    exports the upstream's `max_wait` as PACER_UPSTREAM_<NAME>_MAX_WAIT;
+    without it (plain pytest, rate limiting off) the default 120 s."""
+    key = upstream_variable(name) + "_MAX_WAIT"
+    try:
+        max_wait = float(os.environ.get(key, "120"))
+    except ValueError:
+        max_wait = 120.0
+    return CONNECT_TIMEOUT, max_wait + READ_MARGIN
+
+
 @pytest.fixture
 def pacer_upstream():
     """`pacer_upstream("ofsc")` is the URL to use for that live API: pacer's
@@ -82,17 +101,20 @@ def pacer_requests():
     sessions = []
 
     class UpstreamSession(requests.Session):
-        def __init__(self, base_url):
+        def __init__(self, base_url, timeout):
             super().__init__()
             self.base_url = base_url.rstrip("/")
+            # requests waits for ever by default; a call's own timeout wins.
+            self.timeout = timeout
 
         def request(self, method, url, *args, **kwargs):
             if "://" not in url:
                 url = self.base_url + "/" + url.lstrip("/")
+            kwargs.setdefault("timeout", self.timeout)
             return super().request(method, url, *args, **kwargs)
 
     def make(name):
-        session = UpstreamSession(upstream_url(name))
+        session = UpstreamSession(upstream_url(name), default_timeouts(name))
         sessions.append(session)
         return session
 
@@ -109,6 +131,10 @@ def pacer_httpx():
     clients = []
 
     def make(name, **kwargs):
+        # httpx's default (5 s for everything) cuts off a request the proxy
+        # is still pacing; the caller's own `timeout` wins.
+        connect, read = default_timeouts(name)
+        kwargs.setdefault("timeout", httpx.Timeout(read, connect=connect))
         client = httpx.Client(base_url=upstream_url(name), **kwargs)
         clients.append(client)
         return client

@@ -48,6 +48,40 @@ def test_under_pacer_the_variable_is_the_one_pacer_named(pytester, monkeypatch):
     result.assert_outcomes(passed=2)
 
 
+def test_http_client_fixtures_get_timeouts_from_max_wait(pytester, monkeypatch):
+    monkeypatch.setenv("PACER_UPSTREAM_MY_API", "http://127.0.0.1:9/")
+    monkeypatch.setenv("PACER_UPSTREAM_MY_API_MAX_WAIT", "30")
+    monkeypatch.setenv("PACER_UPSTREAM_OTHER", "http://127.0.0.1:9/")
+    monkeypatch.delenv("PACER_UPSTREAM_OTHER_MAX_WAIT", raising=False)
+    pytester.makepyfile(
+        """
+        def test_requests(pacer_requests, monkeypatch):
+            import requests
+            seen = []
+            monkeypatch.setattr(
+                requests.Session, "request",
+                lambda self, method, url, *a, **kw: seen.append((url, kw["timeout"])),
+            )
+            pacer_requests("my-api").get("/x")
+            pacer_requests("other").get("/y")
+            pacer_requests("other").get("/z", timeout=3)
+            assert seen == [
+                ("http://127.0.0.1:9/x", (10.0, 40.0)),
+                ("http://127.0.0.1:9/y", (10.0, 130.0)),
+                ("http://127.0.0.1:9/z", 3),
+            ]
+
+        def test_httpx(pacer_httpx):
+            import httpx
+            t = pacer_httpx("my-api").timeout
+            assert (t.connect, t.read) == (10.0, 40.0)
+            assert pacer_httpx("other", timeout=2).timeout == httpx.Timeout(2)
+        """
+    )
+    result = pytester.runpytest("-p", "pacer_worker", "-p", "no:xdist")
+    result.assert_outcomes(passed=2)
+
+
 def test_outside_pacer_the_rule_is_pacers():
     # The examples of `env_var_name`'s test in pacer-limiter (rate_limit.rs).
     from pacer_worker.fixtures import upstream_variable
