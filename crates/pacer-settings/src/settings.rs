@@ -67,6 +67,8 @@ pub struct Settings {
     pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
     pub(crate) durations_file: Sourced<PathBuf>,
     pub(crate) timeout: Sourced<Option<Duration>>,
+    pub(crate) collect_timeout: Sourced<Option<Duration>>,
+    pub(crate) exit_grace: Sourced<Duration>,
     pub(crate) pytest_args: Sourced<Vec<String>>,
     pub(crate) selection: Sourced<Selection>,
     pub(crate) rate_limit_enabled: Sourced<bool>,
@@ -520,6 +522,25 @@ impl Settings {
         ])
         .unwrap_or(Sourced::default(None));
 
+        let collect_timeout = first_of([
+            sourced(
+                cli_raw(&cli.collect_timeout, flags::COLLECT_TIMEOUT),
+                parse_timeout,
+            )?,
+            e.get(&env::COLLECT_TIMEOUT, parse_timeout)?,
+            file.collect_timeout.clone(),
+        ])
+        .unwrap_or(Sourced::default(None));
+
+        let exit_grace = first_of([
+            sourced(cli_raw(&cli.exit_grace, flags::EXIT_GRACE), |t, o| {
+                parse_seconds(t, "exit_grace", o)
+            })?,
+            e.get(&env::EXIT_GRACE, |t, o| parse_seconds(t, "exit_grace", o))?,
+            file.exit_grace.clone(),
+        ])
+        .unwrap_or(Sourced::default(Duration::from_secs(5)));
+
         let pytest_args = file
             .pytest_args
             .clone()
@@ -606,6 +627,8 @@ impl Settings {
             fallback_threshold,
             durations_file,
             timeout,
+            collect_timeout,
+            exit_grace,
             pytest_args,
             selection,
             rate_limit_enabled,
@@ -693,6 +716,17 @@ impl Settings {
     /// Per-test timeout; `None` means none.
     pub fn timeout(&self) -> &Sourced<Option<Duration>> {
         &self.timeout
+    }
+
+    /// Deadline for collecting one worker's share of files; `None` means
+    /// the per-test timeout applies.
+    pub fn collect_timeout(&self) -> &Sourced<Option<Duration>> {
+        &self.collect_timeout
+    }
+
+    /// How long a worker may take to exit after its last test.
+    pub fn exit_grace(&self) -> &Sourced<Duration> {
+        &self.exit_grace
     }
 
     /// Arguments always passed to pytest, before the command line's.
