@@ -101,6 +101,9 @@ impl Pool {
         for &u in &wanted {
             scheduler.mark_collected(sched, u);
         }
+        // A file that hung at import is never imported again.
+        let mut wanted = wanted;
+        wanted.retain(|u| !self.hung_units.contains(u));
         wanted
     }
 

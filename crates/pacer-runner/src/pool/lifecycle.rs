@@ -555,6 +555,7 @@ impl Pool {
             skip: None,
         });
         self.collect_timeouts += 1;
+        self.hung_units.push(hung);
     }
 
     /// After a worker killed for a hung collection is gone: its other files

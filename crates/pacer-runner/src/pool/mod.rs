@@ -227,6 +227,8 @@ struct Pool {
     /// Collection errors that are files hung at import: reported, but the
     /// rest of the suite runs.
     collect_timeouts: usize,
+    /// The files that hung at import.
+    hung_units: Vec<usize>,
     /// Warnings printed after pytest's summary: workers that would not exit.
     after_summary: Vec<String>,
 }
@@ -283,6 +285,7 @@ impl Pool {
             forks_wanted: 0,
             stuck_message: None,
             collect_timeouts: 0,
+            hung_units: Vec::new(),
             after_summary: Vec::new(),
         })
     }
