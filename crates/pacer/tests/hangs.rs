@@ -109,7 +109,7 @@ fn a_module_hung_at_import_is_a_collection_error_with_its_stack_and_the_rest_run
         );
         assert!(
             run.stdout
-                .contains("test_d_import_hang.py\", line 4 in <module>"),
+                .contains("test_d_import_hang.py\", line 10 in <module>"),
             "with the stack it hung in:\n{all}"
         );
         assert!(
@@ -177,6 +177,7 @@ fn ctrl_c_while_collecting_writes_the_reports_and_names_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("run.json");
     let xml = tmp.path().join("junit.xml");
+    let marker = tmp.path().join("importing");
     let mut child = pacer_command(
         &suite("chaos"),
         &[
@@ -192,15 +193,18 @@ fn ctrl_c_while_collecting_writes_the_reports_and_names_the_file() {
         ],
     )
     .env("TMPDIR", tmp.path())
+    .env("CHAOS_IMPORT_MARKER", &marker)
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut seen = read_until(&mut out, "rootdir");
-    // The worker is in the hung import by now, or soon: either way the run
-    // has not started its tests.
-    std::thread::sleep(Duration::from_secs(2));
+    // Once the hung module's import has begun.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !marker.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
