@@ -172,7 +172,7 @@ pub const COLLECT_TIMEOUT: EnvVar = read!(
     "PACER_COLLECT_TIMEOUT",
     None,
     "collect_timeout",
-    "deadline in seconds for collecting one worker's files; 0 or `none`: the timeout if set, else 60"
+    "deadline in seconds for importing and collecting one test file; 0 or `none`: the timeout if set, else 60"
 );
 pub const EXIT_GRACE: EnvVar = read!(
     "PACER_EXIT_GRACE",

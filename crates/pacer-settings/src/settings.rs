@@ -718,7 +718,7 @@ impl Settings {
         &self.timeout
     }
 
-    /// Deadline for collecting one worker's share of files; `None` means
+    /// Deadline for importing and collecting one test file; `None` means
     /// the per-test timeout applies.
     pub fn collect_timeout(&self) -> &Sourced<Option<Duration>> {
         &self.collect_timeout

@@ -185,3 +185,29 @@ def name_left_threads():
             f.write("".join(name + "\n" for name in left))
     except OSError:
         pass
+
+
+class _CollectProgress:
+    """Names the file being collected, next to the stacks file: pacer's
+    collection deadline runs per file from its time, and names the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def pytest_collectstart(self, collector):
+        import pytest
+
+        if isinstance(collector, pytest.File):
+            try:
+                with open(self.path, "w") as f:
+                    f.write(collector.nodeid)
+            except OSError:
+                pass
+
+
+def watch_collection(config):
+    path = os.environ.get("PACER_STACKS_FILE")
+    if not path or config.pluginmanager.has_plugin("pacer-collect-progress"):
+        return
+    progress = _CollectProgress(os.path.splitext(path)[0] + ".collecting")
+    config.pluginmanager.register(progress, "pacer-collect-progress")

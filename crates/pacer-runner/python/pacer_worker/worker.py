@@ -259,6 +259,7 @@ class Worker:
         items = []
         if new_units:
             collect.repend_conftests(self.session)
+            crash.watch_collection(self.config)
             try:
                 with collect.collect_warnings(self.config):
                     items = self.session.perform_collect(new_units)

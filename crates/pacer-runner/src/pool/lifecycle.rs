@@ -404,7 +404,6 @@ impl Pool {
             if let Some(at) = state.term_at {
                 if Instant::now() >= at {
                     state.term_at = None;
-                    state.killing = Some(Instant::now() + KILL_GRACE);
                     state.handle.signal(libc::SIGTERM);
                 }
                 continue;
@@ -423,6 +422,7 @@ impl Pool {
                 // the report; SIGTERM once it is written.
                 state.handle.signal_leader(libc::SIGUSR1);
                 state.term_at = Some(Instant::now() + STACK_WAIT);
+                state.killing = Some(Instant::now() + STACK_WAIT + KILL_GRACE);
                 let message = format!(
                     "{} ran past the {:.1}s timeout; stopping worker {}",
                     self.tests[test].id,
@@ -502,8 +502,18 @@ impl Pool {
             let Some(since) = state.collect_since else {
                 continue;
             };
+            // The deadline is per file: from the start of the file being
+            // collected (its plugin names it), or of the share.
+            let mut spent = now.duration_since(since);
+            if let Some(age) = std::fs::metadata(state.stacks_file.with_extension("collecting"))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+            {
+                spent = spent.min(age);
+            }
             match state.collect_kill_at {
-                None if now.duration_since(since) > deadline => {
+                None if spent > deadline => {
                     state.handle.signal_leader(libc::SIGUSR1);
                     state.collect_kill_at = Some(now + STACK_WAIT);
                 }
@@ -521,14 +531,20 @@ impl Pool {
         let chunk = std::mem::take(&mut state.collect_chunk);
         let stacks = read_stacks(&state.stacks_file).unwrap_or_default();
         let name = state.name.clone();
-        // The innermost frame in one of its files names the file it hangs
-        // in (faulthandler prints the most recent call first).
-        let hung = stacks
-            .lines()
-            .find_map(|line| {
-                chunk.iter().find(|u| {
-                    let arg = &self.units[**u].arg;
-                    line.contains(&format!("/{arg}\"")) || line.contains(&format!("\"{arg}\""))
+        // The file its plugin said it was collecting; else the innermost
+        // frame in one of its files (faulthandler prints the most recent
+        // call first).
+        let named = std::fs::read_to_string(state.stacks_file.with_extension("collecting"))
+            .unwrap_or_default();
+        let hung = chunk
+            .iter()
+            .find(|u| self.units[**u].id == named.trim())
+            .or_else(|| {
+                stacks.lines().find_map(|line| {
+                    chunk.iter().find(|u| {
+                        let arg = &self.units[**u].arg;
+                        line.contains(&format!("/{arg}\"")) || line.contains(&format!("\"{arg}\""))
+                    })
                 })
             })
             .or(chunk.first())

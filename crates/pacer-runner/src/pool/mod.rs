@@ -66,7 +66,7 @@ pub struct RunConfig {
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
-    /// How long importing and collecting one share of files may take before
+    /// How long importing and collecting one test file may take before
     /// the hung file is reported as a collection error; `None`: `timeout`,
     /// else [`COLLECT_TIMEOUT`].
     pub collect_timeout: Option<std::time::Duration>,
