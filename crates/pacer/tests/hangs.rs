@@ -448,3 +448,22 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
     );
     assert_eq!(cases, expected, "JUnit, each test once:\n{all}");
 }
+
+#[test]
+fn the_collection_deadline_is_per_file_not_per_share() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One worker takes the six files two at a time: 2 s a share, 1 s a file.
+    let run = run_with_deadline(
+        &pacer_bin(),
+        &strings(&["-n", "1", "--collect-timeout", "1.6"]),
+        &suite("slow_imports"),
+        &[
+            ("PACER_PYTHON", python().display().to_string()),
+            ("TMPDIR", tmp.path().display().to_string()),
+        ],
+    );
+    let all = run.describe();
+    assert!(!run.timed_out, "{all}");
+    assert_eq!(run.code, Some(0), "no file hung:\n{all}");
+    assert!(run.stdout.contains("6 passed"), "{all}");
+}
