@@ -613,13 +613,9 @@ impl Pool {
             libc::SIGKILL
         });
         if self.scheduler.is_none() && count == 1 {
-            if self.hello.is_none() {
-                // pytest never started: there is no report to write yet.
-                self.end = Some(RunEnd::Failed(RunError::InterruptedBeforeStart));
-                return;
-            }
-            // Interrupted while collecting: the run ends as an empty one, its
-            // reports written, and names what it was stuck on.
+            // Interrupted while starting or collecting: the run ends as an
+            // empty one, its reports written (the JUnit once pytest said
+            // where), and names what it was stuck on.
             let collecting: Vec<String> = self
                 .workers
                 .iter()
