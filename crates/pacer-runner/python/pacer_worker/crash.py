@@ -137,6 +137,11 @@ def _running(pid):
     return bool(fields) and fields[0] != "Z"
 
 
+# Processes the standard library starts once and keeps for the interpreter's
+# life: not a test's leak.
+_PYTHON_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def end_leaks():
     """After the session's last teardown: each child a test started that is
     still running is a leak (nextest's word), ended with its process group
@@ -153,6 +158,8 @@ def end_leaks():
                 command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
         except OSError:
             command = "?"
+        if any(helper in command for helper in _PYTHON_HELPERS):
+            continue
         try:
             # The worker's own group holds pacer's worker: only a group of
             # the child's own is ended whole.

@@ -177,7 +177,13 @@ impl Pool {
             // What its tests started in its process group ends with it, named
             // (nextest's LEAK): the worker could not report it itself.
             let pgid = self.workers[w].handle.pid;
+            // A worker that ended its session named its tests' leaks itself;
+            // the standard library's helpers exit with their interpreter.
+            let named = self.workers[w].bye_at.is_none();
             for (pid, command) in worker::group_members(pgid) {
+                if !named || command.contains("multiprocessing.") {
+                    continue;
+                }
                 let message = format!(
                     "LEAK: worker {}'s tests left process {pid} running ({command}); pacer ended it",
                     self.workers[w].name
