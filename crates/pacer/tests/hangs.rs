@@ -399,6 +399,14 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
         "{all}"
     );
     assert!(run.stdout.contains("5 failed, 4 passed, 1 error"), "{all}");
+    // Named by the worker at the end of its session, or by pacer when a
+    // later test of the same worker crashed or timed out.
+    assert!(
+        run.all_output()
+            .lines()
+            .any(|l| l.contains("LEAK") && l.contains("(sleep 1000)")),
+        "the child left running is named:\n{all}"
+    );
 
     // The JSON report.
     let report: RunReport =

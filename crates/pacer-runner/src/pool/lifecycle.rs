@@ -410,7 +410,9 @@ impl Pool {
             if let Some(at) = state.term_at {
                 if Instant::now() >= at {
                     state.term_at = None;
-                    state.handle.signal(libc::SIGTERM);
+                    // The worker alone: what its test left running is
+                    // named when it is gone, then killed with its group.
+                    state.handle.signal_leader(libc::SIGTERM);
                 }
                 continue;
             }
