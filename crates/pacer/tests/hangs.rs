@@ -261,7 +261,9 @@ fn running(pid: u32) -> bool {
 #[test]
 fn workers_die_with_a_killed_pacer_and_its_folder_is_cleaned_next_time() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = pacer_command(&suite("chaos"), &["-n", "1", "tests/test_c_hang.py"])
+    // Six workers for six tests that hang: two spawned, four forked by the
+    // zygote, all busy when pacer is killed.
+    let mut child = pacer_command(&suite("hang_many"), &["-n", "6"])
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -270,6 +272,11 @@ fn workers_die_with_a_killed_pacer_and_its_folder_is_cleaned_next_time() {
     let mut out = child.stdout.take().unwrap();
     let seen = read_until(&mut out, "collected");
     assert!(seen.contains("collected"), "{seen}");
+    // The forked workers come once the plan is made.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while children_of(child.id()).len() < 7 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let workers = children_of(child.id());
     assert!(!workers.is_empty(), "pacer has workers:\n{seen}");
     let folder = std::fs::read_dir(tmp.path())
