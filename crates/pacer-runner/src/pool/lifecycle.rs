@@ -461,10 +461,9 @@ impl Pool {
                     state.handle.signal_leader(libc::SIGUSR1);
                     state.hang_kill_at = Some(now + STACK_WAIT);
                 }
-                Some(at) if now >= at && state.exit.is_none() => {
-                    // Once: SIGKILL is not refused; a second pass finds it
-                    // exited and waits for its streams.
-                    state.hang_kill_at = Some(now + KILL_GRACE * 1000);
+                Some(at) if now >= at => {
+                    // Once: SIGKILL is not refused.
+                    state.bye_at = None;
                     let stacks = read_stacks(&state.stacks_file)
                         .unwrap_or_else(|| "(no stacks were written)\n".into());
                     let threads = left_threads(&state.stacks_file);
