@@ -174,11 +174,11 @@ impl Pool {
         let phase = self.workers[w].phase;
         self.workers[w].phase = Stage::Gone;
         if phase != Stage::Zygote && self.workers[w].handle.pid != 0 && self.interrupted.is_none() {
-            // What its tests started in its process group ends with it, named
-            // (nextest's LEAK): the worker could not report it itself.
+            // What its tests started in its process group ends with it,
+            // named (nextest's LEAK) unless the worker ended its session and
+            // named its tests' leaks itself; the standard library's helpers
+            // exit with their interpreter.
             let pgid = self.workers[w].handle.pid;
-            // A worker that ended its session named its tests' leaks itself;
-            // the standard library's helpers exit with their interpreter.
             let named = self.workers[w].bye_at.is_none();
             for (pid, command) in worker::group_members(pgid) {
                 if !named || command.contains("multiprocessing.") {
