@@ -39,6 +39,7 @@ use crate::clock::TokioClock;
 use crate::limiter::Limiter;
 use crate::rate_limit::{Target, UpstreamConfig};
 use crate::retry::parse_retry_after;
+use crate::series::{CallLog, CallTrace};
 use crate::stats::{StatsRecorder, UpstreamStats};
 
 /// The HTTP(S) client the proxy forwards with.
@@ -51,6 +52,8 @@ pub(crate) struct Upstream {
     pub limiter: Limiter<TokioClock>,
     pub stats: StatsRecorder,
     pub client: UpstreamClient,
+    /// Each call and the admissions over time, for the run's report.
+    pub log: Arc<CallLog>,
 }
 
 impl Upstream {
@@ -131,14 +134,17 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) async fn handle(
     up: Arc<Upstream>,
     req: Request<Incoming>,
+    caller: Option<Arc<str>>,
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     up.stats.request();
+    let mut trace = CallTrace::start(&up.log, caller);
     let (parts, body) = req.into_parts();
 
     let uri = match upstream_uri(&up.target, &parts.uri) {
         Ok(uri) => uri,
         Err(e) => {
             up.stats.completed(false);
+            trace.finish(&up.log, 400);
             return Ok(proxy_error(
                 StatusCode::BAD_REQUEST,
                 format!(
@@ -163,6 +169,7 @@ pub(crate) async fn handle(
         Ok(body) => body,
         Err(e) => {
             up.stats.completed(false);
+            trace.finish(&up.log, 400);
             return Ok(proxy_error(
                 StatusCode::BAD_REQUEST,
                 format!(
@@ -182,6 +189,7 @@ pub(crate) async fn handle(
         // Layer 2: admission (in-flight slot, then the shared rate).
         let admission = up.limiter.admit().await;
         up.stats.admitted(admission.queued);
+        trace.admitted(&up.log, admission.queued, up.limiter.rates().current);
 
         // Layer 3: forward.
         let body: ProxyBody = match (&replay, once.take()) {
@@ -200,6 +208,7 @@ pub(crate) async fn handle(
             Err(e) => {
                 drop(admission);
                 up.stats.upstream_error();
+                trace.finish(&up.log, 502);
                 tracing::warn!(upstream = %up.cfg.name, error = %error_chain(&e), "upstream unreachable");
                 return Ok(proxy_error(
                     StatusCode::BAD_GATEWAY,
@@ -240,7 +249,9 @@ pub(crate) async fn handle(
             up.limiter.on_success();
         }
 
-        if refused && replay.is_some() && retries < up.cfg.limits.max_retries {
+        let retrying = refused && replay.is_some() && retries < up.cfg.limits.max_retries;
+        trace.answered(&up.log, status, retrying);
+        if retrying {
             let delay = up
                 .cfg
                 .backoff()
@@ -270,6 +281,7 @@ pub(crate) async fn handle(
             up.stats.not_replayable();
         }
         up.stats.completed(refused);
+        trace.finish(&up.log, status);
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         let body = PermitBody::new(body, admission.into_permit())

@@ -31,9 +31,12 @@ mod error;
 mod forward;
 mod gcra;
 mod limiter;
+mod listeners;
+mod peer;
 mod proxy;
 mod rate_limit;
 mod retry;
+mod series;
 mod standalone;
 mod stats;
 mod window;
@@ -44,11 +47,16 @@ pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::ProxyError;
 pub use gcra::{interval_for, Gcra};
 pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
+pub use listeners::WorkerListeners;
+pub use peer::register_worker_pid;
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
 pub use rate_limit::{
     env_var_name, parse_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig, UrlProblem,
 };
 pub use retry::{parse_retry_after, small_jitter, Backoff};
+pub use series::{
+    Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS, MAX_FOLDED,
+};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, RateSnapshot, StatsRecorder, UpstreamStats};
 pub use window::WindowLog;

@@ -20,7 +20,9 @@ use crate::clock::TokioClock;
 use crate::error::ProxyError;
 use crate::forward::{handle, Upstream, UpstreamClient};
 use crate::limiter::Limiter;
+use crate::listeners::WorkerListeners;
 use crate::rate_limit::UpstreamConfig;
+use crate::series::CallLog;
 use crate::stats::{StatsRecorder, UpstreamStats};
 
 /// How the proxy listens and connects, beyond the upstream's pacing.
@@ -52,6 +54,7 @@ pub struct ProxyHandle {
     upstream: Arc<Upstream>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    listeners: WorkerListeners,
 }
 
 impl std::fmt::Debug for ProxyHandle {
@@ -91,6 +94,16 @@ impl ProxyHandle {
         self.upstream.snapshot()
     }
 
+    /// Opens a listener per worker on demand (see [`WorkerListeners`]).
+    pub fn listeners(&self) -> WorkerListeners {
+        self.listeners.clone()
+    }
+
+    /// Every call so far and the admissions series, for the run's report.
+    pub fn call_log(&self) -> Arc<CallLog> {
+        Arc::clone(&self.upstream.log)
+    }
+
     /// Stops accepting connections, lets open requests finish (up to the
     /// grace period), and returns the final statistics.
     pub async fn shutdown(mut self) -> UpstreamStats {
@@ -98,6 +111,7 @@ impl ProxyHandle {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.listeners.join().await;
         self.upstream.snapshot()
     }
 }
@@ -194,6 +208,7 @@ pub async fn start_proxy_with(
         limiter: Limiter::new(&cfg.limiter_config(), TokioClock::new()),
         stats: StatsRecorder::default(),
         client: client(&cfg, &opts)?,
+        log: Arc::new(CallLog::new()),
         target,
         cfg,
     });
@@ -201,14 +216,17 @@ pub async fn start_proxy_with(
     let task = tokio::spawn(serve(
         listener,
         Arc::clone(&upstream),
-        stopped,
+        stopped.clone(),
         opts.shutdown_grace,
+        None,
     ));
+    let listeners = WorkerListeners::new(Arc::clone(&upstream), stopped, opts.shutdown_grace);
     Ok(ProxyHandle {
         addr,
         upstream,
         stop,
         task: Some(task),
+        listeners,
     })
 }
 
@@ -220,11 +238,13 @@ async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
 
 /// The accept loop. Each connection runs in its own task; on stop, the
 /// connections finish their current request (up to `grace`) and close.
-async fn serve(
+/// `caller` names the worker this listener is for (`None`: shared).
+pub(crate) async fn serve(
     listener: TcpListener,
     upstream: Arc<Upstream>,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
+    caller: Option<Arc<str>>,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -234,8 +254,8 @@ async fn serve(
             accepted = listener.accept() => accepted,
             _ = stop_requested(&mut stopped) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Usually out of file descriptors: back off a little
                 // instead of spinning, and keep serving the open ones.
@@ -247,8 +267,19 @@ async fn serve(
         let _ = stream.set_nodelay(true);
         let upstream = Arc::clone(&upstream);
         let mut stopped = stopped.clone();
+        let caller = caller.clone();
         connections.spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&upstream), req));
+            // On the shared address, ask Linux whose connection it is.
+            let caller = match (caller, stream.local_addr()) {
+                (None, Ok(local)) => {
+                    tokio::task::spawn_blocking(move || crate::peer::worker_of(peer, local))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                (caller, _) => caller,
+            };
+            let service = service_fn(move |req| handle(Arc::clone(&upstream), req, caller.clone()));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service);

@@ -21,12 +21,12 @@
 //! - `GET /activities/{id}`: a stored activity, or 404.
 //! - anything else: 404.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::server::{lock, query_param};
+use crate::query::query_param;
 
 /// How many resources the demo API has.
 const RESOURCES: u32 = 25;
@@ -86,6 +86,14 @@ impl DemoApi {
         }
     }
 
+    /// The stored activities; the lock guards plain data and is never held
+    /// across an `.await`, so a poisoned one is still sound.
+    fn activities(&self) -> MutexGuard<'_, Vec<Value>> {
+        self.activities
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn resource(&self, id: &str) -> Option<&Value> {
         self.resources.iter().find(|r| r["id"] == id)
     }
@@ -129,7 +137,7 @@ impl DemoApi {
             let message = format!("unknown resource {resource_id}");
             return error(StatusCode::UNPROCESSABLE_ENTITY, message);
         }
-        let mut activities = lock(&self.activities);
+        let mut activities = self.activities();
         activity.insert("id".into(), (activities.len() + 1).into());
         let activity = Value::Object(activity);
         activities.push(activity.clone());
@@ -141,7 +149,7 @@ impl DemoApi {
             return None;
         }
         let index = id.parse::<usize>().ok()?.checked_sub(1)?;
-        lock(&self.activities).get(index).cloned()
+        self.activities().get(index).cloned()
     }
 }
 
@@ -205,7 +213,7 @@ mod tests {
             let (status, _) = api.respond("POST", "/activities", None, body);
             assert_eq!(status, StatusCode::BAD_REQUEST);
         }
-        assert!(lock(&api.activities).is_empty());
+        assert!(api.activities().is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod config;
 mod demo;
 mod limit;
+mod query;
 mod server;
 
 pub use config::{Advertise, App, MockConfig, RetryAfterFormat};

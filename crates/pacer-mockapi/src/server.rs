@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Advertise, App, MockConfig, RetryAfterFormat};
 use crate::demo::DemoApi;
 use crate::limit::{Advert, Limiter};
+use crate::query::query_param;
 
 type MockBody = BoxBody<Bytes, Infallible>;
 
@@ -107,7 +108,7 @@ struct State {
     demo: DemoApi,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -240,13 +241,6 @@ impl Body for ChannelBody {
             .poll_recv(cx)
             .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
     }
-}
-
-pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| value.to_owned())
-    })
 }
 
 async fn handle(
@@ -528,15 +522,5 @@ mod tests {
         let at = httpdate::parse_http_date(&date).unwrap();
         assert!(at >= SystemTime::now() + Duration::from_secs(1));
         assert_eq!(retry_after_value(RetryAfterFormat::Absent, wait), None);
-    }
-
-    #[test]
-    fn query_params() {
-        assert_eq!(
-            query_param(Some("a=1&interval_ms=20"), "interval_ms").as_deref(),
-            Some("20")
-        );
-        assert_eq!(query_param(Some("flag"), "flag").as_deref(), Some(""));
-        assert_eq!(query_param(None, "a"), None);
     }
 }

@@ -35,8 +35,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use pacer_runner::events::{CollectProblem, PhaseReport};
 use pacer_runner::events::{Event, Reporter};
-use pacer_runner::protocol::{CollectProblem, PhaseReport};
 use pacer_types::{Outcome, Phase};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -579,8 +579,8 @@ fn worker_lost(report: &PhaseReport) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pacer_runner::events::SkipLocation;
     use pacer_runner::events::Summary;
-    use pacer_runner::protocol::SkipLocation;
 
     fn phase(when: &str, outcome: &str) -> PhaseReport {
         PhaseReport {

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use pacer_runner::protocol::{PytestOptions, PytestTerminal};
+use pacer_runner::events::{PytestOptions, PytestTerminal};
 
 /// pytest's `--tb` styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +75,9 @@ pub struct TerminalOptions {
     /// pytest's `running_on_ci()` (`CI` or `BUILD_NUMBER` set): the short
     /// summary then shows whole messages instead of fitting them to the width.
     pub on_ci: bool,
+    /// GitHub Actions (`crate::github`): log groups around long sections,
+    /// and periodic progress lines instead of pytest's progress characters.
+    pub github: bool,
 }
 
 impl Default for TerminalOptions {
@@ -96,6 +99,7 @@ impl Default for TerminalOptions {
             durations: None,
             durations_min: 0.005,
             on_ci: false,
+            github: false,
         }
     }
 }

@@ -14,11 +14,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
+use pacer_runner::events::PhaseReport;
 use pacer_runner::events::{Event, Reporter};
-use pacer_runner::protocol::PhaseReport;
 use pacer_types::{Outcome, Status};
 use serde::{Deserialize, Serialize};
 
+use crate::calls::{charge, OutsideCalls, ProxyCall};
 use crate::junit::plain;
 
 /// The schema's name and version; the version changes when a field changes
@@ -65,6 +66,10 @@ pub struct RunReport {
     /// Per upstream API, the proxy's statistics, as the proxy hands them
     /// back after the run; empty when no proxy ran.
     pub upstreams: Vec<serde_json::Value>,
+    /// Per upstream, the calls made outside any test (imports, session
+    /// ends) or that could not be told apart; empty when every call was a test's.
+    #[serde(default)]
+    pub calls_outside_tests: Vec<OutsideCalls>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,7 +99,7 @@ pub struct Lane {
     pub idle: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TestReport {
     /// pytest's node id.
     pub id: String,
@@ -116,6 +121,21 @@ pub struct TestReport {
     pub message: Option<String>,
     /// The failure's traceback and captured output, for a failed test.
     pub output: Option<String>,
+    /// Calls it made through the proxies (`calls.rs` says how they are told apart).
+    #[serde(default)]
+    pub calls: usize,
+    /// Seconds those calls waited in the limiter, every attempt summed.
+    #[serde(default)]
+    pub limiter_wait: f64,
+    /// Retries the proxy made of those calls after a 429.
+    #[serde(default)]
+    pub retries_429: usize,
+    /// `[from, to]` (seconds since the run started) of each wait in the limiter.
+    #[serde(default)]
+    pub waits: Vec<[f64; 2]>,
+    /// When each retry after a 429 was decided (seconds since the run started).
+    #[serde(default)]
+    pub retry_marks: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -158,13 +178,19 @@ pub struct RunRecord {
     deselected: usize,
     upstreams: Vec<serde_json::Value>,
     finished: bool,
+    /// The instant `start`/`end` count from, to place the proxies' calls.
+    origin: Instant,
+    proxy_calls: Vec<ProxyCall>,
 }
 
 impl RunRecord {
     /// A record whose clock starts now.
     pub fn new(pacer_version: &str) -> Self {
         let t0 = Instant::now();
-        Self::with_clock(pacer_version, Box::new(move || t0.elapsed().as_secs_f64()))
+        let mut record =
+            Self::with_clock(pacer_version, Box::new(move || t0.elapsed().as_secs_f64()));
+        record.origin = t0;
+        record
     }
 
     pub fn with_clock(pacer_version: &str, clock: Clock) -> Self {
@@ -188,7 +214,21 @@ impl RunRecord {
             deselected: 0,
             upstreams: Vec::new(),
             finished: false,
+            origin: Instant::now(),
+            proxy_calls: Vec::new(),
         }
+    }
+
+    /// The instant the record's times count from (for [`RunRecord::new`],
+    /// the clock's own start, give or take the microsecond between them).
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// The proxies' calls, their times counted from [`RunRecord::origin`]:
+    /// each test is charged its own (`calls.rs`).
+    pub fn set_proxy_calls(&mut self, calls: Vec<ProxyCall>) {
+        self.proxy_calls = calls;
     }
 
     /// Whether a run ended (`Finished` was seen): a run that never started
@@ -244,6 +284,11 @@ impl RunRecord {
                         reruns: 0,
                         message: None,
                         output: None,
+                        calls: 0,
+                        limiter_wait: 0.0,
+                        retries_429: 0,
+                        waits: Vec::new(),
+                        retry_marks: Vec::new(),
                     },
                     reports: reports.to_vec(),
                     pacer_reruns: 0,
@@ -259,6 +304,7 @@ impl RunRecord {
     pub fn to_report(&self) -> RunReport {
         let mut tests: Vec<TestReport> = self.tests.iter().map(|t| t.report.clone()).collect();
         tests.sort_by(|a, b| a.start.total_cmp(&b.start));
+        let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
         // pytest's final line counts phases' statuses, not tests: a test
         // whose call passed and whose teardown failed is `passed` and `error`.
         let mut counts = BTreeMap::new();
@@ -353,6 +399,7 @@ impl RunRecord {
             tests,
             collection: self.collection.clone(),
             upstreams: self.upstreams.clone(),
+            calls_outside_tests,
         };
         report.round_times();
         report
@@ -459,6 +506,12 @@ impl RunReport {
             round(&mut t.start);
             round(&mut t.end);
             t.phases.values_mut().for_each(round);
+            round(&mut t.limiter_wait);
+            t.waits.iter_mut().flatten().for_each(round);
+            t.retry_marks.iter_mut().for_each(round);
+        }
+        for o in &mut self.calls_outside_tests {
+            round(&mut o.limiter_wait);
         }
     }
 }

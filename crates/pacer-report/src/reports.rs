@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use pacer_runner::events::{Event, Reporter};
 
+use crate::github::Github;
 use crate::record::RunRecord;
 use crate::report_file::{self, FileError};
 use crate::{html, json};
@@ -45,6 +46,8 @@ pub struct RunReports {
     json: Option<PathBuf>,
     html: Option<PathBuf>,
     written: Option<Result<(), (ReportKind, ReportError)>>,
+    /// GitHub Actions' step summary, written with the files.
+    github: Option<Github>,
 }
 
 impl RunReports {
@@ -54,6 +57,26 @@ impl RunReports {
             json,
             html,
             written: None,
+            github: None,
+        }
+    }
+
+    /// Also writes GitHub Actions' step summary whenever the files are.
+    pub fn with_github(mut self, github: Option<Github>) -> Self {
+        self.github = github;
+        self
+    }
+
+    /// Whether GitHub Actions' output is on.
+    pub fn github(&self) -> bool {
+        self.github.is_some()
+    }
+
+    /// The annotations for GitHub Actions, once a run ended.
+    pub fn github_annotations(&self) -> Vec<String> {
+        match &self.github {
+            Some(github) if self.record.finished() => github.annotations(&self.record.to_report()),
+            _ => Vec::new(),
         }
     }
 
@@ -63,10 +86,24 @@ impl RunReports {
 
     /// Writes the files asked for, if a run ended.
     pub fn write(&mut self) {
-        if !self.wanted() || !self.record.finished() {
+        if !(self.wanted() || self.github.is_some()) || !self.record.finished() {
             return;
         }
         let report = self.record.to_report();
+        if let Some(github) = &mut self.github {
+            // The summary is a courtesy of the CI page, not a report a
+            // script reads: failing to write it is said, not fatal.
+            if let Err(e) = github.write_summary(&report) {
+                let path = github.summary_path().map(|p| p.display().to_string());
+                eprintln!(
+                    "pacer: cannot write the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
+                    path.unwrap_or_default()
+                );
+            }
+        }
+        if !self.wanted() {
+            return;
+        }
         let mut result = Ok(());
         if let Some(path) = &self.json {
             result = result.and(
@@ -90,6 +127,9 @@ impl RunReports {
 impl Reporter for RunReports {
     fn report(&mut self, event: Event<'_>) {
         self.record.report(event);
+        if let Some(github) = &mut self.github {
+            github.observe(event);
+        }
         if let Event::Finished { .. } = event {
             self.write();
         }

@@ -6,7 +6,9 @@
 //! outcome as pytest-xdist prints them, after the test's `log_cli` records),
 //! then ERRORS, FAILURES, the warnings summary, PASSES, `generated xml file`,
 //! durations, the short summary and the final line, framed or bare as the
-//! verbosity says. A progress bar replaces the characters on a terminal.
+//! verbosity says. A progress bar replaces the characters on a terminal;
+//! under GitHub Actions (`TerminalOptions::github`) plain progress lines do,
+//! and each failure, error and the warnings are folded in a log group.
 //!
 //! Tracebacks come rendered by pytest in the workers (with `--tb`, `-l`,
 //! `--showlocals` applied); this file lays them out. Colours follow pytest's
@@ -16,8 +18,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pacer_runner::events::{CollectProblem, Hello, PhaseReport};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
-use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
 use pacer_types::{Outcome, Phase, Status};
 
 pub use crate::options::{TbStyle, TerminalOptions};
@@ -123,6 +125,8 @@ pub struct Terminal<W: Write> {
     bar: Option<ProgressBar>,
     /// Plugins' controller output (pytest-cov's report), printed where pytest does.
     plugin_reports: Vec<PluginReport>,
+    /// GitHub Actions' progress lines, timed from the collected line.
+    github_progress: Option<(std::time::Instant, crate::github::progress::Progress)>,
 }
 
 impl<W: Write> Terminal<W> {
@@ -148,6 +152,7 @@ impl<W: Write> Terminal<W> {
             total: 0,
             bar: None,
             plugin_reports: Vec::new(),
+            github_progress: None,
         }
     }
 
@@ -306,6 +311,9 @@ impl<W: Write> Terminal<W> {
             }
             self.line("");
         }
+        if self.options.github {
+            self.github_progress = Some((std::time::Instant::now(), Default::default()));
+        }
         if self.options.progress_bar && total > 0 {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -395,6 +403,29 @@ impl<W: Write> Terminal<W> {
             bar.set_position(finished as u64);
             bar.set_message(self.tally.phrase());
         }
+        let failed =
+            self.tally.get(Status::Failed.as_str()) + self.tally.get(Status::Error.as_str());
+        let line = self
+            .github_progress
+            .as_mut()
+            .and_then(|(t0, progress)| progress.tick(finished, total, failed, t0.elapsed()));
+        if let Some(line) = line {
+            self.line(&line);
+        }
+    }
+
+    /// GitHub Actions folds the lines up to [`Self::end_group`] under `title`.
+    fn group(&mut self, title: &str) {
+        if self.options.github {
+            let line = crate::github::commands::command("group", &[], title);
+            self.line(&line);
+        }
+    }
+
+    fn end_group(&mut self) {
+        if self.options.github {
+            self.line("::endgroup::");
+        }
     }
 
     /// A phase's `log_cli` records under pytest's `live log <phase>` rule.
@@ -437,7 +468,8 @@ impl<W: Write> Terminal<W> {
             self.line(&format!("[{worker}]{progress}{word} {id}"));
             return;
         }
-        if self.bar.is_some() {
+        // GitHub Actions' log gets progress lines instead (`github_progress`).
+        if self.bar.is_some() || self.options.github {
             return;
         }
         let letter = match &report.cat {
@@ -566,12 +598,11 @@ impl<W: Write> Terminal<W> {
         }
         self.sep_line('=', "ERRORS", &[]);
         for problem in &collect_errors {
-            self.sep_line(
-                '_',
-                &format!("ERROR collecting {}", problem.id),
-                &[RED, BOLD],
-            );
+            let title = format!("ERROR collecting {}", problem.id);
+            self.group(&title);
+            self.sep_line('_', &title, &[RED, BOLD]);
             self.block(&problem.longrepr);
+            self.end_group();
         }
         let errors = std::mem::take(&mut self.errors);
         for failure in &errors {
@@ -581,8 +612,10 @@ impl<W: Write> Terminal<W> {
                 .clone()
                 .unwrap_or_else(|| failure.id.clone());
             let title = format!("ERROR at {} of {head}", failure.report.when);
+            self.group(&title);
             self.sep_line('_', &title, &[RED, BOLD]);
             self.outcome_body(&failure.report);
+            self.end_group();
         }
         self.errors = errors;
     }
@@ -605,9 +638,11 @@ impl<W: Write> Terminal<W> {
                 .head
                 .clone()
                 .unwrap_or_else(|| failure.id.clone());
+            self.group(&format!("FAILED {head}"));
             self.sep_line('_', &head, &[RED, BOLD]);
             self.outcome_body(&failure.report);
             self.teardown_output(&failure.id);
+            self.end_group();
         }
         self.failures = failures;
     }
@@ -618,6 +653,7 @@ impl<W: Write> Terminal<W> {
             return;
         }
         self.sep_line('=', title, &[]);
+        self.group(title);
         for (id, report) in reports {
             if !report.sections.is_empty() {
                 let head = report.head.clone().unwrap_or_else(|| id.clone());
@@ -626,6 +662,7 @@ impl<W: Write> Terminal<W> {
             }
             self.teardown_output(id);
         }
+        self.end_group();
     }
 
     fn warnings_section(&mut self) {
@@ -633,6 +670,7 @@ impl<W: Write> Terminal<W> {
             return;
         }
         self.sep_line('=', "warnings summary", &[YELLOW]);
+        self.group("warnings summary");
         for (message, ids) in group_warnings(self.warnings.clone()) {
             let locations: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
             if locations.is_empty() {
@@ -645,6 +683,7 @@ impl<W: Write> Terminal<W> {
             self.line("");
         }
         self.line("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html");
+        self.end_group();
     }
 
     /// pytest's `_outrep_summary`: the rendered failure, then each captured
@@ -1090,6 +1129,36 @@ mod tests {
         };
         terminal.report(Event::Finished { summary: &summary });
         String::from_utf8(terminal.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn on_github_sections_fold_and_progress_lines_replace_characters() {
+        let out = render_with(TerminalOptions {
+            github: true,
+            ..TerminalOptions::default()
+        });
+        assert!(!out.contains(".F.E"), "{out}");
+        assert!(out.contains("pacer: 3/3 tests, 2 failed, "), "{out}");
+        assert!(
+            out.contains(&format!(
+                "::group::FAILED test_b\n{}",
+                sep('_', "test_b", 80)
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("::group::ERROR at teardown of test_b\n"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("::group::").count(),
+            out.matches("::endgroup::").count()
+        );
+        assert!(out
+            .lines()
+            .last()
+            .unwrap()
+            .contains("1 failed, 2 passed, 1 error"));
     }
 
     #[test]

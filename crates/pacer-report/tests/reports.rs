@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use pacer_report::{html, json, Junit, RunRecord};
 use pacer_runner::category::CategorySpec;
+use pacer_runner::events::PhaseReport;
 use pacer_runner::events::{Event, PlannedTest, Reporter, Summary};
-use pacer_runner::protocol::PhaseReport;
 use pacer_runner::scheduler::{CategorySlots, Kind};
 use pacer_types::{exit, Outcome, Phase, Status};
 

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use pacer_report::{Terminal, TerminalOptions};
+use pacer_runner::events::{CollectProblem, PhaseReport, SkipLocation};
 use pacer_runner::events::{Event, Reporter, Summary};
-use pacer_runner::protocol::{CollectProblem, PhaseReport, SkipLocation};
 use pacer_types::{exit, Outcome, Phase, Status, StopReason};
 
 /// What the terminal wrote, kept after the terminal is dropped.

@@ -3,13 +3,22 @@
 //! The runner never prints: it emits these events, in order, to a
 //! [`Reporter`]; the terminal display, and later the JUnit/JSON/HTML writers,
 //! are reporters.
+//!
+//! The events carry pytest's own facts in pacer's types: a test's phases and
+//! collection problems (`phase.rs`), a worker's session (`session.rs`). The
+//! wire (`protocol.rs`) reads them in this shape; reporters never name it.
 
 use std::time::Duration;
 
 use pacer_types::StopReason;
 
 use crate::category::CategorySpec;
-use crate::protocol::{Bye, CollectProblem, Hello, PhaseReport};
+
+mod phase;
+mod session;
+
+pub use phase::{CollectProblem, PhaseReport, SkipLocation};
+pub use session::{Bye, Hello, JunitOptions, PytestOptions, PytestTerminal};
 
 /// A collected test and its category (an index into the run's categories).
 #[derive(Debug, Clone)]

@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 
 pub use pacer_types::{Outcome, Phase, Status};
 
+/// The payloads the wire carries, defined where reporters read them.
+pub use crate::events::{
+    Bye, CollectProblem, Hello, JunitOptions, PhaseReport, PytestOptions, PytestTerminal,
+    SkipLocation,
+};
+
 /// Version of the message set; bump on any incompatible change on either side.
 pub const PROTOCOL: u32 = 1;
 
@@ -83,147 +89,6 @@ pub enum WarningWhen {
     Other,
 }
 
-/// A worker's last word, sent from `pytest_sessionfinish`, once plugins
-/// wrapped around the test loop (pytest-cov) have finished.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Bye {
-    /// `config.workeroutput` as JSON text: what xdist-aware plugins on the
-    /// worker hand to their controller side.
-    #[serde(default)]
-    pub workeroutput: Option<String>,
-    /// pytest-cov's options as the worker parsed them (JSON text), when
-    /// pytest-cov is active there: pacer then plays its controller.
-    #[serde(default)]
-    pub cov: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Hello {
-    pub protocol: u32,
-    pub worker: String,
-    pub pid: u32,
-    pub python: String,
-    pub platform: String,
-    pub pytest: String,
-    pub pluggy: String,
-    pub rootdir: String,
-    pub configfile: Option<String>,
-    pub plugins: Vec<String>,
-    /// pytest's own reading of its command line, addopts and ini.
-    #[serde(default)]
-    pub options: PytestOptions,
-    /// pytest's header lines after the platform line (`pytest_report_header`
-    /// of every plugin: rootdir, configfile, testpaths, plugins, and the
-    /// project's own), in the order pytest prints them.
-    #[serde(default)]
-    pub header_lines: Vec<String>,
-    /// `sys.executable`, which pytest's platform line names with `-v`.
-    #[serde(default)]
-    pub executable: Option<String>,
-    /// Where pytest was started; node ids are shown relative to it.
-    #[serde(default)]
-    pub invocation_dir: Option<String>,
-    /// Live logging (`log_cli`) is on: pytest then prints per-test lines as
-    /// with `-v`, and each phase's records in a `live log` block.
-    #[serde(default)]
-    pub log_cli: bool,
-    /// pytest's parsed options that shape its terminal output.
-    #[serde(default)]
-    pub terminal: Option<PytestTerminal>,
-    /// pytest's JUnit settings as the worker parsed them.
-    #[serde(default)]
-    pub junit: Option<Box<JunitOptions>>,
-}
-
-/// The options pytest parsed (with the project's plugins, `addopts` and ini
-/// loaded) that pacer acts on for the whole run. pytest's parser decides
-/// what the command line means; pacer never parses pytest's flags itself.
-/// The worker neutralises the ones pacer takes over (maxfail, `--lf`/`--ff`,
-/// the JUnit path, xdist's `-n`), so that no worker applies them to its share.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct PytestOptions {
-    /// `-v` counts up, `-q` down.
-    pub verbose: i32,
-    /// pytest's resolved `-r` characters (`getreportopt`).
-    pub reportchars: String,
-    pub tbstyle: String,
-    /// `-x` is 1; 0 is none.
-    pub maxfail: usize,
-    /// `fd`, `sys`, `no` (`-s`) or `tee-sys`.
-    pub capture: String,
-    pub collectonly: bool,
-    pub lf: bool,
-    pub ff: bool,
-    /// `--lfnf`: `all` or `none`.
-    pub lfnf: String,
-    /// pytest's cache folder; `None` with `-p no:cacheprovider`.
-    pub cache_dir: Option<String>,
-    pub durations: Option<i64>,
-    pub durations_min: Option<f64>,
-    pub continue_on_collection_errors: bool,
-    /// xdist's `-n`: a number, `auto` or `logical`.
-    pub numprocesses: Option<String>,
-    pub maxprocesses: Option<usize>,
-    /// xdist's `--dist`.
-    pub dist: Option<String>,
-    /// pytest's `--junitxml`, absolute.
-    pub xmlpath: Option<String>,
-    /// `--pdb` or `--trace`: a debugger wants the terminal.
-    pub pdb: bool,
-    /// The positional arguments pytest found (paths, node ids).
-    pub file_or_dir: Vec<String>,
-    /// pytest-xdist's `--tx`, `--px` or `--rsyncdir`: remote workers.
-    pub remote: bool,
-    /// pytest-xdist's `-f` / `--looponfail`.
-    pub looponfail: bool,
-}
-
-impl Default for PytestOptions {
-    fn default() -> Self {
-        PytestOptions {
-            verbose: 0,
-            reportchars: "fE".into(),
-            tbstyle: "auto".into(),
-            maxfail: 0,
-            capture: "fd".into(),
-            collectonly: false,
-            lf: false,
-            ff: false,
-            lfnf: "all".into(),
-            cache_dir: None,
-            durations: None,
-            durations_min: None,
-            continue_on_collection_errors: false,
-            numprocesses: None,
-            maxprocesses: None,
-            dist: None,
-            xmlpath: None,
-            pdb: false,
-            file_or_dir: Vec::new(),
-            remote: false,
-            looponfail: false,
-        }
-    }
-}
-
-/// What pytest's own parser made of the options that shape its terminal
-/// output (command line, `addopts`, plugins), as the worker saw them.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PytestTerminal {
-    /// `config.option.verbose`, before `log_cli` raises it.
-    pub verbose: i32,
-    /// `getreportopt(config)`: `-r` resolved, `w` unless `--disable-warnings`.
-    pub reportchars: Option<String>,
-    pub tbstyle: String,
-    pub showcapture: String,
-    pub no_header: bool,
-    pub no_summary: bool,
-    /// `--color`: `yes`, `no` or `auto`.
-    #[serde(default)]
-    pub color: String,
-}
-
 /// One collected test: `[node id, [marker names], {"scope": .., "group": ..}]`
 /// on the wire; the third element is optional, so a plugin that sends
 /// `[node id, [marker names]]` is still understood.
@@ -274,22 +139,6 @@ impl From<ItemWire> for CollectedItem {
     }
 }
 
-/// pytest's JUnit XML settings, from wherever pytest took them (the command
-/// line, `addopts`, `PYTEST_ADDOPTS`, the ini file). Workers never write the
-/// file: pacer does, from every worker's results.
-#[derive(Debug, Clone, Deserialize)]
-pub struct JunitOptions {
-    /// `--junitxml`, absolute; `None` when not asked for.
-    pub xmlpath: Option<String>,
-    /// `--junitprefix`: put before every test's classname.
-    #[serde(default)]
-    pub prefix: Option<String>,
-    /// `junit_family`: `xunit2` (pytest's default) or `xunit1` (`legacy` too).
-    pub family: String,
-    /// `junit_suite_name`.
-    pub suite_name: String,
-}
-
 /// A file (or a `file::name` argument) that one worker can collect alone.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiscoveredUnit {
@@ -299,56 +148,6 @@ pub struct DiscoveredUnit {
     pub id: String,
     /// Bytes on disk: a cheap stand-in for collection cost.
     pub size: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CollectProblem {
-    pub id: String,
-    /// Failed (a collection error) or skipped (a module-level skip).
-    pub outcome: Outcome,
-    pub longrepr: String,
-    pub skip: Option<SkipLocation>,
-}
-
-/// `(path, line, reason)` as pytest keeps it for a skip.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SkipLocation(pub String, pub Option<i64>, pub String);
-
-/// One phase (setup, call, teardown) of one test, sent only when it says
-/// something: a passing setup or teardown is left out.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PhaseReport {
-    pub when: Phase,
-    pub outcome: Outcome,
-    /// pytest's status category (`passed`, `failed`, `error`, `xfailed`, ...);
-    /// `None` (the empty string on the wire) when the phase does not count.
-    #[serde(deserialize_with = "Status::deserialize_optional")]
-    pub cat: Option<Status>,
-    /// The verbose word (`PASSED`, `XFAIL`, ...).
-    pub word: String,
-    pub dur: f64,
-    #[serde(default)]
-    pub longrepr: Option<String>,
-    #[serde(default)]
-    pub sections: Vec<(String, String)>,
-    #[serde(default)]
-    pub head: Option<String>,
-    #[serde(default)]
-    pub msg: Option<String>,
-    #[serde(default)]
-    pub skip: Option<SkipLocation>,
-    #[serde(default)]
-    pub xfail: Option<String>,
-    /// `--tb=line`'s line for a failure (`path:line: message`); sent only then.
-    #[serde(default)]
-    pub crash: Option<String>,
-    /// The phase's `log_cli` records, formatted, one per line; sent only with `log_cli`.
-    #[serde(default)]
-    pub live_log: Option<String>,
-    /// pytest's `report.location` (path, 0-based line), sent only for a
-    /// JUnit report of family xunit1, which names them.
-    #[serde(default)]
-    pub loc: Option<(String, Option<i64>)>,
 }
 
 /// What pacer tells a worker.

@@ -280,6 +280,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         direction: Direction::SetForWorkers,
     },
     EnvVar {
+        pacer: "PACER_UPSTREAMS",
+        pytest: None,
+        setting: "upstreams",
+        meaning: "each upstream's name and the variable its URL is in, as JSON (`{\"my-api\": \"PACER_UPSTREAM_MY_API\"}`); the `pacer_upstream` fixture reads it",
+        direction: Direction::SetForWorkers,
+    },
+    EnvVar {
         pacer: "PACER_CURRENT_CATEGORY",
         pytest: Some("PYTEST_CURRENT_CATEGORY"),
         setting: "categories",

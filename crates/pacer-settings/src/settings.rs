@@ -58,6 +58,8 @@ pub struct Settings {
     pub(crate) notes: Vec<String>,
     pub(crate) cores: usize,
     pub(crate) workers: Sourced<Workers>,
+    /// `workers` on these cores, counted once when resolving.
+    pub(crate) worker_count: usize,
     pub(crate) sequential: Sourced<bool>,
     pub(crate) python: Sourced<PathBuf>,
     pub(crate) debug: Sourced<bool>,
@@ -117,27 +119,39 @@ fn parse_timeout(text: &str, origin: &Source) -> Result<Option<Duration>, Settin
     }
 }
 
+/// A rate limit's value that a layer reads from text (a flag, a variable).
+/// Each source's reader matches on it exhaustively: a key it does not read
+/// says so in its own arm, and none can be misspelt into "not given".
+#[derive(Debug, Clone, Copy)]
+enum LimitKey {
+    Rate,
+    Burst,
+    MaxConcurrent,
+    MinDelay,
+    MaxRetries,
+    BaseBackoff,
+    MaxBackoff,
+    RetryStatuses,
+}
+
 /// A rate-limit layer from raw texts (flags or environment).
 fn limits_layer(
-    raw: impl Fn(&'static str) -> Option<(String, Source)>,
+    raw: impl Fn(LimitKey) -> Option<(String, Source)>,
     adaptive: Option<Sourced<bool>>,
 ) -> Result<RateLimitLayer, SettingsError> {
+    use LimitKey::*;
     Ok(RateLimitLayer {
-        rate: sourced(raw("rate"), parse_rate)?,
-        burst: sourced(raw("burst"), |t, o| parse_u32(t, "burst", 1, o))?,
-        max_concurrent: sourced(raw("max_concurrent"), |t, o| {
+        rate: sourced(raw(Rate), parse_rate)?,
+        burst: sourced(raw(Burst), |t, o| parse_u32(t, "burst", 1, o))?,
+        max_concurrent: sourced(raw(MaxConcurrent), |t, o| {
             parse_u32(t, "max_concurrent", 1, o)
         })?,
-        min_delay: sourced(raw("min_delay"), |t, o| parse_seconds(t, "min_delay", o))?,
-        max_retries: sourced(raw("max_retries"), |t, o| parse_u32(t, "max_retries", 0, o))?,
-        base_backoff: sourced(raw("base_backoff"), |t, o| {
-            parse_seconds(t, "base_backoff", o)
-        })?,
-        max_backoff: sourced(raw("max_backoff"), |t, o| {
-            parse_seconds(t, "max_backoff", o)
-        })?,
+        min_delay: sourced(raw(MinDelay), |t, o| parse_seconds(t, "min_delay", o))?,
+        max_retries: sourced(raw(MaxRetries), |t, o| parse_u32(t, "max_retries", 0, o))?,
+        base_backoff: sourced(raw(BaseBackoff), |t, o| parse_seconds(t, "base_backoff", o))?,
+        max_backoff: sourced(raw(MaxBackoff), |t, o| parse_seconds(t, "max_backoff", o))?,
         adaptive,
-        retry_statuses: sourced(raw("retry_statuses"), |t, o| {
+        retry_statuses: sourced(raw(RetryStatuses), |t, o| {
             parse_statuses(t, "retry_statuses", o)
         })?,
         ca_file: None,
@@ -157,14 +171,15 @@ fn cli_limits(o: &RateLimitOverrides) -> Result<RateLimitLayer, SettingsError> {
     });
     limits_layer(
         |key| match key {
-            "rate" => cli_raw(&o.rate, flags::RATE),
-            "burst" => cli_raw(&o.burst, flags::BURST),
-            "max_concurrent" => cli_raw(&o.max_concurrent, flags::MAX_CONCURRENT),
-            "min_delay" => cli_raw(&o.min_delay, flags::MIN_DELAY),
-            "max_retries" => cli_raw(&o.max_retries, flags::MAX_RETRIES),
-            "base_backoff" => cli_raw(&o.base_backoff, flags::BASE_BACKOFF),
-            "max_backoff" => cli_raw(&o.max_backoff, flags::MAX_BACKOFF),
-            _ => None,
+            LimitKey::Rate => cli_raw(&o.rate, flags::RATE),
+            LimitKey::Burst => cli_raw(&o.burst, flags::BURST),
+            LimitKey::MaxConcurrent => cli_raw(&o.max_concurrent, flags::MAX_CONCURRENT),
+            LimitKey::MinDelay => cli_raw(&o.min_delay, flags::MIN_DELAY),
+            LimitKey::MaxRetries => cli_raw(&o.max_retries, flags::MAX_RETRIES),
+            LimitKey::BaseBackoff => cli_raw(&o.base_backoff, flags::BASE_BACKOFF),
+            LimitKey::MaxBackoff => cli_raw(&o.max_backoff, flags::MAX_BACKOFF),
+            // No flag: the environment or the file sets it.
+            LimitKey::RetryStatuses => None,
         },
         adaptive,
     )
@@ -174,18 +189,16 @@ fn env_limits(env: &EnvReader<'_>) -> Result<RateLimitLayer, SettingsError> {
     let adaptive = env.bool(&env::ADAPTIVE)?;
     limits_layer(
         |key| {
-            let var = match key {
-                "rate" => env::RATE,
-                "burst" => env::BURST,
-                "max_concurrent" => env::MAX_CONCURRENT,
-                "min_delay" => env::MIN_DELAY,
-                "max_retries" => env::MAX_RETRIES,
-                "base_backoff" => env::BASE_BACKOFF,
-                "max_backoff" => env::MAX_BACKOFF,
-                "retry_statuses" => env::RETRY_STATUSES,
-                _ => return None,
-            };
-            env.raw(&var)
+            env.raw(&match key {
+                LimitKey::Rate => env::RATE,
+                LimitKey::Burst => env::BURST,
+                LimitKey::MaxConcurrent => env::MAX_CONCURRENT,
+                LimitKey::MinDelay => env::MIN_DELAY,
+                LimitKey::MaxRetries => env::MAX_RETRIES,
+                LimitKey::BaseBackoff => env::BASE_BACKOFF,
+                LimitKey::MaxBackoff => env::MAX_BACKOFF,
+                LimitKey::RetryStatuses => env::RETRY_STATUSES,
+            })
         },
         adaptive,
     )
@@ -364,9 +377,345 @@ fn venv_python(dir: &Path) -> PathBuf {
     }
 }
 
+/// pacer's own table and the file it is in: `pacer.toml` (whole), else
+/// `[tool.pacer]` in `pyproject.toml`, else none (every value defaults).
+fn pacer_section(
+    pacer_toml: Option<&TomlFile>,
+    pyproject: Option<&TomlFile>,
+) -> Result<(FileConfig, Option<ConfigFile>), SettingsError> {
+    if let Some(p) = pacer_toml {
+        let file = ConfigFile {
+            path: p.path.clone(),
+            prefix: String::new(),
+        };
+        return Ok((FileConfig::read(&p.root())?, Some(file)));
+    }
+    let Some(py) = pyproject else {
+        return Ok((FileConfig::default(), None));
+    };
+    let section = py
+        .root()
+        .table("tool")?
+        .map(|t| t.table("pacer"))
+        .transpose()?
+        .flatten();
+    Ok(match section {
+        Some(section) => (
+            FileConfig::read(&section)?,
+            Some(ConfigFile {
+                path: py.path.clone(),
+                prefix: "tool.pacer".into(),
+            }),
+        ),
+        None => (FileConfig::default(), None),
+    })
+}
+
+/// Where a setting is looked up, highest precedence first: the command
+/// line, the environment (with `[tool.pytest_env]`), pacer's config table.
+/// Each group below reads its settings from these, one `first_of` chain per
+/// setting, and validates every layer it reads.
+struct Layers<'a> {
+    cli: &'a CliOverrides,
+    env: &'a EnvReader<'a>,
+    file: &'a FileConfig,
+    /// The project root, which relative paths in the file are joined to.
+    root: &'a Path,
+}
+
+/// How the run is shaped: how many workers, how they start and are
+/// replaced, how long a test may take.
+struct RunShape {
+    workers: Sourced<Workers>,
+    /// `workers` on this machine: counted here, once, and at least 1.
+    worker_count: usize,
+    sequential: Sourced<bool>,
+    fork: Sourced<bool>,
+    max_worker_restart: Sourced<u32>,
+    timeout: Sourced<Option<Duration>>,
+    collect_timeout: Sourced<Option<Duration>>,
+    exit_grace: Sourced<Duration>,
+}
+
+fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let workers = first_of([
+        sourced(cli_raw(&cli.workers, flags::WORKERS), Workers::parse)?,
+        e.get(&env::WORKERS, Workers::parse)?,
+        file.workers.clone(),
+    ])
+    .unwrap_or(Sourced::default(Workers::Auto));
+    let worker_count = workers.value.count(cores);
+
+    let sequential = first_of([
+        cli_switch(cli.sequential, true, flags::SEQUENTIAL),
+        e.bool(&env::DISABLE_PARALLEL)?,
+        file.sequential.clone(),
+    ])
+    .unwrap_or(Sourced::default(false));
+
+    let fork = first_of([
+        cli_switch(cli.no_fork, false, flags::NO_FORK),
+        e.bool(&env::FORK)?,
+        file.fork.clone(),
+    ])
+    .unwrap_or(Sourced::default(true));
+
+    let max_worker_restart = first_of([
+        sourced(
+            cli_raw(&cli.max_worker_restart, flags::MAX_WORKER_RESTART),
+            |t, o| parse_u32(t, "max_worker_restart", 0, o),
+        )?,
+        e.get(&env::MAX_WORKER_RESTART, |t, o| {
+            parse_u32(t, "max_worker_restart", 0, o)
+        })?,
+        file.max_worker_restart.clone(),
+    ])
+    .unwrap_or_else(|| {
+        Sourced::new(
+            (4 * worker_count).min(u32::MAX as usize) as u32,
+            Source::derived("4 × workers"),
+        )
+    });
+
+    let timeout = first_of([
+        sourced(cli_raw(&cli.timeout, flags::TIMEOUT), parse_timeout)?,
+        e.get(&env::TIMEOUT, parse_timeout)?,
+        file.timeout.clone(),
+    ])
+    .unwrap_or(Sourced::default(None));
+
+    let collect_timeout = first_of([
+        sourced(
+            cli_raw(&cli.collect_timeout, flags::COLLECT_TIMEOUT),
+            parse_timeout,
+        )?,
+        e.get(&env::COLLECT_TIMEOUT, parse_timeout)?,
+        file.collect_timeout.clone(),
+    ])
+    .unwrap_or(Sourced::default(None));
+
+    let exit_grace = first_of([
+        sourced(cli_raw(&cli.exit_grace, flags::EXIT_GRACE), |t, o| {
+            parse_seconds(t, "exit_grace", o)
+        })?,
+        e.get(&env::EXIT_GRACE, |t, o| parse_seconds(t, "exit_grace", o))?,
+        file.exit_grace.clone(),
+    ])
+    .unwrap_or(Sourced::default(Duration::from_secs(5)));
+
+    Ok(RunShape {
+        workers,
+        worker_count,
+        sequential,
+        fork,
+        max_worker_restart,
+        timeout,
+        collect_timeout,
+        exit_grace,
+    })
+}
+
+/// What runs pytest, and with which arguments before the command line's.
+struct Interpreter {
+    python: Sourced<PathBuf>,
+    pytest_args: Sourced<Vec<String>>,
+}
+
+fn interpreter(l: &Layers<'_>) -> Interpreter {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let python = first_of([
+        cli.python
+            .clone()
+            .map(|p| Sourced::new(p, Source::flag(flags::PYTHON))),
+        e.raw(&env::PYTHON)
+            .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
+        file.python.clone().map(|p| p.map(|p| l.root.join(p))),
+        e.raw(&env::VIRTUAL_ENV)
+            .filter(|(v, _)| !v.is_empty())
+            .map(|(v, s)| Sourced::new(venv_python(Path::new(&v)), s)),
+        Some(venv_python(&l.root.join(".venv")))
+            .filter(|p| p.is_file())
+            .map(|p| Sourced::new(p, Source::derived(".venv in the project root"))),
+    ])
+    .unwrap_or(Sourced::default(PathBuf::from("python3")));
+
+    let pytest_args = file
+        .pytest_args
+        .clone()
+        .unwrap_or(Sourced::default(Vec::new()));
+
+    Interpreter {
+        python,
+        pytest_args,
+    }
+}
+
+/// What pacer records and tells beyond the tests' own results.
+struct Reporting {
+    debug: Sourced<bool>,
+    durations_file: Sourced<PathBuf>,
+}
+
+fn reporting(l: &Layers<'_>) -> Result<Reporting, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let debug = first_of([
+        cli_switch(cli.debug, true, flags::DEBUG),
+        e.bool(&env::DEBUG)?,
+        file.debug.clone(),
+    ])
+    .unwrap_or(Sourced::default(false));
+
+    let durations_file = first_of([
+        cli.durations_file
+            .clone()
+            .map(|p| Sourced::new(p, Source::flag(flags::DURATIONS_FILE))),
+        e.raw(&env::DURATIONS_FILE)
+            .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
+        file.durations_file.clone().map(|p| p.map(PathBuf::from)),
+    ])
+    .unwrap_or(Sourced::default(PathBuf::from(".test_durations")))
+    .map(|p| l.root.join(p));
+
+    Ok(Reporting {
+        debug,
+        durations_file,
+    })
+}
+
+/// The rerun of tests that failed on a 429, once, sequentially.
+struct Rerun {
+    fallback: Sourced<bool>,
+    fallback_threshold: Sourced<FallbackThreshold>,
+}
+
+fn rerun(l: &Layers<'_>) -> Result<Rerun, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let fallback = first_of([
+        cli_switch(cli.no_fallback, false, flags::NO_FALLBACK),
+        e.bool(&env::FALLBACK)?,
+        file.fallback.clone(),
+    ])
+    .unwrap_or(Sourced::default(true));
+
+    let fallback_threshold = first_of([
+        sourced(
+            cli_raw(&cli.fallback_threshold, flags::FALLBACK_THRESHOLD),
+            FallbackThreshold::parse,
+        )?,
+        e.get(&env::FALLBACK_THRESHOLD, FallbackThreshold::parse)?,
+        file.fallback_threshold.clone(),
+    ])
+    .unwrap_or(Sourced::default(FallbackThreshold::default()));
+
+    Ok(Rerun {
+        fallback,
+        fallback_threshold,
+    })
+}
+
+/// The proxy: whether it runs, the limits every upstream starts from, and
+/// each upstream with its own.
+struct RateLimiting {
+    enabled: Sourced<bool>,
+    limits: RateLimit,
+    sources: RateLimitSources,
+    upstreams: Vec<Upstream>,
+}
+
+fn rate_limiting(
+    l: &Layers<'_>,
+    config_file: Option<&ConfigFile>,
+) -> Result<RateLimiting, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let enabled = first_of([
+        cli_switch(cli.rate_limit.disable, false, flags::NO_RATE_LIMIT),
+        e.bool(&env::RATE_LIMITED)?,
+        file.rate_limit_enabled.clone(),
+    ])
+    .unwrap_or(Sourced::default(true));
+
+    let cli_layer = cli_limits(&cli.rate_limit)?;
+    let env_layer = env_limits(e)?;
+    let (limits, sources) = resolve_layers(&[&cli_layer, &env_layer, &file.rate_limit])?;
+    let upstreams = upstreams(
+        l,
+        config_file,
+        [&cli_layer, &env_layer],
+        (&limits, &sources),
+    )?;
+    Ok(RateLimiting {
+        enabled,
+        limits,
+        sources,
+        upstreams,
+    })
+}
+
+/// The file's upstreams, in file order (a flag's URL replaces the file's),
+/// then those only `--upstream` names, which take the run's limits. A file
+/// upstream's own limits rank below the flags and the environment and above
+/// the file's `[rate_limit]`.
+fn upstreams(
+    l: &Layers<'_>,
+    config_file: Option<&ConfigFile>,
+    [cli_layer, env_layer]: [&RateLimitLayer; 2],
+    (limits, sources): (&RateLimit, &RateLimitSources),
+) -> Result<Vec<Upstream>, SettingsError> {
+    let file = l.file;
+    let mut upstreams = Vec::new();
+    let flag_upstreams = l
+        .cli
+        .upstreams
+        .iter()
+        .map(|u| parse_upstream_flag(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    for up in &file.upstreams {
+        if let Some(url) = &up.url {
+            check_url(&up.name, &url.value, &url.source)?;
+        }
+        let flag_url = flag_upstreams
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == up.name)
+            .map(|(_, u)| Sourced::new(u.clone(), Source::flag(flags::UPSTREAM)));
+        let Some(url) = flag_url.or_else(|| up.url.clone()) else {
+            return Err(SettingsError::MissingUpstreamUrl {
+                path: config_file.map(|c| c.path.clone()).unwrap_or_default(),
+                line: up.line,
+                upstream: up.name.clone(),
+                table: up.table.clone(),
+            });
+        };
+        let (limits, sources) =
+            resolve_layers(&[cli_layer, env_layer, &up.limits, &file.rate_limit])?;
+        upstreams.push(Upstream {
+            name: up.name.clone(),
+            url: url.value,
+            url_source: url.source,
+            limits,
+            sources,
+        });
+    }
+    for (name, url) in &flag_upstreams {
+        if let Some(existing) = upstreams.iter_mut().find(|u| u.name == *name) {
+            existing.url = url.clone();
+        } else {
+            upstreams.push(Upstream {
+                name: name.clone(),
+                url: url.clone(),
+                url_source: Source::flag(flags::UPSTREAM),
+                limits: limits.clone(),
+                sources: sources.clone(),
+            });
+        }
+    }
+    Ok(upstreams)
+}
+
 impl Settings {
     /// Resolves settings for a run started in `start_dir`, counting the
-    /// machine's cores for `workers = auto`.
+    /// machine's cores for `workers = auto`: the one place pacer counts them.
     pub fn resolve(
         start_dir: &Path,
         cli: &CliOverrides,
@@ -377,6 +726,9 @@ impl Settings {
     }
 
     /// [`Settings::resolve`] with a given core count, for tests.
+    ///
+    /// Reads the files, then each group of settings from the layers (one
+    /// function per group above); a new setting goes into its group.
     pub fn resolve_with_cores(
         start_dir: &Path,
         cli: &CliOverrides,
@@ -384,240 +736,63 @@ impl Settings {
         cores: usize,
     ) -> Result<Settings, SettingsError> {
         let files = ProjectFiles::find(start_dir);
-        let root = files.root.clone();
         let ParsedFiles {
             pacer_toml,
             pyproject,
             notes,
         } = read_files(&files)?;
-
-        let (file, config_file) = match (&pacer_toml, &pyproject) {
-            (Some(p), _) => (
-                FileConfig::read(&p.root())?,
-                Some(ConfigFile {
-                    path: p.path.clone(),
-                    prefix: String::new(),
-                }),
-            ),
-            (None, Some(py)) => match py
-                .root()
-                .table("tool")?
-                .map(|t| t.table("pacer"))
-                .transpose()?
-                .flatten()
-            {
-                Some(section) => (
-                    FileConfig::read(&section)?,
-                    Some(ConfigFile {
-                        path: py.path.clone(),
-                        prefix: "tool.pacer".into(),
-                    }),
-                ),
-                None => (FileConfig::default(), None),
-            },
-            (None, None) => (FileConfig::default(), None),
-        };
-
+        let (file, config_file) = pacer_section(pacer_toml.as_ref(), pyproject.as_ref())?;
         let overlay = match &pyproject {
             Some(py) => Overlay::apply(env, &read_entries(py)?, &py.path)?,
             None => Overlay::empty(env),
         };
-        let env_reader = EnvReader { overlay };
-        let e = &env_reader;
+        let env = EnvReader { overlay };
+        let layers = Layers {
+            cli,
+            env: &env,
+            file: &file,
+            root: &files.root,
+        };
 
-        let workers = first_of([
-            sourced(cli_raw(&cli.workers, flags::WORKERS), Workers::parse)?,
-            e.get(&env::WORKERS, Workers::parse)?,
-            file.workers.clone(),
-        ])
-        .unwrap_or(Sourced::default(Workers::Auto));
-        let worker_count = workers.value.count(cores);
-
-        let sequential = first_of([
-            cli_switch(cli.sequential, true, flags::SEQUENTIAL),
-            e.bool(&env::DISABLE_PARALLEL)?,
-            file.sequential.clone(),
-        ])
-        .unwrap_or(Sourced::default(false));
-
-        let debug = first_of([
-            cli_switch(cli.debug, true, flags::DEBUG),
-            e.bool(&env::DEBUG)?,
-            file.debug.clone(),
-        ])
-        .unwrap_or(Sourced::default(false));
-
-        let fork = first_of([
-            cli_switch(cli.no_fork, false, flags::NO_FORK),
-            e.bool(&env::FORK)?,
-            file.fork.clone(),
-        ])
-        .unwrap_or(Sourced::default(true));
-
-        let python = first_of([
-            cli.python
-                .clone()
-                .map(|p| Sourced::new(p, Source::flag(flags::PYTHON))),
-            e.raw(&env::PYTHON)
-                .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
-            file.python.clone().map(|p| p.map(|p| root.join(p))),
-            e.raw(&env::VIRTUAL_ENV)
-                .filter(|(v, _)| !v.is_empty())
-                .map(|(v, s)| Sourced::new(venv_python(Path::new(&v)), s)),
-            Some(venv_python(&root.join(".venv")))
-                .filter(|p| p.is_file())
-                .map(|p| Sourced::new(p, Source::derived(".venv in the project root"))),
-        ])
-        .unwrap_or(Sourced::default(PathBuf::from("python3")));
-
-        let max_worker_restart = first_of([
-            sourced(
-                cli_raw(&cli.max_worker_restart, flags::MAX_WORKER_RESTART),
-                |t, o| parse_u32(t, "max_worker_restart", 0, o),
-            )?,
-            e.get(&env::MAX_WORKER_RESTART, |t, o| {
-                parse_u32(t, "max_worker_restart", 0, o)
-            })?,
-            file.max_worker_restart.clone(),
-        ])
-        .unwrap_or_else(|| {
-            Sourced::new(
-                (4 * worker_count).min(u32::MAX as usize) as u32,
-                Source::derived("4 × workers"),
-            )
-        });
-
-        let fallback = first_of([
-            cli_switch(cli.no_fallback, false, flags::NO_FALLBACK),
-            e.bool(&env::FALLBACK)?,
-            file.fallback.clone(),
-        ])
-        .unwrap_or(Sourced::default(true));
-
-        let fallback_threshold = first_of([
-            sourced(
-                cli_raw(&cli.fallback_threshold, flags::FALLBACK_THRESHOLD),
-                FallbackThreshold::parse,
-            )?,
-            e.get(&env::FALLBACK_THRESHOLD, FallbackThreshold::parse)?,
-            file.fallback_threshold,
-        ])
-        .unwrap_or(Sourced::default(FallbackThreshold::default()));
-
-        let durations_file = first_of([
-            cli.durations_file
-                .clone()
-                .map(|p| Sourced::new(p, Source::flag(flags::DURATIONS_FILE))),
-            e.raw(&env::DURATIONS_FILE)
-                .map(|(v, s)| Sourced::new(PathBuf::from(v), s)),
-            file.durations_file.clone().map(|p| p.map(PathBuf::from)),
-        ])
-        .unwrap_or(Sourced::default(PathBuf::from(".test_durations")))
-        .map(|p| root.join(p));
-
-        let timeout = first_of([
-            sourced(cli_raw(&cli.timeout, flags::TIMEOUT), parse_timeout)?,
-            e.get(&env::TIMEOUT, parse_timeout)?,
-            file.timeout.clone(),
-        ])
-        .unwrap_or(Sourced::default(None));
-
-        let collect_timeout = first_of([
-            sourced(
-                cli_raw(&cli.collect_timeout, flags::COLLECT_TIMEOUT),
-                parse_timeout,
-            )?,
-            e.get(&env::COLLECT_TIMEOUT, parse_timeout)?,
-            file.collect_timeout.clone(),
-        ])
-        .unwrap_or(Sourced::default(None));
-
-        let exit_grace = first_of([
-            sourced(cli_raw(&cli.exit_grace, flags::EXIT_GRACE), |t, o| {
-                parse_seconds(t, "exit_grace", o)
-            })?,
-            e.get(&env::EXIT_GRACE, |t, o| parse_seconds(t, "exit_grace", o))?,
-            file.exit_grace.clone(),
-        ])
-        .unwrap_or(Sourced::default(Duration::from_secs(5)));
-
-        let pytest_args = file
-            .pytest_args
-            .clone()
-            .unwrap_or(Sourced::default(Vec::new()));
-
-        let rate_limit_enabled = first_of([
-            cli_switch(cli.rate_limit.disable, false, flags::NO_RATE_LIMIT),
-            e.bool(&env::RATE_LIMITED)?,
-            file.rate_limit_enabled.clone(),
-        ])
-        .unwrap_or(Sourced::default(true));
-
-        let cli_layer = cli_limits(&cli.rate_limit)?;
-        let env_layer = env_limits(e)?;
-        let (rate_limit, rate_limit_sources) =
-            resolve_layers(&[&cli_layer, &env_layer, &file.rate_limit])?;
-
-        let mut upstreams = Vec::new();
-        let flag_upstreams = cli
-            .upstreams
-            .iter()
-            .map(|u| parse_upstream_flag(u))
-            .collect::<Result<Vec<_>, _>>()?;
-        for up in &file.upstreams {
-            if let Some(url) = &up.url {
-                check_url(&up.name, &url.value, &url.source)?;
-            }
-            let flag_url = flag_upstreams
-                .iter()
-                .rev()
-                .find(|(n, _)| *n == up.name)
-                .map(|(_, u)| Sourced::new(u.clone(), Source::flag(flags::UPSTREAM)));
-            let Some(url) = flag_url.or_else(|| up.url.clone()) else {
-                return Err(SettingsError::MissingUpstreamUrl {
-                    path: config_file
-                        .as_ref()
-                        .map(|c| c.path.clone())
-                        .unwrap_or_default(),
-                    line: up.line,
-                    upstream: up.name.clone(),
-                    table: up.table.clone(),
-                });
-            };
-            let (limits, sources) =
-                resolve_layers(&[&cli_layer, &env_layer, &up.limits, &file.rate_limit])?;
-            upstreams.push(Upstream {
-                name: up.name.clone(),
-                url: url.value,
-                url_source: url.source,
-                limits,
-                sources,
-            });
-        }
-        for (name, url) in &flag_upstreams {
-            if let Some(existing) = upstreams.iter_mut().find(|u| u.name == *name) {
-                existing.url = url.clone();
-            } else {
-                upstreams.push(Upstream {
-                    name: name.clone(),
-                    url: url.clone(),
-                    url_source: Source::flag(flags::UPSTREAM),
-                    limits: rate_limit.clone(),
-                    sources: rate_limit_sources.clone(),
-                });
-            }
-        }
-
+        let RunShape {
+            workers,
+            worker_count,
+            sequential,
+            fork,
+            max_worker_restart,
+            timeout,
+            collect_timeout,
+            exit_grace,
+        } = run_shape(&layers, cores)?;
+        let Interpreter {
+            python,
+            pytest_args,
+        } = interpreter(&layers);
+        let Reporting {
+            debug,
+            durations_file,
+        } = reporting(&layers)?;
+        let Rerun {
+            fallback,
+            fallback_threshold,
+        } = rerun(&layers)?;
+        let RateLimiting {
+            enabled: rate_limit_enabled,
+            limits: rate_limit,
+            sources: rate_limit_sources,
+            upstreams,
+        } = rate_limiting(&layers, config_file.as_ref())?;
         let categories = resolve_categories(&file.categories, worker_count)?;
         let selection = resolve_selection(cli, &categories)?;
-        let worker_env = env_reader.overlay.worker_env();
+        let worker_env = env.overlay.worker_env();
 
         Ok(Settings {
-            project_root: root,
+            project_root: files.root,
             config_file,
             notes,
             cores,
             workers,
+            worker_count,
             sequential,
             python,
             debug,
@@ -665,12 +840,13 @@ impl Settings {
         self.cores
     }
 
-    /// How many workers run: 1 when sequential, else the configured count.
+    /// How many workers run (at least 1): 1 when sequential, else the
+    /// configured count.
     pub fn worker_count(&self) -> usize {
         if self.sequential.value {
             1
         } else {
-            self.workers.value.count(self.cores)
+            self.worker_count
         }
     }
 

@@ -944,3 +944,65 @@ fn an_unset_rate_is_not_configured_so_the_api_may_set_it() {
     let s = p.ok(&none(), &[]);
     assert!(!s.upstream("ofsc").unwrap().rate_configured());
 }
+
+/// Each rate-limit flag and variable reaches its own setting: the readers of
+/// the command line and of the environment name every key, so none can be
+/// dropped as "not given" on the way.
+#[test]
+fn every_rate_limit_flag_and_variable_reaches_its_setting() {
+    let p = Project::with("pyproject.toml", "[project]\nname = \"x\"\n");
+    let cli = flags(|c| {
+        c.rate_limit.rate = Some("7".into());
+        c.rate_limit.burst = Some("3".into());
+        c.rate_limit.max_concurrent = Some("2".into());
+        c.rate_limit.min_delay = Some("0.5".into());
+        c.rate_limit.max_retries = Some("6".into());
+        c.rate_limit.base_backoff = Some("0.25".into());
+        c.rate_limit.max_backoff = Some("9".into());
+        c.rate_limit.adaptive = Some(false);
+    });
+    let s = p.ok(&cli, &[]);
+    let src = s.rate_limit().1;
+    for (source, flag) in [
+        (&src.rate, "--rate"),
+        (&src.burst, "--burst"),
+        (&src.max_concurrent, "--max-concurrent"),
+        (&src.min_delay, "--min-delay"),
+        (&src.max_retries, "--max-retries"),
+        (&src.base_backoff, "--base-backoff"),
+        (&src.max_backoff, "--max-backoff"),
+        (&src.adaptive, "--no-adaptive"),
+    ] {
+        assert_eq!(source.to_string(), format!("flag {flag}"));
+    }
+
+    let env = [
+        ("PACER_RATE", "7"),
+        ("PACER_BURST", "3"),
+        ("PACER_MAX_CONCURRENT_REQUESTS", "2"),
+        ("PACER_RATE_LIMIT_DELAY", "0.5"),
+        ("PACER_MAX_RETRIES", "6"),
+        ("PACER_BASE_BACKOFF", "0.25"),
+        ("PACER_MAX_BACKOFF", "9"),
+        ("PACER_ADAPTIVE", "0"),
+        ("PACER_RETRY_STATUSES", "429"),
+    ];
+    let s = p.ok(&none(), &env);
+    let src = s.rate_limit().1;
+    for (source, (var, _)) in [
+        &src.rate,
+        &src.burst,
+        &src.max_concurrent,
+        &src.min_delay,
+        &src.max_retries,
+        &src.base_backoff,
+        &src.max_backoff,
+        &src.adaptive,
+        &src.retry_statuses,
+    ]
+    .into_iter()
+    .zip(env)
+    {
+        assert_eq!(source.to_string(), format!("env {var}"));
+    }
+}

@@ -16,7 +16,7 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 /// The commands whose unknown arguments belong to pytest.
-const PYTEST_COMMANDS: [&str; 2] = ["run", "list"];
+const PYTEST_COMMANDS: [&str; 4] = ["run", "list", "measure", "doctor"];
 
 /// One option pacer owns.
 #[derive(Debug)]
@@ -121,7 +121,8 @@ fn owned_options(command: &str) -> Vec<Owned> {
                 .map(str::to_string)
                 .collect(),
             short: a.get_short_and_visible_aliases().unwrap_or_default(),
-            takes_value: a.get_action().takes_values(),
+            // `--compare[=FILE]`: a value only when attached.
+            takes_value: a.get_action().takes_values() && !a.is_require_equals_set(),
         })
         .collect();
     owned.push(Owned {

@@ -32,6 +32,10 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Read the suite and write a commented pacer section for it (shows the diff, asks first).
     Init(InitArgs),
+    /// Time the selected categories sequentially and in parallel; keep a history (docs/measure.md).
+    Measure(MeasureArgs),
+    /// Explain where the suite's time goes: imports, collection, fixtures, longest tests, advice.
+    Doctor(DoctorArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -304,6 +308,17 @@ pub struct RunArgs {
     /// upstreams and the failures.
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub html_report: Option<PathBuf>,
+    /// Under GitHub Actions (GITHUB_ACTIONS=true), write no step summary,
+    /// annotations, log groups or progress lines [env: PACER_GITHUB=0].
+    #[arg(long, help_heading = "Reports")]
+    pub no_github: bool,
+    /// Merge this run's test durations into the durations file
+    /// (pytest-split's `.test_durations`); done anyway when it exists.
+    #[arg(long, help_heading = "Reports", overrides_with = "no_store_durations")]
+    pub store_durations: bool,
+    /// Leave the durations file as it is, even when it exists.
+    #[arg(long, help_heading = "Reports", overrides_with = "store_durations")]
+    pub no_store_durations: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }
@@ -337,6 +352,51 @@ pub struct InitArgs {
     /// Act as if started in DIR.
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
+}
+
+/// `pacer measure`: each selected category timed sequentially and in
+/// parallel, written to `.pacer/perf/` (docs/measure.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct MeasureArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Time each category and mode K times (the order alternates between repeats).
+    #[arg(long, value_name = "K", default_value_t = 3, help_heading = "Measure")]
+    pub repeat: usize,
+    /// Time sequential runs only, as the original `measure_test_performance.py` did.
+    #[arg(long, help_heading = "Measure")]
+    pub baseline: bool,
+    /// Compare with the previous entry of `.pacer/perf/history.jsonl` (or
+    /// `--compare=FILE`); exit code 1 when a category got slower than its noise.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        help_heading = "Measure"
+    )]
+    pub compare: Option<String>,
+    /// Write the result here too (besides `.pacer/perf/<timestamp>.json`).
+    #[arg(long, value_name = "PATH", help_heading = "Measure")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+}
+
+/// `pacer doctor`: one sequential run with timing hooks, then advice.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON for machines.
+    #[arg(long)]
+    pub json: bool,
+    /// Rows per table (slowest modules, fixtures, tests).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
 }
 
 #[cfg(test)]

@@ -63,6 +63,29 @@ pub enum Error {
         #[source]
         source: pacer_report::JunitError,
     },
+    #[error("no upstream to proxy\n\nhint: pass --upstream NAME=URL, or add [tool.pacer.upstreams.NAME] with a `url` to pyproject.toml")]
+    NoUpstream,
+
+    #[error("refusing to listen on {bind}, which is not a loopback address: anyone who can reach it spends your rate budget\n\nhint: pass --allow-non-loopback to bind there anyway, or leave --bind at 127.0.0.1")]
+    NonLoopbackBind { bind: std::net::IpAddr },
+
+    #[error("failed to start the async runtime: {source}")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `pacer proxy`'s proxy could not start or stopped with an error; its
+    /// causes are worded on one line, as the proxy gives no hint of its own.
+    #[error(
+        "failed to run the proxy: {}\n\nhint: check --upstream, --port and --bind",
+        with_causes(source)
+    )]
+    Proxy {
+        #[source]
+        source: pacer_limiter::ProxyError,
+    },
+
     #[error("{}: {source}\n\nhint: pass {} a file path in a writable folder", kind.flag(), kind.flag())]
     Report {
         kind: pacer_report::ReportKind,
@@ -71,6 +94,10 @@ pub enum Error {
         #[source]
         source: pacer_report::ReportError,
     },
+    /// `PACER_GITHUB` or `PACER_GITHUB_ANNOTATIONS` is not a value (the
+    /// message names it and says what would be).
+    #[error("{message}")]
+    Github { message: String },
 }
 
 impl Error {
@@ -80,12 +107,17 @@ impl Error {
             Error::NoSuchDirectory { .. }
             | Error::CurrentDir { .. }
             | Error::NoInterpreter { .. }
-            | Error::BrokenInterpreter { .. } => exit::USAGE_ERROR,
+            | Error::BrokenInterpreter { .. }
+            | Error::Github { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
+            Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,
+            Error::Proxy { source } if proxy_usage(source) => exit::USAGE_ERROR,
             Error::Run(err) => err.exit_code(),
             // A run whose report is missing must not pass in CI.
             Error::Proxies { .. }
+            | Error::Runtime { .. }
+            | Error::Proxy { .. }
             | Error::Plugin { .. }
             | Error::SequentialPytest { .. }
             | Error::Junit { .. }
@@ -105,6 +137,30 @@ impl Error {
             err => eprintln!("error: {err}"),
         }
     }
+}
+
+/// A configuration or an address the proxy refuses is the user's to fix;
+/// anything else went wrong while it ran.
+fn proxy_usage(err: &pacer_limiter::ProxyError) -> bool {
+    use pacer_limiter::ProxyError;
+    matches!(
+        err,
+        ProxyError::InvalidConfig { .. }
+            | ProxyError::CaFile { .. }
+            | ProxyError::NonLoopback { .. }
+            | ProxyError::Bind { .. }
+    )
+}
+
+/// The error and each of its causes, joined with `: `.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    message
 }
 
 /// A command's result as an exit code, the error printed first.

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::LastFailed;
-use pacer_runner::protocol::PytestOptions;
 
 use crate::cache;
 

@@ -17,18 +17,10 @@ mod junit_on_demand;
 mod lastfailed;
 mod listing;
 mod prepare;
-mod proxy_cmd;
+mod proxy_calls;
 mod rerun;
 mod tune;
 mod upstreams;
-
-/// `proxy_cmd.rs` resolves settings through this path until it moves into
-/// `commands/`: the error printed and mapped here, as every command's is.
-mod run {
-    pub fn settings(common: &crate::cli::CommonArgs) -> Result<pacer_settings::Settings, i32> {
-        crate::commands::settings(common).map_err(|err| crate::error::settle(Err(err)))
-    }
-}
 
 use clap::Parser;
 use pacer_types::exit;
@@ -51,8 +43,10 @@ fn main() {
         Some(cli::Command::Run(args)) => commands::run::run(args),
         Some(cli::Command::List(args)) => commands::list::list(args),
         Some(cli::Command::Config(args)) => commands::config::config(args),
-        Some(cli::Command::Proxy(args)) => Ok(proxy_cmd::proxy(args)),
+        Some(cli::Command::Proxy(args)) => commands::proxy::proxy(args),
         Some(cli::Command::Init(args)) => Ok(init::init(args)),
+        Some(cli::Command::Measure(args)) => commands::measure::measure(args),
+        Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

@@ -46,7 +46,7 @@ pub fn prepare(
     purpose: Purpose,
 ) -> Result<Prepared, Error> {
     let cwd = start_dir(common);
-    let workers = settings.worker_count().max(1);
+    let workers = settings.worker_count();
     let python = python_path(settings)?;
 
     let mut pytest_args: Vec<String> = settings.pytest_args().value.clone();
@@ -125,6 +125,7 @@ pub fn prepare(
         },
         plugin_dir,
         workers: if rerun { 1 } else { workers },
+        cores: settings.cores(),
         categories,
         classify,
         // The rest is decided from pytest's options, by `tune`.
@@ -143,6 +144,8 @@ pub fn prepare(
         fork: settings.fork().value,
         tune: Some(tune),
         dist: pacer_runner::plan::Dist::default(),
+        worker_env: None,
+        worker_pid: None,
     };
     Ok(Prepared {
         config,

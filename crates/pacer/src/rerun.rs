@@ -22,9 +22,9 @@ use std::path::Path;
 
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::category::CategorySpec;
+use pacer_runner::events::PytestOptions;
 use pacer_runner::events::{Event, Reporter, Summary};
 use pacer_runner::pool::RunEnd;
-use pacer_runner::protocol::PytestOptions;
 use pacer_runner::scheduler::Kind;
 use pacer_settings::{FallbackThreshold, Settings};
 
@@ -56,7 +56,7 @@ pub struct Observed {
     /// pytest's rootdir (node ids are relative to it).
     pub rootdir: Option<String>,
     /// pytest's options as the workers parsed them.
-    pub options: Option<pacer_runner::protocol::PytestOptions>,
+    pub options: Option<pacer_runner::events::PytestOptions>,
     /// Selected tests per category index.
     pub selected: Vec<usize>,
 }
@@ -159,6 +159,8 @@ pub struct RerunArgs<'a> {
     /// The JSON/HTML reports' record: the rerun's results replace the
     /// first ones there too.
     pub reports: Option<&'a mut dyn Reporter>,
+    /// GitHub Actions' terminal output (log groups, progress lines).
+    pub github: bool,
 }
 
 /// Reruns `ids` once on one worker through the same proxies, announcing it
@@ -190,7 +192,13 @@ pub fn rerun_sequentially(
         .launch
         .env
         .extend(r.upstream_env.iter().cloned());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let mut options = TerminalOptions::detect(0);
+    // Under GitHub Actions the rerun's output reads as the first run's.
+    if r.github {
+        options.github = true;
+        options.progress_bar = false;
+    }
+    let mut terminal = Terminal::new(std::io::stdout().lock(), options);
     let end = prepare::execute(
         prepared.config,
         &mut Tee::new()

@@ -10,9 +10,9 @@
 
 use std::path::PathBuf;
 
+use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
-use pacer_runner::protocol::PytestOptions;
 
 use crate::{durations, lastfailed};
 

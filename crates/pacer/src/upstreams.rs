@@ -12,7 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use pacer_limiter::{
-    env_var_name, start_proxy, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig, UpstreamStats,
+    env_var_name, start_proxy, CallsSnapshot, ProxyError, ProxyHandle, QuotaOrigin, UpstreamConfig,
+    UpstreamStats,
 };
 use pacer_settings::{Settings, Upstream};
 use serde::Serialize;
@@ -54,11 +55,35 @@ pub fn wanted(settings: &Settings, selected_rate_limited: bool) -> bool {
 /// each upstream's own URL, so tests written against `PACER_UPSTREAM_<NAME>`
 /// still run, unpaced.
 pub fn direct_env(settings: &Settings) -> Vec<(String, String)> {
-    settings
-        .upstreams()
-        .iter()
-        .map(|u| (env_var_name(&u.name), u.url.clone()))
-        .collect()
+    worker_env(
+        settings
+            .upstreams()
+            .iter()
+            .map(|u| (u.name.as_str(), u.url.clone())),
+    )
+}
+
+/// Set for the workers beside the URLs: each upstream's name and the
+/// variable its URL is in, as JSON. The worker plugin's `pacer_upstream(name)`
+/// (`fixtures.py`) looks the name up here, so pacer alone names the variables.
+pub const UPSTREAMS_VAR: &str = "PACER_UPSTREAMS";
+
+/// `PACER_UPSTREAM_<NAME>=URL` for each `(name, URL)`, and [`UPSTREAMS_VAR`].
+fn worker_env<'a>(upstreams: impl Iterator<Item = (&'a str, String)>) -> Vec<(String, String)> {
+    let mut names = serde_json::Map::new();
+    let mut env = Vec::new();
+    for (name, url) in upstreams {
+        let var = env_var_name(name);
+        names.insert(name.to_owned(), var.clone().into());
+        env.push((var, url));
+    }
+    if !names.is_empty() {
+        env.push((
+            UPSTREAMS_VAR.to_owned(),
+            serde_json::Value::Object(names).to_string(),
+        ));
+    }
+    env
 }
 
 /// One upstream's part of the run's report: where it was reached and how
@@ -73,6 +98,12 @@ pub struct UpstreamReport {
     pub env_var: String,
     /// The proxy's statistics at the end of the run.
     pub stats: UpstreamStats,
+    /// Admissions over time, since the run started (`proxy_calls::attach`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::proxy_calls::SeriesReport>,
+    /// Every call, for charging tests their waits; not written as is.
+    #[serde(skip)]
+    pub calls: Option<CallsSnapshot>,
 }
 
 /// The proxies of a run and the runtime that serves them.
@@ -148,12 +179,31 @@ impl RunProxies {
         Ok(RunProxies { runtime, handles })
     }
 
-    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy.
+    /// `PACER_UPSTREAM_<NAME>=http://127.0.0.1:<port>` for every proxy, and
+    /// [`UPSTREAMS_VAR`].
     pub fn env(&self) -> Vec<(String, String)> {
-        self.handles
-            .iter()
-            .map(|h| (env_var_name(h.name()), h.url()))
-            .collect()
+        worker_env(self.handles.iter().map(|h| (h.name(), h.url())))
+    }
+
+    /// Each worker's own `PACER_UPSTREAM_<NAME>`: a listener per worker
+    /// and upstream, so the proxy knows whose calls it paces. Should a
+    /// listener fail to open, the worker gets the shared address.
+    pub fn worker_env(&self) -> pacer_runner::pool::WorkerEnv {
+        let shared = self.env();
+        let listeners: Vec<_> = self.handles.iter().map(|h| h.listeners()).collect();
+        std::sync::Arc::new(move |worker: &str| {
+            // The zygote runs no test: what its modules read at import, its
+            // forks keep, and the shared address traces each call to the
+            // fork that made it (`worker_pid`).
+            if worker == "zygote" {
+                return shared.clone();
+            }
+            shared
+                .iter()
+                .zip(&listeners)
+                .map(|((var, url), l)| (var.clone(), l.url(worker).unwrap_or_else(|_| url.clone())))
+                .collect()
+        })
     }
 
     /// Stops the proxies (open requests get a short grace) and returns their
@@ -166,18 +216,27 @@ impl RunProxies {
                 let upstream_url = h.config().url.clone();
                 let proxy_url = h.url();
                 let env_var = env_var_name(h.name());
+                let log = h.call_log();
                 let stats = runtime.block_on(h.shutdown());
                 UpstreamReport {
                     upstream_url,
                     proxy_url,
                     env_var,
                     stats,
+                    series: None,
+                    calls: Some(log.snapshot()),
                 }
             })
             .collect();
         runtime.shutdown_timeout(Duration::from_secs(1));
         reports
     }
+}
+
+/// Tells the proxies each worker's pid, so that a call on the shared
+/// address (a forked worker's client built in the zygote) is traced to it.
+pub fn worker_pid() -> pacer_runner::pool::WorkerPid {
+    std::sync::Arc::new(|name: &str, pid: u32| pacer_limiter::register_worker_pid(pid, name))
 }
 
 /// Writes the statistics block printed after pytest's final line.
@@ -314,6 +373,8 @@ mod tests {
             proxy_url: "http://127.0.0.1:10".into(),
             env_var: "PACER_UPSTREAM_API".into(),
             stats,
+            series: None,
+            calls: None,
         };
         let mut out = Vec::new();
         print_stats(&mut out, std::slice::from_ref(&report)).unwrap();
@@ -333,6 +394,32 @@ mod tests {
     }
 
     #[test]
+    fn workers_get_each_url_and_the_variable_each_name_is_in() {
+        let env = worker_env(
+            [
+                ("my-api", "http://a".to_owned()),
+                ("b.2", "http://b".to_owned()),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            env[0],
+            ("PACER_UPSTREAM_MY_API".to_owned(), "http://a".to_owned())
+        );
+        assert_eq!(
+            env[1],
+            ("PACER_UPSTREAM_B_2".to_owned(), "http://b".to_owned())
+        );
+        assert_eq!(env[2].0, UPSTREAMS_VAR);
+        let names: serde_json::Value = serde_json::from_str(&env[2].1).unwrap();
+        assert_eq!(
+            names,
+            serde_json::json!({"my-api": "PACER_UPSTREAM_MY_API", "b.2": "PACER_UPSTREAM_B_2"})
+        );
+        assert!(worker_env(std::iter::empty()).is_empty());
+    }
+
+    #[test]
     fn a_proxy_nobody_used_claims_no_success_rate() {
         let stats = StatsRecorder::default().snapshot("api", RateSnapshot::default());
         let report = UpstreamReport {
@@ -340,6 +427,8 @@ mod tests {
             proxy_url: "http://127.0.0.1:10".into(),
             env_var: "PACER_UPSTREAM_API".into(),
             stats,
+            series: None,
+            calls: None,
         };
         let mut out = Vec::new();
         print_stats(&mut out, std::slice::from_ref(&report)).unwrap();

@@ -267,6 +267,40 @@ fn pacer_proxy_prints_its_address_and_forwards() {
     assert_eq!(mock_stats(&api)["accepted"], 1);
 }
 
+/// The plugin's `pacer_upstream(name)` finds the proxy by the variable pacer
+/// named for it (`PACER_UPSTREAMS`), not by a name it builds itself.
+#[test]
+fn pacer_upstream_reaches_the_proxy_by_the_variable_pacer_named() {
+    let api = mock(&["--rate", "100"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = 'x'\n[tool.pytest.ini_options]\nmarkers = ['e2e: live']\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("test_api.py"),
+        r#"import json, os, urllib.request
+import pytest
+
+@pytest.mark.e2e
+def test_call(pacer_upstream):
+    assert json.loads(os.environ["PACER_UPSTREAMS"]) == {"my-api": "PACER_UPSTREAM_MY_API"}
+    url = pacer_upstream("my-api")
+    assert url == os.environ["PACER_UPSTREAM_MY_API"]
+    with urllib.request.urlopen(url + "/hello") as answer:
+        assert json.load(answer)["path"] == "/hello"
+"#,
+    )
+    .unwrap();
+    let upstream = format!("my-api={}", api.url);
+    let out = common::pacer_in(dir.path(), &["--upstream", &upstream], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert_eq!(mock_stats(&api)["accepted"], 1);
+}
+
 #[test]
 fn pacer_proxy_stays_on_loopback_unless_told() {
     let out = Command::new(pacer_bin())

@@ -475,6 +475,11 @@ fn an_interrupted_run_still_writes_both_reports() {
 /// The `pacer-mockapi` binary next to `pacer`, built once if `cargo test
 /// -p pacer` did not build it (as `ratelimit.rs` does).
 fn mock_api() -> (std::process::Child, String) {
+    mock_api_with(&["--rate", "50", "--burst", "5"])
+}
+
+/// [`mock_api`] with these flags.
+fn mock_api_with(flags: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let path = PathBuf::from(env!("CARGO_BIN_EXE_pacer")).with_file_name("pacer-mockapi");
@@ -490,7 +495,8 @@ fn mock_api() -> (std::process::Child, String) {
         }
     }
     let mut child = Command::new(&path)
-        .args(["--port", "0", "--rate", "50", "--burst", "5"])
+        .args(["--port", "0"])
+        .args(flags)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the mock API starts");
@@ -565,4 +571,188 @@ fn the_reports_carry_each_upstreams_proxy_statistics() {
         section.contains("seen 429") && section.contains(">api"),
         "{section}"
     );
+}
+
+/// Per test, the time its calls waited in the limiter and the proxy's
+/// retries after a 429; per upstream, the admissions over time. Real
+/// workers call a mock API (refusing its first two requests) through the
+/// real proxy, paced to 5 requests per second.
+#[test]
+fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them() {
+    let (mut api, url) = mock_api_with(&[
+        "--rate",
+        "50",
+        "--burst",
+        "5",
+        "--fail-first",
+        "2",
+        "--retry-after",
+        "fractional",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let html = dir.path().join("run.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_pacer"))
+        .arg("-C")
+        .arg(suite("ratelimited"))
+        .arg("--python")
+        .arg(python())
+        .arg("--upstream")
+        .arg(format!("api={url}"))
+        .args(["--rate", "5", "--burst", "1", "--base-backoff", "0.05"])
+        .arg("--json-report")
+        .arg(&json)
+        .arg("--html-report")
+        .arg(&html)
+        .args(["--", "-p", "no:cacheprovider"])
+        .env("RATELIMITED_TESTS", "6")
+        .env("RATELIMITED_CALLS", "2")
+        .env_remove("PACER_UPSTREAM_API")
+        .output()
+        .expect("pacer runs");
+    let _ = api.kill();
+    let _ = api.wait();
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let report = read_json(&json, &context);
+    let stats = &report.upstreams[0]["stats"];
+    let e2e: Vec<_> = report
+        .tests
+        .iter()
+        .filter(|t| t.id.contains("end_to_end"))
+        .collect();
+    assert_eq!(e2e.len(), 6, "{context}");
+
+    // Every call is some test's: each end-to-end test made its two.
+    assert!(
+        report.calls_outside_tests.is_empty(),
+        "{:?}",
+        report.calls_outside_tests
+    );
+    for t in &report.tests {
+        let want = if t.id.contains("end_to_end") { 2 } else { 0 };
+        assert_eq!(t.calls, want, "{t:?}");
+    }
+    // Paced to 5/s with a burst of 1: twelve calls cannot all go at once.
+    let held: Vec<_> = e2e.iter().filter(|t| t.limiter_wait > 0.0).collect();
+    assert!(!held.is_empty(), "no test waited: {e2e:?}");
+    for t in &held {
+        assert!(!t.waits.is_empty(), "{t:?}");
+        for [from, to] in &t.waits {
+            assert!(from <= to, "{t:?}");
+        }
+    }
+    // The per-test waits add up to the proxy's time queued.
+    let waited: f64 = report.tests.iter().map(|t| t.limiter_wait).sum();
+    let queued = stats["time_queued"].as_f64().unwrap();
+    assert!(
+        (waited - queued).abs() < 1e-4,
+        "tests waited {waited} s, the proxy queued {queued} s"
+    );
+    // The two forced refusals were retried, and charged to the tests whose
+    // calls they were.
+    let retried: usize = report.tests.iter().map(|t| t.retries_429).sum();
+    assert_eq!(retried, 2, "{e2e:?}");
+    assert_eq!(stats["retried"], 2, "{stats}");
+    for t in &report.tests {
+        assert_eq!(t.retry_marks.len(), t.retries_429, "{t:?}");
+    }
+    // The series counts every admission and both 429s.
+    let series = &report.upstreams[0]["series"];
+    let sum = |key: &str| -> u64 {
+        series[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {series}"))
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("admitted"),
+        stats["admitted"].as_u64().unwrap(),
+        "{series}"
+    );
+    assert_eq!(sum("admitted"), 14, "12 calls and 2 retries: {series}");
+    assert_eq!(sum("seen_429"), 2, "{series}");
+
+    // The page marks the waits and retries on the bars and draws the chart.
+    let url = format!("file://{}", html.display());
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &url).stdout).unwrap();
+    assert_eq!(body_attribute(&dom, "data-rendered").as_deref(), Some("1"));
+    let wait_marks: usize = body_attribute(&dom, "data-wait-marks")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait_marks > 0, "no wait drawn");
+    assert_eq!(dom.matches("<rect class=\"wait\"").count(), wait_marks);
+    assert_eq!(
+        body_attribute(&dom, "data-retry-marks").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        body_attribute(&dom, "data-rate-charts").as_deref(),
+        Some("1")
+    );
+    assert!(
+        dom.contains("class=\"rate-bucket\""),
+        "no achieved rate drawn"
+    );
+    assert!(
+        dom.contains("class=\"mark-429\""),
+        "no 429 marked on the chart"
+    );
+    let tip = held
+        .iter()
+        .map(|t| format!("waited {:.1} s in the limiter", t.limiter_wait))
+        .find(|tip| dom.contains(tip.as_str()));
+    assert!(tip.is_some(), "no bar's hover text tells its wait");
+    assert!(dom.contains("retries after 429") || dom.contains("1 retry after 429"));
+
+    // The screenshot: the waits' dark hatch is drawn over green bars.
+    let shot = html.with_file_name("shot.png");
+    chromium(&[&format!("--screenshot={}", shot.display())], &url);
+    assert!(shot.is_file());
+}
+
+/// A client built at start-up in conftest.py (as `ofsc` users build theirs)
+/// keeps the address pacer's zygote had: each worker forked from it still
+/// has its own calls charged to its own tests, a subprocess's too.
+#[test]
+fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
+    let (mut api, url) = mock_api_with(&["--rate", "50", "--burst", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_pacer"))
+        .arg("-C")
+        .arg(suite("zygote_client"))
+        .arg("--python")
+        .arg(python())
+        .arg("--upstream")
+        .arg(format!("api={url}"))
+        .args(["--rate", "5", "--burst", "1"])
+        .arg("--json-report")
+        .arg(&json)
+        .args(["--", "-p", "no:cacheprovider"])
+        .env_remove("PACER_UPSTREAM_API")
+        .output()
+        .expect("pacer runs");
+    let _ = api.kill();
+    let _ = api.wait();
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let report = read_json(&json, &context);
+    assert!(
+        report.calls_outside_tests.is_empty(),
+        "calls not charged to a test: {:?}\n{context}",
+        report.calls_outside_tests
+    );
+    for t in &report.tests {
+        let want = if t.id.contains("subprocess") { 1 } else { 2 };
+        assert_eq!(t.calls, want, "{t:?}");
+    }
+    let waited: f64 = report.tests.iter().map(|t| t.limiter_wait).sum();
+    let queued = report.upstreams[0]["stats"]["time_queued"]
+        .as_f64()
+        .unwrap();
+    assert!((waited - queued).abs() < 1e-4, "{waited} vs {queued}");
 }

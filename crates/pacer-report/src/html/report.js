@@ -30,6 +30,14 @@
     if (text !== undefined) e.textContent = text;
     return e;
   };
+  const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+  // "waited 1.2 s in the limiter, 2 retries after 429" for a test's calls.
+  const limiterText = (t) => {
+    if (!t.calls) return "";
+    let text = "waited " + (t.limiter_wait || 0).toFixed(1) + " s in the limiter";
+    text += ", " + plural(t.retries_429 || 0, "retry", "retries") + " after 429";
+    return text + " (" + plural(t.calls, "call", "calls") + " through the proxy)";
+  };
   const secs = (s) => s >= 100 ? s.toFixed(0) + "s" : s >= 10 ? s.toFixed(1) + "s" : s.toFixed(2) + "s";
   const row = (table, cells, header) => {
     const tr = el("tr");
@@ -77,6 +85,10 @@
     legend.appendChild(item);
   };
   for (const o of Object.keys(data.counts)) swatch(outcomeColour(o), o);
+  if (data.tests.some((t) => (t.waits || []).length)) {
+    swatch("repeating-linear-gradient(45deg, rgba(0,0,0,.55) 0 2px, rgba(0,0,0,.15) 2px 4px)", "waiting in the limiter");
+  }
+  if (data.tests.some((t) => (t.retry_marks || []).length)) swatch("#111111", "retry after 429 (tick)");
   for (const c of categoryNames) {
     if (data.tests.some((t) => t.category === c)) swatch(categoryColour(c), "category " + c);
   }
@@ -96,6 +108,11 @@
   pattern.appendChild(svg("rect", { width: 6, height: 6, fill: "#f1f3f6" }));
   pattern.appendChild(svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#d5dae2", "stroke-width": 2 }));
   defs.appendChild(pattern);
+  // Time a test's calls waited in the limiter: a darker hatch over its bar.
+  const waiting = svg("pattern", { id: "waiting", width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
+  waiting.appendChild(svg("rect", { width: 4, height: 4, fill: "rgba(0,0,0,0.18)" }));
+  waiting.appendChild(svg("line", { x1: 0, y1: 0, x2: 0, y2: 4, stroke: "rgba(0,0,0,0.55)", "stroke-width": 2 }));
+  defs.appendChild(waiting);
   timeline.appendChild(defs);
   // The time axis, in steps of 1, 2 or 5 times a power of ten.
   const raw = span / 8;
@@ -126,8 +143,27 @@
       let tip = t.id + "\n" + t.outcome + " in " + secs(t.end - t.start) + (t.category ? " · " + t.category : "");
       for (const [p, d] of Object.entries(t.phases)) tip += "\n" + p + " " + secs(d);
       if (t.reruns) tip += "\nreruns " + t.reruns;
+      if (t.calls) tip += "\n" + limiterText(t);
       bar.appendChild(svg("title", {}, tip));
       g.appendChild(bar);
+      // Waits and retries where they happened, kept within the bar (its
+      // edges are when pacer heard of the test, a moment after the worker).
+      const clip = (at) => Math.min(Math.max(at, t.start), t.end);
+      for (const [from, to] of t.waits || []) {
+        const a = clip(from), b = clip(to);
+        if (b <= a) continue;
+        g.appendChild(svg("rect", {
+          class: "wait", x: LABEL + a * scale, y: y + 2, width: Math.max(1, (b - a) * scale), height: BAR - 2,
+          fill: "url(#waiting)", "data-id": t.id, "pointer-events": "none",
+        }));
+      }
+      for (const at of t.retry_marks || []) {
+        const rx = LABEL + clip(at) * scale;
+        g.appendChild(svg("line", {
+          class: "retry-mark", x1: rx, y1: y - 1, x2: rx, y2: y + BAR * 0.55, stroke: "#111111", "stroke-width": 2,
+          "data-id": t.id, "pointer-events": "none",
+        }));
+      }
       g.appendChild(svg("rect", { class: "band", x: x, y: y + BAR, width: w, height: BAND, fill: categoryColour(t.category) }));
     }
     timeline.appendChild(g);
@@ -166,8 +202,70 @@
         row(table, [k.replace(/_/g, " "), { text: shown, cls: "num" }]);
       }
       div.appendChild(table);
+      if (u.series) div.appendChild(rateChart(u.series, stats));
+      const outside = (data.calls_outside_tests || []).find((o) => o.upstream === stats.name);
+      if (outside && outside.calls) {
+        div.appendChild(el("p", { class: "hint" }, plural(outside.calls, "call", "calls") + " outside any test (imports, session ends, or not told apart): waited " + outside.limiter_wait.toFixed(1) + " s, " + plural(outside.retries_429, "retry", "retries") + " after 429"));
+      }
       box.appendChild(div);
     }
+  }
+
+  // The rate an upstream got over time (admissions per second, one bar per
+  // bucket) against the rate the limiter paced to (the stepped line: the
+  // configured or learned quota, lowered by AIMD) and the configured rate
+  // (dashed); buckets with 429s get a red mark.
+  function rateChart(series, stats) {
+    const W = 640, H = 170, L = 44, R = 12, T = 12, B = 26;
+    const chart = svg("svg", { class: "rate-chart", width: W, height: H, viewBox: "0 0 " + W + " " + H, "data-buckets": series.admitted.length });
+    const n = series.admitted.length;
+    const rates = series.admitted.map((a) => a / series.step);
+    const limits = series.limit.map((l) => (l === null || !isFinite(l) ? null : l));
+    const configured = isFinite(stats.configured_rate) ? stats.configured_rate : null;
+    const top = Math.max(1, ...rates, ...limits.filter((l) => l !== null), configured || 0) * 1.1;
+    const end = Math.max(series.start + n * series.step, data.elapsed, 1e-6);
+    const from = Math.min(0, series.start);
+    const xAt = (t) => L + (t - from) / (end - from) * (W - L - R);
+    const yAt = (r) => T + (1 - r / top) * (H - T - B);
+    chart.appendChild(svg("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "#fafbfc", stroke: "#d9dee7" }));
+    for (const f of [0, 0.5, 1]) {
+      const r = top / 1.1 * f;
+      chart.appendChild(svg("text", { x: L - 4, y: yAt(r) + 4, "text-anchor": "end" }, r >= 10 ? r.toFixed(0) : r.toFixed(1)));
+    }
+    chart.appendChild(svg("text", { x: L, y: H - 6 }, secs(Math.max(0, from))));
+    chart.appendChild(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, secs(end) + " · requests per second"));
+    series.admitted.forEach((a, i) => {
+      if (!a) return;
+      const t0 = series.start + i * series.step;
+      const bar = svg("rect", {
+        class: "rate-bucket", x: xAt(t0), y: yAt(rates[i]), width: Math.max(1, xAt(t0 + series.step) - xAt(t0) - 1),
+        height: yAt(0) - yAt(rates[i]), fill: "#4c78a8",
+      });
+      bar.appendChild(svg("title", {}, secs(Math.max(0, t0)) + ": " + plural(a, "request", "requests") + " admitted" + (series.seen_429[i] ? ", " + series.seen_429[i] + " × 429" : "")));
+      chart.appendChild(bar);
+    });
+    let path = "";
+    limits.forEach((l, i) => {
+      if (l === null) return;
+      const t0 = series.start + i * series.step;
+      path += (path ? " L" : "M") + xAt(t0) + " " + yAt(l) + " L" + xAt(t0 + series.step) + " " + yAt(l);
+    });
+    if (path) chart.appendChild(svg("path", { class: "rate-limit", d: path, fill: "none", stroke: "#e67e22", "stroke-width": 2 }));
+    if (configured !== null) {
+      chart.appendChild(svg("line", { class: "rate-configured", x1: L, x2: W - R, y1: yAt(configured), y2: yAt(configured), stroke: "#5d6778", "stroke-dasharray": "5 4" }));
+    }
+    series.seen_429.forEach((c, i) => {
+      if (!c) return;
+      const x = xAt(series.start + (i + 0.5) * series.step);
+      const mark = svg("path", { class: "mark-429", d: "M" + (x - 5) + " " + (T + 1) + " L" + (x + 5) + " " + (T + 1) + " L" + x + " " + (T + 9) + " Z", fill: "#d7263d" });
+      mark.appendChild(svg("title", {}, c + " × 429"));
+      chart.appendChild(mark);
+    });
+    const wrap = el("div", { class: "rate-chart-box" });
+    const key = el("p", { class: "hint" }, "Achieved rate per " + secs(series.step) + " (bars) against the rate the limiter paced to (orange) and the configured rate (dashed); ▼ marks 429s.");
+    wrap.appendChild(key);
+    wrap.appendChild(chart);
+    return wrap;
   }
 
   // Failures with their output.
@@ -189,4 +287,7 @@
   document.body.setAttribute("data-rendered", "1");
   document.body.setAttribute("data-lanes", String(timeline.querySelectorAll(".lane").length));
   document.body.setAttribute("data-bars", String(timeline.querySelectorAll(".bar").length));
+  document.body.setAttribute("data-wait-marks", String(timeline.querySelectorAll(".wait").length));
+  document.body.setAttribute("data-retry-marks", String(timeline.querySelectorAll(".retry-mark").length));
+  document.body.setAttribute("data-rate-charts", String(document.querySelectorAll(".rate-chart").length));
 })();

@@ -6,6 +6,7 @@ APIs through pacer's rate-limiting proxies.
 """
 
 import hashlib
+import json
 import os
 
 import pytest
@@ -32,11 +33,30 @@ def test_prefix(worker_id, testrun_uid):
     return "t%s%s" % (run, worker_id.replace("gw", "w"))
 
 
+# Set by pacer for every worker (and the pytest it hands a run to): each
+# upstream's name and the variable its URL is in, as JSON. pacer names the
+# variables; the plugin looks them up here rather than building them again.
+UPSTREAMS_VAR = "PACER_UPSTREAMS"
+
+
+def upstream_variable(name, environ=os.environ):
+    """The variable that holds upstream `name`'s URL.
+
+    For an upstream pacer runs, pacer's answer (`PACER_UPSTREAMS`). For one
+    exported by hand (from `pacer proxy`'s output, say, under plain pytest),
+    pacer's documented rule: `PACER_UPSTREAM_` and the name upper-cased, any
+    character but an ASCII letter or digit as `_`.
+    """
+    given = json.loads(environ.get(UPSTREAMS_VAR) or "{}")
+    if name in given:
+        return given[name]
+    return "PACER_UPSTREAM_" + "".join(c.upper() if c.isascii() and c.isalnum() else "_" for c in name)
+
+
 def upstream_url(name):
     """The URL of pacer's proxy for the upstream `name`, or the test fails
-    saying how to declare it. The variable's name is pacer's
-    (`PACER_UPSTREAM_` and the name upper-cased, `-` as `_`)."""
-    key = "PACER_UPSTREAM_" + name.upper().replace("-", "_")
+    saying how to declare it."""
+    key = upstream_variable(name)
     url = os.environ.get(key)
     if not url:
         pytest.fail(

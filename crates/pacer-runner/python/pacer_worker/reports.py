@@ -57,6 +57,7 @@ class PhaseEntries:
             entry["sections"] = section_text(report)
             entry["head"] = report.head_line
             entry["msg"] = crash_message(report)
+            entry["at"] = failure_location(report, config)
             if self.tbstyle == "line":
                 entry["crash"] = crash_line(report)
         elif report.skipped:
@@ -126,6 +127,37 @@ def crash_line(report):
         return str(report.longrepr.reprcrash)
     except AttributeError:
         return str(report.longrepr)[:50]
+
+
+def failure_location(report, config):
+    """Where a failure happened, for GitHub's annotations: the innermost
+    traceback entry in the project's own files (under the rootdir, outside
+    site-packages), else the test's own line. A path relative to the
+    rootdir and a 1-based line."""
+    root = str(config.rootpath)
+    here = str(config.invocation_params.dir)
+    longrepr = report.longrepr
+    candidates = []
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        candidates.append((crash.path, crash.lineno))
+    traceback = getattr(longrepr, "reprtraceback", None)
+    for entry in reversed(getattr(traceback, "reprentries", None) or []):
+        fileloc = getattr(entry, "reprfileloc", None)
+        if fileloc is not None:
+            candidates.append((fileloc.path, fileloc.lineno))
+    for path, line in candidates:
+        try:
+            full = os.path.normpath(os.path.join(here, str(path)))
+            relative = os.path.relpath(full, root)
+        except (TypeError, ValueError):
+            continue
+        if relative.startswith("..") or "site-packages" in full.split(os.sep):
+            continue
+        if os.path.isfile(full):
+            return [relative.replace(os.sep, "/"), line]
+    path, line = report.location[0], report.location[1]
+    return [path, None if line is None else line + 1]
 
 
 def crash_message(report):

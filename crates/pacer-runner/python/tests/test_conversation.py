@@ -71,6 +71,8 @@ def test_discover_collect_run_need_idle_stop(pytester, pacer):
     failed = next(m for m in seen if m["t"] == "done" and m["id"] == A[1])["reports"][0]
     assert failed["cat"] == "failed" and "assert 1 == 2" in failed["longrepr"]
     assert failed["msg"] == "assert 1 == 2"
+    # The annotation's place: the failing assert, in the project's file, 1-based.
+    assert failed["at"] == ["test_a.py", 2]
     skipped = next(m for m in seen if m["t"] == "done" and m["id"] == B[0])["reports"][0]
     assert skipped["skip"] == ["test_b.py", 3, "Skipped: not today"]
 

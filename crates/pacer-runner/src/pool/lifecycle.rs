@@ -9,7 +9,8 @@ impl Pool {
         if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
             python_path = format!("{python_path}:{}", existing.to_string_lossy());
         }
-        vec![
+        let own = self.config.worker_env.as_ref().map(|f| f(name));
+        let mut env = vec![
             ("PYTHONPATH".to_string(), python_path),
             ("PYTHONUNBUFFERED".into(), "1".into()),
             ("PACER_WORKER_ID".into(), name.to_string()),
@@ -28,7 +29,9 @@ impl Pool {
                 "PACER_CAPTURE_DIR".into(),
                 self.run_dir.path().join(name).display().to_string(),
             ),
-        ]
+        ];
+        env.extend(own.into_iter().flatten());
+        env
     }
 
     /// Where worker `name`'s faulthandler writes its stacks on SIGUSR1; its
@@ -45,6 +48,9 @@ impl Pool {
             .unwrap_or(self.workers.len());
         let capture_dir = self.run_dir.path().join(&name);
         let stacks_file = self.stacks_file(&name);
+        if let (Some(told), pid @ 1..) = (&self.config.worker_pid, handle.pid) {
+            told(&name, pid);
+        }
         self.workers.push(WorkerState {
             name,
             handle,

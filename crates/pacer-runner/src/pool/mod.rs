@@ -28,7 +28,7 @@ mod tuning;
 
 pub use tuning::{Tune, Tuning};
 
-/// The exit-code table, re-exported where `pacer proxy` still looks for it.
+/// The exit-code table, re-exported where `pacer init` still looks for it.
 pub use pacer_types::exit;
 
 use crate::category::{CategorySpec, Classifier};
@@ -42,6 +42,9 @@ pub struct RunConfig {
     pub plugin_dir: PathBuf,
     /// Workers for cpu-bound tests (the cores, `-n`).
     pub workers: usize,
+    /// The machine's cores, as settings counted them: up to this many
+    /// workers start as fresh processes, the rest are forked.
+    pub cores: usize,
     pub categories: Vec<CategorySpec>,
     pub classify: Classifier,
     pub maxfail: Option<usize>,
@@ -77,7 +80,19 @@ pub struct RunConfig {
     pub tune: Option<Tune>,
     /// How tests may be shared between workers (pytest-xdist's `--dist`).
     pub dist: crate::plan::Dist,
+    /// More environment per worker, by the worker's name (each worker's
+    /// own proxy address); set after `launch.env`, so it wins.
+    pub worker_env: Option<WorkerEnv>,
+    /// Told each worker's name and pid once the pid is known (spawned, or
+    /// forked by the zygote).
+    pub worker_pid: Option<WorkerPid>,
 }
+
+/// See [`RunConfig::worker_pid`].
+pub type WorkerPid = std::sync::Arc<dyn Fn(&str, u32) + Send + Sync>;
+
+/// Environment for the worker of this name (see [`RunConfig::worker_env`]).
+pub type WorkerEnv = std::sync::Arc<dyn Fn(&str) -> Vec<(String, String)> + Send + Sync>;
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -295,7 +310,7 @@ impl Pool {
         // start in parallel for free; beyond that they would only contend
         // for the cores, so the rest are forked ready-made from a zygote.
         let workers = self.config.workers.max(1);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = self.config.cores;
         // Workers beyond the cores are only added once the plan says how
         // many tests can run at once (`spawn_io_workers`): `-n 300` on 40
         // tests never starts 300. The zygote that forks them starts now.
@@ -538,6 +553,9 @@ impl Pool {
             FromWorker::Forked { worker: name, pid } => {
                 if let Some(index) = self.workers.iter().position(|s| s.name == name) {
                     self.workers[index].handle.set_pid(pid);
+                    if let Some(told) = &self.config.worker_pid {
+                        told(&name, pid);
+                    }
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }

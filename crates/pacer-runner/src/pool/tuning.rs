@@ -80,7 +80,7 @@ impl Pool {
         self.config.workers = workers;
         // Beyond the cores, workers are added once the plan says how many
         // tests can run at once (`spawn_io_workers`).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = self.config.cores;
         if workers > have {
             for _ in have..workers.min(cores.max(have)) {
                 if self.add_worker().is_err() {

@@ -5,8 +5,9 @@
 //! - [`run`]: the suite on the pool, the 429 rerun, the proxies around it.
 //! - [`list`]: the collected tests grouped by category.
 //! - [`config`]: every effective setting and where it came from.
-//!
-//! (`pacer proxy` lives in `proxy_cmd.rs` for now.)
+//! - [`proxy`]: the run's rate-limiting proxy, alone.
+//! - [`measure`]: categories timed sequentially and in parallel, with a history.
+//! - [`doctor`]: where a suite's time goes, and what would make it faster.
 
 use std::path::PathBuf;
 
@@ -16,7 +17,10 @@ use crate::cli::CommonArgs;
 use crate::error::Error;
 
 pub mod config;
+pub mod doctor;
 pub mod list;
+pub mod measure;
+pub mod proxy;
 pub mod run;
 
 /// Resolves settings as every command does: `-C` first, then all sources.

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use pacer_report::{ReportKind, RunRecord, RunReports, Tee, Terminal, TerminalOptions};
+use pacer_report::{
+    Github, GithubOptions, ReportKind, RunRecord, RunReports, Tee, Terminal, TerminalOptions,
+};
 use pacer_runner::pool::RunEnd;
 use pacer_types::exit;
 
@@ -17,11 +19,13 @@ use crate::fallback;
 use crate::junit_on_demand::JunitOnDemand;
 use crate::lastfailed;
 use crate::prepare::{self, Purpose};
+use crate::proxy_calls;
 use crate::rerun;
 use crate::upstreams::{self, RunProxies, UpstreamReport};
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;
+    let github = github_options(&args)?;
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
@@ -64,16 +68,23 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .launch
         .env
         .extend(upstream_env.iter().cloned());
+    prepared.config.worker_env = proxies.as_ref().map(RunProxies::worker_env);
+    prepared.config.worker_pid = proxies.as_ref().map(|_| upstreams::worker_pid());
 
     // `--json-report` / `--html-report`: checked before any test runs,
     // written whenever the run ends, and again below with what only this
     // function knows after it (the proxies' statistics, the final code).
-    let mut reports = run_reports(&args)?;
+    let mut reports = run_reports(&args)?.with_github(github.clone().map(Github::new));
     // pytest's `--junitxml` (from the command line, `addopts` or
     // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
     // set up then, and written by pacer from every worker's results.
     let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let mut terminal_options = TerminalOptions::detect(0);
+    if github.is_some() {
+        terminal_options.github = true;
+        terminal_options.progress_bar = false;
+    }
+    let mut terminal = Terminal::new(std::io::stdout().lock(), terminal_options);
     let mut observed = rerun::Observed::default();
     // JUnit first: the file exists when the terminal names it (pytest's
     // `generated xml file` line, before the short summary).
@@ -106,6 +117,14 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
         lastfailed::update(&cache, &summary.durations, &failed);
     }
+    // pytest-split's file, where the project keeps one or asks for it
+    // (`--store-durations`); pytest's cache provider has no say in it.
+    if let RunEnd::Finished(summary) = &end {
+        let split_file = settings.durations_file().value.as_path();
+        if durations::store_wanted(split_file, args.store_durations, args.no_store_durations) {
+            durations::store_test_durations(split_file, &summary.durations);
+        }
+    }
     // From here on an error is printed where it happens, so that it comes
     // before the proxies' statistics, as the run's own output does.
     let code = match end {
@@ -128,6 +147,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     .as_deref()
                     .map(PathBuf::from)
                     .unwrap_or_else(|| settings.project_root().to_path_buf());
+                let github = reports.github();
                 let rerun_args = rerun::RerunArgs {
                     args: &args,
                     options: &options,
@@ -136,6 +156,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     upstream_env: &upstream_env,
                     junit: junit.junit.as_mut(),
                     reports: Some(&mut reports),
+                    github,
                 };
                 error::settle(rerun::rerun_sequentially(&settings, &summary, rerun_args))
             }
@@ -155,10 +176,36 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         _ => code,
     };
     let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
+    let upstream_reports = proxy_calls::attach(&mut reports.record, upstream_reports);
     if !upstream_reports.is_empty() {
         let _ = upstreams::print_stats(&mut std::io::stdout().lock(), &upstream_reports);
     }
-    Ok(finish_reports(&mut reports, &upstream_reports, code))
+    let code = finish_reports(&mut reports, &upstream_reports, code);
+    // GitHub reads annotations from the log: after everything else, so
+    // that they describe the run as it ended (the 429 rerun included).
+    let annotations = reports.github_annotations();
+    if !annotations.is_empty() {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for line in annotations {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+    Ok(code)
+}
+
+/// GitHub Actions' output, when pacer runs there: the environment GitHub
+/// sets (`GITHUB_ACTIONS`, `GITHUB_STEP_SUMMARY`, `GITHUB_WORKSPACE`) and
+/// pacer's switches (`--no-github`, `PACER_GITHUB`, the annotations' cap
+/// `PACER_GITHUB_ANNOTATIONS`), read here rather than in the settings
+/// because they describe where pacer runs, not the project.
+fn github_options(args: &RunArgs) -> Result<Option<GithubOptions>, Error> {
+    if args.no_github {
+        return Ok(None);
+    }
+    GithubOptions::from_env(|name| std::env::var(name).ok())
+        .map_err(|message| Error::Github { message })
 }
 
 /// The JSON/HTML reporter for `--json-report` / `--html-report`, once

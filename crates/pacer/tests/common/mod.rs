@@ -2,6 +2,7 @@
 //! binary on the fixture suites under `tests/fixtures/`.
 #![allow(dead_code)]
 
+pub mod mockapi;
 pub mod runs;
 
 use std::io::Read;
@@ -35,7 +36,10 @@ pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
     command
         .current_dir(dir)
         .args(args)
-        .env_remove("VIRTUAL_ENV");
+        .env_remove("VIRTUAL_ENV")
+        // Run on GitHub Actions, pacer would add its GitHub output.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (name, _) in std::env::vars() {
         if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
         {
@@ -125,7 +129,10 @@ pub fn pytest_command(dir: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .args(["-m", "pytest", "-p", "no:xdist"])
         .args(args)
-        .env_remove("VIRTUAL_ENV");
+        .env_remove("VIRTUAL_ENV")
+        // Run on GitHub Actions, pacer would add its GitHub output.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (name, _) in std::env::vars() {
         if name.starts_with("PACER_") || name.starts_with("PYTEST_") {
             command.env_remove(name);
@@ -145,4 +152,27 @@ pub fn same_terminal(command: &mut Command) -> &mut Command {
         .env("COLUMNS", "80")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
+}
+
+/// A fresh copy of the fixture suite `name` in a temporary folder, so that
+/// what a command writes (`.pacer/`, `.pytest_cache/`) never lands in the repository.
+pub fn suite_copy(name: &str) -> tempfile::TempDir {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let name = entry.file_name();
+            if name == "__pycache__" || name == ".pytest_cache" || name == ".pacer" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                copy_dir(&path, &to.join(&name));
+            } else {
+                std::fs::copy(&path, to.join(&name)).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&suite(name), dir.path());
+    dir
 }
