@@ -18,6 +18,7 @@ pub mod plugin;
 pub mod pool;
 pub mod protocol;
 pub mod scheduler;
+pub mod stale;
 pub mod worker;
 
 pub use error::RunError;

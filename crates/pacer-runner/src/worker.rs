@@ -59,6 +59,19 @@ impl Handle {
         let _ = self.sender.send(line);
     }
 
+    /// Signals the worker process alone, not the tests' children in its
+    /// group: SIGUSR1 asks its faulthandler for every thread's stack, and
+    /// would end a child that does not expect it.
+    pub fn signal_leader(&self, signal: i32) {
+        if self.pid == 0 {
+            return;
+        }
+        // SAFETY: kill(2) on the worker's own pid.
+        unsafe {
+            libc::kill(self.pid as i32, signal);
+        }
+    }
+
     /// Signals the worker's whole process group.
     pub fn signal(&self, signal: i32) {
         if self.pid == 0 {
@@ -95,13 +108,14 @@ pub fn spawn(
         .process_group(0)
         .kill_on_drop(true);
     let fd = theirs.as_raw_fd();
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         command.pre_exec(move || {
             if libc::dup2(fd, CHANNEL_FD) < 0 || libc::fcntl(CHANNEL_FD, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            die_with_parent(parent)
         });
     }
     let mut child = command.spawn()?;
@@ -247,6 +261,29 @@ pub fn watch(index: usize, pid: u32, inputs: &mpsc::UnboundedSender<Input>) {
     });
 }
 
+/// In a spawned worker, between fork and exec: SIGKILL when pacer dies, so
+/// that a killed pacer (SIGKILL, OOM) leaves no worker behind, even one that
+/// ignores SIGTERM. The parent is checked afterwards: pacer may have died
+/// before the request took hold. (Forked workers ask for the same in the
+/// plugin, once pacer is their parent.) The signal follows the thread that
+/// spawned: pacer spawns from the thread that runs the pool to its end.
+fn die_with_parent(parent: libc::pid_t) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl and getppid are async-signal-safe and take plain integers.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() != parent {
+            return Err(std::io::Error::other(
+                "pacer exited before the worker started",
+            ));
+        }
+    }
+    let _ = parent;
+    Ok(())
+}
+
 /// Makes this process the reaper of orphaned descendants (Linux), so that
 /// workers forked by the zygote report their exit status to pacer.
 pub fn become_subreaper() -> bool {
@@ -344,4 +381,47 @@ pub fn describe_exit(status: &ExitStatus) -> String {
         (Some(code), None) => format!("exit code {code}"),
         (None, None) => "unknown status".into(),
     }
+}
+
+/// The live processes of process group `pgid` other than its leader, with
+/// their command lines (Linux; empty elsewhere): what a dead worker's tests
+/// left running.
+pub fn group_members(pgid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == pgid {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command's closing parenthesis: state, ppid, pgrp.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        if fields.len() < 3 || fields[0] == "Z" || fields[2] != pgid.to_string() {
+            continue;
+        }
+        let command = std::fs::read(entry.path().join("cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        found.push((pid, command));
+    }
+    found
 }

@@ -48,6 +48,10 @@ pub struct CliOverrides {
     pub durations_file: Option<PathBuf>,
     /// `--timeout SECONDS`, raw.
     pub timeout: Option<String>,
+    /// `--collect-timeout SECONDS`, raw.
+    pub collect_timeout: Option<String>,
+    /// `--exit-grace SECONDS`, raw.
+    pub exit_grace: Option<String>,
 }
 
 /// Rate-limit flags (raw text, validated here), applied to every upstream.
@@ -87,6 +91,8 @@ pub mod flags {
     pub const FALLBACK_THRESHOLD: &str = "--fallback-threshold";
     pub const DURATIONS_FILE: &str = "--durations-file";
     pub const TIMEOUT: &str = "--timeout";
+    pub const COLLECT_TIMEOUT: &str = "--collect-timeout";
+    pub const EXIT_GRACE: &str = "--exit-grace";
     pub const NO_RATE_LIMIT: &str = "--no-rate-limit";
     pub const RATE: &str = "--rate";
     pub const BURST: &str = "--burst";

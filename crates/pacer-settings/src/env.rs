@@ -168,6 +168,18 @@ pub const TIMEOUT: EnvVar = read!(
     "timeout",
     "per-test timeout in seconds; 0 or `none` disables it"
 );
+pub const COLLECT_TIMEOUT: EnvVar = read!(
+    "PACER_COLLECT_TIMEOUT",
+    None,
+    "collect_timeout",
+    "deadline in seconds for importing and collecting one test file; 0 or `none`: the timeout if set, else 60"
+);
+pub const EXIT_GRACE: EnvVar = read!(
+    "PACER_EXIT_GRACE",
+    None,
+    "exit_grace",
+    "seconds a worker may take to exit after its last test before its stacks are dumped and it is killed"
+);
 pub const RATE_LIMITED: EnvVar = read!(
     "PACER_RATE_LIMITED",
     Some("PYTEST_RATE_LIMITED"),
@@ -248,6 +260,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     FALLBACK_THRESHOLD,
     DURATIONS_FILE,
     TIMEOUT,
+    COLLECT_TIMEOUT,
+    EXIT_GRACE,
     RATE_LIMITED,
     RATE,
     BURST,

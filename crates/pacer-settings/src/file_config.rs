@@ -28,6 +28,8 @@ pub const PACER_KEYS: &[&str] = &[
     "fallback_threshold",
     "durations_file",
     "timeout",
+    "collect_timeout",
+    "exit_grace",
     "pytest_args",
     "categories",
     "rate_limit",
@@ -120,6 +122,8 @@ pub(crate) struct FileConfig {
     pub fallback_threshold: Option<Sourced<FallbackThreshold>>,
     pub durations_file: Option<Sourced<String>>,
     pub timeout: Option<Sourced<Option<Duration>>>,
+    pub collect_timeout: Option<Sourced<Option<Duration>>>,
+    pub exit_grace: Option<Sourced<Duration>>,
     pub pytest_args: Option<Sourced<Vec<String>>>,
     pub rate_limit_enabled: Option<Sourced<bool>>,
     pub rate_limit: RateLimitLayer,
@@ -175,6 +179,10 @@ impl FileConfig {
             timeout: checked(t.number("timeout")?, |v, o| {
                 seconds(v, "timeout", o).map(|d| (!d.is_zero()).then_some(d))
             })?,
+            collect_timeout: checked(t.number("collect_timeout")?, |v, o| {
+                seconds(v, "collect_timeout", o).map(|d| (!d.is_zero()).then_some(d))
+            })?,
+            exit_grace: checked(t.number("exit_grace")?, |v, o| seconds(v, "exit_grace", o))?,
             pytest_args: t.strings("pytest_args")?,
             ..FileConfig::default()
         };

@@ -134,6 +134,16 @@ impl Settings {
             &self.timeout.source,
         );
         push(
+            "collect_timeout",
+            self.collect_timeout.value.map_or(Value::Null, secs),
+            &self.collect_timeout.source,
+        );
+        push(
+            "exit_grace",
+            secs(self.exit_grace.value),
+            &self.exit_grace.source,
+        );
+        push(
             "pytest_args",
             json!(self.pytest_args.value),
             &self.pytest_args.source,

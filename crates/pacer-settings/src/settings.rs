@@ -69,6 +69,8 @@ pub struct Settings {
     pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
     pub(crate) durations_file: Sourced<PathBuf>,
     pub(crate) timeout: Sourced<Option<Duration>>,
+    pub(crate) collect_timeout: Sourced<Option<Duration>>,
+    pub(crate) exit_grace: Sourced<Duration>,
     pub(crate) pytest_args: Sourced<Vec<String>>,
     pub(crate) selection: Sourced<Selection>,
     pub(crate) rate_limit_enabled: Sourced<bool>,
@@ -431,6 +433,8 @@ struct RunShape {
     fork: Sourced<bool>,
     max_worker_restart: Sourced<u32>,
     timeout: Sourced<Option<Duration>>,
+    collect_timeout: Sourced<Option<Duration>>,
+    exit_grace: Sourced<Duration>,
 }
 
 fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
@@ -481,6 +485,25 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
     ])
     .unwrap_or(Sourced::default(None));
 
+    let collect_timeout = first_of([
+        sourced(
+            cli_raw(&cli.collect_timeout, flags::COLLECT_TIMEOUT),
+            parse_timeout,
+        )?,
+        e.get(&env::COLLECT_TIMEOUT, parse_timeout)?,
+        file.collect_timeout.clone(),
+    ])
+    .unwrap_or(Sourced::default(None));
+
+    let exit_grace = first_of([
+        sourced(cli_raw(&cli.exit_grace, flags::EXIT_GRACE), |t, o| {
+            parse_seconds(t, "exit_grace", o)
+        })?,
+        e.get(&env::EXIT_GRACE, |t, o| parse_seconds(t, "exit_grace", o))?,
+        file.exit_grace.clone(),
+    ])
+    .unwrap_or(Sourced::default(Duration::from_secs(5)));
+
     Ok(RunShape {
         workers,
         worker_count,
@@ -488,6 +511,8 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         fork,
         max_worker_restart,
         timeout,
+        collect_timeout,
+        exit_grace,
     })
 }
 
@@ -745,6 +770,8 @@ impl Settings {
             fork,
             max_worker_restart,
             timeout,
+            collect_timeout,
+            exit_grace,
         } = run_shape(&layers, cores)?;
         let Interpreter {
             python,
@@ -788,6 +815,8 @@ impl Settings {
             fallback_threshold,
             durations_file,
             timeout,
+            collect_timeout,
+            exit_grace,
             pytest_args,
             selection,
             rate_limit_enabled,
@@ -876,6 +905,17 @@ impl Settings {
     /// Per-test timeout; `None` means none.
     pub fn timeout(&self) -> &Sourced<Option<Duration>> {
         &self.timeout
+    }
+
+    /// Deadline for importing and collecting one test file; `None` means
+    /// the per-test timeout applies.
+    pub fn collect_timeout(&self) -> &Sourced<Option<Duration>> {
+        &self.collect_timeout
+    }
+
+    /// How long a worker may take to exit after its last test.
+    pub fn exit_grace(&self) -> &Sourced<Duration> {
+        &self.exit_grace
     }
 
     /// Arguments always passed to pytest, before the command line's.

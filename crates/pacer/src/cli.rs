@@ -122,6 +122,14 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub timeout: Option<String>,
 
+    /// Deadline for importing and collecting test files; a hung file is a collection error (default: the --timeout, else 60) [env: PACER_COLLECT_TIMEOUT].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub collect_timeout: Option<String>,
+
+    /// Seconds a worker may take to exit after its last test before its stacks are dumped and it is killed [env: PACER_EXIT_GRACE].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub exit_grace: Option<String>,
+
     /// Act as if started in DIR.
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -157,6 +165,8 @@ impl CommonArgs {
             fallback_threshold: self.fallback_threshold.clone(),
             durations_file: self.durations_file.clone(),
             timeout: self.timeout.clone(),
+            collect_timeout: self.collect_timeout.clone(),
+            exit_grace: self.exit_grace.clone(),
         }
     }
 }

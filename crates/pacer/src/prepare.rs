@@ -138,6 +138,8 @@ pub fn prepare(
         debug: settings.debug().value,
         list_only: purpose == Purpose::List,
         timeout: settings.timeout().value,
+        collect_timeout: settings.collect_timeout().value,
+        exit_grace: settings.exit_grace().value,
         prewarm_zygote: settings.fork().value && io_tests_likely(settings),
         fork: settings.fork().value,
         tune: Some(tune),

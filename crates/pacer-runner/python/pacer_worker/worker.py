@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import collect, cov, options, reports
+from . import collect, cov, crash, options, reports
 from .channel import PROTOCOL, dumps
 
 # Ask for more work while this many tests are still queued, so that the answer
@@ -198,6 +198,9 @@ class Worker:
                 self.on_report(TestReport.from_item_and_call(item, call))
                 self.channel.send({"t": "late", "id": item.nodeid, "reports": self.reports})
                 self.reports = []
+        for nodeid, pid, command in crash.end_leaks():
+            message = "LEAK: the test left process %d running (%s); pacer ended it" % (pid, command)
+            self.channel.send({"t": "warning", "id": nodeid, "when": "runtest", "message": message})
         self.finished = True
 
     def bye(self):
@@ -206,6 +209,7 @@ class Worker:
         if not self.finished:
             return
         self.finished = False
+        crash.name_left_threads()
         msg = {"t": "bye", "workeroutput": dumps(getattr(self.config, "workeroutput", {}))}
         coverage = cov.options(self.config, self.cov_append)
         if coverage is not None:
@@ -255,6 +259,7 @@ class Worker:
         items = []
         if new_units:
             collect.repend_conftests(self.session)
+            crash.watch_collection(self.config)
             try:
                 with collect.collect_warnings(self.config):
                     items = self.session.perform_collect(new_units)
@@ -336,6 +341,7 @@ class Worker:
         # then is charged to the next test's `start`, which is sent at once.
         self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
         self.reports = []
+        crash.note_children(nodeid)
 
     def on_warning(self, warning_message, when, nodeid):
         if not nodeid:

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 
-from . import cov, xdist
+from . import cov, crash, xdist
 from .channel import Channel
 
 
@@ -70,6 +70,8 @@ def _become_worker(session, worker, msg, fds):
     channel_fd, out_fd, err_fd = fds
     os.environ.update(dict(msg["env"]))
     os.environ.pop("PACER_ZYGOTE", None)
+    crash.arm()
+    crash.die_with_pacer()
     capman = config.pluginmanager.get_plugin("capturemanager")
     if capman is not None:
         capman.stop_global_capturing()

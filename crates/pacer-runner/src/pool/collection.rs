@@ -86,7 +86,7 @@ impl Pool {
     }
 
     /// Sends `w` its next files to collect; false when none are left.
-    fn give_chunk(&mut self, w: usize) -> bool {
+    pub(super) fn give_chunk(&mut self, w: usize) -> bool {
         let take = self.chunk_size.min(self.to_collect.len());
         if take == 0 {
             return false;
@@ -97,7 +97,9 @@ impl Pool {
         if self.collected_units.len() <= w {
             self.collected_units.resize(w + 1, Vec::new());
         }
-        self.collected_units[w].extend(chunk);
+        self.collected_units[w].extend(chunk.iter().copied());
+        self.workers[w].collect_since = Some(Instant::now());
+        self.workers[w].collect_chunk = chunk;
         self.send(w, &ToWorker::Collect { units: &args });
         true
     }
@@ -112,6 +114,8 @@ impl Pool {
     ) {
         self.workers[w].phase = Stage::Ready;
         self.workers[w].waiting = true;
+        self.workers[w].collect_since = None;
+        self.workers[w].collect_chunk.clear();
         self.deselected += deselected;
         self.problems.extend(problems);
         for item in items {
@@ -129,7 +133,7 @@ impl Pool {
         }
     }
 
-    fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
+    pub(super) fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
         let busy = self.workers.iter().any(|w| w.phase == Stage::Collecting);
         if self.scheduler.is_none() && self.to_collect.is_empty() && !busy {
             self.seal(reporter);
@@ -352,7 +356,9 @@ impl Pool {
             .iter()
             .filter(|p| p.outcome == Outcome::Failed)
             .count();
-        if errors > 0 && !self.config.continue_on_collection_errors {
+        // A file hung at import is reported, but does not keep the rest of
+        // the suite from running: that is what the deadline is for.
+        if errors > self.collect_timeouts && !self.config.continue_on_collection_errors {
             self.interrupted = Some(StopReason::CollectionErrors { errors });
             self.stop_all();
             return;

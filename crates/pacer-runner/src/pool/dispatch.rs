@@ -101,6 +101,9 @@ impl Pool {
         for &u in &wanted {
             scheduler.mark_collected(sched, u);
         }
+        // A file that hung at import is never imported again.
+        let mut wanted = wanted;
+        wanted.retain(|u| !self.hung_units.contains(u));
         wanted
     }
 
@@ -295,7 +298,10 @@ impl Pool {
         let not_run = self.tests.iter().filter(|t| !t.done).count();
         let exit_code = exit_code(&Ending {
             stuck: self.stuck_message.is_some(),
-            interrupted: self.interrupted.is_some(),
+            // pytest stops at a collection error (2); pacer runs the rest
+            // past a file hung at import, and keeps pytest's exit code.
+            interrupted: self.interrupted.is_some()
+                || (self.collect_timeouts > 0 && !self.config.continue_on_collection_errors),
             failed: self.failures > 0 || self.problems.iter().any(|p| p.outcome == Outcome::Failed),
             nothing_collected: self.tests.is_empty() && !self.config.list_only,
         });

@@ -21,12 +21,23 @@ impl Pool {
             ),
             ("PYTEST_XDIST_TESTRUNUID".into(), self.uid.clone()),
             (
+                "PACER_STACKS_FILE".into(),
+                self.stacks_file(name).display().to_string(),
+            ),
+            ("PACER_PID".into(), std::process::id().to_string()),
+            (
                 "PACER_CAPTURE_DIR".into(),
                 self.run_dir.path().join(name).display().to_string(),
             ),
         ];
         env.extend(own.into_iter().flatten());
         env
+    }
+
+    /// Where worker `name`'s faulthandler writes its stacks on SIGUSR1; its
+    /// plugin names the threads it leaves running next to it (`.threads`).
+    pub(super) fn stacks_file(&self, name: &str) -> PathBuf {
+        self.run_dir.path().join(format!("{name}.stacks"))
     }
 
     pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Stage) -> usize {
@@ -36,6 +47,7 @@ impl Pool {
             .map(|s| s.add_worker())
             .unwrap_or(self.workers.len());
         let capture_dir = self.run_dir.path().join(&name);
+        let stacks_file = self.stacks_file(&name);
         if let (Some(told), pid @ 1..) = (&self.config.worker_pid, handle.pid) {
             told(&name, pid);
         }
@@ -54,6 +66,14 @@ impl Pool {
             stop_sent: false,
             started_at: None,
             killing: None,
+            term_at: None,
+            bye_at: None,
+            hang_kill_at: None,
+            collect_since: None,
+            collect_chunk: Vec::new(),
+            collect_kill_at: None,
+            abandoned: false,
+            stacks_file,
         });
         self.workers.len() - 1
     }
@@ -159,6 +179,29 @@ impl Pool {
         }
         let phase = self.workers[w].phase;
         self.workers[w].phase = Stage::Gone;
+        if phase != Stage::Zygote && self.workers[w].handle.pid != 0 && self.interrupted.is_none() {
+            // What its tests started in its process group ends with it,
+            // named (nextest's LEAK) unless the worker ended its session and
+            // named its tests' leaks itself; the standard library's helpers
+            // exit with their interpreter.
+            let pgid = self.workers[w].handle.pid;
+            let named = self.workers[w].bye_at.is_none();
+            for (pid, command) in worker::group_members(pgid) {
+                if !named || command.contains("multiprocessing.") {
+                    continue;
+                }
+                let message = format!(
+                    "LEAK: worker {}'s tests left process {pid} running ({command}); pacer ended it",
+                    self.workers[w].name
+                );
+                reporter.report(Event::Notice { message: &message });
+            }
+            self.workers[w].handle.signal(libc::SIGKILL);
+        }
+        if self.workers[w].abandoned {
+            self.after_collect_hang(reporter);
+            return;
+        }
         self.debug(|| {
             let tail: Vec<&str> = self.workers[w]
                 .recent
@@ -332,7 +375,12 @@ impl Pool {
         let (message, longrepr) = match (state.killing, self.config.timeout) {
             (Some(_), Some(timeout)) => {
                 let message = format!("timed out after {:.1}s (--timeout)", timeout.as_secs_f64());
-                let longrepr = format!("{message}: worker {} was stopped ({status})", state.name);
+                let mut longrepr =
+                    format!("{message}: worker {} was stopped ({status})", state.name);
+                if let Some(stacks) = read_stacks(&state.stacks_file) {
+                    longrepr.push_str("\n\nEvery thread's stack at the timeout:\n\n");
+                    longrepr.push_str(&stacks);
+                }
                 (message, longrepr)
             }
             _ => (
@@ -365,6 +413,15 @@ impl Pool {
             if state.phase == Stage::Gone {
                 continue;
             }
+            if let Some(at) = state.term_at {
+                if Instant::now() >= at {
+                    state.term_at = None;
+                    // The worker alone: what its test left running is
+                    // named when it is gone, then killed with its group.
+                    state.handle.signal_leader(libc::SIGTERM);
+                }
+                continue;
+            }
             if let Some(at) = state.killing {
                 if Instant::now() >= at {
                     state.handle.signal(libc::SIGKILL);
@@ -375,8 +432,11 @@ impl Pool {
                 continue;
             };
             if started.elapsed() > timeout {
-                state.killing = Some(Instant::now() + KILL_GRACE);
-                state.handle.signal(libc::SIGTERM);
+                // Every thread's stack first (faulthandler, SIGUSR1), for
+                // the report; SIGTERM once it is written.
+                state.handle.signal_leader(libc::SIGUSR1);
+                state.term_at = Some(Instant::now() + STACK_WAIT);
+                state.killing = Some(Instant::now() + STACK_WAIT + KILL_GRACE);
                 let message = format!(
                     "{} ran past the {:.1}s timeout; stopping worker {}",
                     self.tests[test].id,
@@ -386,6 +446,167 @@ impl Pool {
                 reporter.report(Event::Notice { message: &message });
             }
         }
+    }
+
+    /// A worker that said `bye` and has not exited within the exit grace (a
+    /// non-daemon thread left running, an atexit handler that waits): its
+    /// stacks are dumped, it is killed, and the threads it was waiting for
+    /// are named after pytest's summary.
+    pub(super) fn enforce_exit_grace(&mut self) {
+        let grace = self.config.exit_grace;
+        let now = Instant::now();
+        for state in &mut self.workers {
+            if state.phase == Stage::Gone || state.abandoned {
+                continue;
+            }
+            let Some(bye) = state.bye_at else {
+                continue;
+            };
+            match state.hang_kill_at {
+                None if now.duration_since(bye) > grace => {
+                    state.handle.signal_leader(libc::SIGUSR1);
+                    state.hang_kill_at = Some(now + STACK_WAIT);
+                }
+                Some(at) if now >= at => {
+                    // Once: SIGKILL is not refused.
+                    state.bye_at = None;
+                    let stacks = read_stacks(&state.stacks_file)
+                        .unwrap_or_else(|| "(no stacks were written)\n".into());
+                    let threads = left_threads(&state.stacks_file);
+                    let named = if threads.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; threads left running: {}", threads.join(", "))
+                    };
+                    self.after_summary.push(format!(
+                        "warning: worker {} did not exit within {:.1}s of its last test (exit_grace) and was killed{named}; its stacks:\n{}",
+                        state.name,
+                        grace.as_secs_f64(),
+                        stacks.trim_end()
+                    ));
+                    state.handle.signal(libc::SIGKILL);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The collection deadline: `collect_timeout`, else `--timeout`, else
+    /// [`COLLECT_TIMEOUT`]; and the setting that set it, for the message.
+    fn collect_deadline(&self) -> (std::time::Duration, &'static str) {
+        match (self.config.collect_timeout, self.config.timeout) {
+            (Some(d), _) => (d, "collect_timeout"),
+            (None, Some(d)) => (d, "--timeout"),
+            (None, None) => (COLLECT_TIMEOUT, "the default collect_timeout"),
+        }
+    }
+
+    /// A worker whose share of files has not been collected within the
+    /// deadline: its stacks name the file it hangs in, which becomes a
+    /// collection error; its other files go to other workers.
+    pub(super) fn enforce_collect_deadline(&mut self, reporter: &mut dyn Reporter) {
+        let (deadline, _) = self.collect_deadline();
+        let now = Instant::now();
+        for w in 0..self.workers.len() {
+            let state = &mut self.workers[w];
+            if state.phase != Stage::Collecting || state.abandoned || state.stop_sent {
+                continue;
+            }
+            let Some(since) = state.collect_since else {
+                continue;
+            };
+            // The deadline is per file: from the start of the file being
+            // collected (its plugin names it), or of the share.
+            let mut spent = now.duration_since(since);
+            if let Some(age) = std::fs::metadata(state.stacks_file.with_extension("collecting"))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+            {
+                spent = spent.min(age);
+            }
+            match state.collect_kill_at {
+                None if spent > deadline => {
+                    state.handle.signal_leader(libc::SIGUSR1);
+                    state.collect_kill_at = Some(now + STACK_WAIT);
+                }
+                Some(at) if now >= at => self.abandon_collection(w, reporter),
+                _ => {}
+            }
+        }
+    }
+
+    fn abandon_collection(&mut self, w: usize, reporter: &mut dyn Reporter) {
+        let (deadline, flag) = self.collect_deadline();
+        let state = &mut self.workers[w];
+        state.abandoned = true;
+        state.handle.signal(libc::SIGKILL);
+        let chunk = std::mem::take(&mut state.collect_chunk);
+        let stacks = read_stacks(&state.stacks_file).unwrap_or_default();
+        let name = state.name.clone();
+        // The file its plugin said it was collecting; else the innermost
+        // frame in one of its files (faulthandler prints the most recent
+        // call first).
+        let named = std::fs::read_to_string(state.stacks_file.with_extension("collecting"))
+            .unwrap_or_default();
+        let hung = chunk
+            .iter()
+            .find(|u| self.units[**u].id == named.trim())
+            .or_else(|| {
+                stacks.lines().find_map(|line| {
+                    chunk.iter().find(|u| {
+                        let arg = &self.units[**u].arg;
+                        line.contains(&format!("/{arg}\"")) || line.contains(&format!("\"{arg}\""))
+                    })
+                })
+            })
+            .or(chunk.first())
+            .copied();
+        let Some(hung) = hung else {
+            return;
+        };
+        if let Some(mine) = self.collected_units.get_mut(w) {
+            mine.retain(|u| !chunk.contains(u));
+        }
+        for unit in chunk.iter().rev().filter(|u| **u != hung) {
+            self.to_collect.push_front(*unit);
+        }
+        let id = self.units[hung].id.clone();
+        let message = format!(
+            "collecting {id} took longer than {:.1}s ({flag}); worker {name} was stopped",
+            deadline.as_secs_f64()
+        );
+        reporter.report(Event::Notice { message: &message });
+        self.problems.push(CollectProblem {
+            id,
+            outcome: Outcome::Failed,
+            longrepr: format!("{message}\n\nEvery thread's stack at the deadline:\n\n{stacks}"),
+            skip: None,
+        });
+        self.collect_timeouts += 1;
+        self.hung_units.push(hung);
+    }
+
+    /// After a worker killed for a hung collection is gone: its other files
+    /// go to idle workers, or to a new one; the plan is sealed when all is in.
+    fn after_collect_hang(&mut self, reporter: &mut dyn Reporter) {
+        if self.scheduler.is_some() || self.end.is_some() || self.interrupted.is_some() {
+            return;
+        }
+        for w in 0..self.workers.len() {
+            let state = &self.workers[w];
+            if state.phase == Stage::Ready && !state.stop_sent && !self.to_collect.is_empty() {
+                self.give_chunk(w);
+            }
+        }
+        let coming = self
+            .workers
+            .iter()
+            .any(|s| matches!(s.phase, Stage::Starting | Stage::Collecting));
+        if !self.to_collect.is_empty() && !coming && self.spawn_worker().is_err() {
+            self.to_collect.clear();
+        }
+        self.seal_when_collected(reporter);
     }
 
     pub(super) fn interrupt(&mut self, reporter: &mut dyn Reporter, count: usize) {
@@ -404,8 +625,25 @@ impl Pool {
         } else {
             libc::SIGKILL
         });
-        if self.scheduler.is_none() {
-            self.end = Some(RunEnd::Failed(RunError::InterruptedBeforeStart));
+        if self.scheduler.is_none() && count == 1 {
+            // Interrupted while starting or collecting: the run ends as an
+            // empty one, its reports written (the JUnit once pytest said
+            // where), and names what it was stuck on.
+            let collecting: Vec<String> = self
+                .workers
+                .iter()
+                .filter(|s| s.phase == Stage::Collecting && s.exit.is_none())
+                .flat_map(|s| s.collect_chunk.iter().map(|u| self.units[*u].id.clone()))
+                .collect();
+            let message = if collecting.is_empty() {
+                "interrupted before tests started".to_string()
+            } else {
+                format!(
+                    "interrupted before tests started, while collecting {}",
+                    collecting.join(", ")
+                )
+            };
+            reporter.report(Event::Notice { message: &message });
         }
     }
 
@@ -416,4 +654,24 @@ impl Pool {
             }
         }
     }
+}
+
+/// What a worker's faulthandler wrote on SIGUSR1, if anything.
+fn read_stacks(path: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The threads a worker was left waiting for, named by its plugin at the
+/// end of its session (one per line, next to its stacks file).
+fn left_threads(stacks: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(stacks.with_extension("threads"))
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }

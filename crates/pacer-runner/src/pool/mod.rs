@@ -69,6 +69,13 @@ pub struct RunConfig {
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
+    /// How long importing and collecting one test file may take before
+    /// the hung file is reported as a collection error; `None`: `timeout`,
+    /// else [`COLLECT_TIMEOUT`].
+    pub collect_timeout: Option<std::time::Duration>,
+    /// How long a worker may take to exit after its last word (`bye`); past
+    /// it its stacks are dumped and it is killed.
+    pub exit_grace: std::time::Duration,
     /// Decides the rest from pytest's parsed options (first hello).
     pub tune: Option<Tune>,
     /// How tests may be shared between workers (pytest-xdist's `--dist`).
@@ -89,6 +96,14 @@ pub type WorkerEnv = std::sync::Arc<dyn Fn(&str) -> Vec<(String, String)> + Send
 
 /// How long a timed-out worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a worker's faulthandler gets to write every thread's stack
+/// (SIGUSR1) before the signal that ends it.
+const STACK_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The collection deadline when neither `collect_timeout` nor `--timeout`
+/// is set: generous for a slow import, short of a CI job's patience.
+pub const COLLECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How the run ended, for the binary.
 #[derive(Debug)]
@@ -143,6 +158,23 @@ struct WorkerState {
     started_at: Option<Instant>,
     /// Set when its test ran past the timeout: when to send SIGKILL.
     killing: Option<Instant>,
+    /// Set when its test ran past the timeout: when to send SIGTERM (its
+    /// stacks are being written until then).
+    term_at: Option<Instant>,
+    /// When it said `bye`: its exit grace runs from then.
+    bye_at: Option<Instant>,
+    /// Past the exit grace: when to read its stacks and kill it.
+    hang_kill_at: Option<Instant>,
+    /// The files it is collecting, and since when.
+    collect_since: Option<Instant>,
+    collect_chunk: Vec<usize>,
+    /// Past the collection deadline: when to read its stacks and kill it.
+    collect_kill_at: Option<Instant>,
+    /// Killed for a hung collection: its death is expected, its files
+    /// already handed on.
+    abandoned: bool,
+    /// Where its faulthandler writes every thread's stack on SIGUSR1.
+    stacks_file: PathBuf,
 }
 
 const RECENT_LINES: usize = 200;
@@ -207,14 +239,22 @@ struct Pool {
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
     stuck_message: Option<String>,
+    /// Collection errors that are files hung at import: reported, but the
+    /// rest of the suite runs.
+    collect_timeouts: usize,
+    /// The files that hung at import.
+    hung_units: Vec<usize>,
+    /// Warnings printed after pytest's summary: workers that would not exit.
+    after_summary: Vec<String>,
 }
 
 impl Pool {
     fn new(config: RunConfig) -> Result<Self, RunError> {
         let fork = config.fork;
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
+        crate::stale::clean_stale_run_folders(&std::env::temp_dir());
         let run_dir = tempfile::Builder::new()
-            .prefix("pacer-run-")
+            .prefix(&crate::stale::run_folder_prefix())
             .tempdir()
             .map_err(|source| RunError::RunFolder { source })?;
         let nanos = std::time::SystemTime::now()
@@ -259,6 +299,9 @@ impl Pool {
             zygote_ready: false,
             forks_wanted: 0,
             stuck_message: None,
+            collect_timeouts: 0,
+            hung_units: Vec::new(),
+            after_summary: Vec::new(),
         })
     }
 
@@ -312,7 +355,11 @@ impl Pool {
                     interrupts += 1;
                     self.interrupt(reporter, interrupts);
                 }
-                _ = tokio::time::sleep(tick), if self.config.timeout.is_some() => self.enforce_timeout(reporter),
+                _ = tokio::time::sleep(tick) => {
+                    self.enforce_timeout(reporter);
+                    self.enforce_collect_deadline(reporter);
+                    self.enforce_exit_grace();
+                }
             }
         }
         if let Some(end) = self.end.take() {
@@ -326,6 +373,11 @@ impl Pool {
         }
         let summary = self.summary();
         reporter.report(Event::Finished { summary: &summary });
+        // pytest's summary first: plain pytest prints it before its
+        // interpreter waits for a thread left running.
+        for message in std::mem::take(&mut self.after_summary) {
+            reporter.report(Event::Notice { message: &message });
+        }
         RunEnd::Finished(summary)
     }
 
@@ -507,10 +559,13 @@ impl Pool {
                     worker::watch(index, pid, &self.inputs_tx);
                 }
             }
-            FromWorker::Bye(bye) => reporter.report(Event::WorkerFinished {
-                worker: &self.workers[w].name,
-                bye: &bye,
-            }),
+            FromWorker::Bye(bye) => {
+                self.workers[w].bye_at = Some(Instant::now());
+                reporter.report(Event::WorkerFinished {
+                    worker: &self.workers[w].name,
+                    bye: &bye,
+                })
+            }
         }
     }
 }
