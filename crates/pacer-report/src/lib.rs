@@ -11,8 +11,8 @@
 //! - [`lastfailed`]: the words pytest's `--lf`/`--ff` print, for `run-last-failure:`.
 //! - [`tally`]: outcome counting and pytest's final line, shared by reporters.
 
-pub mod github;
 pub mod calls;
+pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;

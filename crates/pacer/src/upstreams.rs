@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use pacer_limiter::{
     env_var_name, redact_url, start_proxy, CallsSnapshot, ProxyError, ProxyHandle, QuotaOrigin,
-    UpstreamConfig,
-    UpstreamStats,
+    UpstreamConfig, UpstreamStats,
 };
 use pacer_settings::{Settings, Upstream};
 use serde::Serialize;
