@@ -38,7 +38,9 @@ use std::time::{Duration, SystemTime};
 use pacer_runner::events::{Event, Reporter};
 use pacer_runner::protocol::{CollectProblem, PhaseReport};
 use pacer_types::{Outcome, Phase};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use crate::report_file::{self, FileError};
 
@@ -385,7 +387,16 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
     };
     let mut cases = vec![open()];
     let mut call_failed = false;
-    for report in &test.reports {
+    // Attempts a rerun threw away become nextest's records in the counted
+    // attempt's element: `<flakyFailure>` when it passed in the end,
+    // `<rerunFailure>` when it failed again.
+    let tries = crate::record::attempts(&test.reports);
+    let (last, before) = match tries.split_last() {
+        Some((last, before)) => (*last, before),
+        None => (&test.reports[..], &[][..]),
+    };
+    let reruns: Vec<TestRerun> = before.iter().map(|attempt| rerun_record(attempt)).collect();
+    for report in last {
         let current = cases.last().expect("one case at least");
         let adds_element = report.outcome != Outcome::Passed;
         if report.outcome == Outcome::Failed && report.when == Phase::Teardown && call_failed {
@@ -444,7 +455,75 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
             Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
         }
     }
+    if !reruns.is_empty() {
+        match &mut cases[0].case.status {
+            TestCaseStatus::Success { flaky_runs } => flaky_runs.extend(reruns),
+            TestCaseStatus::NonSuccess {
+                reruns: records, ..
+            } => records.extend(reruns),
+            TestCaseStatus::Skipped { .. } => {}
+        }
+    }
     cases.into_iter().map(Building::finish).collect()
+}
+
+/// One failed attempt as nextest records it: its failure's message, type
+/// and traceback, and the attempt's own captured output.
+fn rerun_record(attempt: &[PhaseReport]) -> TestRerun {
+    let failed = attempt
+        .iter()
+        .find(|r| r.outcome == Outcome::Rerun || r.outcome.is_failed());
+    let kind = match failed {
+        Some(r) if r.when != Phase::Call => NonSuccessKind::Error,
+        _ => NonSuccessKind::Failure,
+    };
+    let mut record = TestRerun::new(kind);
+    record.set_time(Duration::from_secs_f64(
+        attempt.iter().map(|r| r.dur).sum::<f64>().max(0.0),
+    ));
+    if let Some(report) = failed {
+        let message = report.msg.clone().unwrap_or_default();
+        record.set_type(failure_type(&message));
+        record.set_message(message);
+        let text = plain(report.longrepr.as_deref().unwrap_or_default());
+        if !text.is_empty() {
+            record.set_stack_trace(text);
+        }
+    }
+    let mut output = Building {
+        case: TestCase::new("", TestCaseStatus::success()),
+        dur: 0.0,
+        out: String::new(),
+        err: String::new(),
+    };
+    for report in attempt {
+        output.add_sections(&report.sections);
+    }
+    if !output.out.is_empty() {
+        record.set_system_out(output.out);
+    }
+    if !output.err.is_empty() {
+        record.set_system_err(output.err);
+    }
+    record
+}
+
+/// The exception's type as pytest's crash message names it
+/// (`ValueError: bad`); a bare `assert` is an `AssertionError`.
+fn failure_type(message: &str) -> String {
+    let head = message.split(": ").next().unwrap_or_default();
+    let is_name = !head.is_empty()
+        && head != message
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    if is_name {
+        head.to_string()
+    } else if message.starts_with("assert") {
+        "AssertionError".to_string()
+    } else {
+        "failure".to_string()
+    }
 }
 
 /// A `<testcase>` and what it gathers until it is done.

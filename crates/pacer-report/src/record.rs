@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use pacer_runner::events::{Event, Reporter};
 use pacer_runner::protocol::PhaseReport;
-use pacer_types::{Outcome, Status};
+use pacer_types::{Outcome, Phase, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::junit::plain;
@@ -110,11 +110,33 @@ pub struct TestReport {
     /// absent), of the last attempt.
     pub phases: BTreeMap<String, f64>,
     /// Attempts before the last: pytest-rerunfailures' reruns inside the
-    /// worker, plus pacer's own rerun of tests that failed on HTTP 429.
+    /// worker (or pacer's own `--reruns`), plus pacer's rerun of tests that
+    /// failed on HTTP 429.
     pub reruns: usize,
+    /// Passed after failed attempts (its `outcome` is then `flaky`).
+    #[serde(default)]
+    pub flaky: bool,
+    /// The failed attempts the worker retried, in order (the last,
+    /// counted attempt is the test's own `outcome`, `phases`, `message`).
+    #[serde(default)]
+    pub attempts: Vec<AttemptReport>,
     /// The failure's message, for a failed test.
     pub message: Option<String>,
     /// The failure's traceback and captured output, for a failed test.
+    pub output: Option<String>,
+}
+
+/// One failed attempt of a test that ran again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptReport {
+    /// 1 for the first attempt.
+    pub attempt: usize,
+    /// The phase that failed: `setup`, `call` or `teardown`.
+    pub when: String,
+    /// Seconds its phases took.
+    pub duration: f64,
+    pub message: Option<String>,
+    /// Its traceback and captured output.
     pub output: Option<String>,
 }
 
@@ -197,6 +219,11 @@ impl RunRecord {
         self.finished
     }
 
+    /// How many tests passed after failed attempts, as the run stands.
+    pub fn flaky_tests(&self) -> usize {
+        self.tests.iter().filter(|t| t.report.flaky).count()
+    }
+
     /// The run's exit code as pacer ends with it (after the 429 rerun).
     pub fn set_exit_code(&mut self, code: i32) {
         self.exit_code = Some(code);
@@ -242,6 +269,8 @@ impl RunRecord {
                         outcome: String::new(),
                         phases: BTreeMap::new(),
                         reruns: 0,
+                        flaky: false,
+                        attempts: Vec::new(),
                         message: None,
                         output: None,
                     },
@@ -459,6 +488,9 @@ impl RunReport {
             round(&mut t.start);
             round(&mut t.end);
             t.phases.values_mut().for_each(round);
+            for a in &mut t.attempts {
+                round(&mut a.duration);
+            }
         }
     }
 }
@@ -469,25 +501,69 @@ fn spent(reports: &[PhaseReport]) -> f64 {
 }
 
 /// How many times a test ran in these reports: once, plus once per attempt
-/// pytest-rerunfailures threw away (one `rerun` report each).
+/// a rerun threw away.
 fn test_attempts(reports: &[PhaseReport]) -> usize {
-    1 + reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Rerun)
-        .count()
+    attempts(reports).len().max(1)
+}
+
+/// A test's reports cut into attempts (pytest-rerunfailures', or pacer's
+/// own reruns): a phase that does not come after the one before starts the
+/// next attempt (passing setups and teardowns are not sent, so a retried
+/// call is followed by the next call), and so does a call after a retried
+/// setup. Each attempt but the last holds a `rerun` report.
+pub fn attempts(reports: &[PhaseReport]) -> Vec<&[PhaseReport]> {
+    let order = |p: Phase| match p {
+        Phase::Setup => 0,
+        Phase::Call => 1,
+        Phase::Teardown => 2,
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..reports.len() {
+        let retried = reports[start..i]
+            .iter()
+            .any(|r| r.outcome == Outcome::Rerun);
+        let previous = &reports[i - 1];
+        let after_failed_setup =
+            previous.when == Phase::Setup && previous.outcome == Outcome::Rerun;
+        if retried && (after_failed_setup || order(reports[i].when) <= order(previous.when)) {
+            out.push(&reports[start..i]);
+            start = i;
+        }
+    }
+    if start < reports.len() {
+        out.push(&reports[start..]);
+    }
+    out
+}
+
+/// A failure's text as the reports keep it: the traceback, then the
+/// captured output of every phase, as pytest's sections show it.
+fn failure_text(failing: &[&PhaseReport], phases: &[PhaseReport]) -> String {
+    let mut text = String::new();
+    for r in failing {
+        if let Some(longrepr) = &r.longrepr {
+            text.push_str(&plain(longrepr));
+            text.push('\n');
+        }
+    }
+    for (title, body) in phases.iter().flat_map(|r| &r.sections) {
+        text.push_str(&format!("----- {title} -----\n{body}"));
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// Recomputes a test's outcome, phases, reruns and failure text from its
 /// phase reports.
 fn refresh(test: &mut Test) {
     let reports = &test.reports;
-    // pytest-rerunfailures sends each failed attempt as `rerun` reports;
-    // the attempt after the last of them is the one that counts.
-    let last_rerun = reports.iter().rposition(|r| r.outcome == Outcome::Rerun);
-    let reruns = test_attempts(reports) - 1;
-    let last = match last_rerun {
-        Some(i) => &reports[i + 1..],
-        None => &reports[..],
+    let tries = attempts(reports);
+    let (last, before) = match tries.split_last() {
+        Some((last, before)) => (*last, before),
+        None => (&reports[..], &[][..]),
     };
     let mut phases = BTreeMap::new();
     for r in last {
@@ -501,26 +577,31 @@ fn refresh(test: &mut Test) {
         .unwrap_or_else(|| "passed".to_string());
     let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
     let message = failing.iter().find_map(|r| r.msg.clone());
-    let output = (!failing.is_empty()).then(|| {
-        let mut text = String::new();
-        for r in &failing {
-            if let Some(longrepr) = &r.longrepr {
-                text.push_str(&plain(longrepr));
-                text.push('\n');
+    let output = (!failing.is_empty()).then(|| failure_text(&failing, last));
+    test.report.attempts = before
+        .iter()
+        .enumerate()
+        .map(|(i, attempt)| {
+            let failed: Vec<&PhaseReport> = attempt
+                .iter()
+                .filter(|r| r.outcome == Outcome::Rerun || r.outcome.is_failed())
+                .collect();
+            AttemptReport {
+                attempt: i + 1,
+                when: failed
+                    .first()
+                    .map_or("call", |r| r.when.as_str())
+                    .to_string(),
+                duration: spent(attempt),
+                message: failed.iter().find_map(|r| r.msg.clone()),
+                output: (!failed.is_empty()).then(|| failure_text(&failed, attempt)),
             }
-        }
-        // The captured output of every phase, as pytest's sections show it.
-        for (title, body) in last.iter().flat_map(|r| &r.sections) {
-            text.push_str(&format!("----- {title} -----\n{body}"));
-            if !body.ends_with('\n') {
-                text.push('\n');
-            }
-        }
-        text
-    });
+        })
+        .collect();
+    test.report.flaky = last.iter().any(|r| r.cat == Some(Status::Flaky));
     test.report.outcome = outcome;
     test.report.phases = phases;
-    test.report.reruns = reruns + test.pacer_reruns;
+    test.report.reruns = before.len() + test.pacer_reruns;
     test.report.message = message;
     test.report.output = output;
 }

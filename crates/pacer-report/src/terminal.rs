@@ -18,7 +18,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
 use pacer_runner::protocol::{CollectProblem, Hello, PhaseReport};
-use pacer_types::{Outcome, Phase, Status};
+use pacer_types::{FlakyResult, Outcome, Phase, Status};
 
 pub use crate::options::{TbStyle, TerminalOptions};
 use crate::tally::{format_elapsed, sep, Tally};
@@ -111,6 +111,11 @@ pub struct Terminal<W: Write> {
     passes: Vec<(String, PhaseReport)>,
     xfails: Vec<(String, PhaseReport)>,
     xpasses: Vec<(String, PhaseReport)>,
+    /// Tests that passed after failed attempts: (node id, the attempt that
+    /// passed, the first failure's message).
+    flaky: Vec<(String, usize, Option<String>)>,
+    /// `--flaky-result fail`: flakiness paints the run red.
+    flaky_result: FlakyResult,
     /// Captured output of passing teardowns, by node id: pytest prints it
     /// after the test's failure or pass section.
     teardown_sections: HashMap<String, Vec<(String, String)>>,
@@ -140,6 +145,8 @@ impl<W: Write> Terminal<W> {
             passes: Vec::new(),
             xfails: Vec::new(),
             xpasses: Vec::new(),
+            flaky: Vec::new(),
+            flaky_result: FlakyResult::Pass,
             teardown_sections: HashMap::new(),
             timings: Vec::new(),
             warnings: Vec::new(),
@@ -149,6 +156,13 @@ impl<W: Write> Terminal<W> {
             bar: None,
             plugin_reports: Vec::new(),
         }
+    }
+
+    /// `--flaky-result`: with `fail`, a flaky test colours the run as a
+    /// failure would (pacer's exit code is then 1).
+    pub fn with_flaky_result(mut self, result: FlakyResult) -> Self {
+        self.flaky_result = result;
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -327,9 +341,13 @@ impl<W: Write> Terminal<W> {
     /// pytest's `_determine_main_color`, as the run stands.
     fn main_color(&self, last: bool) -> &'static str {
         let has = |status: Status| self.tally.get(status.as_str()) > 0;
-        if has(Status::Failed) || has(Status::Error) {
+        let flaky_fails = self.flaky_result == FlakyResult::Fail && has(Status::Flaky);
+        if has(Status::Failed) || has(Status::Error) || flaky_fails {
             RED
-        } else if self.tally.get("warnings") > 0 || has(Status::XPassed) || self.tally.has_unknown()
+        } else if self.tally.get("warnings") > 0
+            || has(Status::XPassed)
+            || has(Status::Flaky)
+            || self.tally.has_unknown()
         {
             YELLOW
         } else if has(Status::Passed) || !last {
@@ -383,6 +401,12 @@ impl<W: Write> Terminal<W> {
                 self.xpasses.push(entry());
             } else if report.outcome == Outcome::Skipped {
                 self.skips.push(entry());
+            } else if *status == Status::Flaky {
+                let tries = crate::record::attempts(reports);
+                let first = tries
+                    .first()
+                    .and_then(|a| a.iter().find_map(|r| r.msg.clone()));
+                self.flaky.push((id.to_string(), tries.len(), first));
             } else if *status == Status::Passed {
                 self.passes.push(entry());
             }
@@ -413,7 +437,7 @@ impl<W: Write> Terminal<W> {
         last: bool,
     ) {
         let percent = Self::percent(finished, total);
-        let word_color = if report.xfail.is_some() {
+        let word_color = if report.xfail.is_some() || report.cat == Some(Status::Flaky) {
             YELLOW
         } else {
             match report.outcome {
@@ -447,6 +471,7 @@ impl<W: Write> Terminal<W> {
             Some(Status::XFailed) => "x",
             Some(Status::XPassed) => "X",
             Some(Status::Error) => "E",
+            Some(Status::Flaky) => "f",
             Some(Status::Other(word)) => word.get(..1).unwrap_or("?"),
             None => "?",
         };
@@ -689,7 +714,10 @@ impl<W: Write> Terminal<W> {
         let mut plain = Vec::new();
         for (category, n) in self.tally.ordered() {
             let text = crate::tally::plural(n, &category);
-            let color = color_for(&category);
+            let color = match Status::parse(&category) {
+                Some(Status::Flaky) if self.flaky_result == FlakyResult::Fail => RED,
+                _ => color_for(&category),
+            };
             let codes: &[&str] = if color == main {
                 &[color, BOLD]
             } else {
@@ -851,6 +879,16 @@ impl<W: Write> Terminal<W> {
                             &failure.id,
                             failure.report.msg.as_ref(),
                         ));
+                    }
+                    // pacer's: a flaky test failed before it passed.
+                    for (id, attempt, first) in &self.flaky {
+                        let message = match first {
+                            Some(first) => {
+                                format!("passed on attempt {attempt} (attempt 1: {first})")
+                            }
+                            None => format!("passed on attempt {attempt}"),
+                        };
+                        lines.push(self.simple_line("FLAKY", YELLOW, id, Some(&message)));
                     }
                 }
                 'E' => {

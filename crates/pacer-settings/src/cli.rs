@@ -48,6 +48,8 @@ pub struct CliOverrides {
     pub durations_file: Option<PathBuf>,
     /// `--timeout SECONDS`, raw.
     pub timeout: Option<String>,
+    /// `--flaky-result pass|fail`, raw.
+    pub flaky_result: Option<String>,
 }
 
 /// Rate-limit flags (raw text, validated here), applied to every upstream.
@@ -87,6 +89,7 @@ pub mod flags {
     pub const FALLBACK_THRESHOLD: &str = "--fallback-threshold";
     pub const DURATIONS_FILE: &str = "--durations-file";
     pub const TIMEOUT: &str = "--timeout";
+    pub const FLAKY_RESULT: &str = "--flaky-result";
     pub const NO_RATE_LIMIT: &str = "--no-rate-limit";
     pub const RATE: &str = "--rate";
     pub const BURST: &str = "--burst";

@@ -127,6 +127,21 @@ impl Settings {
             &self.timeout.source,
         );
         push(
+            "reruns",
+            json!(self.reruns.count.value),
+            &self.reruns.count.source,
+        );
+        push(
+            "reruns_delay",
+            secs(self.reruns.delay.value),
+            &self.reruns.delay.source,
+        );
+        push(
+            "flaky_result",
+            json!(self.reruns.flaky_result.value.as_str()),
+            &self.reruns.flaky_result.source,
+        );
+        push(
             "pytest_args",
             json!(self.pytest_args.value),
             &self.pytest_args.source,

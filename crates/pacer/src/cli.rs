@@ -118,6 +118,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub timeout: Option<String>,
 
+    /// What a FLAKY test (failed, then passed on a rerun) means: `pass` (default) or `fail` (exit 1) [env: PACER_FLAKY_RESULT].
+    #[arg(long, value_name = "pass|fail")]
+    pub flaky_result: Option<String>,
+
     /// Act as if started in DIR.
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -153,6 +157,7 @@ impl CommonArgs {
             fallback_threshold: self.fallback_threshold.clone(),
             durations_file: self.durations_file.clone(),
             timeout: self.timeout.clone(),
+            flaky_result: self.flaky_result.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use pacer_report::{ReportKind, RunRecord, RunReports, Tee, Terminal, TerminalOptions};
 use pacer_runner::pool::RunEnd;
-use pacer_types::exit;
+use pacer_types::{exit, FlakyResult};
 
 use crate::cli::RunArgs;
 use crate::coverage;
@@ -73,7 +73,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is
     // set up then, and written by pacer from every worker's results.
     let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
-    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0));
+    let flaky_result = settings.reruns().flaky_result.value;
+    let mut terminal = Terminal::new(std::io::stdout().lock(), TerminalOptions::detect(0))
+        .with_flaky_result(flaky_result);
     let mut observed = rerun::Observed::default();
     // JUnit first: the file exists when the terminal names it (pytest's
     // `generated xml file` line, before the short summary).
@@ -153,6 +155,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let code = match junit.junit.as_mut().and_then(|j| j.take_result()) {
         Some(Err(source)) => report_missing(code, Error::Junit { source }),
         _ => code,
+    };
+    // `--flaky-result fail`: a test that passed only on a rerun fails the run.
+    let code = if code == exit::OK
+        && flaky_result == FlakyResult::Fail
+        && reports.record.flaky_tests() > 0
+    {
+        exit::TESTS_FAILED
+    } else {
+        code
     };
     let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
     if !upstream_reports.is_empty() {
