@@ -147,6 +147,12 @@ class Native:
             if not again:
                 return True
 
+    def pytest_report_teststatus(self, report):
+        # pytest-rerunfailures' words for a retried attempt.
+        if report.outcome == "rerun":
+            return "rerun", "R", ("RERUN", {"yellow": True})
+        return None
+
     def pytest_report_header(self, config):
         given = _option(config, "reruns") or _env_number(RERUNS_ENV, int)
         if given:
