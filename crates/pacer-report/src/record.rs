@@ -594,7 +594,7 @@ fn refresh(test: &mut Test) {
                     .to_string(),
                 duration: spent(attempt),
                 message: failed.iter().find_map(|r| r.msg.clone()),
-                output: (!failed.is_empty()).then(|| failure_text(&failed, attempt)),
+                output: Some(failure_text(&failed, attempt)).filter(|t| !t.is_empty()),
             }
         })
         .collect();
