@@ -860,6 +860,48 @@ mod tests {
     }
 
     #[test]
+    fn failed_attempts_become_nextests_flaky_and_rerun_records() {
+        let rerun = |msg: &str, out: &str| PhaseReport {
+            outcome: Outcome::Rerun,
+            cat: pacer_types::Status::parse("rerun"),
+            sections: vec![("Captured stdout call".into(), out.into())],
+            ..failed("call", msg)
+        };
+        let mut flaky_pass = phase("call", "passed");
+        flaky_pass.cat = Some(pacer_types::Status::Flaky);
+        let xml = xml_of(&[
+            (
+                "t.py::test_flaky",
+                vec![rerun("ValueError: first", "try 1\n"), flaky_pass],
+            ),
+            (
+                "t.py::test_broken",
+                vec![
+                    rerun("assert 0", "one\n"),
+                    rerun("assert 0", "two\n"),
+                    failed("call", "assert 0"),
+                ],
+            ),
+        ]);
+        assert!(
+            xml.contains(
+                r#"<flakyFailure time="0.250" message="ValueError: first" type="ValueError">"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("try 1"), "{xml}");
+        assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
+        assert!(xml.contains(r#"type="AssertionError""#), "{xml}");
+        assert!(
+            xml.contains(r#"tests="2" disabled="0" errors="0" failures="1""#),
+            "{xml}"
+        );
+        assert_eq!(failure_type("assert x"), "AssertionError");
+        assert_eq!(failure_type("Failed: no"), "Failed");
+        assert_eq!(failure_type("worker crashed (signal 11)"), "failure");
+    }
+
+    #[test]
     fn an_unwritable_path_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");

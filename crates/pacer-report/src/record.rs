@@ -617,3 +617,48 @@ fn worker_number(worker: &str) -> usize {
 fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(when: Phase, outcome: Outcome) -> PhaseReport {
+        PhaseReport {
+            when,
+            outcome,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reports_cut_into_attempts_where_a_retried_phase_starts_again() {
+        use Outcome::{Failed, Passed, Rerun};
+        use Phase::{Call, Setup, Teardown};
+        let sizes = |reports: &[PhaseReport]| -> Vec<usize> {
+            attempts(reports).iter().map(|a| a.len()).collect()
+        };
+        // Call retried twice, then passed.
+        let calls = [
+            report(Call, Rerun),
+            report(Call, Rerun),
+            report(Call, Passed),
+        ];
+        assert_eq!(sizes(&calls), [1, 1, 1]);
+        // A retried setup, then the call that passed.
+        assert_eq!(sizes(&[report(Setup, Rerun), report(Call, Passed)]), [1, 1]);
+        // A retried call with its teardown, then a failed call and teardown.
+        let both = [
+            report(Call, Rerun),
+            report(Teardown, Rerun),
+            report(Call, Failed),
+            report(Teardown, Failed),
+        ];
+        assert_eq!(sizes(&both), [2, 2]);
+        // No rerun: one attempt, however many phases.
+        assert_eq!(
+            sizes(&[report(Call, Failed), report(Teardown, Failed)]),
+            [2]
+        );
+        assert!(attempts(&[]).is_empty());
+    }
+}
