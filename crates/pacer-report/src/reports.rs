@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use pacer_runner::events::{Event, Reporter};
+use pacer_types::Status;
 
 use crate::record::RunRecord;
 use crate::report_file::{self, FileError};
@@ -45,6 +46,9 @@ pub struct RunReports {
     json: Option<PathBuf>,
     html: Option<PathBuf>,
     written: Option<Result<(), (ReportKind, ReportError)>>,
+    /// Tests whose last result was flaky, counted whether or not a report
+    /// is wanted (`--flaky-result fail` needs them).
+    flaky: std::collections::HashSet<String>,
 }
 
 impl RunReports {
@@ -54,6 +58,7 @@ impl RunReports {
             json,
             html,
             written: None,
+            flaky: Default::default(),
         }
     }
 
@@ -81,6 +86,11 @@ impl RunReports {
         self.written = Some(result);
     }
 
+    /// How many tests passed only after failed attempts.
+    pub fn flaky_tests(&self) -> usize {
+        self.flaky.len()
+    }
+
     /// The outcome of the last write; `None` when nothing was written.
     pub fn take_result(&mut self) -> Option<Result<(), (ReportKind, ReportError)>> {
         self.written.take()
@@ -89,7 +99,19 @@ impl RunReports {
 
 impl Reporter for RunReports {
     fn report(&mut self, event: Event<'_>) {
-        self.record.report(event);
+        if let Event::TestFinished { id, reports, .. } = event {
+            // A test run again (the 429 rerun) counts by its last result.
+            if reports.iter().any(|r| r.cat == Some(Status::Flaky)) {
+                self.flaky.insert(id.to_string());
+            } else {
+                self.flaky.remove(id);
+            }
+        }
+        // The record holds every test's reports: only kept when a report
+        // will be written (on 50,000 tests it is tens of megabytes).
+        if self.wanted() {
+            self.record.report(event);
+        }
         if let Event::Finished { .. } = event {
             self.write();
         }

@@ -369,7 +369,11 @@ impl<W: Write> Terminal<W> {
         let shown = reports.iter().filter(|r| r.cat.is_some()).count();
         let mut nth = 0;
         for report in reports {
-            self.timings.push((report.dur, report.when, id.to_string()));
+            // Kept only when asked for: on a 50,000-test run every copy
+            // of every report is megabytes.
+            if self.options.durations.is_some() {
+                self.timings.push((report.dur, report.when, id.to_string()));
+            }
             if let Some(records) = &report.live_log {
                 self.live_log(report.when, records);
             }
@@ -407,7 +411,9 @@ impl<W: Write> Terminal<W> {
                     .first()
                     .and_then(|a| a.iter().find_map(|r| r.msg.clone()));
                 self.flaky.push((id.to_string(), tries.len(), first));
-            } else if *status == Status::Passed {
+            } else if *status == Status::Passed
+                && (self.options.wants('p') || self.options.wants('P'))
+            {
                 self.passes.push(entry());
             }
             nth += 1;
