@@ -395,7 +395,16 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
         Some((last, before)) => (*last, before),
         None => (&test.reports[..], &[][..]),
     };
-    let reruns: Vec<TestRerun> = before.iter().map(|attempt| rerun_record(attempt)).collect();
+    // pytest-rerunfailures' reports hold the output of every attempt so
+    // far; each record keeps only what its own attempt added.
+    let mut seen: &[(String, String)] = &[];
+    let mut reruns = Vec::new();
+    for attempt in before {
+        reruns.push(rerun_record(attempt, seen));
+        if let Some(last) = attempt.iter().rev().find(|r| !r.sections.is_empty()) {
+            seen = &last.sections;
+        }
+    }
     for report in last {
         let current = cases.last().expect("one case at least");
         let adds_element = report.outcome != Outcome::Passed;
@@ -469,7 +478,7 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
 
 /// One failed attempt as nextest records it: its failure's message, type
 /// and traceback, and the attempt's own captured output.
-fn rerun_record(attempt: &[PhaseReport]) -> TestRerun {
+fn rerun_record(attempt: &[PhaseReport], seen: &[(String, String)]) -> TestRerun {
     let failed = attempt
         .iter()
         .find(|r| r.outcome == Outcome::Rerun || r.outcome.is_failed());
@@ -497,7 +506,12 @@ fn rerun_record(attempt: &[PhaseReport]) -> TestRerun {
         err: String::new(),
     };
     for report in attempt {
-        output.add_sections(&report.sections);
+        let own = report
+            .sections
+            .strip_prefix(seen)
+            .filter(|_| !seen.is_empty())
+            .unwrap_or(&report.sections);
+        output.add_sections(own);
     }
     if !output.out.is_empty() {
         record.set_system_out(output.out);

@@ -318,7 +318,10 @@ fn outcomes_match_pytest_with_rerunfailures() {
         ("PYTHONDONTWRITEBYTECODE", "1".to_string()),
     ];
     let theirs = run(&python, &args, &suite(), &env);
-    let (with_plugin, _s1) = pacer_with(&python, &suite(), &["-v", "--reruns", "2"], &[]);
+    let reports = tempfile::tempdir().unwrap();
+    let xml_path = reports.path().join("junit.xml");
+    let junit = format!("--junitxml={}", xml_path.display());
+    let (with_plugin, _s1) = pacer_with(&python, &suite(), &["-v", "--reruns", "2", &junit], &[]);
     let (native, _s2) = pacer(&["-v", "--reruns", "2"], &[]);
     let runs = format!(
         "{}\n{}\n{}",
@@ -347,6 +350,16 @@ fn outcomes_match_pytest_with_rerunfailures() {
         !with_plugin.stdout.contains("by pacer's worker plugin"),
         "{runs}"
     );
+    // pytest-rerunfailures' reports carry every attempt's output so far:
+    // each JUnit record keeps its own attempt's.
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let always = testcase(&xml, "test_always_fails");
+    let records: Vec<&str> = always.split("<rerunFailure").skip(1).collect();
+    assert_eq!(records.len(), 2, "{always}");
+    let out = |record: &str| record.split("</rerunFailure>").next().unwrap().to_string();
+    assert!(out(records[0]).contains("always attempt 1"), "{always}");
+    assert!(out(records[1]).contains("always attempt 2"), "{always}");
+    assert!(!out(records[1]).contains("always attempt 1"), "{always}");
     // pacer's setting reaches pytest-rerunfailures when the command line has no --reruns.
     let (from_env, _s3) = pacer_with(
         &python,

@@ -157,9 +157,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         _ => code,
     };
     // `--flaky-result fail`: a test that passed only on a rerun fails the run.
-    let code = if code == exit::OK
-        && flaky_result == FlakyResult::Fail
-        && reports.flaky_tests() > 0
+    let code = if code == exit::OK && flaky_result == FlakyResult::Fail && reports.flaky_tests() > 0
     {
         exit::TESTS_FAILED
     } else {
