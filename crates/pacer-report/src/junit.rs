@@ -75,10 +75,6 @@ pub fn check_writable(path: &Path) -> Result<(), JunitError> {
     report_file::check_writable(path).map_err(|e| junit_error(path, e))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
-    report_file::write_atomically(path, bytes).map_err(|e| junit_error(path, e))
-}
-
 fn junit_error(path: &Path, error: FileError) -> JunitError {
     match error {
         FileError::IsDirectory => JunitError::IsDirectory {
@@ -258,8 +254,19 @@ impl Junit {
     /// Writes the report: to a temporary file beside `path`, then renamed
     /// over it.
     pub fn write(&self) -> Result<(), JunitError> {
-        let xml = self.to_report().to_string().map_err(JunitError::Render)?;
-        write_atomically(&self.path, xml.as_bytes())
+        let report = self.to_report();
+        let mut render_error = None;
+        let written = report_file::write_with(&self.path, |out| {
+            report.serialize(out).map_err(|e| {
+                let message = e.to_string();
+                render_error = Some(e);
+                std::io::Error::other(message)
+            })
+        });
+        if let Some(e) = render_error {
+            return Err(JunitError::Render(e));
+        }
+        written.map_err(|e| junit_error(&self.path, e))
     }
 
     fn record(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {

@@ -75,7 +75,8 @@ impl RunReports {
         let mut result = Ok(());
         if let Some(path) = &self.json {
             result = result.and(
-                write_atomically(path, &json::render(&report)).map_err(|e| (ReportKind::Json, e)),
+                report_file::write_with(path, |out| json::write(&report, out))
+                    .map_err(|e| (ReportKind::Json, report_error(path, e))),
             );
         }
         if let Some(path) = &self.html {
