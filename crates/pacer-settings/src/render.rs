@@ -192,6 +192,15 @@ impl Settings {
             if cat.name != crate::DEFAULT_CATEGORY {
                 push("order", json!(cat.order), &s.order);
             }
+            // Shown only where a table sets it; elsewhere `reruns` applies.
+            if let Some((_, n)) = self
+                .reruns
+                .per_category
+                .iter()
+                .find(|(c, _)| *c == cat.name)
+            {
+                push("reruns", json!(n.value), &n.source);
+            }
         }
         for var in &self.worker_env {
             rows.push(SettingRow {
