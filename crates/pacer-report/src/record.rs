@@ -108,7 +108,7 @@ pub struct TestReport {
     pub outcome: String,
     /// Seconds per phase that reported (a passing setup or teardown may be
     /// absent), of the last attempt.
-    pub phases: BTreeMap<String, f64>,
+    pub phases: Phases,
     /// Attempts before the last: pytest-rerunfailures' reruns inside the
     /// worker (or pacer's own `--reruns`), plus pacer's rerun of tests that
     /// failed on HTTP 429.
@@ -124,6 +124,51 @@ pub struct TestReport {
     pub message: Option<String>,
     /// The failure's traceback and captured output, for a failed test.
     pub output: Option<String>,
+}
+
+/// Seconds per phase (`setup` / `call` / `teardown`); a phase that did not
+/// report is absent from the JSON. A struct, not a map: on 50,000 tests a
+/// map per test is tens of megabytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Phases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<f64>,
+}
+
+impl Phases {
+    fn slot(&mut self, phase: Phase) -> &mut Option<f64> {
+        match phase {
+            Phase::Setup => &mut self.setup,
+            Phase::Call => &mut self.call,
+            Phase::Teardown => &mut self.teardown,
+        }
+    }
+
+    /// Adds `secs` to `phase`.
+    pub fn add(&mut self, phase: Phase, secs: f64) {
+        *self.slot(phase).get_or_insert(0.0) += secs;
+    }
+
+    /// Seconds of `phase`, if it reported.
+    pub fn get(&self, phase: Phase) -> Option<f64> {
+        match phase {
+            Phase::Setup => self.setup,
+            Phase::Call => self.call,
+            Phase::Teardown => self.teardown,
+        }
+    }
+
+    fn for_each(&mut self, f: impl Fn(&mut f64)) {
+        for slot in [&mut self.call, &mut self.setup, &mut self.teardown] {
+            if let Some(secs) = slot {
+                f(secs);
+            }
+        }
+    }
 }
 
 /// One failed attempt of a test that ran again.
@@ -267,7 +312,7 @@ impl RunRecord {
                         start: start.max(0.0),
                         end: now,
                         outcome: String::new(),
-                        phases: BTreeMap::new(),
+                        phases: Phases::default(),
                         reruns: 0,
                         flaky: false,
                         attempts: Vec::new(),
@@ -487,7 +532,7 @@ impl RunReport {
         for t in &mut self.tests {
             round(&mut t.start);
             round(&mut t.end);
-            t.phases.values_mut().for_each(round);
+            t.phases.for_each(round);
             for a in &mut t.attempts {
                 round(&mut a.duration);
             }
@@ -565,9 +610,9 @@ fn refresh(test: &mut Test) {
         Some((last, before)) => (*last, before),
         None => (&reports[..], &[][..]),
     };
-    let mut phases = BTreeMap::new();
+    let mut phases = Phases::default();
     for r in last {
-        *phases.entry(r.when.as_str().to_string()).or_insert(0.0) += r.dur;
+        phases.add(r.when, r.dur);
     }
     let outcome = last
         .iter()
