@@ -163,10 +163,11 @@ impl Phases {
     }
 
     fn for_each(&mut self, f: impl Fn(&mut f64)) {
-        for slot in [&mut self.call, &mut self.setup, &mut self.teardown] {
-            if let Some(secs) = slot {
-                f(secs);
-            }
+        for secs in [&mut self.call, &mut self.setup, &mut self.teardown]
+            .into_iter()
+            .flatten()
+        {
+            f(secs);
         }
     }
 }
