@@ -107,7 +107,8 @@ class Delegated:
             reruns = _env_number(RERUNS_ENV, int)
             option.reruns = reruns if reruns else None
         if self.given_delay is None:
-            option.reruns_delay = _env_number(DELAY_ENV, float)
+            # pacer's 0 is "not set": the ini's `reruns_delay` then applies.
+            option.reruns_delay = _env_number(DELAY_ENV, float) or None
         return None
 
 
@@ -192,7 +193,7 @@ class Native:
         else:
             delay = _option(self.config, "reruns_delay")
             if delay is None:
-                delay = _env_number(DELAY_ENV, float)
+                delay = _env_number(DELAY_ENV, float) or None
             if delay is None:
                 try:
                     delay = float(_ini(self.config, "reruns_delay", "") or 0)
