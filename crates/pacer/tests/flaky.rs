@@ -284,6 +284,32 @@ fn reruns_come_from_the_environment_and_per_category_from_the_config() {
     );
 }
 
+#[test]
+fn only_rerun_and_rerun_except_choose_the_failures_to_retry() {
+    let only = ["-v", "-k", "always or fails_once", "--reruns", "2"];
+    let mut args = only.to_vec();
+    args.extend(["--only-rerun", "ValueError"]);
+    let (ours, _state) = pacer(&args, &[]);
+    let out = ours.describe();
+    assert_eq!(
+        words_of(&ours, "::test_always_fails"),
+        ["RERUN", "RERUN", "FAILED"],
+        "{out}"
+    );
+    assert_eq!(words_of(&ours, "::test_fails_once"), ["FAILED"], "{out}");
+
+    let mut args = only.to_vec();
+    args.extend(["--rerun-except", "ValueError"]);
+    let (ours, _state) = pacer(&args, &[]);
+    let out = ours.describe();
+    assert_eq!(words_of(&ours, "::test_always_fails"), ["FAILED"], "{out}");
+    assert_eq!(
+        words_of(&ours, "::test_fails_once"),
+        ["RERUN", "FLAKY"],
+        "{out}"
+    );
+}
+
 fn plugins_python() -> Option<PathBuf> {
     let python = match std::env::var_os("PACER_TEST_PLUGINS_PYTHON") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
