@@ -146,7 +146,6 @@ pub fn charge(tests: &mut [TestReport], calls: &[ProxyCall]) -> Vec<OutsideCalls
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn test(id: &str, worker: &str, start: f64, end: f64) -> TestReport {
         TestReport {
@@ -156,15 +155,7 @@ mod tests {
             start,
             end,
             outcome: "passed".into(),
-            phases: BTreeMap::new(),
-            reruns: 0,
-            message: None,
-            output: None,
-            calls: 0,
-            limiter_wait: 0.0,
-            retries_429: 0,
-            waits: Vec::new(),
-            retry_marks: Vec::new(),
+            ..Default::default()
         }
     }
 

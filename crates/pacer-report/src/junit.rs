@@ -33,12 +33,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pacer_runner::events::{CollectProblem, PhaseReport};
 use pacer_runner::events::{Event, Reporter};
 use pacer_types::{Outcome, Phase};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use crate::report_file::{self, FileError};
 
@@ -71,10 +74,6 @@ pub enum JunitError {
 /// An error here is a usage error, caught before any test runs.
 pub fn check_writable(path: &Path) -> Result<(), JunitError> {
     report_file::check_writable(path).map_err(|e| junit_error(path, e))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JunitError> {
-    report_file::write_atomically(path, bytes).map_err(|e| junit_error(path, e))
 }
 
 fn junit_error(path: &Path, error: FileError) -> JunitError {
@@ -123,10 +122,12 @@ pub struct Junit {
     /// Summed over runs (the 429 rerun reports into the same file).
     elapsed: Duration,
     /// Collection order of every planned test, so the file lists tests as
-    /// pytest would rather than in the order workers finished them.
-    order: HashMap<String, usize>,
-    /// Each planned test's category, for its `category` property.
-    category_of: HashMap<String, String>,
+    /// pytest would rather than in the order workers finished them, and
+    /// its category (for its `category` property), in one map: on 50,000
+    /// tests every copy of every id is megabytes.
+    planned: HashMap<String, (usize, Option<Arc<str>>)>,
+    /// The categories' names, shared by their tests.
+    category_names: Vec<Arc<str>>,
     tests: Vec<TestRecord>,
     by_id: HashMap<String, usize>,
     problems: Vec<CollectProblem>,
@@ -138,7 +139,7 @@ pub struct Junit {
 struct TestRecord {
     id: String,
     worker: String,
-    category: Option<String>,
+    category: Option<Arc<str>>,
     reports: Vec<PhaseReport>,
 }
 
@@ -151,8 +152,8 @@ impl Junit {
             prefix: None,
             started: None,
             elapsed: Duration::ZERO,
-            order: HashMap::new(),
-            category_of: HashMap::new(),
+            planned: HashMap::new(),
+            category_names: Vec::new(),
             tests: Vec::new(),
             by_id: HashMap::new(),
             problems: Vec::new(),
@@ -191,7 +192,8 @@ impl Junit {
     /// The report as it stands.
     pub fn to_report(&self) -> Report {
         let mut counts = Counts::default();
-        let mut cases = Vec::new();
+        // Sized once: on 50,000 tests a doubling vector wastes megabytes.
+        let mut cases = Vec::with_capacity(self.problems.len() + self.tests.len());
         for problem in &self.problems {
             let mut case = collect_case(problem, &mut counts);
             let file = problem.id.split("::").next().unwrap_or(&problem.id);
@@ -200,7 +202,7 @@ impl Junit {
         }
         let mut tests: Vec<&TestRecord> = self.tests.iter().collect();
         // Tests pytest never planned (none expected) go last, in finish order.
-        tests.sort_by_key(|t| self.order.get(&t.id).copied().unwrap_or(usize::MAX));
+        tests.sort_by_key(|t| self.planned.get(&t.id).map_or(usize::MAX, |p| p.0));
         for test in tests {
             let location = test
                 .reports
@@ -214,7 +216,9 @@ impl Junit {
         }
 
         let mut suite = TestSuite::new(self.suite_name.as_str());
-        suite.add_test_cases(cases);
+        // Moved in, not copied case by case (`add_test_cases`): the
+        // counters are pytest's, set below.
+        suite.test_cases = cases;
         // pytest's counters, not quick-junit's per-element ones: they differ
         // when one test yields two elements, and pytest says `skipped`.
         suite.tests = counts.tests();
@@ -256,8 +260,19 @@ impl Junit {
     /// Writes the report: to a temporary file beside `path`, then renamed
     /// over it.
     pub fn write(&self) -> Result<(), JunitError> {
-        let xml = self.to_report().to_string().map_err(JunitError::Render)?;
-        write_atomically(&self.path, xml.as_bytes())
+        let report = self.to_report();
+        let mut render_error = None;
+        let written = report_file::write_with(&self.path, |out| {
+            report.serialize(out).map_err(|e| {
+                let message = e.to_string();
+                render_error = Some(e);
+                std::io::Error::other(message)
+            })
+        });
+        if let Some(e) = render_error {
+            return Err(JunitError::Render(e));
+        }
+        written.map_err(|e| junit_error(&self.path, e))
     }
 
     fn record(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
@@ -276,7 +291,7 @@ impl Junit {
                 self.tests.push(TestRecord {
                     id: id.to_string(),
                     worker: worker.to_string(),
-                    category: self.category_of.get(id).cloned(),
+                    category: self.planned.get(id).and_then(|p| p.1.clone()),
                     reports: reports.to_vec(),
                 });
             }
@@ -292,11 +307,20 @@ impl Reporter for Junit {
             }
             Event::Planned { tests, categories } => {
                 for test in tests {
-                    let next = self.order.len();
-                    self.order.entry(test.id.clone()).or_insert(next);
-                    if let Some(category) = categories.get(test.category) {
-                        self.category_of
-                            .insert(test.id.clone(), category.name.clone());
+                    let category = categories.get(test.category).map(|c| {
+                        match self.category_names.iter().find(|n| ***n == *c.name) {
+                            Some(name) => name.clone(),
+                            None => {
+                                let name: Arc<str> = c.name.as_str().into();
+                                self.category_names.push(name.clone());
+                                name
+                            }
+                        }
+                    });
+                    let next = self.planned.len();
+                    let entry = self.planned.entry(test.id.clone()).or_insert((next, None));
+                    if category.is_some() {
+                        entry.1 = category;
                     }
                 }
             }
@@ -374,7 +398,7 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
         case.set_classname(classname.as_str());
         case.add_property(Property::new("worker", test.worker.as_str()));
         if let Some(category) = &test.category {
-            case.add_property(Property::new("category", category.as_str()));
+            case.add_property(Property::new("category", &**category));
         }
         Building {
             case,
@@ -385,7 +409,25 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
     };
     let mut cases = vec![open()];
     let mut call_failed = false;
-    for report in &test.reports {
+    // Attempts a rerun threw away become nextest's records in the counted
+    // attempt's element: `<flakyFailure>` when it passed in the end,
+    // `<rerunFailure>` when it failed again.
+    let tries = crate::record::attempts(&test.reports);
+    let (last, before) = match tries.split_last() {
+        Some((last, before)) => (*last, before),
+        None => (&test.reports[..], &[][..]),
+    };
+    // pytest-rerunfailures' reports hold the output of every attempt so
+    // far; each record keeps only what its own attempt added.
+    let mut seen: &[(String, String)] = &[];
+    let mut reruns = Vec::new();
+    for attempt in before {
+        reruns.push(rerun_record(attempt, seen));
+        if let Some(last) = attempt.iter().rev().find(|r| !r.sections.is_empty()) {
+            seen = &last.sections;
+        }
+    }
+    for report in last {
         let current = cases.last().expect("one case at least");
         let adds_element = report.outcome != Outcome::Passed;
         if report.outcome == Outcome::Failed && report.when == Phase::Teardown && call_failed {
@@ -444,7 +486,80 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
             Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
         }
     }
+    if !reruns.is_empty() {
+        match &mut cases[0].case.status {
+            TestCaseStatus::Success { flaky_runs } => flaky_runs.extend(reruns),
+            TestCaseStatus::NonSuccess {
+                reruns: records, ..
+            } => records.extend(reruns),
+            TestCaseStatus::Skipped { .. } => {}
+        }
+    }
     cases.into_iter().map(Building::finish).collect()
+}
+
+/// One failed attempt as nextest records it: its failure's message, type
+/// and traceback, and the attempt's own captured output.
+fn rerun_record(attempt: &[PhaseReport], seen: &[(String, String)]) -> TestRerun {
+    let failed = attempt
+        .iter()
+        .find(|r| r.outcome == Outcome::Rerun || r.outcome.is_failed());
+    let kind = match failed {
+        Some(r) if r.when != Phase::Call => NonSuccessKind::Error,
+        _ => NonSuccessKind::Failure,
+    };
+    let mut record = TestRerun::new(kind);
+    record.set_time(Duration::from_secs_f64(
+        attempt.iter().map(|r| r.dur).sum::<f64>().max(0.0),
+    ));
+    if let Some(report) = failed {
+        let message = report.msg.clone().unwrap_or_default();
+        record.set_type(failure_type(&message));
+        record.set_message(message);
+        let text = plain(report.longrepr.as_deref().unwrap_or_default());
+        if !text.is_empty() {
+            record.set_stack_trace(text);
+        }
+    }
+    let mut output = Building {
+        case: TestCase::new("", TestCaseStatus::success()),
+        dur: 0.0,
+        out: String::new(),
+        err: String::new(),
+    };
+    for report in attempt {
+        let own = report
+            .sections
+            .strip_prefix(seen)
+            .filter(|_| !seen.is_empty())
+            .unwrap_or(&report.sections);
+        output.add_sections(own);
+    }
+    if !output.out.is_empty() {
+        record.set_system_out(output.out);
+    }
+    if !output.err.is_empty() {
+        record.set_system_err(output.err);
+    }
+    record
+}
+
+/// The exception's type as pytest's crash message names it
+/// (`ValueError: bad`); a bare `assert` is an `AssertionError`.
+fn failure_type(message: &str) -> String {
+    let head = message.split(": ").next().unwrap_or_default();
+    let is_name = !head.is_empty()
+        && head != message
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    if is_name {
+        head.to_string()
+    } else if message.starts_with("assert") {
+        "AssertionError".to_string()
+    } else {
+        "failure".to_string()
+    }
 }
 
 /// A `<testcase>` and what it gathers until it is done.
@@ -778,6 +893,48 @@ mod tests {
             xml.contains("failed on teardown with &quot;late&quot;"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn failed_attempts_become_nextests_flaky_and_rerun_records() {
+        let rerun = |msg: &str, out: &str| PhaseReport {
+            outcome: Outcome::Rerun,
+            cat: pacer_types::Status::parse("rerun"),
+            sections: vec![("Captured stdout call".into(), out.into())],
+            ..failed("call", msg)
+        };
+        let mut flaky_pass = phase("call", "passed");
+        flaky_pass.cat = Some(pacer_types::Status::Flaky);
+        let xml = xml_of(&[
+            (
+                "t.py::test_flaky",
+                vec![rerun("ValueError: first", "try 1\n"), flaky_pass],
+            ),
+            (
+                "t.py::test_broken",
+                vec![
+                    rerun("assert 0", "one\n"),
+                    rerun("assert 0", "two\n"),
+                    failed("call", "assert 0"),
+                ],
+            ),
+        ]);
+        assert!(
+            xml.contains(
+                r#"<flakyFailure time="0.250" message="ValueError: first" type="ValueError">"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("try 1"), "{xml}");
+        assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
+        assert!(xml.contains(r#"type="AssertionError""#), "{xml}");
+        assert!(
+            xml.contains(r#"tests="2" disabled="0" errors="0" failures="1""#),
+            "{xml}"
+        );
+        assert_eq!(failure_type("assert x"), "AssertionError");
+        assert_eq!(failure_type("Failed: no"), "Failed");
+        assert_eq!(failure_type("worker crashed (signal 11)"), "failure");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use pacer_runner::events::PhaseReport;
 use pacer_runner::events::{Event, Reporter};
-use pacer_types::{Outcome, Status};
+use pacer_types::{Outcome, Phase, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::calls::{charge, OutsideCalls, ProxyCall};
@@ -113,10 +113,18 @@ pub struct TestReport {
     pub outcome: String,
     /// Seconds per phase that reported (a passing setup or teardown may be
     /// absent), of the last attempt.
-    pub phases: BTreeMap<String, f64>,
+    pub phases: Phases,
     /// Attempts before the last: pytest-rerunfailures' reruns inside the
-    /// worker, plus pacer's own rerun of tests that failed on HTTP 429.
+    /// worker (or pacer's own `--reruns`), plus pacer's rerun of tests that
+    /// failed on HTTP 429.
     pub reruns: usize,
+    /// Passed after failed attempts (its `outcome` is then `flaky`).
+    #[serde(default)]
+    pub flaky: bool,
+    /// The failed attempts the worker retried, in order (the last,
+    /// counted attempt is the test's own `outcome`, `phases`, `message`).
+    #[serde(default)]
+    pub attempts: Vec<AttemptReport>,
     /// The failure's message, for a failed test.
     pub message: Option<String>,
     /// The failure's traceback and captured output, for a failed test.
@@ -136,6 +144,66 @@ pub struct TestReport {
     /// When each retry after a 429 was decided (seconds since the run started).
     #[serde(default)]
     pub retry_marks: Vec<f64>,
+}
+
+/// Seconds per phase (`setup` / `call` / `teardown`); a phase that did not
+/// report is absent from the JSON. A struct, not a map: on 50,000 tests a
+/// map per test is tens of megabytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Phases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<f64>,
+}
+
+impl Phases {
+    fn slot(&mut self, phase: Phase) -> &mut Option<f64> {
+        match phase {
+            Phase::Setup => &mut self.setup,
+            Phase::Call => &mut self.call,
+            Phase::Teardown => &mut self.teardown,
+        }
+    }
+
+    /// Adds `secs` to `phase`.
+    pub fn add(&mut self, phase: Phase, secs: f64) {
+        *self.slot(phase).get_or_insert(0.0) += secs;
+    }
+
+    /// Seconds of `phase`, if it reported.
+    pub fn get(&self, phase: Phase) -> Option<f64> {
+        match phase {
+            Phase::Setup => self.setup,
+            Phase::Call => self.call,
+            Phase::Teardown => self.teardown,
+        }
+    }
+
+    fn for_each(&mut self, f: impl Fn(&mut f64)) {
+        for secs in [&mut self.call, &mut self.setup, &mut self.teardown]
+            .into_iter()
+            .flatten()
+        {
+            f(secs);
+        }
+    }
+}
+
+/// One failed attempt of a test that ran again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptReport {
+    /// 1 for the first attempt.
+    pub attempt: usize,
+    /// The phase that failed: `setup`, `call` or `teardown`.
+    pub when: String,
+    /// Seconds its phases took.
+    pub duration: f64,
+    pub message: Option<String>,
+    /// Its traceback and captured output.
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -237,6 +305,11 @@ impl RunRecord {
         self.finished
     }
 
+    /// How many tests passed after failed attempts, as the run stands.
+    pub fn flaky_tests(&self) -> usize {
+        self.tests.iter().filter(|t| t.report.flaky).count()
+    }
+
     /// The run's exit code as pacer ends with it (after the 429 rerun).
     pub fn set_exit_code(&mut self, code: i32) {
         self.exit_code = Some(code);
@@ -280,8 +353,10 @@ impl RunRecord {
                         start: start.max(0.0),
                         end: now,
                         outcome: String::new(),
-                        phases: BTreeMap::new(),
+                        phases: Phases::default(),
                         reruns: 0,
+                        flaky: false,
+                        attempts: Vec::new(),
                         message: None,
                         output: None,
                         calls: 0,
@@ -505,7 +580,10 @@ impl RunReport {
         for t in &mut self.tests {
             round(&mut t.start);
             round(&mut t.end);
-            t.phases.values_mut().for_each(round);
+            t.phases.for_each(round);
+            for a in &mut t.attempts {
+                round(&mut a.duration);
+            }
             round(&mut t.limiter_wait);
             t.waits.iter_mut().flatten().for_each(round);
             t.retry_marks.iter_mut().for_each(round);
@@ -522,29 +600,73 @@ fn spent(reports: &[PhaseReport]) -> f64 {
 }
 
 /// How many times a test ran in these reports: once, plus once per attempt
-/// pytest-rerunfailures threw away (one `rerun` report each).
+/// a rerun threw away.
 fn test_attempts(reports: &[PhaseReport]) -> usize {
-    1 + reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Rerun)
-        .count()
+    attempts(reports).len().max(1)
+}
+
+/// A test's reports cut into attempts (pytest-rerunfailures', or pacer's
+/// own reruns): a phase that does not come after the one before starts the
+/// next attempt (passing setups and teardowns are not sent, so a retried
+/// call is followed by the next call), and so does a call after a retried
+/// setup. Each attempt but the last holds a `rerun` report.
+pub fn attempts(reports: &[PhaseReport]) -> Vec<&[PhaseReport]> {
+    let order = |p: Phase| match p {
+        Phase::Setup => 0,
+        Phase::Call => 1,
+        Phase::Teardown => 2,
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..reports.len() {
+        let retried = reports[start..i]
+            .iter()
+            .any(|r| r.outcome == Outcome::Rerun);
+        let previous = &reports[i - 1];
+        let after_failed_setup =
+            previous.when == Phase::Setup && previous.outcome == Outcome::Rerun;
+        if retried && (after_failed_setup || order(reports[i].when) <= order(previous.when)) {
+            out.push(&reports[start..i]);
+            start = i;
+        }
+    }
+    if start < reports.len() {
+        out.push(&reports[start..]);
+    }
+    out
+}
+
+/// A failure's text as the reports keep it: the traceback, then the
+/// captured output of every phase, as pytest's sections show it.
+fn failure_text(failing: &[&PhaseReport], phases: &[PhaseReport]) -> String {
+    let mut text = String::new();
+    for r in failing {
+        if let Some(longrepr) = &r.longrepr {
+            text.push_str(&plain(longrepr));
+            text.push('\n');
+        }
+    }
+    for (title, body) in phases.iter().flat_map(|r| &r.sections) {
+        text.push_str(&format!("----- {title} -----\n{body}"));
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// Recomputes a test's outcome, phases, reruns and failure text from its
 /// phase reports.
 fn refresh(test: &mut Test) {
     let reports = &test.reports;
-    // pytest-rerunfailures sends each failed attempt as `rerun` reports;
-    // the attempt after the last of them is the one that counts.
-    let last_rerun = reports.iter().rposition(|r| r.outcome == Outcome::Rerun);
-    let reruns = test_attempts(reports) - 1;
-    let last = match last_rerun {
-        Some(i) => &reports[i + 1..],
-        None => &reports[..],
+    let tries = attempts(reports);
+    let (last, before) = match tries.split_last() {
+        Some((last, before)) => (*last, before),
+        None => (&reports[..], &[][..]),
     };
-    let mut phases = BTreeMap::new();
+    let mut phases = Phases::default();
     for r in last {
-        *phases.entry(r.when.as_str().to_string()).or_insert(0.0) += r.dur;
+        phases.add(r.when, r.dur);
     }
     let outcome = last
         .iter()
@@ -554,26 +676,31 @@ fn refresh(test: &mut Test) {
         .unwrap_or_else(|| "passed".to_string());
     let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
     let message = failing.iter().find_map(|r| r.msg.clone());
-    let output = (!failing.is_empty()).then(|| {
-        let mut text = String::new();
-        for r in &failing {
-            if let Some(longrepr) = &r.longrepr {
-                text.push_str(&plain(longrepr));
-                text.push('\n');
+    let output = (!failing.is_empty()).then(|| failure_text(&failing, last));
+    test.report.attempts = before
+        .iter()
+        .enumerate()
+        .map(|(i, attempt)| {
+            let failed: Vec<&PhaseReport> = attempt
+                .iter()
+                .filter(|r| r.outcome == Outcome::Rerun || r.outcome.is_failed())
+                .collect();
+            AttemptReport {
+                attempt: i + 1,
+                when: failed
+                    .first()
+                    .map_or("call", |r| r.when.as_str())
+                    .to_string(),
+                duration: spent(attempt),
+                message: failed.iter().find_map(|r| r.msg.clone()),
+                output: Some(failure_text(&failed, attempt)).filter(|t| !t.is_empty()),
             }
-        }
-        // The captured output of every phase, as pytest's sections show it.
-        for (title, body) in last.iter().flat_map(|r| &r.sections) {
-            text.push_str(&format!("----- {title} -----\n{body}"));
-            if !body.ends_with('\n') {
-                text.push('\n');
-            }
-        }
-        text
-    });
+        })
+        .collect();
+    test.report.flaky = last.iter().any(|r| r.cat == Some(Status::Flaky));
     test.report.outcome = outcome;
     test.report.phases = phases;
-    test.report.reruns = reruns + test.pacer_reruns;
+    test.report.reruns = before.len() + test.pacer_reruns;
     test.report.message = message;
     test.report.output = output;
 }
@@ -588,4 +715,49 @@ fn worker_number(worker: &str) -> usize {
 
 fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(when: Phase, outcome: Outcome) -> PhaseReport {
+        PhaseReport {
+            when,
+            outcome,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reports_cut_into_attempts_where_a_retried_phase_starts_again() {
+        use Outcome::{Failed, Passed, Rerun};
+        use Phase::{Call, Setup, Teardown};
+        let sizes = |reports: &[PhaseReport]| -> Vec<usize> {
+            attempts(reports).iter().map(|a| a.len()).collect()
+        };
+        // Call retried twice, then passed.
+        let calls = [
+            report(Call, Rerun),
+            report(Call, Rerun),
+            report(Call, Passed),
+        ];
+        assert_eq!(sizes(&calls), [1, 1, 1]);
+        // A retried setup, then the call that passed.
+        assert_eq!(sizes(&[report(Setup, Rerun), report(Call, Passed)]), [1, 1]);
+        // A retried call with its teardown, then a failed call and teardown.
+        let both = [
+            report(Call, Rerun),
+            report(Teardown, Rerun),
+            report(Call, Failed),
+            report(Teardown, Failed),
+        ];
+        assert_eq!(sizes(&both), [2, 2]);
+        // No rerun: one attempt, however many phases.
+        assert_eq!(
+            sizes(&[report(Call, Failed), report(Teardown, Failed)]),
+            [2]
+        );
+        assert!(attempts(&[]).is_empty());
+    }
 }

@@ -25,12 +25,22 @@ pub(crate) fn check_writable(path: &Path) -> Result<(), FileError> {
 }
 
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_with(path, |out| out.write_all(bytes))
+}
+
+/// As [`write_atomically`], the report written by `write` straight into
+/// the file: a 50,000-test report is never a string in memory too.
+pub(crate) fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), FileError> {
     prepare_folder(path)?;
     let temp = temp_path(path, "tmp");
     let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
+        .and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
         })
         .and_then(|()| std::fs::rename(&temp, path));
     written.map_err(|source| {

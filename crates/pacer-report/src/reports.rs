@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use pacer_runner::events::{Event, Reporter};
+use pacer_types::Status;
 
 use crate::github::Github;
 use crate::record::RunRecord;
@@ -48,6 +49,9 @@ pub struct RunReports {
     written: Option<Result<(), (ReportKind, ReportError)>>,
     /// GitHub Actions' step summary, written with the files.
     github: Option<Github>,
+    /// Tests whose last result was flaky, counted whether or not a report
+    /// is wanted (`--flaky-result fail` needs them).
+    flaky: std::collections::HashSet<String>,
 }
 
 impl RunReports {
@@ -58,6 +62,7 @@ impl RunReports {
             html,
             written: None,
             github: None,
+            flaky: Default::default(),
         }
     }
 
@@ -107,7 +112,8 @@ impl RunReports {
         let mut result = Ok(());
         if let Some(path) = &self.json {
             result = result.and(
-                write_atomically(path, &json::render(&report)).map_err(|e| (ReportKind::Json, e)),
+                report_file::write_with(path, |out| json::write(&report, out))
+                    .map_err(|e| (ReportKind::Json, report_error(path, e))),
             );
         }
         if let Some(path) = &self.html {
@@ -118,6 +124,11 @@ impl RunReports {
         self.written = Some(result);
     }
 
+    /// How many tests passed only after failed attempts.
+    pub fn flaky_tests(&self) -> usize {
+        self.flaky.len()
+    }
+
     /// The outcome of the last write; `None` when nothing was written.
     pub fn take_result(&mut self) -> Option<Result<(), (ReportKind, ReportError)>> {
         self.written.take()
@@ -126,7 +137,20 @@ impl RunReports {
 
 impl Reporter for RunReports {
     fn report(&mut self, event: Event<'_>) {
-        self.record.report(event);
+        if let Event::TestFinished { id, reports, .. } = event {
+            // A test run again (the 429 rerun) counts by its last result.
+            if reports.iter().any(|r| r.cat == Some(Status::Flaky)) {
+                self.flaky.insert(id.to_string());
+            } else {
+                self.flaky.remove(id);
+            }
+        }
+        // The record holds every test's reports: only kept when a report
+        // or the step summary will be written (on 50,000 tests it is tens
+        // of megabytes).
+        if self.wanted() || self.github.is_some() {
+            self.record.report(event);
+        }
         if let Some(github) = &mut self.github {
             github.observe(event);
         }

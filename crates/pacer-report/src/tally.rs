@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-/// pytest's order of outcome words in the final line; others follow in first-seen order.
-const KNOWN: [&str; 8] = [
+/// pytest's order of outcome words in the final line (with pacer's `flaky`
+/// after `passed`); others follow in first-seen order.
+const KNOWN: [&str; 9] = [
     "failed",
     "passed",
+    "flaky",
     "skipped",
     "deselected",
     "xfailed",

@@ -20,7 +20,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pacer_runner::events::{CollectProblem, Hello, PhaseReport};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
-use pacer_types::{Outcome, Phase, Status};
+use pacer_types::{FlakyResult, Outcome, Phase, Status};
 
 pub use crate::options::{TbStyle, TerminalOptions};
 use crate::tally::{format_elapsed, sep, Tally};
@@ -113,6 +113,11 @@ pub struct Terminal<W: Write> {
     passes: Vec<(String, PhaseReport)>,
     xfails: Vec<(String, PhaseReport)>,
     xpasses: Vec<(String, PhaseReport)>,
+    /// Tests that passed after failed attempts: (node id, the attempt that
+    /// passed, the first failure's message).
+    flaky: Vec<(String, usize, Option<String>)>,
+    /// `--flaky-result fail`: flakiness paints the run red.
+    flaky_result: FlakyResult,
     /// Captured output of passing teardowns, by node id: pytest prints it
     /// after the test's failure or pass section.
     teardown_sections: HashMap<String, Vec<(String, String)>>,
@@ -144,6 +149,8 @@ impl<W: Write> Terminal<W> {
             passes: Vec::new(),
             xfails: Vec::new(),
             xpasses: Vec::new(),
+            flaky: Vec::new(),
+            flaky_result: FlakyResult::Pass,
             teardown_sections: HashMap::new(),
             timings: Vec::new(),
             warnings: Vec::new(),
@@ -154,6 +161,13 @@ impl<W: Write> Terminal<W> {
             plugin_reports: Vec::new(),
             github_progress: None,
         }
+    }
+
+    /// `--flaky-result`: with `fail`, a flaky test colours the run as a
+    /// failure would (pacer's exit code is then 1).
+    pub fn with_flaky_result(mut self, result: FlakyResult) -> Self {
+        self.flaky_result = result;
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -335,9 +349,13 @@ impl<W: Write> Terminal<W> {
     /// pytest's `_determine_main_color`, as the run stands.
     fn main_color(&self, last: bool) -> &'static str {
         let has = |status: Status| self.tally.get(status.as_str()) > 0;
-        if has(Status::Failed) || has(Status::Error) {
+        let flaky_fails = self.flaky_result == FlakyResult::Fail && has(Status::Flaky);
+        if has(Status::Failed) || has(Status::Error) || flaky_fails {
             RED
-        } else if self.tally.get("warnings") > 0 || has(Status::XPassed) || self.tally.has_unknown()
+        } else if self.tally.get("warnings") > 0
+            || has(Status::XPassed)
+            || has(Status::Flaky)
+            || self.tally.has_unknown()
         {
             YELLOW
         } else if has(Status::Passed) || !last {
@@ -359,7 +377,11 @@ impl<W: Write> Terminal<W> {
         let shown = reports.iter().filter(|r| r.cat.is_some()).count();
         let mut nth = 0;
         for report in reports {
-            self.timings.push((report.dur, report.when, id.to_string()));
+            // Kept only when asked for: on a 50,000-test run every copy
+            // of every report is megabytes.
+            if self.options.durations.is_some() {
+                self.timings.push((report.dur, report.when, id.to_string()));
+            }
             if let Some(records) = &report.live_log {
                 self.live_log(report.when, records);
             }
@@ -391,7 +413,15 @@ impl<W: Write> Terminal<W> {
                 self.xpasses.push(entry());
             } else if report.outcome == Outcome::Skipped {
                 self.skips.push(entry());
-            } else if *status == Status::Passed {
+            } else if *status == Status::Flaky {
+                let tries = crate::record::attempts(reports);
+                let first = tries
+                    .first()
+                    .and_then(|a| a.iter().find_map(|r| r.msg.clone()));
+                self.flaky.push((id.to_string(), tries.len(), first));
+            } else if *status == Status::Passed
+                && (self.options.wants('p') || self.options.wants('P'))
+            {
                 self.passes.push(entry());
             }
             nth += 1;
@@ -444,7 +474,7 @@ impl<W: Write> Terminal<W> {
         last: bool,
     ) {
         let percent = Self::percent(finished, total);
-        let word_color = if report.xfail.is_some() {
+        let word_color = if report.xfail.is_some() || report.cat == Some(Status::Flaky) {
             YELLOW
         } else {
             match report.outcome {
@@ -479,6 +509,7 @@ impl<W: Write> Terminal<W> {
             Some(Status::XFailed) => "x",
             Some(Status::XPassed) => "X",
             Some(Status::Error) => "E",
+            Some(Status::Flaky) => "f",
             Some(Status::Other(word)) => word.get(..1).unwrap_or("?"),
             None => "?",
         };
@@ -728,7 +759,10 @@ impl<W: Write> Terminal<W> {
         let mut plain = Vec::new();
         for (category, n) in self.tally.ordered() {
             let text = crate::tally::plural(n, &category);
-            let color = color_for(&category);
+            let color = match Status::parse(&category) {
+                Some(Status::Flaky) if self.flaky_result == FlakyResult::Fail => RED,
+                _ => color_for(&category),
+            };
             let codes: &[&str] = if color == main {
                 &[color, BOLD]
             } else {
@@ -890,6 +924,16 @@ impl<W: Write> Terminal<W> {
                             &failure.id,
                             failure.report.msg.as_ref(),
                         ));
+                    }
+                    // pacer's: a flaky test failed before it passed.
+                    for (id, attempt, first) in &self.flaky {
+                        let message = match first {
+                            Some(first) => {
+                                format!("passed on attempt {attempt} (attempt 1: {first})")
+                            }
+                            None => format!("passed on attempt {attempt}"),
+                        };
+                        lines.push(self.simple_line("FLAKY", YELLOW, id, Some(&message)));
                     }
                 }
                 'E' => {

@@ -77,7 +77,8 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             Some(Status::Other("rerun".into())),
             0.2,
         ),
-        phase(Phase::Call, Outcome::Passed, Some(Status::Passed), 0.3),
+        // The worker names the final pass of a retried test `flaky`.
+        phase(Phase::Call, Outcome::Passed, Some(Status::Flaky), 0.3),
     ];
     let on_429 = [PhaseReport {
         msg: Some("HTTPError: 429 Too Many Requests".into()),
@@ -218,7 +219,11 @@ fn the_record_of_a_run_with_reruns() {
         .iter()
         .find(|t| t.id.ends_with("test_flaky"))
         .unwrap();
-    assert_eq!((flaky.outcome.as_str(), flaky.reruns), ("passed", 1));
+    assert_eq!(
+        (flaky.outcome.as_str(), flaky.reruns, flaky.flaky),
+        ("flaky", 1, true)
+    );
+    assert_eq!(flaky.attempts.len(), 1);
     let on_429 = report
         .tests
         .iter()

@@ -118,13 +118,17 @@ fn tests() -> Vec<(&'static str, Vec<PhaseReport>)> {
         (
             "tests/test_b.py::test_flaky",
             vec![
-                phase(
-                    Phase::Call,
-                    Outcome::Rerun,
-                    Some(Status::Other("rerun".into())),
-                    "RERUN",
-                ),
-                phase(Phase::Call, Outcome::Passed, Some(Status::Passed), "PASSED"),
+                PhaseReport {
+                    msg: Some("ConnectionError: reset".into()),
+                    ..phase(
+                        Phase::Call,
+                        Outcome::Rerun,
+                        Some(Status::Other("rerun".into())),
+                        "RERUN",
+                    )
+                },
+                // The worker names the final pass of a retried test.
+                phase(Phase::Call, Outcome::Passed, Some(Status::Flaky), "FLAKY"),
             ],
         ),
     ]

@@ -47,6 +47,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../python/pacer_worker/reports.py"),
     ),
     (
+        "reruns.py",
+        include_str!("../python/pacer_worker/reruns.py"),
+    ),
+    (
         "worker.py",
         include_str!("../python/pacer_worker/worker.py"),
     ),

@@ -52,6 +52,8 @@ pub struct CliOverrides {
     pub collect_timeout: Option<String>,
     /// `--exit-grace SECONDS`, raw.
     pub exit_grace: Option<String>,
+    /// `--flaky-result pass|fail`, raw.
+    pub flaky_result: Option<String>,
 }
 
 /// Rate-limit flags (raw text, validated here), applied to every upstream.
@@ -93,6 +95,7 @@ pub mod flags {
     pub const TIMEOUT: &str = "--timeout";
     pub const COLLECT_TIMEOUT: &str = "--collect-timeout";
     pub const EXIT_GRACE: &str = "--exit-grace";
+    pub const FLAKY_RESULT: &str = "--flaky-result";
     pub const NO_RATE_LIMIT: &str = "--no-rate-limit";
     pub const RATE: &str = "--rate";
     pub const BURST: &str = "--burst";

@@ -180,6 +180,24 @@ pub const EXIT_GRACE: EnvVar = read!(
     "exit_grace",
     "seconds a worker may take to exit after its last test before its stacks are dumped and it is killed"
 );
+pub const RERUNS: EnvVar = read!(
+    "PACER_RERUNS",
+    None,
+    "reruns",
+    "rerun a failing test up to N times (pytest-rerunfailures' `--reruns`); also set for each category's tests"
+);
+pub const RERUNS_DELAY: EnvVar = read!(
+    "PACER_RERUNS_DELAY",
+    None,
+    "reruns_delay",
+    "seconds to wait before each rerun"
+);
+pub const FLAKY_RESULT: EnvVar = read!(
+    "PACER_FLAKY_RESULT",
+    None,
+    "flaky_result",
+    "what a test that passed after failing means for the run: `pass` or `fail`"
+);
 pub const RATE_LIMITED: EnvVar = read!(
     "PACER_RATE_LIMITED",
     Some("PYTEST_RATE_LIMITED"),
@@ -262,6 +280,9 @@ pub const ENV_VARS: &[EnvVar] = &[
     TIMEOUT,
     COLLECT_TIMEOUT,
     EXIT_GRACE,
+    RERUNS,
+    RERUNS_DELAY,
+    FLAKY_RESULT,
     RATE_LIMITED,
     RATE,
     BURST,

@@ -15,6 +15,16 @@ use crate::source::{Source, Sourced};
 use crate::toml_reader::Table;
 use crate::values::{invalid, positive, seconds, status};
 use crate::workers::Workers;
+use pacer_types::FlakyResult;
+
+/// `pass` or `fail` (nextest's `--flaky-result`).
+pub(crate) fn parse_flaky_result(
+    text: &str,
+    origin: &Source,
+) -> Result<FlakyResult, SettingsError> {
+    text.parse()
+        .map_err(|_| invalid("flaky_result", text, "`pass` or `fail`", origin))
+}
 
 /// The keys allowed directly under `[tool.pacer]`.
 pub const PACER_KEYS: &[&str] = &[
@@ -30,6 +40,9 @@ pub const PACER_KEYS: &[&str] = &[
     "timeout",
     "collect_timeout",
     "exit_grace",
+    "reruns",
+    "reruns_delay",
+    "flaky_result",
     "pytest_args",
     "categories",
     "rate_limit",
@@ -82,6 +95,7 @@ pub const CATEGORY_KEYS: &[&str] = &[
     "exclusive",
     "order",
     "description",
+    "reruns",
 ];
 
 /// Changes a file makes to one category (built in or new).
@@ -97,6 +111,7 @@ pub(crate) struct CategoryPatch {
     pub rate_limited: Option<Sourced<bool>>,
     pub exclusive: Option<Sourced<bool>>,
     pub order: Option<Sourced<i64>>,
+    pub reruns: Option<Sourced<u32>>,
 }
 
 /// An upstream as written in a file.
@@ -124,6 +139,9 @@ pub(crate) struct FileConfig {
     pub timeout: Option<Sourced<Option<Duration>>>,
     pub collect_timeout: Option<Sourced<Option<Duration>>>,
     pub exit_grace: Option<Sourced<Duration>>,
+    pub reruns: Option<Sourced<u32>>,
+    pub reruns_delay: Option<Sourced<Duration>>,
+    pub flaky_result: Option<Sourced<FlakyResult>>,
     pub pytest_args: Option<Sourced<Vec<String>>>,
     pub rate_limit_enabled: Option<Sourced<bool>>,
     pub rate_limit: RateLimitLayer,
@@ -183,6 +201,17 @@ impl FileConfig {
                 seconds(v, "collect_timeout", o).map(|d| (!d.is_zero()).then_some(d))
             })?,
             exit_grace: checked(t.number("exit_grace")?, |v, o| seconds(v, "exit_grace", o))?,
+            reruns: checked(t.int("reruns")?, at_least(0, "reruns"))?,
+            reruns_delay: checked(t.number("reruns_delay")?, |v, o| {
+                seconds(v, "reruns_delay", o)
+            })?,
+            flaky_result: match t.string("flaky_result")? {
+                None => None,
+                Some(s) => Some(Sourced::new(
+                    parse_flaky_result(&s.value, &s.source)?,
+                    s.source,
+                )),
+            },
             pytest_args: t.strings("pytest_args")?,
             ..FileConfig::default()
         };
@@ -231,6 +260,7 @@ impl FileConfig {
                     rate_limited: c.bool("rate_limited")?,
                     exclusive: c.bool("exclusive")?,
                     order: c.int("order")?,
+                    reruns: checked(c.int("reruns")?, at_least(0, "reruns"))?,
                 });
             }
         }

@@ -53,6 +53,6 @@ pub use project::{find_project_root, ROOT_MARKERS};
 pub use pytest_env::WorkerEnvVar;
 pub use rate_limit::{upstream_env_var, RateLimit, RateLimitSources, Upstream, RATE_LIMIT_KEYS};
 pub use render::SettingRow;
-pub use settings::{ConfigFile, Selection, Settings};
+pub use settings::{ConfigFile, Reruns, Selection, Settings};
 pub use source::{Source, Sourced};
 pub use workers::Workers;

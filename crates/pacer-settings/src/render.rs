@@ -144,6 +144,21 @@ impl Settings {
             &self.exit_grace.source,
         );
         push(
+            "reruns",
+            json!(self.reruns.count.value),
+            &self.reruns.count.source,
+        );
+        push(
+            "reruns_delay",
+            secs(self.reruns.delay.value),
+            &self.reruns.delay.source,
+        );
+        push(
+            "flaky_result",
+            json!(self.reruns.flaky_result.value.as_str()),
+            &self.reruns.flaky_result.source,
+        );
+        push(
             "pytest_args",
             json!(self.pytest_args.value),
             &self.pytest_args.source,
@@ -193,6 +208,15 @@ impl Settings {
             push("exclusive", json!(cat.exclusive), &s.exclusive);
             if cat.name != crate::DEFAULT_CATEGORY {
                 push("order", json!(cat.order), &s.order);
+            }
+            // Shown only where a table sets it; elsewhere `reruns` applies.
+            if let Some((_, n)) = self
+                .reruns
+                .per_category
+                .iter()
+                .find(|(c, _)| *c == cat.name)
+            {
+                push("reruns", json!(n.value), &n.source);
             }
         }
         for var in &self.worker_env {

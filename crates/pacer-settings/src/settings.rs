@@ -19,7 +19,7 @@ use crate::cli::{flags, CliOverrides, RateLimitOverrides};
 use crate::env::{self, Env, EnvVar};
 use crate::error::SettingsError;
 use crate::fallback::FallbackThreshold;
-use crate::file_config::{CategoryPatch, FileConfig};
+use crate::file_config::{parse_flaky_result, CategoryPatch, FileConfig};
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
@@ -31,6 +31,7 @@ use crate::suggest::closest;
 use crate::toml_reader::TomlFile;
 use crate::values::{parse_bool, parse_seconds, parse_statuses, parse_u32, sourced};
 use crate::workers::Workers;
+use pacer_types::FlakyResult;
 
 /// Which categories a run selects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,6 +41,29 @@ pub enum Selection {
     All,
     /// Only these, in the order the flags named them, without duplicates.
     Only(Vec<String>),
+}
+
+/// Reruns of failing tests (pytest-rerunfailures' meaning) and whether a
+/// test that passed on a rerun fails the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reruns {
+    /// Reruns per failing test (0: none).
+    pub count: Sourced<u32>,
+    /// Wait before each rerun.
+    pub delay: Sourced<Duration>,
+    pub flaky_result: Sourced<FlakyResult>,
+    /// `reruns` of a `[categories.NAME]` table, overriding `count` for its tests.
+    pub per_category: Vec<(String, Sourced<u32>)>,
+}
+
+impl Reruns {
+    /// Reruns for the tests of `category`.
+    pub fn for_category(&self, category: &str) -> u32 {
+        self.per_category
+            .iter()
+            .find(|(name, _)| name == category)
+            .map_or(self.count.value, |(_, n)| n.value)
+    }
 }
 
 /// The config file pacer's own settings were read from.
@@ -71,6 +95,7 @@ pub struct Settings {
     pub(crate) timeout: Sourced<Option<Duration>>,
     pub(crate) collect_timeout: Sourced<Option<Duration>>,
     pub(crate) exit_grace: Sourced<Duration>,
+    pub(crate) reruns: Reruns,
     pub(crate) pytest_args: Sourced<Vec<String>>,
     pub(crate) selection: Sourced<Selection>,
     pub(crate) rate_limit_enabled: Sourced<bool>,
@@ -583,6 +608,41 @@ fn reporting(l: &Layers<'_>) -> Result<Reporting, SettingsError> {
     })
 }
 
+/// Reruns of failing tests: the counts and the delay are handed to the
+/// workers (`PACER_RERUNS`, per category); `--reruns` itself is pytest's
+/// option (pytest-rerunfailures', or pacer's worker plugin's).
+fn reruns(l: &Layers<'_>) -> Result<Reruns, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    Ok(Reruns {
+        count: first_of([
+            e.get(&env::RERUNS, |t, o| parse_u32(t, "reruns", 0, o))?,
+            file.reruns.clone(),
+        ])
+        .unwrap_or(Sourced::default(0)),
+        delay: first_of([
+            e.get(&env::RERUNS_DELAY, |t, o| {
+                parse_seconds(t, "reruns_delay", o)
+            })?,
+            file.reruns_delay.clone(),
+        ])
+        .unwrap_or(Sourced::default(Duration::ZERO)),
+        flaky_result: first_of([
+            sourced(
+                cli_raw(&cli.flaky_result, flags::FLAKY_RESULT),
+                parse_flaky_result,
+            )?,
+            e.get(&env::FLAKY_RESULT, parse_flaky_result)?,
+            file.flaky_result.clone(),
+        ])
+        .unwrap_or(Sourced::default(FlakyResult::Pass)),
+        per_category: file
+            .categories
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.reruns.clone()?)))
+            .collect(),
+    })
+}
+
 /// The rerun of tests that failed on a 429, once, sequentially.
 struct Rerun {
     fallback: Sourced<bool>,
@@ -785,6 +845,7 @@ impl Settings {
             fallback,
             fallback_threshold,
         } = rerun(&layers)?;
+        let reruns = reruns(&layers)?;
         let RateLimiting {
             enabled: rate_limit_enabled,
             limits: rate_limit,
@@ -817,6 +878,7 @@ impl Settings {
             timeout,
             collect_timeout,
             exit_grace,
+            reruns,
             pytest_args,
             selection,
             rate_limit_enabled,
@@ -900,6 +962,11 @@ impl Settings {
     /// The durations file, absolute (joined to the project root).
     pub fn durations_file(&self) -> &Sourced<PathBuf> {
         &self.durations_file
+    }
+
+    /// Reruns of failing tests and what flakiness means for the run.
+    pub fn reruns(&self) -> &Reruns {
+        &self.reruns
     }
 
     /// Per-test timeout; `None` means none.

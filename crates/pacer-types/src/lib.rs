@@ -4,6 +4,7 @@
 //! - [`Outcome`], [`Phase`], [`Status`]: what one phase of one test did, as
 //!   pytest reports it; parsed from the worker's wire strings by serde, so no
 //!   crate compares those strings again.
+//! - [`FlakyResult`]: whether a flaky test fails the run.
 //! - [`StopReason`]: why a run ended before every test ran.
 //!
 //! It depends on nothing but serde, so that the runner, the reporters, the
@@ -14,5 +15,5 @@ pub mod exit;
 mod outcome;
 mod stop;
 
-pub use outcome::{Outcome, Phase, Status, UnknownWord};
+pub use outcome::{FlakyResult, Outcome, Phase, Status, UnknownWord};
 pub use stop::StopReason;

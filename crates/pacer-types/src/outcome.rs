@@ -122,6 +122,11 @@ impl FromStr for Outcome {
 /// the word the final line counts. Plugins add their own (`rerun` from
 /// pytest-rerunfailures), kept as [`Status::Other`] with their word.
 ///
+/// [`Status::Flaky`] is pacer's: a test whose call passed after failed
+/// attempts (pytest-rerunfailures' reruns or pacer's own). Its phase's
+/// `outcome` stays `passed`, so pytest's exit codes hold unless the run
+/// says flakiness fails (`--flaky-result fail`).
+///
 /// On the wire a phase that does not count (a passing setup) has the empty
 /// category; it is read as no status at all (`Option<Status>`), never as a
 /// `Status`.
@@ -133,6 +138,9 @@ pub enum Status {
     XFailed,
     XPassed,
     Error,
+    /// Passed after failed attempts: pacer's word, where pytest with
+    /// pytest-rerunfailures says `passed`.
+    Flaky,
     /// A category pytest itself does not know, with its word.
     Other(String),
 }
@@ -148,6 +156,7 @@ impl Status {
             "xfailed" => Status::XFailed,
             "xpassed" => Status::XPassed,
             "error" => Status::Error,
+            "flaky" => Status::Flaky,
             other => Status::Other(other.to_string()),
         })
     }
@@ -160,6 +169,7 @@ impl Status {
             Status::XFailed => "xfailed",
             Status::XPassed => "xpassed",
             Status::Error => "error",
+            Status::Flaky => "flaky",
             Status::Other(word) => word,
         }
     }
@@ -183,6 +193,44 @@ impl Status {
 }
 
 impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a flaky test means for the run (nextest's `--flaky-result`):
+/// `pass` (the default) keeps pytest's exit code, `fail` makes the run fail
+/// with pytest's code for failed tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlakyResult {
+    #[default]
+    Pass,
+    Fail,
+}
+
+impl FlakyResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlakyResult::Pass => "pass",
+            FlakyResult::Fail => "fail",
+        }
+    }
+}
+
+impl FromStr for FlakyResult {
+    type Err = UnknownWord;
+
+    fn from_str(word: &str) -> Result<Self, UnknownWord> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "pass" => Ok(FlakyResult::Pass),
+            "fail" => Ok(FlakyResult::Fail),
+            _ => Err(UnknownWord(word.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for FlakyResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -228,11 +276,12 @@ mod tests {
     #[test]
     fn a_status_round_trips_its_word_and_the_empty_one_is_none() {
         for word in [
-            "passed", "failed", "skipped", "xfailed", "xpassed", "error", "rerun",
+            "passed", "failed", "skipped", "xfailed", "xpassed", "error", "flaky", "rerun",
         ] {
             assert_eq!(Status::parse(word).unwrap().as_str(), word);
         }
         assert_eq!(Status::parse("rerun"), Some(Status::Other("rerun".into())));
         assert_eq!(Status::parse(""), None);
+        assert_eq!(Status::parse("flaky"), Some(Status::Flaky));
     }
 }

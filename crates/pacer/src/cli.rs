@@ -130,6 +130,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub exit_grace: Option<String>,
 
+    /// What a FLAKY test (failed, then passed on a rerun) means: `pass` (default) or `fail` (exit 1) [env: PACER_FLAKY_RESULT].
+    #[arg(long, value_name = "pass|fail")]
+    pub flaky_result: Option<String>,
+
     /// Act as if started in DIR.
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -167,6 +171,7 @@ impl CommonArgs {
             timeout: self.timeout.clone(),
             collect_timeout: self.collect_timeout.clone(),
             exit_grace: self.exit_grace.clone(),
+            flaky_result: self.flaky_result.clone(),
         }
     }
 }

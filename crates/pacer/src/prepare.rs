@@ -66,7 +66,18 @@ pub fn prepare(
     let mut categories = Vec::new();
     for category in ordered.iter().copied() {
         let selected = settings.is_selected(&category.name);
-        let env = settings.category_env(category);
+        let mut env = settings.category_env(category);
+        // Every category's tests get their count: the worker keeps what the
+        // last category set in its environment.
+        let reruns = settings.reruns();
+        env.push((
+            "PACER_RERUNS".into(),
+            reruns.for_category(&category.name).to_string(),
+        ));
+        env.push((
+            "PACER_RERUNS_DELAY".into(),
+            reruns.delay.value.as_secs_f64().to_string(),
+        ));
         categories.push(CategorySpec {
             name: category.name.clone(),
             slots: CategorySlots {

@@ -211,7 +211,7 @@ fn the_json_report_agrees_with_the_junit_report_test_by_test() {
         .find(|t| t.id.ends_with("test_basic.py::test_pass"))
         .unwrap();
     assert!(
-        passed.output.is_none() && passed.phases.contains_key("call"),
+        passed.output.is_none() && passed.phases.call.is_some(),
         "{passed:?}"
     );
 

@@ -7,7 +7,7 @@
   // Outcome colours; the test that reads the screenshot counts these pixels.
   const OUTCOME = {
     passed: "#2e9e44", failed: "#d7263d", error: "#8b1e3f", skipped: "#c9a227",
-    xfailed: "#7d8b99", xpassed: "#e67e22",
+    xfailed: "#7d8b99", xpassed: "#e67e22", flaky: "#b8860b",
   };
   const OTHER = "#6c5ce7";
   const CATEGORY = ["#1f77b4", "#9467bd", "#17becf", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from . import collect, cov, options, worker, xdist, zygote
+from . import collect, cov, options, reruns, worker, xdist, zygote
 from .channel import Channel
 from .livelog import LiveLog
 
@@ -20,6 +20,8 @@ COV_APPEND = pytest.StashKey()
 def pytest_addoption(parser):
     if os.environ.get("PACER_FD") and not xdist.installed():
         xdist.addoption(parser)
+    if os.environ.get("PACER_FD") and not reruns.plugin_installed():
+        reruns.addoption(parser)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -58,6 +60,7 @@ def pytest_configure(config):
     parsed["looponfail"] = parsed["looponfail"] or config.stash.get(LOOPONFAIL, False)
     options.neutralise(config)
     worker.start(config, Channel(int(fd)), env, parsed, junit, config.stash.get(COV_APPEND, None))
+    reruns.configure(config)
     collect.keep_invocation_relative_ids(config)
 
 

@@ -7,6 +7,12 @@ failure text, the short-summary words, skip locations, warnings.
 
 import os
 
+# Captured output kept per section of a test: this much of its head and of
+# its tail; the middle is replaced by a line that says what was left out,
+# so that a test printing 50 MB costs pacer a few MiB, not 50.
+OUTPUT_HEAD = 1 << 20
+OUTPUT_TAIL = 1 << 20
+
 
 class PhaseEntries:
     """What a phase's entry carries, decided once from pytest's options."""
@@ -32,7 +38,7 @@ class PhaseEntries:
         if report.passed and when != "call" and not hasattr(report, "wasxfail"):
             # pytest prints a passing teardown's own captured output after
             # its test's failure or pass section; rare, so looked for here.
-            teardown = [[title, content] for title, content in report.sections
+            teardown = [[title, bounded(content)] for title, content in report.sections
                         if when == "teardown" and "teardown" in title]
             if not (self.durations_wanted or live or teardown):
                 return None
@@ -41,7 +47,7 @@ class PhaseEntries:
             entry = {"when": when, "outcome": "passed", "cat": "", "word": "",
                      "dur": report.duration}
             if live:
-                entry["live_log"] = live
+                entry["live_log"] = bounded(live)
             if teardown:
                 entry["sections"] = teardown
             return entry
@@ -52,8 +58,10 @@ class PhaseEntries:
             word = word[0]
         entry = {"when": when, "outcome": report.outcome, "cat": category, "word": word,
                  "dur": report.duration}
-        if report.failed:
-            entry["longrepr"] = longrepr_text(report, config)
+        # A failed attempt pytest-rerunfailures (or pacer) retries is a
+        # `rerun`: its failure is kept for the reports' flaky records.
+        if report.failed or report.outcome == "rerun":
+            entry["longrepr"] = bounded(longrepr_text(report, config))
             entry["sections"] = section_text(report)
             entry["head"] = report.head_line
             entry["msg"] = crash_message(report)
@@ -70,7 +78,7 @@ class PhaseEntries:
         if hasattr(report, "wasxfail"):
             entry["xfail"] = report.wasxfail
         if live:
-            entry["live_log"] = live
+            entry["live_log"] = bounded(live)
         if self.junit_locations:
             entry["loc"] = [report.location[0], report.location[1]]
         return entry
@@ -94,7 +102,21 @@ def collect_problem(report, config):
 
 
 def section_text(report):
-    return [[title, content] for title, content in report.sections]
+    return [[title, bounded(content)] for title, content in report.sections]
+
+
+def bounded(text, head=OUTPUT_HEAD, tail=OUTPUT_TAIL):
+    """`text` if it is short; else its head and tail around one line saying
+    how much of the middle was left out."""
+    if not isinstance(text, str) or len(text) <= head + tail:
+        return text
+    start, end = text[:head], text[len(text) - tail:]
+    middle = text[head:len(text) - tail]
+    left = len(middle.encode("utf-8", "replace"))
+    lines = middle.count("\n")
+    note = "\n[... pacer left out %d bytes (%d lines) of this output: it keeps the first and last %d KiB ...]\n" % (
+        left, lines, head // 1024)
+    return start + note + end
 
 
 def longrepr_text(report, config):

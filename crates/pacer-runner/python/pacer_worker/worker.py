@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import collect, cov, crash, options, reports
+from . import collect, cov, crash, options, reports, reruns
 from .channel import PROTOCOL, dumps
 
 # Ask for more work while this many tests are still queued, so that the answer
@@ -339,6 +339,7 @@ class Worker:
     def on_finish(self, nodeid):
         # Held until the next test starts or the worker waits: a crash before
         # then is charged to the next test's `start`, which is sent at once.
+        reruns.mark_flaky(self.reports)
         self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
         self.reports = []
         crash.note_children(nodeid)

@@ -9,7 +9,7 @@ use pacer_report::{
     Github, GithubOptions, ReportKind, RunRecord, RunReports, Tee, Terminal, TerminalOptions,
 };
 use pacer_runner::pool::RunEnd;
-use pacer_types::exit;
+use pacer_types::{exit, FlakyResult};
 
 use crate::cli::RunArgs;
 use crate::coverage;
@@ -84,7 +84,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         terminal_options.github = true;
         terminal_options.progress_bar = false;
     }
-    let mut terminal = Terminal::new(std::io::stdout().lock(), terminal_options);
+    let flaky_result = settings.reruns().flaky_result.value;
+    let mut terminal =
+        Terminal::new(std::io::stdout().lock(), terminal_options).with_flaky_result(flaky_result);
     let mut observed = rerun::Observed::default();
     // JUnit first: the file exists when the terminal names it (pytest's
     // `generated xml file` line, before the short summary).
@@ -174,6 +176,13 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let code = match junit.junit.as_mut().and_then(|j| j.take_result()) {
         Some(Err(source)) => report_missing(code, Error::Junit { source }),
         _ => code,
+    };
+    // `--flaky-result fail`: a test that passed only on a rerun fails the run.
+    let code = if code == exit::OK && flaky_result == FlakyResult::Fail && reports.flaky_tests() > 0
+    {
+        exit::TESTS_FAILED
+    } else {
+        code
     };
     let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
     let upstream_reports = proxy_calls::attach(&mut reports.record, upstream_reports);
