@@ -18,6 +18,9 @@ pub enum StopReason {
     Interrupted,
     /// Collection errors, without `--continue-on-collection-errors`.
     CollectionErrors { errors: usize },
+    /// pacer itself failed (a panic in its own code): the run stops, and
+    /// what ran is still reported (pytest's INTERNALERROR, exit code 3).
+    Internal { message: String },
 }
 
 impl StopReason {
@@ -58,6 +61,10 @@ impl fmt::Display for StopReason {
                 f,
                 "Interrupted: {errors} error{} during collection",
                 plural(*errors)
+            ),
+            StopReason::Internal { message } => write!(
+                f,
+                "INTERNALERROR: pacer failed ({message}); stopping, what ran is reported (please report this)"
             ),
         }
     }

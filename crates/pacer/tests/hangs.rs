@@ -634,6 +634,60 @@ fn the_chaos_suite_interrupted_reports_what_ran_once_alike_everywhere() {
     }
 }
 
+/// A panic in pacer's own code (forced here after 5 tests) ends the run
+/// with pytest's INTERNALERROR code, and the tests that ran are reported,
+/// alike in the JSON and the JUnit report.
+#[test]
+fn an_internal_error_still_reports_what_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("run.json");
+    let xml = tmp.path().join("junit.xml");
+    let run = run_with_deadline(
+        &pacer_bin(),
+        &strings(&[
+            "-n",
+            "2",
+            "--json-report",
+            json.to_str().unwrap(),
+            &format!("--junitxml={}", xml.display()),
+        ]),
+        &suite("maxfail"),
+        &[
+            ("PACER_PYTHON", python().display().to_string()),
+            ("TMPDIR", tmp.path().display().to_string()),
+            ("PACER_INTERNAL_PANIC_AFTER", "5".to_string()),
+        ],
+    );
+    let all = run.describe();
+    assert!(!run.timed_out, "{all}");
+    assert_eq!(run.code, Some(3), "pytest's INTERNALERROR code:\n{all}");
+    assert!(run.stdout.contains("INTERNALERROR: pacer failed"), "{all}");
+    assert!(
+        run.stderr.contains("deliberate panic after 5 tests"),
+        "{all}"
+    );
+    let report: RunReport = serde_json::from_str(
+        &std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{all}")),
+    )
+    .unwrap();
+    assert_eq!(report.exit_code, Some(3), "{all}");
+    let mut from_json: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
+    for test in &report.tests {
+        let kind = if test.outcome == "failed" {
+            "failed"
+        } else {
+            "passed"
+        };
+        from_json.entry(junit_key(&test.id)).or_default().push(kind);
+    }
+    assert!(
+        (4..=6).contains(&from_json.len()),
+        "the tests done before the panic: {from_json:?}\n{all}"
+    );
+    assert!(from_json.values().all(|k| k.len() == 1), "{from_json:?}");
+    assert_eq!(junit_cases(&xml), from_json, "{all}");
+}
+
 #[test]
 fn the_collection_deadline_is_per_file_not_per_share() {
     let tmp = tempfile::tempdir().unwrap();

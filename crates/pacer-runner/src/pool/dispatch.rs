@@ -191,6 +191,12 @@ impl Pool {
             });
         }
         self.finished += 1;
+        if self.panic_after == Some(self.finished) {
+            panic!(
+                "deliberate panic after {} tests (PACER_INTERNAL_PANIC_AFTER)",
+                self.finished
+            );
+        }
         reporter.report(Event::TestFinished {
             id: &self.tests[test].id,
             worker: &self.workers[w].name,
@@ -297,7 +303,8 @@ impl Pool {
     pub(super) fn summary(&self) -> Summary {
         let not_run = self.tests.iter().filter(|t| !t.done).count();
         let exit_code = exit_code(&Ending {
-            stuck: self.stuck_message.is_some(),
+            internal: self.stuck_message.is_some()
+                || matches!(self.stopped, Some(StopReason::Internal { .. })),
             // pytest stops at a collection error (2); pacer runs the rest
             // past a file hung at import, and keeps pytest's exit code.
             interrupted: self.interrupted.is_some()
@@ -325,8 +332,8 @@ impl Pool {
 /// What decides a finished run's exit code.
 #[derive(Debug, Default, Clone, Copy)]
 struct Ending {
-    /// Work was pending that no worker could be given.
-    stuck: bool,
+    /// Work was pending that no worker could be given, or pacer failed.
+    internal: bool,
     interrupted: bool,
     /// A test or a collection failed.
     failed: bool,
@@ -335,7 +342,7 @@ struct Ending {
 
 /// pytest's exit code for a run that ended so, the first that applies.
 fn exit_code(ending: &Ending) -> i32 {
-    if ending.stuck {
+    if ending.internal {
         exit::INTERNAL_ERROR
     } else if ending.interrupted {
         exit::INTERRUPTED
@@ -392,7 +399,7 @@ mod tests {
         assert_eq!(exit_code(&interrupted), exit::INTERRUPTED);
         assert_eq!(
             exit_code(&Ending {
-                stuck: true,
+                internal: true,
                 ..interrupted
             }),
             exit::INTERNAL_ERROR

@@ -246,6 +246,9 @@ struct Pool {
     hung_units: Vec<usize>,
     /// Warnings printed after pytest's summary: workers that would not exit.
     after_summary: Vec<String>,
+    /// `PACER_INTERNAL_PANIC_AFTER=N`: pacer panics once N tests finished,
+    /// so that tests can prove an internal error still reports what ran.
+    panic_after: Option<usize>,
 }
 
 impl Pool {
@@ -299,6 +302,9 @@ impl Pool {
             zygote_ready: false,
             forks_wanted: 0,
             stuck_message: None,
+            panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
+                .ok()
+                .and_then(|n| n.parse().ok()),
             collect_timeouts: 0,
             hung_units: Vec::new(),
             after_summary: Vec::new(),
@@ -341,7 +347,22 @@ impl Pool {
             tokio::select! {
                 input = self.inputs.recv() => {
                     let Some(input) = input else { break };
-                    self.handle(input, reporter);
+                    // A panic in pacer's own code ends the run, not the
+                    // reports: what ran is still reported, with exit code 3.
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.handle(input, reporter)
+                    }));
+                    if let Err(panic) = handled {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| panic.downcast_ref::<&str>().copied())
+                            .unwrap_or("a panic")
+                            .to_owned();
+                        self.stopped = Some(StopReason::Internal { message });
+                        self.shutdown_all(libc::SIGKILL);
+                        break;
+                    }
                 }
                 _ = tokio::signal::ctrl_c() => {
                     interrupts += 1;
