@@ -295,48 +295,9 @@ fn an_interrupted_run_has_its_summary_and_collection_errors_are_annotated() {
     assert_eq!(md.matches("<details>").count(), 2, "{md}");
 }
 
-/// `pacer-mockapi` on a free port, rate-limited, built once if `cargo test
-/// -p pacer` did not build it; killed when dropped.
-struct MockApi(std::process::Child, String);
-
-impl Drop for MockApi {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mock_api() -> MockApi {
-    use std::io::BufRead;
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let path =
-        std::path::PathBuf::from(env!("CARGO_BIN_EXE_pacer")).with_file_name("pacer-mockapi");
-    {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if !path.exists() {
-            let mut cargo = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"));
-            cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
-            if path.components().any(|c| c.as_os_str() == "release") {
-                cargo.arg("--release");
-            }
-            assert!(cargo.status().expect("cargo runs").success());
-        }
-    }
-    let mut child = std::process::Command::new(&path)
-        .args(["--port", "0", "--rate", "50", "--burst", "5"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the mock API starts");
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    MockApi(child, url)
+/// `pacer-mockapi` on a free port, rate-limited, killed when dropped.
+fn mock_api() -> common::mockapi::Running {
+    common::mockapi::start(&["--rate", "50", "--burst", "5"])
 }
 
 #[test]
@@ -345,7 +306,7 @@ fn the_summary_has_the_upstreams_statistics_when_proxies_ran() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("step_summary.md");
     let json = dir.path().join("run.json");
-    let upstream = format!("api={}", api.1);
+    let upstream = format!("api={}", api.url);
     let output = on_github(
         &suite("ratelimited"),
         &[

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::runs::{run_with_deadline, strings, Run};
 use common::{pacer_command, python, suite};
 use pacer_report::RunReport;
-use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use quick_junit::{Report, TestCaseStatus};
 
 fn pacer_bin() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("pacer")
@@ -436,26 +436,7 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
     assert_eq!(report.exit_code, Some(2));
 
     // The JUnit report: the same tests, once each, success or not alike.
-    let junit = Report::deserialize_from_str(&std::fs::read_to_string(&xml).unwrap()).unwrap();
-    let mut cases: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
-    for case in &junit.test_suites[0].test_cases {
-        let key = (
-            case.classname
-                .as_ref()
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
-            case.name.to_string(),
-        );
-        let kind = match &case.status {
-            TestCaseStatus::Success { .. } => "passed",
-            TestCaseStatus::Skipped { .. } => "skipped",
-            TestCaseStatus::NonSuccess {
-                kind: NonSuccessKind::Failure | NonSuccessKind::Error,
-                ..
-            } => "failed",
-        };
-        cases.entry(key).or_default().push(kind);
-    }
+    let cases = junit_cases(&xml);
     let mut expected: BTreeMap<(String, String), Vec<&'static str>> = CHAOS
         .iter()
         // JUnit has no word for flaky: a success with its failed attempts.

@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Output};
 
+use common::mockapi::{spawn_with_url, start as mock, Running};
 use common::python;
 
 fn suite() -> PathBuf {
@@ -24,65 +24,6 @@ fn suite() -> PathBuf {
 
 fn pacer_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pacer"))
-}
-
-/// The `pacer-mockapi` binary next to `pacer`. Cargo builds a dev-dependency's
-/// library but not its binaries, so when `cargo test -p pacer` runs alone the
-/// binary is built here once.
-fn mock_bin() -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let path = pacer_bin().with_file_name("pacer-mockapi");
-    if !path.exists() {
-        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
-        if path.components().any(|c| c.as_os_str() == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("cargo runs");
-        assert!(status.success(), "cargo build -p pacer-mockapi failed");
-    }
-    assert_cmd::cargo::cargo_bin("pacer-mockapi")
-}
-
-/// A running process that is killed when the test ends, however it ends.
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a program that prints its URL on its first line; `parse` finds it.
-fn spawn_with_url(mut cmd: Command, parse: impl Fn(&str) -> Option<String>) -> Running {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawns");
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let url = parse(first.trim()).unwrap_or_else(|| panic!("no URL in {first:?}"));
-    // Keep draining so the program never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = reader.read_to_end(&mut sink);
-    });
-    Running { child, url }
-}
-
-fn mock(args: &[&str]) -> Running {
-    let mut cmd = Command::new(mock_bin());
-    cmd.args(["--port", "0"]).args(args);
-    spawn_with_url(cmd, |line| {
-        line.strip_prefix("listening on ").map(str::to_owned)
-    })
 }
 
 /// A plain HTTP/1.1 GET; returns the status and the body.

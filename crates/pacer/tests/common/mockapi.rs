@@ -1,5 +1,6 @@
-//! The real `pacer-mockapi` binary, started for a test and killed when it
-//! ends (a copy of `ratelimit.rs`'s helpers for the tests that need an API).
+//! The real `pacer-mockapi` binary (and any program that prints its URL on
+//! its first line, such as `pacer proxy`), started for a test and killed
+//! when it ends, however it ends.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -7,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 /// The `pacer-mockapi` binary next to `pacer`, built once if cargo has not
-/// (it builds a dev-dependency's library, not its binaries).
-fn mock_bin() -> PathBuf {
+/// (`cargo test -p pacer` builds a dev-dependency's library, not its binaries).
+pub fn mock_bin() -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let pacer = assert_cmd::cargo::cargo_bin("pacer");
@@ -25,40 +26,43 @@ fn mock_bin() -> PathBuf {
     path
 }
 
-/// A running mock API, killed when dropped.
-pub struct MockApi {
-    child: Child,
+/// A running program, killed when dropped.
+pub struct Running {
+    pub child: Child,
     pub url: String,
 }
 
-impl Drop for MockApi {
+impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// `pacer-mockapi --port 0 ARGS` (e.g. `--rate 20 --latency 0.01`).
-pub fn start(args: &[&str]) -> MockApi {
-    let mut child = Command::new(mock_bin())
-        .args(["--port", "0"])
-        .args(args)
+/// Starts a program that prints its URL on its first line; `parse` finds it.
+pub fn spawn_with_url(mut cmd: Command, parse: impl Fn(&str) -> Option<String>) -> Running {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("pacer-mockapi starts");
+        .expect("spawns");
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    // Keep draining so the mock never blocks on a full pipe.
+    let url = parse(first.trim()).unwrap_or_else(|| panic!("no URL in {first:?}"));
+    // Keep draining so the program never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sink = Vec::new();
         let _ = reader.read_to_end(&mut sink);
     });
-    MockApi { child, url }
+    Running { child, url }
+}
+
+/// `pacer-mockapi --port 0 ARGS` (e.g. `--rate 20 --latency 0.01`).
+pub fn start(args: &[&str]) -> Running {
+    let mut cmd = Command::new(mock_bin());
+    cmd.args(["--port", "0"]).args(args);
+    spawn_with_url(cmd, |line| {
+        line.strip_prefix("listening on ").map(str::to_owned)
+    })
 }
