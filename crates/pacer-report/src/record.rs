@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::{charge, OutsideCalls, ProxyCall};
 use crate::junit::plain;
+use crate::stored::{Shared, StoredReports};
 
 /// The schema's name and version; the version changes when a field changes
 /// meaning or goes away (new fields may appear within a version).
@@ -220,7 +221,7 @@ pub type Clock = Box<dyn FnMut() -> f64>;
 
 struct Test {
     report: TestReport,
-    reports: Vec<PhaseReport>,
+    reports: StoredReports,
     /// Times pacer ran it again (the 429 rerun).
     pacer_reruns: usize,
 }
@@ -237,6 +238,8 @@ pub struct RunRecord {
     started: HashMap<String, f64>,
     tests: Vec<Test>,
     by_id: HashMap<String, usize>,
+    /// Phases' words, shared by the tests.
+    shared: Shared,
     collection: Vec<CollectionProblem>,
     end: f64,
     exit_code: Option<i32>,
@@ -273,6 +276,7 @@ impl RunRecord {
             started: HashMap::new(),
             tests: Vec::new(),
             by_id: HashMap::new(),
+            shared: Shared::default(),
             collection: Vec::new(),
             end: 0.0,
             exit_code: None,
@@ -329,19 +333,20 @@ impl RunRecord {
                 // worker moved on): its time is in `phases`, but the bar
                 // keeps its end, since the worker has run other tests since.
                 let test = &mut self.tests[i];
-                test.reports.extend(reports.iter().cloned());
-                refresh(test);
+                test.reports.extend(reports, &mut self.shared);
+                let all = test.reports.to_vec();
+                refresh(test, &all);
             }
             Some(i) => {
                 // Run again (pacer's 429 rerun): the new attempt stands.
                 let start = self.started.remove(id).unwrap_or(now - spent(reports));
                 let test = &mut self.tests[i];
-                test.pacer_reruns += test_attempts(&test.reports);
-                test.reports = reports.to_vec();
+                test.pacer_reruns += test_attempts(&test.reports.to_vec());
+                test.reports = StoredReports::new(reports, &mut self.shared);
                 test.report.worker = worker.to_string();
                 test.report.start = start.max(0.0);
                 test.report.end = now;
-                refresh(test);
+                refresh(test, reports);
             }
             None => {
                 let start = self.started.remove(id).unwrap_or(now - spent(reports));
@@ -365,10 +370,10 @@ impl RunRecord {
                         waits: Vec::new(),
                         retry_marks: Vec::new(),
                     },
-                    reports: reports.to_vec(),
+                    reports: StoredReports::new(reports, &mut self.shared),
                     pacer_reruns: 0,
                 };
-                refresh(&mut test);
+                refresh(&mut test, reports);
                 self.by_id.insert(id.to_string(), self.tests.len());
                 self.tests.push(test);
             }
@@ -384,7 +389,7 @@ impl RunRecord {
         // whose call passed and whose teardown failed is `passed` and `error`.
         let mut counts = BTreeMap::new();
         for t in &self.tests {
-            for status in t.reports.iter().filter_map(|r| r.cat.as_ref()) {
+            for status in t.reports.cats() {
                 *counts.entry(status.as_str().to_string()).or_insert(0) += 1;
             }
         }
@@ -656,13 +661,12 @@ fn failure_text(failing: &[&PhaseReport], phases: &[PhaseReport]) -> String {
 }
 
 /// Recomputes a test's outcome, phases, reruns and failure text from its
-/// phase reports.
-fn refresh(test: &mut Test) {
-    let reports = &test.reports;
+/// phase reports (all it has, as `test.reports` holds them).
+fn refresh(test: &mut Test, reports: &[PhaseReport]) {
     let tries = attempts(reports);
     let (last, before) = match tries.split_last() {
         Some((last, before)) => (*last, before),
-        None => (&reports[..], &[][..]),
+        None => (reports, &[][..]),
     };
     let mut phases = Phases::default();
     for r in last {
