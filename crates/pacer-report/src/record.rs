@@ -326,7 +326,9 @@ impl RunRecord {
 
     fn finish_test(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
         let now = (self.clock)();
-        let category = self.category_of.get(id).cloned();
+        // Taken, not copied: only a test's first end needs it, and on 50,000
+        // tests the map's ids are megabytes.
+        let category = self.category_of.remove(id);
         match self.by_id.get(id).copied() {
             Some(i) if amend => {
                 // A late teardown (a module's fixture, torn down when the
@@ -382,7 +384,50 @@ impl RunRecord {
 
     /// The report as it stands.
     pub fn to_report(&self) -> RunReport {
-        let mut tests: Vec<TestReport> = self.tests.iter().map(|t| t.report.clone()).collect();
+        self.report_of(self.tests.iter().map(|t| t.report.clone()).collect())
+    }
+
+    /// Lends `write` the report as it stands, as [`RunRecord::to_report`]
+    /// gives it, its tests moved in rather than copied (on 50,000 tests a
+    /// copy is tens of megabytes), then takes them back as they were.
+    pub fn with_report<T>(&mut self, write: impl FnOnce(&RunReport) -> T) -> T {
+        // What the report changes in a test (its times rounded, its proxy
+        // calls charged), to be put back.
+        let raw: Vec<(f64, f64, Phases, Vec<f64>)> = self
+            .tests
+            .iter()
+            .map(|t| {
+                let r = &t.report;
+                let attempts = r.attempts.iter().map(|a| a.duration).collect();
+                (r.start, r.end, r.phases, attempts)
+            })
+            .collect();
+        let tests = self
+            .tests
+            .iter_mut()
+            .map(|t| std::mem::take(&mut t.report))
+            .collect();
+        let report = self.report_of(tests);
+        let written = write(&report);
+        for mut test in report.tests {
+            let i = self.by_id[&test.id];
+            let (start, end, phases, attempts) = &raw[i];
+            (test.start, test.end, test.phases) = (*start, *end, *phases);
+            for (a, duration) in test.attempts.iter_mut().zip(attempts) {
+                a.duration = *duration;
+            }
+            // Charged anew at each report, from nothing (`finish_test`).
+            test.calls = 0;
+            test.limiter_wait = 0.0;
+            test.retries_429 = 0;
+            test.waits = Vec::new();
+            test.retry_marks = Vec::new();
+            self.tests[i].report = test;
+        }
+        written
+    }
+
+    fn report_of(&self, mut tests: Vec<TestReport>) -> RunReport {
         tests.sort_by(|a, b| a.start.total_cmp(&b.start));
         let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
         // pytest's final line counts phases' statuses, not tests: a test
@@ -506,6 +551,8 @@ impl Reporter for RunRecord {
                             .push((c.name.clone(), c.rate_limited, c.selected));
                     }
                 }
+                // Sized once: on 50,000 tests a doubling vector wastes megabytes.
+                self.tests.reserve(tests.len());
                 for t in tests {
                     if let Some(c) = categories.get(t.category) {
                         self.category_of.insert(t.id.clone(), c.name.clone());
@@ -731,6 +778,53 @@ mod tests {
             outcome,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_lent_report_is_the_report_and_the_record_is_left_as_it_was() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let now = Rc::new(Cell::new(0.0));
+        let clock = now.clone();
+        let mut record = RunRecord::with_clock("0", Box::new(move || clock.get()));
+        let rerun = PhaseReport {
+            cat: Some(Status::Other("rerun".into())),
+            dur: 0.1234567,
+            msg: Some("first".into()),
+            ..report(Phase::Call, Outcome::Rerun)
+        };
+        let passed = PhaseReport {
+            cat: Some(Status::Flaky),
+            dur: 0.3333333333,
+            ..report(Phase::Call, Outcome::Passed)
+        };
+        for (i, worker) in ["gw1", "gw0", "gw1"].into_iter().enumerate() {
+            let id = format!("t.py::test_{i}");
+            record.report(Event::TestStarted { id: &id, worker });
+            now.set(now.get() + 0.7777777777);
+            record.report(Event::TestFinished {
+                id: &id,
+                worker,
+                reports: &[rerun.clone(), passed.clone()],
+                finished: i + 1,
+                total: 3,
+            });
+        }
+        record.set_proxy_calls(vec![ProxyCall {
+            upstream: "api".into(),
+            worker: Some("gw0".into()),
+            arrival: 1.0,
+            done: 1.2,
+            queued: 0.1111111111,
+            waits: vec![(1.0, 1.1111111111)],
+            retries_429: vec![1.05],
+            count: 1,
+        }]);
+        let expected = record.to_report();
+        assert_eq!(expected.tests[1].calls, 1, "the call is charged");
+        assert_eq!(record.with_report(|r| r.clone()), expected);
+        assert_eq!(record.with_report(|r| r.clone()), expected, "lent again");
+        assert_eq!(record.to_report(), expected, "the record is as it was");
     }
 
     #[test]
