@@ -609,6 +609,8 @@ impl Reporter for RunRecord {
             } => self.finish_test(id, worker, reports, true),
             Event::Finished { summary } => {
                 self.end = (self.clock)();
+                // Emptied as tests ended, but still sized for all of them.
+                self.category_of.shrink_to_fit();
                 // The first run's selection stands: the 429 rerun runs a
                 // few of its tests again and deselects nothing of its own.
                 if !self.finished {
