@@ -44,6 +44,7 @@ use quick_junit::{
 };
 
 use crate::report_file::{self, FileError};
+use crate::stored::{Shared, StoredReports};
 
 /// pytest's default `junit_suite_name`.
 pub const DEFAULT_SUITE_NAME: &str = "pytest";
@@ -125,11 +126,14 @@ pub struct Junit {
     /// pytest would rather than in the order workers finished them, and
     /// its category (for its `category` property), in one map: on 50,000
     /// tests every copy of every id is megabytes.
-    planned: HashMap<String, (usize, Option<Arc<str>>)>,
+    /// Its keys are shared with `tests` and `by_id`.
+    planned: HashMap<Arc<str>, (usize, Option<Arc<str>>)>,
     /// The categories' names, shared by their tests.
     category_names: Vec<Arc<str>>,
     tests: Vec<TestRecord>,
-    by_id: HashMap<String, usize>,
+    by_id: HashMap<Arc<str>, usize>,
+    /// Workers' names and phases' words, shared by the tests.
+    shared: Shared,
     problems: Vec<CollectProblem>,
     /// The outcome of the last write, `None` before the first.
     written: Option<Result<(), JunitError>>,
@@ -137,10 +141,10 @@ pub struct Junit {
 
 /// Everything the workers said about one test.
 struct TestRecord {
-    id: String,
-    worker: String,
+    id: Arc<str>,
+    worker: Arc<str>,
     category: Option<Arc<str>>,
-    reports: Vec<PhaseReport>,
+    reports: StoredReports,
 }
 
 impl Junit {
@@ -156,6 +160,7 @@ impl Junit {
             category_names: Vec::new(),
             tests: Vec::new(),
             by_id: HashMap::new(),
+            shared: Shared::default(),
             problems: Vec::new(),
             written: None,
         }
@@ -194,31 +199,42 @@ impl Junit {
         let mut counts = Counts::default();
         // Sized once: on 50,000 tests a doubling vector wastes megabytes.
         let mut cases = Vec::with_capacity(self.problems.len() + self.tests.len());
+        self.for_each_case(&mut counts, |case| cases.push(case));
+        let mut report = self.frame(&counts);
+        // Moved in, not copied case by case (`add_test_cases`): the
+        // counters are pytest's, set by `frame`.
+        report.test_suites[0].test_cases = cases;
+        report
+    }
+
+    /// Every `<testcase>`, in the file's order, each handed to `each` as
+    /// soon as it is made; `counts` gathers pytest's counters.
+    fn for_each_case(&self, counts: &mut Counts, mut each: impl FnMut(TestCase)) {
         for problem in &self.problems {
-            let mut case = collect_case(problem, &mut counts);
+            let mut case = collect_case(problem, counts);
             let file = problem.id.split("::").next().unwrap_or(&problem.id);
             self.style(&mut case, Some((file, None)));
-            cases.push(case);
+            each(case);
         }
         let mut tests: Vec<&TestRecord> = self.tests.iter().collect();
         // Tests pytest never planned (none expected) go last, in finish order.
         tests.sort_by_key(|t| self.planned.get(&t.id).map_or(usize::MAX, |p| p.0));
         for test in tests {
-            let location = test
-                .reports
+            let reports = test.reports.to_vec();
+            let location = reports
                 .iter()
                 .find_map(|r| r.loc.as_ref())
                 .map(|(file, line)| (file.as_str(), *line));
-            for mut case in test_cases(test, &mut counts) {
+            for mut case in test_cases(test, &reports, counts) {
                 self.style(&mut case, location);
-                cases.push(case);
+                each(case);
             }
         }
+    }
 
+    /// The report with its one suite and pytest's counters, no test case yet.
+    fn frame(&self, counts: &Counts) -> Report {
         let mut suite = TestSuite::new(self.suite_name.as_str());
-        // Moved in, not copied case by case (`add_test_cases`): the
-        // counters are pytest's, set below.
-        suite.test_cases = cases;
         // pytest's counters, not quick-junit's per-element ones: they differ
         // when one test yields two elements, and pytest says `skipped`.
         suite.tests = counts.tests();
@@ -237,6 +253,24 @@ impl Junit {
         report
     }
 
+    /// Writes the report as [`Report::serialize`] would, without holding
+    /// it whole: on 50,000 tests quick-junit's `Report` is tens of
+    /// megabytes. The counters head the file, so the cases are made once to
+    /// count them, then again a batch at a time, each batch serialised in
+    /// the report's frame and cut out of it.
+    fn stream(&self, out: &mut dyn std::io::Write) -> Result<(), quick_junit::SerializeError> {
+        let mut counts = Counts::default();
+        self.for_each_case(&mut counts, drop);
+        let mut batches = Batches {
+            report: self.frame(&counts),
+            out,
+            buffer: Vec::new(),
+            suffix: None,
+            result: Ok(()),
+        };
+        self.for_each_case(&mut Counts::default(), |case| batches.push(case));
+        batches.finish()
+    }
     /// `--junitprefix` and the family's attributes, as pytest's
     /// `record_testreport` sets them.
     fn style(&self, case: &mut TestCase, location: Option<(&str, Option<i64>)>) {
@@ -260,10 +294,9 @@ impl Junit {
     /// Writes the report: to a temporary file beside `path`, then renamed
     /// over it.
     pub fn write(&self) -> Result<(), JunitError> {
-        let report = self.to_report();
         let mut render_error = None;
         let written = report_file::write_with(&self.path, |out| {
-            report.serialize(out).map_err(|e| {
+            self.stream(out).map_err(|e| {
                 let message = e.to_string();
                 render_error = Some(e);
                 std::io::Error::other(message)
@@ -276,6 +309,7 @@ impl Junit {
     }
 
     fn record(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
+        let worker = self.shared.get(worker);
         match self.by_id.get(id) {
             Some(&i) => {
                 let test = &mut self.tests[i];
@@ -283,16 +317,20 @@ impl Junit {
                     // Run again (the sequential 429 rerun): the new result stands.
                     test.reports.clear();
                 }
-                test.worker = worker.to_string();
-                test.reports.extend(reports.iter().cloned());
+                test.worker = worker;
+                test.reports.extend(reports, &mut self.shared);
             }
             None => {
-                self.by_id.insert(id.to_string(), self.tests.len());
+                let (id, category) = match self.planned.get_key_value(id) {
+                    Some((id, planned)) => (id.clone(), planned.1.clone()),
+                    None => (id.into(), None),
+                };
+                self.by_id.insert(id.clone(), self.tests.len());
                 self.tests.push(TestRecord {
-                    id: id.to_string(),
-                    worker: worker.to_string(),
-                    category: self.planned.get(id).and_then(|p| p.1.clone()),
-                    reports: reports.to_vec(),
+                    id,
+                    worker,
+                    category,
+                    reports: StoredReports::new(reports, &mut self.shared),
                 });
             }
         }
@@ -306,6 +344,8 @@ impl Reporter for Junit {
                 self.started.get_or_insert_with(SystemTime::now);
             }
             Event::Planned { tests, categories } => {
+                // Sized once: on 50,000 tests a doubling vector wastes megabytes.
+                self.tests.reserve(tests.len());
                 for test in tests {
                     let category = categories.get(test.category).map(|c| {
                         match self.category_names.iter().find(|n| ***n == *c.name) {
@@ -318,7 +358,10 @@ impl Reporter for Junit {
                         }
                     });
                     let next = self.planned.len();
-                    let entry = self.planned.entry(test.id.clone()).or_insert((next, None));
+                    let entry = self
+                        .planned
+                        .entry(test.id.as_str().into())
+                        .or_insert((next, None));
                     if category.is_some() {
                         entry.1 = category;
                     }
@@ -357,6 +400,82 @@ impl Reporter for Junit {
     }
 }
 
+/// Test cases on their way to the file, a batch at a time (see
+/// [`Junit::stream`]).
+struct Batches<'a> {
+    /// The report's frame, its suite holding the batch being serialised.
+    report: Report,
+    out: &'a mut dyn std::io::Write,
+    buffer: Vec<u8>,
+    /// What follows the last case (`</testsuite>`, `</testsuites>`), once
+    /// a batch was written; `None` before, the frame's head not yet written either.
+    suffix: Option<Vec<u8>>,
+    result: Result<(), quick_junit::SerializeError>,
+}
+
+/// Test cases serialised at once: big enough that the frame's cost is
+/// nothing, small enough that the batch is no burden.
+const BATCH: usize = 256;
+
+impl Batches<'_> {
+    fn push(&mut self, case: TestCase) {
+        let cases = &mut self.report.test_suites[0].test_cases;
+        cases.push(case);
+        if cases.len() >= BATCH && self.result.is_ok() {
+            self.result = self.flush();
+        }
+    }
+
+    /// Serialises the batch in the frame and writes its cases: the frame's
+    /// text before them the first time, and keeps the text after them.
+    /// Text and attributes are escaped, so `<testcase` starts the first
+    /// case and the last `</testsuite>` ends the suite.
+    fn flush(&mut self) -> Result<(), quick_junit::SerializeError> {
+        self.buffer.clear();
+        self.report.serialize(&mut self.buffer)?;
+        self.report.test_suites[0].test_cases.clear();
+        let text = &self.buffer[..];
+        let line_start = |at: usize| {
+            text[..at]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        let first = find(text, b"<testcase").map(line_start);
+        let end = rfind(text, b"</testsuite>").map(line_start);
+        let (Some(first), Some(end)) = (first, end) else {
+            return Err(std::io::Error::other("unexpected JUnit frame").into());
+        };
+        if self.suffix.is_none() {
+            self.out.write_all(&text[..first])?;
+        }
+        self.out.write_all(&text[first..end])?;
+        self.suffix = Some(text[end..].to_vec());
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), quick_junit::SerializeError> {
+        std::mem::replace(&mut self.result, Ok(()))?;
+        if !self.report.test_suites[0].test_cases.is_empty() {
+            self.flush()?;
+        }
+        match &self.suffix {
+            Some(suffix) => self.out.write_all(suffix)?,
+            // Not a case in the file: the frame is the whole report.
+            None => self.report.serialize(&mut *self.out)?,
+        }
+        Ok(())
+    }
+}
+
+fn find(text: &[u8], what: &[u8]) -> Option<usize> {
+    text.windows(what.len()).position(|w| w == what)
+}
+
+fn rfind(text: &[u8], what: &[u8]) -> Option<usize> {
+    text.windows(what.len()).rposition(|w| w == what)
+}
+
 /// pytest's counters (`LogXML.stats`), which give the suite's attributes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
@@ -391,12 +510,12 @@ pub fn names(node_id: &str) -> (String, String) {
 
 /// The `<testcase>` elements for one test, following pytest's
 /// `pytest_runtest_logreport` phase by phase.
-fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
+fn test_cases(test: &TestRecord, reports: &[PhaseReport], counts: &mut Counts) -> Vec<TestCase> {
     let (classname, name) = names(&test.id);
     let open = || {
         let mut case = TestCase::new(name.as_str(), TestCaseStatus::success());
         case.set_classname(classname.as_str());
-        case.add_property(Property::new("worker", test.worker.as_str()));
+        case.add_property(Property::new("worker", &*test.worker));
         if let Some(category) = &test.category {
             case.add_property(Property::new("category", &**category));
         }
@@ -412,10 +531,10 @@ fn test_cases(test: &TestRecord, counts: &mut Counts) -> Vec<TestCase> {
     // Attempts a rerun threw away become nextest's records in the counted
     // attempt's element: `<flakyFailure>` when it passed in the end,
     // `<rerunFailure>` when it failed again.
-    let tries = crate::record::attempts(&test.reports);
+    let tries = crate::record::attempts(reports);
     let (last, before) = match tries.split_last() {
         Some((last, before)) => (*last, before),
-        None => (&test.reports[..], &[][..]),
+        None => (reports, &[][..]),
     };
     // pytest-rerunfailures' reports hold the output of every attempt so
     // far; each record keeps only what its own attempt added.
@@ -935,6 +1054,48 @@ mod tests {
         assert_eq!(failure_type("assert x"), "AssertionError");
         assert_eq!(failure_type("Failed: no"), "Failed");
         assert_eq!(failure_type("worker crashed (signal 11)"), "failure");
+    }
+
+    #[test]
+    fn the_file_written_a_batch_at_a_time_is_the_report_serialised_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.xml");
+        let mut junit = Junit::new(&path).with_family(Family::Xunit1);
+        let empty = junit.to_report().to_string().unwrap();
+        junit.report(Event::Finished {
+            summary: &Summary::default(),
+        });
+        junit.take_result().unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), empty);
+
+        junit.report(Event::Collected {
+            problems: &[CollectProblem {
+                id: "t_bad.py".into(),
+                outcome: Outcome::Failed,
+                longrepr: "E   SyntaxError".into(),
+                skip: None,
+            }],
+            total: 0,
+            deselected: 0,
+        });
+        // Text that looks like the frame's tags, and more than a batch of cases.
+        let mut tricky = failed("call", "<testcase> </testsuite>");
+        tricky.sections = vec![("Captured stdout call".into(), "</testsuite>\n".into())];
+        for i in 0..(2 * BATCH + 7) {
+            let reports = if i % 100 == 3 {
+                vec![tricky.clone(), failed("teardown", "late")]
+            } else {
+                vec![phase("call", "passed")]
+            };
+            junit.record(&format!("t.py::test_{i}"), "gw1", &reports, false);
+        }
+        let whole = junit.to_report().to_string().unwrap();
+        junit.report(Event::Finished {
+            summary: &Summary::default(),
+        });
+        junit.take_result().unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        assert_eq!(whole.matches("<testcase ").count(), 2 * BATCH + 7 + 6 + 1);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod options;
 pub mod record;
 mod report_file;
 pub mod reports;
+mod stored;
 pub mod tally;
 pub mod tee;
 pub mod terminal;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::{charge, OutsideCalls, ProxyCall};
 use crate::junit::plain;
+use crate::stored::{Shared, StoredReports};
 
 /// The schema's name and version; the version changes when a field changes
 /// meaning or goes away (new fields may appear within a version).
@@ -218,9 +219,9 @@ pub struct CollectionProblem {
 /// The clock a record reads: seconds since the run started.
 pub type Clock = Box<dyn FnMut() -> f64>;
 
+/// What a test's report is made from, beside it (`RunRecord::states`).
 struct Test {
-    report: TestReport,
-    reports: Vec<PhaseReport>,
+    reports: StoredReports,
     /// Times pacer ran it again (the 429 rerun).
     pacer_reruns: usize,
 }
@@ -235,8 +236,13 @@ pub struct RunRecord {
     categories: Vec<(String, bool, bool)>,
     category_of: HashMap<String, String>,
     started: HashMap<String, f64>,
-    tests: Vec<Test>,
+    /// Every test's report, and beside it (same index) what it is made
+    /// from: apart, so that the reports can be lent as they are.
+    tests: Vec<TestReport>,
+    states: Vec<Test>,
     by_id: HashMap<String, usize>,
+    /// Phases' words, shared by the tests.
+    shared: Shared,
     collection: Vec<CollectionProblem>,
     end: f64,
     exit_code: Option<i32>,
@@ -272,7 +278,9 @@ impl RunRecord {
             category_of: HashMap::new(),
             started: HashMap::new(),
             tests: Vec::new(),
+            states: Vec::new(),
             by_id: HashMap::new(),
+            shared: Shared::default(),
             collection: Vec::new(),
             end: 0.0,
             exit_code: None,
@@ -307,7 +315,7 @@ impl RunRecord {
 
     /// How many tests passed after failed attempts, as the run stands.
     pub fn flaky_tests(&self) -> usize {
-        self.tests.iter().filter(|t| t.report.flaky).count()
+        self.tests.iter().filter(|t| t.flaky).count()
     }
 
     /// The run's exit code as pacer ends with it (after the 429 rerun).
@@ -322,69 +330,126 @@ impl RunRecord {
 
     fn finish_test(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
         let now = (self.clock)();
-        let category = self.category_of.get(id).cloned();
+        // Taken, not copied: only a test's first end needs it, and on 50,000
+        // tests the map's ids are megabytes.
+        let category = self.category_of.remove(id);
         match self.by_id.get(id).copied() {
             Some(i) if amend => {
                 // A late teardown (a module's fixture, torn down when the
                 // worker moved on): its time is in `phases`, but the bar
                 // keeps its end, since the worker has run other tests since.
-                let test = &mut self.tests[i];
-                test.reports.extend(reports.iter().cloned());
-                refresh(test);
+                let test = &mut self.states[i];
+                test.reports.extend(reports, &mut self.shared);
+                let all = test.reports.to_vec();
+                refresh(&mut self.tests[i], test, &all);
             }
             Some(i) => {
                 // Run again (pacer's 429 rerun): the new attempt stands.
                 let start = self.started.remove(id).unwrap_or(now - spent(reports));
-                let test = &mut self.tests[i];
-                test.pacer_reruns += test_attempts(&test.reports);
-                test.reports = reports.to_vec();
-                test.report.worker = worker.to_string();
-                test.report.start = start.max(0.0);
-                test.report.end = now;
-                refresh(test);
+                let test = &mut self.states[i];
+                test.pacer_reruns += test_attempts(&test.reports.to_vec());
+                test.reports = StoredReports::new(reports, &mut self.shared);
+                let report = &mut self.tests[i];
+                report.worker = worker.to_string();
+                report.start = start.max(0.0);
+                report.end = now;
+                refresh(report, test, reports);
             }
             None => {
                 let start = self.started.remove(id).unwrap_or(now - spent(reports));
-                let mut test = Test {
-                    report: TestReport {
-                        id: id.to_string(),
-                        category,
-                        worker: worker.to_string(),
-                        start: start.max(0.0),
-                        end: now,
-                        outcome: String::new(),
-                        phases: Phases::default(),
-                        reruns: 0,
-                        flaky: false,
-                        attempts: Vec::new(),
-                        message: None,
-                        output: None,
-                        calls: 0,
-                        limiter_wait: 0.0,
-                        retries_429: 0,
-                        waits: Vec::new(),
-                        retry_marks: Vec::new(),
-                    },
-                    reports: reports.to_vec(),
+                let mut report = TestReport {
+                    id: id.to_string(),
+                    category,
+                    worker: worker.to_string(),
+                    start: start.max(0.0),
+                    end: now,
+                    outcome: String::new(),
+                    phases: Phases::default(),
+                    reruns: 0,
+                    flaky: false,
+                    attempts: Vec::new(),
+                    message: None,
+                    output: None,
+                    calls: 0,
+                    limiter_wait: 0.0,
+                    retries_429: 0,
+                    waits: Vec::new(),
+                    retry_marks: Vec::new(),
+                };
+                let test = Test {
+                    reports: StoredReports::new(reports, &mut self.shared),
                     pacer_reruns: 0,
                 };
-                refresh(&mut test);
+                refresh(&mut report, &test, reports);
                 self.by_id.insert(id.to_string(), self.tests.len());
-                self.tests.push(test);
+                self.tests.push(report);
+                self.states.push(test);
             }
         }
     }
 
     /// The report as it stands.
     pub fn to_report(&self) -> RunReport {
-        let mut tests: Vec<TestReport> = self.tests.iter().map(|t| t.report.clone()).collect();
+        let mut tests = self.tests.clone();
         tests.sort_by(|a, b| a.start.total_cmp(&b.start));
+        self.report_of(tests)
+    }
+
+    /// Lends `write` the report as it stands, as [`RunRecord::to_report`]
+    /// gives it, its tests moved in rather than copied (on 50,000 tests a
+    /// copy, and a sort's scratch, are tens of megabytes), then takes them
+    /// back as they were.
+    pub fn with_report<T>(&mut self, write: impl FnOnce(&RunReport) -> T) -> T {
+        // In the order they started (a stable sort, as `to_report`'s),
+        // sorted in place.
+        let mut order: Vec<usize> = (0..self.tests.len()).collect();
+        order.sort_by(|a, b| self.tests[*a].start.total_cmp(&self.tests[*b].start));
+        let mut tests = std::mem::take(&mut self.tests);
+        permute(&mut tests, &order);
+        // What the report changes in a test (its times rounded, its proxy
+        // calls charged), to be put back.
+        let raw: Vec<(f64, f64, Phases)> =
+            tests.iter().map(|t| (t.start, t.end, t.phases)).collect();
+        let raw_attempts: Vec<(usize, Vec<f64>)> = tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.attempts.is_empty())
+            .map(|(i, t)| (i, t.attempts.iter().map(|a| a.duration).collect()))
+            .collect();
+        let report = self.report_of(tests);
+        let written = write(&report);
+        let mut tests = report.tests;
+        for (test, (start, end, phases)) in tests.iter_mut().zip(raw) {
+            (test.start, test.end, test.phases) = (start, end, phases);
+            // Charged anew at each report, from nothing (`finish_test`).
+            test.calls = 0;
+            test.limiter_wait = 0.0;
+            test.retries_429 = 0;
+            test.waits = Vec::new();
+            test.retry_marks = Vec::new();
+        }
+        for (i, durations) in raw_attempts {
+            for (a, duration) in tests[i].attempts.iter_mut().zip(durations) {
+                a.duration = duration;
+            }
+        }
+        let mut back = vec![0; order.len()];
+        for (i, was) in order.into_iter().enumerate() {
+            back[was] = i;
+        }
+        permute(&mut tests, &back);
+        self.tests = tests;
+        written
+    }
+
+    /// The report of `tests`, in the order they started.
+    fn report_of(&self, mut tests: Vec<TestReport>) -> RunReport {
         let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
         // pytest's final line counts phases' statuses, not tests: a test
         // whose call passed and whose teardown failed is `passed` and `error`.
         let mut counts = BTreeMap::new();
-        for t in &self.tests {
-            for status in t.reports.iter().filter_map(|r| r.cat.as_ref()) {
+        for t in &self.states {
+            for status in t.reports.cats() {
                 *counts.entry(status.as_str().to_string()).or_insert(0) += 1;
             }
         }
@@ -501,6 +566,9 @@ impl Reporter for RunRecord {
                             .push((c.name.clone(), c.rate_limited, c.selected));
                     }
                 }
+                // Sized once: on 50,000 tests a doubling vector wastes megabytes.
+                self.tests.reserve(tests.len());
+                self.states.reserve(tests.len());
                 for t in tests {
                     if let Some(c) = categories.get(t.category) {
                         self.category_of.insert(t.id.clone(), c.name.clone());
@@ -541,6 +609,8 @@ impl Reporter for RunRecord {
             } => self.finish_test(id, worker, reports, true),
             Event::Finished { summary } => {
                 self.end = (self.clock)();
+                // Emptied as tests ended, but still sized for all of them.
+                self.category_of.shrink_to_fit();
                 // The first run's selection stands: the 429 rerun runs a
                 // few of its tests again and deselects nothing of its own.
                 if !self.finished {
@@ -656,13 +726,12 @@ fn failure_text(failing: &[&PhaseReport], phases: &[PhaseReport]) -> String {
 }
 
 /// Recomputes a test's outcome, phases, reruns and failure text from its
-/// phase reports.
-fn refresh(test: &mut Test) {
-    let reports = &test.reports;
+/// phase reports (all it has, as `test.reports` holds them).
+fn refresh(report: &mut TestReport, test: &Test, reports: &[PhaseReport]) {
     let tries = attempts(reports);
     let (last, before) = match tries.split_last() {
         Some((last, before)) => (*last, before),
-        None => (&reports[..], &[][..]),
+        None => (reports, &[][..]),
     };
     let mut phases = Phases::default();
     for r in last {
@@ -677,7 +746,7 @@ fn refresh(test: &mut Test) {
     let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
     let message = failing.iter().find_map(|r| r.msg.clone());
     let output = (!failing.is_empty()).then(|| failure_text(&failing, last));
-    test.report.attempts = before
+    report.attempts = before
         .iter()
         .enumerate()
         .map(|(i, attempt)| {
@@ -697,12 +766,31 @@ fn refresh(test: &mut Test) {
             }
         })
         .collect();
-    test.report.flaky = last.iter().any(|r| r.cat == Some(Status::Flaky));
-    test.report.outcome = outcome;
-    test.report.phases = phases;
-    test.report.reruns = before.len() + test.pacer_reruns;
-    test.report.message = message;
-    test.report.output = output;
+    report.flaky = last.iter().any(|r| r.cat == Some(Status::Flaky));
+    report.outcome = outcome;
+    report.phases = phases;
+    report.reruns = before.len() + test.pacer_reruns;
+    report.message = message;
+    report.output = output;
+}
+
+/// Puts `items[order[i]]` at `i`, in place (`order` is a permutation).
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    let mut order = order.to_vec();
+    const DONE: usize = usize::MAX;
+    for i in 0..items.len() {
+        // Each cycle of the permutation, its first item carried along by swaps.
+        let mut j = i;
+        while order[j] != DONE {
+            let k = order[j];
+            order[j] = DONE;
+            if k == i {
+                break;
+            }
+            items.swap(j, k);
+            j = k;
+        }
+    }
 }
 
 /// `gw12` → 12, so that lanes sort as workers are numbered.
@@ -727,6 +815,69 @@ mod tests {
             outcome,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_lent_report_is_the_report_and_the_record_is_left_as_it_was() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let now = Rc::new(Cell::new(0.0));
+        let clock = now.clone();
+        let mut record = RunRecord::with_clock("0", Box::new(move || clock.get()));
+        let rerun = PhaseReport {
+            cat: Some(Status::Other("rerun".into())),
+            dur: 0.1234567,
+            msg: Some("first".into()),
+            ..report(Phase::Call, Outcome::Rerun)
+        };
+        let passed = PhaseReport {
+            cat: Some(Status::Flaky),
+            dur: 0.3333333333,
+            ..report(Phase::Call, Outcome::Passed)
+        };
+        let workers = ["gw1", "gw0", "gw2"];
+        for (i, worker) in workers.into_iter().enumerate() {
+            let id = format!("t.py::test_{i}");
+            record.report(Event::TestStarted { id: &id, worker });
+            now.set(now.get() + 0.3333333333);
+        }
+        // Finished in the reverse order of their starts.
+        for (i, worker) in workers.into_iter().enumerate().rev() {
+            let id = format!("t.py::test_{i}");
+            now.set(now.get() + 0.7777777777);
+            record.report(Event::TestFinished {
+                id: &id,
+                worker,
+                reports: &[rerun.clone(), passed.clone()],
+                finished: i + 1,
+                total: 3,
+            });
+        }
+        record.set_proxy_calls(vec![ProxyCall {
+            upstream: "api".into(),
+            worker: Some("gw0".into()),
+            arrival: 1.0,
+            done: 1.2,
+            queued: 0.1111111111,
+            waits: vec![(1.0, 1.1111111111)],
+            retries_429: vec![1.05],
+            count: 1,
+        }]);
+        let expected = record.to_report();
+        let ids: Vec<&str> = expected.tests.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["t.py::test_0", "t.py::test_1", "t.py::test_2"]);
+        assert_eq!(expected.tests[1].calls, 1, "the call is charged");
+        assert_eq!(record.with_report(|r| r.clone()), expected);
+        assert_eq!(record.with_report(|r| r.clone()), expected, "lent again");
+        assert_eq!(record.to_report(), expected, "the record is as it was");
+    }
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        let order = [3, 0, 4, 1, 2, 6, 5, 7];
+        let mut items: Vec<char> = "abcdefgh".chars().collect();
+        permute(&mut items, &order);
+        assert_eq!(items.iter().collect::<String>(), "daebcgfh");
     }
 
     #[test]

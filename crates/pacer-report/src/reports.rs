@@ -94,34 +94,41 @@ impl RunReports {
         if !(self.wanted() || self.github.is_some()) || !self.record.finished() {
             return;
         }
-        let report = self.record.to_report();
-        if let Some(github) = &mut self.github {
-            // The summary is a courtesy of the CI page, not a report a
-            // script reads: failing to write it is said, not fatal.
-            if let Err(e) = github.write_summary(&report) {
-                let path = github.summary_path().map(|p| p.display().to_string());
-                eprintln!(
-                    "pacer: cannot write the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
-                    path.unwrap_or_default()
+        let wanted = self.wanted();
+        let (github, json_path, html_path) = (&mut self.github, &self.json, &self.html);
+        let written = self.record.with_report(|report| {
+            if let Some(github) = github {
+                // The summary is a courtesy of the CI page, not a report a
+                // script reads: failing to write it is said, not fatal.
+                if let Err(e) = github.write_summary(report) {
+                    let path = github.summary_path().map(|p| p.display().to_string());
+                    eprintln!(
+                        "pacer: cannot write the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
+                        path.unwrap_or_default()
+                    );
+                }
+            }
+            if !wanted {
+                return None;
+            }
+            let mut result = Ok(());
+            if let Some(path) = json_path {
+                result = result.and(
+                    report_file::write_with(path, |out| json::write(report, out))
+                        .map_err(|e| (ReportKind::Json, report_error(path, e))),
                 );
             }
+            if let Some(path) = html_path {
+                result = result.and(
+                    write_atomically(path, &html::render(report))
+                        .map_err(|e| (ReportKind::Html, e)),
+                );
+            }
+            Some(result)
+        });
+        if written.is_some() {
+            self.written = written;
         }
-        if !self.wanted() {
-            return;
-        }
-        let mut result = Ok(());
-        if let Some(path) = &self.json {
-            result = result.and(
-                report_file::write_with(path, |out| json::write(&report, out))
-                    .map_err(|e| (ReportKind::Json, report_error(path, e))),
-            );
-        }
-        if let Some(path) = &self.html {
-            result = result.and(
-                write_atomically(path, &html::render(&report)).map_err(|e| (ReportKind::Html, e)),
-            );
-        }
-        self.written = Some(result);
     }
 
     /// How many tests passed only after failed attempts.
