@@ -178,7 +178,7 @@ pub const EXIT_GRACE: EnvVar = read!(
     "PACER_EXIT_GRACE",
     None,
     "exit_grace",
-    "seconds a worker may take to exit after its last test before its stacks are dumped and it is killed"
+    "seconds a worker that left a thread running may take to exit after its last test before its stacks are dumped and it is killed (six times as long without one)"
 );
 pub const RERUNS: EnvVar = read!(
     "PACER_RERUNS",

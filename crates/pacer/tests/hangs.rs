@@ -455,6 +455,28 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
     assert_eq!(cases, expected, "JUnit, each test once:\n{all}");
 }
 
+/// A worker that left no thread running but takes longer than
+/// `exit_grace` to exit (an atexit handler sleeping 2.5 s) is slow, not
+/// hung: it gets six times the grace, is not killed, and nothing is warned.
+#[test]
+fn a_worker_slow_to_exit_without_threads_is_not_called_hung() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = run_with_deadline(
+        &pacer_bin(),
+        &strings(&["-n", "1", "--exit-grace", "1"]),
+        &suite("slow_exit"),
+        &[
+            ("PACER_PYTHON", python().display().to_string()),
+            ("TMPDIR", tmp.path().display().to_string()),
+        ],
+    );
+    let all = run.describe();
+    assert!(!run.timed_out, "{all}");
+    assert_eq!(run.code, Some(0), "{all}");
+    assert!(run.stdout.contains("1 passed"), "{all}");
+    assert!(!run.all_output().contains("did not exit"), "{all}");
+}
+
 /// The JUnit report's cases as (classname, name) -> "passed"/"skipped"/"failed".
 fn junit_cases(xml: &Path) -> BTreeMap<(String, String), Vec<&'static str>> {
     let text = std::fs::read_to_string(xml).expect("a JUnit report");

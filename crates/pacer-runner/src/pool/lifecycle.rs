@@ -462,8 +462,16 @@ impl Pool {
             let Some(bye) = state.bye_at else {
                 continue;
             };
+            // A worker that left no thread running is only slow to exit (a
+            // big session torn down on a loaded machine): it gets six times
+            // the grace before it is called hung.
+            let allowed = if left_threads(&state.stacks_file).is_empty() {
+                grace * SLOW_EXIT_FACTOR
+            } else {
+                grace
+            };
             match state.hang_kill_at {
-                None if now.duration_since(bye) > grace => {
+                None if now.duration_since(bye) > allowed => {
                     state.handle.signal_leader(libc::SIGUSR1);
                     state.hang_kill_at = Some(now + STACK_WAIT);
                 }
@@ -481,7 +489,7 @@ impl Pool {
                     self.after_summary.push(format!(
                         "warning: worker {} did not exit within {:.1}s of its last test (exit_grace) and was killed{named}; its stacks:\n{}",
                         state.name,
-                        grace.as_secs_f64(),
+                        allowed.as_secs_f64(),
                         stacks.trim_end()
                     ));
                     state.handle.signal(libc::SIGKILL);
@@ -665,6 +673,9 @@ fn read_stacks(path: &std::path::Path) -> Option<String> {
 
 /// The threads a worker was left waiting for, named by its plugin at the
 /// end of its session (one per line, next to its stacks file).
+/// How many times `exit_grace` a worker gets when it left no thread running.
+const SLOW_EXIT_FACTOR: u32 = 6;
+
 fn left_threads(stacks: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(stacks.with_extension("threads"))
         .map(|s| {

@@ -340,6 +340,11 @@ impl Pool {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        // One stream for the whole run: a Ctrl-C that arrives while an input
+        // is being handled waits in it (a `ctrl_c()` future made anew on each
+        // turn of the loop did not exist then, and the signal was lost).
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
         loop {
             if self.end.is_some() || self.all_gone() {
                 break;
@@ -364,7 +369,7 @@ impl Pool {
                         break;
                     }
                 }
-                _ = tokio::signal::ctrl_c() => {
+                Some(()) = async { interrupt.as_mut()?.recv().await }, if interrupt.is_some() => {
                     interrupts += 1;
                     self.interrupt(reporter, interrupts);
                 }
