@@ -357,7 +357,6 @@ pub(crate) async fn handle(
             }
         };
 
-        up.limiter.answered(admission.started_at);
         let status = response.status().as_u16();
         up.stats.status(status);
 

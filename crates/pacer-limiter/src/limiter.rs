@@ -353,13 +353,6 @@ impl<C: Clock> Limiter<C> {
         }
     }
 
-    /// The attempt that started at `started_at` has its answer: how long it
-    /// took tells the window log how late the API may have counted it.
-    pub fn answered(&self, started_at: Duration) {
-        let took = self.clock.now().saturating_sub(started_at);
-        self.state().window.answered(started_at, took);
-    }
-
     /// Slots free under the in-flight cap.
     pub fn available_permits(&self) -> usize {
         self.inflight.available_permits()
