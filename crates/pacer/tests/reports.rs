@@ -472,49 +472,21 @@ fn an_interrupted_run_still_writes_both_reports() {
     assert!(html.is_file());
 }
 
-/// The `pacer-mockapi` binary next to `pacer`, built once if `cargo test
-/// -p pacer` did not build it (as `ratelimit.rs` does).
-fn mock_api() -> (std::process::Child, String) {
-    mock_api_with(&["--rate", "50", "--burst", "5"])
+/// `pacer-mockapi` with these flags, and its URL; killed when dropped.
+fn mock_api_with(flags: &[&str]) -> (common::mockapi::Running, String) {
+    let api = common::mockapi::start(flags);
+    let url = api.url.clone();
+    (api, url)
 }
 
-/// [`mock_api`] with these flags.
-fn mock_api_with(flags: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_pacer")).with_file_name("pacer-mockapi");
-    {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if !path.exists() {
-            let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-            cargo.args(["build", "-p", "pacer-mockapi", "--bin", "pacer-mockapi"]);
-            if path.components().any(|c| c.as_os_str() == "release") {
-                cargo.arg("--release");
-            }
-            assert!(cargo.status().expect("cargo runs").success());
-        }
-    }
-    let mut child = Command::new(&path)
-        .args(["--port", "0"])
-        .args(flags)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the mock API starts");
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    (child, url)
+/// [`mock_api_with`] rate-limited at 50/s, burst 5.
+fn mock_api() -> (common::mockapi::Running, String) {
+    mock_api_with(&["--rate", "50", "--burst", "5"])
 }
 
 #[test]
 fn the_reports_carry_each_upstreams_proxy_statistics() {
-    let (mut api, url) = mock_api();
+    let (api, url) = mock_api();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let html = dir.path().join("run.html");
@@ -534,8 +506,7 @@ fn the_reports_carry_each_upstreams_proxy_statistics() {
         .env_remove("PACER_UPSTREAM_API")
         .output()
         .expect("pacer runs");
-    let _ = api.kill();
-    let _ = api.wait();
+    drop(api);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
     let report = read_json(&json, &context);
@@ -579,7 +550,7 @@ fn the_reports_carry_each_upstreams_proxy_statistics() {
 /// real proxy, paced to 5 requests per second.
 #[test]
 fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them() {
-    let (mut api, url) = mock_api_with(&[
+    let (api, url) = mock_api_with(&[
         "--rate",
         "50",
         "--burst",
@@ -610,8 +581,7 @@ fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them
         .env_remove("PACER_UPSTREAM_API")
         .output()
         .expect("pacer runs");
-    let _ = api.kill();
-    let _ = api.wait();
+    drop(api);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
     let report = read_json(&json, &context);
@@ -719,7 +689,7 @@ fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them
 /// has its own calls charged to its own tests, a subprocess's too.
 #[test]
 fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
-    let (mut api, url) = mock_api_with(&["--rate", "50", "--burst", "5"]);
+    let (api, url) = mock_api_with(&["--rate", "50", "--burst", "5"]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let output = Command::new(env!("CARGO_BIN_EXE_pacer"))
@@ -736,8 +706,7 @@ fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
         .env_remove("PACER_UPSTREAM_API")
         .output()
         .expect("pacer runs");
-    let _ = api.kill();
-    let _ = api.wait();
+    drop(api);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
     let report = read_json(&json, &context);
