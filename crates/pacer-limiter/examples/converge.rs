@@ -24,24 +24,26 @@ async fn main() {
     let burst = arg(4, 1.0) as u32;
     let window = args.get(5).is_some_and(|a| a == "window");
     for factor in [1.0, 2.5] {
-        let api = pacer_mockapi::start(
-            MockConfig {
-                limit: if window {
-                    Limit::SlidingWindow {
-                        limit: limit as u32,
-                        window: Duration::from_secs(1),
-                    }
-                } else {
-                    Limit::TokenBucket { rate: limit, burst }
+        let api = std::sync::Arc::new(
+            pacer_mockapi::start(
+                MockConfig {
+                    limit: if window {
+                        Limit::SlidingWindow {
+                            limit: limit as u32,
+                            window: Duration::from_secs(1),
+                        }
+                    } else {
+                        Limit::TokenBucket { rate: limit, burst }
+                    },
+                    latency,
+                    retry_after: RetryAfterFormat::Fractional,
+                    ..MockConfig::default()
                 },
-                latency,
-                retry_after: RetryAfterFormat::Fractional,
-                ..MockConfig::default()
-            },
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap(),
+        );
         let proxy = start_proxy(
             UpstreamConfig {
                 name: "mock".into(),
@@ -62,6 +64,23 @@ async fn main() {
         .unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let started = Instant::now();
+        let proxy = std::sync::Arc::new(proxy);
+        let tracer = std::env::var_os("CONVERGE_TRACE").map(|_| {
+            let (proxy, api) = (proxy.clone(), api.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let (s, m) = (proxy.stats(), api.stats());
+                    eprintln!(
+                        "  t={:.1} rate={:.1} accepted={} refused={}",
+                        started.elapsed().as_secs_f64(),
+                        s.current_rate,
+                        m.accepted,
+                        m.rejected
+                    );
+                }
+            })
+        });
         let mut tasks = tokio::task::JoinSet::new();
         for w in 0..workers {
             let (client, url) = (client.clone(), proxy.url());
@@ -85,7 +104,14 @@ async fn main() {
         }
         let wall = started.elapsed().as_secs_f64();
         let seen = api.stats();
-        let stats = proxy.shutdown().await;
+        if let Some(t) = tracer {
+            t.abort();
+            let _ = t.await;
+        }
+        let stats = std::sync::Arc::into_inner(proxy).unwrap().shutdown().await;
+        if std::env::var_os("CONVERGE_TRACE").is_some() {
+            eprintln!("{stats:#?}");
+        }
         println!(
             "configured {:.0}/s vs limit {limit}/s: wall {wall:.2}s, failed {failed}, achieved {:.1}/s ({:.0}% of limit), mock achieved {:.1}/s, retry rate {:.1}%, settled {:.1}/s, decreases {}",
             limit * factor,

@@ -148,16 +148,17 @@ struct State {
 }
 
 impl State {
-    /// The window bound, scaled with the adaptive rate so that a lowered
-    /// rate cannot burst back up to the full quota within one window.
+    /// The GCRA takes the adaptive rate; the window keeps the quota.
     fn apply_rate(&mut self) {
         let rate = self.aimd.rate();
         self.gcra.set_rate(rate);
-        let limit = self.quota.limit().map_or(0, |n| {
-            let share = (rate / self.quota.rate()).clamp(0.0, 1.0);
-            ((n as f64 * share).floor() as u64).max(1)
-        });
-        self.window.set(limit, self.quota.window);
+        // The window holds the quota itself, not the adaptive rate: starts
+        // made at a higher rate before a decrease would otherwise fill a
+        // window scaled down to the new rate and stop every request until
+        // they leave it (a 0.6 s stall after the first 429s against a
+        // token bucket). The lowered rate paces through the GCRA alone.
+        self.window
+            .set(self.quota.limit().unwrap_or(0), self.quota.window);
     }
 
     fn adopt(&mut self, quota: Quota, origin: QuotaOrigin, now: Duration) {
@@ -774,6 +775,24 @@ mod tests {
         booked(&limiter, &clock, Duration::ZERO, 6);
         assert_eq!(limiter.on_throttled(Duration::from_millis(50)), Some(70.0));
         assert_eq!(limiter.rates().origin, QuotaOrigin::Configured);
+    }
+
+    #[test]
+    fn a_lowered_rate_does_not_wait_for_the_window_to_empty() {
+        // 40 starts at the configured 100/s, then three 429s lower the rate
+        // to about 34/s: the next start is one new interval away, not held
+        // until the starts made at 100/s leave the one-second window.
+        let clock = Arc::new(ManualClock::new());
+        let limiter = Limiter::new(&cfg(100.0, 1, 0), Arc::clone(&clock));
+        booked(&limiter, &clock, Duration::from_millis(10), 40);
+        for _ in 0..3 {
+            assert!(limiter.on_throttled(limiter.now()).is_some());
+            clock.advance(Duration::from_millis(60));
+        }
+        let rate = limiter.rates().current;
+        assert!((34.0..35.0).contains(&rate), "{rate}");
+        let wait = limiter.reserve();
+        assert!(wait <= Duration::from_millis(30), "{wait:?}");
     }
 
     #[test]
