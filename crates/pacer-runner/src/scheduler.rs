@@ -112,6 +112,8 @@ struct TestSlot {
     weight: f64,
     first: bool,
     lane: usize,
+    /// The lane may be cut just before this test ([`plan::may_cut_between`]).
+    cut_before: bool,
     state: State,
 }
 
@@ -226,6 +228,7 @@ impl Scheduler {
             weight: info.weight,
             first: info.first,
             lane: usize::MAX,
+            cut_before: false,
             state: State::Pending,
         });
         index
@@ -239,6 +242,11 @@ impl Scheduler {
         let plan = std::mem::take(&mut self.pending_plan);
         for lane in plan::lanes(&plan, self.options.dist, &parallel) {
             let index = self.lanes.len();
+            let order: Vec<usize> = lane.chunks.iter().flatten().copied().collect();
+            for pair in order.windows(2) {
+                self.tests[pair[1]].cut_before =
+                    plan::may_cut_between(&plan[pair[0]], &plan[pair[1]], self.options.dist);
+            }
             let mut state = Lane {
                 category: lane.category,
                 chunks: VecDeque::new(),
@@ -387,7 +395,8 @@ impl Scheduler {
     ) -> Batch {
         let mut batch = Batch::default();
         let mut weight = 0.0;
-        while batch.tests.len() < want {
+        let mut split = false;
+        while batch.tests.len() < want && !split {
             let open = self.workers[worker].open.get(&category).copied();
             let Some(lane) = open.or_else(|| self.next_lane(worker, category)) else {
                 break;
@@ -413,7 +422,9 @@ impl Scheduler {
                 if !batch.tests.is_empty() && weight + chunk_weight > budget {
                     break;
                 }
-                self.lanes[lane].chunks[ci].tests.drain(..).collect()
+                let keep = self.share_of_chunk(lane, ci, category);
+                split = keep < self.lanes[lane].chunks[ci].tests.len();
+                self.lanes[lane].chunks[ci].tests.drain(..keep).collect()
             };
             if self.lanes[lane].chunks[ci].tests.is_empty() {
                 self.lanes[lane].chunks.remove(ci);
@@ -421,7 +432,7 @@ impl Scheduler {
                 if self.lanes[lane].chunks.is_empty() {
                     self.lanes_of[category].retain(|l| *l != lane);
                 }
-            } else {
+            } else if !split {
                 self.workers[worker].open.insert(category, lane);
             }
             if let Some(&last) = taken.last() {
@@ -597,6 +608,37 @@ impl Scheduler {
         true
     }
 
+    /// How many tests from the front of a chunk one worker takes: all of
+    /// it, unless it outweighs each worker's share of what is left to hand
+    /// out in the category by a quarter. Then only the longest prefix within
+    /// that share that ends where the lane may be cut, and the rest stays
+    /// for whoever asks next. So the last file of a run (a few slow tests
+    /// that nothing was known about on a first run) is shared as
+    /// pytest-xdist would share it, instead of one worker running it alone
+    /// while the others idle; each worker still runs its part in order.
+    fn share_of_chunk(&self, lane: usize, ci: usize, category: usize) -> usize {
+        let tests = &self.lanes[lane].chunks[ci].tests;
+        let holders = self.active_holders(category);
+        if holders < 2 || tests.len() < 2 || self.options.in_order {
+            return tests.len();
+        }
+        let total: f64 = tests.iter().map(|t| self.tests[*t].weight).sum();
+        let share = self.pending_weight[category] / holders as f64;
+        if total <= share * 1.25 {
+            return tests.len();
+        }
+        let mut keep = tests.len();
+        let mut prefix = 0.0;
+        for (i, &t) in tests.iter().enumerate() {
+            if i > 0 && self.tests[t].cut_before && prefix + self.tests[t].weight > share {
+                keep = i;
+                break;
+            }
+            prefix += self.tests[t].weight;
+        }
+        keep
+    }
+
     /// The first chunk of `lane` that `worker` may take: not started by
     /// another worker, and after every test of the lane it already got.
     fn eligible_chunk(&self, worker: usize, lane: usize) -> Option<usize> {
@@ -755,7 +797,9 @@ mod tests {
         let batch = s.assign(b);
         assert_eq!(batch.tests, vec![2, 3]);
         assert!(batch.collect.is_empty());
-        assert_eq!(s.assign(a).tests, vec![0, 1]);
+        // The last file is shared out: a takes its half, then the rest.
+        assert_eq!(s.assign(a).tests, vec![0]);
+        assert_eq!(s.assign(a).tests, vec![1]);
     }
 
     #[test]
@@ -1254,5 +1298,78 @@ mod tests {
             (0..40).filter(|t| t % 5 == 0).map(|t| on[&t]).collect();
         assert_eq!(workers.len(), 1, "group split: {workers:?}");
         assert_eq!(on.len(), 40);
+    }
+
+    /// A class of twenty quick tests in `f.py`, then `ids` in a second file,
+    /// with the quick ones already run by a first worker: the second file is
+    /// all that is left to hand out. Returns the scheduler, that worker and
+    /// a second.
+    fn last_file_left(ids: &[&str], options: Options) -> (Scheduler, usize, usize) {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, options);
+        for i in 0..20 {
+            s.add(info(0, 0, &format!("f.py::C::t{i}"), 1.0));
+        }
+        for id in ids {
+            s.add(info(1, 0, id, 1.0));
+        }
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        let mut ran = 0;
+        while ran < 20 {
+            let batch = s.assign(a);
+            assert!(batch.tests.iter().all(|t| *t < 20), "{batch:?}");
+            for t in batch.tests {
+                assert!(s.finished(a, t));
+                ran += 1;
+            }
+        }
+        (s, a, b)
+    }
+
+    #[test]
+    fn the_last_file_is_shared_out_in_order() {
+        // A first run: nothing is known, every test weighs the same, and the
+        // last file's four tests are all that is left (they may be slow).
+        let ids = ["slow.py::t0", "slow.py::t1", "slow.py::t2", "slow.py::t3"];
+        let (mut s, a, b) = last_file_left(&ids, opts(false));
+        assert_eq!(s.assign(a).tests, vec![20, 21]);
+        let batch = s.assign(b);
+        assert_eq!((batch.tests, batch.collect), (vec![22], vec![1]));
+        assert_eq!(s.assign(a).tests, vec![23]);
+        // With loadfile, the file stays whole.
+        let options = Options {
+            dist: Dist::LoadFile,
+            ..Options::default()
+        };
+        let (mut s, a, _) = last_file_left(&ids, options);
+        assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
+    }
+
+    #[test]
+    fn the_last_file_is_cut_only_between_classes() {
+        let ids = ["m.py::A::t0", "m.py::A::t1", "m.py::A::t2", "m.py::B::t3"];
+        let (mut s, a, b) = last_file_left(&ids, opts(false));
+        assert_eq!(s.assign(a).tests, vec![20, 21, 22]);
+        assert_eq!(s.assign(b).tests, vec![23]);
+        let ids = ["m.py::A::t0", "m.py::A::t1", "m.py::A::t2", "m.py::A::t3"];
+        let (mut s, a, _) = last_file_left(&ids, opts(false));
+        assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
+    }
+
+    #[test]
+    fn an_xdist_group_is_never_shared_out() {
+        let options = Options {
+            dist: Dist::LoadGroup,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, options);
+        for i in 0..4 {
+            let mut t = info(0, 0, &format!("g.py::t{i}"), 1.0);
+            t.group = Some("db".into());
+            s.add(t);
+        }
+        s.seal();
+        let a = s.add_worker();
+        assert_eq!(s.assign(a).tests, vec![0, 1, 2, 3]);
     }
 }
