@@ -54,6 +54,10 @@ pub enum FromWorker {
         reports: Vec<PhaseReport>,
     },
     Need,
+    /// The tests given back after `unqueue`; the worker will not run them.
+    Unqueued {
+        ids: Vec<String>,
+    },
     /// The zygote is ready to fork workers.
     HelloZygote {
         pid: u32,
@@ -168,6 +172,11 @@ pub enum ToWorker<'a> {
     },
     /// Nothing more for now: run what you hold with no next item.
     Idle,
+    /// Give back these tests if they have not started (never the next one);
+    /// answered with `unqueued`.
+    Unqueue {
+        tests: Vec<&'a str>,
+    },
     Stop,
     /// To the zygote: fork worker `worker` with this environment. Sent with
     /// the new worker's three file descriptors attached (`SCM_RIGHTS`).

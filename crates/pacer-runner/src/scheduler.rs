@@ -422,7 +422,7 @@ impl Scheduler {
                 if !batch.tests.is_empty() && weight + chunk_weight > budget {
                     break;
                 }
-                let keep = self.share_of_chunk(lane, ci, category);
+                let keep = self.share_of_chunk(lane, ci, category, budget);
                 split = keep < self.lanes[lane].chunks[ci].tests.len();
                 self.lanes[lane].chunks[ci].tests.drain(..keep).collect()
             };
@@ -505,6 +505,91 @@ impl Scheduler {
             slots.holds_cpu = false;
             self.cpu_holders -= 1;
         }
+    }
+
+    /// The tail of what `victim` holds and has not started that an idle
+    /// `thief` should take over (pytest-xdist's worksteal). `queue` is in the
+    /// order the victim runs it; its first test is the victim's next item
+    /// and stays (the test before was torn down with it as the next one).
+    /// The tail is the longest that weighs at most half of what the victim
+    /// has left, `running` included, and starts where its lane may be cut;
+    /// empty when that is too little to be worth moving, or when the thief
+    /// may not hold one of its categories.
+    pub fn tail_for(&self, thief: usize, running: Option<usize>, queue: &[usize]) -> Vec<usize> {
+        if self.stopped || self.options.single || self.options.in_order || queue.len() < 2 {
+            return Vec::new();
+        }
+        let weight = |ts: &[usize]| ts.iter().map(|t| self.tests[*t].weight).sum::<f64>();
+        let left = weight(queue) + running.map_or(0.0, |t| self.tests[t].weight);
+        let may_start = |i: usize| {
+            let (before, at) = (&self.tests[queue[i - 1]], &self.tests[queue[i]]);
+            before.lane != at.lane || at.cut_before
+        };
+        let Some(from) =
+            (1..queue.len()).find(|&i| may_start(i) && weight(&queue[i..]) <= left / 2.0)
+        else {
+            return Vec::new();
+        };
+        // No floor on its weight: a steal is needed exactly when the
+        // recorded durations were wrong.
+        let tail = &queue[from..];
+        let thief_slots = &self.workers[thief];
+        let mut categories: Vec<usize> = tail.iter().map(|t| self.tests[*t].category).collect();
+        categories.dedup();
+        let allowed = categories.iter().all(|&c| {
+            let slots = &self.categories[c];
+            let holds = thief_slots.held.contains_key(&c);
+            !slots.exclusive
+                && (holds || self.holders[c] < slots.cap)
+                && (slots.kind == Kind::Io
+                    || thief_slots.holds_cpu
+                    || self.cpu_holders < self.cpu_limit)
+        });
+        if allowed {
+            tail.to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Moves tests `from` holds and has not started to `to`, as one batch,
+    /// without their ever being pending (nobody else can take them).
+    pub fn transfer(&mut self, from: usize, to: usize, tests: &[usize]) -> Batch {
+        let tests: Vec<usize> = tests
+            .iter()
+            .copied()
+            .filter(|t| self.holds(from, *t))
+            .collect();
+        for &test in &tests {
+            self.release(from, test);
+        }
+        let mut batch = Batch::default();
+        for &test in &tests {
+            let (unit, category, lane) = {
+                let slot = &mut self.tests[test];
+                slot.state = State::Held(to);
+                (slot.unit, slot.category, slot.lane)
+            };
+            let cpu = self.categories[category].kind == Kind::Cpu;
+            let slots = &mut self.workers[to];
+            if !slots.collected[unit] {
+                slots.collected[unit] = true;
+                batch.collect.push(unit);
+            }
+            let pos = slots.lane_pos.entry(lane).or_insert(test);
+            *pos = (*pos).max(test);
+            let held = slots.held.entry(category).or_insert(0);
+            if *held == 0 {
+                self.holders[category] += 1;
+            }
+            *held += 1;
+            if cpu && !slots.holds_cpu {
+                slots.holds_cpu = true;
+                self.cpu_holders += 1;
+            }
+        }
+        batch.tests = tests;
+        batch
     }
 
     /// Puts tests a worker held but never started back in front of their
@@ -609,24 +694,25 @@ impl Scheduler {
     }
 
     /// How many tests from the front of a chunk one worker takes: all of
-    /// it, unless it outweighs each worker's share of what is left to hand
-    /// out in the category by a quarter. Then only the longest prefix within
-    /// that share that ends where the lane may be cut, and the rest stays
-    /// for whoever asks next. So the last file of a run (a few slow tests
-    /// that nothing was known about on a first run) is shared as
-    /// pytest-xdist would share it, instead of one worker running it alone
-    /// while the others idle; each worker still runs its part in order.
-    fn share_of_chunk(&self, lane: usize, ci: usize, category: usize) -> usize {
+    /// it, unless it outweighs a batch's `budget` (half of each worker's
+    /// share of what is left to hand out) by a quarter. Then only the
+    /// longest prefix within the budget that ends where the lane may be cut,
+    /// and the rest stays for whoever asks next. So the last file of a run
+    /// (a few slow tests that nothing was known about on a first run) is
+    /// shared as pytest-xdist would share it, instead of one worker running
+    /// it alone while the others idle; each worker still runs its part in
+    /// order.
+    fn share_of_chunk(&self, lane: usize, ci: usize, category: usize, budget: f64) -> usize {
         let tests = &self.lanes[lane].chunks[ci].tests;
-        let holders = self.active_holders(category);
-        if holders < 2 || tests.len() < 2 || self.options.in_order {
+        let alone = self.active_holders(category) < 2;
+        if alone || tests.len() < 2 || self.options.in_order || !budget.is_finite() {
             return tests.len();
         }
         let total: f64 = tests.iter().map(|t| self.tests[*t].weight).sum();
-        let share = self.pending_weight[category] / holders as f64;
-        if total <= share * 1.25 {
+        if total <= budget * 1.25 {
             return tests.len();
         }
+        let share = budget;
         let mut keep = tests.len();
         let mut prefix = 0.0;
         for (i, &t) in tests.iter().enumerate() {
@@ -786,8 +872,8 @@ mod tests {
 
     #[test]
     fn own_files_come_before_stolen_ones() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(false));
-        for unit in [0, 0, 1, 1] {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 6, opts(false));
+        for unit in [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5] {
             s.add_test(unit, 0, 1.0);
         }
         s.seal();
@@ -797,9 +883,7 @@ mod tests {
         let batch = s.assign(b);
         assert_eq!(batch.tests, vec![2, 3]);
         assert!(batch.collect.is_empty());
-        // The last file is shared out: a takes its half, then the rest.
-        assert_eq!(s.assign(a).tests, vec![0]);
-        assert_eq!(s.assign(a).tests, vec![1]);
+        assert_eq!(s.assign(a).tests, vec![0, 1]);
     }
 
     #[test]
@@ -1332,10 +1416,11 @@ mod tests {
         // last file's four tests are all that is left (they may be slow).
         let ids = ["slow.py::t0", "slow.py::t1", "slow.py::t2", "slow.py::t3"];
         let (mut s, a, b) = last_file_left(&ids, opts(false));
-        assert_eq!(s.assign(a).tests, vec![20, 21]);
+        assert_eq!(s.assign(a).tests, vec![20]);
         let batch = s.assign(b);
-        assert_eq!((batch.tests, batch.collect), (vec![22], vec![1]));
-        assert_eq!(s.assign(a).tests, vec![23]);
+        assert_eq!((batch.tests, batch.collect), (vec![21], vec![1]));
+        assert_eq!(s.assign(a).tests, vec![22]);
+        assert_eq!(s.assign(b).tests, vec![23]);
         // With loadfile, the file stays whole.
         let options = Options {
             dist: Dist::LoadFile,
@@ -1351,6 +1436,7 @@ mod tests {
         let (mut s, a, b) = last_file_left(&ids, opts(false));
         assert_eq!(s.assign(a).tests, vec![20, 21, 22]);
         assert_eq!(s.assign(b).tests, vec![23]);
+        assert!(s.assign(a).tests.is_empty());
         let ids = ["m.py::A::t0", "m.py::A::t1", "m.py::A::t2", "m.py::A::t3"];
         let (mut s, a, _) = last_file_left(&ids, opts(false));
         assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
@@ -1371,5 +1457,60 @@ mod tests {
         s.seal();
         let a = s.add_worker();
         assert_eq!(s.assign(a).tests, vec![0, 1, 2, 3]);
+    }
+
+    /// One worker holding all of `ids` (one file), a second with nothing.
+    fn one_holds_all(ids: &[String], options: Options) -> (Scheduler, usize, usize) {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, options);
+        for id in ids {
+            s.add(info(0, 0, id, 1.0));
+        }
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        s.mark_collected(a, 0);
+        let mut held = 0;
+        while held < ids.len() {
+            let batch = s.assign(a);
+            assert!(!batch.tests.is_empty());
+            held += batch.tests.len();
+        }
+        (s, a, b)
+    }
+
+    #[test]
+    fn an_idle_worker_takes_the_back_half_and_never_the_next_item() {
+        let ids: Vec<String> = (0..8).map(|i| format!("m.py::t{i}")).collect();
+        let (mut s, a, b) = one_holds_all(&ids, opts(false));
+        // a runs 0; 1 is its next item; of 8 left, the last 4 go.
+        let queue: Vec<usize> = (1..8).collect();
+        let tail = s.tail_for(b, Some(0), &queue);
+        assert_eq!(tail, vec![4, 5, 6, 7]);
+        let batch = s.transfer(a, b, &tail);
+        assert_eq!((batch.tests, batch.collect), (vec![4, 5, 6, 7], vec![0]));
+        assert!(s.holds(b, 4) && !s.holds(a, 4));
+        assert!(!s.finished(a, 5) && s.finished(b, 5));
+        // Only the next item left: it stays.
+        assert!(s.tail_for(b, Some(2), &[3]).is_empty());
+        assert_eq!(s.tail_for(b, Some(1), &[2, 3]), vec![3]);
+    }
+
+    #[test]
+    fn nothing_is_taken_from_a_class_or_with_one_test_at_a_time() {
+        let ids: Vec<String> = (0..8).map(|i| format!("m.py::C::t{i}")).collect();
+        let (s, _, b) = one_holds_all(&ids, opts(false));
+        assert!(s
+            .tail_for(b, Some(0), &(1..8).collect::<Vec<_>>())
+            .is_empty());
+        // A class that starts later may go whole.
+        let mut ids: Vec<String> = (0..4).map(|i| format!("m.py::C::t{i}")).collect();
+        ids.extend((4..8).map(|i| format!("m.py::D::t{i}")));
+        let (s, _, b) = one_holds_all(&ids, opts(false));
+        assert_eq!(
+            s.tail_for(b, Some(0), &(1..8).collect::<Vec<_>>()),
+            vec![4, 5, 6, 7]
+        );
+        let ids: Vec<String> = (0..8).map(|i| format!("m.py::t{i}")).collect();
+        let (s, _, b) = one_holds_all(&ids, opts(true));
+        assert!(s.tail_for(b, Some(0), &[1, 2, 3]).is_empty());
     }
 }

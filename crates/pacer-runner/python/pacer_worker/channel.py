@@ -26,7 +26,9 @@ class Channel:
 
     def __init__(self, fd):
         self.sock = socket.socket(fileno=fd)
-        self.reader = self.sock.makefile("rb")
+        # Our own buffer rather than a buffered file: `poll` must see what
+        # has arrived without ever blocking.
+        self.buffer = bytearray()
         self.held = []
 
     def hold(self, msg):
@@ -44,13 +46,38 @@ class Channel:
 
     def recv(self):
         self.flush()
-        line = self.reader.readline()
-        if not line:
+        while True:
+            msg = self._line()
+            if msg is not None:
+                return msg
+            self._fill(self.sock.recv(65536))
+
+    def poll(self):
+        """The next message if one has arrived, else None, without waiting."""
+        msg = self._line()
+        if msg is not None:
+            return msg
+        try:
+            data = self.sock.recv(65536, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
+        self._fill(data)
+        return self._line()
+
+    def _fill(self, data):
+        if not data:
             raise EOFError("pacer closed the channel")
+        self.buffer += data
+
+    def _line(self):
+        end = self.buffer.find(b"\n")
+        if end < 0:
+            return None
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 1]
         return json.loads(line)
 
     def close(self):
         """Close through the socket object, so that nothing closes the file
         descriptor a second time once its number is reused."""
-        self.reader.close()
         self.sock.close()

@@ -142,12 +142,13 @@ class Worker:
         entry = MESSAGES.get(kind)
         if entry is None:
             raise RuntimeError("pacer worker: unknown message %r" % kind)
-        handler, as_order, as_answer = entry
+        handler, as_order, as_answer, answers = entry
         if not (as_answer if self.asked else as_order):
             raise RuntimeError(
                 "pacer worker: unexpected %r %s" % (kind, "while waiting" if self.asked else "unasked")
             )
-        self.asked = False
+        if answers:
+            self.asked = False
         handler(self, msg)
 
     def on_discover(self, _msg):
@@ -161,6 +162,18 @@ class Worker:
 
     def on_idle(self, _msg):
         """Nothing more for now: run what is left and ask again."""
+
+    def on_unqueue(self, msg):
+        """pacer takes back tests this worker holds but has not started, for
+        a worker with nothing to do. The next one stays: the test that ran
+        last was torn down with it as its next item, and its fixtures may be
+        set up already."""
+        wanted = set(msg["tests"])
+        kept, given = self.queue[:1], []
+        for entry in self.queue[1:]:
+            (given if entry[0].nodeid in wanted else kept).append(entry)
+        self.queue = kept
+        self.channel.send({"t": "unqueued", "ids": [item.nodeid for item, _env in given]})
 
     def on_stop(self, _msg):
         self.stopping = True
@@ -305,6 +318,12 @@ class Worker:
     def run_queue(self):
         hook = self.config.hook
         while self.queue and not self.stopping:
+            msg = self.channel.poll()
+            while msg is not None:
+                self.dispatch(msg)
+                msg = None if self.stopping or not self.queue else self.channel.poll()
+            if not self.queue or self.stopping:
+                break
             if len(self.queue) <= LOW_WATER:
                 self.ask()
             if len(self.queue) == 1 and self.asked:
@@ -360,9 +379,12 @@ class Worker:
 # Every message pacer sends a worker: its handler, and whether it may come
 # as an order (nothing asked) and as the answer to the worker's `need`.
 MESSAGES = {
-    "discover": (Worker.on_discover, True, False),
-    "collect": (Worker.on_collect, True, False),
-    "run": (Worker.on_run, True, True),
-    "idle": (Worker.on_idle, False, True),
-    "stop": (Worker.on_stop, True, True),
+    # kind: (handler, may come as an order, may come while we wait for the
+    # answer to `need`, is that answer)
+    "discover": (Worker.on_discover, True, False, True),
+    "collect": (Worker.on_collect, True, False, True),
+    "run": (Worker.on_run, True, True, True),
+    "idle": (Worker.on_idle, False, True, True),
+    "stop": (Worker.on_stop, True, True, True),
+    "unqueue": (Worker.on_unqueue, True, True, False),
 }

@@ -55,8 +55,10 @@ def test_discover_collect_run_need_idle_stop(pytester, pacer):
         fake.send("run", tests=B, units=[str(pytester.path / "test_b.py")])
         fake.until("need")
         fake.send("idle")
-        fake.until("done")
-        assert fake.seen[-1]["id"] == B[0]
+        # The answer may have been read early, between tests: A's last test
+        # may be reported first.
+        while not (fake.seen[-1]["t"] == "done" and fake.seen[-1]["id"] == B[0]):
+            fake.recv()
         fake.send("stop")
         fake.expect("bye")
 
@@ -281,14 +283,61 @@ def test_a_message_out_of_turn_is_an_error(order, waiting, error):
 def test_the_message_table_says_when_each_message_may_come():
     from pacer_worker.worker import MESSAGES
 
-    # Which messages may come when: (as an order, as the answer to `need`).
+    # Which messages may come when: (as an order, while the worker waits for
+    # the answer to `need`, is that answer).
     assert {tag: entry[1:] for tag, entry in MESSAGES.items()} == {
-        "discover": (True, False),
-        "collect": (True, False),
-        "run": (True, True),
-        "idle": (False, True),
-        "stop": (True, True),
+        "discover": (True, False, True),
+        "collect": (True, False, True),
+        "run": (True, True, True),
+        "idle": (False, True, True),
+        "stop": (True, True, True),
+        "unqueue": (True, True, False),
     }
+
+
+def test_unqueue_gives_back_tests_not_started_but_keeps_the_next_one(pytester, pacer):
+    # The first test waits until pacer has sent `unqueue`, so the order is
+    # read between tests, with three still queued.
+    flag = pytester.path / "unqueue-sent"
+    pytester.makepyfile(
+        test_q=(
+            "import pathlib, time\n"
+            "def test_0():\n"
+            "    for _ in range(500):\n"
+            "        if pathlib.Path(%r).exists():\n"
+            "            return\n"
+            "        time.sleep(0.01)\n"
+            "def test_1(): pass\n"
+            "def test_2(): pass\n"
+            "def test_3(): pass\n"
+        )
+        % str(flag)
+    )
+    ids = ["test_q.py::test_%d" % i for i in range(4)]
+
+    def script(fake):
+        fake.expect("hello")
+        fake.send("collect", units=[str(pytester.path / "test_q.py")])
+        fake.expect("collected")
+        fake.send("run", tests=ids)
+        fake.expect("start")
+        # test_1 is the next item of test_0: it stays, even when asked for.
+        fake.send("unqueue", tests=ids[1:])
+        flag.write_text("")
+        given = fake.until("unqueued")[-1]
+        assert given["ids"] == ids[2:]
+        fake.until("need")
+        fake.send("idle")
+        fake.until("done")
+        assert fake.seen[-1]["id"] == ids[1]
+        # With nothing queued, an unqueue is answered with nothing.
+        fake.send("unqueue", tests=ids[2:])
+        assert fake.expect("unqueued")["ids"] == []
+        fake.send("stop")
+        fake.expect("bye")
+
+    seen, _ = pacer(script)
+    assert [m["id"] for m in seen if m["t"] == "start"] == ids[:2]
 
 
 def test_durations_send_every_phase_and_xunit1_the_location(pytester, pacer):

@@ -36,9 +36,101 @@ impl Pool {
             self.workers[w].waiting = true;
             self.send(w, &ToWorker::Idle);
             self.maybe_finish();
+            self.try_steal();
         } else {
             self.hand_over(w, batch);
         }
+    }
+
+    /// Nothing is left to hand out and a worker sits idle: asks the worker
+    /// with the most work not started to give back the tail of it
+    /// (pytest-xdist's worksteal), for the idle one. One steal at a time.
+    pub(super) fn try_steal(&mut self) {
+        if self.steal.is_some() || self.interrupted.is_some() || self.end.is_some() {
+            return;
+        }
+        let Some(scheduler) = self.scheduler.as_ref() else {
+            return;
+        };
+        if scheduler.is_stopped() || scheduler.pending() > 0 {
+            return;
+        }
+        let ready = |s: &WorkerState| s.phase == Stage::Ready && !s.stop_sent;
+        let Some(thief) = (0..self.workers.len()).find(|&t| {
+            let s = &self.workers[t];
+            ready(s) && s.waiting && s.queue.is_empty()
+        }) else {
+            return;
+        };
+        let mut best: Option<(usize, Vec<usize>)> = None;
+        for (v, state) in self.workers.iter().enumerate() {
+            if v == thief || !ready(state) {
+                continue;
+            }
+            let unstarted: Vec<usize> = state
+                .queue
+                .iter()
+                .copied()
+                .filter(|t| Some(*t) != state.running)
+                .collect();
+            let tail = scheduler.tail_for(self.workers[thief].sched, state.running, &unstarted);
+            if tail.len() > best.as_ref().map_or(0, |(_, b)| b.len()) {
+                best = Some((v, tail));
+            }
+        }
+        let Some((victim, tail)) = best else {
+            return;
+        };
+        self.debug(|| {
+            format!(
+                "taking back {} tests from {} for {}",
+                tail.len(),
+                self.workers[victim].name,
+                self.workers[thief].name
+            )
+        });
+        let tests: Vec<&str> = tail.iter().map(|t| self.tests[*t].id.as_str()).collect();
+        let line = ToWorker::Unqueue { tests }.to_line();
+        self.workers[victim].handle.send(line);
+        self.steal = Some((victim, thief));
+    }
+
+    /// The victim of a steal gave these tests back: they go to the thief if
+    /// it still waits, else back to be handed out.
+    pub(super) fn on_unqueued(&mut self, w: usize, ids: &[String]) {
+        let thief = match self.steal {
+            Some((victim, thief)) if victim == w => {
+                self.steal = None;
+                Some(thief)
+            }
+            _ => None,
+        };
+        let given: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| self.held_by(w, id))
+            .filter(|t| self.workers[w].running != Some(*t))
+            .collect();
+        self.workers[w].queue.retain(|t| !given.contains(t));
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return;
+        };
+        let (from, stopped) = (self.workers[w].sched, scheduler.is_stopped());
+        let thief = thief.filter(|&t| {
+            let s = &self.workers[t];
+            s.phase == Stage::Ready && !s.stop_sent && s.waiting && s.queue.is_empty()
+        });
+        match thief {
+            Some(t) if !given.is_empty() && !stopped => {
+                let batch = scheduler.transfer(from, self.workers[t].sched, &given);
+                self.hand_over(t, batch);
+            }
+            _ => {
+                scheduler.requeue(from, &given);
+                self.push_work();
+            }
+        }
+        self.maybe_finish();
+        self.try_steal();
     }
 
     pub(super) fn hand_over(&mut self, w: usize, mut batch: crate::scheduler::Batch) {
@@ -163,6 +255,8 @@ impl Pool {
         self.finish_test(w, test, reports, reporter);
         self.push_work();
         self.maybe_finish();
+        // A worker told `idle` while it still held tests is a thief now.
+        self.try_steal();
     }
 
     pub(super) fn finish_test(

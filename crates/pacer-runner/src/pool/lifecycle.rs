@@ -179,6 +179,10 @@ impl Pool {
         }
         let phase = self.workers[w].phase;
         self.workers[w].phase = Stage::Gone;
+        // A steal from it will never be answered.
+        if self.steal.is_some_and(|(victim, _)| victim == w) {
+            self.steal = None;
+        }
         if phase != Stage::Zygote && self.workers[w].handle.pid != 0 && self.interrupted.is_none() {
             // What its tests started in its process group ends with it,
             // named (nextest's LEAK) unless the worker ended its session and

@@ -228,6 +228,8 @@ struct Pool {
     failures: usize,
     stopped: Option<StopReason>,
     interrupted: Option<StopReason>,
+    /// A steal under way: (victim, thief), until the victim's `unqueued`.
+    steal: Option<(usize, usize)>,
     end: Option<RunEnd>,
     durations: Vec<(usize, f64)>,
     failed: Vec<FailedTest>,
@@ -294,6 +296,7 @@ impl Pool {
             failures: 0,
             stopped: None,
             interrupted: None,
+            steal: None,
             end: None,
             durations: Vec::new(),
             failed: Vec::new(),
@@ -529,6 +532,7 @@ impl Pool {
                 });
             }
             FromWorker::Need => self.on_need(w),
+            FromWorker::Unqueued { ids } => self.on_unqueued(w, &ids),
             FromWorker::Missing { ids } => {
                 self.end = Some(RunEnd::Fallback {
                     reason: format!(
