@@ -22,10 +22,13 @@ fn read(path: &Path) -> HashMap<String, f64> {
     cache::read_json(path)
 }
 
-/// Durations from `.test_durations` (if any), overlaid by pacer's own store.
-pub fn load(durations_file: &Path, cache_dir: &Path) -> HashMap<String, f64> {
+/// Durations from `.test_durations` (if any), overlaid by pacer's own store
+/// (when pytest's cache is on).
+pub fn load(durations_file: &Path, cache_dir: Option<&Path>) -> HashMap<String, f64> {
     let mut durations = read(durations_file);
-    durations.extend(read(&store(cache_dir)));
+    if let Some(cache_dir) = cache_dir {
+        durations.extend(read(&store(cache_dir)));
+    }
     durations
 }
 
@@ -104,9 +107,12 @@ mod tests {
         std::fs::write(&split, r#"{"t.py::a": 1.0, "t.py::b": 2.0}"#).unwrap();
         let cache = dir.path().join(".pytest_cache");
         save(&cache, &[("t.py::a".into(), 5.0)]);
-        let loaded = load(&split, &cache);
+        let loaded = load(&split, Some(&cache));
         assert_eq!(loaded["t.py::a"], 5.0);
         assert_eq!(loaded["t.py::b"], 2.0);
+        // Without pytest's cache (`-p no:cacheprovider`), the file alone.
+        let loaded = load(&split, None);
+        assert_eq!(loaded["t.py::a"], 1.0);
     }
 
     #[test]
@@ -114,7 +120,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let broken = dir.path().join("broken");
         std::fs::write(&broken, "not json").unwrap();
-        assert!(load(&broken, dir.path()).is_empty());
+        assert!(load(&broken, Some(dir.path())).is_empty());
     }
 
     #[test]

@@ -88,11 +88,12 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
         workers
     };
     let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
+    // One worker runs in pytest's order, as `--sequential` promises. Without
+    // pytest's cache (`-p no:cacheprovider`) pytest-split's file still counts.
+    if workers > 1 {
+        tuning.durations = durations::load(&inputs.durations_file, cache_dir.as_deref());
+    }
     if let Some(cache) = &cache_dir {
-        // One worker runs in pytest's order, as `--sequential` promises.
-        if workers > 1 {
-            tuning.durations = durations::load(&inputs.durations_file, cache);
-        }
         if !inputs.fixed {
             tuning.last_failed = lastfailed::last_failed(options, cache);
         }
