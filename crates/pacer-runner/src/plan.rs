@@ -154,7 +154,10 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
         // A class is never cut: its tests share the class's fixtures and
         // state as pytest runs them (xdist's `load` splits them and suites
         // fail). Module-level tests too heavy for one worker are cut.
-        let in_class = is_class_scope(scope_of(run[0]));
+        let in_class = scope_of(run[0])
+            .split('[')
+            .next()
+            .is_some_and(|s| s.contains("::"));
         if !strict && w > share && !in_class {
             // Too big for one worker: cut inside the scope, in order.
             let mut piece = Vec::new();
@@ -179,25 +182,6 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
         chunks.push(current);
     }
     chunks
-}
-
-/// A scope inside a class (`file.py::Class`, with or without parameters).
-fn is_class_scope(scope: &str) -> bool {
-    scope.split('[').next().is_some_and(|s| s.contains("::"))
-}
-
-/// Whether a lane may be cut between `a` and the next test `b` while it
-/// runs (the scheduler shares a chunk that outweighs what is left for each
-/// worker): never with `loadfile` or inside an `xdist_group`, only between
-/// modules or classes with `loadscope`, and, with `load`, anywhere but
-/// inside a class, as [`lanes`] cuts a file too heavy for one worker.
-pub fn may_cut_between(a: &PlanTest, b: &PlanTest, dist: Dist) -> bool {
-    match dist {
-        Dist::LoadFile => false,
-        Dist::LoadGroup if a.group.is_some() && a.group == b.group => false,
-        Dist::LoadScope => a.xdist_scope != b.xdist_scope,
-        Dist::Load | Dist::LoadGroup => a.scope != b.scope || !is_class_scope(&a.scope),
-    }
 }
 
 /// The files to collect to take over `units` (indices in pytest's

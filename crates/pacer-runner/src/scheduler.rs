@@ -112,7 +112,7 @@ struct TestSlot {
     weight: f64,
     first: bool,
     lane: usize,
-    /// The lane may be cut just before this test ([`plan::may_cut_between`]).
+    /// The plan cut its lane just before this test: a steal may start here.
     cut_before: bool,
     state: State,
 }
@@ -242,10 +242,8 @@ impl Scheduler {
         let plan = std::mem::take(&mut self.pending_plan);
         for lane in plan::lanes(&plan, self.options.dist, &parallel) {
             let index = self.lanes.len();
-            let order: Vec<usize> = lane.chunks.iter().flatten().copied().collect();
-            for pair in order.windows(2) {
-                self.tests[pair[1]].cut_before =
-                    plan::may_cut_between(&plan[pair[0]], &plan[pair[1]], self.options.dist);
+            for chunk in lane.chunks.iter().skip(1) {
+                self.tests[chunk[0]].cut_before = true;
             }
             let mut state = Lane {
                 category: lane.category,
@@ -395,8 +393,7 @@ impl Scheduler {
     ) -> Batch {
         let mut batch = Batch::default();
         let mut weight = 0.0;
-        let mut split = false;
-        while batch.tests.len() < want && !split {
+        while batch.tests.len() < want {
             let open = self.workers[worker].open.get(&category).copied();
             let Some(lane) = open.or_else(|| self.next_lane(worker, category)) else {
                 break;
@@ -422,9 +419,7 @@ impl Scheduler {
                 if !batch.tests.is_empty() && weight + chunk_weight > budget {
                     break;
                 }
-                let keep = self.share_of_chunk(lane, ci, category, budget);
-                split = keep < self.lanes[lane].chunks[ci].tests.len();
-                self.lanes[lane].chunks[ci].tests.drain(..keep).collect()
+                self.lanes[lane].chunks[ci].tests.drain(..).collect()
             };
             if self.lanes[lane].chunks[ci].tests.is_empty() {
                 self.lanes[lane].chunks.remove(ci);
@@ -432,7 +427,7 @@ impl Scheduler {
                 if self.lanes[lane].chunks.is_empty() {
                     self.lanes_of[category].retain(|l| *l != lane);
                 }
-            } else if !split {
+            } else {
                 self.workers[worker].open.insert(category, lane);
             }
             if let Some(&last) = taken.last() {
@@ -507,32 +502,49 @@ impl Scheduler {
         }
     }
 
-    /// The tail of what `victim` holds and has not started that an idle
-    /// `thief` should take over (pytest-xdist's worksteal). `queue` is in the
-    /// order the victim runs it; its first test is the victim's next item
-    /// and stays (the test before was torn down with it as the next one).
-    /// The tail is the longest that weighs at most half of what the victim
-    /// has left, `running` included, and starts where its lane may be cut;
-    /// empty when that is too little to be worth moving, or when the thief
-    /// may not hold one of its categories.
-    pub fn tail_for(&self, thief: usize, running: Option<usize>, queue: &[usize]) -> Vec<usize> {
+    /// What an idle `thief` should take over from a victim's tests not
+    /// started (pytest-xdist's worksteal). `queue` is in the order the
+    /// victim runs it; its first test is the victim's next item and stays
+    /// (the test before was torn down with it as the next one). Whole
+    /// segments go: a file, or a chunk the plan cut from a big one, never
+    /// part of one (a class, module-level tests that may share state); none
+    /// that holds a test of a file before one the thief already ran there.
+    /// From the back, until about half of the queue: counted in tests, since
+    /// a steal is wanted exactly when the recorded durations were wrong.
+    /// Empty when nothing qualifies, or the thief may not hold one of the
+    /// categories.
+    pub fn tail_for(&self, thief: usize, queue: &[usize]) -> Vec<usize> {
         if self.stopped || self.options.single || self.options.in_order || queue.len() < 2 {
             return Vec::new();
         }
-        let weight = |ts: &[usize]| ts.iter().map(|t| self.tests[*t].weight).sum::<f64>();
-        let left = weight(queue) + running.map_or(0.0, |t| self.tests[t].weight);
-        let may_start = |i: usize| {
-            let (before, at) = (&self.tests[queue[i - 1]], &self.tests[queue[i]]);
-            before.lane != at.lane || at.cut_before
+        let thief_pos = &self.workers[thief].lane_pos;
+        let later = |t: &usize| {
+            let slot = &self.tests[*t];
+            thief_pos.get(&slot.lane).is_none_or(|p| t > p)
         };
-        let Some(from) =
-            (1..queue.len()).find(|&i| may_start(i) && weight(&queue[i..]) <= left / 2.0)
-        else {
-            return Vec::new();
-        };
-        // No floor on its weight: a steal is needed exactly when the
-        // recorded durations were wrong.
-        let tail = &queue[from..];
+        // Segment starts after the next item's own segment.
+        let starts: Vec<usize> = (1..queue.len())
+            .filter(|&i| {
+                let (before, at) = (&self.tests[queue[i - 1]], &self.tests[queue[i]]);
+                before.lane != at.lane || at.cut_before
+            })
+            .collect();
+        let target = (queue.len() / 2).max(1);
+        let mut taken: Vec<&[usize]> = Vec::new();
+        let mut count = 0;
+        let mut end = queue.len();
+        for &start in starts.iter().rev() {
+            if count >= target {
+                break;
+            }
+            let segment = &queue[start..end];
+            end = start;
+            if segment.iter().all(later) {
+                count += segment.len();
+                taken.push(segment);
+            }
+        }
+        let tail: Vec<usize> = taken.into_iter().rev().flatten().copied().collect();
         let thief_slots = &self.workers[thief];
         let mut categories: Vec<usize> = tail.iter().map(|t| self.tests[*t].category).collect();
         categories.dedup();
@@ -546,7 +558,7 @@ impl Scheduler {
                     || self.cpu_holders < self.cpu_limit)
         });
         if allowed {
-            tail.to_vec()
+            tail
         } else {
             Vec::new()
         }
@@ -691,38 +703,6 @@ impl Scheduler {
             return false;
         }
         true
-    }
-
-    /// How many tests from the front of a chunk one worker takes: all of
-    /// it, unless it outweighs a batch's `budget` (half of each worker's
-    /// share of what is left to hand out) by a quarter. Then only the
-    /// longest prefix within the budget that ends where the lane may be cut,
-    /// and the rest stays for whoever asks next. So the last file of a run
-    /// (a few slow tests that nothing was known about on a first run) is
-    /// shared as pytest-xdist would share it, instead of one worker running
-    /// it alone while the others idle; each worker still runs its part in
-    /// order.
-    fn share_of_chunk(&self, lane: usize, ci: usize, category: usize, budget: f64) -> usize {
-        let tests = &self.lanes[lane].chunks[ci].tests;
-        let alone = self.active_holders(category) < 2;
-        if alone || tests.len() < 2 || self.options.in_order || !budget.is_finite() {
-            return tests.len();
-        }
-        let total: f64 = tests.iter().map(|t| self.tests[*t].weight).sum();
-        if total <= budget * 1.25 {
-            return tests.len();
-        }
-        let share = budget;
-        let mut keep = tests.len();
-        let mut prefix = 0.0;
-        for (i, &t) in tests.iter().enumerate() {
-            if i > 0 && self.tests[t].cut_before && prefix + self.tests[t].weight > share {
-                keep = i;
-                break;
-            }
-            prefix += self.tests[t].weight;
-        }
-        keep
     }
 
     /// The first chunk of `lane` that `worker` may take: not started by
@@ -872,8 +852,8 @@ mod tests {
 
     #[test]
     fn own_files_come_before_stolen_ones() {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 6, opts(false));
-        for unit in [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5] {
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(false));
+        for unit in [0, 0, 1, 1] {
             s.add_test(unit, 0, 1.0);
         }
         s.seal();
@@ -1384,61 +1364,22 @@ mod tests {
         assert_eq!(on.len(), 40);
     }
 
-    /// A class of twenty quick tests in `f.py`, then `ids` in a second file,
-    /// with the quick ones already run by a first worker: the second file is
-    /// all that is left to hand out. Returns the scheduler, that worker and
-    /// a second.
-    fn last_file_left(ids: &[&str], options: Options) -> (Scheduler, usize, usize) {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 2, options);
+    #[test]
+    fn the_last_file_is_never_cut_at_the_end() {
+        // Module-level tests may share the module's state in pytest's order;
+        // a class shares its own. Cut only by the plan, when too heavy.
+        let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(false));
         for i in 0..20 {
             s.add(info(0, 0, &format!("f.py::C::t{i}"), 1.0));
         }
-        for id in ids {
-            s.add(info(1, 0, id, 1.0));
+        for i in 0..4 {
+            s.add(info(1, 0, &format!("slow.py::t{i}"), 1.0));
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
-        let mut ran = 0;
-        while ran < 20 {
-            let batch = s.assign(a);
-            assert!(batch.tests.iter().all(|t| *t < 20), "{batch:?}");
-            for t in batch.tests {
-                assert!(s.finished(a, t));
-                ran += 1;
-            }
-        }
-        (s, a, b)
-    }
-
-    #[test]
-    fn the_last_file_is_shared_out_in_order() {
-        // A first run: nothing is known, every test weighs the same, and the
-        // last file's four tests are all that is left (they may be slow).
-        let ids = ["slow.py::t0", "slow.py::t1", "slow.py::t2", "slow.py::t3"];
-        let (mut s, a, b) = last_file_left(&ids, opts(false));
-        assert_eq!(s.assign(a).tests, vec![20]);
-        let batch = s.assign(b);
-        assert_eq!((batch.tests, batch.collect), (vec![21], vec![1]));
-        assert_eq!(s.assign(a).tests, vec![22]);
-        assert_eq!(s.assign(b).tests, vec![23]);
-        // With loadfile, the file stays whole.
-        let options = Options {
-            dist: Dist::LoadFile,
-            ..Options::default()
-        };
-        let (mut s, a, _) = last_file_left(&ids, options);
-        assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
-    }
-
-    #[test]
-    fn the_last_file_is_cut_only_between_classes() {
-        let ids = ["m.py::A::t0", "m.py::A::t1", "m.py::A::t2", "m.py::B::t3"];
-        let (mut s, a, b) = last_file_left(&ids, opts(false));
-        assert_eq!(s.assign(a).tests, vec![20, 21, 22]);
-        assert_eq!(s.assign(b).tests, vec![23]);
-        assert!(s.assign(a).tests.is_empty());
-        let ids = ["m.py::A::t0", "m.py::A::t1", "m.py::A::t2", "m.py::A::t3"];
-        let (mut s, a, _) = last_file_left(&ids, opts(false));
+        let (a, _) = (s.add_worker(), s.add_worker());
+        let first = s.assign(a).tests;
+        assert_eq!(first, (0..20).collect::<Vec<_>>());
+        first.iter().for_each(|t| assert!(s.finished(a, *t)));
         assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
     }
 
@@ -1459,15 +1400,22 @@ mod tests {
         assert_eq!(s.assign(a).tests, vec![0, 1, 2, 3]);
     }
 
-    /// One worker holding all of `ids` (one file), a second with nothing.
+    /// One worker holding all of `ids` (`file.py::...`, one unit per file),
+    /// a second with nothing.
     fn one_holds_all(ids: &[String], options: Options) -> (Scheduler, usize, usize) {
-        let mut s = Scheduler::new(2, vec![cpu(2)], 1, options);
+        let mut files: Vec<&str> = ids
+            .iter()
+            .map(|id| id.split("::").next().unwrap())
+            .collect();
+        files.dedup();
+        let mut s = Scheduler::new(2, vec![cpu(2)], files.len(), options);
         for id in ids {
-            s.add(info(0, 0, id, 1.0));
+            let file = id.split("::").next().unwrap();
+            let unit = files.iter().position(|f| *f == file).unwrap();
+            s.add(info(unit, 0, id, 1.0));
         }
         s.seal();
         let (a, b) = (s.add_worker(), s.add_worker());
-        s.mark_collected(a, 0);
         let mut held = 0;
         while held < ids.len() {
             let batch = s.assign(a);
@@ -1478,39 +1426,60 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_worker_takes_the_back_half_and_never_the_next_item() {
-        let ids: Vec<String> = (0..8).map(|i| format!("m.py::t{i}")).collect();
+    fn an_idle_worker_takes_later_files_and_never_the_next_item() {
+        // Four small files; a runs test 0, test 1 is its next item.
+        let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 2)).collect();
         let (mut s, a, b) = one_holds_all(&ids, opts(false));
-        // a runs 0; 1 is its next item; of 8 left, the last 4 go.
         let queue: Vec<usize> = (1..8).collect();
-        let tail = s.tail_for(b, Some(0), &queue);
+        let tail = s.tail_for(b, &queue);
         assert_eq!(tail, vec![4, 5, 6, 7]);
         let batch = s.transfer(a, b, &tail);
-        assert_eq!((batch.tests, batch.collect), (vec![4, 5, 6, 7], vec![0]));
+        assert_eq!((batch.tests, batch.collect), (vec![4, 5, 6, 7], vec![2, 3]));
         assert!(s.holds(b, 4) && !s.holds(a, 4));
         assert!(!s.finished(a, 5) && s.finished(b, 5));
-        // Only the next item left: it stays.
-        assert!(s.tail_for(b, Some(2), &[3]).is_empty());
-        assert_eq!(s.tail_for(b, Some(1), &[2, 3]), vec![3]);
+        // Only the next item left: it stays; a file goes whole or not at all.
+        assert!(s.tail_for(b, &[3]).is_empty());
+        assert!(s.tail_for(b, &[2, 3]).is_empty());
     }
 
     #[test]
-    fn nothing_is_taken_from_a_class_or_with_one_test_at_a_time() {
-        let ids: Vec<String> = (0..8).map(|i| format!("m.py::C::t{i}")).collect();
+    fn a_thief_never_takes_a_file_back_to_before_what_it_ran() {
+        // One big module cut by the plan into chunks of two; b ran the last
+        // chunk, a holds the first three.
+        let mut s = Scheduler::new(2, vec![cpu(2)], 1, opts(false));
+        for i in 0..8 {
+            s.add(info(0, 0, &format!("m.py::t{i}"), 1.0));
+        }
+        s.seal();
+        let (a, b) = (s.add_worker(), s.add_worker());
+        s.transfer(a, b, &[]);
+        let mut held = Vec::new();
+        while held.len() < 6 {
+            held.extend(s.assign(a).tests);
+        }
+        assert_eq!(held, vec![0, 1, 2, 3, 4, 5]);
+        for t in s.assign(b).tests {
+            assert!(s.finished(b, t));
+        }
+        assert!(s.tail_for(b, &[1, 2, 3, 4, 5]).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_taken_from_inside_a_file_the_plan_left_whole() {
+        // Two files of four: the plan keeps each whole; the steal starts at
+        // the second file.
+        let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 4)).collect();
         let (s, _, b) = one_holds_all(&ids, opts(false));
-        assert!(s
-            .tail_for(b, Some(0), &(1..8).collect::<Vec<_>>())
-            .is_empty());
-        // A class that starts later may go whole.
-        let mut ids: Vec<String> = (0..4).map(|i| format!("m.py::C::t{i}")).collect();
-        ids.extend((4..8).map(|i| format!("m.py::D::t{i}")));
-        let (s, _, b) = one_holds_all(&ids, opts(false));
-        assert_eq!(
-            s.tail_for(b, Some(0), &(1..8).collect::<Vec<_>>()),
-            vec![4, 5, 6, 7]
-        );
+        assert_eq!(s.tail_for(b, &(1..8).collect::<Vec<_>>()), vec![4, 5, 6, 7]);
+        assert!(s.tail_for(b, &[1, 2, 3]).is_empty());
+        // One big module, cut by the plan into chunks of two: there only.
         let ids: Vec<String> = (0..8).map(|i| format!("m.py::t{i}")).collect();
+        let (s, _, b) = one_holds_all(&ids, opts(false));
+        assert_eq!(s.tail_for(b, &(1..8).collect::<Vec<_>>()), vec![4, 5, 6, 7]);
+        assert_eq!(s.tail_for(b, &[1, 2, 3]), vec![2, 3]);
+        // With -x, tests go one at a time: nothing to take back.
+        let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 2)).collect();
         let (s, _, b) = one_holds_all(&ids, opts(true));
-        assert!(s.tail_for(b, Some(0), &[1, 2, 3]).is_empty());
+        assert!(s.tail_for(b, &[1, 2, 3]).is_empty());
     }
 }

@@ -73,7 +73,7 @@ impl Pool {
                 .copied()
                 .filter(|t| Some(*t) != state.running)
                 .collect();
-            let tail = scheduler.tail_for(self.workers[thief].sched, state.running, &unstarted);
+            let tail = scheduler.tail_for(self.workers[thief].sched, &unstarted);
             if tail.len() > best.as_ref().map_or(0, |(_, b)| b.len()) {
                 best = Some((v, tail));
             }
