@@ -45,7 +45,7 @@ fn a_hung_api_gets_a_504_and_a_long_retry_after_is_capped_announced_and_bounded(
         format!(
             "[tool.pytest.ini_options]\nmarkers = [\"e2e: end-to-end\"]\n\n\
              [tool.pacer.upstreams.hung]\nurl = \"{}\"\nupstream_timeout = 0.5\n\n\
-             [tool.pacer.upstreams.busy]\nurl = \"{}\"\nbase_backoff = 0.1\nmax_backoff = 0.2\nmax_wait = 1\n",
+             [tool.pacer.upstreams.busy]\nurl = \"{}\"\nbase_backoff = 0.1\nmax_backoff = 0.2\nmax_wait = 1\nmax_retries = 50\n",
             hung.url(),
             busy.url()
         ),
