@@ -163,8 +163,19 @@ fn attach(
     });
     let tx = inputs.clone();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(read).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut reader = BufReader::new(read);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if !matches!(reader.read_until(b'\n', &mut buf).await, Ok(n) if n > 0) {
+                break;
+            }
+            // A message cut off by the worker's end (killed while it wrote a
+            // big one) was never sent: its death is what gets reported.
+            let Some(complete) = buf.strip_suffix(b"\n") else {
+                break;
+            };
+            let line = String::from_utf8_lossy(complete);
             let input = match serde_json::from_str::<FromWorker>(&line) {
                 Ok(message) => Input::Message(index, message),
                 Err(err) => Input::BadMessage(index, format!("{err}: {}", truncate(&line, 200))),
@@ -424,4 +435,52 @@ pub fn group_members(pgid: u32) -> Vec<(u32, String)> {
         found.push((pid, command));
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// What pacer reads from a channel the other end wrote `bytes` to and
+    /// closed: every input until its three streams are closed.
+    async fn read_all(bytes: &[u8]) -> Vec<Input> {
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sender = attach(0, ours, None, None, &tx).unwrap();
+        theirs.write_all(bytes).unwrap();
+        drop(theirs);
+        let mut inputs = Vec::new();
+        let mut closed = 0;
+        while closed < 3 {
+            let input = rx.recv().await.unwrap();
+            closed += usize::from(matches!(input, Input::Closed(0)));
+            inputs.push(input);
+        }
+        inputs
+    }
+
+    #[tokio::test]
+    async fn a_message_cut_off_by_the_workers_end_is_not_an_error() {
+        let inputs = read_all(b"{\"t\":\"need\"}\n{\"t\":\"done\",\"id\":\"t.py::a\",\"rep").await;
+        assert!(
+            inputs
+                .iter()
+                .any(|i| matches!(i, Input::Message(0, FromWorker::Need))),
+            "{inputs:?}"
+        );
+        assert!(
+            !inputs.iter().any(|i| matches!(i, Input::BadMessage(..))),
+            "{inputs:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_complete_line_that_is_not_a_message_is_one() {
+        let inputs = read_all(b"{\"t\":\"nonsense\"}\n").await;
+        assert!(
+            inputs.iter().any(|i| matches!(i, Input::BadMessage(0, _))),
+            "{inputs:?}"
+        );
+    }
 }
