@@ -2,7 +2,7 @@
 //! shape (workers each making sequential calls) at a configured rate that
 //! is right and one that is too high. Not a test: nothing is asserted.
 //!
-//! `cargo run --release -p pacer-limiter --example converge -- [LIMIT] [LATENCY_MS] [CALLS] [WORKERS] [BURST] [window]`
+//! `cargo run --release -p pacer-limiter --example converge -- [LIMIT] [LATENCY_MS] [CALLS] [WORKERS] [BURST] [bucket|window|fixed]`
 
 use std::time::{Duration, Instant};
 
@@ -22,21 +22,29 @@ async fn main() {
     let calls = arg(2, 200.0) as usize;
     let workers = arg(3, 10.0) as usize;
     let burst = arg(4, 1.0) as u32;
-    let window = args.get(5).is_some_and(|a| a == "window");
+    let shape = args.get(5).map(String::as_str).unwrap_or("bucket");
     for factor in [1.0, 2.5] {
         let api = std::sync::Arc::new(
             pacer_mockapi::start(
                 MockConfig {
-                    limit: if window {
-                        Limit::SlidingWindow {
+                    limit: match shape {
+                        "window" => Limit::SlidingWindow {
                             limit: limit as u32,
                             window: Duration::from_secs(1),
-                        }
-                    } else {
-                        Limit::TokenBucket { rate: limit, burst }
+                        },
+                        "fixed" => Limit::FixedWindow {
+                            limit: limit as u32,
+                            window: Duration::from_secs(1),
+                        },
+                        _ => Limit::TokenBucket { rate: limit, burst },
                     },
                     latency,
-                    retry_after: RetryAfterFormat::Fractional,
+                    // As in the rate-limit bench: whole seconds for the fixed window.
+                    retry_after: if shape == "fixed" {
+                        RetryAfterFormat::Seconds
+                    } else {
+                        RetryAfterFormat::Fractional
+                    },
                     ..MockConfig::default()
                 },
                 "127.0.0.1:0".parse().unwrap(),
