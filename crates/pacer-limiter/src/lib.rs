@@ -51,8 +51,8 @@ pub use listeners::WorkerListeners;
 pub use peer::register_worker_pid;
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
 pub use rate_limit::{
-    env_var_name, parse_url, redact_url, Quota, RateLimit, RateLimitError, Target, UpstreamConfig,
-    UrlProblem, MAX_SECONDS,
+    env_var_name, parse_url, redact_url, strip_credentials, Quota, RateLimit, RateLimitError,
+    Target, UpstreamConfig, UrlProblem, MAX_SECONDS,
 };
 pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use series::{

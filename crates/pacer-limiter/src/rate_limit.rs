@@ -429,12 +429,31 @@ pub fn redact_url(url: &str) -> String {
             None => url.to_owned(),
         };
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
+    match split_userinfo(rest) {
+        Some((_, after)) => format!("{scheme}://***@{after}"),
         None => url.to_owned(),
     }
+}
+
+/// The URL without its `user:password@`, and whether it had one (`pacer
+/// init` proposes a URL for a file that is usually committed).
+pub fn strip_credentials(url: &str) -> (String, bool) {
+    match url
+        .split_once("://")
+        .and_then(|(scheme, rest)| Some((scheme, split_userinfo(rest)?)))
+    {
+        Some((scheme, (_, after))) => (format!("{scheme}://{after}"), true),
+        None => (url.to_owned(), false),
+    }
+}
+
+/// `user:password` and the rest (host, path, query) of what follows a URL's
+/// `scheme://`, when its authority holds an `@`.
+fn split_userinfo(rest: &str) -> Option<(&str, String)> {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host) = authority.rsplit_once('@')?;
+    Some((userinfo, format!("{host}{tail}")))
 }
 
 /// Decodes `%XX` escapes of a URL's userinfo (an `@` in a password is

@@ -101,7 +101,15 @@ pub fn section(proposal: &Proposal, prefix: &str, looked_at: &str) -> String {
         match &u.url {
             Some(url) => {
                 let _ = writeln!(out, "[{table}]");
-                let _ = writeln!(out, "url = {}  # from {}", quote(url), u.url_from);
+                let (bare, had_credentials) = pacer_limiter::strip_credentials(url);
+                let _ = writeln!(out, "url = {}  # from {}", quote(&bare), u.url_from);
+                if had_credentials {
+                    let _ = writeln!(
+                        out,
+                        "# its user and password are left out of this file: give them with `--upstream {}=https://USER:PASSWORD@...`",
+                        u.name
+                    );
+                }
                 aligned(
                     &mut out,
                     "# rate = 10",
@@ -250,5 +258,25 @@ mod tests {
             diff,
             "--- pyproject.toml\n+++ pyproject.toml\n@@ -2,0 +3,2 @@\n+\n+[tool.pacer]\n"
         );
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_proposed_without_them() {
+        let mut p = proposal();
+        p.upstreams[0].url = Some("https://me:s3cret@api.example.com/v1?x=1".into());
+        p.upstreams[0].url_from = ".env.example".into();
+        let text = section(&p, "tool.pacer", "pyproject.toml");
+        assert!(!text.contains("s3cret") && !text.contains("me:"), "{text}");
+        let parsed: toml_edit::DocumentMut = text.parse().expect("valid TOML");
+        let url = parsed["tool"]["pacer"]["upstreams"]["ofsc"]["url"].as_str();
+        assert_eq!(url, Some("https://api.example.com/v1?x=1"));
+        assert!(
+            text.contains("--upstream ofsc=https://USER:PASSWORD@"),
+            "{text}"
+        );
+        // Without credentials, nothing is added.
+        p.upstreams[0].url = Some("https://api.example.com".into());
+        let text = section(&p, "tool.pacer", "pyproject.toml");
+        assert!(!text.contains("left out of this file"), "{text}");
     }
 }
