@@ -48,6 +48,8 @@ mod tests {
     #[test]
     fn a_run_folder_names_its_pacer() {
         assert_eq!(owner("pacer-run-1234-abcDEF"), Some(1234));
+        // `pacer measure`'s scratch folder, left by a Ctrl-C.
+        assert_eq!(owner("pacer-run-1234-measure"), Some(1234));
         assert_eq!(owner("pacer-run-abcDEF"), None);
         assert_eq!(owner("other-1234-x"), None);
     }

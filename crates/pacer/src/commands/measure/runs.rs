@@ -147,12 +147,15 @@ pub fn time_run(
     Ok((time, report))
 }
 
-/// A folder for the children's reports, removed when dropped.
+/// A folder for the children's reports, removed when dropped. Named as a
+/// run folder (`pacer-run-<pid>-measure`), so that when a Ctrl-C ends
+/// measure before it can remove it, the next pacer does.
 pub struct Scratch(PathBuf);
 
 impl Scratch {
     pub fn new() -> Result<Self, Failure> {
-        let dir = std::env::temp_dir().join(format!("pacer-measure-{}", std::process::id()));
+        let name = format!("{}measure", pacer_runner::stale::run_folder_prefix());
+        let dir = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&dir).map_err(|e| {
             Failure::internal(format!(
                 "cannot create {}: {e}\n\nhint: set TMPDIR to a writable folder",
