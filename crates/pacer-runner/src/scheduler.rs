@@ -370,17 +370,23 @@ impl Scheduler {
         if batch.tests.is_empty() {
             return batch;
         }
+        self.note_held(worker, category, batch.tests.len());
+        batch
+    }
+
+    /// `worker` now holds `count` more tests of `category`: a slot of it, and
+    /// of the cores when it is `cpu`.
+    fn note_held(&mut self, worker: usize, category: usize, count: usize) {
         let slots = &mut self.workers[worker];
         let held = slots.held.entry(category).or_insert(0);
         if *held == 0 {
             self.holders[category] += 1;
         }
-        *held += batch.tests.len();
+        *held += count;
         if self.categories[category].kind == Kind::Cpu && !slots.holds_cpu {
             slots.holds_cpu = true;
             self.cpu_holders += 1;
         }
-        batch
     }
 
     fn take(
@@ -545,18 +551,9 @@ impl Scheduler {
             }
         }
         let tail: Vec<usize> = taken.into_iter().rev().flatten().copied().collect();
-        let thief_slots = &self.workers[thief];
-        let mut categories: Vec<usize> = tail.iter().map(|t| self.tests[*t].category).collect();
-        categories.dedup();
-        let allowed = categories.iter().all(|&c| {
-            let slots = &self.categories[c];
-            let holds = thief_slots.held.contains_key(&c);
-            !slots.exclusive
-                && (holds || self.holders[c] < slots.cap)
-                && (slots.kind == Kind::Io
-                    || thief_slots.holds_cpu
-                    || self.cpu_holders < self.cpu_limit)
-        });
+        let allowed = tail
+            .iter()
+            .all(|t| self.may_hold(thief, self.tests[*t].category));
         if allowed {
             tail
         } else {
@@ -582,7 +579,6 @@ impl Scheduler {
                 slot.state = State::Held(to);
                 (slot.unit, slot.category, slot.lane)
             };
-            let cpu = self.categories[category].kind == Kind::Cpu;
             let slots = &mut self.workers[to];
             if !slots.collected[unit] {
                 slots.collected[unit] = true;
@@ -590,15 +586,7 @@ impl Scheduler {
             }
             let pos = slots.lane_pos.entry(lane).or_insert(test);
             *pos = (*pos).max(test);
-            let held = slots.held.entry(category).or_insert(0);
-            if *held == 0 {
-                self.holders[category] += 1;
-            }
-            *held += 1;
-            if cpu && !slots.holds_cpu {
-                slots.holds_cpu = true;
-                self.cpu_holders += 1;
-            }
+            self.note_held(to, category, 1);
         }
         batch.tests = tests;
         batch
@@ -688,7 +676,13 @@ impl Scheduler {
     }
 
     fn may_take(&self, worker: usize, category: usize) -> bool {
-        if self.pending_per_category[category] == 0 || self.categories[category].exclusive {
+        self.pending_per_category[category] > 0 && self.may_hold(worker, category)
+    }
+
+    /// Whether `worker` may hold (more) tests of `category`: a free slot of
+    /// it, and of the cores when it is `cpu`; never an exclusive one here.
+    fn may_hold(&self, worker: usize, category: usize) -> bool {
+        if self.categories[category].exclusive {
             return false;
         }
         let slots = &self.workers[worker];

@@ -55,16 +55,13 @@ impl Pool {
         if scheduler.is_stopped() || scheduler.pending() > 0 {
             return;
         }
-        let ready = |s: &WorkerState| s.phase == Stage::Ready && !s.stop_sent;
-        let Some(thief) = (0..self.workers.len()).find(|&t| {
-            let s = &self.workers[t];
-            ready(s) && s.waiting && s.queue.is_empty()
-        }) else {
+        let Some(thief) = (0..self.workers.len()).find(|&t| self.workers[t].waits_for_work())
+        else {
             return;
         };
         let mut best: Option<(usize, Vec<usize>)> = None;
         for (v, state) in self.workers.iter().enumerate() {
-            if v == thief || !ready(state) {
+            if v == thief || state.phase != Stage::Ready || state.stop_sent {
                 continue;
             }
             let unstarted: Vec<usize> = state
@@ -115,10 +112,7 @@ impl Pool {
             return;
         };
         let (from, stopped) = (self.workers[w].sched, scheduler.is_stopped());
-        let thief = thief.filter(|&t| {
-            let s = &self.workers[t];
-            s.phase == Stage::Ready && !s.stop_sent && s.waiting && s.queue.is_empty()
-        });
+        let thief = thief.filter(|&t| self.workers[t].waits_for_work());
         match thief {
             Some(t) if !given.is_empty() && !stopped => {
                 let batch = scheduler.transfer(from, self.workers[t].sched, &given);
@@ -205,11 +199,7 @@ impl Pool {
             let state = &self.workers[w];
             // Only a worker with nothing in hand: one still running its last
             // test gets work when that test is done.
-            if state.phase != Stage::Ready
-                || !state.waiting
-                || state.stop_sent
-                || !state.queue.is_empty()
-            {
+            if !state.waits_for_work() {
                 continue;
             }
             let Some(scheduler) = self.scheduler.as_mut() else {

@@ -177,6 +177,13 @@ struct WorkerState {
     stacks_file: PathBuf,
 }
 
+impl WorkerState {
+    /// Ready, told `idle` and holding nothing: work may be sent unasked.
+    fn waits_for_work(&self) -> bool {
+        self.phase == Stage::Ready && self.waiting && !self.stop_sent && self.queue.is_empty()
+    }
+}
+
 const RECENT_LINES: usize = 200;
 
 /// How often one collection warning was raised: by each worker, and at
