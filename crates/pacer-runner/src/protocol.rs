@@ -28,6 +28,11 @@ pub enum FromWorker {
     Hello(Box<Hello>),
     Discovered {
         units: Vec<DiscoveredUnit>,
+        /// Why this session needs the whole collection in every worker
+        /// (a conftest or plugin named), or none: split collection changes
+        /// nothing it can see.
+        #[serde(default)]
+        whole: Option<String>,
     },
     UsageError {
         message: String,
@@ -40,6 +45,14 @@ pub enum FromWorker {
         /// The deselected tests' ids, sent only under `--lf`.
         #[serde(default)]
         deselected_ids: Vec<String>,
+        /// The whole collection of the run (`collect_all`), in pytest's
+        /// final order, not a share of it.
+        #[serde(default)]
+        whole: bool,
+        /// With `whole`: the collection hooks ordered the tests across
+        /// files (who did, named); pacer then keeps that order.
+        #[serde(default)]
+        ordered: Option<String>,
     },
     Start {
         id: String,
@@ -170,6 +183,14 @@ pub enum ToWorker<'a> {
         /// Environment for these tests (their category's).
         env: &'a [(String, String)],
     },
+    /// Collect the whole run as pytest does, every collection hook
+    /// included, leaving out `ignore` (files a collection hung in).
+    CollectAll {
+        ignore: &'a [String],
+    },
+    /// Having collected the whole run: become the zygote that forks the
+    /// workers, each holding that collection.
+    Serve,
     /// Nothing more for now: run what you hold with no next item.
     Idle,
     /// Give back these tests if they have not started (never the next one);

@@ -20,6 +20,8 @@ pub struct CliOverrides {
     pub debug: bool,
     /// `--no-fork`: spawn every worker instead of forking from a zygote.
     pub no_fork: bool,
+    /// `--collection auto|whole|split`, raw.
+    pub collection: Option<String>,
     /// `--all`: every category (also the default when no category flag is given).
     pub all: bool,
     /// `--unit`.
@@ -86,6 +88,7 @@ pub mod flags {
     pub const PYTHON: &str = "--python";
     pub const DEBUG: &str = "--debug";
     pub const NO_FORK: &str = "--no-fork";
+    pub const COLLECTION: &str = "--collection";
     pub const CATEGORY: &str = "--category";
     pub const MAX_WORKER_RESTART: &str = "--max-worker-restart";
     pub const UPSTREAM: &str = "--upstream";

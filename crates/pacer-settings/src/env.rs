@@ -144,6 +144,12 @@ pub const FORK: EnvVar = read!(
     "fork",
     "fork workers beyond the cores from a ready-made zygote (Linux): true/1/yes or false/0/no"
 );
+pub const COLLECTION: EnvVar = read!(
+    "PACER_COLLECTION",
+    None,
+    "collection",
+    "how workers collect: `auto`, `whole` (pytest's whole collection, forked into every worker) or `split` (each worker its share of the files)"
+);
 pub const FALLBACK: EnvVar = read!(
     "PACER_FALLBACK",
     None,
@@ -274,6 +280,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     VIRTUAL_ENV,
     MAX_WORKER_RESTART,
     FORK,
+    COLLECTION,
     FALLBACK,
     FALLBACK_THRESHOLD,
     DURATIONS_FILE,

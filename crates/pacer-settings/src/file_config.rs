@@ -15,9 +15,15 @@ use crate::source::{Source, Sourced};
 use crate::toml_reader::Table;
 use crate::values::{invalid, positive, seconds, status};
 use crate::workers::Workers;
-use pacer_types::FlakyResult;
+use pacer_types::{Collection, FlakyResult};
 
 /// `pass` or `fail` (nextest's `--flaky-result`).
+/// `auto`, `whole` or `split`.
+pub(crate) fn parse_collection(text: &str, origin: &Source) -> Result<Collection, SettingsError> {
+    Collection::parse(text)
+        .ok_or_else(|| invalid("collection", text, "`auto`, `whole` or `split`", origin))
+}
+
 pub(crate) fn parse_flaky_result(
     text: &str,
     origin: &Source,
@@ -34,6 +40,7 @@ pub const PACER_KEYS: &[&str] = &[
     "debug",
     "max_worker_restart",
     "fork",
+    "collection",
     "fallback",
     "fallback_threshold",
     "durations_file",
@@ -132,6 +139,7 @@ pub(crate) struct FileConfig {
     pub python: Option<Sourced<String>>,
     pub debug: Option<Sourced<bool>>,
     pub fork: Option<Sourced<bool>>,
+    pub collection: Option<Sourced<Collection>>,
     pub max_worker_restart: Option<Sourced<u32>>,
     pub fallback: Option<Sourced<bool>>,
     pub fallback_threshold: Option<Sourced<FallbackThreshold>>,
@@ -187,6 +195,13 @@ impl FileConfig {
             python: t.string("python")?,
             debug: t.bool("debug")?,
             fork: t.bool("fork")?,
+            collection: match t.string("collection")? {
+                None => None,
+                Some(s) => Some(Sourced::new(
+                    parse_collection(&s.value, &s.source)?,
+                    s.source,
+                )),
+            },
             max_worker_restart: checked(
                 t.int("max_worker_restart")?,
                 at_least(0, "max_worker_restart"),

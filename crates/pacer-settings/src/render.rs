@@ -95,6 +95,11 @@ impl Settings {
         push("debug", json!(self.debug.value), &self.debug.source);
         push("fork", json!(self.fork.value), &self.fork.source);
         push(
+            "collection",
+            json!(self.collection.value.as_str()),
+            &self.collection.source,
+        );
+        push(
             "max_worker_restart",
             json!(self.max_worker_restart.value),
             &self.max_worker_restart.source,

@@ -19,7 +19,7 @@ use crate::cli::{flags, CliOverrides, RateLimitOverrides};
 use crate::env::{self, Env, EnvVar};
 use crate::error::SettingsError;
 use crate::fallback::FallbackThreshold;
-use crate::file_config::{parse_flaky_result, CategoryPatch, FileConfig};
+use crate::file_config::{parse_collection, parse_flaky_result, CategoryPatch, FileConfig};
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
@@ -31,7 +31,7 @@ use crate::suggest::closest;
 use crate::toml_reader::TomlFile;
 use crate::values::{parse_bool, parse_seconds, parse_statuses, parse_u32, sourced};
 use crate::workers::Workers;
-use pacer_types::FlakyResult;
+use pacer_types::{Collection, FlakyResult};
 
 /// Which categories a run selects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +88,7 @@ pub struct Settings {
     pub(crate) python: Sourced<PathBuf>,
     pub(crate) debug: Sourced<bool>,
     pub(crate) fork: Sourced<bool>,
+    pub(crate) collection: Sourced<Collection>,
     pub(crate) max_worker_restart: Sourced<u32>,
     pub(crate) fallback: Sourced<bool>,
     pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
@@ -456,6 +457,7 @@ struct RunShape {
     worker_count: usize,
     sequential: Sourced<bool>,
     fork: Sourced<bool>,
+    collection: Sourced<Collection>,
     max_worker_restart: Sourced<u32>,
     timeout: Sourced<Option<Duration>>,
     collect_timeout: Sourced<Option<Duration>>,
@@ -485,6 +487,16 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         file.fork.clone(),
     ])
     .unwrap_or(Sourced::default(true));
+
+    let collection = first_of([
+        sourced(
+            cli_raw(&cli.collection, flags::COLLECTION),
+            parse_collection,
+        )?,
+        e.get(&env::COLLECTION, parse_collection)?,
+        file.collection.clone(),
+    ])
+    .unwrap_or(Sourced::default(Collection::Auto));
 
     let max_worker_restart = first_of([
         sourced(
@@ -534,6 +546,7 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         worker_count,
         sequential,
         fork,
+        collection,
         max_worker_restart,
         timeout,
         collect_timeout,
@@ -828,6 +841,7 @@ impl Settings {
             worker_count,
             sequential,
             fork,
+            collection,
             max_worker_restart,
             timeout,
             collect_timeout,
@@ -871,6 +885,7 @@ impl Settings {
             python,
             debug,
             fork,
+            collection,
             max_worker_restart,
             fallback,
             fallback_threshold,
@@ -943,6 +958,12 @@ impl Settings {
     /// forked from a zygote; `--no-fork`, `PACER_FORK`, `fork`.
     pub fn fork(&self) -> &Sourced<bool> {
         &self.fork
+    }
+
+    /// Whether workers collect the whole suite or their share of its
+    /// files; `--collection`, `PACER_COLLECTION`, `collection`.
+    pub fn collection(&self) -> &Sourced<Collection> {
+        &self.collection
     }
 
     /// Crashed workers replaced before the run stops (default 4 × workers).

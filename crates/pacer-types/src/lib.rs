@@ -6,14 +6,17 @@
 //!   crate compares those strings again.
 //! - [`FlakyResult`]: whether a flaky test fails the run.
 //! - [`StopReason`]: why a run ended before every test ran.
+//! - [`Collection`]: whether the workers collect the whole suite or a share.
 //!
 //! It depends on nothing but serde, so that the runner, the reporters, the
 //! settings and the binary can all name these types without depending on
 //! each other.
 
+mod collection;
 pub mod exit;
 mod outcome;
 mod stop;
 
+pub use collection::Collection;
 pub use outcome::{FlakyResult, Outcome, Phase, Status, UnknownWord};
 pub use stop::StopReason;

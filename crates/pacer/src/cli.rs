@@ -145,6 +145,10 @@ pub struct CommonArgs {
     /// Spawn every worker as a new interpreter instead of forking extra ones from a zygote [env: PACER_FORK].
     #[arg(long)]
     pub no_fork: bool,
+
+    /// How workers collect: `whole` (pytest's whole collection, forked into every worker), `split` (each worker its share of the files) or `auto` [env: PACER_COLLECTION].
+    #[arg(long, value_name = "MODE")]
+    pub collection: Option<String>,
 }
 
 impl CommonArgs {
@@ -155,6 +159,7 @@ impl CommonArgs {
             python: self.python.clone(),
             debug: self.debug,
             no_fork: self.no_fork,
+            collection: self.collection.clone(),
             all: self.all,
             unit: self.unit,
             models: self.models,

@@ -153,6 +153,7 @@ pub fn prepare(
         exit_grace: settings.exit_grace().value,
         prewarm_zygote: settings.fork().value && io_tests_likely(settings),
         fork: settings.fork().value,
+        collection: settings.collection().value,
         tune: Some(tune),
         dist: pacer_runner::plan::Dist::default(),
         worker_env: None,

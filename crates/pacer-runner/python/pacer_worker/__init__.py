@@ -20,7 +20,8 @@ file declares what pytest looks for in a plugin; the code lives in:
 * `worker`: the conversation with pacer and all the process keeps;
 * `channel`: the socket, its framing and `PROTOCOL`;
 * `options`: what pytest parsed, sent in ``hello``;
-* `collect`: discovery and per-unit collection keeping a full run's ids;
+* `collect`: the whole collection, or discovery and per-unit collection
+  keeping a full run's ids, and which of the two a session needs;
 * `reports`: each test phase's report as pacer's reporters read it;
 * `zygote`: forking ready-made workers on request;
 * `xdist`: looking like an xdist worker to xdist-aware plugins;
@@ -50,6 +51,7 @@ from .fixtures import (  # noqa: E402,F401
 from .hooks import (  # noqa: E402,F401
     pytest_addoption,
     pytest_collection,
+    pytest_collection_modifyitems,
     pytest_cmdline_main,
     pytest_collectreport,
     pytest_configure,

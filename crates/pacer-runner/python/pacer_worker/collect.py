@@ -1,15 +1,25 @@
-"""Collection as pacer asks for it: discovery, then each worker's own files.
+"""Collection as pacer asks for it: whole, or discovery then each worker's files.
 
-pacer collects a suite in two steps. One worker discovers the files pytest
-would collect without importing any of them (`discovering` stops pytest at
-each `File`); then each worker collects only the units it is given, possibly
-several times as it takes files over. What follows keeps those repeated,
-partial collections giving the node ids, fixtures and warnings of one full
+The whole collection is pytest's own (`perform_collect` over the run's
+arguments, every `pytest_collection_modifyitems` and `pytest_deselected`
+hook, `pytest_collection_finish`) in one process, from which the workers
+are then forked: each holds the whole `session.items` in pytest's final
+order, as an xdist worker does.
+
+Split collection is faster where it changes nothing (`whole_reason` says
+when): one worker discovers the files pytest would collect without
+importing any of them (`discovering` stops pytest at each `File`); then
+each worker collects only the units it is given, possibly several times as
+it takes files over. What follows keeps those repeated, partial
+collections giving the node ids, fixtures and warnings of one full
 `pytest` run.
 """
 
 import contextlib
 import os
+import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -162,3 +172,143 @@ def collect_warnings(config):
     except ImportError:
         return contextlib.nullcontext()
     return catch_warnings_for_item(config=config, ihook=config.hook, when="collect", item=None)
+
+
+# -- whole or split collection ------------------------------------------------
+
+# The hooks through which a plugin or conftest sees, reorders or filters the
+# collection across files: a worker that collected only its share of the
+# files would hand them a fragment.
+WHOLE_HOOKS = ("pytest_collection_modifyitems", "pytest_collection_finish")
+
+# Plugins whose implementations of those hooks act on each item by itself
+# (mark, skip, deselect by name or marker) and read nothing across files:
+# split collection gives them what the whole one would. Anything else,
+# conftests included, is assumed to need the whole collection.
+ITEM_LOCAL_PLUGINS = (
+    "_pytest",
+    "pacer_worker",
+    # Each async test replaced in place by one per backend.
+    "anyio",
+    # The `hypothesis` marker added to each test using it.
+    "_hypothesis_pytestplugin",
+)
+
+# A reader of `session.items` outside those hooks (pytest-django's
+# `django_db_setup` chooses the test databases from it).
+SESSION_ITEMS = re.compile(rb"\bsession\s*\.\s*items\b")
+
+
+def _module_of(plugin):
+    """The module a plugin object lives in: itself, or its class's."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin
+    return sys.modules.get(type(plugin).__module__)
+
+
+def _describe(config, module):
+    """A conftest by its path from the rootdir, a plugin by its module name."""
+    path = getattr(module, "__file__", None) or ""
+    if os.path.basename(path) == "conftest.py":
+        try:
+            return os.path.relpath(path, str(config.rootpath))
+        except ValueError:
+            return path
+    return module.__name__.split(".")[0] if module is not None else "a plugin"
+
+
+def _item_local(config, module):
+    name = getattr(module, "__name__", "") or ""
+    top = name.split(".")[0]
+    if top not in ITEM_LOCAL_PLUGINS:
+        return False
+    # pytest's own, except where it orders across files: --nf (newest files
+    # first) and --sw (deselects what ran before the last failure).
+    if name == "_pytest.cacheprovider" and config.getoption("newfirst", False):
+        return False
+    if name == "_pytest.stepwise" and (
+        config.getoption("stepwise", False) or config.getoption("stepwise_skip", False)
+    ):
+        return False
+    return True
+
+
+def whole_reason(config, test_files):
+    """Why this session needs the whole collection in every worker, in a few
+    words naming the conftest or plugin; None when split collection is
+    known to change nothing: no implementation of `WHOLE_HOOKS` outside
+    `ITEM_LOCAL_PLUGINS`, and no conftest, plugin or test file reading
+    `session.items`. Called after discovery, which loaded every conftest.
+    """
+    sources = {}
+    for hook in WHOLE_HOOKS:
+        for impl in getattr(config.hook, hook).get_hookimpls():
+            module = _module_of(impl.plugin)
+            if not _item_local(config, module):
+                return "%s implements %s" % (_describe(config, module), hook)
+    for _name, plugin in config.pluginmanager.list_name_plugin():
+        module = _module_of(plugin)
+        if module is None or _item_local(config, module):
+            continue
+        path = getattr(module, "__file__", None)
+        if path and path.endswith(".py"):
+            sources[path] = _describe(config, module)
+    for path in test_files:
+        sources.setdefault(str(path), None)
+    for path, name in sources.items():
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if SESSION_ITEMS.search(text):
+            if name is None:
+                try:
+                    name = os.path.relpath(path, str(config.rootpath))
+                except ValueError:
+                    name = path
+            return "%s reads session.items" % name
+    return None
+
+
+def _file_of(nodeid):
+    return nodeid.split("::", 1)[0]
+
+
+def imposed_order(before, items):
+    """Whether the collection hooks ordered the tests across files: a file's
+    tests no longer all together, or files no longer in collection order.
+    `before` is the node ids as collected, `items` the final selection.
+    Inside one file any order is kept as it is, so it imposes nothing
+    pacer would change."""
+    first = {}
+    for index, nodeid in enumerate(before):
+        first.setdefault(_file_of(nodeid), index)
+    seen = set()
+    last = None
+    previous_rank = -1
+    for item in items:
+        name = _file_of(item.nodeid)
+        if name == last:
+            continue
+        if name in seen or name not in first or first[name] < previous_rank:
+            return True
+        seen.add(name)
+        last = name
+        previous_rank = first[name]
+    return False
+
+
+def reorderers(config):
+    """The implementations of `pytest_collection_modifyitems` that are not
+    pytest's own nor pacer's, named for a one-line notice."""
+    names = []
+    for impl in config.hook.pytest_collection_modifyitems.get_hookimpls():
+        module = _module_of(impl.plugin)
+        name = getattr(module, "__name__", "") or ""
+        if name.split(".")[0] in ("_pytest", "pacer_worker"):
+            continue
+        described = _describe(config, module)
+        if described not in names:
+            names.append(described)
+    return names

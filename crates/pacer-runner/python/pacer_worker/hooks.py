@@ -99,6 +99,15 @@ def pytest_make_collect_report(collector):
     return None
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    # Outermost: the order as collected, before any plugin changed it.
+    current = worker.active(config)
+    if current is not None:
+        current.on_modifyitems(items)
+    return (yield)
+
+
 def pytest_collectreport(report):
     current = worker.current()
     if current is not None:

@@ -79,6 +79,11 @@ class Worker:
         self.deselected = 0
         self.deselected_ids = []
         self.collect_problems = []
+        # The whole collection: held (this process collected everything, or
+        # was forked from the one that did), and the node ids as collected
+        # before `pytest_collection_modifyitems` (`hooks`).
+        self.whole = False
+        self.collected_order = None
         # Running: (item, env) pairs handed out and not yet run; a `need` is
         # unanswered; pacer said stop; the running test's phase reports.
         self.queue = []
@@ -123,19 +128,22 @@ class Worker:
                 "log_cli": self.live_log is not None,
                 "terminal": self.terminal,
                 "junit": self.junit,
+                "whole": self.whole,
             }
         )
 
     def main(self, session):
         """The run loop: take orders until pacer says stop."""
         self.session = session
+        self.serving_ended = False
         self.hello()
         while not self.stopping:
             if self.queue:
                 self.run_queue()
             else:
                 self.dispatch(self.channel.recv())
-        self.finish()
+        if not self.serving_ended:
+            self.finish()
 
     def dispatch(self, msg):
         kind = msg.get("t")
@@ -156,6 +164,35 @@ class Worker:
 
     def on_collect(self, msg):
         self.collect(msg["units"], report=True)
+
+    def on_collect_all(self, msg):
+        self.collect_all(msg.get("ignore") or [])
+
+    def on_serve(self, _msg):
+        """Become the zygote of the run's workers, once the whole collection
+        is here: each fork holds it."""
+        from . import zygote
+
+        # pacer sends nothing after `serve` until the zygote's hello but,
+        # maybe, `stop`: the zygote reads the socket itself, so a line
+        # already read into the channel's buffer is handled here.
+        early = self.channel.poll()
+        if early is not None:
+            if early.get("t") != "stop":
+                raise RuntimeError("pacer worker: unexpected %r before serving" % early.get("t"))
+            self.stopping = True
+            self.serving_ended = True
+            return
+        if zygote.serve(self.session, self):
+            # A new worker: a conversation of its own, from its hello.
+            self.queue = []
+            self.asked = False
+            self.stopping = False
+            self.hello()
+        else:
+            # pacer said stop: the zygote ran no test and has nothing to say.
+            self.stopping = True
+            self.serving_ended = True
 
     def on_run(self, msg):
         self.accept(msg)
@@ -238,6 +275,7 @@ class Worker:
         path_args = [a for a in args if "::" not in a]
         node_args = [a for a in args if "::" in a]
         units = []
+        files = []
         try:
             if path_args:
                 self.discovered = []
@@ -253,7 +291,11 @@ class Worker:
         except pytest.UsageError as exc:
             self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
             return
-        self.channel.send({"t": "discovered", "units": units})
+        test_files = [node.path for node in files]
+        test_files += [os.path.join(str(self.config.invocation_params.dir), a.split("::")[0]) for a in node_args]
+        self.channel.send(
+            {"t": "discovered", "units": units, "whole": collect.whole_reason(self.config, test_files)}
+        )
 
     def on_file_found(self, collector):
         """During discovery (`pytest_make_collect_report`): True when the file
@@ -291,6 +333,50 @@ class Worker:
                     "deselected_ids": self.deselected_ids,
                 }
             )
+
+    def collect_all(self, ignore):
+        """pytest's own collection of the whole run, every hook included;
+        `ignore`: files a collection before this one hung in."""
+        self.deselected = 0
+        self.deselected_ids = []
+        self.collect_problems = []
+        if ignore:
+            given = self.config.getoption("ignore", None) or []
+            root = self.config.rootpath
+            self.config.option.ignore = list(given) + [str(root / nodeid) for nodeid in ignore]
+        collect.repend_conftests(self.session)
+        crash.watch_collection(self.config)
+        self.collected_order = None
+        try:
+            with collect.collect_warnings(self.config):
+                items = self.session.perform_collect()
+        except pytest.UsageError as exc:
+            self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+            return
+        self.items = {item.nodeid: item for item in items}
+        self.whole = True
+        before = self.collected_order if self.collected_order is not None else [i.nodeid for i in items]
+        self.collected_order = None
+        ordered = None
+        if collect.imposed_order(before, items):
+            ordered = ", ".join(collect.reorderers(self.config)) or "pytest_collection_modifyitems"
+        self.channel.send(
+            {
+                "t": "collected",
+                "items": [collect.item_entry(item) for item in items],
+                "problems": self.collect_problems,
+                "deselected": self.deselected,
+                "deselected_ids": self.deselected_ids,
+                "whole": True,
+                "ordered": ordered,
+            }
+        )
+
+    def on_modifyitems(self, items):
+        """Before any `pytest_collection_modifyitems` of the whole collection:
+        the order as collected, to tell whether the hooks changed it."""
+        if self.discovered is None:
+            self.collected_order = [item.nodeid for item in items]
 
     def on_collectreport(self, report):
         if self.discovered is not None or report.passed:
@@ -383,6 +469,8 @@ MESSAGES = {
     # answer to `need`, is that answer)
     "discover": (Worker.on_discover, True, False, True),
     "collect": (Worker.on_collect, True, False, True),
+    "collect_all": (Worker.on_collect_all, True, False, True),
+    "serve": (Worker.on_serve, True, False, True),
     "run": (Worker.on_run, True, True, True),
     "idle": (Worker.on_idle, False, True, True),
     "stop": (Worker.on_stop, True, True, True),

@@ -43,6 +43,10 @@ pub struct Hello {
     /// pytest's JUnit settings as the worker parsed them.
     #[serde(default)]
     pub junit: Option<Box<JunitOptions>>,
+    /// It holds the whole collection already (forked from the worker that
+    /// collected it).
+    #[serde(default)]
+    pub whole: bool,
 }
 
 /// The options pytest parsed (with the project's plugins, `addopts` and ini

@@ -1,6 +1,16 @@
-//! From the first hello to a sealed plan: discovery, shares of files, collection, categories.
+//! From the first hello to a sealed plan: discovery, then the whole
+//! collection or shares of files, categories.
+//!
+//! The whole collection is pytest's own, in one worker (the collector)
+//! that then becomes the zygote forking every other worker, so that each
+//! holds the whole `session.items` in pytest's final order; without fork,
+//! every worker collects it. Split collection shares the files out, each
+//! worker collecting its part: faster, and chosen by `collection = "auto"`
+//! only when discovery found nothing that reads or orders the collection
+//! across files.
 
 use super::*;
+use pacer_types::Collection;
 
 impl Pool {
     pub(super) fn on_hello(&mut self, w: usize, hello: Hello, reporter: &mut dyn Reporter) {
@@ -24,12 +34,27 @@ impl Pool {
                 workers: self.config.workers.max(1),
             });
             self.hello = Some(hello);
-            self.workers[w].phase = Stage::Discovering;
-            self.send(w, &ToWorker::Discover);
+            if self.config.collection == Collection::Whole {
+                self.debug(|| "collection: whole (collection = \"whole\")".into());
+                self.collect_whole(w);
+            } else {
+                self.workers[w].phase = Stage::Discovering;
+                self.send(w, &ToWorker::Discover);
+            }
+            return;
+        }
+        if self.whole && !hello.whole {
+            // A new interpreter in a whole run (no fork, or the zygote is
+            // gone): it collects the whole run itself.
+            self.collect_whole(w);
             return;
         }
         if self.scheduler.is_some() {
-            // A replacement or an extra io worker: it collects on demand.
+            // A replacement or an extra io worker: forked with the whole
+            // collection, or it collects its files on demand.
+            if self.whole {
+                self.mark_all_collected(w);
+            }
             self.workers[w].phase = Stage::Ready;
             self.workers[w].waiting = true;
             self.push_work();
@@ -41,11 +66,60 @@ impl Pool {
         }
     }
 
+    /// `w` collects the whole run. With fork, it is the collector: every
+    /// other process started so far is stopped unused, and the workers are
+    /// forked from it once it has collected.
+    pub(super) fn collect_whole(&mut self, w: usize) {
+        self.whole = true;
+        if self.subreaper && self.collector.is_none() {
+            self.collector = Some(w);
+            for other in 0..self.workers.len() {
+                if other != w && self.workers[other].phase != Stage::Gone {
+                    self.workers[other].discarded = true;
+                    self.stop_worker(other);
+                }
+            }
+            self.zygote = None;
+            self.zygote_ready = false;
+            self.forks_wanted = 0;
+        }
+        let state = &mut self.workers[w];
+        state.phase = Stage::Collecting;
+        state.waiting = false;
+        state.collect_since = Some(Instant::now());
+        let ignore = self.whole_ignore.clone();
+        self.send(w, &ToWorker::CollectAll { ignore: &ignore });
+    }
+
+    fn mark_all_collected(&mut self, w: usize) {
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            for unit in 0..self.units.len() {
+                scheduler.mark_collected(self.workers[w].sched, unit);
+            }
+        }
+    }
+
     pub(super) fn on_discovered(
         &mut self,
+        w: usize,
         units: Vec<DiscoveredUnit>,
+        whole: Option<String>,
         reporter: &mut dyn Reporter,
     ) {
+        match (self.config.collection, whole) {
+            (Collection::Auto, Some(reason)) => {
+                self.debug(|| format!("collection: whole ({reason})"));
+                self.collect_whole(w);
+                return;
+            }
+            (_, Some(reason)) => self.debug(|| {
+                format!("collection: split (collection = \"split\"; whole would be chosen: {reason})")
+            }),
+            (_, None) => self.debug(|| {
+                "collection: split (no conftest or plugin reads or orders the collection across files)"
+                    .into()
+            }),
+        }
         // One path is one unit, however many collectors pytest made for it
         // (a Module and a DoctestModule): collected twice, by two workers,
         // its tests would be registered, handed out and run twice.
@@ -133,6 +207,92 @@ impl Pool {
         }
     }
 
+    /// A whole collection of the run, in pytest's final order. The first
+    /// one makes the plan: its files are the units, or, when the hooks
+    /// ordered tests across files, each run of one file's tests in that
+    /// order is, handed out in that order. The collector then becomes the
+    /// zygote. Another worker's (without fork) must match the plan.
+    pub(super) fn on_whole_collected(
+        &mut self,
+        w: usize,
+        items: Vec<CollectedItem>,
+        problems: Vec<CollectProblem>,
+        (deselected, deselected_ids): (usize, Vec<String>),
+        ordered: Option<String>,
+        reporter: &mut dyn Reporter,
+    ) {
+        self.workers[w].collect_since = None;
+        if self.scheduler.is_some() {
+            let held: std::collections::HashSet<&str> =
+                items.iter().map(|i| i.id.as_str()).collect();
+            if let Some(lost) = self.tests.iter().find(|t| !held.contains(t.id.as_str())) {
+                self.end = Some(RunEnd::Fallback {
+                    reason: format!(
+                        "collections differ between workers: {} did not collect {}",
+                        self.workers[w].name, lost.id
+                    ),
+                });
+                return;
+            }
+            self.mark_all_collected(w);
+            self.workers[w].phase = Stage::Ready;
+            self.workers[w].waiting = true;
+            self.push_work();
+            return;
+        }
+        self.deselected += deselected;
+        self.deselected_ids.extend(deselected_ids);
+        self.problems.extend(problems);
+        self.units.clear();
+        self.unit_by_path.clear();
+        let mut last_file: Option<&str> = None;
+        let mut collected = Vec::with_capacity(items.len());
+        for item in &items {
+            let file = item.id.split("::").next().unwrap_or(&item.id);
+            let new_unit = || DiscoveredUnit {
+                arg: file.to_string(),
+                id: file.to_string(),
+                size: 0,
+            };
+            let unit = if ordered.is_some() {
+                if last_file != Some(file) {
+                    self.units.push(new_unit());
+                }
+                self.units.len() - 1
+            } else {
+                match self.unit_by_path.get(file) {
+                    Some(&unit) => unit,
+                    None => {
+                        self.units.push(new_unit());
+                        self.unit_by_path
+                            .insert(file.to_string(), self.units.len() - 1);
+                        self.units.len() - 1
+                    }
+                }
+            };
+            last_file = Some(file);
+            collected.push(unit);
+        }
+        self.collected_items = items.into_iter().zip(collected).collect();
+        self.ordered = ordered;
+        self.discovered = true;
+        if self.collector == Some(w) {
+            // The workers are forked from it, named gw0, gw1... as
+            // pytest-xdist names them.
+            let state = &mut self.workers[w];
+            state.phase = Stage::Zygote;
+            state.name = "zygote".into();
+            self.zygote = Some(w);
+            self.zygote_ready = false;
+            self.next_name = 0;
+            self.send(w, &ToWorker::Serve);
+        } else {
+            self.workers[w].phase = Stage::Ready;
+            self.workers[w].waiting = true;
+        }
+        self.seal(reporter);
+    }
+
     pub(super) fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
         let busy = self.workers.iter().any(|w| w.phase == Stage::Collecting);
         if self.scheduler.is_none() && self.to_collect.is_empty() && !busy {
@@ -200,7 +360,9 @@ impl Pool {
             crate::scheduler::Options {
                 single: self.config.maxfail.is_some(),
                 dist: self.config.dist,
-                in_order: sequential,
+                // An order the collection hooks set across files is kept:
+                // each worker runs its tests in it, durations aside.
+                in_order: sequential || self.ordered.is_some(),
             },
         );
         let mut planned = Vec::with_capacity(items.len());
@@ -325,8 +487,23 @@ impl Pool {
             for unit in self.collected_units.get(w).into_iter().flatten() {
                 scheduler.mark_collected(state.sched, *unit);
             }
+            if self.whole {
+                for unit in 0..self.units.len() {
+                    scheduler.mark_collected(state.sched, unit);
+                }
+            }
         }
         self.scheduler = Some(scheduler);
+        if let Some(who) = &self.ordered {
+            if !sequential {
+                let message = format!(
+                    "{who} ordered the tests across files (pytest_collection_modifyitems): \
+                     each worker runs its tests in that order, recorded durations aside, \
+                     but workers run side by side, as under pytest-xdist"
+                );
+                reporter.report(Event::Notice { message: &message });
+            }
+        }
         reporter.report(Event::Planned {
             tests: &planned,
             categories: &self.config.categories,
@@ -392,7 +569,7 @@ impl Pool {
             + self
                 .workers
                 .iter()
-                .filter(|w| w.phase != Stage::Zygote)
+                .filter(|w| !matches!(w.phase, Stage::Zygote | Stage::Gone) && !w.stop_sent)
                 .count();
         for _ in 0..total.saturating_sub(running) {
             if self.add_worker().is_err() {

@@ -74,6 +74,7 @@ impl Pool {
             collect_kill_at: None,
             abandoned: false,
             stacks_file,
+            discarded: false,
         });
         self.workers.len() - 1
     }
@@ -561,6 +562,28 @@ impl Pool {
         // call first).
         let named = std::fs::read_to_string(state.stacks_file.with_extension("collecting"))
             .unwrap_or_default();
+        if self.whole {
+            // The whole collection starts again without that file, in a
+            // new collector.
+            let id = named.trim().to_string();
+            if self.collector == Some(w) {
+                self.collector = None;
+            }
+            let message = format!(
+                "collecting {id} took longer than {:.1}s ({flag}); worker {name} was stopped",
+                deadline.as_secs_f64()
+            );
+            reporter.report(Event::Notice { message: &message });
+            self.problems.push(CollectProblem {
+                id: id.clone(),
+                outcome: Outcome::Failed,
+                longrepr: format!("{message}\n\nEvery thread's stack at the deadline:\n\n{stacks}"),
+                skip: None,
+            });
+            self.collect_timeouts += 1;
+            self.whole_ignore.push(id);
+            return;
+        }
         let hung = chunk
             .iter()
             .find(|u| self.units[**u].id == named.trim())
@@ -603,6 +626,19 @@ impl Pool {
     /// go to idle workers, or to a new one; the plan is sealed when all is in.
     fn after_collect_hang(&mut self, reporter: &mut dyn Reporter) {
         if self.scheduler.is_some() || self.end.is_some() || self.interrupted.is_some() {
+            return;
+        }
+        if self.whole {
+            let coming = self.workers.iter().any(|s| {
+                matches!(s.phase, Stage::Starting | Stage::Collecting)
+                    && !s.stop_sent
+                    && !s.abandoned
+            });
+            if !coming {
+                if let Err(err) = self.spawn_worker() {
+                    self.end = Some(RunEnd::Failed(err));
+                }
+            }
             return;
         }
         for w in 0..self.workers.len() {

@@ -2,9 +2,12 @@
 //!
 //! One task owns all state and reacts to [`Input`]s from the workers, Ctrl-C
 //! and timers; no lock is shared. Phases: the first worker to answer lists
-//! the files (discovery, no imports); the files are shared out so that every
-//! worker collects only its part; then workers ask for tests as they run low
-//! and the scheduler answers within each category's cap.
+//! the files (discovery, no imports) and says whether the session needs the
+//! whole collection (`collection.rs`). If it does, that worker collects the
+//! whole run as pytest does and then forks the others from it; else the
+//! files are shared out so that every worker collects only its part. Then
+//! workers ask for tests as they run low and the scheduler answers within
+//! each category's cap.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -66,6 +69,8 @@ pub struct RunConfig {
     pub prewarm_zygote: bool,
     /// Fork workers from a zygote at all (`fork = false` spawns them all).
     pub fork: bool,
+    /// Whether workers collect the whole suite or their share of it.
+    pub collection: pacer_types::Collection,
     /// A test running longer is failed and its worker replaced (SIGTERM,
     /// then SIGKILL after a grace period).
     pub timeout: Option<std::time::Duration>,
@@ -175,6 +180,9 @@ struct WorkerState {
     abandoned: bool,
     /// Where its faulthandler writes every thread's stack on SIGUSR1.
     stacks_file: PathBuf,
+    /// Stopped unused when the run turned to the whole collection: its
+    /// last word is not a worker's.
+    discarded: bool,
 }
 
 impl WorkerState {
@@ -245,6 +253,16 @@ struct Pool {
     zygote: Option<usize>,
     zygote_ready: bool,
     forks_wanted: usize,
+    /// The run collects the whole suite (`collection = "whole"`, or `auto`
+    /// and discovery gave a reason), in one collector that then forks the
+    /// workers, or, without fork, in every worker.
+    whole: bool,
+    /// The worker collecting the whole run, to become the zygote.
+    collector: Option<usize>,
+    /// Files a whole collection hung in, left out of the next one.
+    whole_ignore: Vec<String>,
+    /// The collection hooks ordered the tests across files: who did.
+    ordered: Option<String>,
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
     stuck_message: Option<String>,
@@ -312,6 +330,10 @@ impl Pool {
             zygote_ready: false,
             forks_wanted: 0,
             stuck_message: None,
+            whole: false,
+            collector: None,
+            whole_ignore: Vec::new(),
+            ordered: None,
             panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
                 .ok()
                 .and_then(|n| n.parse().ok()),
@@ -330,12 +352,22 @@ impl Pool {
         // Workers beyond the cores are only added once the plan says how
         // many tests can run at once (`spawn_io_workers`): `-n 300` on 40
         // tests never starts 300. The zygote that forks them starts now.
-        if self.config.prewarm_zygote || (workers > cores && self.config.fork) {
+        // A whole collection asked for from the start is made by one
+        // process, from which every worker is forked: nothing else starts.
+        let collector_only =
+            self.config.collection == pacer_types::Collection::Whole && self.subreaper;
+        if !collector_only && (self.config.prewarm_zygote || (workers > cores && self.config.fork))
+        {
             if let Err(err) = self.start_zygote() {
                 self.debug(|| err.to_string());
             }
         }
-        for _ in 0..workers.min(cores) {
+        let fresh = if collector_only {
+            1
+        } else {
+            workers.min(cores)
+        };
+        for _ in 0..fresh {
             let started = self.spawn_worker().map(|_| ());
             if let Err(err) = started {
                 self.shutdown_all(libc::SIGKILL);
@@ -504,7 +536,9 @@ impl Pool {
     fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
         match message {
             FromWorker::Hello(hello) => self.on_hello(w, *hello, reporter),
-            FromWorker::Discovered { units } => self.on_discovered(units, reporter),
+            FromWorker::Discovered { units, whole } => {
+                self.on_discovered(w, units, whole, reporter)
+            }
             FromWorker::UsageError { message } => {
                 self.end = Some(RunEnd::Failed(RunError::PytestUsage { message }));
             }
@@ -513,9 +547,22 @@ impl Pool {
                 problems,
                 deselected,
                 deselected_ids,
+                whole,
+                ordered,
             } => {
-                self.deselected_ids.extend(deselected_ids);
-                self.on_collected(w, items, problems, deselected, reporter);
+                if whole {
+                    self.on_whole_collected(
+                        w,
+                        items,
+                        problems,
+                        (deselected, deselected_ids),
+                        ordered,
+                        reporter,
+                    );
+                } else {
+                    self.deselected_ids.extend(deselected_ids);
+                    self.on_collected(w, items, problems, deselected, reporter);
+                }
             }
             FromWorker::Start { id } => {
                 // Only a test this worker holds can start on it: a stray id
@@ -588,7 +635,9 @@ impl Pool {
                 }
             }
             FromWorker::Forked { worker: name, pid } => {
-                if let Some(index) = self.workers.iter().position(|s| s.name == name) {
+                // The newest of that name: workers stopped unused when the
+                // run turned to the whole collection may have had it.
+                if let Some(index) = self.workers.iter().rposition(|s| s.name == name) {
                     self.workers[index].handle.set_pid(pid);
                     if let Some(told) = &self.config.worker_pid {
                         told(&name, pid);
@@ -598,6 +647,9 @@ impl Pool {
             }
             FromWorker::Bye(bye) => {
                 self.workers[w].bye_at = Some(Instant::now());
+                if self.workers[w].discarded {
+                    return;
+                }
                 reporter.report(Event::WorkerFinished {
                     worker: &self.workers[w].name,
                     bye: &bye,
