@@ -286,12 +286,10 @@ def read_junit(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def counts(outcomes: dict[str, tuple[str, str]]) -> dict[str, int]:
-    c = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    c = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0, "error": 0}
     for outcome, _ in outcomes.values():
         for kind in outcome.split("+"):
-            if kind == "xfailed":
-                kind = "skipped"  # pytest's JUnit file counts an xfail as skipped
-            c[kind] = c.get(kind, 0) + 1
+            c[kind] += 1
     return c
 
 
@@ -349,7 +347,7 @@ def main() -> int:
     ok = True
     print()
     print(f"pacer args: {shlex.join(pacer_args)}")
-    head = f"{'suite':<7} {'runner':<7} {'passed':>7} {'failed':>7} {'skipped':>8} {'errors':>7} {'wall s':>7} {'exit':>5} {'differ':>7}"
+    head = f"{'suite':<7} {'runner':<7} {'passed':>7} {'failed':>7} {'skipped':>8} {'xfailed':>8} {'errors':>7} {'wall s':>7} {'exit':>5} {'differ':>7}"
     print(head)
     print("-" * len(head))
     for suite, runs in results:
@@ -358,7 +356,7 @@ def main() -> int:
             c = counts(r.outcomes)
             ndiff = "" if r is base else str(len(differences(base, r)))
             print(f"{suite.name:<7} {r.runner:<7} {c['passed']:>7} {c['failed']:>7} "
-                  f"{c['skipped']:>8} {c['error']:>7} {r.seconds:>7.1f} {r.rc:>5} {ndiff:>7}")
+                  f"{c['skipped']:>8} {c['xfailed']:>8} {c['error']:>7} {r.seconds:>7.1f} {r.rc:>5} {ndiff:>7}")
     for suite, runs in results:
         base = runs[0]
         print()

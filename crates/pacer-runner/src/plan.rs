@@ -119,6 +119,29 @@ pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
         .collect()
 }
 
+/// Cuts every chunk where a test of another lane comes between two of its
+/// tests in collection order (a file whose tests fall in two categories):
+/// handed out in order, chunk by chunk, no test then runs before one that
+/// comes earlier.
+pub fn cut_at_gaps(lanes: &mut [Lane]) {
+    for lane in lanes {
+        let mut chunks = Vec::with_capacity(lane.chunks.len());
+        for chunk in lane.chunks.drain(..) {
+            let mut current: Vec<usize> = Vec::new();
+            for t in chunk {
+                if current.last().is_some_and(|last| t != last + 1) {
+                    chunks.push(std::mem::take(&mut current));
+                }
+                current.push(t);
+            }
+            if !current.is_empty() {
+                chunks.push(current);
+            }
+        }
+        lane.chunks = chunks;
+    }
+}
+
 /// Cuts one lane into chunks at scope boundaries, merging small scopes up
 /// to a chunk's size. A module-level scope is cut inside only when it alone
 /// outweighs one worker's `share` of the category (it must be, or one
@@ -276,6 +299,23 @@ mod tests {
             seen.sort();
             assert_eq!(seen, (0..tests.len()).collect::<Vec<_>>(), "{dist:?}");
         }
+    }
+
+    #[test]
+    fn chunks_are_cut_where_another_lanes_test_comes_between() {
+        let mut lanes = vec![
+            Lane {
+                category: 0,
+                chunks: vec![vec![0, 1, 3, 4], vec![6]],
+            },
+            Lane {
+                category: 1,
+                chunks: vec![vec![2, 5]],
+            },
+        ];
+        cut_at_gaps(&mut lanes);
+        assert_eq!(lanes[0].chunks, vec![vec![0, 1], vec![3, 4], vec![6]]);
+        assert_eq!(lanes[1].chunks, vec![vec![2], vec![5]]);
     }
 
     #[test]

@@ -188,6 +188,11 @@ pub enum ToWorker<'a> {
     CollectAll {
         ignore: &'a [String],
     },
+    /// Having collected the whole run: drop these tests, which pacer does
+    /// not run, from `session.items`, as pytest's deselection does.
+    Select {
+        deselect: Vec<&'a str>,
+    },
     /// Having collected the whole run: become the zygote that forks the
     /// workers, each holding that collection.
     Serve,

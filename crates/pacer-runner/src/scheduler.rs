@@ -240,7 +240,11 @@ impl Scheduler {
             .map(|c| self.parallel(c))
             .collect();
         let plan = std::mem::take(&mut self.pending_plan);
-        for lane in plan::lanes(&plan, self.options.dist, &parallel) {
+        let mut lanes = plan::lanes(&plan, self.options.dist, &parallel);
+        if self.options.in_order {
+            plan::cut_at_gaps(&mut lanes);
+        }
+        for lane in lanes {
             let index = self.lanes.len();
             for chunk in lane.chunks.iter().skip(1) {
                 self.tests[chunk[0]].cut_before = true;
@@ -411,6 +415,14 @@ impl Scheduler {
                 }
                 break;
             };
+            // In order, a batch goes on only with what comes next: a test of
+            // another category in between ends it.
+            if self.options.in_order
+                && !batch.tests.is_empty()
+                && self.in_order_key_of(lane, ci) > self.first_free(worker)
+            {
+                break;
+            }
             let chunk_weight: f64 = self.lanes[lane].chunks[ci]
                 .tests
                 .iter()
@@ -725,6 +737,26 @@ impl Scheduler {
     /// `--ff`), then collection order.
     fn in_order_key(&self, lane: usize) -> (bool, usize) {
         (self.lanes[lane].firsts == 0, self.lane_head(lane))
+    }
+
+    /// [`Self::in_order_key`] of chunk `ci` of `lane`.
+    fn in_order_key_of(&self, lane: usize, ci: usize) -> (bool, usize) {
+        let head = self.lanes[lane].chunks[ci].tests.front().copied();
+        (self.lanes[lane].firsts == 0, head.unwrap_or(usize::MAX))
+    }
+
+    /// The smallest [`Self::in_order_key_of`] of any chunk `worker` may take
+    /// next, in any category.
+    fn first_free(&self, worker: usize) -> (bool, usize) {
+        self.lanes_of
+            .iter()
+            .flatten()
+            .filter_map(|&lane| {
+                let ci = self.eligible_chunk(worker, lane)?;
+                Some(self.in_order_key_of(lane, ci))
+            })
+            .min()
+            .unwrap_or((true, usize::MAX))
     }
 
     /// Heavier first: lanes with `--ff` failures, then by pending seconds.
@@ -1153,6 +1185,51 @@ mod tests {
             assert!(s.finished(w, batch.tests[0]));
         }
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn in_order_a_batch_never_jumps_a_test_of_another_category() {
+        let options = Options {
+            in_order: true,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(1, vec![cpu(1), cpu(1)], 2, options);
+        // One file whose tests 2 and 4 fall in the second category, then another.
+        let categories = [0, 0, 1, 0, 1, 0, 0, 0];
+        for (i, category) in categories.into_iter().enumerate() {
+            let unit = usize::from(i >= 6);
+            s.add(info(unit, category, &format!("f{unit}.py::t{i}"), 1.0));
+        }
+        s.seal();
+        let w = s.add_worker();
+        let ran = drain(&mut s, &[w]);
+        assert_eq!(ran[0], (0..8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn in_order_every_worker_runs_a_subsequence_of_the_order() {
+        let options = Options {
+            in_order: true,
+            ..Options::default()
+        };
+        let mut s = Scheduler::new(3, vec![cpu(3), cpu(2)], 12, options);
+        // Units are runs of one file in an order a hook set, some heavy.
+        for i in 0..60 {
+            let weight = if i % 7 == 0 { 9.0 } else { 0.1 };
+            s.add(info(
+                i / 5,
+                i % 3 % 2,
+                &format!("f{}.py::t{i}", i / 5),
+                weight,
+            ));
+        }
+        s.seal();
+        let workers: Vec<usize> = (0..3).map(|_| s.add_worker()).collect();
+        let ran = drain(&mut s, &workers);
+        assert_eq!(ran.iter().map(Vec::len).sum::<usize>(), 60);
+        for tests in &ran {
+            assert!(tests.windows(2).all(|w| w[0] < w[1]), "{ran:?}");
+        }
     }
 
     #[test]

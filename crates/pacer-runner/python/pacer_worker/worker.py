@@ -168,6 +168,20 @@ class Worker:
     def on_collect_all(self, msg):
         self.collect_all(msg.get("ignore") or [])
 
+    def on_select(self, msg):
+        """pacer runs only these of the whole collection (its categories,
+        `--lf`): the rest leave `session.items`, deselected as pytest's own
+        `-m` and `--lf` deselect."""
+        gone = set(msg.get("deselect") or ())
+        if not gone:
+            return
+        kept, dropped = [], []
+        for item in self.session.items:
+            (dropped if item.nodeid in gone else kept).append(item)
+        self.session.items[:] = kept
+        if dropped:
+            self.config.hook.pytest_deselected(items=dropped)
+
     def on_serve(self, _msg):
         """Become the zygote of the run's workers, once the whole collection
         is here: each fork holds it."""
@@ -470,6 +484,7 @@ MESSAGES = {
     "discover": (Worker.on_discover, True, False, True),
     "collect": (Worker.on_collect, True, False, True),
     "collect_all": (Worker.on_collect_all, True, False, True),
+    "select": (Worker.on_select, True, False, False),
     "serve": (Worker.on_serve, True, False, True),
     "run": (Worker.on_run, True, True, True),
     "idle": (Worker.on_idle, False, True, True),

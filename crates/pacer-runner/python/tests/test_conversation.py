@@ -292,6 +292,7 @@ def test_the_message_table_says_when_each_message_may_come():
         "discover": (True, False, True),
         "collect": (True, False, True),
         "collect_all": (True, False, True),
+        "select": (True, False, False),
         "serve": (True, False, True),
         "run": (True, True, True),
         "idle": (False, True, True),

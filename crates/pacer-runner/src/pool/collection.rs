@@ -91,6 +91,13 @@ impl Pool {
         self.send(w, &ToWorker::CollectAll { ignore: &ignore });
     }
 
+    /// Tells a worker holding the whole collection which tests pacer
+    /// deselected (categories, `--lf`): gone from its `session.items`.
+    fn send_selection(&self, w: usize) {
+        let deselect: Vec<&str> = self.unselected.iter().map(String::as_str).collect();
+        self.send(w, &ToWorker::Select { deselect });
+    }
+
     fn mark_all_collected(&mut self, w: usize) {
         if let Some(scheduler) = self.scheduler.as_mut() {
             for unit in 0..self.units.len() {
@@ -234,6 +241,7 @@ impl Pool {
                 });
                 return;
             }
+            self.send_selection(w);
             self.mark_all_collected(w);
             self.workers[w].phase = Stage::Ready;
             self.workers[w].waiting = true;
@@ -285,7 +293,9 @@ impl Pool {
             self.zygote = Some(w);
             self.zygote_ready = false;
             self.next_name = 0;
-            self.send(w, &ToWorker::Serve);
+            // Its last word, if the run ends before it serves, is not a
+            // worker's: it ran no test.
+            state.discarded = true;
         } else {
             self.workers[w].phase = Stage::Ready;
             self.workers[w].waiting = true;
@@ -436,6 +446,9 @@ impl Pool {
                 group,
             } = item;
             if invisible.contains(&id) {
+                if self.whole {
+                    self.unselected.push(id);
+                }
                 continue;
             }
             let category = (self.config.classify)(&id, &markers);
@@ -453,6 +466,9 @@ impl Pool {
             if !selected || self.config.list_only {
                 if !selected {
                     self.deselected += 1;
+                    if self.whole {
+                        self.unselected.push(id);
+                    }
                 }
                 continue;
             }
@@ -494,6 +510,24 @@ impl Pool {
             }
         }
         self.scheduler = Some(scheduler);
+        if self.whole {
+            // Each worker's `session.items` becomes the run's selection,
+            // as pytest's own `--lf` and `-m` leave it; then the collector
+            // forks the workers.
+            for w in 0..self.workers.len() {
+                let state = &self.workers[w];
+                if state.stop_sent || state.phase == Stage::Gone {
+                    continue;
+                }
+                let collector = self.collector == Some(w);
+                if collector || state.phase == Stage::Ready {
+                    self.send_selection(w);
+                }
+                if collector {
+                    self.send(w, &ToWorker::Serve);
+                }
+            }
+        }
         if let Some(who) = &self.ordered {
             if !sequential {
                 let message = format!(

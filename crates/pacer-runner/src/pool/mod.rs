@@ -263,6 +263,10 @@ struct Pool {
     whole_ignore: Vec<String>,
     /// The collection hooks ordered the tests across files: who did.
     ordered: Option<String>,
+    /// With the whole collection: the tests collected that pacer does not
+    /// run (categories not selected, `--lf`), dropped from each worker's
+    /// `session.items`.
+    unselected: Vec<String>,
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
     stuck_message: Option<String>,
@@ -334,6 +338,7 @@ impl Pool {
             collector: None,
             whole_ignore: Vec::new(),
             ordered: None,
+            unselected: Vec::new(),
             panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
                 .ok()
                 .and_then(|n| n.parse().ok()),
