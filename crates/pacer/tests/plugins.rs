@@ -394,6 +394,78 @@ fn randomly_uses_one_seed_on_every_worker() {
     assert!(seeds.values().all(|s| s == "None"), "{}", ours.describe());
 }
 
+/// `worker -> node ids in the order it ran them`, from the
+/// `whole_collection` suite's `ORDER_LOG`.
+fn run_order(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut ran: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        if let Some((worker, id)) = line.split_once(' ') {
+            ran.entry(worker.into()).or_default().push(id.into());
+        }
+    }
+    ran
+}
+
+#[test]
+fn randomly_orders_the_run_as_pytest_with_the_same_seed() {
+    // pytest-randomly shuffles files and tests in pytest_collection_modifyitems
+    // (issue 16): on one worker pacer runs that very order; on two, each
+    // worker runs a part of it in that order.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::suite("whole_collection"), dir.path());
+    let dir = dir.path();
+    let seed = ["-p", "randomly", "--randomly-seed=1234"];
+    let log = |name: &str| dir.join(format!("{name}.order"));
+    let theirs = pytest(
+        dir,
+        &[&["-p", "no:cacheprovider"][..], &seed[..]].concat(),
+        &[("ORDER_LOG", log("pytest").display().to_string())],
+    );
+    let expected = run_order(&log("pytest")).remove("-").unwrap_or_default();
+    assert_eq!(expected.len(), 32, "{}", theirs.describe());
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_ne!(expected, sorted, "the seed shuffles the suite");
+    for workers in ["1", "2"] {
+        let name = format!("pacer-{workers}");
+        let mut args = strings(&["-n", workers, "--python"]);
+        args.push(plugins_python().display().to_string());
+        args.extend(strings(&seed));
+        let ours = run(
+            &assert_cmd::cargo::cargo_bin("pacer"),
+            &args,
+            dir,
+            &[("ORDER_LOG", log(&name).display().to_string())],
+        );
+        ours.assert_parallel();
+        let ran = run_order(&log(&name));
+        let rank: BTreeMap<&String, usize> =
+            expected.iter().enumerate().map(|(i, id)| (id, i)).collect();
+        assert_eq!(
+            ran.values().map(Vec::len).sum::<usize>(),
+            32,
+            "{}",
+            both(&theirs, &ours)
+        );
+        for (worker, ids) in &ran {
+            let ranks: Vec<usize> = ids.iter().map(|id| rank[id]).collect();
+            assert!(
+                ranks.windows(2).all(|w| w[0] < w[1]),
+                "{worker} ran against the seed's order: {ids:?}\n{}",
+                both(&theirs, &ours)
+            );
+        }
+        if workers == "1" {
+            assert_eq!(
+                ran.values().next(),
+                Some(&expected),
+                "{}",
+                both(&theirs, &ours)
+            );
+        }
+    }
+}
+
 #[test]
 fn rerunfailures_reruns_inside_the_worker_as_under_xdist() {
     let dir = suite_copy();

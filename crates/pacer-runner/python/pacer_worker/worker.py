@@ -135,15 +135,13 @@ class Worker:
     def main(self, session):
         """The run loop: take orders until pacer says stop."""
         self.session = session
-        self.serving_ended = False
         self.hello()
         while not self.stopping:
             if self.queue:
                 self.run_queue()
             else:
                 self.dispatch(self.channel.recv())
-        if not self.serving_ended:
-            self.finish()
+        self.finish()
 
     def dispatch(self, msg):
         kind = msg.get("t")
@@ -195,18 +193,18 @@ class Worker:
             if early.get("t") != "stop":
                 raise RuntimeError("pacer worker: unexpected %r before serving" % early.get("t"))
             self.stopping = True
-            self.serving_ended = True
             return
-        if zygote.serve(self.session, self):
+        if zygote.serve(self.session, self, keep_coverage=True):
             # A new worker: a conversation of its own, from its hello.
             self.queue = []
             self.asked = False
             self.stopping = False
             self.hello()
         else:
-            # pacer said stop: the zygote ran no test and has nothing to say.
+            # pacer said stop: the zygote ran no test, and ends its session
+            # as a worker does (its `bye` carries what pytest-cov measured
+            # while it collected).
             self.stopping = True
-            self.serving_ended = True
 
     def on_run(self, msg):
         self.accept(msg)

@@ -16,11 +16,14 @@ from . import cov, crash, xdist
 from .channel import Channel
 
 
-def serve(session, worker):
+def serve(session, worker, keep_coverage=False):
     """Fork workers until pacer says stop. The zygote forks twice so that the
     worker is orphaned to pacer, which made itself a child subreaper and so
     can wait for it and see how it died. Returns True in the new worker
     (which then runs as any other), False in the zygote when pacer says stop.
+    `keep_coverage`: the zygote collected the run, and what its imports ran
+    is measured (pytest-cov saves it as for any worker); else it measured
+    nothing worth keeping.
     """
     config = session.config
     sock = worker.channel.sock
@@ -28,12 +31,14 @@ def serve(session, worker):
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
         if not data:
-            cov.forget(config)
+            if not keep_coverage:
+                cov.forget(config)
             return False
         for line in data.decode("utf-8").splitlines():
             msg = json.loads(line)
             if msg["t"] == "stop":
-                cov.forget(config)
+                if not keep_coverage:
+                    cov.forget(config)
                 return False
             if msg["t"] != "fork" or len(fds) != 3:
                 raise RuntimeError("pacer zygote: unexpected %r with %d fds" % (msg.get("t"), len(fds)))

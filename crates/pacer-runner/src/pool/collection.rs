@@ -293,9 +293,6 @@ impl Pool {
             self.zygote = Some(w);
             self.zygote_ready = false;
             self.next_name = 0;
-            // Its last word, if the run ends before it serves, is not a
-            // worker's: it ran no test.
-            state.discarded = true;
         } else {
             self.workers[w].phase = Stage::Ready;
             self.workers[w].waiting = true;
