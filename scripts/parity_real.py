@@ -7,8 +7,9 @@ are unchanged), the suite's sdist from PyPI unpacked there, then three runs of
 the same pytest arguments from the unpacked folder:
 
   pytest  python -m pytest -p no:cacheprovider ARGS --junitxml pytest.xml
-  xdist   python -m pytest -p no:cacheprovider -n 2 ARGS --junitxml xdist.xml
-  pacer   pacer --python VENV_PYTHON -n 2 -p no:cacheprovider ARGS --junitxml pacer.xml
+  xdist   python -m pytest -n 2 -p no:cacheprovider ARGS --junitxml xdist.xml
+  pacer   pacer --python VENV_PYTHON $PARITY_PACER_ARGS -p no:cacheprovider ARGS
+                --junitxml pacer.xml        (PARITY_PACER_ARGS: default "-n 2")
 
 Every test's outcome is read from the JUnit files and compared with plain
 pytest's. Exit 0 only when pacer's outcomes equal plain pytest's for every
@@ -328,6 +329,8 @@ def main() -> int:
             ap.error(f"unknown suite {name!r}: choose from {', '.join(SUITES)}")
     runners = [r for r in RUNNERS if r == "pytest" or r in opts.runners.split(",")]
     pacer_args = shlex.split(os.environ.get("PARITY_PACER_ARGS", "-n 2"))
+    if "pacer" in runners and not os.access(opts.pacer, os.X_OK):
+        ap.error(f"no pacer binary at {opts.pacer}")
 
     results: list[tuple[Suite, list[Run]]] = []
     for name in names:
