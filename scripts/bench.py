@@ -297,7 +297,7 @@ def fmt_mb(kb):
     return "-" if kb is None else f"{kb / 1024:.1f}"
 
 
-def print_table(rows, workers, stat):
+def print_table(rows, workers, stat, pacer_args=()):
     headers = [
         "shape",
         "tests",
@@ -333,7 +333,8 @@ def print_table(rows, workers, stat):
     widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
     last = len(headers) - 1
     print()
-    print(f"wall time, {stat} of the runs, pacer -n{workers} with shipped defaults; commit {commit()}")
+    flags = f"shipped defaults plus {' '.join(pacer_args)}" if pacer_args else "shipped defaults"
+    print(f"wall time, {stat} of the runs, pacer -n{workers} with {flags}; commit {commit()}")
     print("pacer MB = peak RSS (VmHWM) of the pacer process, not its workers")
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) if j in (0, last) else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
@@ -395,6 +396,8 @@ def parse_args():
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"), help="interpreter with pytest and pytest-xdist")
     parser.add_argument("--pacer", default=str(default_pacer()), help="the pacer binary (default: target/release/pacer)")
     parser.add_argument("--tools", default="pytest,xdist,cold,warm", help="which to time: pytest, xdist, cold (pacer without recorded durations), warm (pacer with them); default all")
+    parser.add_argument("--pacer-args", default="", metavar="ARGS",
+                        help="flags given to pacer only, on top of its shipped defaults (e.g. \"--collection whole\"); say them beside the numbers")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites and print where")
     parser.add_argument("--suite", action="append", default=[], metavar="DIR",
                         help="time a real suite in DIR instead of the shapes (repeatable); every tool must report what an untimed plain pytest run reports")
@@ -405,6 +408,7 @@ def parse_args():
         args.repeat = 1
     args.shapes = [s.strip() for s in args.shapes.split(",") if s.strip()] if not args.suite else []
     args.suite_args = args.suite_args.split()
+    args.pacer_args = args.pacer_args.split()
     unknown = [s for s in args.shapes if s not in SHAPES]
     if unknown:
         parser.error(f"unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
@@ -429,13 +433,15 @@ def main():
     commands = {
         "pytest": [str(python), "-m", "pytest", "-p", "no:cacheprovider"],
         "xdist": [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-n", str(args.workers)],
-        "cold": [str(pacer), "-n", str(args.workers), "--python", str(python)],
-        "warm": [str(pacer), "-n", str(args.workers), "--python", str(python)],
+        "cold": [str(pacer), "-n", str(args.workers), "--python", str(python)] + args.pacer_args,
+        "warm": [str(pacer), "-n", str(args.workers), "--python", str(python)] + args.pacer_args,
     }
     print(f"python: {python}")
     print(f"pacer:  {pacer}")
     print(f"commit: {commit()}")
     print(f"cores:  {os.cpu_count()}; workers: {args.workers}; {args.repeat} run(s) per tool, {args.stat}")
+    if args.pacer_args:
+        print(f"pacer flags beyond the shipped defaults: {' '.join(args.pacer_args)}")
     print("cold = pacer with no recorded durations (its store is deleted before each run); warm = pacer after a run recorded them")
 
     work = Path(tempfile.mkdtemp(prefix="pacer-bench-"))
@@ -500,7 +506,7 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    print_table(rows, args.workers, args.stat)
+    print_table(rows, args.workers, args.stat, args.pacer_args)
     print_targets(rows)
     return 1 if broken else 0
 
