@@ -36,9 +36,6 @@ pub enum RunError {
         plugin_dir: PathBuf,
     },
 
-    #[error("worker {worker} sent a message pacer cannot read: {text}")]
-    BadMessage { worker: String, text: String },
-
     /// pytest's own usage error (`pytest.UsageError`), in pytest's words.
     #[error("ERROR: {message}")]
     PytestUsage { message: String },
@@ -79,7 +76,6 @@ impl RunError {
             | RunError::SpawnWorker { .. }
             | RunError::SpawnZygote { .. }
             | RunError::ProtocolMismatch { .. }
-            | RunError::BadMessage { .. }
             | RunError::Runtime { .. } => exit::INTERNAL_ERROR,
         }
     }
@@ -118,14 +114,6 @@ mod tests {
         assert_eq!(
             RunError::InterruptedBeforeStart.exit_code(),
             exit::INTERRUPTED
-        );
-        assert_eq!(
-            RunError::BadMessage {
-                worker: "gw0".into(),
-                text: "{".into()
-            }
-            .exit_code(),
-            exit::INTERNAL_ERROR
         );
     }
 

@@ -91,9 +91,13 @@ fn every_worker_sees_the_whole_selection_in_session_items() {
         &["--deselect", "test_alpha.py::test_alpha_0"],
         &["test_gamma.py", "test_delta.py::test_delta_3"],
     ];
-    for workers in ["1", "2", "3"] {
+    // Without fork, every worker collects the whole run itself.
+    for (workers, fork) in [("1", true), ("2", true), ("3", true), ("2", false)] {
         for case in cases {
             let mut args = vec!["-q", "-n", workers];
+            if !fork {
+                args.push("--no-fork");
+            }
             args.extend_from_slice(case);
             let selected = assert_whole_selection(dir, &args, &[]);
             // pytest's own count for the same arguments.

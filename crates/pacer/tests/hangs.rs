@@ -82,7 +82,14 @@ fn a_thread_left_running_ends_with_the_summary_the_tests_exit_code_and_its_name(
 #[test]
 fn a_module_hung_at_import_is_a_collection_error_with_its_stack_and_the_rest_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    for (workers, continue_on_errors, code) in [("1", false, 2), ("2", true, 1)] {
+    // The whole collection (issue 16) too: its collector is stopped, and a
+    // new one collects the run without the hung file.
+    for (workers, continue_on_errors, code, whole) in [
+        ("1", false, 2, false),
+        ("2", true, 1, false),
+        ("2", true, 1, true),
+        ("1", false, 2, true),
+    ] {
         let mut args = vec![
             "-n",
             workers,
@@ -94,6 +101,9 @@ fn a_module_hung_at_import_is_a_collection_error_with_its_stack_and_the_rest_run
         ];
         if continue_on_errors {
             args.push("--continue-on-collection-errors");
+        }
+        if whole {
+            args.extend(["--collection", "whole"]);
         }
         let run = chaos(&args, tmp.path());
         let all = run.describe();
@@ -174,30 +184,39 @@ fn wait_for(child: &mut std::process::Child) -> std::process::ExitStatus {
 
 #[test]
 fn ctrl_c_while_collecting_writes_the_reports_and_names_the_file() {
+    ctrl_c_while_collecting(&["--collection", "split"]);
+}
+
+#[test]
+fn ctrl_c_while_collecting_the_whole_run_names_the_file() {
+    ctrl_c_while_collecting(&["--collection", "whole"]);
+}
+
+fn ctrl_c_while_collecting(mode: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("run.json");
     let xml = tmp.path().join("junit.xml");
     let marker = tmp.path().join("importing");
-    let mut child = pacer_command(
-        &suite("chaos"),
-        &[
-            "-n",
-            "1",
-            "--collect-timeout",
-            "600",
-            "--json-report",
-            json.to_str().unwrap(),
-            &format!("--junitxml={}", xml.display()),
-            "tests/test_a_plain.py",
-            "tests/test_d_import_hang.py",
-        ],
-    )
-    .env("TMPDIR", tmp.path())
-    .env("CHAOS_IMPORT_MARKER", &marker)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let junit = format!("--junitxml={}", xml.display());
+    let mut args = vec![
+        "-n",
+        "1",
+        "--collect-timeout",
+        "600",
+        "--json-report",
+        json.to_str().unwrap(),
+        &junit,
+        "tests/test_a_plain.py",
+        "tests/test_d_import_hang.py",
+    ];
+    args.extend_from_slice(mode);
+    let mut child = pacer_command(&suite("chaos"), &args)
+        .env("TMPDIR", tmp.path())
+        .env("CHAOS_IMPORT_MARKER", &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut seen = read_until(&mut out, "rootdir");
     // Once the hung module's import has begun.

@@ -6,14 +6,44 @@ in ``hello``, bumped on any incompatible change on either side.
 """
 
 import json
+import re
 import socket
 
 PROTOCOL = 1
 
+# A lone surrogate: what Python makes of bytes that are not UTF-8 in a file
+# name (`os.listdir`), and so in a message, a reason or a warning.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def wire(text):
+    """`text` as it arrives at pacer (see `dumps`): the id pacer names a
+    test or file by when it answers."""
+    return _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u(d[89a-f][0-9a-f]{2})")
+
+
+def unwire(text):
+    """A path or id pacer sent back, as Python named it (the inverse of `wire`)."""
+    if "\\u" not in text:
+        return text
+    return _ESCAPED_SURROGATE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
 
 def dumps(value):
-    """Compact JSON; anything JSON does not know (a Path, an enum) as its str."""
-    return json.dumps(value, separators=(",", ":"), default=str)
+    """Compact JSON in UTF-8's reach; anything JSON does not know (a Path,
+    an enum) as its str. Any Python string arrives: a lone surrogate, which
+    JSON cannot carry to a strict reader, is sent as the text of its escape
+    (`\\udc80`), as pytest's own reports show it."""
+    text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Only inside strings: JSON has no other place for such a character.
+        text = _LONE_SURROGATE.sub(lambda m: "\\\\u%04x" % ord(m.group()), text)
+    return text
 
 
 class Channel:

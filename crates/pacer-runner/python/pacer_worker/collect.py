@@ -82,8 +82,12 @@ def repend_conftests(session):
 
     pytest >= 9.1 binds a conftest's fixtures to the Directory node that first
     collected it, and a worker collects more than once (discovery, its share,
-    files it takes over later), each time with new nodes. Handing the known
-    conftests back to the fixture manager binds them to the new nodes too.
+    files it takes over later, the whole run), each time with new nodes.
+    Handing the known conftests back to the fixture manager binds them to
+    the new nodes too. Those of the rootdir and the folders above it are
+    bound to the session once and for all, and stay; those outside the
+    rootdir (an installed package's, under `--pyargs`) have Directory nodes
+    like any other.
     """
     fm = getattr(session, "_fixturemanager", None)
     pending = getattr(fm, "_pending_conftests", None)
@@ -92,7 +96,7 @@ def repend_conftests(session):
     root = session.config.rootpath
     for directory, plugin in _conftests(session.config).items():
         path = Path(directory)
-        if path != root and root in path.parents:
+        if path != root and path not in root.parents:
             pending[path] = plugin
 
 

@@ -9,6 +9,8 @@ them (in ``PACER_CAPTURE_DIR``) lets pacer read them after the crash.
 import os
 import sys
 
+from .channel import wire
+
 
 def install():
     """Make pytest's fd capture write to named files instead of unlinked ones,
@@ -206,8 +208,9 @@ class _CollectProgress:
 
         if isinstance(collector, pytest.File):
             try:
-                with open(self.path, "w") as f:
-                    f.write(collector.nodeid)
+                # As pacer names the file (a lone surrogate escaped).
+                with open(self.path, "w", encoding="utf-8") as f:
+                    f.write(wire(collector.nodeid))
             except OSError:
                 pass
 

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from . import collect, cov, crash, options, reports, reruns
-from .channel import PROTOCOL, dumps
+from .channel import PROTOCOL, dumps, unwire, wire
 
 # Ask for more work while this many tests are still queued, so that the answer
 # is usually here before the queue runs dry.
@@ -175,7 +175,7 @@ class Worker:
             return
         kept, dropped = [], []
         for item in self.session.items:
-            (dropped if item.nodeid in gone else kept).append(item)
+            (dropped if wire(item.nodeid) in gone else kept).append(item)
         self.session.items[:] = kept
         if dropped:
             self.config.hook.pytest_deselected(items=dropped)
@@ -220,7 +220,7 @@ class Worker:
         wanted = set(msg["tests"])
         kept, given = self.queue[:1], []
         for entry in self.queue[1:]:
-            (given if entry[0].nodeid in wanted else kept).append(entry)
+            (given if wire(entry[0].nodeid) in wanted else kept).append(entry)
         self.queue = kept
         self.channel.send({"t": "unqueued", "ids": [item.nodeid for item, _env in given]})
 
@@ -321,8 +321,10 @@ class Worker:
         self.deselected = 0
         self.deselected_ids = []
         self.collect_problems = []
-        new_units = [u for u in units if u not in self.units]
-        self.units.update(new_units)
+        # Kept as pacer names them; collected as Python names them.
+        fresh = [u for u in units if u not in self.units]
+        self.units.update(fresh)
+        new_units = [unwire(u) for u in fresh]
         items = []
         if new_units:
             collect.repend_conftests(self.session)
@@ -334,7 +336,7 @@ class Worker:
                 self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
                 return
         for item in items:
-            self.items[item.nodeid] = item
+            self.items[wire(item.nodeid)] = item
         if report:
             self.channel.send(
                 {
@@ -355,7 +357,7 @@ class Worker:
         if ignore:
             given = self.config.getoption("ignore", None) or []
             root = self.config.rootpath
-            self.config.option.ignore = list(given) + [str(root / nodeid) for nodeid in ignore]
+            self.config.option.ignore = list(given) + [str(root / unwire(nodeid)) for nodeid in ignore]
         collect.repend_conftests(self.session)
         crash.watch_collection(self.config)
         self.collected_order = None
@@ -365,7 +367,7 @@ class Worker:
         except pytest.UsageError as exc:
             self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
             return
-        self.items = {item.nodeid: item for item in items}
+        self.items = {wire(item.nodeid): item for item in items}
         self.whole = True
         before = self.collected_order if self.collected_order is not None else [i.nodeid for i in items]
         self.collected_order = None

@@ -31,7 +31,24 @@ def lines(sock):
 def test_send_writes_one_compact_json_object_per_line(pair):
     channel, ours = pair
     channel.send({"t": "start", "id": "test_a.py::test_é"})
-    assert lines(ours) == ['{"t":"start","id":"test_a.py::test_\\u00e9"}']
+    assert lines(ours) == ['{"t":"start","id":"test_a.py::test_é"}']
+
+
+def test_a_lone_surrogate_arrives_as_the_text_of_its_escape(pair):
+    # os.listdir's name for bytes that are not UTF-8: a strict JSON reader
+    # refuses it raw or escaped, so pacer gets `\udce9` as text.
+    import json
+
+    from pacer_worker.channel import unwire, wire
+
+    channel, ours = pair
+    nodeid = b"test_caf\xe9.py::test_x".decode("utf-8", "surrogateescape")
+    channel.send({"t": "start", "id": nodeid, "reason": "\ud800 alone"})
+    (line,) = lines(ours)
+    msg = json.loads(line)
+    assert msg["id"] == "test_caf\\udce9.py::test_x" == wire(nodeid)
+    assert msg["reason"] == "\\ud800 alone"
+    assert unwire(msg["id"]) == nodeid
 
 
 def test_held_messages_leave_with_the_next_one_in_one_write(pair):

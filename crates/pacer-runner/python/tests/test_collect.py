@@ -71,3 +71,45 @@ def test_xdist_groups_by_argument_or_keyword_joined_when_several(pytester):
     assert got["test_one"][1]["group"] == "db"
     assert got["test_two"][1]["group"] == "db_net"
     assert got["test_three"][1]["group"] == "default"
+
+
+class Item:
+    def __init__(self, nodeid):
+        self.nodeid = nodeid
+
+
+def test_an_order_is_imposed_only_across_files():
+    from pacer_worker.collect import imposed_order
+
+    before = ["a.py::t1", "a.py::t2", "b.py::t1", "b.py::t2", "c.py::t1"]
+
+    def imposed(after):
+        return imposed_order(before, [Item(nodeid) for nodeid in after])
+
+    # Deselected tests, and any order inside a file, impose nothing.
+    assert not imposed(["a.py::t2", "a.py::t1", "c.py::t1"])
+    assert not imposed(before)
+    # A file's tests apart, or files out of collection order, do.
+    assert imposed(["a.py::t1", "b.py::t1", "a.py::t2"])
+    assert imposed(["b.py::t1", "b.py::t2", "a.py::t1"])
+
+
+def test_only_pytest_and_item_local_plugins_leave_the_collection_split(pytester):
+    from pacer_worker.collect import whole_reason
+
+    pytester.makepyfile(test_x="def test_x(): pass")
+    config = pytester.parseconfigure()
+    assert whole_reason(config, [pytester.path / "test_x.py"]) is None
+
+    reader = pytester.makepyfile(
+        test_y="""
+        def test_y(request):
+            assert request.session.items
+        """
+    )
+    assert whole_reason(config, [reader]) == "test_y.py reads session.items"
+
+    pytester.makeconftest("def pytest_collection_finish(session): pass")
+    config = pytester.parseconfigure()
+    config.pluginmanager._getconftestmodules(pytester.path)
+    assert whole_reason(config, []) == "conftest.py implements pytest_collection_finish"

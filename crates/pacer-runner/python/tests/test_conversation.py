@@ -370,3 +370,61 @@ def test_durations_send_every_phase_and_xunit1_the_location(pytester, pacer):
     assert "loc" not in done["reports"][0]
     # The worker never writes the JUnit file: pacer does.
     assert not (pytester.path / "r.xml").exists()
+
+
+ORDERED = {
+    "conftest": """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            items.sort(key=lambda item: item.get_closest_marker("late") is not None)
+
+        @pytest.fixture(scope="session")
+        def seen(request):
+            return [item.nodeid for item in request.session.items]
+    """,
+    "test_a": """
+        import pytest
+
+        def test_one(seen): assert seen == EXPECTED
+        @pytest.mark.late
+        def test_two(seen): assert seen == EXPECTED
+        def test_three(seen): assert seen == EXPECTED
+    """,
+    "test_b": """
+        def test_four(seen): assert seen == EXPECTED
+    """,
+}
+
+
+def test_discovery_says_why_the_whole_collection_is_needed_and_collect_all_keeps_the_hooks_order(pytester, pacer):
+    # Every test asserts the whole selection in session.items, pytest's
+    # final order, after pacer's own deselection (`select`).
+    final = ["test_a.py::test_one", "test_a.py::test_three", "test_b.py::test_four", "test_a.py::test_two"]
+    kept = [nodeid for nodeid in final if nodeid != "test_b.py::test_four"]
+    files = {
+        name: source.replace("EXPECTED", repr(kept)) for name, source in ORDERED.items()
+    }
+    pytester.makeini("[pytest]\nmarkers = late")
+    pytester.makepyfile(**files)
+
+    def script(fake):
+        fake.expect("hello")
+        fake.send("discover")
+        discovered = fake.expect("discovered")
+        assert discovered["whole"] == "conftest.py implements pytest_collection_modifyitems"
+        fake.send("collect_all", ignore=[])
+        collected = fake.expect("collected")
+        assert collected["whole"] is True
+        assert [entry[0] for entry in collected["items"]] == final
+        assert collected["ordered"] == "conftest.py"
+        fake.send("select", deselect=["test_b.py::test_four"])
+        fake.send("run", tests=kept)
+        while not (fake.seen[-1]["t"] == "done" and fake.seen[-1]["id"] == kept[-1]):
+            if fake.recv()["t"] == "need":
+                fake.send("idle")
+        fake.send("stop")
+        fake.until("bye")
+
+    seen, _ = pacer(script)
+    assert outcomes(seen) == {nodeid: [("call", "passed")] for nodeid in kept}

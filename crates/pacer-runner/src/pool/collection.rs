@@ -70,7 +70,18 @@ impl Pool {
     /// other process started so far is stopped unused, and the workers are
     /// forked from it once it has collected.
     pub(super) fn collect_whole(&mut self, w: usize) {
+        let first = !self.whole;
         self.whole = true;
+        if first && !self.subreaper {
+            // Without fork every worker collects the run itself; those
+            // waiting for discovery start now.
+            for other in 0..self.workers.len() {
+                let state = &self.workers[other];
+                if other != w && state.phase == Stage::Ready && !state.stop_sent {
+                    self.send_collect_all(other);
+                }
+            }
+        }
         if self.subreaper && self.collector.is_none() {
             self.collector = Some(w);
             for other in 0..self.workers.len() {
@@ -83,12 +94,20 @@ impl Pool {
             self.zygote_ready = false;
             self.forks_wanted = 0;
         }
+        self.send_collect_all(w);
+    }
+
+    fn send_collect_all(&mut self, w: usize) {
         let state = &mut self.workers[w];
         state.phase = Stage::Collecting;
         state.waiting = false;
         state.collect_since = Some(Instant::now());
-        let ignore = self.whole_ignore.clone();
-        self.send(w, &ToWorker::CollectAll { ignore: &ignore });
+        self.send(
+            w,
+            &ToWorker::CollectAll {
+                ignore: &self.whole_ignore,
+            },
+        );
     }
 
     /// Tells a worker holding the whole collection which tests pacer

@@ -75,6 +75,7 @@ impl Pool {
             abandoned: false,
             stacks_file,
             discarded: false,
+            unreadable: None,
         });
         self.workers.len() - 1
     }
@@ -273,7 +274,9 @@ impl Pool {
         if pending {
             if self.restarts < self.config.max_worker_restart {
                 self.restarts += 1;
-                let why = if self.workers[w].killing.is_some() {
+                let why = if self.workers[w].unreadable.is_some() {
+                    "sent a message pacer cannot read"
+                } else if self.workers[w].killing.is_some() {
                     "was stopped"
                 } else {
                     "crashed"
@@ -378,6 +381,16 @@ impl Pool {
             sections.push(("Worker output".to_string(), lines.join("\n") + "\n"));
         }
         let (message, longrepr) = match (state.killing, self.config.timeout) {
+            _ if state.unreadable.is_some() => {
+                let line = state.unreadable.as_deref().unwrap_or_default();
+                (
+                    "worker sent a message pacer cannot read".to_string(),
+                    format!(
+                        "worker {} sent a message pacer cannot read while running this test, and was stopped ({status}):\n{line}",
+                        state.name
+                    ),
+                )
+            }
             (Some(_), Some(timeout)) => {
                 let message = format!("timed out after {:.1}s (--timeout)", timeout.as_secs_f64());
                 let mut longrepr =
@@ -677,11 +690,29 @@ impl Pool {
             // Interrupted while starting or collecting: the run ends as an
             // empty one, its reports written (the JUnit once pytest said
             // where), and names what it was stuck on.
+            // A share's files; for a whole collection, the file its plugin
+            // said it was collecting.
             let collecting: Vec<String> = self
                 .workers
                 .iter()
                 .filter(|s| s.phase == Stage::Collecting && s.exit.is_none())
-                .flat_map(|s| s.collect_chunk.iter().map(|u| self.units[*u].id.clone()))
+                .flat_map(|s| {
+                    let mut ids: Vec<String> = s
+                        .collect_chunk
+                        .iter()
+                        .map(|u| self.units[*u].id.clone())
+                        .collect();
+                    if ids.is_empty() {
+                        let file = s.stacks_file.with_extension("collecting");
+                        ids.extend(
+                            std::fs::read_to_string(file)
+                                .ok()
+                                .map(|id| id.trim().to_string())
+                                .filter(|id| !id.is_empty()),
+                        );
+                    }
+                    ids
+                })
                 .collect();
             let message = if collecting.is_empty() {
                 "interrupted before tests started".to_string()

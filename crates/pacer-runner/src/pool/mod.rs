@@ -183,6 +183,9 @@ struct WorkerState {
     /// Stopped unused when the run turned to the whole collection: its
     /// last word is not a worker's.
     discarded: bool,
+    /// A line it sent that pacer could not read: it was killed for it, and
+    /// the test it ran fails with that line shown.
+    unreadable: Option<String>,
 }
 
 impl WorkerState {
@@ -490,10 +493,15 @@ impl Pool {
         match input {
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
-                self.end = Some(RunEnd::Failed(RunError::BadMessage {
-                    worker: self.workers[w].name.clone(),
-                    text,
-                }));
+                // The worker's fault at worst (a test wrote into its
+                // channel, a plugin sent what pacer does not know): it is
+                // ended, and the test it ran fails with the line shown; the
+                // run and its reports go on.
+                let state = &mut self.workers[w];
+                if state.phase != Stage::Gone && state.unreadable.is_none() {
+                    state.unreadable = Some(text);
+                    state.handle.signal(libc::SIGKILL);
+                }
             }
             Input::Output(w, stream, line) => {
                 let state = &mut self.workers[w];

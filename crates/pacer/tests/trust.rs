@@ -1,0 +1,145 @@
+//! Trust at the edges (issue 17): any Python string reaches the reports, a
+//! line pacer cannot read is one worker's fault at most, and a report path
+//! that is not a regular file is written through, never replaced.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use common::runs::{run, strings, Run};
+
+fn pacer(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut full = strings(&["--python"]);
+    full.push(common::python().display().to_string());
+    full.extend(strings(args));
+    run(&assert_cmd::cargo::cargo_bin("pacer"), &full, dir, env)
+}
+
+fn pytest(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut full = strings(&["-m", "pytest", "-p", "no:cacheprovider"]);
+    full.extend(strings(args));
+    run(&common::python(), &full, dir, env)
+}
+
+#[test]
+fn lone_surrogates_in_messages_reasons_warnings_and_file_names_reach_the_reports() {
+    let dir = common::suite_copy("odd_strings");
+    let dir = dir.path();
+    // A test file whose name is not UTF-8, as a checkout may hold.
+    let name = std::ffi::OsStr::from_bytes(b"test_caf\xe9.py");
+    std::fs::write(dir.join(name), "def test_in_an_odd_file():\n    pass\n").unwrap();
+    let json = dir.join("run.json");
+    let theirs = pytest(dir, &["-q"], &[]);
+    for workers in ["1", "2"] {
+        let ours = pacer(
+            dir,
+            &["-q", "-n", workers, "--json-report", json.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(
+            ours.counts(),
+            theirs.counts(),
+            "{}\n{}",
+            theirs.describe(),
+            ours.describe()
+        );
+        assert_eq!(ours.code, Some(1), "{}", ours.describe());
+        assert!(
+            ours.stdout.contains("caf\\udce9"),
+            "the odd character is shown as its escape\n{}",
+            ours.describe()
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let tests = report["tests"].as_array().expect("tests in the report");
+        assert_eq!(tests.len(), 8, "{report:#}");
+        assert!(
+            tests
+                .iter()
+                .any(|t| t["id"] == "test_caf\\udce9.py::test_in_an_odd_file"),
+            "{report:#}"
+        );
+    }
+}
+
+#[test]
+fn a_test_writing_into_the_channel_fails_alone_and_the_run_goes_on() {
+    let dir = common::suite_copy("odd_strings");
+    let json = dir.path().join("run.json");
+    let ours = pacer(
+        dir.path(),
+        &[
+            "-n",
+            "1",
+            "-rf",
+            "--json-report",
+            json.to_str().unwrap(),
+            "test_stray.py",
+        ],
+        &[("STRAY_WRITE", "1".into())],
+    );
+    assert_eq!(ours.code, Some(1), "{}", ours.describe());
+    assert!(
+        ours.stdout.contains("1 failed, 1 passed"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        ours.stdout
+            .contains("FAILED test_stray.py::test_writes_junk_into_fd_3 - worker sent a message pacer cannot read"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        ours.stdout.contains("junk"),
+        "the line is shown\n{}",
+        ours.describe()
+    );
+    assert!(
+        json.exists(),
+        "the reports are written\n{}",
+        ours.describe()
+    );
+}
+
+#[test]
+fn report_paths_that_are_not_regular_files_are_written_through() {
+    let dir = common::suite_copy("odd_strings");
+    let dir = dir.path();
+    // A symlink to a regular file, and one to a device (never /dev/null
+    // itself, so that a regression could not replace it).
+    let target = dir.join("real.json");
+    std::fs::write(&target, "{}").unwrap();
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let null_link = dir.join("null.xml");
+    std::os::unix::fs::symlink("/dev/null", &null_link).unwrap();
+    let ours = pacer(
+        dir,
+        &[
+            "-q",
+            "-n",
+            "2",
+            "--json-report",
+            link.to_str().unwrap(),
+            &format!("--junitxml={}", null_link.display()),
+            "test_stray.py",
+        ],
+        &[],
+    );
+    assert_eq!(ours.code, Some(0), "{}", ours.describe());
+    for path in [&link, &null_link] {
+        assert!(
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{} was replaced\n{}",
+            path.display(),
+            ours.describe()
+        );
+    }
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.contains("test_after_it"), "{written}");
+}
