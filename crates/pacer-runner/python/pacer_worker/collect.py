@@ -134,6 +134,19 @@ def invocation_paths(config):
     return frozenset(paths)
 
 
+def args_without(config, paths):
+    """The run's arguments less those that name one of `paths` (a file, or a
+    test in it): pytest collects a file named as an argument even when
+    `--ignore` names it too."""
+    left = []
+    base = Path(str(config.invocation_params.dir))
+    for arg in config.args:
+        target = (base / str(arg).split("::", 1)[0]).resolve()
+        if target not in paths:
+            left.append(arg)
+    return left
+
+
 def keep_invocation_relative_ids(config):
     """Give files outside the rootdir the node ids a full run gives them.
 

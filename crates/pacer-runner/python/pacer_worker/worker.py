@@ -354,16 +354,20 @@ class Worker:
         self.deselected = 0
         self.deselected_ids = []
         self.collect_problems = []
+        args = None
         if ignore:
+            # Left out of a folder's walk (`--ignore`), and out of the
+            # arguments when one names such a file.
+            hung = [(self.config.rootpath / unwire(nodeid)).resolve() for nodeid in ignore]
             given = self.config.getoption("ignore", None) or []
-            root = self.config.rootpath
-            self.config.option.ignore = list(given) + [str(root / unwire(nodeid)) for nodeid in ignore]
+            self.config.option.ignore = list(given) + [str(path) for path in hung]
+            args = collect.args_without(self.config, hung)
         collect.repend_conftests(self.session)
         crash.watch_collection(self.config)
         self.collected_order = None
         try:
             with collect.collect_warnings(self.config):
-                items = self.session.perform_collect()
+                items = self.session.perform_collect(args)
         except pytest.UsageError as exc:
             self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
             return

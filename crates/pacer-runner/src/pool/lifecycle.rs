@@ -582,6 +582,17 @@ impl Pool {
             if self.collector == Some(w) {
                 self.collector = None;
             }
+            if id.is_empty() || self.whole_ignore.contains(&id) {
+                // Not in a test file, or again in one already left out: a
+                // new collector would hang the same way.
+                self.end = Some(RunEnd::Fallback {
+                    reason: format!(
+                        "collecting the run took longer than {:.1}s ({flag}) outside any test file pacer could leave out (worker {name})",
+                        deadline.as_secs_f64()
+                    ),
+                });
+                return;
+            }
             let message = format!(
                 "collecting {id} took longer than {:.1}s ({flag}); worker {name} was stopped",
                 deadline.as_secs_f64()

@@ -491,6 +491,9 @@ impl Pool {
             }
         }
         match input {
+            // After a line it could not read, nothing more from a worker
+            // is trusted: it is being ended for it.
+            Input::Message(w, _) if self.workers[w].unreadable.is_some() => {}
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
                 // The worker's fault at worst (a test wrote into its
