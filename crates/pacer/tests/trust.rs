@@ -143,3 +143,48 @@ fn report_paths_that_are_not_regular_files_are_written_through() {
     let written = std::fs::read_to_string(&target).unwrap();
     assert!(written.contains("test_after_it"), "{written}");
 }
+
+#[test]
+fn pyargs_keeps_an_installed_packages_conftest_above_its_test_folders() {
+    // `--pyargs pkg.tests` from an empty folder: the rootdir is that folder,
+    // and `pkg/conftest.py` (with the fixture every test needs) lies outside
+    // it, above the test folders, as pandas' does.
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    for sub in ["tests/alpha", "tests/beta"] {
+        std::fs::create_dir_all(pkg.join(sub)).unwrap();
+        std::fs::write(pkg.join(sub).join("__init__.py"), "").unwrap();
+    }
+    std::fs::write(pkg.join("__init__.py"), "").unwrap();
+    std::fs::write(pkg.join("tests/__init__.py"), "").unwrap();
+    std::fs::write(
+        pkg.join("conftest.py"),
+        "import pytest\n\n@pytest.fixture\ndef unit():\n    return 's'\n",
+    )
+    .unwrap();
+    for (sub, count) in [("alpha", 6), ("beta", 5)] {
+        let tests: String = (0..count)
+            .map(|i| format!("def test_{sub}_{i}(unit):\n    assert unit == 's'\n\n"))
+            .collect();
+        std::fs::write(pkg.join(format!("tests/{sub}/test_{sub}.py")), tests).unwrap();
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let env = [("PYTHONPATH", site.path().display().to_string())];
+    let theirs = pytest(empty.path(), &["-q", "--pyargs", "pkg.tests"], &env);
+    assert_eq!(theirs.counts().get("passed"), Some(&11), "{}", theirs.describe());
+    for mode in ["split", "whole"] {
+        let ours = pacer(
+            empty.path(),
+            &["-q", "-n", "2", "--collection", mode, "--pyargs", "pkg.tests"],
+            &env,
+        );
+        ours.assert_parallel();
+        assert_eq!(
+            ours.counts(),
+            theirs.counts(),
+            "{mode}\n{}\n{}",
+            theirs.describe(),
+            ours.describe()
+        );
+    }
+}
