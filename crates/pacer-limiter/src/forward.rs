@@ -102,10 +102,27 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
+/// A segment that hides a `..` behind what this resolution does not decode
+/// but a server may: an encoded slash or backslash (`..%2f`, `%2e%2e%5c`),
+/// a backslash (`..\`), or a path parameter (`..;`). nginx decodes `%2f`
+/// before it resolves `..`; Tomcat drops `;` parameters.
+fn hides_dot_dot(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+    let parts = lower
+        .replace("%2f", "/")
+        .replace("%5c", "/")
+        .replace('\\', "/");
+    parts
+        .split('/')
+        .map(|part| part.split(';').next().unwrap_or(part))
+        .any(|part| part == "..")
+}
+
 /// A request path with its `.` and `..` segments resolved (RFC 3986
 /// §5.2.4; `%2e` counts as a dot, as most servers decode it), `None` when a
-/// `..` would climb above the root. Empty segments (`//`) are kept: some
-/// APIs give them meaning.
+/// `..` would climb above the root or hides in a segment
+/// ([`hides_dot_dot`]). Empty segments (`//`) are kept: some APIs give
+/// them meaning.
 pub(crate) fn normalise_path(path: &str) -> Option<String> {
     let is_dots = |segment: &str, n: usize| {
         let lower = segment.to_ascii_lowercase().replace("%2e", ".");
@@ -125,6 +142,8 @@ pub(crate) fn normalise_path(path: &str) -> Option<String> {
             if i == last {
                 out.push("");
             }
+        } else if hides_dot_dot(segment) {
+            return None;
         } else {
             out.push(segment);
         }
@@ -138,7 +157,7 @@ pub(crate) fn normalise_path(path: &str) -> Option<String> {
 pub(crate) fn upstream_uri(target: &Target, incoming: &Uri) -> Result<Uri, String> {
     let path = normalise_path(incoming.path()).ok_or_else(|| {
         format!(
-            "the path {:?} climbs above the upstream's base path with `..`",
+            "the path {:?} climbs above the upstream's base path with `..`, or hides a `..` (`%2f`, `%5c`, `\\`, `;`)",
             incoming.path()
         )
     })?;
@@ -162,6 +181,11 @@ fn seconds(d: Duration) -> String {
 
 /// The header that tells a client why a refusal reached it unretried.
 const NOT_RETRIED: HeaderName = HeaderName::from_static("pacer-not-retried");
+
+/// A plain-text refusal made by the proxy itself, for the accept loop.
+pub(crate) fn refusal(status: StatusCode, message: String) -> Response<ProxyBody> {
+    proxy_error(status, message)
+}
 
 /// A plain-text error answer made by the proxy itself.
 fn proxy_error(status: StatusCode, message: String) -> Response<ProxyBody> {
@@ -503,6 +527,30 @@ mod tests {
         }
         for escape in ["/..", "/../../etc/passwd", "/a/../../b", "/%2e%2e/x"] {
             assert_eq!(normalise_path(escape), None, "{escape}");
+        }
+        // Issue 17: a `..` hidden from the resolution but not from a server
+        // that decodes `%2f` first (nginx) or drops `;` parameters (Tomcat).
+        for hidden in [
+            "/a/..%2f..%2fadmin",
+            "/a/%2e%2e%2fadmin",
+            "/a/..%5cadmin",
+            "/a/..%5Cadmin",
+            "/a/..\\admin",
+            "/a/..;/admin",
+            "/a/%2E%2E;x/admin",
+            "/a/b%2f..%2f..%2fadmin",
+        ] {
+            assert_eq!(normalise_path(hidden), None, "{hidden}");
+        }
+        // An encoded slash with no `..` is an API's own business (GitLab's
+        // `group%2Fproject`), and so are dots inside a name.
+        for kept in [
+            "/projects/group%2Fproject",
+            "/a/b;v=1",
+            "/a/...;/b",
+            "/a/x..%2fy",
+        ] {
+            assert_eq!(normalise_path(kept).as_deref(), Some(kept), "{kept}");
         }
         let target = UpstreamConfig {
             url: "https://api.example.com/base".into(),

@@ -55,9 +55,10 @@ fn proc_net_addr(addr: SocketAddr) -> String {
     }
 }
 
-/// The inode of the client's socket: its local end is `client`, its
-/// remote end `server`.
-fn socket_inode(client: SocketAddr, server: SocketAddr) -> Option<u64> {
+/// Field `field` of the client's socket's line in `/proc/net/tcp*`: its
+/// local end is `client`, its remote end `server` (7: its owner's uid, 9:
+/// its inode).
+fn client_socket_field(client: SocketAddr, server: SocketAddr, field: usize) -> Option<u64> {
     let (local, remote) = (proc_net_addr(client), proc_net_addr(server));
     let table = if client.is_ipv4() {
         "/proc/net/tcp"
@@ -68,9 +69,30 @@ fn socket_inode(client: SocketAddr, server: SocketAddr) -> Option<u64> {
     text.lines().skip(1).find_map(|line| {
         let f: Vec<&str> = line.split_whitespace().collect();
         (f.len() > 9 && f[1] == local && f[2] == remote)
-            .then(|| f[9].parse().ok())
+            .then(|| f[field].parse().ok())
             .flatten()
     })
+}
+
+fn socket_inode(client: SocketAddr, server: SocketAddr) -> Option<u64> {
+    client_socket_field(client, server, 9)
+}
+
+/// The effective uid of this process (`/proc/self/status`).
+fn own_uid() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The uid of another user holding the client end `client` of a
+/// connection accepted on `server`, when Linux says so: a loopback port is
+/// reachable by every local user, and the proxy adds the upstream's
+/// credentials to what it forwards. `None`: the connection is this user's,
+/// or its owner cannot be told (not Linux). Blocking: reads `/proc`.
+pub(crate) fn foreign_user(client: SocketAddr, server: SocketAddr) -> Option<u64> {
+    let owner = client_socket_field(client, server, 7)?;
+    (Some(owner) != own_uid()).then_some(owner)
 }
 
 /// The process holding `socket:[inode]` open.
@@ -137,5 +159,8 @@ mod tests {
         // An address nobody holds is nobody's.
         let nobody: SocketAddr = "127.0.0.1:9".parse().unwrap();
         assert_eq!(worker_of(nobody, local), None);
+        // This user's own connection is not a foreign one.
+        assert_eq!(foreign_user(peer, local), None);
+        assert!(own_uid().is_some());
     }
 }

@@ -273,6 +273,28 @@ pub(crate) async fn serve(
         let mut stopped = stopped.clone();
         let caller = caller.clone();
         connections.spawn(async move {
+            // Another local user's connection is refused, whatever the
+            // port: the proxy adds the upstream's credentials.
+            if let Ok(local) = stream.local_addr() {
+                let other = tokio::task::spawn_blocking(move || crate::peer::foreign_user(peer, local))
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some(uid) = other {
+                    tracing::warn!(uid, "refused a connection from another user");
+                    let service = service_fn(move |_req| async move {
+                        Ok::<_, std::convert::Infallible>(crate::forward::refusal(
+                            hyper::StatusCode::FORBIDDEN,
+                            format!("pacer's proxy serves only the user who started it (this connection is uid {uid}'s)"),
+                        ))
+                    });
+                    let _ = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    return;
+                }
+            }
             // On the shared address, ask Linux whose connection it is.
             let caller = match (caller, stream.local_addr()) {
                 (None, Ok(local)) => {

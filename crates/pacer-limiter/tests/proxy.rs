@@ -824,3 +824,87 @@ async fn max_wait_bounds_the_wait_for_a_slot_and_for_the_answer() {
     let stats = proxy.shutdown().await;
     assert_eq!(stats.timeouts, 2);
 }
+
+/// Issue 17: any local user could reach the upstream, credentials added,
+/// through the loopback port. Run as root (as CI is), the request is made as
+/// `nobody`; elsewhere nobody else can be impersonated and the test says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_local_user_is_refused_with_403() {
+    let api = mock(MockConfig::default()).await;
+    let proxy = proxy(upstream(api.url())).await;
+    let url = format!("{}/x", proxy.url());
+    // This user is served.
+    let mine = send(&client(), Method::GET, &url, &[], "").await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text());
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        eprintln!("not root: cannot make a request as another user here");
+        proxy.shutdown().await;
+        return;
+    }
+    // bash's /dev/tcp: nothing of this user's (a venv, a pyenv shim) needed.
+    let port = proxy.addr().port();
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET /x HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", &script])
+            .output()
+            .expect("setpriv runs (util-linux)")
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.starts_with("HTTP/1.1 403")
+            && printed.contains("pacer's proxy serves only the user who started it (this connection is uid 65534's)"),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The mock saw only this user's request.
+    assert_eq!(api.stats().total_requests, 1);
+    proxy.shutdown().await;
+}
+
+/// Issue 17: `..%2f`, `%2e%2e%5c`, `..;` hid a `..` from the proxy that a
+/// server decoding more would resolve above the base path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dot_dot_hidden_by_encoding_is_refused_with_400() {
+    let api = mock(MockConfig::default()).await;
+    let proxy = proxy(upstream(format!("{}/base", api.url()))).await;
+    for path in [
+        "/a/..%2f..%2fadmin",
+        "/a/%2e%2e%2fadmin",
+        "/a/..%5cadmin",
+        "/a/..;/admin",
+    ] {
+        let answer = send(
+            &client(),
+            Method::GET,
+            &format!("{}{path}", proxy.url()),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            answer.text()
+        );
+    }
+    let fine = send(
+        &client(),
+        Method::GET,
+        &format!("{}/group%2Fproject", proxy.url()),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.text());
+    proxy.shutdown().await;
+}

@@ -132,6 +132,11 @@ pub struct Terminal<W: Write> {
     plugin_reports: Vec<PluginReport>,
     /// GitHub Actions' progress lines, timed from the collected line.
     github_progress: Option<(std::time::Instant, crate::github::progress::Progress)>,
+    /// Under GitHub Actions, what a group's content is fenced with
+    /// (`::stop-commands::<token>`): test output is data, and a line of it
+    /// starting with `::` must not run as a workflow command. Random, so
+    /// that no test can end the fence.
+    github_fence: String,
 }
 
 impl<W: Write> Terminal<W> {
@@ -160,6 +165,7 @@ impl<W: Write> Terminal<W> {
             bar: None,
             plugin_reports: Vec::new(),
             github_progress: None,
+            github_fence: crate::github::commands::fence_token(),
         }
     }
 
@@ -176,6 +182,15 @@ impl<W: Write> Terminal<W> {
 
     fn line(&mut self, text: &str) {
         self.end_progress_line();
+        // A `\r` starts a new line in GitHub's log, which could then start
+        // with `::`.
+        let neutral;
+        let text = if self.options.github && text.contains('\r') {
+            neutral = text.replace('\r', "\\r");
+            neutral.as_str()
+        } else {
+            text
+        };
         match &self.bar {
             Some(bar) => bar.suspend(|| {
                 let _ = writeln!(self.out, "{text}");
@@ -449,11 +464,15 @@ impl<W: Write> Terminal<W> {
         if self.options.github {
             let line = crate::github::commands::command("group", &[], title);
             self.line(&line);
+            let fence = format!("::stop-commands::{}", self.github_fence);
+            self.line(&fence);
         }
     }
 
     fn end_group(&mut self) {
         if self.options.github {
+            let resume = format!("::{}::", self.github_fence);
+            self.line(&resume);
             self.line("::endgroup::");
         }
     }
@@ -1183,11 +1202,21 @@ mod tests {
         });
         assert!(!out.contains(".F.E"), "{out}");
         assert!(out.contains("pacer: 3/3 tests, 2 failed, "), "{out}");
+        let fence = out
+            .lines()
+            .find_map(|l| l.strip_prefix("::stop-commands::"))
+            .expect("a group's content is fenced")
+            .to_string();
         assert!(
             out.contains(&format!(
-                "::group::FAILED test_b\n{}",
+                "::group::FAILED test_b\n::stop-commands::{fence}\n{}",
                 sep('_', "test_b", 80)
             )),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(&format!("::stop-commands::{fence}\n")).count(),
+            out.matches(&format!("\n::{fence}::\n::endgroup::")).count(),
             "{out}"
         );
         assert!(
@@ -1203,6 +1232,61 @@ mod tests {
             .last()
             .unwrap()
             .contains("1 failed, 2 passed, 1 error"));
+    }
+
+    #[test]
+    fn on_github_test_output_cannot_run_workflow_commands() {
+        // Issue 17: a failing test's output printed in a group ran
+        // `::add-mask::`, `::error::` and `::stop-commands::` of its own.
+        let mut terminal = Terminal::new(
+            Vec::new(),
+            TerminalOptions {
+                github: true,
+                ..TerminalOptions::default()
+            },
+        );
+        terminal.report(Event::Collected {
+            total: 1,
+            deselected: 0,
+            problems: &[],
+        });
+        let mut failed = report("call", "failed", "failed", "FAILED");
+        failed.longrepr = Some(
+            "E   boom\n::add-mask::secret\n::stop-commands::guess\nline\r::error::injected".into(),
+        );
+        terminal.report(Event::TestFinished {
+            id: "t.py::test_x",
+            worker: "gw0",
+            reports: &[failed],
+            finished: 1,
+            total: 1,
+        });
+        terminal.report(Event::Finished {
+            summary: &Summary {
+                exit_code: 1,
+                ..Default::default()
+            },
+        });
+        let out = String::from_utf8(terminal.into_inner()).unwrap();
+        let fence = out
+            .lines()
+            .find_map(|l| l.strip_prefix("::stop-commands::pacer-"))
+            .expect("fenced");
+        assert_ne!(fence, "guess");
+        let inside = out
+            .split(&format!("::stop-commands::pacer-{fence}\n"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("::pacer-{fence}::")).next())
+            .expect("the output sits inside the fence");
+        assert!(inside.contains("::add-mask::secret"), "{out}");
+        // The carriage return starts no new log line.
+        assert!(inside.contains("line\\r::error::injected"), "{out}");
+        assert!(!out.contains('\r'), "{out:?}");
+        // Another run fences with another token.
+        assert_ne!(
+            crate::github::commands::fence_token(),
+            crate::github::commands::fence_token()
+        );
     }
 
     #[test]

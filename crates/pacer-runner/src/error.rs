@@ -23,6 +23,18 @@ pub enum RunError {
         source: std::io::Error,
     },
 
+    /// A worker did not say hello within the collection deadline: pytest
+    /// or a conftest hangs while starting (pytest would hang as well).
+    #[error("worker {worker} did not start within {seconds:.1}s ({setting}): pytest, a plugin or a conftest hangs while starting{}\n\nEvery thread's stack at the deadline:\n\n{stacks}", if loading.is_empty() { String::new() } else { format!(", in {loading}") })]
+    StartupHang {
+        worker: String,
+        seconds: f64,
+        setting: String,
+        /// The conftest or module the stacks show it in, if any.
+        loading: String,
+        stacks: String,
+    },
+
     #[error("failed to start the zygote: {source}")]
     SpawnZygote {
         #[source]
@@ -70,7 +82,9 @@ impl RunError {
             RunError::PytestUsage { .. }
             | RunError::PytestRefused { .. }
             | RunError::PytestMissing { .. }
-            | RunError::Refused { .. } => exit::USAGE_ERROR,
+            | RunError::Refused { .. }
+            // As pytest's own code for a conftest that fails to load.
+            | RunError::StartupHang { .. } => exit::USAGE_ERROR,
             RunError::InterruptedBeforeStart => exit::INTERRUPTED,
             RunError::RunFolder { .. }
             | RunError::SpawnWorker { .. }

@@ -90,6 +90,17 @@ pub enum FromWorker {
         when: WarningWhen,
         message: String,
     },
+    /// The test running raised `pytest.exit()` (`returncode` as given) or
+    /// `KeyboardInterrupt` (`interrupt`): the run ends as pytest's would.
+    Exit {
+        id: String,
+        #[serde(default)]
+        message: String,
+        #[serde(default)]
+        returncode: Option<i32>,
+        #[serde(default)]
+        interrupt: bool,
+    },
     Bye(Bye),
 }
 

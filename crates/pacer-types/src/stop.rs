@@ -21,6 +21,12 @@ pub enum StopReason {
     /// pacer itself failed (a panic in its own code): the run stops, and
     /// what ran is still reported (pytest's INTERNALERROR, exit code 3).
     Internal { message: String },
+    /// A test or fixture called `pytest.exit(message, returncode)`: the run
+    /// ends with that code (pytest's 2 when none was given).
+    Exit {
+        message: String,
+        returncode: Option<i32>,
+    },
 }
 
 impl StopReason {
@@ -66,6 +72,7 @@ impl fmt::Display for StopReason {
                 f,
                 "INTERNALERROR: pacer failed ({message}); stopping, what ran is reported (please report this)"
             ),
+            StopReason::Exit { message, .. } => write!(f, "_pytest.outcomes.Exit: {message}"),
         }
     }
 }

@@ -28,7 +28,7 @@ pub enum Error {
     #[error(transparent)]
     Settings(#[from] SettingsError),
 
-    #[error("the Python interpreter `{}` (from {origin}) does not exist\n\nhint: pass --python PATH to an interpreter that has pytest", path.display())]
+    #[error("the Python interpreter `{}` (from {origin}) does not exist or is not an executable file\n\nhint: pass --python PATH to an interpreter that has pytest", path.display())]
     NoInterpreter { path: PathBuf, origin: String },
 
     /// The fallback's probe: this interpreter cannot import pytest, so a

@@ -203,7 +203,7 @@ fn python_path(settings: &Settings) -> Result<PathBuf, Error> {
     let python = settings.python();
     let path = python.value.clone();
     let found = if path.components().count() > 1 {
-        path.exists()
+        executable(&path)
     } else {
         on_path(&path)
     };
@@ -218,14 +218,15 @@ fn python_path(settings: &Settings) -> Result<PathBuf, Error> {
 
 /// Whether a bare program name is found on `$PATH`, as a spawn would find it.
 fn on_path(name: &Path) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| {
-            std::fs::metadata(dir.join(name)).is_ok_and(|m| {
-                use std::os::unix::fs::PermissionsExt;
-                m.is_file() && m.permissions().mode() & 0o111 != 0
-            })
-        })
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(name))))
+}
+
+/// A file that may be run (`/etc/passwd` may not: a usage error, not a
+/// failed spawn).
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs a prepared pool to its end on a runtime of its own.

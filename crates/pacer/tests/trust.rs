@@ -171,11 +171,24 @@ fn pyargs_keeps_an_installed_packages_conftest_above_its_test_folders() {
     let empty = tempfile::tempdir().unwrap();
     let env = [("PYTHONPATH", site.path().display().to_string())];
     let theirs = pytest(empty.path(), &["-q", "--pyargs", "pkg.tests"], &env);
-    assert_eq!(theirs.counts().get("passed"), Some(&11), "{}", theirs.describe());
+    assert_eq!(
+        theirs.counts().get("passed"),
+        Some(&11),
+        "{}",
+        theirs.describe()
+    );
     for mode in ["split", "whole"] {
         let ours = pacer(
             empty.path(),
-            &["-q", "-n", "2", "--collection", mode, "--pyargs", "pkg.tests"],
+            &[
+                "-q",
+                "-n",
+                "2",
+                "--collection",
+                mode,
+                "--pyargs",
+                "pkg.tests",
+            ],
             &env,
         );
         ours.assert_parallel();
@@ -187,4 +200,130 @@ fn pyargs_keeps_an_installed_packages_conftest_above_its_test_folders() {
             ours.describe()
         );
     }
+}
+
+#[test]
+fn the_timeout_fails_the_test_that_ran_past_it_not_the_next_one() {
+    // test_a passes the 2 s deadline and ends in the grace before SIGTERM;
+    // test_b would then be running when the signal lands.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test_slow.py"),
+        "import time\n\ndef test_a():\n    time.sleep(2.2)\n\ndef test_b():\n    time.sleep(1)\n",
+    )
+    .unwrap();
+    let ours = pacer(dir.path(), &["-n", "1", "-rA", "--timeout", "2"], &[]);
+    assert_eq!(ours.code, Some(1), "{}", ours.describe());
+    assert!(
+        ours.stdout
+            .contains("FAILED test_slow.py::test_a - timed out after 2.0s"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        ours.stdout.contains("PASSED test_slow.py::test_b"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        ours.stdout.contains("1 failed, 1 passed"),
+        "{}",
+        ours.describe()
+    );
+}
+
+#[test]
+fn pytest_exit_and_keyboard_interrupt_end_the_run_as_under_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("conftest.py"),
+        "import os\nimport pytest\n\n@pytest.fixture(scope=\"session\", autouse=True)\ndef gate():\n    if os.environ.get(\"EXIT_NOW\"):\n        pytest.exit(\"the database is gone\", returncode=3)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("test_x.py"),
+        "import os\n\ndef test_one():\n    if os.environ.get(\"INTERRUPT\"):\n        raise KeyboardInterrupt\n\ndef test_two():\n    pass\n",
+    )
+    .unwrap();
+    let env = [("EXIT_NOW", "1".to_string())];
+    let theirs = pytest(dir.path(), &[], &env);
+    assert_eq!(theirs.code, Some(3), "{}", theirs.describe());
+    for workers in ["1", "2"] {
+        let ours = pacer(dir.path(), &["-n", workers], &env);
+        assert_eq!(ours.code, Some(3), "{}", ours.describe());
+        assert!(
+            ours.stdout
+                .contains("_pytest.outcomes.Exit: the database is gone"),
+            "{}",
+            ours.describe()
+        );
+        assert!(
+            !ours.all_output().contains("crashed"),
+            "no worker crashed: {}",
+            ours.describe()
+        );
+    }
+    let env = [("INTERRUPT", "1".to_string())];
+    let theirs = pytest(dir.path(), &[], &env);
+    assert_eq!(theirs.code, Some(2), "{}", theirs.describe());
+    let ours = pacer(dir.path(), &["-n", "1"], &env);
+    assert_eq!(ours.code, Some(2), "{}", ours.describe());
+    assert!(
+        ours.stdout.contains("KeyboardInterrupt"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        !ours.all_output().contains("crashed"),
+        "{}",
+        ours.describe()
+    );
+}
+
+#[test]
+fn a_conftest_hung_at_import_ends_with_its_stack_not_a_silent_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("conftest.py"),
+        "import time\n\ntime.sleep(600)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    let started = std::time::Instant::now();
+    let ours = pacer(dir.path(), &["-n", "2", "--collect-timeout", "2"], &[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{}",
+        ours.describe()
+    );
+    assert_eq!(ours.code, Some(4), "{}", ours.describe());
+    assert!(
+        ours.stderr
+            .contains("did not start within 2.0s (collect_timeout)"),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        ours.stderr.contains("conftest.py\", line 3"),
+        "the stack names the conftest: {}",
+        ours.describe()
+    );
+}
+
+#[test]
+fn an_interpreter_that_is_not_a_program_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    let ours = run(
+        &assert_cmd::cargo::cargo_bin("pacer"),
+        &strings(&["--python", "/etc/passwd"]),
+        dir.path(),
+        &[],
+    );
+    assert_eq!(ours.code, Some(4), "{}", ours.describe());
+    assert!(
+        ours.stderr.contains("/etc/passwd") && ours.stderr.contains("--python"),
+        "{}",
+        ours.describe()
+    );
 }

@@ -2,6 +2,21 @@
 //! their escaping as `@actions/core` does it: in the message `%`, `\r` and
 //! `\n`; in a property value also `:` and `,`, which would end it.
 
+/// A token no test output can guess, for `::stop-commands::<token>`.
+pub fn fence_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // Seeded from the OS's randomness for each process.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.write_u32(std::process::id());
+    format!("pacer-{:016x}", hasher.finish())
+}
+
 /// Escapes a command's message.
 pub fn escape_data(text: &str) -> String {
     text.replace('%', "%25")

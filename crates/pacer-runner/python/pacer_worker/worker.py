@@ -444,11 +444,32 @@ class Worker:
                 os.environ.update(env)
                 self.applied_env = env
             self.last_item = item
-            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            try:
+                hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            except BaseException as exc:
+                # pytest.exit() or Ctrl-C inside the test: pytest ends the
+                # session (and this worker) with it; pacer ends the run.
+                self.on_exit(item, exc)
+                raise
             # Once per test, when its protocol is over: pytest-rerunfailures
             # logs start and finish once per attempt, and the attempts are
             # one test, as xdist's `runtest_protocol_complete` counts them.
             self.on_finish(item.nodeid)
+
+    def on_exit(self, item, exc):
+        from _pytest.outcomes import Exit
+
+        if isinstance(exc, Exit):
+            msg = {"message": str(exc.msg), "returncode": exc.returncode}
+        elif isinstance(exc, KeyboardInterrupt):
+            msg = {"interrupt": True}
+        else:
+            return
+        msg.update({"t": "exit", "id": item.nodeid})
+        try:
+            self.channel.send(msg)
+        except OSError:
+            pass
 
     def on_start(self, nodeid):
         self.channel.send({"t": "start", "id": nodeid})

@@ -249,6 +249,41 @@ impl Pool {
         self.try_steal();
     }
 
+    /// `pytest.exit()` or `KeyboardInterrupt` in `w`'s test: as under pytest
+    /// the run ends, nothing more starts, the tests running elsewhere
+    /// finish, and the one that raised has no result (pytest reports none).
+    pub(super) fn on_exit(
+        &mut self,
+        w: usize,
+        id: &str,
+        message: String,
+        returncode: Option<i32>,
+        interrupt: bool,
+    ) {
+        if let Some(test) = self.held_by(w, id) {
+            let state = &mut self.workers[w];
+            if state.running == Some(test) {
+                state.running = None;
+                state.started_at = None;
+            }
+            if let Some(scheduler) = self.scheduler.as_mut() {
+                scheduler.finished(self.workers[w].sched, test);
+            }
+        }
+        if interrupt {
+            self.interrupted.get_or_insert(StopReason::Interrupted);
+        } else {
+            self.stopped.get_or_insert(StopReason::Exit {
+                message,
+                returncode,
+            });
+        }
+        if let Some(scheduler) = self.scheduler.as_mut() {
+            scheduler.stop();
+        }
+        self.stop_all();
+    }
+
     pub(super) fn finish_test(
         &mut self,
         w: usize,
@@ -389,6 +424,12 @@ impl Pool {
         let exit_code = exit_code(&Ending {
             internal: self.stuck_message.is_some()
                 || matches!(self.stopped, Some(StopReason::Internal { .. })),
+            requested: match &self.stopped {
+                Some(StopReason::Exit { returncode, .. }) => {
+                    Some(returncode.unwrap_or(exit::INTERRUPTED))
+                }
+                _ => None,
+            },
             // pytest stops at a collection error (2); pacer runs the rest
             // past a file hung at import, and keeps pytest's exit code.
             interrupted: self.interrupted.is_some()
@@ -418,6 +459,8 @@ impl Pool {
 struct Ending {
     /// Work was pending that no worker could be given, or pacer failed.
     internal: bool,
+    /// `pytest.exit(returncode=...)`.
+    requested: Option<i32>,
     interrupted: bool,
     /// A test or a collection failed.
     failed: bool,
@@ -428,6 +471,8 @@ struct Ending {
 fn exit_code(ending: &Ending) -> i32 {
     if ending.internal {
         exit::INTERNAL_ERROR
+    } else if let Some(code) = ending.requested {
+        code
     } else if ending.interrupted {
         exit::INTERRUPTED
     } else if ending.failed {

@@ -72,6 +72,7 @@ impl Pool {
             collect_since: None,
             collect_chunk: Vec::new(),
             collect_kill_at: None,
+            spawned_at: Instant::now(),
             abandoned: false,
             stacks_file,
             discarded: false,
@@ -531,10 +532,45 @@ impl Pool {
     /// deadline: its stacks name the file it hangs in, which becomes a
     /// collection error; its other files go to other workers.
     pub(super) fn enforce_collect_deadline(&mut self, reporter: &mut dyn Reporter) {
-        let (deadline, _) = self.collect_deadline();
+        let (deadline, setting) = self.collect_deadline();
         let now = Instant::now();
         for w in 0..self.workers.len() {
             let state = &mut self.workers[w];
+            // Starting: no hello yet, however long pytest and its conftests
+            // take to import.
+            if state.phase == Stage::Starting && !state.stop_sent && self.end.is_none() {
+                match state.collect_kill_at {
+                    None if now.duration_since(state.spawned_at) > deadline => {
+                        state.handle.signal_leader(libc::SIGUSR1);
+                        state.collect_kill_at = Some(now + STACK_WAIT);
+                    }
+                    Some(at) if now >= at => {
+                        let stacks = read_stacks(&state.stacks_file).unwrap_or_default();
+                        state.handle.signal(libc::SIGKILL);
+                        let loading = stacks
+                            .lines()
+                            .find_map(|l| {
+                                let file = l.trim().strip_prefix("File \"")?.split('"').next()?;
+                                (file.ends_with("conftest.py") || !file.contains("/lib/python"))
+                                    .then(|| file.to_string())
+                            })
+                            .unwrap_or_default();
+                        self.end = Some(RunEnd::Failed(RunError::StartupHang {
+                            worker: state.name.clone(),
+                            seconds: deadline.as_secs_f64(),
+                            setting: setting.to_string(),
+                            loading,
+                            stacks: if stacks.is_empty() {
+                                "(none were written: the interpreter itself hangs)".into()
+                            } else {
+                                stacks
+                            },
+                        }));
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             if state.phase != Stage::Collecting || state.abandoned || state.stop_sent {
                 continue;
             }

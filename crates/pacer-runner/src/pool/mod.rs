@@ -170,6 +170,9 @@ struct WorkerState {
     bye_at: Option<Instant>,
     /// Past the exit grace: when to read its stacks and kill it.
     hang_kill_at: Option<Instant>,
+    /// When it was spawned or forked: the collection deadline covers its
+    /// start-up (pytest, plugins, conftests) too.
+    spawned_at: Instant,
     /// The files it is collecting, and since when.
     collect_since: Option<Instant>,
     collect_chunk: Vec<usize>,
@@ -491,9 +494,13 @@ impl Pool {
             }
         }
         match input {
-            // After a line it could not read, nothing more from a worker
-            // is trusted: it is being ended for it.
-            Input::Message(w, _) if self.workers[w].unreadable.is_some() => {}
+            // After a line it could not read, or once its test ran past
+            // the timeout, nothing more from a worker counts: it is being
+            // ended, and the test it was running when that happened is the
+            // one that fails (a `done` in the grace before SIGTERM would
+            // pass it and charge the timeout to the next test).
+            Input::Message(w, _)
+                if self.workers[w].unreadable.is_some() || self.workers[w].killing.is_some() => {}
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
                 // The worker's fault at worst (a test wrote into its
@@ -602,6 +609,12 @@ impl Pool {
                 });
             }
             FromWorker::Need => self.on_need(w),
+            FromWorker::Exit {
+                id,
+                message,
+                returncode,
+                interrupt,
+            } => self.on_exit(w, &id, message, returncode, interrupt),
             FromWorker::Unqueued { ids } => self.on_unqueued(w, &ids),
             FromWorker::Missing { ids } => {
                 self.end = Some(RunEnd::Fallback {
