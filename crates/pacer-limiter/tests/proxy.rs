@@ -852,7 +852,14 @@ async fn another_local_user_is_refused_with_403() {
     );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", &script])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "/bin/bash",
+                "-c",
+                &script,
+            ])
             .output()
             .expect("setpriv runs (util-linux)")
     })

@@ -575,6 +575,8 @@ fn interpreter(l: &Layers<'_>) -> Interpreter {
         Some(venv_python(&l.root.join(".venv")))
             .filter(|p| p.is_file())
             .map(|p| Sourced::new(p, Source::derived(".venv in the project root"))),
+        own_venv_python()
+            .map(|p| Sourced::new(p, Source::derived("the venv pacer is installed in"))),
     ])
     .unwrap_or(Sourced::default(PathBuf::from("python3")));
 
@@ -587,6 +589,16 @@ fn interpreter(l: &Layers<'_>) -> Interpreter {
         python,
         pytest_args,
     }
+}
+
+/// The interpreter of the venv this `pacer` is installed in (`venv/bin/pacer`
+/// called by its path, the venv not activated), as `venv/bin/pytest` would
+/// use its own.
+fn own_venv_python() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?;
+    let python = bin.join("python");
+    (bin.parent()?.join("pyvenv.cfg").is_file() && python.is_file()).then_some(python)
 }
 
 /// What pacer records and tells beyond the tests' own results.

@@ -81,8 +81,13 @@ def pytest_options(config):
         "pdb": bool(get("usepdb", False)) or bool(get("trace", False)),
         "file_or_dir": [str(a) for a in (get("file_or_dir") or [])],
         # pytest-xdist's remote execution and its watch mode, which pacer does
-        # not do: it says so instead of ignoring them.
-        "remote": bool(get("tx") or get("rsyncdir") or get("px")),
+        # not do: it says so instead of ignoring them. xdist itself turns
+        # `-n N` into N local `popen` gateways: those are not remote.
+        "remote": bool(
+            any("popen" not in str(spec) for spec in (get("tx") or []))
+            or get("rsyncdir")
+            or get("px")
+        ),
         "looponfail": bool(get("looponfail", False)),
     }
 

@@ -107,3 +107,15 @@ def test_hello_carries_the_options_read_before_neutralising(pytester, pacer):
         fake.expect("bye")
 
     pacer(script, "-x", "--lf", "--junitxml=r.xml")
+
+
+def test_xdists_own_popen_gateways_for_n_are_not_remote_workers(pytester):
+    # xdist turns `-n 2` into two local `popen` gateways (`--tx`): pacer
+    # must not say it ignores remote workers nobody asked for (issue 17).
+    config = pytester.parseconfig("-n", "2")
+    config.option.tx = ["popen", "popen"]
+    assert options.pytest_options(config)["remote"] is False
+    config.option.tx = ["ssh=build@host//python=python3"]
+    assert options.pytest_options(config)["remote"] is True
+    config = pytester.parseconfig("--rsyncdir", "src")
+    assert options.pytest_options(config)["remote"] is True

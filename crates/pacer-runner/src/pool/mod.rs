@@ -284,7 +284,8 @@ struct Pool {
     /// Warnings printed after pytest's summary: workers that would not exit.
     after_summary: Vec<String>,
     /// `PACER_INTERNAL_PANIC_AFTER=N`: pacer panics once N tests finished,
-    /// so that tests can prove an internal error still reports what ran.
+    /// so that tests can prove an internal error still reports what ran
+    /// (debug builds only, as the tests run them).
     panic_after: Option<usize>,
 }
 
@@ -345,8 +346,10 @@ impl Pool {
             whole_ignore: Vec::new(),
             ordered: None,
             unselected: Vec::new(),
+            // Debug builds only: a release binary never panics on purpose.
             panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
                 .ok()
+                .filter(|_| cfg!(debug_assertions))
                 .and_then(|n| n.parse().ok()),
             collect_timeouts: 0,
             hung_units: Vec::new(),
