@@ -66,6 +66,9 @@ pub struct TerminalOptions {
     /// pytest's `--junitxml`: the `generated xml file` line names it. The
     /// file is written before the terminal's summary.
     pub junitxml: Option<PathBuf>,
+    /// pacer's own reports (`--json-report`, `--html-report`), named after
+    /// pytest's JUnit line as `generated json report: PATH`.
+    pub generated_reports: Vec<(&'static str, PathBuf)>,
     /// What pytest's `--lf`/`--ff` say after the collected line
     /// (`rerun previous 1 failure`); see [`crate::lastfailed::note`].
     pub last_failed_note: Option<String>,
@@ -95,6 +98,7 @@ impl Default for TerminalOptions {
             no_summary: false,
             report_header_lines: Vec::new(),
             junitxml: None,
+            generated_reports: Vec::new(),
             last_failed_note: None,
             durations: None,
             durations_min: 0.005,

@@ -604,6 +604,11 @@ impl<W: Write> Terminal<W> {
                 self.sep_line('-', &format!("generated xml file: {}", path.display()), &[]);
             }
         }
+        if self.options.verbosity >= 0 {
+            for (what, path) in self.options.generated_reports.clone() {
+                self.sep_line('-', &format!("generated {what}: {}", path.display()), &[]);
+            }
+        }
         // Plugins' terminal summaries come after pytest's own sections and
         // before the durations and the short test summary, as in pytest.
         for report in std::mem::take(&mut self.plugin_reports) {

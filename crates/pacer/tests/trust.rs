@@ -118,7 +118,6 @@ fn report_paths_that_are_not_regular_files_are_written_through() {
     let ours = pacer(
         dir,
         &[
-            "-q",
             "-n",
             "2",
             "--json-report",
@@ -142,6 +141,13 @@ fn report_paths_that_are_not_regular_files_are_written_through() {
     }
     let written = std::fs::read_to_string(&target).unwrap();
     assert!(written.contains("test_after_it"), "{written}");
+    // Named as pytest names its JUnit file (issue 17: they were not).
+    for line in [
+        format!("generated json report: {}", link.display()),
+        format!("generated xml file: {}", null_link.display()),
+    ] {
+        assert!(ours.stdout.contains(&line), "{line}\n{}", ours.describe());
+    }
 }
 
 #[test]

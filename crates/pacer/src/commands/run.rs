@@ -80,6 +80,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // set up then, and written by pacer from every worker's results.
     let mut junit = JunitOnDemand::new(prepared.junit_suite_name.clone());
     let mut terminal_options = TerminalOptions::detect(0);
+    for (what, path) in [
+        ("json report", &args.json_report),
+        ("html report", &args.html_report),
+    ] {
+        if let Some(path) = path {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            terminal_options.generated_reports.push((what, shown));
+        }
+    }
     if github.is_some() {
         terminal_options.github = true;
         terminal_options.progress_bar = false;
