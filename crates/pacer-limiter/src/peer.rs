@@ -78,20 +78,62 @@ fn socket_inode(client: SocketAddr, server: SocketAddr) -> Option<u64> {
     client_socket_field(client, server, 9)
 }
 
-/// The effective uid of this process (`/proc/self/status`).
+/// The effective uid of this process (`/proc/self/status`), read once.
 fn own_uid() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    static UID: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(2)?.parse().ok()
+    })
+}
+
+/// Every TCP socket's owner, by its `(local, remote)` ends as
+/// `/proc/net/tcp*` writes them, and when the tables were read.
+struct Owners {
+    read_at: std::time::Instant,
+    uids: HashMap<(String, String), u64>,
+}
+
+/// The tables are long (every socket on the machine, `TIME_WAIT` ones
+/// included) and a burst of connections arrives at once: one read serves
+/// every connection accepted before it began.
+static OWNERS: Mutex<Option<Owners>> = Mutex::new(None);
+
+fn read_owners() -> Owners {
+    let read_at = std::time::Instant::now();
+    let mut uids = HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if let (true, Ok(uid)) = (f.len() > 9, f.get(7).map_or(Ok(0), |u| u.parse())) {
+                uids.insert((f[1].to_string(), f[2].to_string()), uid);
+            }
+        }
+    }
+    Owners { read_at, uids }
 }
 
 /// The uid of another user holding the client end `client` of a
-/// connection accepted on `server`, when Linux says so: a loopback port is
-/// reachable by every local user, and the proxy adds the upstream's
-/// credentials to what it forwards. `None`: the connection is this user's,
-/// or its owner cannot be told (not Linux). Blocking: reads `/proc`.
-pub(crate) fn foreign_user(client: SocketAddr, server: SocketAddr) -> Option<u64> {
-    let owner = client_socket_field(client, server, 7)?;
+/// connection accepted on `server` at `accepted`, when Linux says so: a
+/// loopback port is reachable by every local user, and the proxy adds the
+/// upstream's credentials to what it forwards. `None`: the connection is
+/// this user's, or its owner cannot be told (not Linux). Blocking: may read
+/// `/proc`.
+pub(crate) fn foreign_user(
+    client: SocketAddr,
+    server: SocketAddr,
+    accepted: std::time::Instant,
+) -> Option<u64> {
+    let key = (proc_net_addr(client), proc_net_addr(server));
+    let mut owners = OWNERS.lock().unwrap_or_else(|e| e.into_inner());
+    if owners.as_ref().is_none_or(|o| o.read_at < accepted) {
+        *owners = Some(read_owners());
+    }
+    let owner = *owners.as_ref()?.uids.get(&key)?;
     (Some(owner) != own_uid()).then_some(owner)
 }
 
@@ -160,7 +202,7 @@ mod tests {
         let nobody: SocketAddr = "127.0.0.1:9".parse().unwrap();
         assert_eq!(worker_of(nobody, local), None);
         // This user's own connection is not a foreign one.
-        assert_eq!(foreign_user(peer, local), None);
+        assert_eq!(foreign_user(peer, local, std::time::Instant::now()), None);
         assert!(own_uid().is_some());
     }
 }

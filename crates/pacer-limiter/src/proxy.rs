@@ -132,13 +132,15 @@ pub async fn start_proxy(cfg: UpstreamConfig, bind: SocketAddr) -> Result<ProxyH
 }
 
 /// The roots a client trusts: the built-in web roots, plus the certificates
-/// of `ca_file` when one is given.
-fn root_store(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, ProxyError> {
+/// of `ca_file` when one is given (also returned: each is pinned too).
+fn root_store(
+    cfg: &UpstreamConfig,
+) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), ProxyError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let Some(path) = &cfg.limits.ca_file else {
-        return Ok(roots);
+        return Ok((roots, Vec::new()));
     };
     let fail = |reason: String| ProxyError::CaFile {
         upstream: cfg.name.clone(),
@@ -154,12 +156,76 @@ fn root_store(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, ProxyError>
             "it holds no `-----BEGIN CERTIFICATE-----` block".into(),
         ));
     }
-    for cert in certs {
+    for cert in &certs {
         roots
-            .add(cert)
+            .add(cert.clone())
             .map_err(|e| fail(format!("a certificate in it is not a usable CA: {e}")))?;
     }
-    Ok(roots)
+    Ok((roots, certs))
+}
+
+/// Checks an upstream's certificate against the roots, and accepts one the
+/// user pinned in `ca_file` as the server's own even where the web PKI's
+/// rules refuse it: a self-signed certificate made the common way
+/// (`openssl req -x509`) is marked `CA:TRUE`, which webpki refuses as an
+/// end entity (`CaUsedAsEndEntity`), where `curl --cacert` and
+/// `requests(verify=...)` accept it. The handshake's signatures are
+/// checked as always.
+#[derive(Debug)]
+struct PinnedOrRoots {
+    roots: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedOrRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self.roots.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            verdict => verdict,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.roots.supported_verify_schemes()
+    }
 }
 
 fn client(cfg: &UpstreamConfig, opts: &ProxyOptions) -> Result<UpstreamClient, ProxyError> {
@@ -170,13 +236,20 @@ fn client(cfg: &UpstreamConfig, opts: &ProxyOptions) -> Result<UpstreamClient, P
     http.set_nodelay(true);
     // Explicit provider: `rustls`' process default would panic if another
     // crate in the build enabled a second provider.
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(ProxyError::Tls)?
-    .with_root_certificates(root_store(cfg)?)
-    .with_no_client_auth();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (roots, pinned) = root_store(cfg)?;
+    let roots = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .map_err(|e| ProxyError::Tls(rustls::Error::General(e.to_string())))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(ProxyError::Tls)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedOrRoots { roots, pinned }))
+        .with_no_client_auth();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
@@ -268,6 +341,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let accepted_at = std::time::Instant::now();
         let _ = stream.set_nodelay(true);
         let upstream = Arc::clone(&upstream);
         let mut stopped = stopped.clone();
@@ -276,7 +350,7 @@ pub(crate) async fn serve(
             // Another local user's connection is refused, whatever the
             // port: the proxy adds the upstream's credentials.
             if let Ok(local) = stream.local_addr() {
-                let other = tokio::task::spawn_blocking(move || crate::peer::foreign_user(peer, local))
+                let other = tokio::task::spawn_blocking(move || crate::peer::foreign_user(peer, local, accepted_at))
                     .await
                     .ok()
                     .flatten();

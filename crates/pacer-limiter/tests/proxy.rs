@@ -566,6 +566,13 @@ async fn standalone_prints_addresses_live_and_final_statistics() {
 /// A local HTTPS server whose certificate (for `localhost`) is signed by a
 /// CA made for the test; returns its port and the CA as PEM.
 async fn tls_server() -> (u16, String) {
+    tls_server_with(false).await
+}
+
+/// With `self_signed`, the server's certificate is its own CA, `CA:TRUE`,
+/// as `openssl req -x509 -newkey ... -subj /CN=localhost` makes it; the PEM
+/// returned is that certificate.
+async fn tls_server_with(self_signed: bool) -> (u16, String) {
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
@@ -581,10 +588,24 @@ async fn tls_server() -> (u16, String) {
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &ca, &ca_key)
-        .unwrap();
+    let server_cert = if self_signed {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.self_signed(&server_key).unwrap()
+    } else {
+        CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca, &ca_key)
+            .unwrap()
+    };
+    let pem = if self_signed {
+        server_cert.pem()
+    } else {
+        ca.pem()
+    };
 
     let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -623,7 +644,38 @@ async fn tls_server() -> (u16, String) {
             });
         }
     });
-    (port, ca.pem())
+    (port, pem)
+}
+
+/// Issue 17: a self-signed upstream (`CA:TRUE`, as openssl makes it) given
+/// as `ca_file` got 502 `CaUsedAsEndEntity` where curl and requests accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_certificate_pinned_in_ca_file_is_accepted() {
+    let (port, cert_pem) = tls_server_with(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("self.pem");
+    std::fs::write(&ca_file, cert_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+    let pinned = proxy({
+        let base = upstream(url.clone());
+        UpstreamConfig {
+            limits: RateLimit {
+                ca_file: Some(ca_file),
+                ..base.limits.clone()
+            },
+            ..base
+        }
+    })
+    .await;
+    let answer = get(&client(), &format!("{}/ping", pinned.url())).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.text(), "hello over tls: /ping");
+    pinned.shutdown().await;
+    // Not pinned, it is refused as before.
+    let unpinned = proxy(upstream(url)).await;
+    let answer = get(&client(), &format!("{}/ping", unpinned.url())).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text());
+    unpinned.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,9 +12,10 @@
 //! or `xunit1` with each test's `file` and `line`; `--junitprefix` before
 //! every classname), so tools that read pytest's reports read pacer's:
 //! - one `<testsuite name="pytest">` with pytest's `tests`, `failures`,
-//!   `errors` and `skipped` counts (`tests` counts as pytest does: a call
-//!   failure followed by a teardown error is two `<testcase>` elements, one
-//!   test);
+//!   `errors` and `skipped` counts (`tests` counts as pytest 9 does: a
+//!   call failure followed by a teardown error is two `<testcase>` elements
+//!   counted twice, a passing call with a teardown error one element
+//!   counted once);
 //! - `<testcase classname="tests.test_a.TestX" name="test_y[p]">` for the
 //!   node id `tests/test_a.py::TestX::test_y[p]`;
 //! - `<failure>` for a failed call, `<error>` for a failed setup or teardown
@@ -528,6 +529,7 @@ fn test_cases(test: &TestRecord, reports: &[PhaseReport], counts: &mut Counts) -
     };
     let mut cases = vec![open()];
     let mut call_failed = false;
+    let mut call_passed = false;
     // Attempts a rerun threw away become nextest's records in the counted
     // attempt's element: `<flakyFailure>` when it passed in the end,
     // `<rerunFailure>` when it failed again.
@@ -551,9 +553,14 @@ fn test_cases(test: &TestRecord, reports: &[PhaseReport], counts: &mut Counts) -
         let adds_element = report.outcome != Outcome::Passed;
         if report.outcome == Outcome::Failed && report.when == Phase::Teardown && call_failed {
             // pytest closes the failed call's testcase and opens another for
-            // the teardown error, counting the test once.
-            counts.doubles += 1;
+            // the teardown error: two elements, two in `tests`.
             cases.push(open());
+        } else if report.outcome == Outcome::Failed && report.when == Phase::Teardown && call_passed
+        {
+            // A passing call and a teardown error are one element, and
+            // pytest counts the test once (#3850): its pass and its error
+            // are both in its counters.
+            counts.doubles += 1;
         } else if adds_element && !matches!(current.case.status, TestCaseStatus::Success { .. }) {
             // quick-junit holds one result per element where pytest would
             // put two in one (a setup error, then a teardown error): another
@@ -563,7 +570,10 @@ fn test_cases(test: &TestRecord, reports: &[PhaseReport], counts: &mut Counts) -
         let current = cases.last_mut().expect("one case at least");
         current.dur += report.dur;
         match report.outcome {
-            Outcome::Passed if report.when == Phase::Call => counts.passed += 1,
+            Outcome::Passed if report.when == Phase::Call => {
+                counts.passed += 1;
+                call_passed = true;
+            }
             Outcome::Failed => {
                 let message = report.msg.clone().unwrap_or_default();
                 // As pytest's `str(report.longrepr)`: stripped (the terminal keeps
@@ -937,9 +947,11 @@ mod tests {
             ("t.py::test_xfail", vec![xfailed]),
             ("t.py::test_skip", vec![skip]),
         ]);
+        // pytest 9 counts the failed call and its teardown error as two
+        // (two elements); a passing call with one would count once.
         assert!(
             xml.contains(
-                r#"<testsuite name="pytest" tests="6" disabled="0" errors="2" failures="2""#
+                r#"<testsuite name="pytest" tests="7" disabled="0" errors="2" failures="2""#
             ),
             "{xml}"
         );

@@ -37,6 +37,7 @@ fn category(name: &str, rate_limited: bool) -> CategorySpec {
         rate_limited,
         selected: true,
         env: Vec::new(),
+        implicit: false,
     }
 }
 

@@ -17,6 +17,9 @@ pub struct CategorySpec {
     /// Set in the worker's environment while it runs this category's tests
     /// (`PYTEST_CURRENT_CATEGORY`, `PYTEST_RATE_LIMITED`, upstream URLs).
     pub env: Vec<(String, String)>,
+    /// A built-in category the project did not ask for (no `[tool.pacer]`):
+    /// a run whose tests land in it says so, since it changes how they run.
+    pub implicit: bool,
 }
 
 /// Puts a collected test (node id, marker names) in a category (an index into `categories`).

@@ -91,6 +91,9 @@ pub fn prepare(
             rate_limited: category.rate_limited,
             selected,
             env,
+            implicit: category.builtin
+                && category.name != "default"
+                && settings.config_file().is_none(),
         });
     }
     let names: Vec<String> = ordered.iter().map(|c| c.name.clone()).collect();

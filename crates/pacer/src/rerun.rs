@@ -273,6 +273,7 @@ mod tests {
             rate_limited,
             selected: true,
             env: Vec::new(),
+            implicit: false,
         }
     }
 

@@ -140,6 +140,48 @@ fn the_report_of_a_parallel_run_counts_what_pytests_own_report_counts() {
 }
 
 #[test]
+fn a_teardown_error_is_counted_as_pytest_counts_it() {
+    // Issue 17: a passing test with a teardown error counted 2 where pytest
+    // counts 1 (one element), a failing one 1 where pytest counts 2 (two
+    // elements). Each alone, so that the two cannot even out.
+    let root = suite("outcomes");
+    for test in [
+        "test_teardown_error_after_pass",
+        "test_teardown_error_after_failure",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, theirs) = (dir.path().join("pacer.xml"), dir.path().join("pytest.xml"));
+        let node = format!("tests/test_scopes.py::{test}");
+        let pytest = Command::new(python())
+            .current_dir(&root)
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:xdist",
+                &node,
+            ])
+            .arg(format!("--junitxml={}", theirs.display()))
+            .env_remove("PYTEST_ADDOPTS")
+            .output()
+            .expect("pytest runs");
+        let pacer = pacer_in(
+            &root,
+            &["-n", "2", &node, &format!("--junitxml={}", ours.display())],
+        );
+        let expected = read_report(&theirs, &String::from_utf8_lossy(&pytest.stdout));
+        let actual = read_report(&ours, &text(&pacer));
+        let (expected, actual) = (only_suite(&expected), only_suite(&actual));
+        assert_eq!(counts(actual), counts(expected), "{test}\n{}", text(&pacer));
+        assert_eq!(elements(actual), elements(expected), "{test}");
+        assert_eq!(actual.test_cases.len(), expected.test_cases.len(), "{test}");
+    }
+}
+
+#[test]
 fn a_test_that_kills_its_worker_is_an_error_saying_the_worker_crashed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.xml");

@@ -290,3 +290,34 @@ fn a_rate_limited_category_reports_the_achieved_rate_against_the_configured_one(
         text(&output)
     );
 }
+
+#[test]
+fn measure_says_when_its_history_is_not_ignored_by_git() {
+    // Issue 17: `.pacer/perf/` landed in the project without a word.
+    let dir = suite_copy("measure");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git runs")
+    };
+    git(&["init", "-q"]);
+    let run = || {
+        pacer_in(
+            dir.path(),
+            &["measure", "--integration", "--repeat", "1"],
+            &[("MEASURE_SLEEP", "0.01")],
+        )
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert!(
+        stdout(&first).contains("add `.pacer/` to .gitignore"),
+        "{}",
+        text(&first)
+    );
+    std::fs::write(dir.path().join(".gitignore"), ".pacer/\n").unwrap();
+    let second = run();
+    assert!(!stdout(&second).contains(".gitignore"), "{}", text(&second));
+}

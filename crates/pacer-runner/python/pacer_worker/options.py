@@ -80,11 +80,12 @@ def pytest_options(config):
         "xmlpath": os.path.abspath(os.path.expanduser(xmlpath)) if xmlpath else None,
         "pdb": bool(get("usepdb", False)) or bool(get("trace", False)),
         "file_or_dir": [str(a) for a in (get("file_or_dir") or [])],
-        # pytest-xdist's remote execution and its watch mode, which pacer does
-        # not do: it says so instead of ignoring them. xdist itself turns
-        # `-n N` into N local `popen` gateways: those are not remote.
+        # pytest-xdist's gateways (`--tx`), which pacer does not use: it
+        # says so instead of ignoring them. xdist itself turns `-n N` into N
+        # `popen` gateways (in its `pytest_cmdline_main`, before this): those
+        # nobody asked for, and pacer's workers are what `-n` wants.
         "remote": bool(
-            any("popen" not in str(spec) for spec in (get("tx") or []))
+            (get("tx") and not (numprocesses and all(str(s) == "popen" for s in get("tx"))))
             or get("rsyncdir")
             or get("px")
         ),

@@ -117,5 +117,8 @@ def test_xdists_own_popen_gateways_for_n_are_not_remote_workers(pytester):
     assert options.pytest_options(config)["remote"] is False
     config.option.tx = ["ssh=build@host//python=python3"]
     assert options.pytest_options(config)["remote"] is True
+    # Named by the user, even local gateways are not what pacer runs.
+    config = pytester.parseconfig("--tx", "popen")
+    assert options.pytest_options(config)["remote"] is True
     config = pytester.parseconfig("--rsyncdir", "src")
     assert options.pytest_options(config)["remote"] is True

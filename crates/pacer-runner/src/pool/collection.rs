@@ -558,6 +558,41 @@ impl Pool {
             tests: &planned,
             categories: &self.config.categories,
         });
+        // Built-in categories change how a project's tests run (a cap, the
+        // rate limiter, running alone) when it happens to use their folders
+        // or markers: said once, in one line.
+        let implicit: Vec<String> = self
+            .config
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.implicit && per_category[*i] > 0)
+            // Only where it changes something: a cpu category capped at or
+            // above the workers runs as `default` would.
+            .filter(|(_, c)| {
+                c.slots.exclusive
+                    || c.rate_limited
+                    || c.slots.kind == crate::scheduler::Kind::Io
+                    || c.slots.cap < self.config.workers
+            })
+            .map(|(i, c)| {
+                let how = if c.slots.exclusive {
+                    "one at a time, alone".to_string()
+                } else if c.rate_limited {
+                    format!("through the rate limiter, at most {} at once", c.slots.cap)
+                } else {
+                    format!("at most {} at once", c.slots.cap)
+                };
+                format!("{} {} ({how})", c.name, per_category[i])
+            })
+            .collect();
+        if !implicit.is_empty() {
+            let message = format!(
+                "built-in categories apply, with no [tool.pacer]: {}; `pacer init` writes the project's own",
+                implicit.join(", ")
+            );
+            reporter.report(Event::Notice { message: &message });
+        }
         let only_some = self.config.categories.iter().any(|c| !c.selected);
         for (index, category) in self.config.categories.iter().enumerate() {
             if only_some && category.selected && per_category[index] == 0 {

@@ -184,6 +184,13 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
     for path in &written {
         let _ = writeln!(out, "wrote {}", path.display());
     }
+    if written.iter().any(|p| p.starts_with(&perf_dir)) && !gitignored(&root, &perf_dir) {
+        let _ = writeln!(
+            out,
+            "note: {} is this machine's history; add `.pacer/` to .gitignore",
+            perf_dir.display()
+        );
+    }
     if failed_runs > 0 {
         let _ = writeln!(
             out,
@@ -271,6 +278,22 @@ fn category_measure(
         efficiency,
         upstreams,
     }
+}
+
+/// Whether git ignores `path` in the repository at `root` (no repository,
+/// no git: nothing to say).
+fn gitignored(root: &std::path::Path, path: &std::path::Path) -> bool {
+    if !root.join(".git").exists() {
+        return true;
+    }
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "-q"])
+        .arg(path)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true)
 }
 
 #[cfg(test)]
