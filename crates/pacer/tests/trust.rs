@@ -333,3 +333,52 @@ fn an_interpreter_that_is_not_a_program_is_a_usage_error() {
         ours.describe()
     );
 }
+
+#[test]
+fn built_in_categories_that_change_the_run_say_so_without_a_project_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tests/integration")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/test_s.py"),
+        "import pytest\n\n@pytest.mark.serial\ndef test_s():\n    pass\n\ndef test_plain():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tests/integration/test_i.py"),
+        "def test_i():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pytest.ini"),
+        "[pytest]\nmarkers = serial\n",
+    )
+    .unwrap();
+    let ours = pacer(dir.path(), &["-n", "2"], &[]);
+    assert_eq!(ours.code, Some(0), "{}", ours.describe());
+    // `serial` runs alone: said; `integration`'s cap of 4 changes nothing
+    // on 2 workers: not said.
+    assert!(
+        ours.stdout.contains(
+            "pacer: built-in categories apply, with no [tool.pacer]: serial 1 (one at a time, alone)"
+        ),
+        "{}",
+        ours.describe()
+    );
+    assert!(
+        !ours.stdout.contains("integration 1"),
+        "{}",
+        ours.describe()
+    );
+    // A project that configures pacer has chosen: nothing to say.
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.pacer]\nworkers = 2\n",
+    )
+    .unwrap();
+    let ours = pacer(dir.path(), &["-n", "2"], &[]);
+    assert!(
+        !ours.stdout.contains("built-in categories"),
+        "{}",
+        ours.describe()
+    );
+}

@@ -586,7 +586,8 @@ impl Pool {
                 format!("{} {} ({how})", c.name, per_category[i])
             })
             .collect();
-        if !implicit.is_empty() {
+        // `pacer list` shows every category already.
+        if !implicit.is_empty() && !self.config.list_only {
             let message = format!(
                 "built-in categories apply, with no [tool.pacer]: {}; `pacer init` writes the project's own",
                 implicit.join(", ")
