@@ -11,23 +11,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::runs::{run, strings, Run};
+use common::runs::{pacer, pytest, Run};
 
 /// Every test of the suite: four files of eight.
 const TOTAL: u64 = 32;
-
-fn pacer(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut full = strings(&["--python"]);
-    full.push(common::python().display().to_string());
-    full.extend(strings(args));
-    run(&assert_cmd::cargo::cargo_bin("pacer"), &full, dir, env)
-}
-
-fn pytest(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut full = strings(&["-m", "pytest", "-p", "no:cacheprovider"]);
-    full.extend(strings(args));
-    run(&common::python(), &full, dir, env)
-}
 
 /// `worker -> the sizes of session.items it logged`.
 fn items_seen(log: &Path) -> BTreeMap<String, Vec<u64>> {

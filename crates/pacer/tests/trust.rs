@@ -5,22 +5,8 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
-use common::runs::{run, strings, Run};
-
-fn pacer(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut full = strings(&["--python"]);
-    full.push(common::python().display().to_string());
-    full.extend(strings(args));
-    run(&assert_cmd::cargo::cargo_bin("pacer"), &full, dir, env)
-}
-
-fn pytest(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut full = strings(&["-m", "pytest", "-p", "no:cacheprovider"]);
-    full.extend(strings(args));
-    run(&common::python(), &full, dir, env)
-}
+use common::runs::{pacer, pytest, run, strings};
 
 #[test]
 fn lone_surrogates_in_messages_reasons_warnings_and_file_names_reach_the_reports() {

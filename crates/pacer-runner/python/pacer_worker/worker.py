@@ -317,43 +317,52 @@ class Worker:
         self.discovered.append(collector)
         return True
 
-    def collect(self, units, report):
+    def perform_collect(self, args):
+        """One collection in this process (`args`: None for the run's own),
+        with what a repeated one needs; None after a usage error, which is
+        sent to pacer."""
         self.deselected = 0
         self.deselected_ids = []
         self.collect_problems = []
+        collect.repend_conftests(self.session)
+        crash.watch_collection(self.config)
+        try:
+            with collect.collect_warnings(self.config):
+                return self.session.perform_collect(args)
+        except pytest.UsageError as exc:
+            self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+            return None
+
+    def send_collected(self, items, **extra):
+        msg = {
+            "t": "collected",
+            "items": [collect.item_entry(item) for item in items],
+            "problems": self.collect_problems,
+            "deselected": self.deselected,
+            "deselected_ids": self.deselected_ids,
+        }
+        msg.update(extra)
+        self.channel.send(msg)
+
+    def collect(self, units, report):
         # Kept as pacer names them; collected as Python names them.
         fresh = [u for u in units if u not in self.units]
         self.units.update(fresh)
-        new_units = [unwire(u) for u in fresh]
         items = []
-        if new_units:
-            collect.repend_conftests(self.session)
-            crash.watch_collection(self.config)
-            try:
-                with collect.collect_warnings(self.config):
-                    items = self.session.perform_collect(new_units)
-            except pytest.UsageError as exc:
-                self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+        if fresh:
+            items = self.perform_collect([unwire(u) for u in fresh])
+            if items is None:
                 return
+        else:
+            self.deselected, self.deselected_ids, self.collect_problems = 0, [], []
         for item in items:
             self.items[wire(item.nodeid)] = item
         if report:
-            self.channel.send(
-                {
-                    "t": "collected",
-                    "items": [collect.item_entry(item) for item in items],
-                    "problems": self.collect_problems,
-                    "deselected": self.deselected,
-                    "deselected_ids": self.deselected_ids,
-                }
-            )
+            self.send_collected(items)
 
     def collect_all(self, ignore):
         """pytest's own collection of the whole run, every hook included;
         `ignore`: files a collection before this one hung in."""
-        self.deselected = 0
-        self.deselected_ids = []
-        self.collect_problems = []
         args = None
         if ignore:
             # Left out of a folder's walk (`--ignore`), and out of the
@@ -362,14 +371,9 @@ class Worker:
             given = self.config.getoption("ignore", None) or []
             self.config.option.ignore = list(given) + [str(path) for path in hung]
             args = collect.args_without(self.config, hung)
-        collect.repend_conftests(self.session)
-        crash.watch_collection(self.config)
         self.collected_order = None
-        try:
-            with collect.collect_warnings(self.config):
-                items = self.session.perform_collect(args)
-        except pytest.UsageError as exc:
-            self.channel.send({"t": "usage_error", "message": "\n".join(map(str, exc.args))})
+        items = self.perform_collect(args)
+        if items is None:
             return
         self.items = {wire(item.nodeid): item for item in items}
         self.whole = True
@@ -378,17 +382,7 @@ class Worker:
         ordered = None
         if collect.imposed_order(before, items):
             ordered = ", ".join(collect.reorderers(self.config)) or "pytest_collection_modifyitems"
-        self.channel.send(
-            {
-                "t": "collected",
-                "items": [collect.item_entry(item) for item in items],
-                "problems": self.collect_problems,
-                "deselected": self.deselected,
-                "deselected_ids": self.deselected_ids,
-                "whole": True,
-                "ordered": ordered,
-            }
-        )
+        self.send_collected(items, whole=True, ordered=ordered)
 
     def on_modifyitems(self, items):
         """Before any `pytest_collection_modifyitems` of the whole collection:

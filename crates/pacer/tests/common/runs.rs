@@ -212,3 +212,18 @@ pub fn final_counts(text: &str) -> Option<BTreeMap<String, u64>> {
     }
     None
 }
+
+/// `pacer --python <the test interpreter> ARGS` in `dir`, with `env`.
+pub fn pacer(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut full = strings(&["--python"]);
+    full.push(super::python().display().to_string());
+    full.extend(strings(args));
+    run(&assert_cmd::cargo::cargo_bin("pacer"), &full, dir, env)
+}
+
+/// Plain `python -m pytest -p no:cacheprovider ARGS` in `dir`, with `env`.
+pub fn pytest(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut full = strings(&["-m", "pytest", "-p", "no:cacheprovider"]);
+    full.extend(strings(args));
+    run(&super::python(), &full, dir, env)
+}
