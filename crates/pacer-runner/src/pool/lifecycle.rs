@@ -225,6 +225,11 @@ impl Pool {
             )
         });
         if phase == Stage::Zygote {
+            // A zygote stopped unused (the run turned to the whole
+            // collection) leaves the forks wanted to the collector.
+            if self.zygote != Some(w) {
+                return;
+            }
             // Whatever it was to fork is spawned the slow way (unless the
             // run is being stopped).
             let wanted = std::mem::take(&mut self.forks_wanted);

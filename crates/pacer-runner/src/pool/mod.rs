@@ -650,6 +650,11 @@ impl Pool {
             }
             FromWorker::HelloZygote { pid } => {
                 self.workers[w].handle.set_pid(pid);
+                // A zygote stopped unused when the run turned to the whole
+                // collection: the forks wanted are the collector's to make.
+                if self.zygote != Some(w) {
+                    return;
+                }
                 self.zygote_ready = true;
                 let wanted = std::mem::take(&mut self.forks_wanted);
                 let over = self
