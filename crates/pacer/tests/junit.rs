@@ -62,6 +62,26 @@ fn elements(suite: &TestSuite) -> (usize, usize, usize) {
     kinds
 }
 
+/// Plain pytest (no xdist) on `root` with `args`, its JUnit report at `out`.
+fn pytest_junit(root: &Path, args: &[&str], out: &Path) -> Output {
+    Command::new(python())
+        .current_dir(root)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+        ])
+        .args(args)
+        .arg(format!("--junitxml={}", out.display()))
+        .env_remove("PYTEST_ADDOPTS")
+        .output()
+        .expect("pytest runs")
+}
+
 fn case<'a>(suite: &'a TestSuite, name: &str) -> &'a TestCase {
     suite
         .test_cases
@@ -86,21 +106,7 @@ fn the_report_of_a_parallel_run_counts_what_pytests_own_report_counts() {
     let theirs = dir.path().join("pytest.xml");
     let root = suite("outcomes");
 
-    let pytest = Command::new(python())
-        .current_dir(&root)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-        ])
-        .arg(format!("--junitxml={}", theirs.display()))
-        .env_remove("PYTEST_ADDOPTS")
-        .output()
-        .expect("pytest runs");
+    let pytest = pytest_junit(&root, &[], &theirs);
     let pacer = pacer_in(
         &root,
         &["-n", "2", "--", &format!("--junitxml={}", ours.display())],
@@ -152,22 +158,7 @@ fn a_teardown_error_is_counted_as_pytest_counts_it() {
         let dir = tempfile::tempdir().unwrap();
         let (ours, theirs) = (dir.path().join("pacer.xml"), dir.path().join("pytest.xml"));
         let node = format!("tests/test_scopes.py::{test}");
-        let pytest = Command::new(python())
-            .current_dir(&root)
-            .args([
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:xdist",
-                &node,
-            ])
-            .arg(format!("--junitxml={}", theirs.display()))
-            .env_remove("PYTEST_ADDOPTS")
-            .output()
-            .expect("pytest runs");
+        let pytest = pytest_junit(&root, &[&node], &theirs);
         let pacer = pacer_in(
             &root,
             &["-n", "2", &node, &format!("--junitxml={}", ours.display())],
