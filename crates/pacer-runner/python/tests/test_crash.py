@@ -38,8 +38,20 @@ def test_sigusr1_writes_every_thread(armed):
     assert "test_sigusr1_writes_every_thread" in text
 
 
+def _exec_done(pid):
+    """Popen returns once execve closed the error pipe, before the kernel has
+    set the new image's arguments: /proc/PID/cmdline can still read empty."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if f.read():
+                return
+        time.sleep(0.01)
+
+
 def test_a_child_started_by_a_test_and_left_running_is_ended_and_named(armed):
     child = subprocess.Popen(["sleep", "1000"])
+    _exec_done(child.pid)
     crash.note_children("t.py::test_leaky")
     leaks = crash.end_leaks()
     assert [(nodeid, pid) for nodeid, pid, _ in leaks] == [("t.py::test_leaky", child.pid)]
