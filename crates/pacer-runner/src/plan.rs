@@ -66,12 +66,23 @@ pub struct Lane {
     pub category: usize,
     /// Each chunk: test indices in collection order.
     pub chunks: Vec<Vec<usize>>,
+    /// A run of module-level tests was cut between two of its tests (not
+    /// only at a class or parameter boundary): said to the user in one line,
+    /// since module state is then not shared by all of them.
+    pub module_level_cut: bool,
 }
 
 /// A file bigger than one worker's share of its category is cut into
 /// chunks of this fraction of a share: small enough for the workers to
 /// finish together, big enough that few fixtures are set up twice.
 const CHUNK_OF_SHARE: f64 = 0.5;
+
+/// A run of module-level tests is never cut into parts shorter than this
+/// (seconds of recorded time, or tests with no record, each counting 1):
+/// so a module whose tests take under twice this is never split, whatever
+/// the noise in what a loaded machine recorded. Splitting it would save
+/// less than a worker's start, and put its module state at risk.
+pub const MIN_MODULE_PIECE: f64 = 1.0;
 
 /// Cuts `tests` (in collection order) into lanes. `parallel[c]` is how many
 /// workers may run category `c` at once: with one, nothing is cut.
@@ -109,12 +120,16 @@ pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
                 || dist == Dist::LoadFile
                 || slots <= 1
                 || weight <= share;
-            let chunks = if whole {
-                vec![members]
+            let (chunks, module_level_cut) = if whole {
+                (vec![members], false)
             } else {
                 cut(tests, &members, share, dist == Dist::LoadScope)
             };
-            Lane { category, chunks }
+            Lane {
+                category,
+                chunks,
+                module_level_cut,
+            }
         })
         .collect()
 }
@@ -145,9 +160,11 @@ pub fn cut_at_gaps(lanes: &mut [Lane]) {
 /// Cuts one lane into chunks at scope boundaries, merging small scopes up
 /// to a chunk's size. A module-level scope is cut inside only when it alone
 /// outweighs one worker's `share` of the category (it must be, or one
-/// worker would carry it while the others idle); a class never is, nor any
-/// scope when `strict` (xdist's loadscope).
-fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<Vec<usize>> {
+/// worker would carry it while the others idle), and then into parts of at
+/// least [`MIN_MODULE_PIECE`]; a class never is, nor any scope when
+/// `strict` (xdist's loadscope). Also says whether a module-level scope
+/// was cut inside.
+fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> (Vec<Vec<usize>>, bool) {
     let target = share * CHUNK_OF_SHARE;
     let scope_of = |t: usize| {
         if strict {
@@ -168,6 +185,7 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
     let mut chunks = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut current_weight = 0.0;
+    let mut module_level_cut = false;
     for run in runs {
         let w = weight(&run);
         if !current.is_empty() && current_weight + w > target {
@@ -181,18 +199,27 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
             .split('[')
             .next()
             .is_some_and(|s| s.contains("::"));
-        if !strict && w > share && !in_class {
-            // Too big for one worker: cut inside the scope, in order.
+        if !strict && w > share && w >= 2.0 * MIN_MODULE_PIECE && !in_class {
+            // Too big for one worker: cut inside the scope, in order, never
+            // leaving a part under the minimum at either end.
+            let piece_target = target.max(MIN_MODULE_PIECE);
             let mut piece = Vec::new();
             let mut piece_weight = 0.0;
+            let mut left = w;
             for t in run {
                 let tw = tests[t].weight;
-                if !piece.is_empty() && piece_weight + tw > target {
+                if !piece.is_empty()
+                    && piece_weight + tw > piece_target
+                    && piece_weight >= MIN_MODULE_PIECE
+                    && left >= MIN_MODULE_PIECE
+                {
                     chunks.push(std::mem::take(&mut piece));
                     piece_weight = 0.0;
+                    module_level_cut = true;
                 }
                 piece.push(t);
                 piece_weight += tw;
+                left -= tw;
             }
             current = piece;
             current_weight = piece_weight;
@@ -204,7 +231,7 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> Vec<V
     if !current.is_empty() {
         chunks.push(current);
     }
-    chunks
+    (chunks, module_level_cut)
 }
 
 /// The files to collect to take over `units` (indices in pytest's
@@ -307,10 +334,12 @@ mod tests {
             Lane {
                 category: 0,
                 chunks: vec![vec![0, 1, 3, 4], vec![6]],
+                module_level_cut: false,
             },
             Lane {
                 category: 1,
                 chunks: vec![vec![2, 5]],
+                module_level_cut: false,
             },
         ];
         cut_at_gaps(&mut lanes);
@@ -382,6 +411,49 @@ mod tests {
         let tests = suite(&spec);
         let lanes = lanes(&tests, Dist::Load, &[2]);
         assert!(lanes[0].chunks.len() > 1, "{:?}", lanes[0].chunks);
+    }
+
+    #[test]
+    fn module_level_tests_are_never_cut_into_parts_under_the_minimum() {
+        // Three quick module-level tests (a loaded machine's noisy record)
+        // and little else: they outweigh a share but stay together.
+        let mut spec: Vec<_> = (0..3).map(|_| (0, "t.py", 0.4)).collect();
+        spec.extend((0..3).map(|_| (1, "u.py", 0.01)));
+        let tests = suite(&spec);
+        let quick = lanes(&tests, Dist::Load, &[3]);
+        assert_eq!(quick[0].chunks, vec![vec![0, 1, 2]]);
+        assert!(!quick[0].module_level_cut);
+        // Four 1-second tests are cut, each part at least a second, and it
+        // is said.
+        let spec: Vec<_> = (0..4).map(|_| (0, "t.py", 1.0)).collect();
+        let tests = suite(&spec);
+        let slow = lanes(&tests, Dist::Load, &[2]);
+        assert!(slow[0].chunks.len() > 1, "{:?}", slow[0].chunks);
+        assert!(slow[0].module_level_cut);
+        for chunk in &slow[0].chunks {
+            let w: f64 = chunk.iter().map(|t| tests[*t].weight).sum();
+            assert!(w >= MIN_MODULE_PIECE, "{:?}", slow[0].chunks);
+        }
+        // Many small tests: no part under the minimum at either end.
+        let spec: Vec<_> = (0..50).map(|_| (0, "t.py", 0.07)).collect();
+        let tests = suite(&spec);
+        let many = lanes(&tests, Dist::Load, &[4]);
+        assert!(many[0].chunks.len() > 1, "{:?}", many[0].chunks);
+        for chunk in &many[0].chunks {
+            let w: f64 = chunk.iter().map(|t| tests[*t].weight).sum();
+            assert!(w >= MIN_MODULE_PIECE - 1e-9, "{:?}", many[0].chunks);
+        }
+    }
+
+    #[test]
+    fn a_file_cut_only_at_class_boundaries_is_not_a_module_level_cut() {
+        let spec: Vec<_> = (0..8)
+            .map(|i| (0, if i < 4 { "t.py::A" } else { "t.py::B" }, 1.0))
+            .collect();
+        let tests = suite(&spec);
+        let lanes = lanes(&tests, Dist::Load, &[2]);
+        assert_eq!(lanes[0].chunks.len(), 2);
+        assert!(!lanes[0].module_level_cut);
     }
 
     #[test]

@@ -165,6 +165,8 @@ pub struct Scheduler {
     workers: Vec<WorkerSlots>,
     options: Options,
     stopped: bool,
+    /// The first test of each lane whose module-level tests the plan cut.
+    module_level_cuts: Vec<usize>,
 }
 
 impl Scheduler {
@@ -190,6 +192,7 @@ impl Scheduler {
             workers: Vec::new(),
             options,
             stopped: false,
+            module_level_cuts: Vec::new(),
         }
     }
 
@@ -246,6 +249,9 @@ impl Scheduler {
         }
         for lane in lanes {
             let index = self.lanes.len();
+            if lane.module_level_cut {
+                self.module_level_cuts.push(lane.chunks[0][0]);
+            }
             for chunk in lane.chunks.iter().skip(1) {
                 self.tests[chunk[0]].cut_before = true;
             }
@@ -271,6 +277,12 @@ impl Scheduler {
             self.lanes_of[lane.category].push(index);
             self.lanes.push(state);
         }
+    }
+
+    /// The first test (index) of each file whose module-level tests the
+    /// plan shared between workers, in collection order.
+    pub fn module_level_cuts(&self) -> &[usize] {
+        &self.module_level_cuts
     }
 
     /// How many workers may run a category at once, before any has started.

@@ -554,6 +554,25 @@ impl Pool {
                 reporter.report(Event::Notice { message: &message });
             }
         }
+        if let Some(scheduler) = &self.scheduler {
+            let files: Vec<&str> = scheduler
+                .module_level_cuts()
+                .iter()
+                .map(|t| self.tests[*t].id.split("::").next().unwrap_or_default())
+                .collect();
+            if !files.is_empty() {
+                let named = match files.len() {
+                    1..=3 => files.join(", "),
+                    n => format!("{} and {} more", files[..3].join(", "), n - 3),
+                };
+                let message = format!(
+                    "{named}: module-level tests shared between workers, in order \
+                     (they outweigh a worker's share of the recorded time; \
+                     `--dist loadfile` keeps each file on one worker)"
+                );
+                reporter.report(Event::Notice { message: &message });
+            }
+        }
         reporter.report(Event::Planned {
             tests: &planned,
             categories: &self.config.categories,
