@@ -18,7 +18,9 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     )
     .unwrap();
     for (name, content) in files {
-        std::fs::write(dir.path().join(name), content).unwrap();
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
     }
     dir
 }
@@ -215,15 +217,10 @@ fn last_failed_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn last_failed_and_failed_first_say_what_pytest_says() {
-    let dir = project(&[
-        (
-            "test_mixed.py",
-            "import os\n\ndef test_fails():\n    assert os.environ.get('FIXED')\n\ndef test_passes():\n    pass\n\nclass TestK:\n    def test_k_fails(self):\n        assert os.environ.get('FIXED')\n\n    def test_k_passes(self):\n        pass\n",
-        ),
-        ("pytest.ini", "[pytest]\n"),
-    ]);
+/// Runs the project once to record its failures, then each `args` under
+/// pytest and pacer, and compares the collected and run-last-failure lines.
+fn assert_last_failed_like_pytest(files: &[(&str, &str)], arg_sets: &[&[&str]]) {
+    let dir = project(files);
     let python = common::python();
     let pytest = |args: &[&str]| {
         let out = std::process::Command::new(&python)
@@ -234,7 +231,7 @@ fn last_failed_and_failed_first_say_what_pytest_says() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    for args in [&["--lf"][..], &["--ff"], &["--lf", "-k", "passes"]] {
+    for args in arg_sets {
         let _ = std::fs::remove_dir_all(dir.path().join(".pytest_cache"));
         pytest(&[]);
         let theirs = last_failed_lines(&pytest(args));
@@ -249,6 +246,52 @@ fn last_failed_and_failed_first_say_what_pytest_says() {
         );
         assert_eq!(theirs.len(), 2, "{theirs:?}");
     }
+}
+
+#[test]
+fn last_failed_and_failed_first_say_what_pytest_says() {
+    assert_last_failed_like_pytest(
+        &[
+            (
+                "test_mixed.py",
+                "import os\n\ndef test_fails():\n    assert os.environ.get('FIXED')\n\ndef test_passes():\n    pass\n\nclass TestK:\n    def test_k_fails(self):\n        assert os.environ.get('FIXED')\n\n    def test_k_passes(self):\n        pass\n",
+            ),
+            ("pytest.ini", "[pytest]\n"),
+        ],
+        &[&["--lf"], &["--ff"], &["--lf", "-k", "passes"]],
+    );
+}
+
+/// pytest's --lf skips files and drops passing module-level tests only once
+/// it met a file whose module-level tests hold a failure: a failure inside a
+/// class alone collects every file (`765 items / 764 deselected`), and files
+/// of class-only failures collected before that one stay whole.
+#[test]
+fn last_failed_counts_with_failures_inside_classes_as_pytest() {
+    let passing = "def test_p():\n    pass\n\nclass TestK:\n    def test_a(self):\n        pass\n";
+    let in_class = "class TestA:\n    def test_ok(self):\n        pass\n\n    def test_bad(self):\n        assert 0\n\ndef test_plain():\n    pass\n";
+    assert_last_failed_like_pytest(
+        &[
+            ("tests/test_a.py", passing),
+            ("tests/test_b_cls.py", in_class),
+            ("tests/test_c.py", passing),
+            ("pytest.ini", "[pytest]\n"),
+        ],
+        &[&["--lf"], &["--lf", "-k", "ok"]],
+    );
+    assert_last_failed_like_pytest(
+        &[
+            ("tests/test_a.py", passing),
+            ("tests/test_b_cls.py", in_class),
+            (
+                "tests/test_c_mod.py",
+                "def test_one():\n    pass\n\ndef test_bad2():\n    assert 0\n\nclass TestZ:\n    def test_z(self):\n        pass\n",
+            ),
+            ("tests/test_d.py", passing),
+            ("pytest.ini", "[pytest]\n"),
+        ],
+        &[&["--lf"], &["--lf", "tests/test_c_mod.py", "tests"]],
+    );
 }
 
 #[test]

@@ -404,41 +404,60 @@ impl Pool {
                 let any = items.iter().any(|(item, _)| lf.ids.contains(&item.id));
                 (any || lf.none_if_no_failures, &lf.ids)
             });
-        // pytest does not collect files without a known failure under --lf
-        // ("skipped N files"), and in the others drops the module-level
-        // tests that passed, before `-k`/`-m` deselect anything (only tests
-        // inside classes are left to be deselected): those tests are
-        // neither collected nor deselected.
+        // pytest's --lf plugin collects the files of known failures first
+        // and leaves them whole until it meets one whose module-level tests
+        // (a module's direct children) include a known failure. From there
+        // on it drops the module-level tests that passed from each such
+        // file and does not collect the other files at all ("skipped N
+        // files"), before `-k`/`-m` deselect anything: those tests are
+        // neither collected nor deselected. A failure inside a class never
+        // starts it, so a suite whose failures are all in classes is
+        // collected whole and its passing tests deselected.
         let mut last_failed_run = None;
         let mut invisible: std::collections::HashSet<String> = Default::default();
         if let Some(lf) = &self.config.last_failed {
             let file = |id: &str| id.split("::").next().unwrap_or(id).to_string();
+            let module_level =
+                |id: &str| id.split('[').next().unwrap_or(id).matches("::").count() == 1;
             let every_id = || {
                 items
                     .iter()
                     .map(|(item, _)| item.id.as_str())
                     .chain(self.deselected_ids.iter().map(String::as_str))
             };
-            let failing_files: std::collections::HashSet<String> = every_id()
-                .filter(|id| lf.ids.contains(*id))
-                .map(file)
-                .collect();
+            let known_files: std::collections::HashSet<String> =
+                lf.ids.iter().map(|id| file(id)).collect();
             let collected_failures = items
                 .iter()
                 .filter(|(item, _)| lf.ids.contains(&item.id))
                 .count();
+            // The files of known failures in collection order, and the
+            // first whose module-level tests hold one.
+            let mut failing_files: Vec<String> = Vec::new();
+            for id in every_id() {
+                let f = file(id);
+                if known_files.contains(&f) && !failing_files.contains(&f) {
+                    failing_files.push(f);
+                }
+            }
+            let starts = failing_files.iter().position(|f| {
+                every_id().any(|id| file(id) == *f && module_level(id) && lf.ids.contains(id))
+            });
             let mut skipped_files = 0;
-            if lf.only && !failing_files.is_empty() {
-                let files: std::collections::HashSet<String> = every_id().map(file).collect();
-                skipped_files = files.difference(&failing_files).count();
+            if let (true, Some(start)) = (lf.only, starts) {
+                let filtered: std::collections::HashSet<&String> =
+                    failing_files[start..].iter().collect();
+                let mut skipped: std::collections::HashSet<String> = Default::default();
                 for id in every_id() {
-                    let module_level =
-                        id.split('[').next().unwrap_or(id).matches("::").count() == 1;
-                    if !failing_files.contains(&file(id)) || (module_level && !lf.ids.contains(id))
-                    {
+                    let f = file(id);
+                    if !failing_files.contains(&f) {
+                        invisible.insert(id.to_string());
+                        skipped.insert(f);
+                    } else if filtered.contains(&f) && module_level(id) && !lf.ids.contains(id) {
                         invisible.insert(id.to_string());
                     }
                 }
+                skipped_files = skipped.len();
                 let hidden = self
                     .deselected_ids
                     .iter()
