@@ -32,7 +32,7 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Read the suite and write a commented pacer section for it (shows the diff, asks first).
     Init(InitArgs),
-    /// Time the selected categories sequentially and in parallel; keep a history (docs/measure.md).
+    /// Time the selected categories sequentially and in parallel; keep a history in .pacer/perf/.
     Measure(MeasureArgs),
     /// Explain where the suite's time goes: imports, collection, fixtures, longest tests, advice.
     Doctor(DoctorArgs),
@@ -310,7 +310,7 @@ pub struct RunArgs {
     pub common: CommonArgs,
     /// Write the run's report as JSON: every test with its category, worker,
     /// start and end, outcome, phase durations and reruns, and the proxies'
-    /// statistics (schema: docs/reports.md).
+    /// statistics; its `schema` field numbers the format's version.
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json_report: Option<PathBuf>,
     /// Write the run's report as one self-contained HTML page: a timeline
@@ -351,6 +351,11 @@ pub struct ConfigArgs {
     /// Print JSON for machines.
     #[arg(long)]
     pub json: bool,
+    /// Print every setting pacer knows with its default, what it means and
+    /// the flag and environment variable that override it, as a commented
+    /// `pacer.toml`.
+    #[arg(long, conflicts_with = "json")]
+    pub defaults: bool,
 }
 
 /// `pacer init`: a pacer section for the project, from its suite.
@@ -365,7 +370,7 @@ pub struct InitArgs {
 }
 
 /// `pacer measure`: each selected category timed sequentially and in
-/// parallel, written to `.pacer/perf/` (docs/measure.md).
+/// parallel, written to `.pacer/perf/`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct MeasureArgs {
     #[command(flatten)]

@@ -183,6 +183,46 @@ fn config_prints_every_setting_with_its_source_as_text() {
     }
 }
 
+/// A wheel's user has no clone: `--defaults` prints every key from the
+/// binary, and no help text points at a file only a clone has.
+#[test]
+fn defaults_and_help_need_no_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pacer_in(dir.path(), &["config", "--defaults"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let defaults = stdout(&out);
+    for key in [
+        "workers",
+        "[rate_limit]",
+        "max_retries",
+        "collection",
+        "PACER_WORKERS",
+    ] {
+        assert!(defaults.contains(key), "{key} missing from\n{defaults}");
+    }
+    // As written, it is a valid pacer.toml.
+    std::fs::write(dir.path().join("pacer.toml"), &defaults).unwrap();
+    let out = pacer_in(dir.path(), &["config"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for command in [
+        "", "run", "list", "config", "init", "measure", "doctor", "proxy",
+    ] {
+        let args: Vec<&str> = [command, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let out = pacer_in(dir.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", text(&out));
+        let help = stdout(&out);
+        for clone_only in ["docs/", "crates/", ".md"] {
+            assert!(
+                !help.contains(clone_only),
+                "`pacer {command} --help` points at {clone_only}:\n{help}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Categories: list, selection flags, project-defined categories.
 

@@ -21,7 +21,7 @@ pub fn section(proposal: &Proposal, prefix: &str, looked_at: &str) -> String {
         "# Categories are tried by `order` (lower first, built-ins: serial -10,\n\
          # unit 0 ... live 40, then these in this order); a test none selects runs\n\
          # in `default`. `pacer list` shows where each test lands, `pacer config`\n\
-         # every setting; keys: crates/pacer-settings/src/default_config.toml.\n",
+         # every setting, `pacer config --defaults` every key with its default.\n",
     );
     for note in &proposal.notes {
         let _ = writeln!(out, "# - {note}");
