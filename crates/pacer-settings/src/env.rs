@@ -144,6 +144,12 @@ pub const FORK: EnvVar = read!(
     "fork",
     "fork workers beyond the cores from a ready-made zygote (Linux): true/1/yes or false/0/no"
 );
+pub const FRESH_WORKERS: EnvVar = read!(
+    "PACER_FRESH_WORKERS",
+    None,
+    "fresh_workers",
+    "at most this many workers start as new interpreters, the others are forked (with fork): a number, at least 1"
+);
 pub const COLLECTION: EnvVar = read!(
     "PACER_COLLECTION",
     None,
@@ -280,6 +286,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     VIRTUAL_ENV,
     MAX_WORKER_RESTART,
     FORK,
+    FRESH_WORKERS,
     COLLECTION,
     FALLBACK,
     FALLBACK_THRESHOLD,

@@ -40,6 +40,7 @@ pub const PACER_KEYS: &[&str] = &[
     "debug",
     "max_worker_restart",
     "fork",
+    "fresh_workers",
     "collection",
     "fallback",
     "fallback_threshold",
@@ -139,6 +140,7 @@ pub(crate) struct FileConfig {
     pub python: Option<Sourced<String>>,
     pub debug: Option<Sourced<bool>>,
     pub fork: Option<Sourced<bool>>,
+    pub fresh_workers: Option<Sourced<u32>>,
     pub collection: Option<Sourced<Collection>>,
     pub max_worker_restart: Option<Sourced<u32>>,
     pub fallback: Option<Sourced<bool>>,
@@ -195,6 +197,7 @@ impl FileConfig {
             python: t.string("python")?,
             debug: t.bool("debug")?,
             fork: t.bool("fork")?,
+            fresh_workers: checked(t.int("fresh_workers")?, at_least(1, "fresh_workers"))?,
             collection: match t.string("collection")? {
                 None => None,
                 Some(s) => Some(Sourced::new(

@@ -95,6 +95,11 @@ impl Settings {
         push("debug", json!(self.debug.value), &self.debug.source);
         push("fork", json!(self.fork.value), &self.fork.source);
         push(
+            "fresh_workers",
+            json!(self.fresh_workers.value),
+            &self.fresh_workers.source,
+        );
+        push(
             "collection",
             json!(self.collection.value.as_str()),
             &self.collection.source,

@@ -88,6 +88,7 @@ pub struct Settings {
     pub(crate) python: Sourced<PathBuf>,
     pub(crate) debug: Sourced<bool>,
     pub(crate) fork: Sourced<bool>,
+    pub(crate) fresh_workers: Sourced<u32>,
     pub(crate) collection: Sourced<Collection>,
     pub(crate) max_worker_restart: Sourced<u32>,
     pub(crate) fallback: Sourced<bool>,
@@ -457,6 +458,7 @@ struct RunShape {
     worker_count: usize,
     sequential: Sourced<bool>,
     fork: Sourced<bool>,
+    fresh_workers: Sourced<u32>,
     collection: Sourced<Collection>,
     max_worker_restart: Sourced<u32>,
     timeout: Sourced<Option<Duration>>,
@@ -487,6 +489,19 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         file.fork.clone(),
     ])
     .unwrap_or(Sourced::default(true));
+
+    let fresh_workers = first_of([
+        e.get(&env::FRESH_WORKERS, |t, o| {
+            parse_u32(t, "fresh_workers", 1, o)
+        })?,
+        file.fresh_workers.clone(),
+    ])
+    .unwrap_or_else(|| {
+        Sourced::new(
+            cores.min(u32::MAX as usize) as u32,
+            Source::derived("the cores"),
+        )
+    });
 
     let collection = first_of([
         sourced(
@@ -546,6 +561,7 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         worker_count,
         sequential,
         fork,
+        fresh_workers,
         collection,
         max_worker_restart,
         timeout,
@@ -853,6 +869,7 @@ impl Settings {
             worker_count,
             sequential,
             fork,
+            fresh_workers,
             collection,
             max_worker_restart,
             timeout,
@@ -897,6 +914,7 @@ impl Settings {
             python,
             debug,
             fork,
+            fresh_workers,
             collection,
             max_worker_restart,
             fallback,
@@ -970,6 +988,13 @@ impl Settings {
     /// forked from a zygote; `--no-fork`, `PACER_FORK`, `fork`.
     pub fn fork(&self) -> &Sourced<bool> {
         &self.fork
+    }
+
+    /// At most this many workers start as new interpreters; with `fork`,
+    /// the others are forked from the zygote (default: the cores);
+    /// `PACER_FRESH_WORKERS`, `fresh_workers`.
+    pub fn fresh_workers(&self) -> &Sourced<u32> {
+        &self.fresh_workers
     }
 
     /// Whether workers collect the whole suite or their share of its

@@ -518,6 +518,23 @@ fn workers_abc_and_negative_name_the_env_var() {
 }
 
 #[test]
+fn fresh_workers_default_to_the_cores_and_name_their_source() {
+    let p = Project::new();
+    let s = p.ok(&none(), &[]);
+    assert_eq!(s.fresh_workers().value as usize, s.cores());
+    let s = p.ok(&none(), &[("PACER_FRESH_WORKERS", "1")]);
+    assert_eq!(s.fresh_workers().value, 1);
+    for bad in ["0", "x"] {
+        let e = p.err(&none(), &[("PACER_FRESH_WORKERS", bad)]);
+        assert!(e.to_string().contains("env PACER_FRESH_WORKERS"), "{e}");
+        assert_eq!(e.exit_code(), 4);
+    }
+    let p = Project::with("pyproject.toml", "[tool.pacer]\nfresh_workers = 0\n");
+    let e = p.err(&none(), &[]);
+    assert!(e.to_string().contains("pyproject.toml:2"), "{e}");
+}
+
+#[test]
 fn env_errors_are_reported_even_when_a_flag_overrides() {
     let p = Project::new();
     let e = p.err(

@@ -139,7 +139,7 @@ pub fn prepare(
         },
         plugin_dir,
         workers: if rerun { 1 } else { workers },
-        cores: settings.cores(),
+        fresh_workers: settings.fresh_workers().value as usize,
         categories,
         classify,
         // The rest is decided from pytest's options, by `tune`.

@@ -348,14 +348,25 @@ fn outcomes_parallel_match_pytest() {
     assert_code(&ours, 1, &[&theirs]);
 }
 
-/// More workers than cores: the extra ones are forked from the zygote, and
-/// must give the same outcome for every test.
+/// Workers forked from the zygote (every one but the first, forced with
+/// `PACER_FRESH_WORKERS=1` so that this holds on any number of cores) give
+/// the same outcome for every test.
 #[test]
 fn outcomes_on_forked_workers_match_pytest() {
-    let ours = pacer("outcomes", &["-n", "5"]);
+    let ours = pacer_env(
+        "outcomes",
+        &["-n", "3", "--debug"],
+        &[("PACER_FRESH_WORKERS", "1".into())],
+    );
     let theirs = pytest("outcomes", &[]);
     assert_same(&ours, &theirs, &[], &[]);
     assert_code(&ours, 1, &[&theirs]);
+    let forked = ours.stderr.matches("forked from the zygote").count();
+    assert!(
+        forked >= 2,
+        "{}",
+        failure("two workers must be forked", &[&ours])
+    );
 }
 
 #[test]
@@ -929,12 +940,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// More workers than cores, so that some are forked from the zygote.
-fn more_workers_than_cores() -> String {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores + 3).max(5).to_string()
-}
-
 /// Issue 7: with more workers than cores, on a first run and on a second
 /// run with the durations the first recorded, pacer gives every test of the
 /// `order` suite pytest's outcome (ids with quotes, spaces, `;` and escapes
@@ -984,17 +989,26 @@ fn order_suite_keeps_pytests_order_and_fixture_setups_on_first_and_second_run() 
     // A copy, so that pacer's cache (its recorded durations) stays out of the repository.
     let project = tempfile::tempdir().expect("temp dir");
     copy_dir(&suite("order"), project.path());
-    let workers = more_workers_than_cores();
+    // Five workers, three forked from the zygote on any machine.
+    let workers = "5";
     for round in ["first run", "second run, with recorded durations"] {
         let state = tempfile::tempdir().expect("temp dir");
         let mut args = strings(&["-v", "--python"]);
         args.push(python().display().to_string());
-        args.extend(strings(&["-n", &workers]));
+        args.extend(strings(&["-n", workers, "--debug"]));
         let ours = run(
             &pacer_bin(),
             &args,
             project.path(),
-            &[("PACER_FIXTURE_STATE", state.path().display().to_string())],
+            &[
+                ("PACER_FIXTURE_STATE", state.path().display().to_string()),
+                ("PACER_FRESH_WORKERS", "2".into()),
+            ],
+        );
+        assert!(
+            ours.stderr.matches("forked from the zygote").count() >= 3,
+            "{}",
+            failure("three workers must be forked", &[&ours])
         );
         assert_same(&ours, &theirs, &[], &[]);
         assert_code(&ours, 0, &[&theirs]);

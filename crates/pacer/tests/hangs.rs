@@ -281,9 +281,11 @@ fn running(pid: u32) -> bool {
 fn workers_die_with_a_killed_pacer_and_its_folder_is_cleaned_next_time() {
     let tmp = tempfile::tempdir().unwrap();
     // Six workers for six tests that hang: two spawned, four forked by the
-    // zygote, all busy when pacer is killed.
+    // zygote (on any machine: `PACER_FRESH_WORKERS=2`), all busy when pacer
+    // is killed.
     let mut child = pacer_command(&suite("hang_many"), &["-n", "6"])
         .env("TMPDIR", tmp.path())
+        .env("PACER_FRESH_WORKERS", "2")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -297,7 +299,13 @@ fn workers_die_with_a_killed_pacer_and_its_folder_is_cleaned_next_time() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let workers = children_of(child.id());
-    assert!(!workers.is_empty(), "pacer has workers:\n{seen}");
+    // The six workers and the zygote (a fork is handed to pacer, the
+    // subreaper, by the zygote's double fork).
+    assert_eq!(
+        workers.len(),
+        7,
+        "pacer has its 2 spawned workers, the zygote and 4 forks:\n{seen}"
+    );
     let folder = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()

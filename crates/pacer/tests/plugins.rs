@@ -538,7 +538,8 @@ fn timeout_asyncio_and_env_plugins_work_in_workers() {
 }
 
 /// pytest-django gives each xdist worker its own test database
-/// (`test_db.sqlite3_gw0`, ...): under pacer too, forked workers included.
+/// (`test_db.sqlite3_gw0`, ...): under pacer too, forked workers included
+/// (with three, two are forked on any machine: `PACER_FRESH_WORKERS=1`).
 #[test]
 fn pytest_django_gives_each_worker_its_own_database() {
     for workers in ["2", "3"] {
@@ -550,6 +551,7 @@ fn pytest_django_gives_each_worker_its_own_database() {
             workers,
             "--python",
             &plugins_python().display().to_string(),
+            "--debug",
             "-p",
             "no:randomly",
         ]);
@@ -557,9 +559,19 @@ fn pytest_django_gives_each_worker_its_own_database() {
             &assert_cmd::cargo::cargo_bin("pacer"),
             &args,
             dir.path(),
-            &[("DJANGO_RECORD", record.display().to_string())],
+            &[
+                ("DJANGO_RECORD", record.display().to_string()),
+                ("PACER_FRESH_WORKERS", "1".into()),
+            ],
         );
         ours.assert_parallel();
+        if workers == "3" {
+            assert!(
+                ours.stderr.matches("forked from the zygote").count() >= 2,
+                "{}",
+                ours.describe()
+            );
+        }
         assert_eq!(ours.code, Some(0), "{}", ours.describe());
         assert_eq!(ours.counts().get("passed"), Some(&8), "{}", ours.describe());
         let lines = std::fs::read_to_string(&record).unwrap_or_default();

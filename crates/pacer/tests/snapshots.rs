@@ -29,8 +29,9 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
-/// `pacer config` on the categories fixture with a fixed interpreter and
-/// worker count, so that nothing depends on this machine's cores.
+/// `pacer config` on the categories fixture with a fixed interpreter,
+/// worker count and fresh workers, so that nothing depends on this
+/// machine's cores.
 fn config(json: bool) -> String {
     let dir = suite("categories");
     let mut args = vec!["config", "--workers", "2"];
@@ -39,6 +40,7 @@ fn config(json: bool) -> String {
     }
     let output = pacer_command(&dir, &args)
         .env("PACER_PYTHON", "python3")
+        .env("PACER_FRESH_WORKERS", "2")
         .output()
         .expect("pacer runs");
     text(&output)

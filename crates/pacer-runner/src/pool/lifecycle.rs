@@ -144,6 +144,7 @@ impl Pool {
         let env = self.worker_env(&name);
         match worker::fork(index, &self.workers[z].handle, &name, &env, &self.inputs_tx) {
             Ok(handle) => {
+                self.debug(|| format!("{name} forked from the zygote"));
                 self.push_state(name, handle, Stage::Starting);
                 Ok(())
             }

@@ -45,9 +45,9 @@ pub struct RunConfig {
     pub plugin_dir: PathBuf,
     /// Workers for cpu-bound tests (the cores, `-n`).
     pub workers: usize,
-    /// The machine's cores, as settings counted them: up to this many
-    /// workers start as fresh processes, the rest are forked.
-    pub cores: usize,
+    /// Up to this many workers start as fresh processes, the rest are
+    /// forked (the `fresh_workers` setting: the cores unless told).
+    pub fresh_workers: usize,
     pub categories: Vec<CategorySpec>,
     pub classify: Classifier,
     pub maxfail: Option<usize>,
@@ -360,9 +360,10 @@ impl Pool {
     async fn main(&mut self, reporter: &mut dyn Reporter) -> RunEnd {
         // As many fresh `python -m pytest` processes as there are cores
         // start in parallel for free; beyond that they would only contend
-        // for the cores, so the rest are forked ready-made from a zygote.
+        // for the cores, so the rest are forked ready-made from a zygote
+        // (`fresh_workers` moves that line: tests force forks with 1).
         let workers = self.config.workers.max(1);
-        let cores = self.config.cores;
+        let fresh_workers = self.config.fresh_workers.max(1);
         // Workers beyond the cores are only added once the plan says how
         // many tests can run at once (`spawn_io_workers`): `-n 300` on 40
         // tests never starts 300. The zygote that forks them starts now.
@@ -370,7 +371,8 @@ impl Pool {
         // process, from which every worker is forked: nothing else starts.
         let collector_only =
             self.config.collection == pacer_types::Collection::Whole && self.subreaper;
-        if !collector_only && (self.config.prewarm_zygote || (workers > cores && self.config.fork))
+        if !collector_only
+            && (self.config.prewarm_zygote || (workers > fresh_workers && self.config.fork))
         {
             if let Err(err) = self.start_zygote() {
                 self.debug(|| err.to_string());
@@ -379,7 +381,7 @@ impl Pool {
         let fresh = if collector_only {
             1
         } else {
-            workers.min(cores)
+            workers.min(fresh_workers)
         };
         for _ in 0..fresh {
             let started = self.spawn_worker().map(|_| ());

@@ -80,9 +80,9 @@ impl Pool {
         self.config.workers = workers;
         // Beyond the cores, workers are added once the plan says how many
         // tests can run at once (`spawn_io_workers`).
-        let cores = self.config.cores;
+        let fresh = self.config.fresh_workers.max(1);
         if workers > have {
-            for _ in have..workers.min(cores.max(have)) {
+            for _ in have..workers.min(fresh.max(have)) {
                 if self.add_worker().is_err() {
                     break;
                 }
