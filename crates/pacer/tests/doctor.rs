@@ -85,18 +85,46 @@ fn doctor_says_what_pytest_refused() {
     assert!(!stderr.contains("import time:"), "{stderr}");
 }
 
+/// Tests that write, to `$DOCTOR_PROBE`, whether doctor's plugin is loaded
+/// in the process that runs them: one per file, so that both workers run one.
+const PROBE: &str = "import os\nimport sys\n\n\ndef test_probe(pytestconfig):\n    loaded = 'pacer_doctor' in sys.modules or pytestconfig.pluginmanager.has_plugin('pacer_doctor')\n    with open(os.environ['DOCTOR_PROBE'], 'a') as f:\n        f.write('%d %s\\n' % (os.getpid(), loaded))\n";
+
+fn probe_lines(probe: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(probe)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn a_normal_run_of_the_same_suite_does_not_load_the_doctor_plugin() {
     let dir = suite_copy("doctor");
-    let output = pacer_in(dir.path(), &["-n", "2", "-p", "no:cacheprovider"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let listed = pacer_in(
+    for name in ["test_probe_a.py", "test_probe_b.py"] {
+        std::fs::write(dir.path().join("tests").join(name), PROBE).unwrap();
+    }
+    let probe = dir.path().join("probe.txt");
+    let env = [("DOCTOR_PROBE", probe.display().to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let output = pacer_in(
         dir.path(),
-        &["-n", "1", "--", "-p", "pacer_doctor", "--co", "-q"],
-        &[],
+        &["-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider"],
+        &env,
     );
-    // pytest cannot find the plugin outside `pacer doctor`.
-    assert_ne!(listed.status.code(), Some(0), "{}", text(&listed));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let lines = probe_lines(&probe);
+    assert_eq!(lines.len(), 2, "{lines:?}\n{}", text(&output));
+    assert!(lines.iter().all(|l| l.ends_with(" False")), "{lines:?}");
+    // The probe sees the plugin where it is loaded: under pacer doctor.
+    std::fs::remove_file(&probe).unwrap();
+    let doctor = pacer_in(dir.path(), &["doctor", "-n", "1"], &env);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor));
+    let lines = probe_lines(&probe);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.ends_with(" True")),
+        "{lines:?}\n{}",
+        text(&doctor)
+    );
 }
 
 #[test]
