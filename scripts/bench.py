@@ -90,6 +90,14 @@ def gen_tiny(root):
     return {"passed": files * per_file}
 
 
+def gen_huge(root):
+    files, per_file = 500, 100
+    for f in range(files):
+        body = "".join(f"def test_{i:03d}():\n    pass\n\n\n" for i in range(per_file))
+        _write(root / "tests" / f"test_huge_{f:03d}.py", body)
+    return {"passed": files * per_file}
+
+
 def gen_cpu(root):
     files, per_file = 20, 20
     _write(root / "src" / "burner.py", BURN)
@@ -180,7 +188,11 @@ SHAPES = {
     "imports": (gen_imports, "40 files, each importing two 2,000-function modules"),
     "io": (gen_io, "200 tests x 50 ms sleep"),
     "longtail": (gen_longtail, "60 files x 30 tests with a 40 ms module fixture; 6 heavy files (0.8-1.5 s) spread through"),
+    # pacer's own memory on a big suite (docs/benchmarks.md, "Memory on
+    # 50,000 tests"); slow, so only when named.
+    "huge": (gen_huge, "50,000 trivial tests in 500 files, not in the default set"),
 }
+DEFAULT_SHAPES = [s for s in SHAPES if s != "huge"]
 
 # ---------------------------------------------------------------------------
 # Running and checking
@@ -388,7 +400,7 @@ def parse_args():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="shapes: " + "; ".join(f"{k} ({v[1]})" for k, v in SHAPES.items()),
     )
-    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated, default: all")
+    parser.add_argument("--shapes", default=",".join(DEFAULT_SHAPES), help="comma-separated, default: all but huge")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool and shape (default 3)")
     parser.add_argument("--quick", action="store_true", help="one timed run each (same as --repeat 1)")
     parser.add_argument("--stat", choices=["median", "best"], default="median", help="how runs combine (default median)")
@@ -477,10 +489,13 @@ def main():
             hwm = []
             problem = None
             for attempt in range(args.repeat):
-                # Interleaved and rotated, so drift in machine load hits every
-                # tool alike and no tool always runs first.
-                shift = attempt % len(args.tools)
-                for tool in args.tools[shift:] + args.tools[:shift]:
+                # Interleaved and rotated between repeats and between suites,
+                # so drift in machine load hits every tool alike and no tool
+                # always runs first (a --quick run rotates only between suites).
+                shift = (attempt + len(rows)) % len(args.tools)
+                order = args.tools[shift:] + args.tools[:shift]
+                print(f"  order of run {attempt + 1}: {', '.join(order)}")
+                for tool in order:
                     if tool == "cold":
                         shutil.rmtree(suite / ".pytest_cache" / "v" / "pacer", ignore_errors=True)
                     result = run_timed(commands[tool] + extra, suite, env, watch_memory=(tool in ("cold", "warm")))
