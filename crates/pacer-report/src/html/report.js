@@ -9,14 +9,20 @@
     passed: "#2e9e44", failed: "#d7263d", error: "#8b1e3f", skipped: "#c9a227",
     xfailed: "#7d8b99", xpassed: "#e67e22", flaky: "#b8860b",
   };
+  // Any other outcome: `rerun` in the counts, a plugin's own.
   const OTHER = "#6c5ce7";
-  const CATEGORY = ["#1f77b4", "#9467bd", "#17becf", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
+  // Category bands: blues, teals, purples and pinks, away from every
+  // outcome's hue so that a band never reads as an outcome, and dark enough
+  // to stand out from the lane's ground (html.rs's tests measure both).
+  const CATEGORY = ["#006eb2", "#ff338f", "#169c9a", "#9e2e93", "#174f4b", "#e033ff", "#0018cc", "#3e174f"];
   const outcomeColour = (o) => OUTCOME[o] || OTHER;
-  const categoryNames = data.categories.map((c) => c.name);
+  // Only categories that ran tests take a colour, so the first, most
+  // distinct colours go to the bands actually drawn.
+  const categoryNames = data.categories.filter((c) => c.tests).map((c) => c.name);
   for (const t of data.tests) {
     if (t.category && !categoryNames.includes(t.category)) categoryNames.push(t.category);
   }
-  const categoryColour = (c) => c == null ? "#bbbbbb" : CATEGORY[categoryNames.indexOf(c) % CATEGORY.length];
+  const categoryColour = (c) => CATEGORY[categoryNames.indexOf(c) % CATEGORY.length];
 
   const el = (tag, attrs, text) => {
     const e = document.createElement(tag);
@@ -42,7 +48,10 @@
   const row = (table, cells, header) => {
     const tr = el("tr");
     for (const c of cells) {
-      const cell = el(header ? "th" : "td", c.cls ? { class: c.cls } : {}, c.text !== undefined ? c.text : c);
+      const attrs = {};
+      if (c.cls) attrs.class = c.cls;
+      if (c.title) attrs.title = c.title;
+      const cell = el(header ? "th" : "td", attrs, c.text !== undefined ? c.text : c);
       tr.appendChild(cell);
     }
     table.appendChild(tr);
@@ -57,12 +66,12 @@
   }
   if (data.deselected) summary.appendChild(el("span", { class: "chip muted" }, data.deselected + " deselected"));
   if (data.not_run) summary.appendChild(el("span", { class: "chip muted" }, data.not_run + " not run"));
-  const fact = (label, value) => {
-    const f = el("span", { class: "fact" }, label + " ");
+  const fact = (label, value, title) => {
+    const f = el("span", title ? { class: "fact", title: title } : { class: "fact" }, label + " ");
     f.appendChild(el("b", {}, String(value)));
     summary.appendChild(f);
   };
-  fact("wall", secs(data.elapsed));
+  fact("wall", secs(data.elapsed), "from the start of the run, before the first worker, to the last worker's exit: the workers' start-up, collection and session teardown included");
   fact("workers", data.workers);
   const work = data.tests.reduce((s, t) => s + (t.end - t.start), 0);
   fact("test time", secs(work));
@@ -164,14 +173,18 @@
           "data-id": t.id, "pointer-events": "none",
         }));
       }
-      g.appendChild(svg("rect", { class: "band", x: x, y: y + BAR, width: w, height: BAND, fill: categoryColour(t.category) }));
+      // No category, no band: a grey one would pass for an outcome's colour.
+      if (t.category) {
+        g.appendChild(svg("rect", { class: "band", x: x, y: y + BAR, width: w, height: BAND, fill: categoryColour(t.category) }));
+      }
     }
     timeline.appendChild(g);
   });
 
   // Per category.
   const categories = document.getElementById("categories");
-  row(categories, ["category", { text: "tests", cls: "num" }, "outcomes", { text: "test time", cls: "num" }, { text: "wall", cls: "num" }, { text: "workers", cls: "num" }, "rate limited"], true);
+  const wall = { text: "wall", cls: "num", title: "from the category's first test's start to its last test's end" };
+  row(categories, ["category", { text: "tests", cls: "num" }, "outcomes", { text: "test time", cls: "num" }, wall, { text: "workers", cls: "num" }, "rate limited"], true);
   for (const c of data.categories) {
     if (!c.tests) continue;
     const outcomes = Object.entries(c.counts).map(([o, n]) => n + " " + o).join(", ") || "—";
@@ -268,6 +281,17 @@
     return wrap;
   }
 
+  // A message's first line for a folded failure (an assertion's message
+  // runs on with its diff, which the traceback below shows in full), with
+  // an ellipsis where anything was cut.
+  const headline = (message) => {
+    const lines = message.trim().split(/\r?\n/);
+    let line = lines[0].trimEnd();
+    if (line.length > 200) line = line.slice(0, 199).trimEnd() + "…";
+    else if (lines.length > 1) line += " …";
+    return line;
+  };
+
   // Failures with their output.
   const failed = data.tests.filter((t) => t.output);
   const broken = data.collection.filter((c) => c.outcome === "error");
@@ -281,7 +305,7 @@
       box.appendChild(d);
     };
     for (const e of broken) entry("ERROR collecting " + e.id, e.output);
-    for (const t of failed) entry(t.outcome.toUpperCase() + " " + t.id + (t.message ? " — " + t.message : "") + " [" + t.worker + "]", t.output);
+    for (const t of failed) entry(t.outcome.toUpperCase() + " " + t.id + (t.message ? " — " + headline(t.message) : "") + " [" + t.worker + "]", t.output);
   }
 
   document.body.setAttribute("data-rendered", "1");
