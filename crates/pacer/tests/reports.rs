@@ -807,7 +807,8 @@ fn tests_are_charged_their_limiter_waits_and_429_retries_and_the_page_marks_them
 
 /// A client built at start-up in conftest.py (as `ofsc` users build theirs)
 /// keeps the address pacer's zygote had: each worker forked from it still
-/// has its own calls charged to its own tests, a subprocess's too.
+/// has its own calls charged to its own tests, a subprocess's too. Every
+/// worker but the first is forked, on any machine (`PACER_FRESH_WORKERS=1`).
 #[test]
 fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
     let (api, url) = mock_api_with(&["--rate", "50", "--burst", "5"]);
@@ -823,13 +824,18 @@ fn calls_through_a_client_built_in_the_zygote_are_charged_to_their_tests() {
         .args(["--rate", "5", "--burst", "1"])
         .arg("--json-report")
         .arg(&json)
-        .args(["--", "-p", "no:cacheprovider"])
+        .args(["-n", "2", "--debug", "--", "-p", "no:cacheprovider"])
         .env_remove("PACER_UPSTREAM_API")
+        .env("PACER_FRESH_WORKERS", "1")
         .output()
         .expect("pacer runs");
     drop(api);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
+    assert!(
+        context.contains("forked from the zygote"),
+        "a worker must be forked:\n{context}"
+    );
     let report = read_json(&json, &context);
     assert!(
         report.calls_outside_tests.is_empty(),
