@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: pacer against plain pytest and pytest-xdist, on synthetic suites.
 
-Why it exists: pacer's promise (issue 2, DESIGN.md §9) is to beat
+Why it exists: pacer's promise (issue 2; docs/benchmarks.md) is to beat
 `pytest -n N` and plain `pytest` on the suites people actually have. This
 script builds suites of typical shapes in a temporary directory and times,
 in one run and on one machine, for each shape:

@@ -23,36 +23,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::plan::{self, Dist, PlanTest};
 
-/// How a category uses the machine. Declared once, here where it is
-/// scheduled; pacer-settings re-exports it for `kind = "cpu" | "io"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Bound by the cores: counts against `cpu_limit`.
-    Cpu,
-    /// Waits on the network: may exceed the cores.
-    Io,
-}
-
-impl Kind {
-    /// `cpu` or `io`, in any case, as written in a config file.
-    pub fn parse(text: &str) -> Option<Kind> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Some(Kind::Cpu),
-            "io" => Some(Kind::Io),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Kind::Cpu => "cpu",
-            Kind::Io => "io",
-        })
-    }
-}
+pub use pacer_types::Kind;
 
 /// A category as the scheduler needs it.
 #[derive(Debug, Clone)]

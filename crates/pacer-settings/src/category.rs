@@ -1,7 +1,7 @@
 //! Test categories: named selectors, each with its own concurrency cap.
 //!
 //! The built-in categories mirror the layout of the `ofsc` client's suite
-//! (DESIGN.md §3). A project overrides any field of them, or adds its own,
+//! (README, "Categories"). A project overrides any field of them, or adds its own,
 //! under `[tool.pacer.categories.NAME]`. Categories are tried in `order`
 //! (then declaration order); the first whose selector matches a test wins,
 //! and a test no selector matches lands in [`DEFAULT_CATEGORY`], so every
@@ -16,7 +16,7 @@ pub const DEFAULT_CATEGORY: &str = "default";
 
 /// Whether a category's tests mostly use the CPU or wait on the network:
 /// the scheduler's own type (issue 8: declared once, not mapped by hand).
-pub use pacer_runner::scheduler::Kind;
+pub use pacer_types::Kind;
 
 /// Where each field of a category came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,7 +130,7 @@ fn path_prefix_matches(file: &str, selector: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The built-in categories of DESIGN.md §3, in matching order.
+/// The built-in categories (README, "Categories"), in matching order.
 pub fn builtin_categories() -> Vec<Category> {
     // name, description, path, marker, cap, kind, rate limited
     type Row = (

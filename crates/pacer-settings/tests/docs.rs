@@ -147,3 +147,80 @@ fn check(file: &str) {
         "{file} is stale: run PACER_BLESS=1 cargo test -p pacer-settings --test docs"
     );
 }
+
+/// The internal crates a manifest lists under `[dependencies]`.
+fn manifest_deps(crate_dir: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("a manifest");
+    let mut section = String::new();
+    let mut deps = std::collections::BTreeSet::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.to_string();
+        } else if section == "[dependencies]" && line.starts_with("pacer") {
+            let name = line.split(['.', '=', ' ']).next().unwrap_or_default();
+            deps.insert(name.to_string());
+        }
+    }
+    deps
+}
+
+/// docs/architecture.md's crate table says what each crate depends on, in
+/// an order where a crate depends only on crates above it: both must stay
+/// true of the manifests.
+#[test]
+fn architecture_crate_table_matches_the_manifests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs exist");
+    let mut order: Vec<String> = Vec::new();
+    let mut told = std::collections::BTreeMap::new();
+    for line in doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| crate | holds | depends on |"))
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4 || !cells[1].starts_with("`pacer") {
+            if !order.is_empty() && !line.starts_with('|') {
+                break;
+            }
+            continue;
+        }
+        let name = cells[1].trim_matches('`').to_string();
+        let deps: std::collections::BTreeSet<String> = if cells[3] == "all of the above" {
+            order.iter().cloned().collect()
+        } else {
+            cells[3]
+                .split(',')
+                .map(str::trim)
+                .filter(|d| d.starts_with("pacer"))
+                .map(str::to_string)
+                .collect()
+        };
+        told.insert(name.clone(), deps);
+        order.push(name);
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut listed = order.clone();
+    listed.sort();
+    assert_eq!(listed, on_disk, "the table lists every crate, once");
+    for (i, name) in order.iter().enumerate() {
+        let actual = manifest_deps(&root.join("crates").join(name));
+        let expected = &told[name];
+        assert_eq!(
+            &actual, expected,
+            "{name}: docs/architecture.md's table against its Cargo.toml"
+        );
+        for dep in &actual {
+            let at = order.iter().position(|o| o == dep);
+            assert!(
+                at.is_some_and(|at| at < i),
+                "{name} depends on {dep}, not above it in the table"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! - [`FlakyResult`]: whether a flaky test fails the run.
 //! - [`StopReason`]: why a run ended before every test ran.
 //! - [`Collection`]: whether the workers collect the whole suite or a share.
+//! - [`Kind`]: whether a category's tests are bound by the cores or wait.
 //!
 //! It depends on nothing but serde, so that the runner, the reporters, the
 //! settings and the binary can all name these types without depending on
@@ -14,9 +15,11 @@
 
 mod collection;
 pub mod exit;
+mod kind;
 mod outcome;
 mod stop;
 
 pub use collection::Collection;
+pub use kind::Kind;
 pub use outcome::{FlakyResult, Outcome, Phase, Status, UnknownWord};
 pub use stop::StopReason;

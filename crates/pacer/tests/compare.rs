@@ -657,7 +657,7 @@ fn exitfirst_stops_like_pytest_sequentially() {
 // ---------------------------------------------------------------------------
 // Categories (the ofsc layout)
 
-/// Caps of DESIGN.md §3's default categories; `default` has none of its own.
+/// Caps of the built-in categories (README, "Categories"); `default` has none of its own.
 const CAPS: [(&str, u64); 5] = [
     ("unit", 8),
     ("models", 8),
