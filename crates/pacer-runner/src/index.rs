@@ -41,9 +41,11 @@ macro_rules! index_type {
             }
         }
 
+        // The bare number, as the `usize` it replaces printed (`--debug`
+        // logs, test failures).
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
+                fmt::Debug::fmt(&self.0, f)
             }
         }
 
@@ -242,6 +244,6 @@ mod tests {
         assert_eq!(names[b], "gw1");
         assert_eq!(names.next_index(), WorkerId::new(2));
         assert_eq!(names.indices().collect::<Vec<_>>(), vec![a, b]);
-        assert_eq!(format!("{a:?} {b}"), "WorkerId(0) 1");
+        assert_eq!(format!("{a:?} {b}"), "0 1");
     }
 }
