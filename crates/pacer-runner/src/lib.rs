@@ -4,6 +4,7 @@
 //!   read into [`pacer_types`]' outcomes, phases and statuses.
 //! - [`category`]: a category as the pool and reporters see it.
 //! - [`plugin`]: the embedded plugin and where it is written.
+//! - [`index`]: typed indices of workers, tests, categories, units and lanes.
 //! - [`plan`]: pure cutting of files into ordered lanes and chunks.
 //! - [`scheduler`]: pure bookkeeping of categories, slots, chunks and affinity.
 //! - [`worker`]: one worker process and the tasks that listen to it.
@@ -13,6 +14,7 @@
 pub mod category;
 mod error;
 pub mod events;
+pub mod index;
 pub mod plan;
 pub mod plugin;
 pub mod pool;

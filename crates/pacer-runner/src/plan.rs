@@ -19,6 +19,8 @@
 
 use std::collections::HashMap;
 
+use crate::index::{CategoryIndex, IndexVec, TestIndex, UnitIndex};
+
 /// The tests that failed last time, and what to do with them (pytest's
 /// `--lf` / `--ff`, applied by pacer over the whole suite: a worker only
 /// sees its share of the files, so it cannot).
@@ -50,8 +52,8 @@ pub enum Dist {
 /// One test as the planner sees it, in collection order.
 #[derive(Debug, Clone)]
 pub struct PlanTest {
-    pub unit: usize,
-    pub category: usize,
+    pub unit: UnitIndex,
+    pub category: CategoryIndex,
     pub weight: f64,
     /// The node id without its last `::` part (module or class).
     pub xdist_scope: String,
@@ -63,9 +65,9 @@ pub struct PlanTest {
 /// Tests handed out in order, chunk by chunk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lane {
-    pub category: usize,
+    pub category: CategoryIndex,
     /// Each chunk: test indices in collection order.
-    pub chunks: Vec<Vec<usize>>,
+    pub chunks: Vec<Vec<TestIndex>>,
     /// A run of module-level tests was cut between two of its tests (not
     /// only at a class or parameter boundary): said to the user in one line,
     /// since module state is then not shared by all of them.
@@ -86,16 +88,20 @@ pub const MIN_MODULE_PIECE: f64 = 1.0;
 
 /// Cuts `tests` (in collection order) into lanes. `parallel[c]` is how many
 /// workers may run category `c` at once: with one, nothing is cut.
-pub fn lanes(tests: &[PlanTest], dist: Dist, parallel: &[usize]) -> Vec<Lane> {
+pub fn lanes(
+    tests: &IndexVec<TestIndex, PlanTest>,
+    dist: Dist,
+    parallel: &IndexVec<CategoryIndex, usize>,
+) -> Vec<Lane> {
     #[derive(PartialEq, Eq, Hash, Clone, Copy)]
     enum Key<'a> {
-        Unit(usize),
+        Unit(UnitIndex),
         Group(&'a str),
     }
-    let mut order: Vec<(usize, Key)> = Vec::new();
-    let mut members: HashMap<(usize, Key), Vec<usize>> = HashMap::new();
-    let mut total = vec![0.0f64; parallel.len()];
-    for (index, test) in tests.iter().enumerate() {
+    let mut order: Vec<(CategoryIndex, Key)> = Vec::new();
+    let mut members: HashMap<(CategoryIndex, Key), Vec<TestIndex>> = HashMap::new();
+    let mut total: IndexVec<CategoryIndex, f64> = IndexVec::from_elem(0.0, parallel.len());
+    for (index, test) in tests.iter_enumerated() {
         let key = match (&test.group, dist) {
             (Some(group), Dist::LoadGroup) => Key::Group(group),
             _ => Key::Unit(test.unit),
@@ -142,9 +148,12 @@ pub fn cut_at_gaps(lanes: &mut [Lane]) {
     for lane in lanes {
         let mut chunks = Vec::with_capacity(lane.chunks.len());
         for chunk in lane.chunks.drain(..) {
-            let mut current: Vec<usize> = Vec::new();
+            let mut current: Vec<TestIndex> = Vec::new();
             for t in chunk {
-                if current.last().is_some_and(|last| t != last + 1) {
+                if current
+                    .last()
+                    .is_some_and(|last| t.index() != last.index() + 1)
+                {
                     chunks.push(std::mem::take(&mut current));
                 }
                 current.push(t);
@@ -164,9 +173,14 @@ pub fn cut_at_gaps(lanes: &mut [Lane]) {
 /// least [`MIN_MODULE_PIECE`]; a class never is, nor any scope when
 /// `strict` (xdist's loadscope). Also says whether a module-level scope
 /// was cut inside.
-fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> (Vec<Vec<usize>>, bool) {
+fn cut(
+    tests: &IndexVec<TestIndex, PlanTest>,
+    members: &[TestIndex],
+    share: f64,
+    strict: bool,
+) -> (Vec<Vec<TestIndex>>, bool) {
     let target = share * CHUNK_OF_SHARE;
-    let scope_of = |t: usize| {
+    let scope_of = |t: TestIndex| {
         if strict {
             tests[t].xdist_scope.as_str()
         } else {
@@ -174,16 +188,16 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> (Vec<
         }
     };
     // Maximal runs of one scope, in order.
-    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut runs: Vec<Vec<TestIndex>> = Vec::new();
     for &t in members {
         match runs.last_mut() {
             Some(run) if scope_of(run[0]) == scope_of(t) => run.push(t),
             _ => runs.push(vec![t]),
         }
     }
-    let weight = |ts: &[usize]| ts.iter().map(|t| tests[*t].weight).sum::<f64>();
+    let weight = |ts: &[TestIndex]| ts.iter().map(|t| tests[*t].weight).sum::<f64>();
     let mut chunks = Vec::new();
-    let mut current: Vec<usize> = Vec::new();
+    let mut current: Vec<TestIndex> = Vec::new();
     let mut current_weight = 0.0;
     let mut module_level_cut = false;
     for run in runs {
@@ -242,17 +256,20 @@ fn cut(tests: &[PlanTest], members: &[usize], share: f64, strict: bool) -> (Vec<
 /// deprecated module imported once, a registry filled at import) then still
 /// finds it on a worker that takes the file over.
 pub fn with_earlier_neighbours(
-    folders: &[&str],
-    units: &[usize],
-    collected: impl Fn(usize) -> bool,
-) -> Vec<usize> {
-    let mut wanted: Vec<usize> = Vec::new();
+    folders: &IndexVec<UnitIndex, &str>,
+    units: &[UnitIndex],
+    collected: impl Fn(UnitIndex) -> bool,
+) -> Vec<UnitIndex> {
+    let mut wanted: Vec<UnitIndex> = Vec::new();
     for &unit in units {
-        let mut u = unit;
-        while u > 0 && folders.get(u - 1) == folders.get(unit) && !collected(u - 1) {
+        let mut u = unit.index();
+        while u > 0
+            && folders.get(UnitIndex::new(u - 1)) == folders.get(unit)
+            && !collected(UnitIndex::new(u - 1))
+        {
             u -= 1;
         }
-        wanted.extend(u..=unit);
+        wanted.extend((u..=unit.index()).map(UnitIndex::new));
     }
     wanted.sort_unstable();
     wanted.dedup();
@@ -264,35 +281,28 @@ mod tests {
 
     #[test]
     fn a_file_taken_over_brings_its_earlier_neighbours_in_its_folder() {
-        let folders = ["a", "b", "b", "b", "b", "c"];
+        let folders: IndexVec<UnitIndex, &str> = vec!["a", "b", "b", "b", "b", "c"].into();
+        let units = |us: &[usize]| us.iter().map(|u| UnitIndex::new(*u)).collect::<Vec<_>>();
+        let with_earlier_neighbours = |wanted: &[usize], collected: &dyn Fn(usize) -> bool| {
+            let got = with_earlier_neighbours(&folders, &units(wanted), |u| collected(u.index()));
+            got.iter().map(|u| u.index()).collect::<Vec<_>>()
+        };
         // File 3 of folder b: 1 and 2 come too, up to what is loaded (none).
-        assert_eq!(
-            with_earlier_neighbours(&folders, &[3], |_| false),
-            vec![1, 2, 3]
-        );
+        assert_eq!(with_earlier_neighbours(&[3], &|_| false), vec![1, 2, 3]);
         // Up to the last file already collected.
-        assert_eq!(
-            with_earlier_neighbours(&folders, &[4], |u| u == 2),
-            vec![3, 4]
-        );
+        assert_eq!(with_earlier_neighbours(&[4], &|u| u == 2), vec![3, 4]);
         // Never across folders; several files at once, in order, once each.
-        assert_eq!(
-            with_earlier_neighbours(&folders, &[5, 1], |_| false),
-            vec![1, 5]
-        );
-        assert_eq!(
-            with_earlier_neighbours(&folders, &[2, 3], |_| false),
-            vec![1, 2, 3]
-        );
+        assert_eq!(with_earlier_neighbours(&[5, 1], &|_| false), vec![1, 5]);
+        assert_eq!(with_earlier_neighbours(&[2, 3], &|_| false), vec![1, 2, 3]);
     }
     use super::*;
 
     /// Tests of one category: `(unit, scope, weight)`.
-    fn suite(spec: &[(usize, &str, f64)]) -> Vec<PlanTest> {
+    fn suite(spec: &[(usize, &str, f64)]) -> IndexVec<TestIndex, PlanTest> {
         spec.iter()
             .map(|(unit, scope, weight)| PlanTest {
-                unit: *unit,
-                category: 0,
+                unit: UnitIndex::new(*unit),
+                category: CategoryIndex::new(0),
                 weight: *weight,
                 xdist_scope: scope.split('[').next().unwrap().to_string(),
                 scope: scope.to_string(),
@@ -302,7 +312,28 @@ mod tests {
     }
 
     fn flat(lane: &Lane) -> Vec<usize> {
-        lane.chunks.iter().flatten().copied().collect()
+        lane.chunks.iter().flatten().map(|t| t.index()).collect()
+    }
+
+    /// A lane's chunks as plain numbers.
+    fn raw(chunks: &[Vec<TestIndex>]) -> Vec<Vec<usize>> {
+        chunks
+            .iter()
+            .map(|c| c.iter().map(|t| t.index()).collect())
+            .collect()
+    }
+
+    /// Chunks of plain numbers as test indices.
+    fn typed(chunks: Vec<Vec<usize>>) -> Vec<Vec<TestIndex>> {
+        chunks
+            .into_iter()
+            .map(|c| c.into_iter().map(TestIndex::new).collect())
+            .collect()
+    }
+
+    /// Cuts `tests` with `parallel[c]` workers for category `c`.
+    fn lanes(tests: &IndexVec<TestIndex, PlanTest>, dist: Dist, parallel: &[usize]) -> Vec<Lane> {
+        super::lanes(tests, dist, &parallel.to_vec().into())
     }
 
     #[test]
@@ -332,19 +363,19 @@ mod tests {
     fn chunks_are_cut_where_another_lanes_test_comes_between() {
         let mut lanes = vec![
             Lane {
-                category: 0,
-                chunks: vec![vec![0, 1, 3, 4], vec![6]],
+                category: CategoryIndex::new(0),
+                chunks: typed(vec![vec![0, 1, 3, 4], vec![6]]),
                 module_level_cut: false,
             },
             Lane {
-                category: 1,
-                chunks: vec![vec![2, 5]],
+                category: CategoryIndex::new(1),
+                chunks: typed(vec![vec![2, 5]]),
                 module_level_cut: false,
             },
         ];
         cut_at_gaps(&mut lanes);
-        assert_eq!(lanes[0].chunks, vec![vec![0, 1], vec![3, 4], vec![6]]);
-        assert_eq!(lanes[1].chunks, vec![vec![2], vec![5]]);
+        assert_eq!(raw(&lanes[0].chunks), vec![vec![0, 1], vec![3, 4], vec![6]]);
+        assert_eq!(raw(&lanes[1].chunks), vec![vec![2], vec![5]]);
     }
 
     #[test]
@@ -389,7 +420,7 @@ mod tests {
         let tests = suite(&spec);
         let lanes = lanes(&tests, Dist::Load, &[2]);
         assert_eq!(
-            lanes[0].chunks,
+            raw(&lanes[0].chunks),
             vec![(0..6).collect::<Vec<_>>(), (6..12).collect()]
         );
     }
@@ -402,7 +433,7 @@ mod tests {
         spec.extend((0..4).map(|_| (1, "u.py", 1.0)));
         let tests = suite(&spec);
         let lanes = lanes(&tests, Dist::Load, &[2]);
-        assert_eq!(lanes[0].chunks, vec![(0..20).collect::<Vec<_>>()]);
+        assert_eq!(raw(&lanes[0].chunks), vec![(0..20).collect::<Vec<_>>()]);
     }
 
     #[test]
@@ -421,7 +452,7 @@ mod tests {
         spec.extend((0..3).map(|_| (1, "u.py", 0.01)));
         let tests = suite(&spec);
         let quick = lanes(&tests, Dist::Load, &[3]);
-        assert_eq!(quick[0].chunks, vec![vec![0, 1, 2]]);
+        assert_eq!(raw(&quick[0].chunks), vec![vec![0, 1, 2]]);
         assert!(!quick[0].module_level_cut);
         // Four 1-second tests are cut, each part at least a second, and it
         // is said.
@@ -473,12 +504,12 @@ mod tests {
         let tests = suite(&spec);
         let lanes = lanes(&tests, Dist::LoadScope, &[4]);
         assert_eq!(
-            lanes[0].chunks,
+            raw(&lanes[0].chunks),
             vec![(0..30).collect::<Vec<_>>(), (30..40).collect()]
         );
         // Under load too: a class stays whole, however much bigger than a
         // chunk (its tests share class fixtures and state).
-        let load = super::lanes(&tests, Dist::Load, &[4]);
+        let load = self::lanes(&tests, Dist::Load, &[4]);
         assert_eq!(load[0].chunks, lanes[0].chunks);
     }
 
@@ -491,8 +522,8 @@ mod tests {
             (1, "b", 1.0),
             (2, "c", 1.0),
         ]);
-        tests[1].group = Some("db".into());
-        tests[3].group = Some("db".into());
+        tests[TestIndex::new(1)].group = Some("db".into());
+        tests[TestIndex::new(3)].group = Some("db".into());
         let lanes = lanes(&tests, Dist::LoadGroup, &[4]);
         let group = lanes
             .iter()
@@ -500,7 +531,7 @@ mod tests {
             .expect("a lane with the group");
         assert_eq!(group.chunks.len(), 1);
         // Under plain load the mark means nothing.
-        let load = super::lanes(&tests, Dist::Load, &[4]);
+        let load = self::lanes(&tests, Dist::Load, &[4]);
         assert!(load
             .iter()
             .all(|l| !(flat(l).contains(&1) && flat(l).contains(&3))));
@@ -509,9 +540,9 @@ mod tests {
     #[test]
     fn categories_are_separate_lanes() {
         let mut tests = suite(&[(0, "a", 1.0), (0, "a", 1.0)]);
-        tests[1].category = 1;
+        tests[TestIndex::new(1)].category = CategoryIndex::new(1);
         let lanes = lanes(&tests, Dist::Load, &[2, 2]);
         assert_eq!(lanes.len(), 2);
-        assert_eq!(lanes[1].category, 1);
+        assert_eq!(lanes[1].category, CategoryIndex::new(1));
     }
 }

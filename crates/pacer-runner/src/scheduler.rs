@@ -21,6 +21,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::index::{CategoryIndex, IndexVec, LaneIndex, TestIndex, UnitIndex, WorkerId};
 use crate::plan::{self, Dist, PlanTest};
 
 pub use pacer_types::Kind;
@@ -37,9 +38,9 @@ pub struct CategorySlots {
 /// Tests handed to one worker at once.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Batch {
-    pub tests: Vec<usize>,
+    pub tests: Vec<TestIndex>,
     /// Units the worker must collect before it can run `tests`.
-    pub collect: Vec<usize>,
+    pub collect: Vec<UnitIndex>,
 }
 
 /// How the scheduler hands work out.
@@ -56,8 +57,8 @@ pub struct Options {
 /// What the planner needs to know of one test.
 #[derive(Debug, Clone)]
 pub struct TestInfo {
-    pub unit: usize,
-    pub category: usize,
+    pub unit: UnitIndex,
+    pub category: CategoryIndex,
     /// Recorded seconds (1.0 when unknown).
     pub weight: f64,
     /// `--ff`: a known failure, whose lane goes first.
@@ -72,17 +73,18 @@ pub struct TestInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Pending,
-    Held(usize),
+    Held(WorkerId),
     Done,
 }
 
 #[derive(Debug)]
 struct TestSlot {
-    unit: usize,
-    category: usize,
+    unit: UnitIndex,
+    category: CategoryIndex,
     weight: f64,
     first: bool,
-    lane: usize,
+    /// Its lane, once [`Scheduler::seal`] cut them.
+    lane: LaneIndex,
     /// The plan cut its lane just before this test: a steal may start here.
     cut_before: bool,
     state: State,
@@ -90,14 +92,14 @@ struct TestSlot {
 
 #[derive(Debug, Default)]
 struct Chunk {
-    tests: VecDeque<usize>,
+    tests: VecDeque<TestIndex>,
     /// The worker that started it, one test at a time; nobody else takes it.
-    owner: Option<usize>,
+    owner: Option<WorkerId>,
 }
 
 #[derive(Debug)]
 struct Lane {
-    category: usize,
+    category: CategoryIndex,
     chunks: VecDeque<Chunk>,
     /// Recorded seconds still pending.
     weight: f64,
@@ -107,37 +109,39 @@ struct Lane {
 
 #[derive(Debug, Default)]
 struct WorkerSlots {
-    collected: Vec<bool>,
+    collected: IndexVec<UnitIndex, bool>,
     /// Per category: tests handed to this worker and not yet finished.
-    held: HashMap<usize, usize>,
+    held: HashMap<CategoryIndex, usize>,
     holds_cpu: bool,
     /// Per category, the lane in which this worker owns a started chunk.
-    open: HashMap<usize, usize>,
+    open: HashMap<CategoryIndex, LaneIndex>,
     /// Per lane, the last test handed to this worker: it only ever gets
     /// later ones, so it runs every file in pytest's order.
-    lane_pos: HashMap<usize, usize>,
+    lane_pos: HashMap<LaneIndex, TestIndex>,
 }
 
 #[derive(Debug)]
 pub struct Scheduler {
     cpu_limit: usize,
-    categories: Vec<CategorySlots>,
-    holders: Vec<usize>,
+    categories: IndexVec<CategoryIndex, CategorySlots>,
+    /// Per category, how many workers hold a slot of it.
+    holders: IndexVec<CategoryIndex, usize>,
     cpu_holders: usize,
-    tests: Vec<TestSlot>,
-    pending_plan: Vec<PlanTest>,
+    tests: IndexVec<TestIndex, TestSlot>,
+    pending_plan: IndexVec<TestIndex, PlanTest>,
     unit_count: usize,
-    lanes: Vec<Lane>,
+    lanes: IndexVec<LaneIndex, Lane>,
     /// Per category, its lanes (emptied ones are dropped as they empty).
-    lanes_of: Vec<Vec<usize>>,
-    pending_per_category: Vec<usize>,
+    lanes_of: IndexVec<CategoryIndex, Vec<LaneIndex>>,
+    pending_per_category: IndexVec<CategoryIndex, usize>,
     /// Recorded seconds still pending, per category.
-    pending_weight: Vec<f64>,
-    workers: Vec<WorkerSlots>,
+    pending_weight: IndexVec<CategoryIndex, f64>,
+    /// By the pool's own worker ids (see [`Scheduler::add_worker`]).
+    workers: IndexVec<WorkerId, WorkerSlots>,
     options: Options,
     stopped: bool,
     /// The first test of each lane whose module-level tests the plan cut.
-    module_level_cuts: Vec<usize>,
+    module_level_cuts: Vec<TestIndex>,
 }
 
 impl Scheduler {
@@ -150,17 +154,17 @@ impl Scheduler {
         let n = categories.len();
         Scheduler {
             cpu_limit: cpu_limit.max(1),
-            holders: vec![0; n],
+            holders: IndexVec::from_elem(0, n),
             cpu_holders: 0,
-            tests: Vec::new(),
-            pending_plan: Vec::new(),
+            tests: IndexVec::new(),
+            pending_plan: IndexVec::new(),
             unit_count,
-            lanes: Vec::new(),
-            lanes_of: vec![Vec::new(); n],
-            pending_per_category: vec![0; n],
-            pending_weight: vec![0.0; n],
-            categories,
-            workers: Vec::new(),
+            lanes: IndexVec::new(),
+            lanes_of: IndexVec::from_elem(Vec::new(), n),
+            pending_per_category: IndexVec::from_elem(0, n),
+            pending_weight: IndexVec::from_elem(0.0, n),
+            categories: categories.into(),
+            workers: IndexVec::new(),
             options,
             stopped: false,
             module_level_cuts: Vec::new(),
@@ -168,7 +172,7 @@ impl Scheduler {
     }
 
     /// Registers a test of no known scope; returns its index.
-    pub fn add_test(&mut self, unit: usize, category: usize, weight: f64) -> usize {
+    pub fn add_test(&mut self, unit: UnitIndex, category: CategoryIndex, weight: f64) -> TestIndex {
         self.add(TestInfo {
             unit,
             category,
@@ -182,8 +186,7 @@ impl Scheduler {
 
     /// Registers a test, in collection order; returns its index. Call `seal`
     /// once all are added.
-    pub fn add(&mut self, info: TestInfo) -> usize {
-        let index = self.tests.len();
+    pub fn add(&mut self, info: TestInfo) -> TestIndex {
         let xdist_scope = match info.nodeid.rfind("::") {
             Some(at) => info.nodeid[..at].to_string(),
             None => info.nodeid.clone(),
@@ -201,16 +204,18 @@ impl Scheduler {
             category: info.category,
             weight: info.weight,
             first: info.first,
-            lane: usize::MAX,
+            // None yet: `seal` sets it.
+            lane: LaneIndex::new(usize::MAX),
             cut_before: false,
             state: State::Pending,
-        });
-        index
+        })
     }
 
     /// Cuts the registered tests into lanes and chunks ([`plan::lanes`]).
     pub fn seal(&mut self) {
-        let parallel: Vec<usize> = (0..self.categories.len())
+        let parallel: IndexVec<CategoryIndex, usize> = self
+            .categories
+            .indices()
             .map(|c| self.parallel(c))
             .collect();
         let plan = std::mem::take(&mut self.pending_plan);
@@ -219,7 +224,7 @@ impl Scheduler {
             plan::cut_at_gaps(&mut lanes);
         }
         for lane in lanes {
-            let index = self.lanes.len();
+            let index = self.lanes.next_index();
             if lane.module_level_cut {
                 self.module_level_cuts.push(lane.chunks[0][0]);
             }
@@ -252,12 +257,12 @@ impl Scheduler {
 
     /// The first test (index) of each file whose module-level tests the
     /// plan shared between workers, in collection order.
-    pub fn module_level_cuts(&self) -> &[usize] {
+    pub fn module_level_cuts(&self) -> &[TestIndex] {
         &self.module_level_cuts
     }
 
     /// How many workers may run a category at once, before any has started.
-    fn parallel(&self, category: usize) -> usize {
+    fn parallel(&self, category: CategoryIndex) -> usize {
         let slots = &self.categories[category];
         if slots.exclusive {
             return 1;
@@ -269,19 +274,22 @@ impl Scheduler {
         .max(1)
     }
 
-    pub fn add_worker(&mut self) -> usize {
-        self.workers.push(WorkerSlots {
-            collected: vec![false; self.unit_count],
+    /// Registers a worker under the pool's id for it. The pool numbers its
+    /// workers densely from 0 and registers them in that order; an id
+    /// skipped over would count as a worker that never asks.
+    pub fn add_worker(&mut self, worker: WorkerId) {
+        let unit_count = self.unit_count;
+        self.workers.grow_to(worker.index() + 1, || WorkerSlots {
+            collected: IndexVec::from_elem(false, unit_count),
             ..Default::default()
         });
-        self.workers.len() - 1
     }
 
-    pub fn mark_collected(&mut self, worker: usize, unit: usize) {
+    pub fn mark_collected(&mut self, worker: WorkerId, unit: UnitIndex) {
         self.workers[worker].collected[unit] = true;
     }
 
-    pub fn has_collected(&self, worker: usize, unit: usize) -> bool {
+    pub fn has_collected(&self, worker: WorkerId, unit: UnitIndex) -> bool {
         self.workers[worker].collected[unit]
     }
 
@@ -289,14 +297,16 @@ impl Scheduler {
         self.pending_per_category.iter().sum()
     }
 
-    pub fn pending_in(&self, category: usize) -> usize {
+    pub fn pending_in(&self, category: CategoryIndex) -> usize {
         self.pending_per_category[category]
     }
 
     /// Pending tests, in collection order.
-    pub fn pending_tests(&self) -> Vec<usize> {
-        (0..self.tests.len())
-            .filter(|t| self.tests[*t].state == State::Pending)
+    pub fn pending_tests(&self) -> Vec<TestIndex> {
+        self.tests
+            .iter_enumerated()
+            .filter(|(_, slot)| slot.state == State::Pending)
+            .map(|(t, _)| t)
             .collect()
     }
 
@@ -316,7 +326,7 @@ impl Scheduler {
     }
 
     /// The tests `worker` may start now, or an empty batch.
-    pub fn assign(&mut self, worker: usize) -> Batch {
+    pub fn assign(&mut self, worker: WorkerId) -> Batch {
         if self.stopped {
             return Batch::default();
         }
@@ -327,7 +337,9 @@ impl Scheduler {
         if exclusive_held {
             return Batch::default();
         }
-        let exclusive = (0..self.categories.len())
+        let exclusive = self
+            .categories
+            .indices()
             .find(|c| self.categories[*c].exclusive && self.pending_per_category[*c] > 0);
         let category = match exclusive {
             // Drain first: an exclusive test starts only when nothing runs.
@@ -363,7 +375,7 @@ impl Scheduler {
 
     /// `worker` now holds `count` more tests of `category`: a slot of it, and
     /// of the cores when it is `cpu`.
-    fn note_held(&mut self, worker: usize, category: usize, count: usize) {
+    fn note_held(&mut self, worker: WorkerId, category: CategoryIndex, count: usize) {
         let slots = &mut self.workers[worker];
         let held = slots.held.entry(category).or_insert(0);
         if *held == 0 {
@@ -378,8 +390,8 @@ impl Scheduler {
 
     fn take(
         &mut self,
-        worker: usize,
-        category: usize,
+        worker: WorkerId,
+        category: CategoryIndex,
         want: usize,
         budget: f64,
         one_by_one: bool,
@@ -411,7 +423,7 @@ impl Scheduler {
                 .iter()
                 .map(|t| self.tests[*t].weight)
                 .sum();
-            let taken: Vec<usize> = if one_by_one {
+            let taken: Vec<TestIndex> = if one_by_one {
                 let chunk = &mut self.lanes[lane].chunks[ci];
                 let test = chunk.tests.pop_front().expect("chunks are never empty");
                 chunk.owner = Some(worker);
@@ -460,7 +472,7 @@ impl Scheduler {
 
     /// A handed-out test finished (or will never run on this worker).
     /// Returns false, changing nothing, unless `worker` held it.
-    pub fn finished(&mut self, worker: usize, test: usize) -> bool {
+    pub fn finished(&mut self, worker: WorkerId, test: TestIndex) -> bool {
         if self.tests[test].state != State::Held(worker) {
             return false;
         }
@@ -470,11 +482,11 @@ impl Scheduler {
     }
 
     /// Whether `test` is held by `worker`.
-    pub fn holds(&self, worker: usize, test: usize) -> bool {
+    pub fn holds(&self, worker: WorkerId, test: TestIndex) -> bool {
         self.tests[test].state == State::Held(worker)
     }
 
-    fn release(&mut self, worker: usize, test: usize) {
+    fn release(&mut self, worker: WorkerId, test: TestIndex) {
         let category = self.tests[test].category;
         let slots = &mut self.workers[worker];
         if let Some(held) = slots.held.get_mut(&category) {
@@ -514,12 +526,12 @@ impl Scheduler {
     /// a steal is wanted exactly when the recorded durations were wrong.
     /// Empty when nothing qualifies, or the thief may not hold one of the
     /// categories.
-    pub fn tail_for(&self, thief: usize, queue: &[usize]) -> Vec<usize> {
+    pub fn tail_for(&self, thief: WorkerId, queue: &[TestIndex]) -> Vec<TestIndex> {
         if self.stopped || self.options.single || self.options.in_order || queue.len() < 2 {
             return Vec::new();
         }
         let thief_pos = &self.workers[thief].lane_pos;
-        let later = |t: &usize| {
+        let later = |t: &TestIndex| {
             let slot = &self.tests[*t];
             thief_pos.get(&slot.lane).is_none_or(|p| t > p)
         };
@@ -531,7 +543,7 @@ impl Scheduler {
             })
             .collect();
         let target = (queue.len() / 2).max(1);
-        let mut taken: Vec<&[usize]> = Vec::new();
+        let mut taken: Vec<&[TestIndex]> = Vec::new();
         let mut count = 0;
         let mut end = queue.len();
         for &start in starts.iter().rev() {
@@ -545,7 +557,7 @@ impl Scheduler {
                 taken.push(segment);
             }
         }
-        let tail: Vec<usize> = taken.into_iter().rev().flatten().copied().collect();
+        let tail: Vec<TestIndex> = taken.into_iter().rev().flatten().copied().collect();
         let allowed = tail
             .iter()
             .all(|t| self.may_hold(thief, self.tests[*t].category));
@@ -558,8 +570,8 @@ impl Scheduler {
 
     /// Moves tests `from` holds and has not started to `to`, as one batch,
     /// without their ever being pending (nobody else can take them).
-    pub fn transfer(&mut self, from: usize, to: usize, tests: &[usize]) -> Batch {
-        let tests: Vec<usize> = tests
+    pub fn transfer(&mut self, from: WorkerId, to: WorkerId, tests: &[TestIndex]) -> Batch {
+        let tests: Vec<TestIndex> = tests
             .iter()
             .copied()
             .filter(|t| self.holds(from, *t))
@@ -589,8 +601,8 @@ impl Scheduler {
 
     /// Puts tests a worker held but never started back in front of their
     /// lanes, in the order given (the order the worker would have run them).
-    pub fn requeue(&mut self, worker: usize, tests: &[usize]) {
-        let tests: Vec<usize> = tests
+    pub fn requeue(&mut self, worker: WorkerId, tests: &[TestIndex]) {
+        let tests: Vec<TestIndex> = tests
             .iter()
             .copied()
             .filter(|t| self.holds(worker, *t))
@@ -601,7 +613,7 @@ impl Scheduler {
         }
         // Per lane, one chunk at its front, unless the worker's own started
         // chunk is there: then they go back into it.
-        let mut by_lane: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut by_lane: Vec<(LaneIndex, Vec<TestIndex>)> = Vec::new();
         for &test in &tests {
             let lane = self.tests[test].lane;
             match by_lane.iter_mut().find(|(l, _)| *l == lane) {
@@ -641,7 +653,7 @@ impl Scheduler {
     }
 
     /// A worker is gone: whatever it collected is lost with it.
-    pub fn forget_worker(&mut self, worker: usize) {
+    pub fn forget_worker(&mut self, worker: WorkerId) {
         let slots = &mut self.workers[worker];
         for (category, _) in slots.held.drain() {
             self.holders[category] -= 1;
@@ -661,7 +673,7 @@ impl Scheduler {
         slots.collected.iter_mut().for_each(|c| *c = false);
     }
 
-    fn active_holders(&self, category: usize) -> usize {
+    fn active_holders(&self, category: CategoryIndex) -> usize {
         let cap = self.categories[category].cap;
         let workers = match self.categories[category].kind {
             Kind::Cpu => self.cpu_limit.min(self.workers.len()),
@@ -670,13 +682,13 @@ impl Scheduler {
         cap.min(workers).max(1)
     }
 
-    fn may_take(&self, worker: usize, category: usize) -> bool {
+    fn may_take(&self, worker: WorkerId, category: CategoryIndex) -> bool {
         self.pending_per_category[category] > 0 && self.may_hold(worker, category)
     }
 
     /// Whether `worker` may hold (more) tests of `category`: a free slot of
     /// it, and of the cores when it is `cpu`; never an exclusive one here.
-    fn may_hold(&self, worker: usize, category: usize) -> bool {
+    fn may_hold(&self, worker: WorkerId, category: CategoryIndex) -> bool {
         if self.categories[category].exclusive {
             return false;
         }
@@ -696,7 +708,7 @@ impl Scheduler {
 
     /// The first chunk of `lane` that `worker` may take: not started by
     /// another worker, and after every test of the lane it already got.
-    fn eligible_chunk(&self, worker: usize, lane: usize) -> Option<usize> {
+    fn eligible_chunk(&self, worker: WorkerId, lane: LaneIndex) -> Option<usize> {
         let after = self.workers[worker].lane_pos.get(&lane).copied();
         self.lanes[lane].chunks.iter().position(|c| {
             (c.owner.is_none() || c.owner == Some(worker))
@@ -707,30 +719,33 @@ impl Scheduler {
     }
 
     /// The first test still pending in a lane's front chunk (collection order).
-    fn lane_head(&self, lane: usize) -> usize {
+    fn lane_head(&self, lane: LaneIndex) -> TestIndex {
         self.lanes[lane]
             .chunks
             .front()
             .and_then(|c| c.tests.front())
             .copied()
-            .unwrap_or(usize::MAX)
+            .unwrap_or(TestIndex::new(usize::MAX))
     }
 
     /// With one worker: lanes with `--ff` failures first (as pytest's own
     /// `--ff`), then collection order.
-    fn in_order_key(&self, lane: usize) -> (bool, usize) {
+    fn in_order_key(&self, lane: LaneIndex) -> (bool, TestIndex) {
         (self.lanes[lane].firsts == 0, self.lane_head(lane))
     }
 
     /// [`Self::in_order_key`] of chunk `ci` of `lane`.
-    fn in_order_key_of(&self, lane: usize, ci: usize) -> (bool, usize) {
+    fn in_order_key_of(&self, lane: LaneIndex, ci: usize) -> (bool, TestIndex) {
         let head = self.lanes[lane].chunks[ci].tests.front().copied();
-        (self.lanes[lane].firsts == 0, head.unwrap_or(usize::MAX))
+        (
+            self.lanes[lane].firsts == 0,
+            head.unwrap_or(TestIndex::new(usize::MAX)),
+        )
     }
 
     /// The smallest [`Self::in_order_key_of`] of any chunk `worker` may take
     /// next, in any category.
-    fn first_free(&self, worker: usize) -> (bool, usize) {
+    fn first_free(&self, worker: WorkerId) -> (bool, TestIndex) {
         self.lanes_of
             .iter()
             .flatten()
@@ -739,17 +754,19 @@ impl Scheduler {
                 Some(self.in_order_key_of(lane, ci))
             })
             .min()
-            .unwrap_or((true, usize::MAX))
+            .unwrap_or((true, TestIndex::new(usize::MAX)))
     }
 
     /// Heavier first: lanes with `--ff` failures, then by pending seconds.
-    fn lane_rank(&self, lane: usize) -> (bool, f64) {
+    fn lane_rank(&self, lane: LaneIndex) -> (bool, f64) {
         let state = &self.lanes[lane];
         (state.firsts > 0, state.weight)
     }
 
-    fn pick_category(&self, worker: usize) -> Option<usize> {
-        let candidates = (0..self.categories.len())
+    fn pick_category(&self, worker: WorkerId) -> Option<CategoryIndex> {
+        let candidates = self
+            .categories
+            .indices()
             .filter(|c| self.may_take(worker, *c))
             .filter_map(|c| self.next_lane(worker, c).map(|lane| (c, lane)));
         if self.options.in_order {
@@ -762,7 +779,7 @@ impl Scheduler {
             .max_by(|(a, la), (b, lb)| {
                 let (fa, wa) = self.lane_rank(*la);
                 let (fb, wb) = self.lane_rank(*lb);
-                let own = |l: usize| {
+                let own = |l: LaneIndex| {
                     self.eligible_chunk(worker, l).is_some_and(|ci| {
                         self.lanes[l].chunks[ci]
                             .tests
@@ -783,7 +800,7 @@ impl Scheduler {
     /// unless another lane is much heavier (recorded durations) or holds
     /// `--ff` failures: then that one, since the heaviest work must start
     /// first. Lanes whose front chunk another worker started are skipped.
-    fn next_lane(&self, worker: usize, category: usize) -> Option<usize> {
+    fn next_lane(&self, worker: WorkerId, category: CategoryIndex) -> Option<LaneIndex> {
         let free = self.lanes_of[category]
             .iter()
             .copied()
@@ -792,7 +809,7 @@ impl Scheduler {
             return free.min_by_key(|l| self.in_order_key(*l));
         }
         let collected = &self.workers[worker].collected;
-        let own = |l: usize| {
+        let own = |l: LaneIndex| {
             self.eligible_chunk(worker, l).is_some_and(|ci| {
                 self.lanes[l].chunks[ci]
                     .tests
@@ -801,13 +818,13 @@ impl Scheduler {
             })
         };
         // The first of the heaviest, so that equal weights keep file order.
-        let better = |a: usize, b: usize| {
+        let better = |a: LaneIndex, b: LaneIndex| {
             let (fa, wa) = self.lane_rank(a);
             let (fb, wb) = self.lane_rank(b);
             fb.cmp(&fa).then(wb.total_cmp(&wa)).then(a.cmp(&b)).is_lt()
         };
-        let mut best: Option<usize> = None;
-        let mut best_own: Option<usize> = None;
+        let mut best: Option<LaneIndex> = None;
+        let mut best_own: Option<LaneIndex> = None;
         for lane in free {
             if best.is_none_or(|b| better(lane, b)) {
                 best = Some(lane);
@@ -835,6 +852,37 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Idx;
+
+    /// Test `i` (in the order added).
+    fn t(i: usize) -> TestIndex {
+        TestIndex::new(i)
+    }
+
+    fn u(i: usize) -> UnitIndex {
+        UnitIndex::new(i)
+    }
+
+    fn c(i: usize) -> CategoryIndex {
+        CategoryIndex::new(i)
+    }
+
+    /// Indices as plain numbers, to compare with literals.
+    fn raw<I: Idx>(indices: &[I]) -> Vec<usize> {
+        indices.iter().map(|i| i.index()).collect()
+    }
+
+    /// Tests `indices`.
+    fn ts(indices: impl IntoIterator<Item = usize>) -> Vec<TestIndex> {
+        indices.into_iter().map(t).collect()
+    }
+
+    /// Registers the next worker, as the pool does: ids from 0, in order.
+    fn add_worker(s: &mut Scheduler) -> WorkerId {
+        let id = s.workers.next_index();
+        s.add_worker(id);
+        id
+    }
 
     fn cpu(cap: usize) -> CategorySlots {
         CategorySlots {
@@ -863,29 +911,29 @@ mod tests {
     fn own_files_come_before_stolen_ones() {
         let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(false));
         for unit in [0, 0, 1, 1] {
-            s.add_test(unit, 0, 1.0);
+            s.add_test(u(unit), c(0), 1.0);
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
-        s.mark_collected(a, 0);
-        s.mark_collected(b, 1);
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
+        s.mark_collected(a, u(0));
+        s.mark_collected(b, u(1));
         let batch = s.assign(b);
-        assert_eq!(batch.tests, vec![2, 3]);
+        assert_eq!(raw(&batch.tests), vec![2, 3]);
         assert!(batch.collect.is_empty());
-        assert_eq!(s.assign(a).tests, vec![0, 1]);
+        assert_eq!(raw(&s.assign(a).tests), vec![0, 1]);
     }
 
     #[test]
     fn a_worker_without_own_work_steals_the_richest_file_and_collects_it() {
         let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(true));
         for unit in [0, 1, 1, 1] {
-            s.add_test(unit, 0, 1.0);
+            s.add_test(u(unit), c(0), 1.0);
         }
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let batch = s.assign(w);
-        assert_eq!(batch.collect, vec![1]);
-        assert_eq!(batch.tests, vec![1]);
+        assert_eq!(raw(&batch.collect), vec![1]);
+        assert_eq!(raw(&batch.tests), vec![1]);
         // Now it owns unit 1 and needs no second collection.
         assert!(s.assign(w).collect.is_empty());
     }
@@ -894,10 +942,10 @@ mod tests {
     fn category_cap_is_a_semaphore() {
         let mut s = Scheduler::new(8, vec![io(2)], 1, opts(true));
         for _ in 0..10 {
-            s.add_test(0, 0, 1.0);
+            s.add_test(u(0), c(0), 1.0);
         }
         s.seal();
-        let workers: Vec<_> = (0..4).map(|_| s.add_worker()).collect();
+        let workers: Vec<_> = (0..4).map(|_| add_worker(&mut s)).collect();
         let got: Vec<_> = workers.iter().map(|w| s.assign(*w).tests).collect();
         assert_eq!(got.iter().filter(|t| !t.is_empty()).count(), 2);
         // The holder keeps its slot when it asks again; a third worker does not get one.
@@ -914,19 +962,19 @@ mod tests {
     fn cpu_tests_never_use_more_workers_than_the_limit_but_io_may() {
         let mut s = Scheduler::new(2, vec![cpu(8), io(10)], 1, opts(true));
         for _ in 0..10 {
-            s.add_test(0, 0, 1.0);
+            s.add_test(u(0), c(0), 1.0);
         }
         for _ in 0..10 {
-            s.add_test(0, 1, 1.0);
+            s.add_test(u(0), c(1), 1.0);
         }
         s.seal();
-        let workers: Vec<_> = (0..6).map(|_| s.add_worker()).collect();
+        let workers: Vec<_> = (0..6).map(|_| add_worker(&mut s)).collect();
         let mut cpu_workers = 0;
         let mut io_workers = 0;
         for w in workers {
             let batch = s.assign(w);
             assert_eq!(batch.tests.len(), 1);
-            if batch.tests[0] < 10 {
+            if batch.tests[0] < t(10) {
                 cpu_workers += 1;
             } else {
                 io_workers += 1;
@@ -939,13 +987,13 @@ mod tests {
     #[test]
     fn heavier_files_start_first_in_collection_order_inside() {
         let mut s = Scheduler::new(1, vec![cpu(1)], 2, opts(true));
-        s.add_test(0, 0, 0.1);
-        s.add_test(1, 0, 5.0);
-        s.add_test(0, 0, 2.0);
+        s.add_test(u(0), c(0), 0.1);
+        s.add_test(u(1), c(0), 5.0);
+        s.add_test(u(0), c(0), 2.0);
         s.seal();
-        let w = s.add_worker();
-        s.mark_collected(w, 0);
-        s.mark_collected(w, 1);
+        let w = add_worker(&mut s);
+        s.mark_collected(w, u(0));
+        s.mark_collected(w, u(1));
         let order: Vec<_> = (0..3)
             .map(|_| {
                 let t = s.assign(w).tests[0];
@@ -954,25 +1002,25 @@ mod tests {
             })
             .collect();
         // File 1 is heavier; inside file 0, pytest's order, whatever the weights.
-        assert_eq!(order, vec![1, 0, 2]);
+        assert_eq!(raw(&order), vec![1, 0, 2]);
     }
 
     #[test]
     fn one_batch_never_holds_most_of_the_heavy_work() {
         let mut s = Scheduler::new(2, vec![cpu(2)], 1, opts(false));
         for _ in 0..4 {
-            s.add_test(0, 0, 1.0);
+            s.add_test(u(0), c(0), 1.0);
         }
         for _ in 0..60 {
-            s.add_test(0, 0, 0.01);
+            s.add_test(u(0), c(0), 0.01);
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
-        s.mark_collected(a, 0);
-        s.mark_collected(b, 0);
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
+        s.mark_collected(a, u(0));
+        s.mark_collected(b, u(0));
         let first = s.assign(a);
         let second = s.assign(b);
-        let heavy = |batch: &Batch| batch.tests.iter().filter(|t| **t < 4).count();
+        let heavy = |batch: &Batch| batch.tests.iter().filter(|test| **test < t(4)).count();
         assert_eq!(heavy(&first), 1, "{first:?}");
         assert_eq!(heavy(&second), 1, "{second:?}");
     }
@@ -980,26 +1028,26 @@ mod tests {
     #[test]
     fn a_much_heavier_test_elsewhere_is_taken_before_own_light_ones() {
         let mut s = Scheduler::new(2, vec![cpu(2)], 2, opts(true));
-        s.add_test(0, 0, 0.01);
-        s.add_test(0, 0, 0.01);
-        s.add_test(1, 0, 3.0);
+        s.add_test(u(0), c(0), 0.01);
+        s.add_test(u(0), c(0), 0.01);
+        s.add_test(u(1), c(0), 3.0);
         s.seal();
-        let w = s.add_worker();
-        s.mark_collected(w, 0);
+        let w = add_worker(&mut s);
+        s.mark_collected(w, u(0));
         let batch = s.assign(w);
-        assert_eq!(batch.tests, vec![2]);
-        assert_eq!(batch.collect, vec![1]);
+        assert_eq!(raw(&batch.tests), vec![2]);
+        assert_eq!(raw(&batch.collect), vec![1]);
     }
 
     #[test]
     fn equal_weights_keep_file_order() {
         let mut s = Scheduler::new(1, vec![cpu(1)], 3, opts(true));
         for unit in [0, 1, 2] {
-            s.add_test(unit, 0, 1.0);
+            s.add_test(u(unit), c(0), 1.0);
         }
         s.seal();
-        let w = s.add_worker();
-        (0..3).for_each(|u| s.mark_collected(w, u));
+        let w = add_worker(&mut s);
+        (0..3).for_each(|unit| s.mark_collected(w, u(unit)));
         let order: Vec<_> = (0..3)
             .map(|_| {
                 let t = s.assign(w).tests[0];
@@ -1007,19 +1055,23 @@ mod tests {
                 t
             })
             .collect();
-        assert_eq!(order, vec![0, 1, 2]);
+        assert_eq!(raw(&order), vec![0, 1, 2]);
     }
 
     #[test]
     fn requeued_tests_run_again_and_stop_hands_out_nothing() {
         let mut s = Scheduler::new(1, vec![cpu(1)], 1, opts(false));
         for _ in 0..4 {
-            s.add_test(0, 0, 1.0);
+            s.add_test(u(0), c(0), 1.0);
         }
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let batch = s.assign(w);
-        assert_eq!(batch.tests, vec![0, 1, 2, 3], "one worker: one whole chunk");
+        assert_eq!(
+            raw(&batch.tests),
+            vec![0, 1, 2, 3],
+            "one worker: one whole chunk"
+        );
         s.requeue(w, &batch.tests);
         assert_eq!(s.pending(), 4);
         assert_eq!(s.assign(w).tests, batch.tests);
@@ -1029,8 +1081,8 @@ mod tests {
 
     fn info(unit: usize, category: usize, nodeid: &str, weight: f64) -> TestInfo {
         TestInfo {
-            unit,
-            category,
+            unit: u(unit),
+            category: c(category),
             weight,
             first: false,
             nodeid: nodeid.to_string(),
@@ -1041,7 +1093,7 @@ mod tests {
 
     /// Runs the scheduler to the end with `workers` that each finish their
     /// batch before asking again, round robin; returns what each ran, in order.
-    fn drain(s: &mut Scheduler, workers: &[usize]) -> Vec<Vec<usize>> {
+    fn drain(s: &mut Scheduler, workers: &[WorkerId]) -> Vec<Vec<usize>> {
         let mut ran = vec![Vec::new(); workers.len()];
         let mut idle_rounds = 0;
         while s.pending() > 0 {
@@ -1050,7 +1102,7 @@ mod tests {
                 let batch = s.assign(*w);
                 for t in batch.tests {
                     any = true;
-                    ran[i].push(t);
+                    ran[i].push(t.index());
                     assert!(s.finished(*w, t), "{t} handed to {w} and finished once");
                 }
             }
@@ -1067,7 +1119,7 @@ mod tests {
                 let of_unit: Vec<usize> = tests
                     .iter()
                     .copied()
-                    .filter(|t| s.tests[*t].unit == unit)
+                    .filter(|test| s.tests[t(*test)].unit == u(unit))
                     .collect();
                 assert!(
                     of_unit.windows(2).all(|w| w[0] < w[1]),
@@ -1090,7 +1142,7 @@ mod tests {
                 }
             }
             s.seal();
-            let ws: Vec<_> = (0..workers).map(|_| s.add_worker()).collect();
+            let ws: Vec<_> = (0..workers).map(|_| add_worker(&mut s)).collect();
             let ran = drain(&mut s, &ws);
             assert_eq!(ran.iter().map(Vec::len).sum::<usize>(), 20);
             assert_in_order(&s, &ran);
@@ -1108,10 +1160,10 @@ mod tests {
         ] {
             s.add(info(unit, 0, id, 1.0));
         }
-        s.tests[3].first = true;
-        s.pending_plan[3].weight = 1.0;
+        s.tests[t(3)].first = true;
+        s.pending_plan[t(3)].weight = 1.0;
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let ran = drain(&mut s, &[w]);
         // b.py holds the failure: it goes first, in its own order.
         assert_eq!(ran[0], vec![2, 3, 0, 1]);
@@ -1135,7 +1187,7 @@ mod tests {
             s.add(t);
         }
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let ran = drain(&mut s, &[w]);
         assert_eq!(ran[0], vec![1, 2, 0, 3]);
     }
@@ -1159,12 +1211,12 @@ mod tests {
             s.add(info(unit, category, &format!("f{unit}.py::t{i}"), weight));
         }
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let mut order: Vec<usize> = Vec::new();
         while s.pending() > 0 {
             let batch = s.assign(w);
             assert_eq!(batch.tests.len(), 1, "{batch:?}");
-            order.extend(&batch.tests);
+            order.extend(raw(&batch.tests));
             assert!(s.finished(w, batch.tests[0]));
         }
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
@@ -1184,7 +1236,7 @@ mod tests {
             s.add(info(unit, category, &format!("f{unit}.py::t{i}"), 1.0));
         }
         s.seal();
-        let w = s.add_worker();
+        let w = add_worker(&mut s);
         let ran = drain(&mut s, &[w]);
         assert_eq!(ran[0], (0..8).collect::<Vec<_>>());
     }
@@ -1207,7 +1259,7 @@ mod tests {
             ));
         }
         s.seal();
-        let workers: Vec<usize> = (0..3).map(|_| s.add_worker()).collect();
+        let workers: Vec<WorkerId> = (0..3).map(|_| add_worker(&mut s)).collect();
         let ran = drain(&mut s, &workers);
         assert_eq!(ran.iter().map(Vec::len).sum::<usize>(), 60);
         for tests in &ran {
@@ -1227,11 +1279,15 @@ mod tests {
             s.add(info(1, 0, &format!("b.py::t{i}"), 1.0));
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
-        assert_eq!(s.assign(a).tests, vec![0]);
-        assert_eq!(s.assign(b).tests, vec![4], "b must not take a's chunk");
-        assert_eq!(s.assign(a).tests, vec![1]);
-        assert_eq!(s.assign(b).tests, vec![5]);
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
+        assert_eq!(raw(&s.assign(a).tests), vec![0]);
+        assert_eq!(
+            raw(&s.assign(b).tests),
+            vec![4],
+            "b must not take a's chunk"
+        );
+        assert_eq!(raw(&s.assign(a).tests), vec![1]);
+        assert_eq!(raw(&s.assign(b).tests), vec![5]);
     }
 
     #[test]
@@ -1248,18 +1304,18 @@ mod tests {
         s.add(info(1, 1, "s.py::t0", 1.0));
         s.add(info(2, 1, "s2.py::t0", 1.0));
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
         // Nothing runs yet: an exclusive test goes first, alone.
         let first = s.assign(a);
-        assert_eq!(first.tests, vec![4]);
+        assert_eq!(raw(&first.tests), vec![4]);
         assert!(
             s.assign(b).tests.is_empty(),
             "nothing beside an exclusive test"
         );
         assert!(s.assign(a).tests.is_empty(), "one exclusive test at a time");
-        assert!(s.finished(a, 4));
-        assert_eq!(s.assign(b).tests, vec![5]);
-        assert!(s.finished(b, 5));
+        assert!(s.finished(a, t(4)));
+        assert_eq!(raw(&s.assign(b).tests), vec![5]);
+        assert!(s.finished(b, t(5)));
         // Then the rest, in parallel.
         assert!(!s.assign(a).tests.is_empty());
         assert!(!s.assign(b).tests.is_empty());
@@ -1277,28 +1333,28 @@ mod tests {
         s.add(info(0, 0, "a.py::t1", 1.0));
         s.add(info(1, 1, "s.py::t0", 1.0));
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
-        assert_eq!(s.assign(a).tests, vec![2]);
-        assert!(s.finished(a, 2));
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
+        assert_eq!(raw(&s.assign(a).tests), vec![2]);
+        assert!(s.finished(a, t(2)));
         // A crashed worker's exclusive test comes back while a runs t0.
-        assert_eq!(s.assign(a).tests, vec![0]);
-        let tests = vec![2];
-        s.tests[2].state = State::Held(b);
-        s.workers[b].held.insert(1, 1);
-        s.holders[1] += 1;
+        assert_eq!(raw(&s.assign(a).tests), vec![0]);
+        let tests = ts([2]);
+        s.tests[t(2)].state = State::Held(b);
+        s.workers[b].held.insert(c(1), 1);
+        s.holders[c(1)] += 1;
         s.requeue(b, &tests);
         assert!(s.assign(b).tests.is_empty(), "drain: a still runs t0");
-        assert!(s.finished(a, 0));
-        assert_eq!(s.assign(b).tests, vec![2]);
+        assert!(s.finished(a, t(0)));
+        assert_eq!(raw(&s.assign(b).tests), vec![2]);
     }
 
     #[test]
     fn a_test_is_handed_out_once_and_finished_only_by_its_holder() {
         let mut s = Scheduler::new(2, vec![cpu(2)], 1, opts(true));
-        s.add_test(0, 0, 1.0);
-        s.add_test(0, 0, 1.0);
+        s.add_test(u(0), c(0), 1.0);
+        s.add_test(u(0), c(0), 1.0);
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
         let t = s.assign(a).tests[0];
         assert!(!s.finished(b, t), "b never held it");
         assert!(s.finished(a, t));
@@ -1324,7 +1380,7 @@ mod tests {
             ));
         }
         s.seal();
-        let ws: Vec<_> = (0..3).map(|_| s.add_worker()).collect();
+        let ws: Vec<_> = (0..3).map(|_| add_worker(&mut s)).collect();
         let ran = drain(&mut s, &ws);
         assert_eq!(ran.concat().len(), 40);
         assert!(s.nobody_holds_anything());
@@ -1347,7 +1403,7 @@ mod tests {
 
     /// Which worker ran each test.
     fn ran_on(s: &mut Scheduler) -> HashMap<usize, usize> {
-        let ws: Vec<_> = (0..4).map(|_| s.add_worker()).collect();
+        let ws: Vec<_> = (0..4).map(|_| add_worker(s)).collect();
         let ran = drain(s, &ws);
         ran.iter()
             .enumerate()
@@ -1430,11 +1486,11 @@ mod tests {
             s.add(info(1, 0, &format!("slow.py::t{i}"), 1.0));
         }
         s.seal();
-        let (a, _) = (s.add_worker(), s.add_worker());
+        let (a, _) = (add_worker(&mut s), add_worker(&mut s));
         let first = s.assign(a).tests;
-        assert_eq!(first, (0..20).collect::<Vec<_>>());
+        assert_eq!(raw(&first), (0..20).collect::<Vec<_>>());
         first.iter().for_each(|t| assert!(s.finished(a, *t)));
-        assert_eq!(s.assign(a).tests, vec![20, 21, 22, 23]);
+        assert_eq!(raw(&s.assign(a).tests), vec![20, 21, 22, 23]);
     }
 
     #[test]
@@ -1450,13 +1506,13 @@ mod tests {
             s.add(t);
         }
         s.seal();
-        let a = s.add_worker();
-        assert_eq!(s.assign(a).tests, vec![0, 1, 2, 3]);
+        let a = add_worker(&mut s);
+        assert_eq!(raw(&s.assign(a).tests), vec![0, 1, 2, 3]);
     }
 
     /// One worker holding all of `ids` (`file.py::...`, one unit per file),
     /// a second with nothing.
-    fn one_holds_all(ids: &[String], options: Options) -> (Scheduler, usize, usize) {
+    fn one_holds_all(ids: &[String], options: Options) -> (Scheduler, WorkerId, WorkerId) {
         let mut files: Vec<&str> = ids
             .iter()
             .map(|id| id.split("::").next().unwrap())
@@ -1469,7 +1525,7 @@ mod tests {
             s.add(info(unit, 0, id, 1.0));
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
         let mut held = 0;
         while held < ids.len() {
             let batch = s.assign(a);
@@ -1484,16 +1540,19 @@ mod tests {
         // Four small files; a runs test 0, test 1 is its next item.
         let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 2)).collect();
         let (mut s, a, b) = one_holds_all(&ids, opts(false));
-        let queue: Vec<usize> = (1..8).collect();
+        let queue: Vec<TestIndex> = ts(1..8);
         let tail = s.tail_for(b, &queue);
-        assert_eq!(tail, vec![4, 5, 6, 7]);
+        assert_eq!(raw(&tail), vec![4, 5, 6, 7]);
         let batch = s.transfer(a, b, &tail);
-        assert_eq!((batch.tests, batch.collect), (vec![4, 5, 6, 7], vec![2, 3]));
-        assert!(s.holds(b, 4) && !s.holds(a, 4));
-        assert!(!s.finished(a, 5) && s.finished(b, 5));
+        assert_eq!(
+            (raw(&batch.tests), raw(&batch.collect)),
+            (vec![4, 5, 6, 7], vec![2, 3])
+        );
+        assert!(s.holds(b, t(4)) && !s.holds(a, t(4)));
+        assert!(!s.finished(a, t(5)) && s.finished(b, t(5)));
         // Only the next item left: it stays; a file goes whole or not at all.
-        assert!(s.tail_for(b, &[3]).is_empty());
-        assert!(s.tail_for(b, &[2, 3]).is_empty());
+        assert!(s.tail_for(b, &ts([3])).is_empty());
+        assert!(s.tail_for(b, &ts([2, 3])).is_empty());
     }
 
     #[test]
@@ -1505,17 +1564,17 @@ mod tests {
             s.add(info(0, 0, &format!("m.py::t{i}"), 1.0));
         }
         s.seal();
-        let (a, b) = (s.add_worker(), s.add_worker());
+        let (a, b) = (add_worker(&mut s), add_worker(&mut s));
         s.transfer(a, b, &[]);
         let mut held = Vec::new();
         while held.len() < 6 {
             held.extend(s.assign(a).tests);
         }
-        assert_eq!(held, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(raw(&held), vec![0, 1, 2, 3, 4, 5]);
         for t in s.assign(b).tests {
             assert!(s.finished(b, t));
         }
-        assert!(s.tail_for(b, &[1, 2, 3, 4, 5]).is_empty());
+        assert!(s.tail_for(b, &ts([1, 2, 3, 4, 5])).is_empty());
     }
 
     #[test]
@@ -1524,16 +1583,16 @@ mod tests {
         // the second file.
         let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 4)).collect();
         let (s, _, b) = one_holds_all(&ids, opts(false));
-        assert_eq!(s.tail_for(b, &(1..8).collect::<Vec<_>>()), vec![4, 5, 6, 7]);
-        assert!(s.tail_for(b, &[1, 2, 3]).is_empty());
+        assert_eq!(raw(&s.tail_for(b, &ts(1..8))), vec![4, 5, 6, 7]);
+        assert!(s.tail_for(b, &ts([1, 2, 3])).is_empty());
         // One big module, cut by the plan into chunks of two: there only.
         let ids: Vec<String> = (0..8).map(|i| format!("m.py::t{i}")).collect();
         let (s, _, b) = one_holds_all(&ids, opts(false));
-        assert_eq!(s.tail_for(b, &(1..8).collect::<Vec<_>>()), vec![4, 5, 6, 7]);
-        assert_eq!(s.tail_for(b, &[1, 2, 3]), vec![2, 3]);
+        assert_eq!(raw(&s.tail_for(b, &ts(1..8))), vec![4, 5, 6, 7]);
+        assert_eq!(raw(&s.tail_for(b, &ts([1, 2, 3]))), vec![2, 3]);
         // With -x, tests go one at a time: nothing to take back.
         let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 2)).collect();
         let (s, _, b) = one_holds_all(&ids, opts(true));
-        assert!(s.tail_for(b, &[1, 2, 3]).is_empty());
+        assert!(s.tail_for(b, &ts([1, 2, 3])).is_empty());
     }
 }

@@ -13,21 +13,23 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::events::Stream;
+use crate::index::WorkerId;
 use crate::protocol::FromWorker;
 
 /// The fd number the worker finds its channel on.
 const CHANNEL_FD: i32 = 3;
 
+/// What one worker (named by the pool's id for it) said or did.
 #[derive(Debug)]
 pub enum Input {
-    Message(usize, FromWorker),
-    BadMessage(usize, String),
-    Output(usize, Stream, String),
+    Message(WorkerId, FromWorker),
+    BadMessage(WorkerId, String),
+    Output(WorkerId, Stream, String),
     /// One of the worker's three streams (channel, stdout, stderr) closed.
-    Closed(usize),
-    Exited(usize, ExitStatus),
+    Closed(WorkerId),
+    Exited(WorkerId, ExitStatus),
     /// The worker exited a while ago; stop waiting for its streams to close.
-    Deadline(usize),
+    Deadline(WorkerId),
 }
 
 /// How to start a worker.
@@ -85,7 +87,7 @@ impl Handle {
 }
 
 pub fn spawn(
-    index: usize,
+    index: WorkerId,
     launch: &Launch,
     extra_env: &[(String, String)],
     inputs: &mpsc::UnboundedSender<Input>,
@@ -144,7 +146,7 @@ type Pipe = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
 /// Listens to a worker's channel and output; returns the sender for its channel.
 fn attach(
-    index: usize,
+    index: WorkerId,
     channel: std::os::unix::net::UnixStream,
     stdout: Option<Pipe>,
     stderr: Option<Pipe>,
@@ -216,7 +218,7 @@ fn attach(
 /// The worker's exit is reported once its pid is known (`watch`): pacer is a
 /// child subreaper, so the orphaned worker becomes pacer's child.
 pub fn fork(
-    index: usize,
+    index: WorkerId,
     zygote: &Handle,
     name: &str,
     env: &[(String, String)],
@@ -257,7 +259,7 @@ pub fn fork(
 }
 
 /// Waits for a forked worker (our child since its parent exited) on a thread.
-pub fn watch(index: usize, pid: u32, inputs: &mpsc::UnboundedSender<Input>) {
+pub fn watch(index: WorkerId, pid: u32, inputs: &mpsc::UnboundedSender<Input>) {
     use std::os::unix::process::ExitStatusExt;
     let tx = inputs.clone();
     std::thread::spawn(move || {
@@ -442,19 +444,21 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    const W0: WorkerId = WorkerId::new(0);
+
     /// What pacer reads from a channel the other end wrote `bytes` to and
     /// closed: every input until its three streams are closed.
     async fn read_all(bytes: &[u8]) -> Vec<Input> {
         let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let _sender = attach(0, ours, None, None, &tx).unwrap();
+        let _sender = attach(W0, ours, None, None, &tx).unwrap();
         theirs.write_all(bytes).unwrap();
         drop(theirs);
         let mut inputs = Vec::new();
         let mut closed = 0;
         while closed < 3 {
             let input = rx.recv().await.unwrap();
-            closed += usize::from(matches!(input, Input::Closed(0)));
+            closed += usize::from(matches!(input, Input::Closed(W0)));
             inputs.push(input);
         }
         inputs
@@ -466,7 +470,7 @@ mod tests {
         assert!(
             inputs
                 .iter()
-                .any(|i| matches!(i, Input::Message(0, FromWorker::Need))),
+                .any(|i| matches!(i, Input::Message(W0, FromWorker::Need))),
             "{inputs:?}"
         );
         assert!(
@@ -479,7 +483,7 @@ mod tests {
     async fn a_complete_line_that_is_not_a_message_is_one() {
         let inputs = read_all(b"{\"t\":\"nonsense\"}\n").await;
         assert!(
-            inputs.iter().any(|i| matches!(i, Input::BadMessage(0, _))),
+            inputs.iter().any(|i| matches!(i, Input::BadMessage(W0, _))),
             "{inputs:?}"
         );
     }

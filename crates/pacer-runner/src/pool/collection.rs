@@ -10,10 +10,94 @@
 //! across files.
 
 use super::*;
-use pacer_types::Collection;
+
+/// What discovery and collection found, and how far they are: owned by
+/// this module; the plan (`seal`) is made from it.
+pub(super) struct Collection {
+    /// The first worker's hello.
+    pub(super) hello: Option<Hello>,
+    pub(super) units: IndexVec<UnitIndex, DiscoveredUnit>,
+    pub(super) unit_by_path: HashMap<String, UnitIndex>,
+    pub(super) discovered: bool,
+    /// Files not yet handed to a worker for collection, and how many go at once.
+    pub(super) to_collect: VecDeque<UnitIndex>,
+    pub(super) chunk_size: usize,
+    /// Per worker, the files it collected.
+    pub(super) collected_units: IndexVec<WorkerId, Vec<UnitIndex>>,
+    /// Collected tests and their unit (none yet: a file no unit holds).
+    pub(super) collected_items: Vec<(CollectedItem, Option<UnitIndex>)>,
+    pub(super) problems: Vec<CollectProblem>,
+    pub(super) deselected: usize,
+    /// Tests the workers' pytest deselected (`-k`, `-m`), known under `--lf`.
+    pub(super) deselected_ids: Vec<String>,
+    /// Warnings raised while collecting (by location and text), counted.
+    pub(super) collect_warnings: HashMap<(String, String), WarningCount>,
+    /// The run collects the whole suite (`collection = "whole"`, or `auto`
+    /// and discovery gave a reason), in one collector that then forks the
+    /// workers, or, without fork, in every worker.
+    pub(super) whole: bool,
+    /// The worker collecting the whole run, to become the zygote.
+    pub(super) collector: Option<WorkerId>,
+    /// Files a whole collection hung in, left out of the next one.
+    pub(super) whole_ignore: Vec<String>,
+    /// The collection hooks ordered the tests across files: who did.
+    pub(super) ordered: Option<String>,
+    /// With the whole collection: the tests collected that pacer does not
+    /// run (categories not selected, `--lf`), dropped from each worker's
+    /// `session.items`.
+    pub(super) unselected: Vec<String>,
+    /// Collection errors that are files hung at import: reported, but the
+    /// rest of the suite runs.
+    pub(super) collect_timeouts: usize,
+    /// The files that hung at import.
+    pub(super) hung_units: Vec<UnitIndex>,
+}
+
+/// How often one collection warning was raised: by each worker, and at
+/// most by any one worker (what pytest, collecting once, would report).
+#[derive(Debug, Default)]
+pub(super) struct WarningCount {
+    pub(super) per_worker: HashMap<WorkerId, usize>,
+    pub(super) reported: usize,
+}
+
+impl Collection {
+    pub(super) fn new() -> Self {
+        Collection {
+            hello: None,
+            units: IndexVec::new(),
+            unit_by_path: HashMap::new(),
+            discovered: false,
+            to_collect: VecDeque::new(),
+            chunk_size: 1,
+            collected_units: IndexVec::new(),
+            collected_items: Vec::new(),
+            problems: Vec::new(),
+            deselected: 0,
+            deselected_ids: Vec::new(),
+            collect_warnings: HashMap::new(),
+            whole: false,
+            collector: None,
+            whole_ignore: Vec::new(),
+            ordered: None,
+            unselected: Vec::new(),
+            collect_timeouts: 0,
+            hung_units: Vec::new(),
+        }
+    }
+
+    /// The unit `id` (a node id) belongs to, if a known one.
+    fn unit_of(&self, id: &str) -> Option<UnitIndex> {
+        let file = id.split("::").next().unwrap_or(id);
+        self.unit_by_path
+            .get(file)
+            .or_else(|| self.unit_by_path.get(id))
+            .copied()
+    }
+}
 
 impl Pool {
-    pub(super) fn on_hello(&mut self, w: usize, hello: Hello, reporter: &mut dyn Reporter) {
+    pub(super) fn on_hello(&mut self, w: WorkerId, hello: Hello, reporter: &mut dyn Reporter) {
         if hello.protocol != PROTOCOL {
             self.end = Some(RunEnd::Failed(RunError::ProtocolMismatch {
                 theirs: hello.protocol,
@@ -22,10 +106,10 @@ impl Pool {
             }));
             return;
         }
-        if self.workers[w].stop_sent {
+        if self.lifecycle.workers[w].stop_sent {
             return;
         }
-        if self.hello.is_none() {
+        if self.collection.hello.is_none() {
             if !self.apply_tuning(w, &hello, reporter) {
                 return;
             }
@@ -33,34 +117,34 @@ impl Pool {
                 hello: &hello,
                 workers: self.config.workers.max(1),
             });
-            self.hello = Some(hello);
-            if self.config.collection == Collection::Whole {
+            self.collection.hello = Some(hello);
+            if self.config.collection == pacer_types::Collection::Whole {
                 self.debug(|| "collection: whole (collection = \"whole\")".into());
                 self.collect_whole(w);
             } else {
-                self.workers[w].phase = Stage::Discovering;
+                self.lifecycle.workers[w].phase = Stage::Discovering;
                 self.send(w, &ToWorker::Discover);
             }
             return;
         }
-        if self.whole && !hello.whole {
+        if self.collection.whole && !hello.whole {
             // A new interpreter in a whole run (no fork, or the zygote is
             // gone): it collects the whole run itself.
             self.collect_whole(w);
             return;
         }
-        if self.scheduler.is_some() {
+        if self.dispatch.scheduler.is_some() {
             // A replacement or an extra io worker: forked with the whole
             // collection, or it collects its files on demand.
-            if self.whole {
+            if self.collection.whole {
                 self.mark_all_collected(w);
             }
-            self.workers[w].phase = Stage::Ready;
-            self.workers[w].waiting = true;
+            self.lifecycle.workers[w].phase = Stage::Ready;
+            self.lifecycle.workers[w].waiting = true;
             self.push_work();
         } else {
-            self.workers[w].phase = Stage::Ready;
-            if self.discovered {
+            self.lifecycle.workers[w].phase = Stage::Ready;
+            if self.collection.discovered {
                 self.give_chunk(w);
             }
         }
@@ -69,71 +153,76 @@ impl Pool {
     /// `w` collects the whole run. With fork, it is the collector: every
     /// other process started so far is stopped unused, and the workers are
     /// forked from it once it has collected.
-    pub(super) fn collect_whole(&mut self, w: usize) {
-        let first = !self.whole;
-        self.whole = true;
-        if first && !self.subreaper {
+    pub(super) fn collect_whole(&mut self, w: WorkerId) {
+        let first = !self.collection.whole;
+        self.collection.whole = true;
+        if first && !self.lifecycle.subreaper {
             // Without fork every worker collects the run itself; those
             // waiting for discovery start now.
-            for other in 0..self.workers.len() {
-                let state = &self.workers[other];
+            for other in self.lifecycle.workers.indices() {
+                let state = &self.lifecycle.workers[other];
                 if other != w && state.phase == Stage::Ready && !state.stop_sent {
                     self.send_collect_all(other);
                 }
             }
         }
-        if self.subreaper && self.collector.is_none() {
-            self.collector = Some(w);
-            for other in 0..self.workers.len() {
-                if other != w && self.workers[other].phase != Stage::Gone {
-                    self.workers[other].discarded = true;
+        if self.lifecycle.subreaper && self.collection.collector.is_none() {
+            self.collection.collector = Some(w);
+            for other in self.lifecycle.workers.indices() {
+                if other != w && self.lifecycle.workers[other].phase != Stage::Gone {
+                    self.lifecycle.workers[other].discarded = true;
                     self.stop_worker(other);
                 }
             }
-            self.zygote = None;
-            self.zygote_ready = false;
-            self.forks_wanted = 0;
+            self.lifecycle.zygote = None;
+            self.lifecycle.zygote_ready = false;
+            self.lifecycle.forks_wanted = 0;
         }
         self.send_collect_all(w);
     }
 
-    fn send_collect_all(&mut self, w: usize) {
-        let state = &mut self.workers[w];
+    fn send_collect_all(&mut self, w: WorkerId) {
+        let state = &mut self.lifecycle.workers[w];
         state.phase = Stage::Collecting;
         state.waiting = false;
         state.collect_since = Some(Instant::now());
         self.send(
             w,
             &ToWorker::CollectAll {
-                ignore: &self.whole_ignore,
+                ignore: &self.collection.whole_ignore,
             },
         );
     }
 
     /// Tells a worker holding the whole collection which tests pacer
     /// deselected (categories, `--lf`): gone from its `session.items`.
-    fn send_selection(&self, w: usize) {
-        let deselect: Vec<&str> = self.unselected.iter().map(String::as_str).collect();
+    fn send_selection(&self, w: WorkerId) {
+        let deselect: Vec<&str> = self
+            .collection
+            .unselected
+            .iter()
+            .map(String::as_str)
+            .collect();
         self.send(w, &ToWorker::Select { deselect });
     }
 
-    fn mark_all_collected(&mut self, w: usize) {
-        if let Some(scheduler) = self.scheduler.as_mut() {
-            for unit in 0..self.units.len() {
-                scheduler.mark_collected(self.workers[w].sched, unit);
+    fn mark_all_collected(&mut self, w: WorkerId) {
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+            for unit in self.collection.units.indices() {
+                scheduler.mark_collected(w, unit);
             }
         }
     }
 
     pub(super) fn on_discovered(
         &mut self,
-        w: usize,
+        w: WorkerId,
         units: Vec<DiscoveredUnit>,
         whole: Option<String>,
         reporter: &mut dyn Reporter,
     ) {
         match (self.config.collection, whole) {
-            (Collection::Auto, Some(reason)) => {
+            (pacer_types::Collection::Auto, Some(reason)) => {
                 self.debug(|| format!("collection: whole ({reason})"));
                 self.collect_whole(w);
                 return;
@@ -150,14 +239,20 @@ impl Pool {
         // (a Module and a DoctestModule): collected twice, by two workers,
         // its tests would be registered, handed out and run twice.
         let mut seen = std::collections::HashSet::new();
-        self.units = units
+        self.collection.units = units
             .into_iter()
             .filter(|u| seen.insert(u.arg.clone()))
             .collect();
-        self.discovered = true;
-        for (index, unit) in self.units.iter().enumerate() {
-            self.unit_by_path.entry(unit.arg.clone()).or_insert(index);
-            self.unit_by_path.entry(unit.id.clone()).or_insert(index);
+        self.collection.discovered = true;
+        for (index, unit) in self.collection.units.iter_enumerated() {
+            self.collection
+                .unit_by_path
+                .entry(unit.arg.clone())
+                .or_insert(index);
+            self.collection
+                .unit_by_path
+                .entry(unit.id.clone())
+                .or_insert(index);
         }
         // Files are handed out in chunks as workers finish the previous one,
         // so that a worker that started late or collects slowly takes fewer
@@ -166,19 +261,22 @@ impl Pool {
         // the order pytest would, and suites whose modules lean on what a
         // neighbour imported (a deprecated module imported once, a registry
         // filled at import) see what they see under pytest.
-        self.to_collect = (0..self.units.len()).collect();
+        self.collection.to_collect = self.collection.units.indices().collect();
         let workers = self
+            .lifecycle
             .workers
             .iter()
             .filter(|w| w.phase != Stage::Zygote)
             .count()
             .max(1);
-        self.chunk_size = self.units.len().div_ceil(workers * 3).max(1);
-        for w in 0..self.workers.len() {
-            if matches!(self.workers[w].phase, Stage::Discovering | Stage::Ready)
-                && !self.workers[w].stop_sent
+        self.collection.chunk_size = self.collection.units.len().div_ceil(workers * 3).max(1);
+        for w in self.lifecycle.workers.indices() {
+            if matches!(
+                self.lifecycle.workers[w].phase,
+                Stage::Discovering | Stage::Ready
+            ) && !self.lifecycle.workers[w].stop_sent
             {
-                self.workers[w].phase = Stage::Ready;
+                self.lifecycle.workers[w].phase = Stage::Ready;
                 self.give_chunk(w);
             }
         }
@@ -186,47 +284,47 @@ impl Pool {
     }
 
     /// Sends `w` its next files to collect; false when none are left.
-    pub(super) fn give_chunk(&mut self, w: usize) -> bool {
-        let take = self.chunk_size.min(self.to_collect.len());
+    pub(super) fn give_chunk(&mut self, w: WorkerId) -> bool {
+        let take = self
+            .collection
+            .chunk_size
+            .min(self.collection.to_collect.len());
         if take == 0 {
             return false;
         }
-        let chunk: Vec<usize> = self.to_collect.drain(..take).collect();
-        let args: Vec<String> = chunk.iter().map(|u| self.units[*u].arg.clone()).collect();
-        self.workers[w].phase = Stage::Collecting;
-        if self.collected_units.len() <= w {
-            self.collected_units.resize(w + 1, Vec::new());
-        }
-        self.collected_units[w].extend(chunk.iter().copied());
-        self.workers[w].collect_since = Some(Instant::now());
-        self.workers[w].collect_chunk = chunk;
+        let chunk: Vec<UnitIndex> = self.collection.to_collect.drain(..take).collect();
+        let args: Vec<String> = chunk
+            .iter()
+            .map(|u| self.collection.units[*u].arg.clone())
+            .collect();
+        self.lifecycle.workers[w].phase = Stage::Collecting;
+        self.collection
+            .collected_units
+            .grow_to(w.index() + 1, Vec::new);
+        self.collection.collected_units[w].extend(chunk.iter().copied());
+        self.lifecycle.workers[w].collect_since = Some(Instant::now());
+        self.lifecycle.workers[w].collect_chunk = chunk;
         self.send(w, &ToWorker::Collect { units: &args });
         true
     }
 
     pub(super) fn on_collected(
         &mut self,
-        w: usize,
+        w: WorkerId,
         items: Vec<CollectedItem>,
         problems: Vec<CollectProblem>,
         deselected: usize,
         reporter: &mut dyn Reporter,
     ) {
-        self.workers[w].phase = Stage::Ready;
-        self.workers[w].waiting = true;
-        self.workers[w].collect_since = None;
-        self.workers[w].collect_chunk.clear();
-        self.deselected += deselected;
-        self.problems.extend(problems);
+        self.lifecycle.workers[w].phase = Stage::Ready;
+        self.lifecycle.workers[w].waiting = true;
+        self.lifecycle.workers[w].collect_since = None;
+        self.lifecycle.workers[w].collect_chunk.clear();
+        self.collection.deselected += deselected;
+        self.collection.problems.extend(problems);
         for item in items {
-            let file = item.id.split("::").next().unwrap_or(&item.id);
-            let unit = self
-                .unit_by_path
-                .get(file)
-                .or_else(|| self.unit_by_path.get(&item.id))
-                .copied()
-                .unwrap_or(usize::MAX);
-            self.collected_items.push((item, unit));
+            let unit = self.collection.unit_of(&item.id);
+            self.collection.collected_items.push((item, unit));
         }
         if !self.give_chunk(w) {
             self.seal_when_collected(reporter);
@@ -240,39 +338,45 @@ impl Pool {
     /// zygote. Another worker's (without fork) must match the plan.
     pub(super) fn on_whole_collected(
         &mut self,
-        w: usize,
+        w: WorkerId,
         items: Vec<CollectedItem>,
         problems: Vec<CollectProblem>,
         (deselected, deselected_ids): (usize, Vec<String>),
         ordered: Option<String>,
         reporter: &mut dyn Reporter,
     ) {
-        self.workers[w].collect_since = None;
-        if self.scheduler.is_some() {
+        self.lifecycle.workers[w].collect_since = None;
+        if self.dispatch.scheduler.is_some() {
             let held: std::collections::HashSet<&str> =
                 items.iter().map(|i| i.id.as_str()).collect();
-            if let Some(lost) = self.tests.iter().find(|t| !held.contains(t.id.as_str())) {
+            if let Some(lost) = self
+                .dispatch
+                .tests
+                .iter()
+                .find(|t| !held.contains(t.id.as_str()))
+            {
                 self.end = Some(RunEnd::Fallback {
                     reason: format!(
                         "collections differ between workers: {} did not collect {}",
-                        self.workers[w].name, lost.id
+                        self.lifecycle.workers[w].name, lost.id
                     ),
                 });
                 return;
             }
             self.send_selection(w);
             self.mark_all_collected(w);
-            self.workers[w].phase = Stage::Ready;
-            self.workers[w].waiting = true;
+            self.lifecycle.workers[w].phase = Stage::Ready;
+            self.lifecycle.workers[w].waiting = true;
             self.push_work();
             return;
         }
-        self.deselected += deselected;
-        self.deselected_ids.extend(deselected_ids);
-        self.problems.extend(problems);
-        self.units.clear();
-        self.unit_by_path.clear();
-        let mut last_file: Option<&str> = None;
+        self.collection.deselected += deselected;
+        self.collection.deselected_ids.extend(deselected_ids);
+        self.collection.problems.extend(problems);
+        self.collection.units.clear();
+        self.collection.unit_by_path.clear();
+        // The file of the last item, and its unit.
+        let mut last: Option<(&str, UnitIndex)> = None;
         let mut collected = Vec::with_capacity(items.len());
         for item in &items {
             let file = item.id.split("::").next().unwrap_or(&item.id);
@@ -281,55 +385,60 @@ impl Pool {
                 id: file.to_string(),
                 size: 0,
             };
+            let collection = &mut self.collection;
             let unit = if ordered.is_some() {
-                if last_file != Some(file) {
-                    self.units.push(new_unit());
+                match last {
+                    Some((last_file, unit)) if last_file == file => unit,
+                    _ => collection.units.push(new_unit()),
                 }
-                self.units.len() - 1
             } else {
-                match self.unit_by_path.get(file) {
+                match collection.unit_by_path.get(file) {
                     Some(&unit) => unit,
                     None => {
-                        self.units.push(new_unit());
-                        self.unit_by_path
-                            .insert(file.to_string(), self.units.len() - 1);
-                        self.units.len() - 1
+                        let unit = collection.units.push(new_unit());
+                        collection.unit_by_path.insert(file.to_string(), unit);
+                        unit
                     }
                 }
             };
-            last_file = Some(file);
-            collected.push(unit);
+            last = Some((file, unit));
+            collected.push(Some(unit));
         }
-        self.collected_items = items.into_iter().zip(collected).collect();
-        self.ordered = ordered;
-        self.discovered = true;
-        if self.collector == Some(w) {
+        self.collection.collected_items = items.into_iter().zip(collected).collect();
+        self.collection.ordered = ordered;
+        self.collection.discovered = true;
+        if self.collection.collector == Some(w) {
             // The workers are forked from it, named gw0, gw1... as
             // pytest-xdist names them.
-            let state = &mut self.workers[w];
+            let state = &mut self.lifecycle.workers[w];
             state.phase = Stage::Zygote;
             state.name = "zygote".into();
-            self.zygote = Some(w);
-            self.zygote_ready = false;
-            self.next_name = 0;
+            self.lifecycle.zygote = Some(w);
+            self.lifecycle.zygote_ready = false;
+            self.lifecycle.next_name = 0;
         } else {
-            self.workers[w].phase = Stage::Ready;
-            self.workers[w].waiting = true;
+            self.lifecycle.workers[w].phase = Stage::Ready;
+            self.lifecycle.workers[w].waiting = true;
         }
         self.seal(reporter);
     }
 
     pub(super) fn seal_when_collected(&mut self, reporter: &mut dyn Reporter) {
-        let busy = self.workers.iter().any(|w| w.phase == Stage::Collecting);
-        if self.scheduler.is_none() && self.to_collect.is_empty() && !busy {
+        let busy = self
+            .lifecycle
+            .workers
+            .iter()
+            .any(|w| w.phase == Stage::Collecting);
+        if self.dispatch.scheduler.is_none() && self.collection.to_collect.is_empty() && !busy {
             self.seal(reporter);
         }
     }
 
     pub(super) fn seal(&mut self, reporter: &mut dyn Reporter) {
         // Tests whose file is not a known unit (a plugin's own files) become units of their own.
-        let mut items = std::mem::take(&mut self.collected_items);
-        items.sort_by_key(|(_, unit)| *unit);
+        let mut items = std::mem::take(&mut self.collection.collected_items);
+        // Tests of no known unit last, as they came.
+        items.sort_by_key(|(_, unit)| unit.map_or(usize::MAX, UnitIndex::index));
         // A test reported twice (two collectors, two workers) is one test:
         // registered twice, it would run twice and its results would be
         // charged to the wrong copy.
@@ -348,20 +457,27 @@ impl Pool {
             );
             reporter.report(Event::Notice { message: &message });
         }
-        for (item, unit) in items.iter_mut() {
-            let id = &item.id;
-            if *unit == usize::MAX {
-                let file = id.split("::").next().unwrap_or(id).to_string();
-                *unit = *self.unit_by_path.entry(file.clone()).or_insert_with(|| {
-                    self.units.push(DiscoveredUnit {
-                        arg: file.clone(),
-                        id: file,
-                        size: 0,
-                    });
-                    self.units.len() - 1
+        let collection = &mut self.collection;
+        let items: Vec<(CollectedItem, UnitIndex)> = items
+            .into_iter()
+            .map(|(item, unit)| {
+                let unit = unit.unwrap_or_else(|| {
+                    let id = &item.id;
+                    let file = id.split("::").next().unwrap_or(id).to_string();
+                    *collection
+                        .unit_by_path
+                        .entry(file.clone())
+                        .or_insert_with(|| {
+                            collection.units.push(DiscoveredUnit {
+                                arg: file.clone(),
+                                id: file,
+                                size: 0,
+                            })
+                        })
                 });
-            }
-        }
+                (item, unit)
+            })
+            .collect();
         // One worker means one test at a time in pytest's order: io
         // categories, which may otherwise run beyond the workers, are
         // capped too.
@@ -382,17 +498,18 @@ impl Pool {
         let mut scheduler = Scheduler::new(
             self.config.workers,
             categories,
-            self.units.len(),
+            self.collection.units.len(),
             crate::scheduler::Options {
                 single: self.config.maxfail.is_some(),
                 dist: self.config.dist,
                 // An order the collection hooks set across files is kept:
                 // each worker runs its tests in it, durations aside.
-                in_order: sequential || self.ordered.is_some(),
+                in_order: sequential || self.collection.ordered.is_some(),
             },
         );
         let mut planned = Vec::with_capacity(items.len());
-        let mut per_category = vec![0usize; self.config.categories.len()];
+        let mut per_category: IndexVec<CategoryIndex, usize> =
+            IndexVec::from_elem(0, self.config.categories.len());
         // --lf keeps the known failures when any of them was collected (else
         // everything, or nothing with --lfnf none), as pytest's own plugin.
         let keep_only_failed = self
@@ -423,7 +540,7 @@ impl Pool {
                 items
                     .iter()
                     .map(|(item, _)| item.id.as_str())
-                    .chain(self.deselected_ids.iter().map(String::as_str))
+                    .chain(self.collection.deselected_ids.iter().map(String::as_str))
             };
             let known_files: std::collections::HashSet<String> =
                 lf.ids.iter().map(|id| file(id)).collect();
@@ -459,11 +576,12 @@ impl Pool {
                 }
                 skipped_files = skipped.len();
                 let hidden = self
+                    .collection
                     .deselected_ids
                     .iter()
                     .filter(|id| invisible.contains(*id))
                     .count();
-                self.deselected = self.deselected.saturating_sub(hidden);
+                self.collection.deselected = self.collection.deselected.saturating_sub(hidden);
             }
             last_failed_run = Some(LastFailedRun {
                 known: lf.ids.len(),
@@ -481,28 +599,28 @@ impl Pool {
                 group,
             } = item;
             if invisible.contains(&id) {
-                if self.whole {
-                    self.unselected.push(id);
+                if self.collection.whole {
+                    self.collection.unselected.push(id);
                 }
                 continue;
             }
-            let category = (self.config.classify)(&id, &markers);
+            let category = CategoryIndex::new((self.config.classify)(&id, &markers));
             per_category[category] += 1;
             let wanted = match keep_only_failed {
                 Some((true, ids)) => ids.contains(&id),
                 _ => true,
             };
-            let selected = self.config.categories[category].selected && wanted;
+            let selected = self.config.category(category).selected && wanted;
             planned.push(PlannedTest {
                 id: id.clone(),
-                category,
+                category: category.index(),
                 selected,
             });
             if !selected || self.config.list_only {
                 if !selected {
-                    self.deselected += 1;
-                    if self.whole {
-                        self.unselected.push(id);
+                    self.collection.deselected += 1;
+                    if self.collection.whole {
+                        self.collection.unselected.push(id);
                     }
                 }
                 continue;
@@ -524,37 +642,38 @@ impl Pool {
                 scope,
                 group,
             });
-            debug_assert_eq!(index, self.tests.len());
-            self.index_by_id.insert(id.clone(), index);
-            self.tests.push(TestRecord {
+            debug_assert_eq!(index, self.dispatch.tests.next_index());
+            self.dispatch.index_by_id.insert(id.clone(), index);
+            self.dispatch.tests.push(TestRecord {
                 id,
                 category,
                 done: false,
             });
         }
         scheduler.seal();
-        for (w, state) in self.workers.iter_mut().enumerate() {
-            state.sched = scheduler.add_worker();
-            for unit in self.collected_units.get(w).into_iter().flatten() {
-                scheduler.mark_collected(state.sched, *unit);
+        // The scheduler knows each worker by the pool's id for it.
+        for w in self.lifecycle.workers.indices() {
+            scheduler.add_worker(w);
+            for unit in self.collection.collected_units.get(w).into_iter().flatten() {
+                scheduler.mark_collected(w, *unit);
             }
-            if self.whole {
-                for unit in 0..self.units.len() {
-                    scheduler.mark_collected(state.sched, unit);
+            if self.collection.whole {
+                for unit in self.collection.units.indices() {
+                    scheduler.mark_collected(w, unit);
                 }
             }
         }
-        self.scheduler = Some(scheduler);
-        if self.whole {
+        self.dispatch.scheduler = Some(scheduler);
+        if self.collection.whole {
             // Each worker's `session.items` becomes the run's selection,
             // as pytest's own `--lf` and `-m` leave it; then the collector
             // forks the workers.
-            for w in 0..self.workers.len() {
-                let state = &self.workers[w];
+            for w in self.lifecycle.workers.indices() {
+                let state = &self.lifecycle.workers[w];
                 if state.stop_sent || state.phase == Stage::Gone {
                     continue;
                 }
-                let collector = self.collector == Some(w);
+                let collector = self.collection.collector == Some(w);
                 if collector || state.phase == Stage::Ready {
                     self.send_selection(w);
                 }
@@ -563,7 +682,7 @@ impl Pool {
                 }
             }
         }
-        if let Some(who) = &self.ordered {
+        if let Some(who) = &self.collection.ordered {
             if !sequential {
                 let message = format!(
                     "{who} ordered the tests across files (pytest_collection_modifyitems): \
@@ -573,11 +692,17 @@ impl Pool {
                 reporter.report(Event::Notice { message: &message });
             }
         }
-        if let Some(scheduler) = &self.scheduler {
+        if let Some(scheduler) = &self.dispatch.scheduler {
             let files: Vec<&str> = scheduler
                 .module_level_cuts()
                 .iter()
-                .map(|t| self.tests[*t].id.split("::").next().unwrap_or_default())
+                .map(|t| {
+                    self.dispatch.tests[*t]
+                        .id
+                        .split("::")
+                        .next()
+                        .unwrap_or_default()
+                })
                 .collect();
             if !files.is_empty() {
                 let named = match files.len() {
@@ -601,9 +726,7 @@ impl Pool {
         // or markers: said once, in one line.
         let implicit: Vec<String> = self
             .config
-            .categories
-            .iter()
-            .enumerate()
+            .categories_enumerated()
             .filter(|(i, c)| c.implicit && per_category[*i] > 0)
             // Only where it changes something: a cpu category capped at or
             // above the workers runs as `default` would.
@@ -633,7 +756,7 @@ impl Pool {
             reporter.report(Event::Notice { message: &message });
         }
         let only_some = self.config.categories.iter().any(|c| !c.selected);
-        for (index, category) in self.config.categories.iter().enumerate() {
+        for (index, category) in self.config.categories_enumerated() {
             if only_some && category.selected && per_category[index] == 0 {
                 let message = format!("category `{}` selects no tests", category.name);
                 reporter.report(Event::Notice { message: &message });
@@ -643,9 +766,9 @@ impl Pool {
             reporter.report(Event::LastFailed { run });
         }
         reporter.report(Event::Collected {
-            total: self.tests.len(),
-            deselected: self.deselected,
-            problems: &self.problems,
+            total: self.dispatch.tests.len(),
+            deselected: self.collection.deselected,
+            problems: &self.collection.problems,
         });
         if self.config.list_only {
             self.stop_all();
@@ -653,13 +776,14 @@ impl Pool {
         }
 
         let errors = self
+            .collection
             .problems
             .iter()
             .filter(|p| p.outcome == Outcome::Failed)
             .count();
         // A file hung at import is reported, but does not keep the rest of
         // the suite from running: that is what the deadline is for.
-        if errors > self.collect_timeouts && !self.config.continue_on_collection_errors {
+        if errors > self.collection.collect_timeouts && !self.config.continue_on_collection_errors {
             self.interrupted = Some(StopReason::CollectionErrors { errors });
             self.stop_all();
             return;
@@ -671,14 +795,12 @@ impl Pool {
 
     /// `io` categories may run beyond the cpu workers, up to their caps.
     pub(super) fn spawn_io_workers(&mut self) {
-        let Some(scheduler) = &self.scheduler else {
+        let Some(scheduler) = &self.dispatch.scheduler else {
             return;
         };
         let pending = |kind| -> usize {
             self.config
-                .categories
-                .iter()
-                .enumerate()
+                .categories_enumerated()
                 .filter(|(_, c)| c.slots.kind == kind)
                 .map(|(i, c)| c.slots.cap.min(scheduler.pending_in(i)))
                 .sum()
@@ -689,8 +811,9 @@ impl Pool {
         let cpu = pending(crate::scheduler::Kind::Cpu).min(workers);
         let io = pending(crate::scheduler::Kind::Io);
         let total = (cpu + io).max(1);
-        let running = self.forks_wanted
+        let running = self.lifecycle.forks_wanted
             + self
+                .lifecycle
                 .workers
                 .iter()
                 .filter(|w| !matches!(w.phase, Stage::Zygote | Stage::Gone) && !w.stop_sent)

@@ -2,9 +2,59 @@
 
 use super::*;
 
+/// The plan and its handing out, and what the tests did: owned by this
+/// module (the plan is made by `collection.rs`'s `seal`).
+pub(super) struct Dispatch {
+    /// Made once the run is collected (`seal`).
+    pub(super) scheduler: Option<Scheduler>,
+    pub(super) tests: IndexVec<TestIndex, TestRecord>,
+    pub(super) index_by_id: HashMap<String, TestIndex>,
+    /// A steal under way: (victim, thief), until the victim's `unqueued`.
+    pub(super) steal: Option<(WorkerId, WorkerId)>,
+    pub(super) finished: usize,
+    pub(super) failures: usize,
+    pub(super) durations: Vec<(TestIndex, f64)>,
+    pub(super) failed: Vec<FailedTest>,
+    /// Set when pending work could not be given to any worker: the notice
+    /// that names the tests.
+    pub(super) stuck_message: Option<String>,
+    /// `PACER_INTERNAL_PANIC_AFTER=N`: pacer panics once N tests finished,
+    /// so that tests can prove an internal error still reports what ran
+    /// (debug builds only, as the tests run them).
+    pub(super) panic_after: Option<usize>,
+}
+
+#[derive(Debug)]
+pub(super) struct TestRecord {
+    pub(super) id: String,
+    pub(super) category: CategoryIndex,
+    pub(super) done: bool,
+}
+
+impl Dispatch {
+    pub(super) fn new() -> Self {
+        Dispatch {
+            scheduler: None,
+            tests: IndexVec::new(),
+            index_by_id: HashMap::new(),
+            steal: None,
+            finished: 0,
+            failures: 0,
+            durations: Vec::new(),
+            failed: Vec::new(),
+            stuck_message: None,
+            // Debug builds only: a release binary never panics on purpose.
+            panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
+                .ok()
+                .filter(|_| cfg!(debug_assertions))
+                .and_then(|n| n.parse().ok()),
+        }
+    }
+}
+
 impl Pool {
-    pub(super) fn on_need(&mut self, w: usize) {
-        let Some(scheduler) = self.scheduler.as_mut() else {
+    pub(super) fn on_need(&mut self, w: WorkerId) {
+        let Some(scheduler) = self.dispatch.scheduler.as_mut() else {
             return;
         };
         if scheduler.is_stopped() {
@@ -14,12 +64,12 @@ impl Pool {
         // A worker that still holds a test asks ahead. When what is left
         // would not even keep the free workers busy, it is theirs: the
         // asker would only sit on it until its current test ends.
-        let holds = !self.workers[w].queue.is_empty();
-        let free = self.forks_wanted
+        let holds = !self.lifecycle.workers[w].queue.is_empty();
+        let free = self.lifecycle.forks_wanted
             + self
+                .lifecycle
                 .workers
-                .iter()
-                .enumerate()
+                .iter_enumerated()
                 .filter(|(o, s)| {
                     *o != w
                         && matches!(s.phase, Stage::Starting | Stage::Ready)
@@ -30,10 +80,10 @@ impl Pool {
         let batch = if holds && scheduler.pending() <= free {
             crate::scheduler::Batch::default()
         } else {
-            scheduler.assign(self.workers[w].sched)
+            scheduler.assign(w)
         };
         if batch.tests.is_empty() {
-            self.workers[w].waiting = true;
+            self.lifecycle.workers[w].waiting = true;
             self.send(w, &ToWorker::Idle);
             self.maybe_finish();
             self.try_steal();
@@ -46,31 +96,35 @@ impl Pool {
     /// with the most work not started to give back the tail of it
     /// (pytest-xdist's worksteal), for the idle one. One steal at a time.
     pub(super) fn try_steal(&mut self) {
-        if self.steal.is_some() || self.interrupted.is_some() || self.end.is_some() {
+        if self.dispatch.steal.is_some() || self.interrupted.is_some() || self.end.is_some() {
             return;
         }
-        let Some(scheduler) = self.scheduler.as_ref() else {
+        let Some(scheduler) = self.dispatch.scheduler.as_ref() else {
             return;
         };
         if scheduler.is_stopped() || scheduler.pending() > 0 {
             return;
         }
-        let Some(thief) = (0..self.workers.len()).find(|&t| self.workers[t].waits_for_work())
+        let Some(thief) = self
+            .lifecycle
+            .workers
+            .indices()
+            .find(|&t| self.lifecycle.workers[t].waits_for_work())
         else {
             return;
         };
-        let mut best: Option<(usize, Vec<usize>)> = None;
-        for (v, state) in self.workers.iter().enumerate() {
+        let mut best: Option<(WorkerId, Vec<TestIndex>)> = None;
+        for (v, state) in self.lifecycle.workers.iter_enumerated() {
             if v == thief || state.phase != Stage::Ready || state.stop_sent {
                 continue;
             }
-            let unstarted: Vec<usize> = state
+            let unstarted: Vec<TestIndex> = state
                 .queue
                 .iter()
                 .copied()
                 .filter(|t| Some(*t) != state.running)
                 .collect();
-            let tail = scheduler.tail_for(self.workers[thief].sched, &unstarted);
+            let tail = scheduler.tail_for(thief, &unstarted);
             if tail.len() > best.as_ref().map_or(0, |(_, b)| b.len()) {
                 best = Some((v, tail));
             }
@@ -82,40 +136,45 @@ impl Pool {
             format!(
                 "taking back {} tests from {} for {}",
                 tail.len(),
-                self.workers[victim].name,
-                self.workers[thief].name
+                self.lifecycle.workers[victim].name,
+                self.lifecycle.workers[thief].name
             )
         });
-        let tests: Vec<&str> = tail.iter().map(|t| self.tests[*t].id.as_str()).collect();
+        let tests: Vec<&str> = tail
+            .iter()
+            .map(|t| self.dispatch.tests[*t].id.as_str())
+            .collect();
         let line = ToWorker::Unqueue { tests }.to_line();
-        self.workers[victim].handle.send(line);
-        self.steal = Some((victim, thief));
+        self.lifecycle.workers[victim].handle.send(line);
+        self.dispatch.steal = Some((victim, thief));
     }
 
     /// The victim of a steal gave these tests back: they go to the thief if
     /// it still waits, else back to be handed out.
-    pub(super) fn on_unqueued(&mut self, w: usize, ids: &[String]) {
-        let thief = match self.steal {
+    pub(super) fn on_unqueued(&mut self, w: WorkerId, ids: &[String]) {
+        let thief = match self.dispatch.steal {
             Some((victim, thief)) if victim == w => {
-                self.steal = None;
+                self.dispatch.steal = None;
                 Some(thief)
             }
             _ => None,
         };
-        let given: Vec<usize> = ids
+        let given: Vec<TestIndex> = ids
             .iter()
             .filter_map(|id| self.held_by(w, id))
-            .filter(|t| self.workers[w].running != Some(*t))
+            .filter(|t| self.lifecycle.workers[w].running != Some(*t))
             .collect();
-        self.workers[w].queue.retain(|t| !given.contains(t));
-        let Some(scheduler) = self.scheduler.as_mut() else {
+        self.lifecycle.workers[w]
+            .queue
+            .retain(|t| !given.contains(t));
+        let Some(scheduler) = self.dispatch.scheduler.as_mut() else {
             return;
         };
-        let (from, stopped) = (self.workers[w].sched, scheduler.is_stopped());
-        let thief = thief.filter(|&t| self.workers[t].waits_for_work());
+        let (from, stopped) = (w, scheduler.is_stopped());
+        let thief = thief.filter(|&t| self.lifecycle.workers[t].waits_for_work());
         match thief {
             Some(t) if !given.is_empty() && !stopped => {
-                let batch = scheduler.transfer(from, self.workers[t].sched, &given);
+                let batch = scheduler.transfer(from, t, &given);
                 self.hand_over(t, batch);
             }
             _ => {
@@ -127,21 +186,22 @@ impl Pool {
         self.try_steal();
     }
 
-    pub(super) fn hand_over(&mut self, w: usize, mut batch: crate::scheduler::Batch) {
+    pub(super) fn hand_over(&mut self, w: WorkerId, mut batch: crate::scheduler::Batch) {
         batch.collect = self.with_neighbours(w, &batch.collect);
         self.debug(|| {
             let category = batch
                 .tests
                 .first()
                 .map(|t| {
-                    self.config.categories[self.tests[*t].category]
+                    self.config
+                        .category(self.dispatch.tests[*t].category)
                         .name
                         .as_str()
                 })
                 .unwrap_or("");
             format!(
                 "{} gets {} {category} tests, collecting {} more files",
-                self.workers[w].name,
+                self.lifecycle.workers[w].name,
                 batch.tests.len(),
                 batch.collect.len()
             )
@@ -149,66 +209,71 @@ impl Pool {
         let tests: Vec<&str> = batch
             .tests
             .iter()
-            .map(|t| self.tests[*t].id.as_str())
+            .map(|t| self.dispatch.tests[*t].id.as_str())
             .collect();
         let units: Vec<&str> = batch
             .collect
             .iter()
-            .map(|u| self.units[*u].arg.as_str())
+            .map(|u| self.collection.units[*u].arg.as_str())
             .collect();
-        let category = batch.tests.first().map_or(0, |t| self.tests[*t].category);
-        let env = &self.config.categories[category].env;
-        self.workers[w]
+        let category = batch
+            .tests
+            .first()
+            .map_or(CategoryIndex::new(0), |t| self.dispatch.tests[*t].category);
+        let env = &self.config.category(category).env;
+        self.lifecycle.workers[w]
             .handle
             .send(ToWorker::Run { tests, units, env }.to_line());
-        self.workers[w].queue.extend(batch.tests.iter().copied());
-        self.workers[w].waiting = false;
+        self.lifecycle.workers[w]
+            .queue
+            .extend(batch.tests.iter().copied());
+        self.lifecycle.workers[w].waiting = false;
     }
 
     /// The files a worker must collect to take over `units`, with their
     /// earlier neighbours (see [`crate::plan::with_earlier_neighbours`]).
-    fn with_neighbours(&mut self, w: usize, units: &[usize]) -> Vec<usize> {
+    fn with_neighbours(&mut self, w: WorkerId, units: &[UnitIndex]) -> Vec<UnitIndex> {
         // Most batches come from files the worker already holds.
         if units.is_empty() {
             return Vec::new();
         }
-        let Some(scheduler) = self.scheduler.as_mut() else {
+        let Some(scheduler) = self.dispatch.scheduler.as_mut() else {
             return units.to_vec();
         };
-        let sched = self.workers[w].sched;
-        let folders: Vec<&str> = self
+        let folders: IndexVec<UnitIndex, &str> = self
+            .collection
             .units
             .iter()
             .map(|u| u.id.rsplit_once('/').map_or("", |(dir, _)| dir))
             .collect();
         let wanted = crate::plan::with_earlier_neighbours(&folders, units, |u| {
-            scheduler.has_collected(sched, u)
+            scheduler.has_collected(w, u)
         });
         for &u in &wanted {
-            scheduler.mark_collected(sched, u);
+            scheduler.mark_collected(w, u);
         }
         // A file that hung at import is never imported again.
         let mut wanted = wanted;
-        wanted.retain(|u| !self.hung_units.contains(u));
+        wanted.retain(|u| !self.collection.hung_units.contains(u));
         wanted
     }
 
     /// Gives work to every worker that waits for it, while the scheduler has some.
     pub(super) fn push_work(&mut self) {
-        for w in 0..self.workers.len() {
-            let state = &self.workers[w];
+        for w in self.lifecycle.workers.indices() {
+            let state = &self.lifecycle.workers[w];
             // Only a worker with nothing in hand: one still running its last
             // test gets work when that test is done.
             if !state.waits_for_work() {
                 continue;
             }
-            let Some(scheduler) = self.scheduler.as_mut() else {
+            let Some(scheduler) = self.dispatch.scheduler.as_mut() else {
                 return;
             };
             if scheduler.is_stopped() {
                 break;
             }
-            let batch = scheduler.assign(state.sched);
+            let batch = scheduler.assign(w);
             if !batch.tests.is_empty() {
                 self.hand_over(w, batch);
             }
@@ -217,7 +282,7 @@ impl Pool {
 
     pub(super) fn on_done(
         &mut self,
-        w: usize,
+        w: WorkerId,
         id: &str,
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
@@ -228,19 +293,19 @@ impl Pool {
             self.debug(|| {
                 format!(
                     "{} reported {id:?}, which it does not hold; ignored",
-                    self.workers[w].name
+                    self.lifecycle.workers[w].name
                 )
             });
             return;
         };
-        let state = &mut self.workers[w];
+        let state = &mut self.lifecycle.workers[w];
         state.running = None;
         state.started_at = None;
         if let Some(pos) = state.queue.iter().position(|t| *t == test) {
             state.queue.remove(pos);
         }
-        if let Some(scheduler) = self.scheduler.as_mut() {
-            scheduler.finished(self.workers[w].sched, test);
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+            scheduler.finished(w, test);
         }
         self.finish_test(w, test, reports, reporter);
         self.push_work();
@@ -254,20 +319,20 @@ impl Pool {
     /// finish, and the one that raised has no result (pytest reports none).
     pub(super) fn on_exit(
         &mut self,
-        w: usize,
+        w: WorkerId,
         id: &str,
         message: String,
         returncode: Option<i32>,
         interrupt: bool,
     ) {
         if let Some(test) = self.held_by(w, id) {
-            let state = &mut self.workers[w];
+            let state = &mut self.lifecycle.workers[w];
             if state.running == Some(test) {
                 state.running = None;
                 state.started_at = None;
             }
-            if let Some(scheduler) = self.scheduler.as_mut() {
-                scheduler.finished(self.workers[w].sched, test);
+            if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+                scheduler.finished(w, test);
             }
         }
         if interrupt {
@@ -278,7 +343,7 @@ impl Pool {
                 returncode,
             });
         }
-        if let Some(scheduler) = self.scheduler.as_mut() {
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             scheduler.stop();
         }
         self.stop_all();
@@ -286,16 +351,17 @@ impl Pool {
 
     pub(super) fn finish_test(
         &mut self,
-        w: usize,
-        test: usize,
+        w: WorkerId,
+        test: TestIndex,
         reports: &[PhaseReport],
         reporter: &mut dyn Reporter,
     ) {
-        if self.tests[test].done {
+        if self.dispatch.tests[test].done {
             return;
         }
-        self.tests[test].done = true;
-        self.durations
+        self.dispatch.tests[test].done = true;
+        self.dispatch
+            .durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
         for report in reports.iter().filter(|r| r.outcome.is_failed()) {
             let text = [
@@ -303,44 +369,46 @@ impl Pool {
                 report.longrepr.as_deref().unwrap_or(""),
             ]
             .join("\n");
-            self.failed.push(FailedTest {
-                id: self.tests[test].id.clone(),
-                category: self.tests[test].category,
+            self.dispatch.failed.push(FailedTest {
+                id: self.dispatch.tests[test].id.clone(),
+                category: self.dispatch.tests[test].category.index(),
                 text,
             });
         }
-        self.finished += 1;
-        if self.panic_after == Some(self.finished) {
+        self.dispatch.finished += 1;
+        if self.dispatch.panic_after == Some(self.dispatch.finished) {
             panic!(
                 "deliberate panic after {} tests (PACER_INTERNAL_PANIC_AFTER)",
-                self.finished
+                self.dispatch.finished
             );
         }
         reporter.report(Event::TestFinished {
-            id: &self.tests[test].id,
-            worker: &self.workers[w].name,
+            id: &self.dispatch.tests[test].id,
+            worker: &self.lifecycle.workers[w].name,
             reports,
-            finished: self.finished,
-            total: self.tests.len(),
+            finished: self.dispatch.finished,
+            total: self.dispatch.tests.len(),
         });
         self.count_failures(reports);
     }
 
     pub(super) fn count_failures(&mut self, reports: &[PhaseReport]) {
-        self.failures += reports
+        self.dispatch.failures += reports
             .iter()
             .filter(|r| r.outcome.is_failed() && r.xfail.is_none())
             .count();
         if let Some(maxfail) = self.config.maxfail {
-            if self.failures >= maxfail && self.stopped.is_none() {
+            if self.dispatch.failures >= maxfail && self.stopped.is_none() {
                 self.stopped = Some(StopReason::MaxFail {
-                    failures: self.failures,
+                    failures: self.dispatch.failures,
                 });
-                if let Some(scheduler) = self.scheduler.as_mut() {
+                if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
                     scheduler.stop();
                 }
-                for w in 0..self.workers.len() {
-                    if self.workers[w].waiting && self.workers[w].queue.is_empty() {
+                for w in self.lifecycle.workers.indices() {
+                    if self.lifecycle.workers[w].waiting
+                        && self.lifecycle.workers[w].queue.is_empty()
+                    {
                         self.stop_worker(w);
                     }
                 }
@@ -349,18 +417,22 @@ impl Pool {
     }
 
     /// The test `id` if worker `w` holds it (handed to it, not finished).
-    pub(super) fn held_by(&self, w: usize, id: &str) -> Option<usize> {
-        let test = *self.index_by_id.get(id)?;
-        self.workers[w].queue.contains(&test).then_some(test)
+    pub(super) fn held_by(&self, w: WorkerId, id: &str) -> Option<TestIndex> {
+        let test = *self.dispatch.index_by_id.get(id)?;
+        self.lifecycle.workers[w]
+            .queue
+            .contains(&test)
+            .then_some(test)
     }
 
     /// Ends the run once nothing is pending and no worker holds a test, or
     /// once work is pending that no worker can ever be given.
     pub(super) fn maybe_finish(&mut self) {
-        let Some(scheduler) = &self.scheduler else {
+        let Some(scheduler) = &self.dispatch.scheduler else {
             return;
         };
         let idle = self
+            .lifecycle
             .workers
             .iter()
             .all(|w| w.queue.is_empty() || w.phase == Stage::Gone);
@@ -372,7 +444,7 @@ impl Pool {
             // One more offer to every waiting worker; if none of them gets
             // anything, none ever will: say so and end, never hang.
             self.push_work();
-            if self.workers.iter().all(|w| w.queue.is_empty()) {
+            if self.lifecycle.workers.iter().all(|w| w.queue.is_empty()) {
                 self.end_stuck();
             }
         }
@@ -380,15 +452,16 @@ impl Pool {
 
     fn nobody_coming(&self) -> bool {
         nobody_coming(
-            self.forks_wanted,
-            self.workers
+            self.lifecycle.forks_wanted,
+            self.lifecycle
+                .workers
                 .iter()
                 .map(|w| (w.phase, w.waiting, w.stop_sent)),
         )
     }
 
     fn end_stuck(&mut self) {
-        let Some(scheduler) = self.scheduler.as_mut() else {
+        let Some(scheduler) = self.dispatch.scheduler.as_mut() else {
             return;
         };
         let pending = scheduler.pending_tests();
@@ -397,7 +470,7 @@ impl Pool {
         let names: Vec<&str> = pending
             .iter()
             .take(SHOWN)
-            .map(|t| self.tests[*t].id.as_str())
+            .map(|t| self.dispatch.tests[*t].id.as_str())
             .collect();
         let more = pending.len().saturating_sub(SHOWN);
         let more = if more > 0 {
@@ -415,14 +488,14 @@ impl Pool {
             pending: pending.len(),
         });
         // Reported by `main`, which holds the reporter.
-        self.stuck_message = Some(message);
+        self.dispatch.stuck_message = Some(message);
         self.stop_all();
     }
 
     pub(super) fn summary(&self) -> Summary {
-        let not_run = self.tests.iter().filter(|t| !t.done).count();
+        let not_run = self.dispatch.tests.iter().filter(|t| !t.done).count();
         let exit_code = exit_code(&Ending {
-            internal: self.stuck_message.is_some()
+            internal: self.dispatch.stuck_message.is_some()
                 || matches!(self.stopped, Some(StopReason::Internal { .. })),
             requested: match &self.stopped {
                 Some(StopReason::Exit { returncode, .. }) => {
@@ -433,9 +506,15 @@ impl Pool {
             // pytest stops at a collection error (2); pacer runs the rest
             // past a file hung at import, and keeps pytest's exit code.
             interrupted: self.interrupted.is_some()
-                || (self.collect_timeouts > 0 && !self.config.continue_on_collection_errors),
-            failed: self.failures > 0 || self.problems.iter().any(|p| p.outcome == Outcome::Failed),
-            nothing_collected: self.tests.is_empty() && !self.config.list_only,
+                || (self.collection.collect_timeouts > 0
+                    && !self.config.continue_on_collection_errors),
+            failed: self.dispatch.failures > 0
+                || self
+                    .collection
+                    .problems
+                    .iter()
+                    .any(|p| p.outcome == Outcome::Failed),
+            nothing_collected: self.dispatch.tests.is_empty() && !self.config.list_only,
         });
         Summary {
             elapsed: self.start.elapsed(),
@@ -443,13 +522,14 @@ impl Pool {
             stopped: self.stopped.clone(),
             interrupted: self.interrupted.clone(),
             not_run,
-            deselected: self.deselected,
+            deselected: self.collection.deselected,
             durations: self
+                .dispatch
                 .durations
                 .iter()
-                .map(|(t, d)| (self.tests[*t].id.clone(), *d))
+                .map(|(t, d)| (self.dispatch.tests[*t].id.clone(), *d))
                 .collect(),
-            failed: self.failed.clone(),
+            failed: self.dispatch.failed.clone(),
         }
     }
 }

@@ -3,6 +3,62 @@
 use super::*;
 use pacer_types::{Phase, Status};
 
+/// The worker processes, the zygote that forks them, and what starting
+/// them needs: owned by this module. A worker's [`WorkerId`] is its place
+/// in `workers`, and the scheduler knows it by the same id.
+pub(super) struct Lifecycle {
+    pub(super) workers: IndexVec<WorkerId, WorkerState>,
+    /// The number in the next worker's name (`gw0`, `gw1`...).
+    pub(super) next_name: usize,
+    pub(super) restarts: usize,
+    /// Workers forked from a zygote report their exit to us (Linux).
+    pub(super) subreaper: bool,
+    pub(super) zygote: Option<WorkerId>,
+    pub(super) zygote_ready: bool,
+    pub(super) forks_wanted: usize,
+    /// Given to each worker's tasks, which send the pool its [`Input`]s.
+    pub(super) inputs_tx: mpsc::UnboundedSender<Input>,
+    /// The run's folder: the workers' captures and stacks.
+    pub(super) run_dir: tempfile::TempDir,
+    pub(super) uid: String,
+    /// Warnings printed after pytest's summary: workers that would not exit.
+    pub(super) after_summary: Vec<String>,
+}
+
+impl Lifecycle {
+    pub(super) fn new(
+        inputs_tx: mpsc::UnboundedSender<Input>,
+        run_dir: tempfile::TempDir,
+        uid: String,
+        subreaper: bool,
+    ) -> Self {
+        Lifecycle {
+            workers: IndexVec::new(),
+            next_name: 0,
+            restarts: 0,
+            subreaper,
+            zygote: None,
+            zygote_ready: false,
+            forks_wanted: 0,
+            inputs_tx,
+            run_dir,
+            uid,
+            after_summary: Vec::new(),
+        }
+    }
+
+    /// Every worker has been started and is gone.
+    pub(super) fn all_gone(&self) -> bool {
+        !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Stage::Gone)
+    }
+
+    /// Where worker `name`'s faulthandler writes its stacks on SIGUSR1; its
+    /// plugin names the threads it leaves running next to it (`.threads`).
+    pub(super) fn stacks_file(&self, name: &str) -> PathBuf {
+        self.run_dir.path().join(format!("{name}.stacks"))
+    }
+}
+
 impl Pool {
     pub(super) fn worker_env(&self, name: &str) -> Vec<(String, String)> {
         let mut python_path = self.config.plugin_dir.display().to_string();
@@ -19,42 +75,41 @@ impl Pool {
                 "PYTEST_XDIST_WORKER_COUNT".into(),
                 self.config.workers.max(1).to_string(),
             ),
-            ("PYTEST_XDIST_TESTRUNUID".into(), self.uid.clone()),
+            ("PYTEST_XDIST_TESTRUNUID".into(), self.lifecycle.uid.clone()),
             (
                 "PACER_STACKS_FILE".into(),
-                self.stacks_file(name).display().to_string(),
+                self.lifecycle.stacks_file(name).display().to_string(),
             ),
             ("PACER_PID".into(), std::process::id().to_string()),
             (
                 "PACER_CAPTURE_DIR".into(),
-                self.run_dir.path().join(name).display().to_string(),
+                self.lifecycle
+                    .run_dir
+                    .path()
+                    .join(name)
+                    .display()
+                    .to_string(),
             ),
         ];
         env.extend(own.into_iter().flatten());
         env
     }
 
-    /// Where worker `name`'s faulthandler writes its stacks on SIGUSR1; its
-    /// plugin names the threads it leaves running next to it (`.threads`).
-    pub(super) fn stacks_file(&self, name: &str) -> PathBuf {
-        self.run_dir.path().join(format!("{name}.stacks"))
-    }
-
-    pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Stage) -> usize {
-        let sched = self
-            .scheduler
-            .as_mut()
-            .map(|s| s.add_worker())
-            .unwrap_or(self.workers.len());
-        let capture_dir = self.run_dir.path().join(&name);
-        let stacks_file = self.stacks_file(&name);
+    /// Adds a started worker's state; returns its id, which the scheduler
+    /// (once there is one) knows it by too.
+    pub(super) fn push_state(&mut self, name: String, handle: Handle, phase: Stage) -> WorkerId {
+        let id = self.lifecycle.workers.next_index();
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+            scheduler.add_worker(id);
+        }
+        let capture_dir = self.lifecycle.run_dir.path().join(&name);
+        let stacks_file = self.lifecycle.stacks_file(&name);
         if let (Some(told), pid @ 1..) = (&self.config.worker_pid, handle.pid) {
             told(&name, pid);
         }
-        self.workers.push(WorkerState {
+        self.lifecycle.workers.push(WorkerState {
             name,
             handle,
-            sched,
             phase,
             queue: VecDeque::new(),
             running: None,
@@ -77,22 +132,19 @@ impl Pool {
             stacks_file,
             discarded: false,
             unreadable: None,
-        });
-        self.workers.len() - 1
+        })
     }
 
     /// Starts a worker as a new `python -m pytest` process.
-    pub(super) fn spawn_worker(&mut self) -> Result<usize, RunError> {
-        let index = self.workers.len();
-        let name = format!("gw{}", self.next_name);
-        self.next_name += 1;
+    pub(super) fn spawn_worker(&mut self) -> Result<WorkerId, RunError> {
+        let index = self.lifecycle.workers.next_index();
+        let name = format!("gw{}", self.lifecycle.next_name);
+        self.lifecycle.next_name += 1;
         let env = self.worker_env(&name);
-        let handle =
-            worker::spawn(index, &self.config.launch, &env, &self.inputs_tx).map_err(|source| {
-                RunError::SpawnWorker {
-                    python: self.config.launch.python.clone(),
-                    source,
-                }
+        let handle = worker::spawn(index, &self.config.launch, &env, &self.lifecycle.inputs_tx)
+            .map_err(|source| RunError::SpawnWorker {
+                python: self.config.launch.python.clone(),
+                source,
             })?;
         Ok(self.push_state(name, handle, Stage::Starting))
     }
@@ -101,19 +153,21 @@ impl Pool {
     /// the platform allows (milliseconds instead of a pytest start-up),
     /// else spawned.
     pub(super) fn add_worker(&mut self) -> Result<(), RunError> {
-        if !self.subreaper {
+        if !self.lifecycle.subreaper {
             return self.spawn_worker().map(|_| ());
         }
-        match self.zygote {
-            Some(z) if self.workers[z].phase == Stage::Gone => self.spawn_worker().map(|_| ()),
-            Some(_) if self.zygote_ready => self.fork_worker(),
+        match self.lifecycle.zygote {
+            Some(z) if self.lifecycle.workers[z].phase == Stage::Gone => {
+                self.spawn_worker().map(|_| ())
+            }
+            Some(_) if self.lifecycle.zygote_ready => self.fork_worker(),
             Some(_) => {
-                self.forks_wanted += 1;
+                self.lifecycle.forks_wanted += 1;
                 Ok(())
             }
             None => {
                 self.start_zygote()?;
-                self.forks_wanted += 1;
+                self.lifecycle.forks_wanted += 1;
                 Ok(())
             }
         }
@@ -121,28 +175,34 @@ impl Pool {
 
     /// Starts the process that forks workers (Linux only; once per run).
     pub(super) fn start_zygote(&mut self) -> Result<(), RunError> {
-        if !self.subreaper || self.zygote.is_some() {
+        if !self.lifecycle.subreaper || self.lifecycle.zygote.is_some() {
             return Ok(());
         }
-        let index = self.workers.len();
+        let index = self.lifecycle.workers.next_index();
         let mut env = self.worker_env("zygote");
         env.push(("PACER_ZYGOTE".into(), "1".into()));
-        let handle = worker::spawn(index, &self.config.launch, &env, &self.inputs_tx)
+        let handle = worker::spawn(index, &self.config.launch, &env, &self.lifecycle.inputs_tx)
             .map_err(|source| RunError::SpawnZygote { source })?;
         self.push_state("zygote".into(), handle, Stage::Zygote);
-        self.zygote = Some(index);
+        self.lifecycle.zygote = Some(index);
         Ok(())
     }
 
     pub(super) fn fork_worker(&mut self) -> Result<(), RunError> {
-        let Some(z) = self.zygote else {
+        let Some(z) = self.lifecycle.zygote else {
             return self.spawn_worker().map(|_| ());
         };
-        let index = self.workers.len();
-        let name = format!("gw{}", self.next_name);
-        self.next_name += 1;
+        let index = self.lifecycle.workers.next_index();
+        let name = format!("gw{}", self.lifecycle.next_name);
+        self.lifecycle.next_name += 1;
         let env = self.worker_env(&name);
-        match worker::fork(index, &self.workers[z].handle, &name, &env, &self.inputs_tx) {
+        match worker::fork(
+            index,
+            &self.lifecycle.workers[z].handle,
+            &name,
+            &env,
+            &self.lifecycle.inputs_tx,
+        ) {
             Ok(handle) => {
                 self.debug(|| format!("{name} forked from the zygote"));
                 self.push_state(name, handle, Stage::Starting);
@@ -155,63 +215,66 @@ impl Pool {
         }
     }
 
-    pub(super) fn stop_worker(&mut self, w: usize) {
-        let state = &mut self.workers[w];
+    pub(super) fn stop_worker(&mut self, w: WorkerId) {
+        let state = &mut self.lifecycle.workers[w];
         if state.stop_sent || state.phase == Stage::Gone {
             return;
         }
         state.stop_sent = true;
         // Tests it held but will not start now are not run.
-        let dropped: Vec<usize> = state.queue.drain(..).collect();
-        if let Some(scheduler) = self.scheduler.as_mut() {
+        let dropped: Vec<TestIndex> = state.queue.drain(..).collect();
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             for test in dropped {
-                scheduler.finished(self.workers[w].sched, test);
+                scheduler.finished(w, test);
             }
         }
         self.send(w, &ToWorker::Stop);
     }
 
     pub(super) fn stop_all(&mut self) {
-        for w in 0..self.workers.len() {
+        for w in self.lifecycle.workers.indices() {
             self.stop_worker(w);
         }
     }
 
-    pub(super) fn on_death(&mut self, w: usize, reporter: &mut dyn Reporter) {
-        if self.workers[w].phase == Stage::Gone {
+    pub(super) fn on_death(&mut self, w: WorkerId, reporter: &mut dyn Reporter) {
+        if self.lifecycle.workers[w].phase == Stage::Gone {
             return;
         }
-        let phase = self.workers[w].phase;
-        self.workers[w].phase = Stage::Gone;
+        let phase = self.lifecycle.workers[w].phase;
+        self.lifecycle.workers[w].phase = Stage::Gone;
         // A steal from it will never be answered.
-        if self.steal.is_some_and(|(victim, _)| victim == w) {
-            self.steal = None;
+        if self.dispatch.steal.is_some_and(|(victim, _)| victim == w) {
+            self.dispatch.steal = None;
         }
-        if phase != Stage::Zygote && self.workers[w].handle.pid != 0 && self.interrupted.is_none() {
+        if phase != Stage::Zygote
+            && self.lifecycle.workers[w].handle.pid != 0
+            && self.interrupted.is_none()
+        {
             // What its tests started in its process group ends with it,
             // named (nextest's LEAK) unless the worker ended its session and
             // named its tests' leaks itself; the standard library's helpers
             // exit with their interpreter.
-            let pgid = self.workers[w].handle.pid;
-            let named = self.workers[w].bye_at.is_none();
+            let pgid = self.lifecycle.workers[w].handle.pid;
+            let named = self.lifecycle.workers[w].bye_at.is_none();
             for (pid, command) in worker::group_members(pgid) {
                 if !named || command.contains("multiprocessing.") {
                     continue;
                 }
                 let message = format!(
                     "LEAK: worker {}'s tests left process {pid} running ({command}); pacer ended it",
-                    self.workers[w].name
+                    self.lifecycle.workers[w].name
                 );
                 reporter.report(Event::Notice { message: &message });
             }
-            self.workers[w].handle.signal(libc::SIGKILL);
+            self.lifecycle.workers[w].handle.signal(libc::SIGKILL);
         }
-        if self.workers[w].abandoned {
+        if self.lifecycle.workers[w].abandoned {
             self.after_collect_hang(reporter);
             return;
         }
         self.debug(|| {
-            let tail: Vec<&str> = self.workers[w]
+            let tail: Vec<&str> = self.lifecycle.workers[w]
                 .recent
                 .iter()
                 .rev()
@@ -221,20 +284,20 @@ impl Pool {
                 .collect();
             format!(
                 "{} is gone; its last output:\n    {}",
-                self.workers[w].name,
+                self.lifecycle.workers[w].name,
                 tail.join("\n    ")
             )
         });
         if phase == Stage::Zygote {
             // A zygote stopped unused (the run turned to the whole
             // collection) leaves the forks wanted to the collector.
-            if self.zygote != Some(w) {
+            if self.lifecycle.zygote != Some(w) {
                 return;
             }
             // Whatever it was to fork is spawned the slow way (unless the
             // run is being stopped).
-            let wanted = std::mem::take(&mut self.forks_wanted);
-            let stopping = self.interrupted.is_some() || self.workers[w].stop_sent;
+            let wanted = std::mem::take(&mut self.lifecycle.forks_wanted);
+            let stopping = self.interrupted.is_some() || self.lifecycle.workers[w].stop_sent;
             for _ in 0..if stopping { 0 } else { wanted } {
                 if self.spawn_worker().is_err() {
                     break;
@@ -242,25 +305,27 @@ impl Pool {
             }
             return;
         }
-        let status = self.workers[w]
+        let status = self.lifecycle.workers[w]
             .exit
             .map(|s| worker::describe_exit(&s))
             .unwrap_or_else(|| "unknown status".into());
-        if self.workers[w].stop_sent && self.workers[w].running.is_none() {
+        if self.lifecycle.workers[w].stop_sent && self.lifecycle.workers[w].running.is_none() {
             return;
         }
-        let name = self.workers[w].name.clone();
+        let name = self.lifecycle.workers[w].name.clone();
         // A worker that dies before it is ready (plugin, conftest or
         // collection trouble) means the parallel run cannot be trusted.
         // (Unless pacer itself stopped it: an interrupted run just ends.)
-        if self.interrupted.is_none() && (self.scheduler.is_none() || phase != Stage::Ready) {
+        if self.interrupted.is_none()
+            && (self.dispatch.scheduler.is_none() || phase != Stage::Ready)
+        {
             self.on_startup_death(w, phase, &status);
             return;
         }
-        if let Some(test) = self.workers[w].running.take() {
-            self.workers[w].queue.retain(|t| *t != test);
-            if let Some(scheduler) = self.scheduler.as_mut() {
-                scheduler.finished(self.workers[w].sched, test);
+        if let Some(test) = self.lifecycle.workers[w].running.take() {
+            self.lifecycle.workers[w].queue.retain(|t| *t != test);
+            if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+                scheduler.finished(w, test);
             }
             // Stopped by Ctrl-C or SIGTERM, the test did not fail: like
             // pytest, pacer reports it as not run rather than as a crash.
@@ -269,21 +334,22 @@ impl Pool {
                 self.finish_test(w, test, &[report], reporter);
             }
         }
-        let queued: Vec<usize> = self.workers[w].queue.drain(..).collect();
-        if let Some(scheduler) = self.scheduler.as_mut() {
-            scheduler.requeue(self.workers[w].sched, &queued);
-            scheduler.forget_worker(self.workers[w].sched);
+        let queued: Vec<TestIndex> = self.lifecycle.workers[w].queue.drain(..).collect();
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
+            scheduler.requeue(w, &queued);
+            scheduler.forget_worker(w);
         }
         let pending = self
+            .dispatch
             .scheduler
             .as_ref()
             .is_some_and(|s| s.pending() > 0 && !s.is_stopped());
         if pending {
-            if self.restarts < self.config.max_worker_restart {
-                self.restarts += 1;
-                let why = if self.workers[w].unreadable.is_some() {
+            if self.lifecycle.restarts < self.config.max_worker_restart {
+                self.lifecycle.restarts += 1;
+                let why = if self.lifecycle.workers[w].unreadable.is_some() {
                     "sent a message pacer cannot read"
-                } else if self.workers[w].killing.is_some() {
+                } else if self.lifecycle.workers[w].killing.is_some() {
                     "was stopped"
                 } else {
                     "crashed"
@@ -308,24 +374,28 @@ impl Pool {
         let message = reason.to_string();
         reporter.report(Event::Notice { message: &message });
         self.stopped.get_or_insert(reason);
-        if let Some(scheduler) = self.scheduler.as_mut() {
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             scheduler.stop();
         }
         self.stop_all();
     }
 
-    pub(super) fn on_startup_death(&mut self, w: usize, phase: Stage, status: &str) {
+    pub(super) fn on_startup_death(&mut self, w: WorkerId, phase: Stage, status: &str) {
         if self.end.is_some() {
             return;
         }
-        let recent: Vec<&str> = self.workers[w].recent.iter().map(String::as_str).collect();
+        let recent: Vec<&str> = self.lifecycle.workers[w]
+            .recent
+            .iter()
+            .map(String::as_str)
+            .collect();
         let text = recent.join("\n");
         let python = self.config.launch.python.display().to_string();
         if text.contains("No module named pytest") {
             self.end = Some(RunEnd::Failed(RunError::PytestMissing { python }));
             return;
         }
-        let code = self.workers[w].exit.and_then(|s| s.code());
+        let code = self.lifecycle.workers[w].exit.and_then(|s| s.code());
         if phase == Stage::Starting && code == Some(exit::USAGE_ERROR) {
             // pytest itself refused the arguments: it would do the same sequentially.
             self.end = Some(RunEnd::Failed(RunError::PytestRefused { output: text }));
@@ -348,12 +418,15 @@ impl Pool {
             format!(": {last}")
         };
         self.end = Some(RunEnd::Fallback {
-            reason: format!("worker {} {what} ({status}){detail}", self.workers[w].name),
+            reason: format!(
+                "worker {} {what} ({status}){detail}",
+                self.lifecycle.workers[w].name
+            ),
         });
     }
 
-    pub(super) fn crash_report(&self, w: usize, status: &str) -> PhaseReport {
-        let state = &self.workers[w];
+    pub(super) fn crash_report(&self, w: WorkerId, status: &str) -> PhaseReport {
+        let state = &self.lifecycle.workers[w];
         let mut sections = Vec::new();
         let mut files: Vec<_> = std::fs::read_dir(&state.capture_dir)
             .into_iter()
@@ -434,7 +507,7 @@ impl Pool {
         let Some(timeout) = self.config.timeout else {
             return;
         };
-        for state in &mut self.workers {
+        for state in &mut self.lifecycle.workers {
             if state.phase == Stage::Gone {
                 continue;
             }
@@ -464,7 +537,7 @@ impl Pool {
                 state.killing = Some(Instant::now() + STACK_WAIT + KILL_GRACE);
                 let message = format!(
                     "{} ran past the {:.1}s timeout; stopping worker {}",
-                    self.tests[test].id,
+                    self.dispatch.tests[test].id,
                     timeout.as_secs_f64(),
                     state.name
                 );
@@ -480,7 +553,7 @@ impl Pool {
     pub(super) fn enforce_exit_grace(&mut self) {
         let grace = self.config.exit_grace;
         let now = Instant::now();
-        for state in &mut self.workers {
+        for state in &mut self.lifecycle.workers {
             if state.phase == Stage::Gone || state.abandoned {
                 continue;
             }
@@ -511,7 +584,7 @@ impl Pool {
                     } else {
                         format!("; threads left running: {}", threads.join(", "))
                     };
-                    self.after_summary.push(format!(
+                    self.lifecycle.after_summary.push(format!(
                         "warning: worker {} did not exit within {:.1}s of its last test (exit_grace) and was killed{named}; its stacks:\n{}",
                         state.name,
                         allowed.as_secs_f64(),
@@ -540,8 +613,8 @@ impl Pool {
     pub(super) fn enforce_collect_deadline(&mut self, reporter: &mut dyn Reporter) {
         let (deadline, setting) = self.collect_deadline();
         let now = Instant::now();
-        for w in 0..self.workers.len() {
-            let state = &mut self.workers[w];
+        for w in self.lifecycle.workers.indices() {
+            let state = &mut self.lifecycle.workers[w];
             // Starting: no hello yet, however long pytest and its conftests
             // take to import.
             if state.phase == Stage::Starting && !state.stop_sent && self.end.is_none() {
@@ -604,9 +677,9 @@ impl Pool {
         }
     }
 
-    fn abandon_collection(&mut self, w: usize, reporter: &mut dyn Reporter) {
+    fn abandon_collection(&mut self, w: WorkerId, reporter: &mut dyn Reporter) {
         let (deadline, flag) = self.collect_deadline();
-        let state = &mut self.workers[w];
+        let state = &mut self.lifecycle.workers[w];
         state.abandoned = true;
         state.handle.signal(libc::SIGKILL);
         let chunk = std::mem::take(&mut state.collect_chunk);
@@ -617,14 +690,14 @@ impl Pool {
         // call first).
         let named = std::fs::read_to_string(state.stacks_file.with_extension("collecting"))
             .unwrap_or_default();
-        if self.whole {
+        if self.collection.whole {
             // The whole collection starts again without that file, in a
             // new collector.
             let id = named.trim().to_string();
-            if self.collector == Some(w) {
-                self.collector = None;
+            if self.collection.collector == Some(w) {
+                self.collection.collector = None;
             }
-            if id.is_empty() || self.whole_ignore.contains(&id) {
+            if id.is_empty() || self.collection.whole_ignore.contains(&id) {
                 // Not in a test file, or again in one already left out: a
                 // new collector would hang the same way.
                 self.end = Some(RunEnd::Fallback {
@@ -640,23 +713,23 @@ impl Pool {
                 deadline.as_secs_f64()
             );
             reporter.report(Event::Notice { message: &message });
-            self.problems.push(CollectProblem {
+            self.collection.problems.push(CollectProblem {
                 id: id.clone(),
                 outcome: Outcome::Failed,
                 longrepr: format!("{message}\n\nEvery thread's stack at the deadline:\n\n{stacks}"),
                 skip: None,
             });
-            self.collect_timeouts += 1;
-            self.whole_ignore.push(id);
+            self.collection.collect_timeouts += 1;
+            self.collection.whole_ignore.push(id);
             return;
         }
         let hung = chunk
             .iter()
-            .find(|u| self.units[**u].id == named.trim())
+            .find(|u| self.collection.units[**u].id == named.trim())
             .or_else(|| {
                 stacks.lines().find_map(|line| {
                     chunk.iter().find(|u| {
-                        let arg = &self.units[**u].arg;
+                        let arg = &self.collection.units[**u].arg;
                         line.contains(&format!("/{arg}\"")) || line.contains(&format!("\"{arg}\""))
                     })
                 })
@@ -666,36 +739,36 @@ impl Pool {
         let Some(hung) = hung else {
             return;
         };
-        if let Some(mine) = self.collected_units.get_mut(w) {
+        if let Some(mine) = self.collection.collected_units.get_mut(w) {
             mine.retain(|u| !chunk.contains(u));
         }
         for unit in chunk.iter().rev().filter(|u| **u != hung) {
-            self.to_collect.push_front(*unit);
+            self.collection.to_collect.push_front(*unit);
         }
-        let id = self.units[hung].id.clone();
+        let id = self.collection.units[hung].id.clone();
         let message = format!(
             "collecting {id} took longer than {:.1}s ({flag}); worker {name} was stopped",
             deadline.as_secs_f64()
         );
         reporter.report(Event::Notice { message: &message });
-        self.problems.push(CollectProblem {
+        self.collection.problems.push(CollectProblem {
             id,
             outcome: Outcome::Failed,
             longrepr: format!("{message}\n\nEvery thread's stack at the deadline:\n\n{stacks}"),
             skip: None,
         });
-        self.collect_timeouts += 1;
-        self.hung_units.push(hung);
+        self.collection.collect_timeouts += 1;
+        self.collection.hung_units.push(hung);
     }
 
     /// After a worker killed for a hung collection is gone: its other files
     /// go to idle workers, or to a new one; the plan is sealed when all is in.
     fn after_collect_hang(&mut self, reporter: &mut dyn Reporter) {
-        if self.scheduler.is_some() || self.end.is_some() || self.interrupted.is_some() {
+        if self.dispatch.scheduler.is_some() || self.end.is_some() || self.interrupted.is_some() {
             return;
         }
-        if self.whole {
-            let coming = self.workers.iter().any(|s| {
+        if self.collection.whole {
+            let coming = self.lifecycle.workers.iter().any(|s| {
                 matches!(s.phase, Stage::Starting | Stage::Collecting)
                     && !s.stop_sent
                     && !s.abandoned
@@ -707,25 +780,29 @@ impl Pool {
             }
             return;
         }
-        for w in 0..self.workers.len() {
-            let state = &self.workers[w];
-            if state.phase == Stage::Ready && !state.stop_sent && !self.to_collect.is_empty() {
+        for w in self.lifecycle.workers.indices() {
+            let state = &self.lifecycle.workers[w];
+            if state.phase == Stage::Ready
+                && !state.stop_sent
+                && !self.collection.to_collect.is_empty()
+            {
                 self.give_chunk(w);
             }
         }
         let coming = self
+            .lifecycle
             .workers
             .iter()
             .any(|s| matches!(s.phase, Stage::Starting | Stage::Collecting));
-        if !self.to_collect.is_empty() && !coming && self.spawn_worker().is_err() {
-            self.to_collect.clear();
+        if !self.collection.to_collect.is_empty() && !coming && self.spawn_worker().is_err() {
+            self.collection.to_collect.clear();
         }
         self.seal_when_collected(reporter);
     }
 
     pub(super) fn interrupt(&mut self, reporter: &mut dyn Reporter, count: usize) {
         self.interrupted = Some(StopReason::Interrupted);
-        if let Some(scheduler) = self.scheduler.as_mut() {
+        if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             scheduler.stop();
         }
         let message = if count == 1 {
@@ -739,13 +816,14 @@ impl Pool {
         } else {
             libc::SIGKILL
         });
-        if self.scheduler.is_none() && count == 1 {
+        if self.dispatch.scheduler.is_none() && count == 1 {
             // Interrupted while starting or collecting: the run ends as an
             // empty one, its reports written (the JUnit once pytest said
             // where), and names what it was stuck on.
             // A share's files; for a whole collection, the file its plugin
             // said it was collecting.
             let collecting: Vec<String> = self
+                .lifecycle
                 .workers
                 .iter()
                 .filter(|s| s.phase == Stage::Collecting && s.exit.is_none())
@@ -753,7 +831,7 @@ impl Pool {
                     let mut ids: Vec<String> = s
                         .collect_chunk
                         .iter()
-                        .map(|u| self.units[*u].id.clone())
+                        .map(|u| self.collection.units[*u].id.clone())
                         .collect();
                     if ids.is_empty() {
                         let file = s.stacks_file.with_extension("collecting");
@@ -780,7 +858,7 @@ impl Pool {
     }
 
     pub(super) fn shutdown_all(&mut self, signal: i32) {
-        for state in &self.workers {
+        for state in &self.lifecycle.workers {
             if state.phase != Stage::Gone {
                 state.handle.signal(signal);
             }

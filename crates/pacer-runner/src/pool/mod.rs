@@ -8,6 +8,12 @@
 //! files are shared out so that every worker collects only its part. Then
 //! workers ask for tests as they run low and the scheduler answers within
 //! each category's cap.
+//!
+//! The state is split by owner: `Collection` in `collection.rs` (discovery
+//! and collection), `Dispatch` in `dispatch.rs` (the plan, handing it out,
+//! the results) and `Lifecycle` in `lifecycle.rs` (the processes). A worker
+//! is known everywhere by one [`WorkerId`], its place in
+//! `Lifecycle::workers`, which the scheduler uses too.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -17,6 +23,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
+use crate::index::{CategoryIndex, IndexVec, TestIndex, UnitIndex, WorkerId};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
     WarningWhen, PROTOCOL,
@@ -29,6 +36,9 @@ mod dispatch;
 mod lifecycle;
 mod tuning;
 
+use collection::Collection;
+use dispatch::{Dispatch, TestRecord};
+use lifecycle::Lifecycle;
 pub use tuning::{Tune, Tuning};
 
 /// The exit-code table, re-exported where `pacer init` still looks for it.
@@ -93,6 +103,21 @@ pub struct RunConfig {
     pub worker_pid: Option<WorkerPid>,
 }
 
+impl RunConfig {
+    /// Category `c`: the classifier's answer, the scheduler's index.
+    fn category(&self, c: CategoryIndex) -> &CategorySpec {
+        &self.categories[c.index()]
+    }
+
+    /// Every category with its index, in order.
+    fn categories_enumerated(&self) -> impl Iterator<Item = (CategoryIndex, &CategorySpec)> {
+        self.categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (CategoryIndex::new(i), c))
+    }
+}
+
 /// See [`RunConfig::worker_pid`].
 pub type WorkerPid = std::sync::Arc<dyn Fn(&str, u32) + Send + Sync>;
 
@@ -127,13 +152,6 @@ pub enum RunEnd {
     Failed(RunError),
 }
 
-#[derive(Debug)]
-struct TestRecord {
-    id: String,
-    category: usize,
-    done: bool,
-}
-
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Stage {
     /// Forks workers on request; runs no test.
@@ -148,11 +166,10 @@ enum Stage {
 struct WorkerState {
     name: String,
     handle: Handle,
-    sched: usize,
     phase: Stage,
     /// Handed out and not finished, in the order the worker runs them.
-    queue: VecDeque<usize>,
-    running: Option<usize>,
+    queue: VecDeque<TestIndex>,
+    running: Option<TestIndex>,
     /// We answered `idle` (or it never asked): push work when some appears.
     waiting: bool,
     streams_open: u8,
@@ -175,7 +192,7 @@ struct WorkerState {
     spawned_at: Instant,
     /// The files it is collecting, and since when.
     collect_since: Option<Instant>,
-    collect_chunk: Vec<usize>,
+    collect_chunk: Vec<UnitIndex>,
     /// Past the collection deadline: when to read its stacks and kill it.
     collect_kill_at: Option<Instant>,
     /// Killed for a hung collection: its death is expected, its files
@@ -200,14 +217,6 @@ impl WorkerState {
 
 const RECENT_LINES: usize = 200;
 
-/// How often one collection warning was raised: by each worker, and at
-/// most by any one worker (what pytest, collecting once, would report).
-#[derive(Debug, Default)]
-struct WarningCount {
-    per_worker: HashMap<usize, usize>,
-    reported: usize,
-}
-
 pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
     let mut pool = match Pool::new(config) {
         Ok(pool) => pool,
@@ -216,77 +225,24 @@ pub async fn run(config: RunConfig, reporter: &mut dyn Reporter) -> RunEnd {
     pool.main(reporter).await
 }
 
+/// The run's state, split by who owns it (as cargo-nextest splits its
+/// dispatcher's state from its executor's): each part belongs to one
+/// submodule, which mostly touches its own. What ends the run, which any
+/// of them may decide, is the pool's own.
 struct Pool {
     config: RunConfig,
     start: Instant,
-    inputs_tx: mpsc::UnboundedSender<Input>,
+    /// What the workers' tasks, spawned by `lifecycle`, send.
     inputs: mpsc::UnboundedReceiver<Input>,
-    run_dir: tempfile::TempDir,
-    uid: String,
-    workers: Vec<WorkerState>,
-    next_name: usize,
-    restarts: usize,
-    hello: Option<Hello>,
-    units: Vec<DiscoveredUnit>,
-    unit_by_path: HashMap<String, usize>,
-    discovered: bool,
-    /// Files not yet handed to a worker for collection, and how many go at once.
-    to_collect: VecDeque<usize>,
-    chunk_size: usize,
-    /// Per worker, the files it collected.
-    collected_units: Vec<Vec<usize>>,
-    collected_items: Vec<(CollectedItem, usize)>,
-    problems: Vec<CollectProblem>,
-    deselected: usize,
-    scheduler: Option<Scheduler>,
-    tests: Vec<TestRecord>,
-    index_by_id: HashMap<String, usize>,
-    /// Tests the workers' pytest deselected (`-k`, `-m`), known under `--lf`.
-    deselected_ids: Vec<String>,
-    /// Warnings raised while collecting (by location and text), counted.
-    collect_warnings: HashMap<(String, String), WarningCount>,
-    finished: usize,
-    failures: usize,
+    /// Discovery, the files' collection and what it found (`collection.rs`).
+    collection: Collection,
+    /// The plan, handing it out, and what the tests did (`dispatch.rs`).
+    dispatch: Dispatch,
+    /// The worker processes and the zygote (`lifecycle.rs`).
+    lifecycle: Lifecycle,
     stopped: Option<StopReason>,
     interrupted: Option<StopReason>,
-    /// A steal under way: (victim, thief), until the victim's `unqueued`.
-    steal: Option<(usize, usize)>,
     end: Option<RunEnd>,
-    durations: Vec<(usize, f64)>,
-    failed: Vec<FailedTest>,
-    /// Workers forked from a zygote report their exit to us (Linux).
-    subreaper: bool,
-    zygote: Option<usize>,
-    zygote_ready: bool,
-    forks_wanted: usize,
-    /// The run collects the whole suite (`collection = "whole"`, or `auto`
-    /// and discovery gave a reason), in one collector that then forks the
-    /// workers, or, without fork, in every worker.
-    whole: bool,
-    /// The worker collecting the whole run, to become the zygote.
-    collector: Option<usize>,
-    /// Files a whole collection hung in, left out of the next one.
-    whole_ignore: Vec<String>,
-    /// The collection hooks ordered the tests across files: who did.
-    ordered: Option<String>,
-    /// With the whole collection: the tests collected that pacer does not
-    /// run (categories not selected, `--lf`), dropped from each worker's
-    /// `session.items`.
-    unselected: Vec<String>,
-    /// Set when pending work could not be given to any worker: the notice
-    /// that names the tests.
-    stuck_message: Option<String>,
-    /// Collection errors that are files hung at import: reported, but the
-    /// rest of the suite runs.
-    collect_timeouts: usize,
-    /// The files that hung at import.
-    hung_units: Vec<usize>,
-    /// Warnings printed after pytest's summary: workers that would not exit.
-    after_summary: Vec<String>,
-    /// `PACER_INTERNAL_PANIC_AFTER=N`: pacer panics once N tests finished,
-    /// so that tests can prove an internal error still reports what ran
-    /// (debug builds only, as the tests run them).
-    panic_after: Option<usize>,
 }
 
 impl Pool {
@@ -303,57 +259,17 @@ impl Pool {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let uid = format!("{:016x}{:08x}", nanos as u64, std::process::id());
+        let subreaper = fork && worker::become_subreaper();
         Ok(Pool {
             config,
             start: Instant::now(),
-            inputs_tx,
             inputs,
-            run_dir,
-            uid,
-            workers: Vec::new(),
-            next_name: 0,
-            restarts: 0,
-            hello: None,
-            units: Vec::new(),
-            unit_by_path: HashMap::new(),
-            discovered: false,
-            to_collect: VecDeque::new(),
-            chunk_size: 1,
-            collected_units: Vec::new(),
-            collected_items: Vec::new(),
-            problems: Vec::new(),
-            deselected: 0,
-            scheduler: None,
-            tests: Vec::new(),
-            index_by_id: HashMap::new(),
-            collect_warnings: Default::default(),
-            deselected_ids: Vec::new(),
-            finished: 0,
-            failures: 0,
+            collection: Collection::new(),
+            dispatch: Dispatch::new(),
+            lifecycle: Lifecycle::new(inputs_tx, run_dir, uid, subreaper),
             stopped: None,
             interrupted: None,
-            steal: None,
             end: None,
-            durations: Vec::new(),
-            failed: Vec::new(),
-            subreaper: fork && worker::become_subreaper(),
-            zygote: None,
-            zygote_ready: false,
-            forks_wanted: 0,
-            stuck_message: None,
-            whole: false,
-            collector: None,
-            whole_ignore: Vec::new(),
-            ordered: None,
-            unselected: Vec::new(),
-            // Debug builds only: a release binary never panics on purpose.
-            panic_after: std::env::var("PACER_INTERNAL_PANIC_AFTER")
-                .ok()
-                .filter(|_| cfg!(debug_assertions))
-                .and_then(|n| n.parse().ok()),
-            collect_timeouts: 0,
-            hung_units: Vec::new(),
-            after_summary: Vec::new(),
         })
     }
 
@@ -370,7 +286,7 @@ impl Pool {
         // A whole collection asked for from the start is made by one
         // process, from which every worker is forked: nothing else starts.
         let collector_only =
-            self.config.collection == pacer_types::Collection::Whole && self.subreaper;
+            self.config.collection == pacer_types::Collection::Whole && self.lifecycle.subreaper;
         if !collector_only
             && (self.config.prewarm_zygote || (workers > fresh_workers && self.config.fork))
         {
@@ -404,7 +320,7 @@ impl Pool {
         let mut interrupt =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
         loop {
-            if self.end.is_some() || self.all_gone() {
+            if self.end.is_some() || self.lifecycle.all_gone() {
                 break;
             }
             tokio::select! {
@@ -452,21 +368,17 @@ impl Pool {
                 return end;
             }
         }
-        if let Some(message) = &self.stuck_message {
+        if let Some(message) = &self.dispatch.stuck_message {
             reporter.report(Event::Notice { message });
         }
         let summary = self.summary();
         reporter.report(Event::Finished { summary: &summary });
         // pytest's summary first: plain pytest prints it before its
         // interpreter waits for a thread left running.
-        for message in std::mem::take(&mut self.after_summary) {
+        for message in std::mem::take(&mut self.lifecycle.after_summary) {
             reporter.report(Event::Notice { message: &message });
         }
         RunEnd::Finished(summary)
-    }
-
-    fn all_gone(&self) -> bool {
-        !self.workers.is_empty() && self.workers.iter().all(|w| w.phase == Stage::Gone)
     }
 
     fn debug(&self, what: impl FnOnce() -> String) {
@@ -479,8 +391,10 @@ impl Pool {
         }
     }
 
-    fn send(&self, worker: usize, message: &ToWorker<'_>) {
-        self.workers[worker].handle.send(message.to_line());
+    fn send(&self, worker: WorkerId, message: &ToWorker<'_>) {
+        self.lifecycle.workers[worker]
+            .handle
+            .send(message.to_line());
     }
 
     fn handle(&mut self, input: Input, reporter: &mut dyn Reporter) {
@@ -493,7 +407,7 @@ impl Pool {
                 Input::Message(w, m) => {
                     let text = format!("{m:?}");
                     let text: String = text.chars().take(160).collect();
-                    self.debug(|| format!("{} says {text}", self.workers[*w].name));
+                    self.debug(|| format!("{} says {text}", self.lifecycle.workers[*w].name));
                 }
                 other => self.debug(|| format!("{other:?}")),
             }
@@ -505,21 +419,22 @@ impl Pool {
             // one that fails (a `done` in the grace before SIGTERM would
             // pass it and charge the timeout to the next test).
             Input::Message(w, _)
-                if self.workers[w].unreadable.is_some() || self.workers[w].killing.is_some() => {}
+                if self.lifecycle.workers[w].unreadable.is_some()
+                    || self.lifecycle.workers[w].killing.is_some() => {}
             Input::Message(w, message) => self.on_message(w, message, reporter),
             Input::BadMessage(w, text) => {
                 // The worker's fault at worst (a test wrote into its
                 // channel, a plugin sent what pacer does not know): it is
                 // ended, and the test it ran fails with the line shown; the
                 // run and its reports go on.
-                let state = &mut self.workers[w];
+                let state = &mut self.lifecycle.workers[w];
                 if state.phase != Stage::Gone && state.unreadable.is_none() {
                     state.unreadable = Some(text);
                     state.handle.signal(libc::SIGKILL);
                 }
             }
             Input::Output(w, stream, line) => {
-                let state = &mut self.workers[w];
+                let state = &mut self.lifecycle.workers[w];
                 // Live from the worker's hello on: before it, pytest's own
                 // session header would be printed once per worker (and the
                 // zygote runs no test).
@@ -539,7 +454,7 @@ impl Pool {
                 state.recent.push_back(line);
             }
             Input::Closed(w) => {
-                let state = &mut self.workers[w];
+                let state = &mut self.lifecycle.workers[w];
                 state.streams_open = state.streams_open.saturating_sub(1);
                 // A forked worker whose pid never arrived cannot be waited for:
                 // its closed streams are all the news there will be.
@@ -548,20 +463,20 @@ impl Pool {
                 }
             }
             Input::Exited(w, status) => {
-                self.workers[w].exit = Some(status);
-                if self.workers[w].streams_open == 0 {
+                self.lifecycle.workers[w].exit = Some(status);
+                if self.lifecycle.workers[w].streams_open == 0 {
                     self.on_death(w, reporter);
                 }
             }
             Input::Deadline(w) => {
-                if self.workers[w].phase != Stage::Gone {
+                if self.lifecycle.workers[w].phase != Stage::Gone {
                     self.on_death(w, reporter);
                 }
             }
         }
     }
 
-    fn on_message(&mut self, w: usize, message: FromWorker, reporter: &mut dyn Reporter) {
+    fn on_message(&mut self, w: WorkerId, message: FromWorker, reporter: &mut dyn Reporter) {
         match message {
             FromWorker::Hello(hello) => self.on_hello(w, *hello, reporter),
             FromWorker::Discovered { units, whole } => {
@@ -588,7 +503,7 @@ impl Pool {
                         reporter,
                     );
                 } else {
-                    self.deselected_ids.extend(deselected_ids);
+                    self.collection.deselected_ids.extend(deselected_ids);
                     self.on_collected(w, items, problems, deselected, reporter);
                 }
             }
@@ -596,11 +511,11 @@ impl Pool {
                 // Only a test this worker holds can start on it: a stray id
                 // is never charged to another test.
                 if let Some(test) = self.held_by(w, &id) {
-                    self.workers[w].running = Some(test);
-                    self.workers[w].started_at = Some(Instant::now());
+                    self.lifecycle.workers[w].running = Some(test);
+                    self.lifecycle.workers[w].started_at = Some(Instant::now());
                     reporter.report(Event::TestStarted {
                         id: &id,
-                        worker: &self.workers[w].name,
+                        worker: &self.lifecycle.workers[w].name,
                     });
                 }
             }
@@ -609,7 +524,7 @@ impl Pool {
                 self.count_failures(&reports);
                 reporter.report(Event::TestAmended {
                     id: &id,
-                    worker: &self.workers[w].name,
+                    worker: &self.lifecycle.workers[w].name,
                     reports: &reports,
                 });
             }
@@ -625,7 +540,7 @@ impl Pool {
                 self.end = Some(RunEnd::Fallback {
                     reason: format!(
                         "collections differ between workers: {} could not find {}",
-                        self.workers[w].name,
+                        self.lifecycle.workers[w].name,
                         ids.first().map(String::as_str).unwrap_or("a test")
                     ),
                 });
@@ -637,7 +552,11 @@ impl Pool {
                 // no worker reported an nth one before.
                 if when == WarningWhen::Collect {
                     let key = (id.clone(), message.clone());
-                    let seen = self.collect_warnings.entry(key.clone()).or_default();
+                    let seen = self
+                        .collection
+                        .collect_warnings
+                        .entry(key.clone())
+                        .or_default();
                     let mine = seen.per_worker.entry(w).or_insert(0);
                     *mine += 1;
                     if *mine <= seen.reported {
@@ -651,19 +570,20 @@ impl Pool {
                 })
             }
             FromWorker::HelloZygote { pid } => {
-                self.workers[w].handle.set_pid(pid);
+                self.lifecycle.workers[w].handle.set_pid(pid);
                 // A zygote stopped unused when the run turned to the whole
                 // collection: the forks wanted are the collector's to make.
-                if self.zygote != Some(w) {
+                if self.lifecycle.zygote != Some(w) {
                     return;
                 }
-                self.zygote_ready = true;
-                let wanted = std::mem::take(&mut self.forks_wanted);
+                self.lifecycle.zygote_ready = true;
+                let wanted = std::mem::take(&mut self.lifecycle.forks_wanted);
                 let over = self
+                    .dispatch
                     .scheduler
                     .as_ref()
                     .is_some_and(|s| s.pending() == 0 || s.is_stopped());
-                if self.workers[w].stop_sent || over {
+                if self.lifecycle.workers[w].stop_sent || over {
                     return;
                 }
                 for _ in 0..wanted {
@@ -676,21 +596,28 @@ impl Pool {
             FromWorker::Forked { worker: name, pid } => {
                 // The newest of that name: workers stopped unused when the
                 // run turned to the whole collection may have had it.
-                if let Some(index) = self.workers.iter().rposition(|s| s.name == name) {
-                    self.workers[index].handle.set_pid(pid);
+                let newest = self
+                    .lifecycle
+                    .workers
+                    .iter_enumerated()
+                    .rev()
+                    .find(|(_, s)| s.name == name)
+                    .map(|(index, _)| index);
+                if let Some(index) = newest {
+                    self.lifecycle.workers[index].handle.set_pid(pid);
                     if let Some(told) = &self.config.worker_pid {
                         told(&name, pid);
                     }
-                    worker::watch(index, pid, &self.inputs_tx);
+                    worker::watch(index, pid, &self.lifecycle.inputs_tx);
                 }
             }
             FromWorker::Bye(bye) => {
-                self.workers[w].bye_at = Some(Instant::now());
-                if self.workers[w].discarded {
+                self.lifecycle.workers[w].bye_at = Some(Instant::now());
+                if self.lifecycle.workers[w].discarded {
                     return;
                 }
                 reporter.report(Event::WorkerFinished {
-                    worker: &self.workers[w].name,
+                    worker: &self.lifecycle.workers[w].name,
                     bye: &bye,
                 })
             }

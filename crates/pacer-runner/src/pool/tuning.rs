@@ -36,7 +36,7 @@ impl Pool {
     /// Applies the binary's decision; false when the run is handed to pytest.
     pub(super) fn apply_tuning(
         &mut self,
-        w: usize,
+        w: WorkerId,
         hello: &Hello,
         reporter: &mut dyn Reporter,
     ) -> bool {
@@ -71,11 +71,19 @@ impl Pool {
 
     /// Starts or stops workers so that `workers` run cpu-bound tests. Only
     /// before discovery: no worker holds anything yet.
-    fn resize(&mut self, first: usize, workers: usize) {
-        let running: Vec<usize> = (0..self.workers.len())
-            .filter(|w| !matches!(self.workers[*w].phase, Stage::Zygote | Stage::Gone))
+    fn resize(&mut self, first: WorkerId, workers: usize) {
+        let running: Vec<WorkerId> = self
+            .lifecycle
+            .workers
+            .indices()
+            .filter(|w| {
+                !matches!(
+                    self.lifecycle.workers[*w].phase,
+                    Stage::Zygote | Stage::Gone
+                )
+            })
             .collect();
-        let have = running.len() + self.forks_wanted;
+        let have = running.len() + self.lifecycle.forks_wanted;
         self.debug(|| format!("pytest's options ask for {workers} workers (had {have})"));
         self.config.workers = workers;
         // Beyond the cores, workers are added once the plan says how many
@@ -89,8 +97,8 @@ impl Pool {
             }
         } else {
             let mut extra = have - workers;
-            let wanted = self.forks_wanted.min(extra);
-            self.forks_wanted -= wanted;
+            let wanted = self.lifecycle.forks_wanted.min(extra);
+            self.lifecycle.forks_wanted -= wanted;
             extra -= wanted;
             // The last started go first; the one that answered first discovers.
             for w in running
