@@ -272,6 +272,22 @@ fn pytest_exit_and_keyboard_interrupt_end_the_run_as_under_pytest() {
     );
 }
 
+/// `--timeout` is a budget per test, not for pytest's start-up: a conftest
+/// slow to import (or a loaded machine) is no hang under `--timeout 1`.
+#[test]
+fn a_slow_start_is_not_charged_to_the_test_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("conftest.py"),
+        "import time\n\ntime.sleep(2.5)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    let ours = pacer(dir.path(), &["-n", "2", "--timeout", "1"], &[]);
+    assert_eq!(ours.code, Some(0), "{}", ours.describe());
+    assert_eq!(ours.counts().get("passed"), Some(&1), "{}", ours.describe());
+}
+
 #[test]
 fn a_conftest_hung_at_import_ends_with_its_stack_not_a_silent_hang() {
     let dir = tempfile::tempdir().unwrap();

@@ -607,11 +607,23 @@ impl Pool {
         }
     }
 
+    /// How long a worker may take to start (interpreter, pytest, plugins,
+    /// conftests) before its hello: an explicit `collect_timeout`, else the
+    /// default. Never `--timeout`, a budget per test: on a loaded machine
+    /// pytest's own start-up can pass 2 s, and that is nobody's hang.
+    fn startup_deadline(&self) -> (std::time::Duration, &'static str) {
+        match self.config.collect_timeout {
+            Some(d) => (d, "collect_timeout"),
+            None => (COLLECT_TIMEOUT, "the default collect_timeout"),
+        }
+    }
+
     /// A worker whose share of files has not been collected within the
     /// deadline: its stacks name the file it hangs in, which becomes a
     /// collection error; its other files go to other workers.
     pub(super) fn enforce_collect_deadline(&mut self, reporter: &mut dyn Reporter) {
-        let (deadline, setting) = self.collect_deadline();
+        let (deadline, _) = self.collect_deadline();
+        let (startup, startup_setting) = self.startup_deadline();
         let now = Instant::now();
         for w in self.lifecycle.workers.indices() {
             let state = &mut self.lifecycle.workers[w];
@@ -619,7 +631,7 @@ impl Pool {
             // take to import.
             if state.phase == Stage::Starting && !state.stop_sent && self.end.is_none() {
                 match state.collect_kill_at {
-                    None if now.duration_since(state.spawned_at) > deadline => {
+                    None if now.duration_since(state.spawned_at) > startup => {
                         state.handle.signal_leader(libc::SIGUSR1);
                         state.collect_kill_at = Some(now + STACK_WAIT);
                     }
@@ -636,8 +648,8 @@ impl Pool {
                             .unwrap_or_default();
                         self.end = Some(RunEnd::Failed(RunError::StartupHang {
                             worker: state.name.clone(),
-                            seconds: deadline.as_secs_f64(),
-                            setting: setting.to_string(),
+                            seconds: startup.as_secs_f64(),
+                            setting: startup_setting.to_string(),
                             loading,
                             stacks: if stacks.is_empty() {
                                 "(none were written: the interpreter itself hangs)".into()
