@@ -306,7 +306,12 @@ fn every_word_of_the_report_stays_as_it_was() {
     let rerun = |when: Phase| PhaseReport {
         msg: Some("boom".into()),
         longrepr: Some("E   boom".into()),
-        ..phase(when, Outcome::Rerun, Some(Status::Other("rerun".into())), 0.1)
+        ..phase(
+            when,
+            Outcome::Rerun,
+            Some(Status::Other("rerun".into())),
+            0.1,
+        )
     };
     let failing = |when: Phase, status: Status| PhaseReport {
         msg: Some("bad".into()),
@@ -316,7 +321,12 @@ fn every_word_of_the_report_stays_as_it_was() {
     let tests: Vec<(&str, Vec<PhaseReport>)> = vec![
         (
             "t.py::test_passed",
-            vec![phase(Phase::Call, Outcome::Passed, Some(Status::Passed), 0.1)],
+            vec![phase(
+                Phase::Call,
+                Outcome::Passed,
+                Some(Status::Passed),
+                0.1,
+            )],
         ),
         (
             "t.py::test_failed",
