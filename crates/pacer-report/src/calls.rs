@@ -18,9 +18,7 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::record::TestReport;
+use crate::schema::{OutsideCalls, TestReport};
 
 /// How long after a worker said a test started pacer may hear it.
 pub const LAG: f64 = 0.5;
@@ -45,16 +43,6 @@ pub struct ProxyCall {
     /// Calls this entry stands for (more than one once the proxy's log
     /// was full and folded them per worker and second).
     pub count: u64,
-}
-
-/// Calls of one upstream that no test made.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OutsideCalls {
-    pub upstream: String,
-    pub calls: u64,
-    /// Seconds they waited in the limiter.
-    pub limiter_wait: f64,
-    pub retries_429: u64,
 }
 
 /// Adds each call to its test's `calls`, `limiter_wait`, `retries_429`,
@@ -154,7 +142,7 @@ mod tests {
             worker: worker.into(),
             start,
             end,
-            outcome: "passed".into(),
+            outcome: pacer_types::Status::Passed,
             ..Default::default()
         }
     }

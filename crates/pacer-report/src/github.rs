@@ -7,8 +7,8 @@
 //! - `::error file=..,line=..::` annotations for failed and errored tests,
 //!   at most [`GithubOptions::max_annotations`] (GitHub shows ten of a kind
 //!   per step) and a `::notice::` counting the rest; `::warning::` for
-//!   tests that passed only after reruns ([`annotations`]; [`commands`]
-//!   escapes them).
+//!   flaky tests, those that passed only after reruns ([`annotations`];
+//!   [`commands`] escapes them).
 //! - For the terminal: log groups around long sections and periodic
 //!   progress lines instead of pytest's dots ([`progress`]); see
 //!   `TerminalOptions::github`.
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use pacer_runner::events::Event;
 use pacer_runner::protocol::PhaseReport;
 
-use crate::record::RunReport;
+use crate::schema::RunReport;
 
 /// GitHub shows at most ten error (and ten warning) annotations per step.
 pub const DEFAULT_MAX_ANNOTATIONS: usize = 10;
@@ -150,7 +150,12 @@ impl Github {
 
     /// The workflow commands for the run's end ([`annotations`]).
     pub fn annotations(&self, report: &RunReport) -> Vec<String> {
-        annotations::annotations(report, &self.locations, &self.options)
+        annotations::annotations(
+            report,
+            &self.locations,
+            self.options.workspace.as_deref(),
+            self.options.max_annotations,
+        )
     }
 }
 
@@ -207,9 +212,9 @@ mod tests {
             max_annotations: 10,
         });
         let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
-        report.counts.insert("passed".into(), 2);
+        report.counts.insert(pacer_types::Status::Passed, 2);
         github.write_summary(&report).unwrap();
-        report.counts.insert("failed".into(), 1);
+        report.counts.insert(pacer_types::Status::Failed, 1);
         github.write_summary(&report).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(

@@ -7,7 +7,7 @@
 //! Keeping the data as data means the page and the JSON report agree by
 //! construction, and the drawing code can be read and changed as a page.
 
-use crate::record::RunReport;
+use crate::schema::RunReport;
 
 const TEMPLATE: &str = include_str!("html/report.html");
 const STYLE: &str = include_str!("html/report.css");
@@ -43,6 +43,47 @@ mod tests {
         for remote in ["src=\"http", "href=\"http", "@import", "url(http"] {
             assert!(!page.contains(remote), "{remote} loads from the network");
         }
+    }
+
+    /// The page's script reads the report's words (issue 18): each status
+    /// the record gives a test has a colour of its own in `OUTCOME`, and a
+    /// collection error is found by the word serde writes for it.
+    #[test]
+    fn the_script_knows_the_words_the_report_writes() {
+        use crate::schema::CollectionOutcome;
+        use pacer_types::Status;
+        let start = SCRIPT.find("const OUTCOME = {").expect("OUTCOME");
+        let outcome = &SCRIPT[start..];
+        let outcome = &outcome[..outcome.find('}').expect("OUTCOME ends")];
+        for status in [
+            Status::Passed,
+            Status::Failed,
+            Status::Error,
+            Status::Skipped,
+            Status::XFailed,
+            Status::XPassed,
+            Status::Flaky,
+        ] {
+            // A new status is decided here: a colour of its own, or OTHER's.
+            let own_colour = match status {
+                Status::Passed
+                | Status::Failed
+                | Status::Error
+                | Status::Skipped
+                | Status::XFailed
+                | Status::XPassed
+                | Status::Flaky => true,
+                Status::Other(_) => false,
+            };
+            let word = serde_json::to_string(&status).unwrap();
+            let key = format!("{}: \"#", word.trim_matches('"'));
+            assert_eq!(outcome.contains(&key), own_colour, "{word} in {outcome}");
+        }
+        let error = serde_json::to_string(&CollectionOutcome::Error).unwrap();
+        assert!(
+            SCRIPT.contains(&format!("c.outcome === {error}")),
+            "report.js finds collection errors by {error}"
+        );
     }
 
     /// The `#rrggbb` colours in report.js's `const NAME = ...;`.

@@ -1,7 +1,7 @@
 //! `--json-report`: the run's [`RunReport`] as pretty-printed JSON, its
 //! schema documented in `docs/reports.md`.
 
-use crate::record::RunReport;
+use crate::schema::RunReport;
 
 /// Writes the report as `render` does, straight into `out`.
 pub fn write(report: &RunReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {

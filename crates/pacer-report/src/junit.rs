@@ -44,6 +44,8 @@ use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
 
+use crate::attempts::attempts;
+use crate::longrepr::plain;
 use crate::report_file::{self, FileError};
 use crate::stored::{Shared, StoredReports};
 
@@ -533,7 +535,7 @@ fn test_cases(test: &TestRecord, reports: &[PhaseReport], counts: &mut Counts) -
     // Attempts a rerun threw away become nextest's records in the counted
     // attempt's element: `<flakyFailure>` when it passed in the end,
     // `<rerunFailure>` when it failed again.
-    let tries = crate::record::attempts(reports);
+    let tries = attempts(reports);
     let (last, before) = match tries.split_last() {
         Some((last, before)) => (*last, before),
         None => (reports, &[][..]),
@@ -730,26 +732,6 @@ impl Building {
     }
 }
 
-/// A failure's text as pytest's XML holds it (`str(report.longrepr)`):
-/// stripped, and without the colours a worker adds under `--color=yes`.
-pub(crate) fn plain(longrepr: &str) -> String {
-    let mut out = String::with_capacity(longrepr.len());
-    let mut rest = longrepr;
-    while let Some(start) = rest.find("\x1b[") {
-        out.push_str(&rest[..start]);
-        let code = &rest[start + 2..];
-        match code.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
-            Some(end) if code[end..].starts_with('m') => rest = &code[end + 1..],
-            _ => {
-                out.push('\x1b');
-                rest = &rest[start + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out.trim().to_string()
-}
-
 fn non_success(kind: NonSuccessKind, message: String, longrepr: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(kind);
     status.set_message(message);
@@ -880,15 +862,6 @@ mod tests {
             ("test_a".into(), "test_y[a::b/c.py]".into())
         );
         assert_eq!(names("tests/test_x.py"), ("".into(), "tests.test_x".into()));
-    }
-
-    #[test]
-    fn failure_text_is_stripped_of_colour_and_edges() {
-        assert_eq!(
-            plain("\n    def t():\n\x1b[1m\x1b[31mE   assert 1\x1b[0m\n\x1b[94m5\x1b[39;49;00m\n"),
-            "def t():\nE   assert 1\n5"
-        );
-        assert_eq!(plain("a \x1b b"), "a \x1b b", "a lone escape is kept");
     }
 
     #[test]

@@ -2,25 +2,40 @@
 //!
 //! - [`terminal`]: pytest-shaped terminal output (progress, failures, summary).
 //! - [`junit`]: the JUnit XML file of `--junitxml`, written by pacer, not the workers.
-//! - [`record`]: the run's record behind the JSON and HTML reports ([`RunReport`]).
-//! - [`json`], [`html`]: `--json-report` and `--html-report`, drawn from that record.
+//! - [`record`]: the run's record behind the JSON and HTML reports, gathered
+//!   from the events ([`RunRecord`]).
+//! - [`schema`]: that record's types, the JSON schema ([`RunReport`]): where
+//!   a test's typed outcome becomes a JSON word, when serde writes it.
+//! - [`json`], [`html`]: `--json-report` and `--html-report`, written from that record's report.
 //! - [`reports`]: the reporter that writes them whenever a run ends ([`RunReports`]).
 //! - [`github`]: GitHub Actions' step summary, annotations, log groups and progress lines.
 //! - [`tee`]: hands every event to several reporters (the terminal and the JUnit file).
 //! - [`options`]: what shapes the terminal's output ([`TerminalOptions`]).
 //! - [`lastfailed`]: the words pytest's `--lf`/`--ff` print, for `run-last-failure:`.
 //! - [`tally`]: outcome counting and pytest's final line, shared by reporters.
+//! - [`calls`]: charging each test the calls it made through the proxies.
+//!
+//! Modules import one way, never back. The leaves import no other module:
+//! `schema`, the report's types; `attempts`, a test's phase reports cut
+//! into attempts; `longrepr`, a failure's plain text; `stored`, `tally`,
+//! `options`, `report_file`, `lastfailed`. `calls` imports `schema`;
+//! `record` imports `calls` and leaves; `junit`, `github`, `json` and
+//! `html` import leaves; `terminal` leaves and `github`'s commands;
+//! `reports` imports `record`, `github`, `json` and `html`.
 
+mod attempts;
 pub mod calls;
 pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod lastfailed;
+mod longrepr;
 pub mod options;
 pub mod record;
 mod report_file;
 pub mod reports;
+pub mod schema;
 mod stored;
 pub mod tally;
 pub mod tee;
@@ -29,7 +44,8 @@ pub mod terminal;
 pub use github::{Github, GithubOptions};
 pub use junit::{Junit, JunitError};
 pub use options::{TbStyle, TerminalOptions};
-pub use record::{RunRecord, RunReport};
+pub use record::RunRecord;
 pub use reports::{ReportError, ReportKind, RunReports};
+pub use schema::RunReport;
 pub use tee::Tee;
 pub use terminal::Terminal;

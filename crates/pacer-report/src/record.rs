@@ -1,9 +1,11 @@
 //! The record of a run behind `--json-report` and `--html-report`: every
 //! test with its category, worker, start and end, outcome, phase durations
 //! and reruns, gathered from the runner's events into one serde value
-//! ([`RunReport`]) whose shape is the documented JSON schema
-//! (`docs/reports.md`). The HTML page is drawn from the same value, so the
-//! two reports cannot disagree.
+//! ([`RunReport`], its types in `schema.rs`) whose shape is the documented
+//! JSON schema (`docs/reports.md`). The HTML page is drawn from the same
+//! value, so the two reports cannot disagree. A test's outcome is decided
+//! here (`refresh`) as a [`Status`]; it becomes a word only when serde
+//! writes the file.
 //!
 //! The runner's events carry no timestamps: [`RunRecord`] reads its clock
 //! when an event arrives. Events are emitted by the pool's loop as workers
@@ -16,205 +18,16 @@ use std::time::{Instant, SystemTime};
 
 use pacer_runner::events::PhaseReport;
 use pacer_runner::events::{Event, Reporter};
-use pacer_types::{Outcome, Phase, Status};
-use serde::{Deserialize, Serialize};
+use pacer_types::{Outcome, Phase, Status, StopReason};
 
-use crate::calls::{charge, OutsideCalls, ProxyCall};
-use crate::junit::plain;
+use crate::attempts::attempts;
+use crate::calls::{charge, ProxyCall};
+use crate::longrepr::plain;
+use crate::schema::{
+    AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, Phases, RunReport,
+    TestReport, SCHEMA, SCHEMA_VERSION,
+};
 use crate::stored::{Shared, StoredReports};
-
-/// The schema's name and version; the version changes when a field changes
-/// meaning or goes away (new fields may appear within a version).
-pub const SCHEMA: &str = "pacer-run-report";
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The whole report, as written to `--json-report`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RunReport {
-    pub schema: String,
-    pub version: u32,
-    /// pacer's version.
-    pub pacer: String,
-    /// When the run started, RFC 3339 in UTC.
-    pub started_at: Option<String>,
-    pub python: Option<String>,
-    pub pytest: Option<String>,
-    pub rootdir: Option<String>,
-    /// Workers the pool was sized for (`-n`).
-    pub workers: usize,
-    /// Seconds from the start of the run to its end (the reruns included).
-    pub elapsed: f64,
-    pub exit_code: Option<i32>,
-    /// Why the run stopped handing out tests early (`-x`, crashed workers).
-    pub stopped: Option<String>,
-    /// Why the run was interrupted (Ctrl-C, collection errors).
-    pub interrupted: Option<String>,
-    /// pytest's final line: statuses counted as pytest counts them (per
-    /// phase, so a test passed in its call and failed in its teardown is
-    /// one `passed` and one `error`; a rerun attempt is a `rerun`), with the
-    /// collection's errors and module-level skips.
-    pub counts: BTreeMap<String, usize>,
-    pub not_run: usize,
-    pub deselected: usize,
-    pub categories: Vec<CategoryReport>,
-    /// One lane per worker that ran a test, in the workers' order.
-    pub lanes: Vec<Lane>,
-    /// Every test that ran, in the order they started.
-    pub tests: Vec<TestReport>,
-    /// Files that failed to collect (`error`) or skipped themselves at
-    /// module level (`skipped`): pytest counts them, but they are no test.
-    pub collection: Vec<CollectionProblem>,
-    /// Per upstream API, the proxy's statistics, as the proxy hands them
-    /// back after the run; empty when no proxy ran.
-    pub upstreams: Vec<serde_json::Value>,
-    /// Per upstream, the calls made outside any test (imports, session
-    /// ends) or that could not be told apart; empty when every call was a test's.
-    #[serde(default)]
-    pub calls_outside_tests: Vec<OutsideCalls>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CategoryReport {
-    pub name: String,
-    pub rate_limited: bool,
-    pub selected: bool,
-    /// How many of its tests ran.
-    pub tests: usize,
-    /// Its tests per `outcome`.
-    pub counts: BTreeMap<String, usize>,
-    /// Seconds its tests took, summed.
-    pub work: f64,
-    /// Seconds from its first test's start to its last test's end.
-    pub wall: f64,
-    /// Workers that ran its tests.
-    pub workers: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Lane {
-    pub worker: String,
-    pub tests: usize,
-    /// Seconds it spent in tests.
-    pub busy: f64,
-    /// Seconds of the run it spent without a test.
-    pub idle: f64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TestReport {
-    /// pytest's node id.
-    pub id: String,
-    pub category: Option<String>,
-    pub worker: String,
-    /// Seconds since the run started.
-    pub start: f64,
-    pub end: f64,
-    /// pytest's word for the test: `passed`, `failed`, `error`, `skipped`,
-    /// `xfailed`, `xpassed`, or a plugin's own.
-    pub outcome: String,
-    /// Seconds per phase that reported (a passing setup or teardown may be
-    /// absent), of the last attempt.
-    pub phases: Phases,
-    /// Attempts before the last: pytest-rerunfailures' reruns inside the
-    /// worker (or pacer's own `--reruns`), plus pacer's rerun of tests that
-    /// failed on HTTP 429.
-    pub reruns: usize,
-    /// Passed after failed attempts (its `outcome` is then `flaky`).
-    #[serde(default)]
-    pub flaky: bool,
-    /// The failed attempts the worker retried, in order (the last,
-    /// counted attempt is the test's own `outcome`, `phases`, `message`).
-    #[serde(default)]
-    pub attempts: Vec<AttemptReport>,
-    /// The failure's message, for a failed test.
-    pub message: Option<String>,
-    /// The failure's traceback and captured output, for a failed test.
-    pub output: Option<String>,
-    /// Calls it made through the proxies (`calls.rs` says how they are told apart).
-    #[serde(default)]
-    pub calls: usize,
-    /// Seconds those calls waited in the limiter, every attempt summed.
-    #[serde(default)]
-    pub limiter_wait: f64,
-    /// Retries the proxy made of those calls after a 429.
-    #[serde(default)]
-    pub retries_429: usize,
-    /// `[from, to]` (seconds since the run started) of each wait in the limiter.
-    #[serde(default)]
-    pub waits: Vec<[f64; 2]>,
-    /// When each retry after a 429 was decided (seconds since the run started).
-    #[serde(default)]
-    pub retry_marks: Vec<f64>,
-}
-
-/// Seconds per phase (`setup` / `call` / `teardown`); a phase that did not
-/// report is absent from the JSON. A struct, not a map: on 50,000 tests a
-/// map per test is tens of megabytes.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct Phases {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teardown: Option<f64>,
-}
-
-impl Phases {
-    fn slot(&mut self, phase: Phase) -> &mut Option<f64> {
-        match phase {
-            Phase::Setup => &mut self.setup,
-            Phase::Call => &mut self.call,
-            Phase::Teardown => &mut self.teardown,
-        }
-    }
-
-    /// Adds `secs` to `phase`.
-    pub fn add(&mut self, phase: Phase, secs: f64) {
-        *self.slot(phase).get_or_insert(0.0) += secs;
-    }
-
-    /// Seconds of `phase`, if it reported.
-    pub fn get(&self, phase: Phase) -> Option<f64> {
-        match phase {
-            Phase::Setup => self.setup,
-            Phase::Call => self.call,
-            Phase::Teardown => self.teardown,
-        }
-    }
-
-    fn for_each(&mut self, f: impl Fn(&mut f64)) {
-        for secs in [&mut self.call, &mut self.setup, &mut self.teardown]
-            .into_iter()
-            .flatten()
-        {
-            f(secs);
-        }
-    }
-}
-
-/// One failed attempt of a test that ran again.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct AttemptReport {
-    /// 1 for the first attempt.
-    pub attempt: usize,
-    /// The phase that failed: `setup`, `call` or `teardown`.
-    pub when: String,
-    /// Seconds its phases took.
-    pub duration: f64,
-    pub message: Option<String>,
-    /// Its traceback and captured output.
-    pub output: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CollectionProblem {
-    pub id: String,
-    /// `error` or `skipped`.
-    pub outcome: String,
-    /// The error's traceback, or the skip's reason.
-    pub output: String,
-}
 
 /// The clock a record reads: seconds since the run started.
 pub type Clock = Box<dyn FnMut() -> f64>;
@@ -246,8 +59,8 @@ pub struct RunRecord {
     collection: Vec<CollectionProblem>,
     end: f64,
     exit_code: Option<i32>,
-    stopped: Option<String>,
-    interrupted: Option<String>,
+    stopped: Option<StopReason>,
+    interrupted: Option<StopReason>,
     not_run: usize,
     deselected: usize,
     upstreams: Vec<serde_json::Value>,
@@ -363,7 +176,7 @@ impl RunRecord {
                     worker: worker.to_string(),
                     start: start.max(0.0),
                     end: now,
-                    outcome: String::new(),
+                    outcome: Status::Passed,
                     phases: Phases::default(),
                     reruns: 0,
                     flaky: false,
@@ -447,14 +260,14 @@ impl RunRecord {
         let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
         // pytest's final line counts phases' statuses, not tests: a test
         // whose call passed and whose teardown failed is `passed` and `error`.
-        let mut counts = BTreeMap::new();
+        let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
         for t in &self.states {
             for status in t.reports.cats() {
-                *counts.entry(status.as_str().to_string()).or_insert(0) += 1;
+                count(&mut counts, status);
             }
         }
         for problem in &self.collection {
-            *counts.entry(problem.outcome.clone()).or_insert(0) += 1;
+            count(&mut counts, &problem.outcome.status());
         }
         let elapsed = tests.iter().map(|t| t.end).fold(self.end, f64::max);
 
@@ -490,7 +303,7 @@ impl RunRecord {
                 let mut counts = BTreeMap::new();
                 let mut workers: Vec<&str> = Vec::new();
                 for t in &mine {
-                    *counts.entry(t.outcome.clone()).or_insert(0) += 1;
+                    count(&mut counts, &t.outcome);
                     if !workers.contains(&t.worker.as_str()) {
                         workers.push(&t.worker);
                     }
@@ -580,14 +393,23 @@ impl Reporter for RunRecord {
                     if self.collection.iter().any(|e| e.id == p.id) {
                         continue;
                     }
-                    let (outcome, output) = match (&p.skip, p.outcome) {
-                        (Some(skip), Outcome::Skipped) => ("skipped", skip.2.clone()),
-                        (None, Outcome::Skipped) => ("skipped", plain(&p.longrepr)),
-                        _ => ("error", plain(&p.longrepr)),
+                    let outcome = match p.outcome {
+                        Outcome::Skipped => CollectionOutcome::Skipped,
+                        // pytest says `failed`; whatever else a file's
+                        // problem says, it made no tests: an error.
+                        Outcome::Failed | Outcome::Passed | Outcome::Rerun | Outcome::Other => {
+                            CollectionOutcome::Error
+                        }
+                    };
+                    let output = match (outcome, &p.skip) {
+                        (CollectionOutcome::Skipped, Some(skip)) => skip.2.clone(),
+                        (CollectionOutcome::Skipped, None) | (CollectionOutcome::Error, _) => {
+                            plain(&p.longrepr)
+                        }
                     };
                     self.collection.push(CollectionProblem {
                         id: p.id.clone(),
-                        outcome: outcome.to_string(),
+                        outcome,
                         output,
                     });
                 }
@@ -616,8 +438,8 @@ impl Reporter for RunRecord {
                 if !self.finished {
                     self.deselected = summary.deselected;
                     self.not_run = summary.not_run;
-                    self.stopped = summary.stopped.as_ref().map(ToString::to_string);
-                    self.interrupted = summary.interrupted.as_ref().map(ToString::to_string);
+                    self.stopped = summary.stopped.clone();
+                    self.interrupted = summary.interrupted.clone();
                 }
                 // The binary sets the final code after a rerun (`set_exit_code`).
                 self.exit_code = Some(summary.exit_code);
@@ -633,33 +455,12 @@ impl Reporter for RunRecord {
     }
 }
 
-impl RunReport {
-    /// Times to the microsecond: finer is noise, and `3.0999999999999996`
-    /// helps no reader.
-    fn round_times(&mut self) {
-        let round = |x: &mut f64| *x = (*x * 1e6).round() / 1e6 + 0.0;
-        round(&mut self.elapsed);
-        for c in &mut self.categories {
-            round(&mut c.work);
-            round(&mut c.wall);
-        }
-        for lane in &mut self.lanes {
-            round(&mut lane.busy);
-            round(&mut lane.idle);
-        }
-        for t in &mut self.tests {
-            round(&mut t.start);
-            round(&mut t.end);
-            t.phases.for_each(round);
-            for a in &mut t.attempts {
-                round(&mut a.duration);
-            }
-            round(&mut t.limiter_wait);
-            t.waits.iter_mut().flatten().for_each(round);
-            t.retry_marks.iter_mut().for_each(round);
-        }
-        for o in &mut self.calls_outside_tests {
-            round(&mut o.limiter_wait);
+/// One more of `status` in `counts`.
+fn count(counts: &mut BTreeMap<Status, usize>, status: &Status) {
+    match counts.get_mut(status) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(status.clone(), 1);
         }
     }
 }
@@ -673,37 +474,6 @@ fn spent(reports: &[PhaseReport]) -> f64 {
 /// a rerun threw away.
 fn test_attempts(reports: &[PhaseReport]) -> usize {
     attempts(reports).len().max(1)
-}
-
-/// A test's reports cut into attempts (pytest-rerunfailures', or pacer's
-/// own reruns): a phase that does not come after the one before starts the
-/// next attempt (passing setups and teardowns are not sent, so a retried
-/// call is followed by the next call), and so does a call after a retried
-/// setup. Each attempt but the last holds a `rerun` report.
-pub fn attempts(reports: &[PhaseReport]) -> Vec<&[PhaseReport]> {
-    let order = |p: Phase| match p {
-        Phase::Setup => 0,
-        Phase::Call => 1,
-        Phase::Teardown => 2,
-    };
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..reports.len() {
-        let retried = reports[start..i]
-            .iter()
-            .any(|r| r.outcome == Outcome::Rerun);
-        let previous = &reports[i - 1];
-        let after_failed_setup =
-            previous.when == Phase::Setup && previous.outcome == Outcome::Rerun;
-        if retried && (after_failed_setup || order(reports[i].when) <= order(previous.when)) {
-            out.push(&reports[start..i]);
-            start = i;
-        }
-    }
-    if start < reports.len() {
-        out.push(&reports[start..]);
-    }
-    out
 }
 
 /// A failure's text as the reports keep it: the traceback, then the
@@ -737,12 +507,15 @@ fn refresh(report: &mut TestReport, test: &Test, reports: &[PhaseReport]) {
     for r in last {
         phases.add(r.when, r.dur);
     }
+    // The test's outcome: the first status of its last attempt that is not
+    // `passed` (a call's `failed`, a teardown's `error`, the worker's
+    // `flaky` for a pass after failed attempts), else `passed`.
     let outcome = last
         .iter()
         .filter_map(|r| r.cat.as_ref())
         .find(|c| **c != Status::Passed)
-        .map(|c| c.as_str().to_string())
-        .unwrap_or_else(|| "passed".to_string());
+        .cloned()
+        .unwrap_or(Status::Passed);
     let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
     let message = failing.iter().find_map(|r| r.msg.clone());
     let output = (!failing.is_empty()).then(|| failure_text(&failing, last));
@@ -756,10 +529,7 @@ fn refresh(report: &mut TestReport, test: &Test, reports: &[PhaseReport]) {
                 .collect();
             AttemptReport {
                 attempt: i + 1,
-                when: failed
-                    .first()
-                    .map_or("call", |r| r.when.as_str())
-                    .to_string(),
+                when: failed.first().map_or(Phase::Call, |r| r.when),
                 duration: spent(attempt),
                 message: failed.iter().find_map(|r| r.msg.clone()),
                 output: Some(failure_text(&failed, attempt)).filter(|t| !t.is_empty()),
@@ -878,37 +648,5 @@ mod tests {
         let mut items: Vec<char> = "abcdefgh".chars().collect();
         permute(&mut items, &order);
         assert_eq!(items.iter().collect::<String>(), "daebcgfh");
-    }
-
-    #[test]
-    fn reports_cut_into_attempts_where_a_retried_phase_starts_again() {
-        use Outcome::{Failed, Passed, Rerun};
-        use Phase::{Call, Setup, Teardown};
-        let sizes = |reports: &[PhaseReport]| -> Vec<usize> {
-            attempts(reports).iter().map(|a| a.len()).collect()
-        };
-        // Call retried twice, then passed.
-        let calls = [
-            report(Call, Rerun),
-            report(Call, Rerun),
-            report(Call, Passed),
-        ];
-        assert_eq!(sizes(&calls), [1, 1, 1]);
-        // A retried setup, then the call that passed.
-        assert_eq!(sizes(&[report(Setup, Rerun), report(Call, Passed)]), [1, 1]);
-        // A retried call with its teardown, then a failed call and teardown.
-        let both = [
-            report(Call, Rerun),
-            report(Teardown, Rerun),
-            report(Call, Failed),
-            report(Teardown, Failed),
-        ];
-        assert_eq!(sizes(&both), [2, 2]);
-        // No rerun: one attempt, however many phases.
-        assert_eq!(
-            sizes(&[report(Call, Failed), report(Teardown, Failed)]),
-            [2]
-        );
-        assert!(attempts(&[]).is_empty());
     }
 }

@@ -2,40 +2,76 @@
 
 use std::time::Duration;
 
-/// pytest's order of outcome words in the final line (with pacer's `flaky`
-/// after `passed`); others follow in first-seen order.
-const KNOWN: [&str; 9] = [
-    "failed",
-    "passed",
-    "flaky",
-    "skipped",
-    "deselected",
-    "xfailed",
-    "xpassed",
-    "warnings",
-    "error",
-];
+use pacer_types::Status;
 
-#[derive(Debug, Default, Clone)]
-pub struct Tally {
-    counts: Vec<(String, usize)>,
+/// What pytest's final line counts: a phase's status, the run's
+/// deselected tests, its warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    Status(Status),
+    Deselected,
+    Warnings,
 }
 
-impl Tally {
-    pub fn add(&mut self, category: &str, n: usize) {
-        if category.is_empty() || n == 0 {
-            return;
-        }
-        match self.counts.iter_mut().find(|(c, _)| c == category) {
-            Some((_, count)) => *count += n,
-            None => self.counts.push((category.to_string(), n)),
+impl From<Status> for Counted {
+    fn from(status: Status) -> Self {
+        Counted::Status(status)
+    }
+}
+
+impl Counted {
+    /// Its word in the final line (`xfailed`, `deselected`, a plugin's own).
+    pub fn word(&self) -> &str {
+        match self {
+            Counted::Status(status) => status.as_str(),
+            Counted::Deselected => "deselected",
+            Counted::Warnings => "warnings",
         }
     }
 
-    pub fn get(&self, category: &str) -> usize {
+    /// Its place in pytest's final line (with pacer's `flaky` after
+    /// `passed`); `None` for a word pytest does not know (a plugin's, e.g.
+    /// `rerun`), which follows the others in first-seen order.
+    fn place(&self) -> Option<usize> {
+        match self {
+            Counted::Status(status) => match status {
+                Status::Failed => Some(0),
+                Status::Passed => Some(1),
+                Status::Flaky => Some(2),
+                Status::Skipped => Some(3),
+                Status::XFailed => Some(5),
+                Status::XPassed => Some(6),
+                Status::Error => Some(8),
+                Status::Other(_) => None,
+            },
+            Counted::Deselected => Some(4),
+            Counted::Warnings => Some(7),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    counts: Vec<(Counted, usize)>,
+}
+
+impl Tally {
+    pub fn add(&mut self, counted: impl Into<Counted>, n: usize) {
+        let counted = counted.into();
+        if counted.word().is_empty() || n == 0 {
+            return;
+        }
+        match self.counts.iter_mut().find(|(c, _)| *c == counted) {
+            Some((_, count)) => *count += n,
+            None => self.counts.push((counted, n)),
+        }
+    }
+
+    pub fn get(&self, counted: impl Into<Counted>) -> usize {
+        let counted = counted.into();
         self.counts
             .iter()
-            .find(|(c, _)| c == category)
+            .find(|(c, _)| *c == counted)
             .map_or(0, |(_, n)| *n)
     }
 
@@ -50,27 +86,17 @@ impl Tally {
 
     /// The counts in pytest's final-line order: known words first, then
     /// the others as first seen.
-    pub fn ordered(&self) -> Vec<(String, usize)> {
-        let mut out = Vec::new();
-        for known in KNOWN {
-            if let Some((c, n)) = self.counts.iter().find(|(c, _)| c == known) {
-                out.push((c.clone(), *n));
-            }
-        }
-        for (category, n) in &self.counts {
-            if !KNOWN.contains(&category.as_str()) {
-                out.push((category.clone(), *n));
-            }
-        }
+    pub fn ordered(&self) -> Vec<(Counted, usize)> {
+        let mut out = self.counts.clone();
+        // Stable: the unknown words (last) keep the order they came in.
+        out.sort_by_key(|(c, _)| c.place().unwrap_or(usize::MAX));
         out
     }
 
     /// A category pytest does not know (a plugin's, e.g. `rerun`): pytest
     /// then paints the run yellow.
     pub fn has_unknown(&self) -> bool {
-        self.counts
-            .iter()
-            .any(|(c, _)| !KNOWN.contains(&c.as_str()))
+        self.counts.iter().any(|(c, _)| c.place().is_none())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -78,13 +104,23 @@ impl Tally {
     }
 }
 
-pub fn plural(n: usize, noun: &str) -> String {
-    match noun {
-        "error" | "warnings" => {
-            let base = noun.trim_end_matches('s');
-            format!("{n} {base}{}", if n == 1 { "" } else { "s" })
-        }
-        _ => format!("{n} {noun}"),
+/// `1 error`, `2 errors`, `1 warning`: pytest's plural for errors and
+/// warnings; every other word stays as it is (`3 passed`).
+pub fn plural(n: usize, counted: &Counted) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    match counted {
+        Counted::Status(Status::Error) => format!("{n} error{s}"),
+        Counted::Warnings => format!("{n} warning{s}"),
+        Counted::Status(
+            Status::Passed
+            | Status::Failed
+            | Status::Skipped
+            | Status::XFailed
+            | Status::XPassed
+            | Status::Flaky
+            | Status::Other(_),
+        )
+        | Counted::Deselected => format!("{n} {}", counted.word()),
     }
 }
 
@@ -127,20 +163,27 @@ mod tests {
     #[test]
     fn phrase_follows_pytest_order_and_plurals() {
         let mut t = Tally::default();
-        t.add("passed", 85);
-        t.add("error", 2);
-        t.add("failed", 9);
-        t.add("xpassed", 1);
-        t.add("skipped", 5);
-        t.add("xfailed", 3);
+        t.add(Status::Passed, 85);
+        t.add(Status::Error, 2);
+        t.add(Status::Other("rerun".into()), 4);
+        t.add(Status::Failed, 9);
+        t.add(Status::XPassed, 1);
+        t.add(Status::Skipped, 5);
+        t.add(Status::XFailed, 3);
+        t.add(Counted::Deselected, 0);
         assert_eq!(
             t.phrase(),
-            "9 failed, 85 passed, 5 skipped, 3 xfailed, 1 xpassed, 2 errors"
+            "9 failed, 85 passed, 5 skipped, 3 xfailed, 1 xpassed, 2 errors, 4 rerun"
         );
+        assert!(t.has_unknown());
+        assert_eq!(t.get(Status::Failed), 9);
         let mut t = Tally::default();
-        t.add("error", 1);
-        t.add("warnings", 1);
-        assert_eq!(t.phrase(), "1 warning, 1 error");
+        t.add(Status::Error, 1);
+        t.add(Counted::Warnings, 1);
+        t.add(Counted::Deselected, 2);
+        t.add(Status::Flaky, 1);
+        assert_eq!(t.phrase(), "1 flaky, 2 deselected, 1 warning, 1 error");
+        assert!(!t.has_unknown());
     }
 
     #[test]

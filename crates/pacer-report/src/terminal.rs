@@ -22,8 +22,9 @@ use pacer_runner::events::{CollectProblem, Hello, PhaseReport};
 use pacer_runner::events::{Event, PluginReport, Reporter, Stream, Summary};
 use pacer_types::{FlakyResult, Outcome, Phase, Status};
 
+use crate::attempts::attempts;
 pub use crate::options::{TbStyle, TerminalOptions};
-use crate::tally::{format_elapsed, sep, Tally};
+use crate::tally::{format_elapsed, plural, sep, Counted, Tally};
 
 /// Warnings with the same text, in first-seen order, with the tests that raised them.
 fn group_warnings(warnings: Vec<(String, String)>) -> Vec<(String, Vec<String>)> {
@@ -81,13 +82,20 @@ const YELLOW: &str = "33";
 const CYAN: &str = "36";
 const BOLD: &str = "1";
 
-/// pytest's `_color_for_type`: the colour of a word of the final line (a
-/// status category, or `deselected` / `warnings`).
-fn color_for(word: &str) -> &'static str {
-    match Status::parse(word) {
-        Some(Status::Failed | Status::Error) => RED,
-        Some(Status::Passed) => GREEN,
-        _ => YELLOW,
+/// pytest's `_color_for_type`: the colour of a count of the final line (a
+/// status category, or `deselected` / `warnings`); pacer's `flaky` is red
+/// when flakiness fails the run (`--flaky-result fail`).
+fn color_for(counted: &Counted, flaky: FlakyResult) -> &'static str {
+    match counted {
+        Counted::Status(Status::Failed | Status::Error) => RED,
+        Counted::Status(Status::Passed) => GREEN,
+        Counted::Status(Status::Flaky) => match flaky {
+            FlakyResult::Fail => RED,
+            FlakyResult::Pass => YELLOW,
+        },
+        Counted::Status(Status::Skipped | Status::XFailed | Status::XPassed | Status::Other(_))
+        | Counted::Deselected
+        | Counted::Warnings => YELLOW,
     }
 }
 
@@ -285,11 +293,11 @@ impl<W: Write> Terminal<W> {
 
     fn collected(&mut self, total: usize, deselected: usize, problems: &[CollectProblem]) {
         self.total = total;
-        self.tally.add("deselected", deselected);
+        self.tally.add(Counted::Deselected, deselected);
         for problem in problems {
             match problem.outcome {
-                Outcome::Failed => self.tally.add(Status::Error.as_str(), 1),
-                Outcome::Skipped => self.tally.add(Status::Skipped.as_str(), 1),
+                Outcome::Failed => self.tally.add(Status::Error, 1),
+                Outcome::Skipped => self.tally.add(Status::Skipped, 1),
                 Outcome::Passed | Outcome::Rerun | Outcome::Other => {}
             }
         }
@@ -363,11 +371,11 @@ impl<W: Write> Terminal<W> {
 
     /// pytest's `_determine_main_color`, as the run stands.
     fn main_color(&self, last: bool) -> &'static str {
-        let has = |status: Status| self.tally.get(status.as_str()) > 0;
+        let has = |status: Status| self.tally.get(status) > 0;
         let flaky_fails = self.flaky_result == FlakyResult::Fail && has(Status::Flaky);
         if has(Status::Failed) || has(Status::Error) || flaky_fails {
             RED
-        } else if self.tally.get("warnings") > 0
+        } else if self.tally.get(Counted::Warnings) > 0
             || has(Status::XPassed)
             || has(Status::Flaky)
             || self.tally.has_unknown()
@@ -409,7 +417,7 @@ impl<W: Write> Terminal<W> {
                 }
                 continue;
             };
-            self.tally.add(status.as_str(), 1);
+            self.tally.add(status.clone(), 1);
             let failed = report.outcome == Outcome::Failed;
             let entry = || (id.to_string(), report.clone());
             if failed && report.when == Phase::Call {
@@ -429,7 +437,7 @@ impl<W: Write> Terminal<W> {
             } else if report.outcome == Outcome::Skipped {
                 self.skips.push(entry());
             } else if *status == Status::Flaky {
-                let tries = crate::record::attempts(reports);
+                let tries = attempts(reports);
                 let first = tries
                     .first()
                     .and_then(|a| a.iter().find_map(|r| r.msg.clone()));
@@ -448,8 +456,7 @@ impl<W: Write> Terminal<W> {
             bar.set_position(finished as u64);
             bar.set_message(self.tally.phrase());
         }
-        let failed =
-            self.tally.get(Status::Failed.as_str()) + self.tally.get(Status::Error.as_str());
+        let failed = self.tally.get(Status::Failed) + self.tally.get(Status::Error);
         let line = self
             .github_progress
             .as_mut()
@@ -781,12 +788,9 @@ impl<W: Write> Terminal<W> {
         let main = self.main_color(true);
         let mut parts = Vec::new();
         let mut plain = Vec::new();
-        for (category, n) in self.tally.ordered() {
-            let text = crate::tally::plural(n, &category);
-            let color = match Status::parse(&category) {
-                Some(Status::Flaky) if self.flaky_result == FlakyResult::Fail => RED,
-                _ => color_for(&category),
-            };
+        for (counted, n) in self.tally.ordered() {
+            let text = plural(n, &counted);
+            let color = color_for(&counted, self.flaky_result);
             let codes: &[&str] = if color == main {
                 &[color, BOLD]
             } else {
@@ -1117,7 +1121,7 @@ impl<W: Write> Reporter for Terminal<W> {
             Event::Finished { summary } => {
                 if !self.warnings.is_empty() {
                     let n = self.warnings.len();
-                    self.tally.add("warnings", n);
+                    self.tally.add(Counted::Warnings, n);
                 }
                 self.summary(summary)
             }

@@ -267,3 +267,167 @@ fn junit_names_each_tests_category() {
         "{xml}"
     );
 }
+
+/// Every word the JSON report writes for a test's, an attempt's, a
+/// collection problem's status and why a run stopped, as the file had them
+/// when they were strings in the record (issue 18 typed them): the snapshot
+/// must not change, and the file reads back into the same report.
+#[test]
+fn every_word_of_the_report_stays_as_it_was() {
+    use pacer_runner::events::{CollectProblem, SkipLocation};
+    use pacer_types::StopReason;
+
+    let now = Rc::new(Cell::new(0.0));
+    let clock = now.clone();
+    let mut record = RunRecord::with_clock("0.0.0", Box::new(move || clock.get()));
+    let problems = [
+        CollectProblem {
+            id: "tests/test_broken.py".into(),
+            outcome: Outcome::Failed,
+            longrepr: "E   ModuleNotFoundError: No module named 'nope'".into(),
+            skip: None,
+        },
+        CollectProblem {
+            id: "tests/test_linux_only.py".into(),
+            outcome: Outcome::Skipped,
+            longrepr: String::new(),
+            skip: Some(SkipLocation(
+                "tests/test_linux_only.py".into(),
+                Some(3),
+                "Skipped: linux only".into(),
+            )),
+        },
+    ];
+    record.report(Event::Collected {
+        total: 9,
+        deselected: 1,
+        problems: &problems,
+    });
+    let rerun = |when: Phase| PhaseReport {
+        msg: Some("boom".into()),
+        longrepr: Some("E   boom".into()),
+        ..phase(
+            when,
+            Outcome::Rerun,
+            Some(Status::Other("rerun".into())),
+            0.1,
+        )
+    };
+    let failing = |when: Phase, status: Status| PhaseReport {
+        msg: Some("bad".into()),
+        longrepr: Some("E   bad".into()),
+        ..phase(when, Outcome::Failed, Some(status), 0.2)
+    };
+    let tests: Vec<(&str, Vec<PhaseReport>)> = vec![
+        (
+            "t.py::test_passed",
+            vec![phase(
+                Phase::Call,
+                Outcome::Passed,
+                Some(Status::Passed),
+                0.1,
+            )],
+        ),
+        (
+            "t.py::test_failed",
+            vec![failing(Phase::Call, Status::Failed)],
+        ),
+        (
+            "t.py::test_setup_error",
+            vec![failing(Phase::Setup, Status::Error)],
+        ),
+        (
+            "t.py::test_teardown_error",
+            vec![
+                phase(Phase::Call, Outcome::Passed, Some(Status::Passed), 0.1),
+                failing(Phase::Teardown, Status::Error),
+            ],
+        ),
+        (
+            "t.py::test_skipped",
+            vec![phase(
+                Phase::Setup,
+                Outcome::Skipped,
+                Some(Status::Skipped),
+                0.0,
+            )],
+        ),
+        (
+            "t.py::test_xfailed",
+            vec![phase(
+                Phase::Call,
+                Outcome::Skipped,
+                Some(Status::XFailed),
+                0.1,
+            )],
+        ),
+        (
+            "t.py::test_xpassed",
+            vec![phase(
+                Phase::Call,
+                Outcome::Passed,
+                Some(Status::XPassed),
+                0.1,
+            )],
+        ),
+        (
+            "t.py::test_flaky_setup",
+            vec![
+                rerun(Phase::Setup),
+                rerun(Phase::Call),
+                phase(Phase::Call, Outcome::Passed, Some(Status::Flaky), 0.1),
+            ],
+        ),
+        (
+            "t.py::test_plugins_word",
+            vec![phase(
+                Phase::Call,
+                Outcome::Other,
+                Some(Status::Other("blocked".into())),
+                0.1,
+            )],
+        ),
+    ];
+    let planned: Vec<PlannedTest> = tests
+        .iter()
+        .map(|(id, _)| PlannedTest {
+            id: id.to_string(),
+            category: 0,
+            selected: true,
+        })
+        .collect();
+    record.report(Event::Planned {
+        tests: &planned,
+        categories: &[category("unit", false)],
+    });
+    for (i, (id, reports)) in tests.iter().enumerate() {
+        now.set(i as f64);
+        record.report(Event::TestStarted { id, worker: "gw0" });
+        now.set(i as f64 + 0.5);
+        record.report(Event::TestFinished {
+            id,
+            worker: "gw0",
+            reports,
+            finished: i + 1,
+            total: tests.len(),
+        });
+    }
+    let summary = Summary {
+        elapsed: Duration::from_secs(10),
+        exit_code: exit::INTERRUPTED,
+        stopped: Some(StopReason::MaxFail { failures: 2 }),
+        interrupted: Some(StopReason::CollectionErrors { errors: 1 }),
+        not_run: 1,
+        deselected: 1,
+        ..Default::default()
+    };
+    now.set(10.0);
+    record.report(Event::Finished { summary: &summary });
+    let report = record.to_report();
+    let text = json::render(&report);
+    insta::with_settings!({filters => vec![(r#""started_at": "[^"]*""#, r#""started_at": "[time]""#)]}, {
+        insta::assert_snapshot!("every_word", text);
+    });
+    let back: pacer_report::RunReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(json::render(&back), text, "the file reads back as it was");
+}

@@ -3,9 +3,11 @@
 //! - [`exit`]: the one exit-code table (pytest's codes, which pacer keeps).
 //! - [`Outcome`], [`Phase`], [`Status`]: what one phase of one test did, as
 //!   pytest reports it; parsed from the worker's wire strings by serde, so no
-//!   crate compares those strings again.
+//!   crate compares those strings again, and written as the same words in
+//!   the run's JSON report.
 //! - [`FlakyResult`]: whether a flaky test fails the run.
-//! - [`StopReason`]: why a run ended before every test ran.
+//! - [`StopReason`]: why a run ended before every test ran (serde writes
+//!   and reads it as the line pytest prints).
 //! - [`Collection`]: whether the workers collect the whole suite or a share.
 //! - [`Kind`]: whether a category's tests are bound by the cores or wait.
 //!

@@ -5,7 +5,8 @@
 //! status category of `pytest_report_teststatus` ([`Status`]: `xfailed`,
 //! `error`, a plugin's own `rerun`, ...), which is what the final line
 //! counts. The worker sends them as strings; serde turns them into these
-//! enums at the protocol boundary.
+//! enums at the protocol boundary, and writes them back as the same words
+//! in the run's JSON report.
 
 use std::fmt;
 use std::str::FromStr;
@@ -130,8 +131,14 @@ impl FromStr for Outcome {
 /// On the wire a phase that does not count (a passing setup) has the empty
 /// category; it is read as no status at all (`Option<Status>`), never as a
 /// `Status`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// serde reads and writes it as its word (`"xfailed"`, a plugin's own), so
+/// that reports keep it typed until they are written. Statuses order as
+/// their words do, so that a map keyed by them is written in the order a
+/// map keyed by the words was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Status {
+    #[default]
     Passed,
     Failed,
     Skipped,
@@ -195,6 +202,39 @@ impl Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Ord for Status {
+    /// By word; a plugin's word that is also one of pytest's (never parsed
+    /// so, but constructible) after pytest's, so that the order agrees with
+    /// `Eq`.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let is_other = |s: &Status| matches!(s, Status::Other(_));
+        self.as_str()
+            .cmp(other.as_str())
+            .then_with(|| is_other(self).cmp(&is_other(other)))
+    }
+}
+
+impl PartialOrd for Status {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    /// Any word but the empty one, which is no status (see
+    /// [`Status::deserialize_optional`] for the wire's).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Status, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        Status::parse(&word).ok_or_else(|| serde::de::Error::custom("the empty word is no status"))
     }
 }
 
@@ -283,5 +323,35 @@ mod tests {
         assert_eq!(Status::parse("rerun"), Some(Status::Other("rerun".into())));
         assert_eq!(Status::parse(""), None);
         assert_eq!(Status::parse("flaky"), Some(Status::Flaky));
+    }
+
+    #[test]
+    fn serde_writes_a_status_as_its_word_and_orders_it_so() {
+        use std::collections::BTreeMap;
+        let words = [
+            "xpassed", "rerun", "error", "passed", "blocked", "flaky", "skipped", "failed",
+            "xfailed",
+        ];
+        let by_status: BTreeMap<Status, usize> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (Status::parse(w).unwrap(), i))
+            .collect();
+        let by_word: BTreeMap<&str, usize> =
+            words.iter().enumerate().map(|(i, w)| (*w, i)).collect();
+        let json = serde_json::to_string(&by_status).unwrap();
+        assert_eq!(json, serde_json::to_string(&by_word).unwrap());
+        assert_eq!(
+            serde_json::from_str::<BTreeMap<Status, usize>>(&json).unwrap(),
+            by_status
+        );
+        assert_eq!(
+            serde_json::from_str::<Status>("\"xfailed\"").unwrap(),
+            Status::XFailed
+        );
+        assert!(serde_json::from_str::<Status>("\"\"").is_err());
+        // A plugin's word that is pytest's too is another status, after it.
+        assert!(Status::Passed < Status::Other("passed".into()));
+        assert_ne!(Status::Passed, Status::Other("passed".into()));
     }
 }

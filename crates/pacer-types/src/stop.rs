@@ -1,10 +1,18 @@
 //! Why a run ended before every test ran.
 
 use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::UnknownWord;
 
 /// Why a run stopped handing out tests, or was interrupted. Its `Display`
 /// is the line pytest (or pacer, for what pytest does not have) prints
-/// between `!` rules at the end of the run.
+/// between `!` rules at the end of the run; serde writes and reads it as
+/// that line (the run report's `stopped` and `interrupted`). The line has
+/// no `Exit`'s `returncode` (the report's `exit_code` has it), so that one
+/// reads back as `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
     /// `-x` / `--maxfail`: the Nth failure was seen.
@@ -77,9 +85,131 @@ impl fmt::Display for StopReason {
     }
 }
 
+impl FromStr for StopReason {
+    type Err = UnknownWord;
+
+    /// The reason whose line `line` is: `Display`'s inverse.
+    fn from_str(line: &str) -> Result<Self, UnknownWord> {
+        // The number a line starts with after `prefix`.
+        let number = |prefix: &str| -> Option<usize> {
+            let rest = line.strip_prefix(prefix)?;
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse().ok()
+        };
+        let candidates = [
+            Some(StopReason::Interrupted),
+            number("stopping after ").map(|failures| StopReason::MaxFail { failures }),
+            number("maximum worker restarts reached (")
+                .map(|max| StopReason::WorkerRestarts { max }),
+            number("stopping: ").map(|pending| StopReason::Stuck { pending }),
+            number("Interrupted: ").map(|errors| StopReason::CollectionErrors { errors }),
+            line.strip_prefix("INTERNALERROR: pacer failed (")
+                .and_then(|rest| {
+                    rest.strip_suffix("); stopping, what ran is reported (please report this)")
+                })
+                .map(|message| StopReason::Internal {
+                    message: message.to_string(),
+                }),
+            line.strip_prefix("_pytest.outcomes.Exit: ")
+                .map(|message| StopReason::Exit {
+                    message: message.to_string(),
+                    returncode: None,
+                }),
+        ];
+        // Each candidate is checked by writing it again: the line is its
+        // reason's only if the two agree to the letter.
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|reason| reason.to_string() == line)
+            .ok_or_else(|| UnknownWord(line.to_string()))
+    }
+}
+
+impl Serialize for StopReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StopReason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StopReason, D::Error> {
+        let line = String::deserialize(deserializer)?;
+        line.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One reason of each kind, with the numbers and messages that make
+    /// their lines awkward (singular, parentheses, the suffix inside).
+    fn one_of_each() -> Vec<StopReason> {
+        let all = vec![
+            StopReason::MaxFail { failures: 1 },
+            StopReason::WorkerRestarts { max: 4 },
+            StopReason::Stuck { pending: 1 },
+            StopReason::Stuck { pending: 12 },
+            StopReason::Interrupted,
+            StopReason::CollectionErrors { errors: 1 },
+            StopReason::CollectionErrors { errors: 3 },
+            StopReason::Internal {
+                message: "a (b); stopping, what ran is reported (please report this)".into(),
+            },
+            StopReason::Exit {
+                message: "stopping after 2 failures".into(),
+                returncode: None,
+            },
+        ];
+        // A new reason does not compile here until it is named: add it
+        // above, and its line to `from_str`.
+        for reason in &all {
+            match reason {
+                StopReason::MaxFail { .. }
+                | StopReason::WorkerRestarts { .. }
+                | StopReason::Stuck { .. }
+                | StopReason::Interrupted
+                | StopReason::CollectionErrors { .. }
+                | StopReason::Internal { .. }
+                | StopReason::Exit { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn each_reason_reads_back_from_its_line() {
+        for reason in one_of_each() {
+            let line = reason.to_string();
+            assert_eq!(line.parse::<StopReason>(), Ok(reason.clone()), "{line}");
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, serde_json::to_string(&line).unwrap());
+            assert_eq!(serde_json::from_str::<StopReason>(&json).unwrap(), reason);
+        }
+        let exit = StopReason::Exit {
+            message: "bye".into(),
+            returncode: Some(3),
+        };
+        assert_eq!(
+            exit.to_string().parse(),
+            Ok(StopReason::Exit {
+                message: "bye".into(),
+                returncode: None
+            }),
+            "the line has no return code"
+        );
+        for line in [
+            "",
+            "stopping after x failures",
+            "stopping after 1 failure",
+            "Ctrl-C",
+        ] {
+            assert!(line.parse::<StopReason>().is_err(), "{line}");
+        }
+    }
 
     #[test]
     fn each_reason_reads_as_pytest_prints_it() {

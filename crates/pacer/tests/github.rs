@@ -295,6 +295,81 @@ fn an_interrupted_run_has_its_summary_and_collection_errors_are_annotated() {
     assert_eq!(md.matches("<details>").count(), 2, "{md}");
 }
 
+/// A test that passed only on a rerun is `flaky` in the run's record; its
+/// `::warning` must follow from that word, on a real run of the `flaky`
+/// suite with pacer's own `--reruns` (issue 18: the annotations looked for
+/// `passed` with reruns, which no flaky test is, so GitHub never warned).
+#[test]
+fn a_test_that_passed_on_a_rerun_gets_a_flaky_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step_summary.md");
+    let json = dir.path().join("run.json");
+    let state = tempfile::tempdir().unwrap();
+    let output = on_github(
+        &suite("flaky"),
+        &[
+            "-n",
+            "2",
+            "--reruns",
+            "2",
+            "--json-report",
+            json.to_str().unwrap(),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+        ],
+        &summary,
+        &[
+            ("FLAKY_STATE", state.path().to_str().unwrap()),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+        ],
+    );
+    let all = text(&output);
+    // One test fails on every attempt; the flaky ones keep pytest's code.
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    let out = stdout(&output);
+    let warnings: BTreeSet<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("::warning "))
+        .collect();
+    assert_eq!(
+        warnings,
+        BTreeSet::from([
+            "::warning file=tests/test_flaky.py,title=flaky tests/test_flaky.py%3A%3Atest_fails_once::passed after 1 rerun",
+            "::warning file=tests/test_flaky.py,title=flaky tests/test_flaky.py%3A%3Atest_marked_passes_on_third::passed after 2 reruns",
+            "::warning file=tests/test_flaky.py,title=flaky tests/test_flaky.py%3A%3Atest_setup_error_once::passed after 1 rerun",
+        ]),
+        "{all}"
+    );
+    // The warned tests are the JSON report's `flaky` ones, and the test that
+    // failed every time is an error, not a warning.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let flaky: BTreeSet<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] == "flaky")
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        flaky,
+        BTreeSet::from([
+            "tests/test_flaky.py::test_fails_once",
+            "tests/test_flaky.py::test_marked_passes_on_third",
+            "tests/test_flaky.py::test_setup_error_once",
+        ]),
+        "{all}"
+    );
+    let errors: Vec<String> = annotations(&out).into_iter().map(|a| a.title).collect();
+    assert_eq!(
+        errors,
+        ["FAILED tests/test_flaky.py::test_always_fails"],
+        "{all}"
+    );
+}
+
 /// `pacer-mockapi` on a free port, rate-limited, killed when dropped.
 fn mock_api() -> common::mockapi::Running {
     common::mockapi::start(&["--rate", "50", "--burst", "5"])

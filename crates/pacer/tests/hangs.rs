@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use common::runs::{run_with_deadline, strings, Run};
 use common::{pacer_command, python, suite};
+use pacer_report::schema::CollectionOutcome;
 use pacer_report::RunReport;
+use pacer_types::Status;
 use quick_junit::{Report, TestCaseStatus};
 
 fn pacer_bin() -> std::path::PathBuf {
@@ -459,7 +461,7 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
     assert_eq!(seen, expected, "JSON, each test once:\n{all}");
     assert_eq!(report.collection.len(), 1, "{all}");
     assert_eq!(report.collection[0].id, "tests/test_d_import_hang.py");
-    assert_eq!(report.collection[0].outcome, "error");
+    assert_eq!(report.collection[0].outcome, CollectionOutcome::Error);
     assert_eq!(report.exit_code, Some(2));
 
     // The JUnit report: the same tests, once each, success or not alike.
@@ -626,10 +628,10 @@ fn the_chaos_suite_interrupted_reports_what_ran_once_alike_everywhere() {
     assert_eq!(report.exit_code, Some(2), "{all}");
     let mut from_json: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
     for test in &report.tests {
-        let kind = match test.outcome.as_str() {
-            "passed" | "xpassed" | "flaky" => "passed",
-            "skipped" | "xfailed" => "skipped",
-            _ => "failed",
+        let kind = match test.outcome {
+            Status::Passed | Status::XPassed | Status::Flaky => "passed",
+            Status::Skipped | Status::XFailed => "skipped",
+            Status::Failed | Status::Error | Status::Other(_) => "failed",
         };
         from_json.entry(junit_key(&test.id)).or_default().push(kind);
     }
@@ -703,7 +705,7 @@ fn an_internal_error_still_reports_what_ran() {
     assert_eq!(report.exit_code, Some(3), "{all}");
     let mut from_json: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
     for test in &report.tests {
-        let kind = if test.outcome == "failed" {
+        let kind = if test.outcome == Status::Failed {
             "failed"
         } else {
             "passed"

@@ -16,6 +16,7 @@ use std::process::{Command, Output};
 use common::{pacer_command, python, suite, text};
 use pacer_report::junit::names;
 use pacer_report::RunReport;
+use pacer_types::Status;
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 
 fn pacer_in(dir: &Path, args: &[&str]) -> Output {
@@ -100,14 +101,16 @@ fn junit_tests(path: &Path) -> BTreeMap<(String, String), JunitTest> {
 }
 
 /// The JUnit elements pytest writes for a test of this outcome.
-fn junit_kinds_for(outcome: &str) -> &'static [&'static [&'static str]] {
+fn junit_kinds_for(outcome: &Status) -> &'static [&'static [&'static str]] {
     match outcome {
-        "passed" | "xpassed" => &[&["success"]],
-        "skipped" | "xfailed" => &[&["skipped"]],
+        // A flaky test is a success with a `<flakyFailure>` per attempt.
+        Status::Passed | Status::XPassed | Status::Flaky => &[&["success"]],
+        Status::Skipped | Status::XFailed => &[&["skipped"]],
         // A failed call and a failed teardown are two elements.
-        "failed" => &[&["failure"], &["failure", "error"]],
-        "error" => &[&["error"], &["success", "error"], &["skipped", "error"]],
-        _ => &[],
+        Status::Failed => &[&["failure"], &["failure", "error"]],
+        Status::Error => &[&["error"], &["success", "error"], &["skipped", "error"]],
+        // A plugin's word: what pytest writes for it is the plugin's.
+        Status::Other(_) => &[],
     }
 }
 
@@ -175,9 +178,16 @@ fn the_json_report_agrees_with_the_junit_report_test_by_test() {
     assert_agree(&json, &run.xml, &context);
 
     // Every outcome of the suite is there, counted as the tests say.
-    for outcome in ["passed", "failed", "skipped", "xfailed", "xpassed", "error"] {
+    for outcome in [
+        Status::Passed,
+        Status::Failed,
+        Status::Skipped,
+        Status::XFailed,
+        Status::XPassed,
+        Status::Error,
+    ] {
         assert!(
-            json.counts.get(outcome).copied().unwrap_or(0) > 0,
+            json.counts.get(&outcome).copied().unwrap_or(0) > 0,
             "no {outcome}: {:?}",
             json.counts
         );
@@ -192,7 +202,7 @@ fn the_json_report_agrees_with_the_junit_report_test_by_test() {
     let json_counts: BTreeMap<String, u64> = json
         .counts
         .iter()
-        .map(|(k, v)| (k.clone(), *v as u64))
+        .map(|(k, v)| (k.to_string(), *v as u64))
         .collect();
     assert_eq!(final_line, json_counts, "{context}");
 
@@ -202,7 +212,7 @@ fn the_json_report_agrees_with_the_junit_report_test_by_test() {
         .iter()
         .find(|t| t.id.ends_with("::test_output_in_failing_test"))
         .expect("the failing test with output");
-    assert_eq!(failed.outcome, "failed");
+    assert_eq!(failed.outcome, Status::Failed);
     let output = failed.output.as_deref().unwrap_or_default();
     assert!(output.contains("Captured stdout call"), "{output}");
     let passed = json
@@ -259,7 +269,7 @@ fn a_run_stopped_by_x_still_writes_both_reports() {
     assert_eq!(run.output.status.code(), Some(1), "{context}");
     let json = read_json(&run.json, &context);
     assert!(json.stopped.is_some(), "{json:?}");
-    assert!(json.counts.get("failed").copied().unwrap_or(0) >= 1);
+    assert!(json.counts.get(&Status::Failed).copied().unwrap_or(0) >= 1);
     assert_agree(&json, &run.xml, &context);
     assert!(run.html.is_file(), "{context}");
 }
@@ -279,7 +289,7 @@ fn a_crashed_worker_is_a_failed_test_in_the_reports() {
                 .is_some_and(|m| m.starts_with("worker crashed"))
         })
         .unwrap_or_else(|| panic!("no crashed test in {json:#?}"));
-    assert_eq!(crashed.outcome, "failed");
+    assert_eq!(crashed.outcome, Status::Failed);
     assert!(run.html.is_file(), "{context}");
 }
 
@@ -586,7 +596,7 @@ fn an_interrupted_run_still_writes_both_reports() {
     assert!(report.interrupted.is_some(), "{report:?}");
     assert_eq!(report.exit_code, Some(2));
     assert!(
-        report.tests.iter().any(|t| t.outcome == "passed"),
+        report.tests.iter().any(|t| t.outcome == Status::Passed),
         "{report:?}"
     );
     assert_agree(&report, &xml, &seen);

@@ -5,21 +5,29 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use pacer_types::Status;
+
 use super::commands::command;
-use super::GithubOptions;
-use crate::record::RunReport;
+use crate::schema::{CollectionOutcome, RunReport, TestReport};
 
 /// The workflow commands for the run's end: an `::error` per failure
 /// (collection errors first), capped, then a `::notice` for the rest,
-/// and a `::warning` per test that passed only after reruns.
+/// and a `::warning` per flaky test (its outcome `flaky`: it passed only
+/// after failed attempts), capped alike. Files are named relative to
+/// `workspace` (`$GITHUB_WORKSPACE`) when pytest's rootdir lies inside it.
 pub fn annotations(
     report: &RunReport,
     locations: &HashMap<String, (String, Option<i64>)>,
-    options: &GithubOptions,
+    workspace: Option<&Path>,
+    max: usize,
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    for problem in report.collection.iter().filter(|p| p.outcome == "error") {
-        let file = workspace_path(options, report, &problem.id);
+    for problem in &report.collection {
+        match problem.outcome {
+            CollectionOutcome::Error => {}
+            CollectionOutcome::Skipped => continue,
+        }
+        let file = workspace_path(workspace, report, &problem.id);
         let message = last_line(&problem.output).unwrap_or("collection failed");
         errors.push(command(
             "error",
@@ -30,19 +38,28 @@ pub fn annotations(
             message,
         ));
     }
-    for test in report
-        .tests
-        .iter()
-        .filter(|t| t.outcome == "failed" || t.outcome == "error")
-    {
+    let mut flaky: Vec<&TestReport> = Vec::new();
+    for test in &report.tests {
+        let word = match test.outcome {
+            Status::Failed => "FAILED",
+            Status::Error => "ERROR",
+            Status::Flaky => {
+                flaky.push(test);
+                continue;
+            }
+            // A pass, a skip, an expected failure or an unexpected pass
+            // (not strict: a strict one is `failed`), a plugin's word: no
+            // annotation. A test that passed after pacer's 429 rerun is
+            // `passed`: it was rate-limited, not flaky.
+            Status::Passed
+            | Status::Skipped
+            | Status::XFailed
+            | Status::XPassed
+            | Status::Other(_) => continue,
+        };
         let (file, line) = match locations.get(&test.id) {
             Some((file, line)) => (file.as_str(), *line),
             None => (test_file(&test.id), None),
-        };
-        let word = if test.outcome == "failed" {
-            "FAILED"
-        } else {
-            "ERROR"
         };
         let message = test
             .message
@@ -53,14 +70,13 @@ pub fn annotations(
         errors.push(command(
             "error",
             &[
-                ("file", Some(workspace_path(options, report, file))),
+                ("file", Some(workspace_path(workspace, report, file))),
                 ("line", line.map(|l| l.to_string())),
                 ("title", Some(format!("{word} {}", test.id))),
             ],
             message,
         ));
     }
-    let max = options.max_annotations;
     let mut lines: Vec<String> = Vec::new();
     let rest = errors.len().saturating_sub(max);
     lines.extend(errors.into_iter().take(max));
@@ -74,17 +90,13 @@ pub fn annotations(
                 ),
             ));
     }
-    let flaky = report
-        .tests
-        .iter()
-        .filter(|t| t.outcome == "passed" && t.reruns > 0);
-    for test in flaky.take(max) {
+    for test in flaky.into_iter().take(max) {
         lines.push(command(
             "warning",
             &[
                 (
                     "file",
-                    Some(workspace_path(options, report, test_file(&test.id))),
+                    Some(workspace_path(workspace, report, test_file(&test.id))),
                 ),
                 ("title", Some(format!("flaky {}", test.id))),
             ],
@@ -101,8 +113,8 @@ pub fn annotations(
 /// A path relative to pytest's rootdir, made relative to the
 /// repository's checkout (where GitHub looks files up) when the rootdir
 /// lies inside it.
-fn workspace_path(options: &GithubOptions, report: &RunReport, path: &str) -> String {
-    let (Some(workspace), Some(rootdir)) = (&options.workspace, &report.rootdir) else {
+fn workspace_path(workspace: Option<&Path>, report: &RunReport, path: &str) -> String {
+    let (Some(workspace), Some(rootdir)) = (workspace, &report.rootdir) else {
         return path.to_string();
     };
     let full = Path::new(rootdir).join(path);
@@ -128,17 +140,18 @@ fn last_line(text: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn test(id: &str, outcome: &str, reruns: usize) -> crate::record::TestReport {
-        crate::record::TestReport {
+    fn test(id: &str, outcome: Status, reruns: usize) -> TestReport {
+        TestReport {
             id: id.into(),
             category: None,
             worker: "gw0".into(),
             start: 0.0,
             end: 1.0,
-            outcome: outcome.into(),
+            message: (outcome == Status::Failed).then(|| "assert 1 == 2".into()),
+            flaky: outcome == Status::Flaky,
+            outcome,
             phases: Default::default(),
             reruns,
-            message: (outcome == "failed").then(|| "assert 1 == 2".into()),
             output: None,
             ..Default::default()
         }
@@ -146,20 +159,19 @@ mod tests {
 
     #[test]
     fn errors_are_capped_and_flaky_tests_warned_of() {
-        let options = GithubOptions {
-            step_summary: None,
-            workspace: None,
-            max_annotations: 2,
-        };
         let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
         report.tests = vec![
-            test("t.py::a", "failed", 0),
-            test("t.py::b", "passed", 2),
-            test("t.py::c", "failed", 0),
-            test("t.py::d", "failed", 0),
-            test("t.py::e", "passed", 0),
+            test("t.py::a", Status::Failed, 0),
+            // As the record has a test that passed after two failed
+            // attempts (issue 18: this was `passed`, which no such test is).
+            test("t.py::b", Status::Flaky, 2),
+            test("t.py::c", Status::Failed, 0),
+            test("t.py::d", Status::Failed, 0),
+            test("t.py::e", Status::Passed, 0),
+            // Passed on pacer's 429 rerun: rate-limited, not flaky.
+            test("t.py::f", Status::Passed, 1),
         ];
-        let lines = annotations(&report, &HashMap::new(), &options);
+        let lines = annotations(&report, &HashMap::new(), None, 2);
         assert_eq!(
             lines,
             [
@@ -181,20 +193,16 @@ mod tests {
 
     #[test]
     fn paths_are_made_relative_to_the_checkout() {
-        let options = GithubOptions {
-            step_summary: None,
-            workspace: Some("/w/repo".into()),
-            max_annotations: 10,
-        };
+        let workspace = Some(Path::new("/w/repo"));
         let mut report = crate::RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
         report.rootdir = Some("/w/repo/app".into());
         assert_eq!(
-            workspace_path(&options, &report, "tests/t.py"),
+            workspace_path(workspace, &report, "tests/t.py"),
             "app/tests/t.py"
         );
         report.rootdir = Some("/elsewhere".into());
         assert_eq!(
-            workspace_path(&options, &report, "tests/t.py"),
+            workspace_path(workspace, &report, "tests/t.py"),
             "tests/t.py"
         );
     }

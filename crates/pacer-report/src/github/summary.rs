@@ -5,10 +5,11 @@
 
 use std::fmt::Write;
 
+use pacer_types::Status;
 use serde_json::Value;
 
-use crate::record::{RunReport, TestReport};
-use crate::tally::{format_elapsed, Tally};
+use crate::schema::{CollectionOutcome, RunReport, TestReport};
+use crate::tally::{format_elapsed, Counted, Tally};
 
 /// The slowest tests listed.
 const SLOWEST: usize = 10;
@@ -21,10 +22,10 @@ const OUTPUT_LINES: usize = 150;
 pub fn counts_phrase(report: &RunReport, warnings: usize) -> String {
     let mut tally = Tally::default();
     for (status, n) in &report.counts {
-        tally.add(status, *n);
+        tally.add(status.clone(), *n);
     }
-    tally.add("deselected", report.deselected);
-    tally.add("warnings", warnings);
+    tally.add(Counted::Deselected, report.deselected);
+    tally.add(Counted::Warnings, warnings);
     if tally.is_empty() {
         "no tests ran".to_string()
     } else {
@@ -58,7 +59,7 @@ pub fn render(report: &RunReport, warnings: usize) -> String {
     }
     let _ = writeln!(md, "{}\n", facts.join(" · "));
     for reason in [&report.stopped, &report.interrupted].into_iter().flatten() {
-        let _ = writeln!(md, "> {}\n", text(reason));
+        let _ = writeln!(md, "> {}\n", text(&reason.to_string()));
     }
     categories(&mut md, report);
     slowest(&mut md, report);
@@ -91,10 +92,16 @@ fn categories(md: &mut String, report: &RunReport) {
     );
     md.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for c in shown {
-        let count = |word: &str| c.counts.get(word).copied().unwrap_or(0);
-        let failed = count("failed") + count("error");
-        let skipped = count("skipped");
-        let passed = count("passed");
+        let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+        for (status, n) in &c.counts {
+            match status {
+                Status::Passed => passed += n,
+                Status::Failed | Status::Error => failed += n,
+                Status::Skipped => skipped += n,
+                // `other`: pytest's final line above names each apart.
+                Status::Flaky | Status::XFailed | Status::XPassed | Status::Other(_) => {}
+            }
+        }
         let other = c.tests.saturating_sub(passed + failed + skipped);
         let name = if c.rate_limited {
             format!("{} (rate-limited)", text(&c.name))
@@ -124,7 +131,7 @@ fn slowest(md: &mut String, report: &RunReport) {
             "| {} | {:.2} | {} | {} | {} |",
             code(&t.id),
             t.end - t.start,
-            text(&t.outcome),
+            text(t.outcome.as_str()),
             text(t.category.as_deref().unwrap_or("")),
             text(&t.worker)
         );
@@ -165,22 +172,29 @@ fn failures(md: &mut String, report: &RunReport) {
     let failed: Vec<(&str, &str, Option<&str>, &str)> = report
         .collection
         .iter()
-        .filter(|p| p.outcome == "error")
+        .filter(|p| match p.outcome {
+            CollectionOutcome::Error => true,
+            CollectionOutcome::Skipped => false,
+        })
         .map(|p| (p.id.as_str(), "error collecting", None, p.output.as_str()))
-        .chain(
-            report
-                .tests
-                .iter()
-                .filter(|t| t.outcome == "failed" || t.outcome == "error")
-                .map(|t| {
-                    (
-                        t.id.as_str(),
-                        t.outcome.as_str(),
-                        t.message.as_deref(),
-                        t.output.as_deref().unwrap_or(""),
-                    )
-                }),
-        )
+        .chain(report.tests.iter().filter_map(|t| {
+            let word = match t.outcome {
+                Status::Failed => "failed",
+                Status::Error => "error",
+                Status::Passed
+                | Status::Skipped
+                | Status::XFailed
+                | Status::XPassed
+                | Status::Flaky
+                | Status::Other(_) => return None,
+            };
+            Some((
+                t.id.as_str(),
+                word,
+                t.message.as_deref(),
+                t.output.as_deref().unwrap_or(""),
+            ))
+        }))
         .collect();
     if failed.is_empty() {
         return;

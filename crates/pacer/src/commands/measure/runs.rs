@@ -142,7 +142,11 @@ pub fn time_run(
         wall,
         elapsed: report.elapsed,
         exit_code: code,
-        counts: report.counts.clone(),
+        counts: report
+            .counts
+            .iter()
+            .map(|(status, n)| (status.to_string(), *n))
+            .collect(),
     };
     Ok((time, report))
 }

@@ -1,0 +1,276 @@
+//! The run report's types: the JSON schema of `docs/reports.md`, as serde
+//! writes it for `--json-report` (and into the `--html-report` page).
+//!
+//! Here a test's result becomes a JSON word. The record (`record.rs`)
+//! gathers the runner's events into these types, keeping pytest's facts as
+//! `pacer_types` values: a test's `outcome` and the `counts` are
+//! [`Status`]es, an attempt's `when` a [`Phase`], `stopped` and
+//! `interrupted` [`StopReason`]s, a collection problem's `outcome` a
+//! [`CollectionOutcome`]. serde writes each as the word the schema names
+//! (`"flaky"`, `"setup"`, `"stopping after 1 failures"`), only when the
+//! file is written; readers in this crate (the GitHub annotations and
+//! summary) match on the types, never on the words.
+
+use std::collections::BTreeMap;
+
+use pacer_types::{Phase, Status, StopReason};
+use serde::{Deserialize, Serialize};
+
+/// The schema's name and version; the version changes when a field changes
+/// meaning or goes away, or a word it writes changes (new fields may appear
+/// within a version).
+pub const SCHEMA: &str = "pacer-run-report";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report, as written to `--json-report`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub schema: String,
+    pub version: u32,
+    /// pacer's version.
+    pub pacer: String,
+    /// When the run started, RFC 3339 in UTC.
+    pub started_at: Option<String>,
+    pub python: Option<String>,
+    pub pytest: Option<String>,
+    pub rootdir: Option<String>,
+    /// Workers the pool was sized for (`-n`).
+    pub workers: usize,
+    /// Seconds from the start of the run to its end (the reruns included).
+    pub elapsed: f64,
+    pub exit_code: Option<i32>,
+    /// Why the run stopped handing out tests early (`-x`, crashed workers),
+    /// written as the line pytest prints (`stopping after 1 failures`).
+    pub stopped: Option<StopReason>,
+    /// Why the run was interrupted (Ctrl-C, collection errors), as `stopped`.
+    pub interrupted: Option<StopReason>,
+    /// pytest's final line: statuses counted as pytest counts them (per
+    /// phase, so a test passed in its call and failed in its teardown is
+    /// one `passed` and one `error`; a rerun attempt is a `rerun`), with the
+    /// collection's errors and module-level skips. Keyed by status, written
+    /// as their words in the words' order.
+    pub counts: BTreeMap<Status, usize>,
+    pub not_run: usize,
+    pub deselected: usize,
+    pub categories: Vec<CategoryReport>,
+    /// One lane per worker that ran a test, in the workers' order.
+    pub lanes: Vec<Lane>,
+    /// Every test that ran, in the order they started.
+    pub tests: Vec<TestReport>,
+    /// Files that failed to collect (`error`) or skipped themselves at
+    /// module level (`skipped`): pytest counts them, but they are no test.
+    pub collection: Vec<CollectionProblem>,
+    /// Per upstream API, the proxy's statistics, as the proxy hands them
+    /// back after the run; empty when no proxy ran.
+    pub upstreams: Vec<serde_json::Value>,
+    /// Per upstream, the calls made outside any test (imports, session
+    /// ends) or that could not be told apart; empty when every call was a test's.
+    #[serde(default)]
+    pub calls_outside_tests: Vec<OutsideCalls>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CategoryReport {
+    pub name: String,
+    pub rate_limited: bool,
+    pub selected: bool,
+    /// How many of its tests ran.
+    pub tests: usize,
+    /// Its tests per `outcome`.
+    pub counts: BTreeMap<Status, usize>,
+    /// Seconds its tests took, summed.
+    pub work: f64,
+    /// Seconds from its first test's start to its last test's end.
+    pub wall: f64,
+    /// Workers that ran its tests.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lane {
+    pub worker: String,
+    pub tests: usize,
+    /// Seconds it spent in tests.
+    pub busy: f64,
+    /// Seconds of the run it spent without a test.
+    pub idle: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TestReport {
+    /// pytest's node id.
+    pub id: String,
+    pub category: Option<String>,
+    pub worker: String,
+    /// Seconds since the run started.
+    pub start: f64,
+    pub end: f64,
+    /// The test's status, written as its word: `passed`, `failed`, `error`,
+    /// `skipped`, `xfailed`, `xpassed`, `flaky`, or a plugin's own. The
+    /// record decides it (`record.rs`, `refresh`): the first status of the
+    /// last attempt's phases that is not `passed`.
+    pub outcome: Status,
+    /// Seconds per phase that reported (a passing setup or teardown may be
+    /// absent), of the last attempt.
+    pub phases: Phases,
+    /// Attempts before the last: pytest-rerunfailures' reruns inside the
+    /// worker (or pacer's own `--reruns`), plus pacer's rerun of tests that
+    /// failed on HTTP 429.
+    pub reruns: usize,
+    /// Passed after failed attempts (its `outcome` is then `flaky`).
+    #[serde(default)]
+    pub flaky: bool,
+    /// The failed attempts the worker retried, in order (the last,
+    /// counted attempt is the test's own `outcome`, `phases`, `message`).
+    #[serde(default)]
+    pub attempts: Vec<AttemptReport>,
+    /// The failure's message, for a failed test.
+    pub message: Option<String>,
+    /// The failure's traceback and captured output, for a failed test.
+    pub output: Option<String>,
+    /// Calls it made through the proxies (`calls.rs` says how they are told apart).
+    #[serde(default)]
+    pub calls: usize,
+    /// Seconds those calls waited in the limiter, every attempt summed.
+    #[serde(default)]
+    pub limiter_wait: f64,
+    /// Retries the proxy made of those calls after a 429.
+    #[serde(default)]
+    pub retries_429: usize,
+    /// `[from, to]` (seconds since the run started) of each wait in the limiter.
+    #[serde(default)]
+    pub waits: Vec<[f64; 2]>,
+    /// When each retry after a 429 was decided (seconds since the run started).
+    #[serde(default)]
+    pub retry_marks: Vec<f64>,
+}
+
+/// Seconds per phase (`setup` / `call` / `teardown`); a phase that did not
+/// report is absent from the JSON. A struct, not a map: on 50,000 tests a
+/// map per test is tens of megabytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Phases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<f64>,
+}
+
+impl Phases {
+    fn slot(&mut self, phase: Phase) -> &mut Option<f64> {
+        match phase {
+            Phase::Setup => &mut self.setup,
+            Phase::Call => &mut self.call,
+            Phase::Teardown => &mut self.teardown,
+        }
+    }
+
+    /// Adds `secs` to `phase`.
+    pub fn add(&mut self, phase: Phase, secs: f64) {
+        *self.slot(phase).get_or_insert(0.0) += secs;
+    }
+
+    /// Seconds of `phase`, if it reported.
+    pub fn get(&self, phase: Phase) -> Option<f64> {
+        match phase {
+            Phase::Setup => self.setup,
+            Phase::Call => self.call,
+            Phase::Teardown => self.teardown,
+        }
+    }
+
+    fn for_each(&mut self, f: impl Fn(&mut f64)) {
+        for secs in [&mut self.call, &mut self.setup, &mut self.teardown]
+            .into_iter()
+            .flatten()
+        {
+            f(secs);
+        }
+    }
+}
+
+/// One failed attempt of a test that ran again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptReport {
+    /// 1 for the first attempt.
+    pub attempt: usize,
+    /// The phase that failed: `setup`, `call` or `teardown`.
+    pub when: Phase,
+    /// Seconds its phases took.
+    pub duration: f64,
+    pub message: Option<String>,
+    /// Its traceback and captured output.
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectionProblem {
+    pub id: String,
+    /// `error` or `skipped`.
+    pub outcome: CollectionOutcome,
+    /// The error's traceback, or the skip's reason.
+    pub output: String,
+}
+
+/// What became of a file pytest could not make tests of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectionOutcome {
+    /// It failed to import or collect.
+    Error,
+    /// It skipped itself (`pytest.skip(allow_module_level=True)`).
+    Skipped,
+}
+
+impl CollectionOutcome {
+    /// The status pytest's final line counts it under.
+    pub fn status(self) -> Status {
+        match self {
+            CollectionOutcome::Error => Status::Error,
+            CollectionOutcome::Skipped => Status::Skipped,
+        }
+    }
+}
+
+/// Calls of one upstream that no test made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutsideCalls {
+    pub upstream: String,
+    pub calls: u64,
+    /// Seconds they waited in the limiter.
+    pub limiter_wait: f64,
+    pub retries_429: u64,
+}
+
+impl RunReport {
+    /// Times to the microsecond: finer is noise, and `3.0999999999999996`
+    /// helps no reader.
+    pub(crate) fn round_times(&mut self) {
+        let round = |x: &mut f64| *x = (*x * 1e6).round() / 1e6 + 0.0;
+        round(&mut self.elapsed);
+        for c in &mut self.categories {
+            round(&mut c.work);
+            round(&mut c.wall);
+        }
+        for lane in &mut self.lanes {
+            round(&mut lane.busy);
+            round(&mut lane.idle);
+        }
+        for t in &mut self.tests {
+            round(&mut t.start);
+            round(&mut t.end);
+            t.phases.for_each(round);
+            for a in &mut t.attempts {
+                round(&mut a.duration);
+            }
+            round(&mut t.limiter_wait);
+            t.waits.iter_mut().flatten().for_each(round);
+            t.retry_marks.iter_mut().for_each(round);
+        }
+        for o in &mut self.calls_outside_tests {
+            round(&mut o.limiter_wait);
+        }
+    }
+}
