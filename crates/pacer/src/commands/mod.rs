@@ -18,6 +18,7 @@ use crate::error::Error;
 
 pub mod config;
 pub mod doctor;
+pub mod init;
 pub mod list;
 pub mod measure;
 pub mod proxy;

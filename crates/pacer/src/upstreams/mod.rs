@@ -99,7 +99,7 @@ pub struct UpstreamReport {
     pub stats: UpstreamStats,
     /// Admissions over time, since the run started (`proxy_calls::attach`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub series: Option<crate::proxy_calls::SeriesReport>,
+    pub series: Option<crate::commands::run::proxy_calls::SeriesReport>,
     /// Every call, for charging tests their waits; not written as is.
     #[serde(skip)]
     pub calls: Option<CallsSnapshot>,

@@ -1,13 +1,15 @@
 //! `pacer list [--json]`: collects the suite on the pool and prints its
 //! tests grouped by category (the printing is `listing.rs`).
 
+mod listing;
+
 use pacer_runner::pool::RunEnd;
 
 use crate::cli::ListArgs;
 use crate::error::Error;
-use crate::fallback;
-use crate::listing::Listing;
-use crate::prepare::{self, Purpose};
+use crate::session::fallback;
+use crate::session::prepare::{self, Purpose};
+use listing::Listing;
 
 pub fn list(args: ListArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;

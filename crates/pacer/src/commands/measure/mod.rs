@@ -303,7 +303,7 @@ mod tests {
     use crate::cli::{Cli, Command};
 
     fn parse(args: &[&str]) -> crate::cli::MeasureArgs {
-        let argv = crate::argv::split(args.iter().map(Into::into).collect());
+        let argv = crate::session::argv::split(args.iter().map(Into::into).collect());
         match Cli::try_parse_from(argv).unwrap().command {
             Some(Command::Measure(m)) => m,
             other => panic!("not measure: {other:?}"),

@@ -3,6 +3,11 @@
 //! pytest-cov's controller step, the stores written after the run, and the
 //! sequential rerun of tests that failed on HTTP 429.
 
+mod coverage;
+mod junit_on_demand;
+pub(crate) mod proxy_calls;
+mod rerun;
+
 use std::path::PathBuf;
 
 use pacer_report::{
@@ -12,16 +17,13 @@ use pacer_runner::pool::RunEnd;
 use pacer_types::{exit, FlakyResult};
 
 use crate::cli::RunArgs;
-use crate::coverage;
-use crate::durations;
 use crate::error::{self, Error};
-use crate::fallback;
-use crate::junit_on_demand::JunitOnDemand;
-use crate::lastfailed;
-use crate::prepare::{self, Purpose};
-use crate::proxy_calls;
-use crate::rerun;
+use crate::session::fallback;
+use crate::session::prepare::{self, Purpose};
+use crate::store::durations;
+use crate::store::lastfailed;
 use crate::upstreams::{self, RunProxies, UpstreamReport};
+use junit_on_demand::JunitOnDemand;
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;

@@ -30,8 +30,8 @@ use pacer_settings::{FallbackThreshold, Settings};
 
 use crate::cli::RunArgs;
 use crate::error::Error;
-use crate::fallback;
-use crate::prepare::{self, Purpose};
+use crate::session::fallback;
+use crate::session::prepare::{self, Purpose};
 
 /// Whether a failure's text says the test failed on HTTP 429.
 pub fn failed_on_429(text: &str) -> bool {

@@ -14,11 +14,11 @@ use pacer_types::exit;
 
 use crate::cli::DoctorArgs;
 use crate::error::Error;
-use crate::prepare::{self, Purpose};
+use crate::session::prepare::{self, Purpose};
 use crate::upstreams::{self, RunProxies};
 use analysis::{CategoryInfo, Diagnosis, Inputs, UpstreamLoad};
 
-const PLUGIN: &str = include_str!("doctor/pacer_doctor.py");
+const PLUGIN: &str = include_str!("pacer_doctor.py");
 
 pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.common)?;
