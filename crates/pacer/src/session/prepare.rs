@@ -13,9 +13,9 @@ use pacer_runner::worker::Launch;
 use pacer_runner::RunError;
 use pacer_settings::Settings;
 
+use super::start_dir;
 use super::tune;
 use crate::cli::CommonArgs;
-use crate::commands::start_dir;
 use crate::error::Error;
 
 /// Why the pool runs.
