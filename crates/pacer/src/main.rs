@@ -33,7 +33,7 @@ fn main() {
         Some(cli::Command::List(args)) => commands::list::list(args),
         Some(cli::Command::Config(args)) => commands::config::config(args),
         Some(cli::Command::Proxy(args)) => commands::proxy::proxy(args),
-        Some(cli::Command::Init(args)) => Ok(commands::init::init(args)),
+        Some(cli::Command::Init(args)) => commands::init::init(args),
         Some(cli::Command::Measure(args)) => commands::measure::measure(args),
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         None => commands::run::run(cli.run),
