@@ -4,7 +4,9 @@
 //! Parallel runs are what make a live API refuse calls, so the remedy for the
 //! few tests that lost that race is to run them again alone, through the
 //! same proxies, once the crowd is gone. It is decided here, from the run's
-//! summary ([`plan`]), then done ([`rerun_sequentially`]).
+//! summary ([`plan`]), then done ([`rerun_sequentially`]); both are step 6
+//! of `pacer run` ([`rerun_or_fall_back`]), which hands a run the pool did
+//! not finish to plain pytest instead.
 //!
 //! **The rule.** A failed test counts as "failed on HTTP 429" when its
 //! failure text (message and traceback) contains `Too Many Requests` (any
