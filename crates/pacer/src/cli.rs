@@ -291,7 +291,7 @@ pub struct ProxyArgs {
 }
 
 /// Everything pacer does not own: pytest's options, their values, paths
-/// and node ids, in the order given (`argv.rs` moves them after `--`).
+/// and node ids, in the order given (`session/argv.rs` moves them after `--`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct PytestArgs {
     /// Any pytest argument: paths, node ids, `-k`, `-x`, `-v`, `--tb=short`,

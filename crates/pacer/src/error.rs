@@ -98,6 +98,23 @@ pub enum Error {
     /// message names it and says what would be).
     #[error("{message}")]
     Github { message: String },
+
+    /// `pacer init` could not write the file it proposed.
+    #[error("failed to write {}: {source}", path.display())]
+    WriteConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// What `pacer init` wrote does not resolve: pacer's bug. The file
+    /// (`file`, as shown to the user) went back to what it was, if it could.
+    #[error("the section pacer init wrote does not resolve: {source}\n{} {file} as it was; please report this", if *restored { "restored" } else { "could not restore" })]
+    InitUnresolved {
+        source: Box<SettingsError>,
+        file: String,
+        restored: bool,
+    },
 }
 
 impl Error {
@@ -108,7 +125,8 @@ impl Error {
             | Error::CurrentDir { .. }
             | Error::NoInterpreter { .. }
             | Error::BrokenInterpreter { .. }
-            | Error::Github { .. } => exit::USAGE_ERROR,
+            | Error::Github { .. }
+            | Error::WriteConfig { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,
@@ -121,6 +139,7 @@ impl Error {
             | Error::Plugin { .. }
             | Error::SequentialPytest { .. }
             | Error::Junit { .. }
+            | Error::InitUnresolved { .. }
             | Error::Report {
                 before_run: false, ..
             } => exit::INTERNAL_ERROR,

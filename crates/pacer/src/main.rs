@@ -4,29 +4,18 @@
 //! Each command (`commands/`) returns an exit code or a typed error; this
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
-mod argv;
-mod cache;
 mod cli;
 mod commands;
-mod coverage;
-mod durations;
 mod error;
-mod fallback;
-mod init;
-mod junit_on_demand;
-mod lastfailed;
-mod listing;
-mod prepare;
-mod proxy_calls;
-mod rerun;
-mod tune;
+mod session;
+mod store;
 mod upstreams;
 
 use clap::Parser;
 use pacer_types::exit;
 
 fn main() {
-    let cli = match cli::Cli::try_parse_from(argv::split(std::env::args_os().collect())) {
+    let cli = match cli::Cli::try_parse_from(session::argv::split(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -44,7 +33,7 @@ fn main() {
         Some(cli::Command::List(args)) => commands::list::list(args),
         Some(cli::Command::Config(args)) => commands::config::config(args),
         Some(cli::Command::Proxy(args)) => commands::proxy::proxy(args),
-        Some(cli::Command::Init(args)) => Ok(init::init(args)),
+        Some(cli::Command::Init(args)) => commands::init::init(args),
         Some(cli::Command::Measure(args)) => commands::measure::measure(args),
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         None => commands::run::run(cli.run),

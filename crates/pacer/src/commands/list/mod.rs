@@ -1,24 +1,26 @@
 //! `pacer list [--json]`: collects the suite on the pool and prints its
 //! tests grouped by category (the printing is `listing.rs`).
 
+mod listing;
+
 use pacer_runner::pool::RunEnd;
 
 use crate::cli::ListArgs;
 use crate::error::Error;
-use crate::fallback;
-use crate::listing::Listing;
-use crate::prepare::{self, Purpose};
+use crate::session::fallback;
+use crate::session::{self, Purpose};
+use listing::Listing;
 
 pub fn list(args: ListArgs) -> Result<i32, Error> {
-    let settings = super::settings(&args.common)?;
-    let prepared = prepare::prepare(
+    let settings = session::settings(&args.common)?;
+    let prepared = session::prepare(
         &settings,
         &args.common,
         args.pytest.pytest_args.clone(),
         Purpose::List,
     )?;
     let mut listing = Listing::new(&settings, args.json);
-    match prepare::execute(prepared.config, &mut listing) {
+    match session::execute(prepared.config, &mut listing) {
         RunEnd::Finished(summary) => {
             listing.print(&mut std::io::stdout().lock());
             Ok(summary.exit_code)

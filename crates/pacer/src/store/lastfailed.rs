@@ -12,7 +12,7 @@ use std::path::Path;
 use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::LastFailed;
 
-use crate::cache;
+use super::cache;
 
 /// `--lf`/`--ff` as pytest parsed them, with the ids of the known failures.
 pub fn last_failed(options: &PytestOptions, cache_dir: &Path) -> Option<LastFailed> {

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::cache;
+use super::cache;
 
 fn store(cache_dir: &Path) -> PathBuf {
     cache::value_path(cache_dir, "pacer/durations")

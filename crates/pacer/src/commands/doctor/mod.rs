@@ -14,18 +14,18 @@ use pacer_types::exit;
 
 use crate::cli::DoctorArgs;
 use crate::error::Error;
-use crate::prepare::{self, Purpose};
-use crate::upstreams::{self, RunProxies};
+use crate::session::{self, Purpose};
+use crate::upstreams;
 use analysis::{CategoryInfo, Diagnosis, Inputs, UpstreamLoad};
 
-const PLUGIN: &str = include_str!("doctor/pacer_doctor.py");
+const PLUGIN: &str = include_str!("pacer_doctor.py");
 
 pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
-    let settings = super::settings(&args.common)?;
+    let settings = session::settings(&args.common)?;
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
-    let prepared = prepare::prepare(
+    let prepared = session::prepare(
         &settings,
         &args.common,
         args.pytest.pytest_args.clone(),
@@ -42,16 +42,9 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
         .categories
         .iter()
         .any(|c| c.selected && c.rate_limited);
-    let proxies = if upstreams::wanted(&settings, limited) {
-        Some(RunProxies::start(&settings).map_err(|error| Error::Proxies { error })?)
-    } else {
-        None
-    };
+    let proxies = upstreams::start(&settings, limited).map_err(|error| Error::Proxies { error })?;
     let mut env = prepared.config.launch.env.clone();
-    env.extend(match &proxies {
-        Some(p) => p.env(),
-        None => upstreams::direct_env(&settings),
-    });
+    env.extend(proxies.env.iter().cloned());
     let python_path = match std::env::var_os("PYTHONPATH") {
         Some(old) if !old.is_empty() => {
             let mut paths = vec![plugin_dir.clone()];
@@ -77,7 +70,7 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
             python: prepared.python.clone(),
             source,
         })?;
-    let upstream_reports = proxies.map(RunProxies::shutdown).unwrap_or_default();
+    let upstream_reports = proxies.shutdown();
     let timings: analysis::Timings = match std::fs::read_to_string(&out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -4,7 +4,9 @@
 //! Parallel runs are what make a live API refuse calls, so the remedy for the
 //! few tests that lost that race is to run them again alone, through the
 //! same proxies, once the crowd is gone. It is decided here, from the run's
-//! summary ([`plan`]), then done ([`rerun_sequentially`]).
+//! summary ([`plan`]), then done ([`rerun_sequentially`]); both are step 6
+//! of `pacer run` ([`rerun_or_fall_back`]), which hands a run the pool did
+//! not finish to plain pytest instead.
 //!
 //! **The rule.** A failed test counts as "failed on HTTP 429" when its
 //! failure text (message and traceback) contains `Too Many Requests` (any
@@ -18,20 +20,23 @@
 //! off.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pacer_report::{Junit, Tee, Terminal, TerminalOptions};
 use pacer_runner::category::CategorySpec;
 use pacer_runner::events::PytestOptions;
-use pacer_runner::events::{Event, Reporter, Summary};
+use pacer_runner::events::{Reporter, Summary};
 use pacer_runner::pool::RunEnd;
 use pacer_runner::scheduler::Kind;
 use pacer_settings::{FallbackThreshold, Settings};
+use pacer_types::exit;
 
+use super::observe::Observed;
+use super::pool::Reporters;
 use crate::cli::RunArgs;
-use crate::error::Error;
-use crate::fallback;
-use crate::prepare::{self, Purpose};
+use crate::error::{self, Error};
+use crate::session::fallback;
+use crate::session::{self, Purpose};
 
 /// Whether a failure's text says the test failed on HTTP 429.
 pub fn failed_on_429(text: &str) -> bool {
@@ -47,46 +52,6 @@ pub fn failed_on_429(text: &str) -> bool {
         let line_number = before == Some(b':') && after == Some(b':');
         alone(before) && alone(after) && !line_number
     })
-}
-
-/// What the first run showed that the rerun decision needs, gathered from
-/// the runner's events on their way to the terminal.
-#[derive(Debug, Default)]
-pub struct Observed {
-    /// pytest's rootdir (node ids are relative to it).
-    pub rootdir: Option<String>,
-    /// pytest's options as the workers parsed them.
-    pub options: Option<pacer_runner::events::PytestOptions>,
-    /// Selected tests per category index.
-    pub selected: Vec<usize>,
-}
-
-/// A reporter that passes every event on, noting what [`Observed`] holds.
-pub struct Observing<'a> {
-    pub inner: &'a mut dyn Reporter,
-    pub observed: &'a mut Observed,
-}
-
-impl Reporter for Observing<'_> {
-    fn report(&mut self, event: Event<'_>) {
-        match &event {
-            Event::Started { hello, .. } => {
-                self.observed.rootdir = Some(hello.rootdir.clone());
-                self.observed.options = Some(hello.options.clone());
-            }
-            Event::Planned { tests, categories } => {
-                let mut selected = vec![0; categories.len()];
-                for t in tests.iter().filter(|t| t.selected) {
-                    if let Some(n) = selected.get_mut(t.category) {
-                        *n += 1;
-                    }
-                }
-                self.observed.selected = selected;
-            }
-            _ => {}
-        }
-        self.inner.report(event);
-    }
 }
 
 /// The tests to rerun, as rootdir-relative node ids in the run's order.
@@ -145,8 +110,77 @@ pub fn exit_code(first: &Summary, rerun_ids: &[String], rerun_code: i32) -> i32 
     }
 }
 
+/// What the first run leaves for a rerun, or for plain pytest.
+pub struct FirstRun<'a> {
+    pub args: &'a RunArgs,
+    pub settings: &'a Settings,
+    /// The categories as the pool was given them.
+    pub categories: &'a [CategorySpec],
+    /// The session's interpreter, folder and pytest arguments, for plain
+    /// pytest.
+    pub python: &'a Path,
+    pub cwd: &'a Path,
+    pub pytest_args: &'a [String],
+    /// The upstreams' variables the workers had.
+    pub upstream_env: &'a [(String, String)],
+}
+
+/// Step 6 of `pacer run`: the code the pool's end leads to. A finished run
+/// whose failures on HTTP 429 reach the threshold reruns them once,
+/// sequentially (its results go to the same reporters); a run the pool did
+/// not finish is handed to plain pytest (`session/fallback.rs`). An error
+/// is printed here, so that it comes before the proxies' statistics, as the
+/// run's own output does.
+pub fn rerun_or_fall_back(end: RunEnd, reporters: &mut Reporters, first: FirstRun<'_>) -> i32 {
+    let settings = first.settings;
+    let summary = match end {
+        RunEnd::Finished(summary) => summary,
+        other => {
+            return error::settle(fallback::finish(
+                other,
+                first.python,
+                first.cwd,
+                first.pytest_args,
+                first.upstream_env,
+            ))
+        }
+    };
+    let observed = &reporters.observed;
+    let ids = if settings.fallback().value && summary.exit_code == exit::TESTS_FAILED {
+        plan(
+            &summary,
+            first.categories,
+            observed,
+            settings.fallback_threshold().value,
+        )
+    } else {
+        Vec::new()
+    };
+    if ids.is_empty() {
+        return summary.exit_code;
+    }
+    let options = observed.options.clone().unwrap_or_default();
+    let rootdir = observed
+        .rootdir
+        .as_deref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| settings.project_root().to_path_buf());
+    let github = reporters.reports.github();
+    let rerun_args = RerunArgs {
+        args: first.args,
+        options: &options,
+        ids: &ids,
+        rootdir: &rootdir,
+        upstream_env: first.upstream_env,
+        junit: reporters.junit.junit.as_mut(),
+        reports: Some(&mut reporters.reports),
+        github,
+    };
+    error::settle(rerun_sequentially(settings, &summary, rerun_args))
+}
+
 /// What the sequential rerun of 429-failed tests needs from the first run.
-pub struct RerunArgs<'a> {
+struct RerunArgs<'a> {
     pub args: &'a RunArgs,
     /// pytest's options as the first run's workers parsed them.
     pub options: &'a PytestOptions,
@@ -166,7 +200,7 @@ pub struct RerunArgs<'a> {
 /// Reruns `ids` once on one worker through the same proxies, announcing it
 /// in one line; returns the run's exit code after the rerun (see
 /// [`exit_code`]), or the fallback's if the rerun could not run on the pool.
-pub fn rerun_sequentially(
+fn rerun_sequentially(
     settings: &Settings,
     first: &Summary,
     r: RerunArgs<'_>,
@@ -180,7 +214,7 @@ pub fn rerun_sequentially(
     // The same options, with the first run's paths replaced by the ids.
     let mut pytest_args = without_positionals(&r.args.pytest.pytest_args, &r.options.file_or_dir);
     pytest_args.extend(as_paths(r.ids, r.rootdir));
-    let mut prepared = prepare::prepare(settings, &r.args.common, pytest_args, Purpose::Rerun)?;
+    let mut prepared = session::prepare(settings, &r.args.common, pytest_args, Purpose::Rerun)?;
     // One worker for every category: io categories would otherwise still
     // start workers up to their caps.
     for category in &mut prepared.config.categories {
@@ -199,7 +233,7 @@ pub fn rerun_sequentially(
         options.progress_bar = false;
     }
     let mut terminal = Terminal::new(std::io::stdout().lock(), options);
-    let end = prepare::execute(
+    let end = session::execute(
         prepared.config,
         &mut Tee::new()
             .with_some(r.junit.map(|j| j as _))

@@ -3,6 +3,7 @@
 
 use crate::cli::ConfigArgs;
 use crate::error::Error;
+use crate::session;
 
 pub fn config(args: ConfigArgs) -> Result<i32, Error> {
     // A wheel's user has no clone: the commented defaults come from the binary.
@@ -13,7 +14,7 @@ pub fn config(args: ConfigArgs) -> Result<i32, Error> {
         );
         return Ok(pacer_types::exit::OK);
     }
-    let settings = super::settings(&args.common)?;
+    let settings = session::settings(&args.common)?;
     let text = if args.json {
         serde_json::to_string_pretty(&settings.to_json()).unwrap_or_default() + "\n"
     } else {

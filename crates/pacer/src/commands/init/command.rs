@@ -2,25 +2,21 @@
 //! `--write`), write, and check the result with `pacer_settings`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pacer_runner::pool::exit;
 use pacer_settings::{CliOverrides, ProcessEnv, Settings};
+use pacer_types::exit;
 
 use super::propose::propose;
 use super::render::{append_diff, appended, section};
 use super::scan::Suite;
 use crate::cli::InitArgs;
+use crate::error::Error;
+use crate::session;
 
-pub fn init(args: InitArgs) -> i32 {
-    let start = match start_dir(args.directory.as_deref()) {
-        Ok(dir) => dir,
-        Err(code) => return code,
-    };
-    let settings = match resolve(&start) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn init(args: InitArgs) -> Result<i32, Error> {
+    let start = session::start(args.directory.as_deref())?;
+    let settings = Settings::resolve(&start, &CliOverrides::default(), &ProcessEnv)?;
     let root = settings.project_root().to_path_buf();
     let suite = Suite::read(&root);
     let proposal = propose(&suite, &settings);
@@ -51,18 +47,18 @@ pub fn init(args: InitArgs) -> i32 {
         eprintln!(
             "\nhint: merge the lines above by hand, or remove {table} and run `pacer init` again"
         );
-        return if args.write {
+        return Ok(if args.write {
             exit::USAGE_ERROR
         } else {
             exit::OK
-        };
+        });
     }
     if proposal.is_empty() {
         eprintln!("pacer init: nothing to add: read {looked_at}; every folder of tests already has a category and no marker or base URL says a test calls an API");
         for note in &proposal.notes {
             eprintln!("  {note}");
         }
-        return exit::OK;
+        return Ok(exit::OK);
     }
 
     let old = std::fs::read_to_string(&target).unwrap_or_default();
@@ -76,67 +72,38 @@ pub fn init(args: InitArgs) -> i32 {
             eprintln!(
                 "\npacer init: nothing written (not a terminal); `pacer init --write` writes it"
             );
-            return exit::OK;
+            return Ok(exit::OK);
         }
         eprint!("\nWrite this to {file_name}? [y/N] ");
         let mut answer = String::new();
         let _ = stdin.lock().read_line(&mut answer);
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
             eprintln!("pacer init: nothing written");
-            return exit::OK;
+            return Ok(exit::OK);
         }
     }
-    if let Err(e) = std::fs::write(&target, &new) {
-        eprintln!("error: failed to write {}: {e}", target.display());
-        return exit::USAGE_ERROR;
+    if let Err(source) = std::fs::write(&target, &new) {
+        return Err(Error::WriteConfig {
+            path: target,
+            source,
+        });
     }
     // What init writes must resolve; if it does not, that is pacer's bug,
     // and the user's file goes back to what it was.
-    if let Err(err) = Settings::resolve(&start, &CliOverrides::default(), &ProcessEnv) {
+    if let Err(source) = Settings::resolve(&start, &CliOverrides::default(), &ProcessEnv) {
         let restored = if old.is_empty() {
             std::fs::remove_file(&target)
         } else {
             std::fs::write(&target, &old)
         };
-        eprintln!("error: the section pacer init wrote does not resolve: {err}");
-        eprintln!(
-            "{} {file_name} as it was; please report this",
-            if restored.is_ok() {
-                "restored"
-            } else {
-                "could not restore"
-            }
-        );
-        return exit::INTERNAL_ERROR;
+        return Err(Error::InitUnresolved {
+            source: Box::new(source),
+            file: file_name,
+            restored: restored.is_ok(),
+        });
     }
     eprintln!("pacer init: wrote {file_name}; `pacer list` shows where each test lands");
-    exit::OK
-}
-
-fn start_dir(directory: Option<&Path>) -> Result<PathBuf, i32> {
-    match directory {
-        Some(dir) => match std::fs::canonicalize(dir) {
-            Ok(dir) if dir.is_dir() => Ok(dir),
-            _ => {
-                eprintln!(
-                    "error: -C {}: no such directory\n\nhint: pass an existing directory to -C",
-                    dir.display()
-                );
-                Err(exit::USAGE_ERROR)
-            }
-        },
-        None => std::env::current_dir().map_err(|e| {
-            eprintln!("error: cannot read the current directory: {e}");
-            exit::USAGE_ERROR
-        }),
-    }
-}
-
-fn resolve(start: &Path) -> Result<Settings, i32> {
-    Settings::resolve(start, &CliOverrides::default(), &ProcessEnv).map_err(|err| {
-        eprintln!("error: {err}");
-        err.exit_code()
-    })
+    Ok(exit::OK)
 }
 
 fn display_name(root: &Path, path: &Path) -> String {

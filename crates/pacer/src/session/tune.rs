@@ -14,7 +14,7 @@ use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 
-use crate::{durations, lastfailed};
+use crate::store::{durations, lastfailed};
 
 /// What the binary knows before any worker answers.
 #[derive(Debug, Clone)]

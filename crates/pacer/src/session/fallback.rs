@@ -7,8 +7,10 @@
 use std::path::Path;
 
 use pacer_runner::pool::RunEnd;
+use pacer_settings::Settings;
 use pacer_types::exit;
 
+use super::Prepared;
 use crate::error::Error;
 
 /// Before falling back to plain pytest: can this interpreter run pytest at
@@ -65,8 +67,25 @@ pub fn finish(
     }
 }
 
+/// pytest's modes that list or explain instead of running tests need no
+/// workers: plain pytest answers them exactly as the user expects. Its exit
+/// code (or why it could not start) for such a session; `None` for a session
+/// that runs tests.
+pub fn non_running(settings: &Settings, prepared: &Prepared) -> Option<Result<i32, Error>> {
+    let mode = non_running_mode(&prepared.pytest_args)?;
+    if settings.debug().value {
+        eprintln!("pacer: `{mode}` runs no tests; handing it to pytest");
+    }
+    Some(sequential_pytest(
+        &prepared.python,
+        &prepared.cwd,
+        &prepared.pytest_args,
+        &[],
+    ))
+}
+
 /// The first pytest option that makes it list or explain rather than run.
-pub fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
+fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
     const MODES: [&str; 8] = [
         "--co",
         "--collect-only",
@@ -84,7 +103,7 @@ pub fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
 }
 
 /// Plain `python -m pytest`, for when parallel workers cannot do the job.
-pub fn sequential_pytest(
+fn sequential_pytest(
     python: &Path,
     cwd: &Path,
     args: &[String],

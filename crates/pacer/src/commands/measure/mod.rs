@@ -25,6 +25,7 @@ use pacer_types::exit;
 
 use crate::cli::MeasureArgs;
 use crate::error::Error;
+use crate::session;
 use schema::{CategoryMeasure, Measurement, ModeMeasure, RunTime};
 
 /// A problem that ends the measure: printed as pacer prints errors, with
@@ -50,7 +51,7 @@ impl Failure {
 }
 
 pub fn measure(args: MeasureArgs) -> Result<i32, Error> {
-    let settings = super::settings(&args.common)?;
+    let settings = session::settings(&args.common)?;
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
@@ -88,7 +89,7 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
     };
     let exe = std::env::current_exe()
         .map_err(|e| Failure::internal(format!("cannot find pacer's own binary: {e}")))?;
-    let dir = super::start_dir(&args.common);
+    let dir = session::start_dir(&args.common);
     let common = child::common_args(&args.common, &dir);
     let pytest_args = &args.pytest.pytest_args;
     let started = SystemTime::now()
@@ -303,7 +304,7 @@ mod tests {
     use crate::cli::{Cli, Command};
 
     fn parse(args: &[&str]) -> crate::cli::MeasureArgs {
-        let argv = crate::argv::split(args.iter().map(Into::into).collect());
+        let argv = crate::session::argv::split(args.iter().map(Into::into).collect());
         match Cli::try_parse_from(argv).unwrap().command {
             Some(Command::Measure(m)) => m,
             other => panic!("not measure: {other:?}"),

@@ -201,7 +201,7 @@ pub fn append_diff(file: &str, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::init::propose::{ProposedCategory, ProposedUpstream};
+    use crate::commands::init::propose::{ProposedCategory, ProposedUpstream};
 
     fn proposal() -> Proposal {
         Proposal {

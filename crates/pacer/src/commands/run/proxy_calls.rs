@@ -7,28 +7,8 @@ use std::time::Instant;
 
 use pacer_report::calls::ProxyCall;
 use pacer_report::RunRecord;
-use serde::Serialize;
 
-use crate::upstreams::UpstreamReport;
-
-/// An upstream's admissions over time, as the reports carry it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SeriesReport {
-    /// When the first bucket begins, seconds since the run started (the
-    /// proxies start a moment before the run's clock, so it may be just
-    /// below 0).
-    pub start: f64,
-    /// A bucket's length in seconds.
-    pub step: f64,
-    /// Attempts admitted per bucket (first tries and retries); sums to
-    /// the statistics' `admitted`.
-    pub admitted: Vec<u64>,
-    /// 429 answers per bucket.
-    pub seen_429: Vec<u64>,
-    /// The lowest rate the limiter paced to in the bucket, requests per
-    /// second; null for a bucket without admissions.
-    pub limit: Vec<Option<f64>>,
-}
+use crate::upstreams::{SeriesReport, UpstreamReport};
 
 /// `a - b` in seconds, either way round.
 fn since(a: Instant, b: Instant) -> f64 {

@@ -10,6 +10,7 @@ use pacer_types::exit;
 
 use crate::cli::{CommonArgs, ProxyArgs};
 use crate::error::Error;
+use crate::session;
 use crate::upstreams::upstream_config;
 
 pub fn proxy(args: ProxyArgs) -> Result<i32, Error> {
@@ -19,7 +20,7 @@ pub fn proxy(args: ProxyArgs) -> Result<i32, Error> {
         limits: args.limits.clone(),
         ..CommonArgs::default()
     };
-    let settings = super::settings(&common)?;
+    let settings = session::settings(&common)?;
     // Only the upstreams named on the command line, when any are: the
     // project may list others this proxy is not meant for.
     let named: Vec<&str> = args

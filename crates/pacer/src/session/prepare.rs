@@ -13,10 +13,10 @@ use pacer_runner::worker::Launch;
 use pacer_runner::RunError;
 use pacer_settings::Settings;
 
+use super::start_dir;
+use super::tune;
 use crate::cli::CommonArgs;
-use crate::commands::start_dir;
 use crate::error::Error;
-use crate::tune;
 
 /// Why the pool runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,92 @@
+//! `pacer run` (the default command), in the order a run happens. Each step
+//! is a function in a module of its own, called once from [`run`]; none
+//! calls back here.
+//!
+//! 1. `resolve.rs`: settings from every source, and GitHub Actions' output.
+//! 2. `session::prepare` (shared with `list` and `doctor`): interpreter,
+//!    plugin, categories, pytest's arguments; pytest's modes that run no
+//!    test go to plain pytest whole (`session::fallback`).
+//! 3. `proxies.rs`: the upstreams' proxies, before the first worker.
+//! 4. `pool.rs`: the pool, its events through `observe.rs` and pytest-cov's
+//!    controller (`coverage.rs`) to the JUnit (`junit_on_demand.rs`),
+//!    JSON/HTML (`reports.rs`) and terminal reporters.
+//! 5. `stores.rs`: durations and `lastfailed` kept for the next run.
+//! 6. `rerun.rs`: the 429 rerun, or plain pytest when the pool did not
+//!    finish.
+//! 7. `exit_code.rs`: a missing JUnit file or a FLAKY test under
+//!    `--flaky-result fail` fails a passing run.
+//! 8. `reports.rs`: the proxies stopped, their calls charged to the tests
+//!    (`proxy_calls.rs`) and their statistics printed
+//!    (`upstream_stats.rs`), the JSON/HTML reports written with the code,
+//!    GitHub's annotations last.
+
+mod coverage;
+mod exit_code;
+mod junit_on_demand;
+mod observe;
+mod pool;
+mod proxies;
+mod proxy_calls;
+mod reports;
+mod rerun;
+mod resolve;
+mod stores;
+mod upstream_stats;
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::session::{self, fallback, Purpose};
+
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    // 1. Settings.
+    let resolved = resolve::resolve(&args)?;
+    let settings = &resolved.settings;
+
+    // 2. The session; pytest's modes that run no test go to plain pytest.
+    let mut prepared = session::prepare(
+        settings,
+        &args.common,
+        args.pytest.pytest_args.clone(),
+        Purpose::Run,
+    )?;
+    if let Some(result) = fallback::non_running(settings, &prepared) {
+        return result;
+    }
+    let categories = prepared.config.categories.clone();
+
+    // 3. The proxies, before the first worker.
+    let proxies = proxies::start(settings, &mut prepared.config)?;
+
+    // 4. The pool, its events to the reporters.
+    let (end, mut reporters) = pool::run(
+        &args,
+        &resolved,
+        prepared.config,
+        &prepared.python,
+        prepared.junit_suite_name,
+    )?;
+
+    // 5. What the run taught, for the next one.
+    stores::save(&end, &reporters.observed, settings, &args);
+
+    // 6. The 429 rerun, or plain pytest when the pool did not finish.
+    let code = rerun::rerun_or_fall_back(
+        end,
+        &mut reporters,
+        rerun::FirstRun {
+            args: &args,
+            settings,
+            categories: &categories,
+            python: &prepared.python,
+            cwd: &prepared.cwd,
+            pytest_args: &prepared.pytest_args,
+            upstream_env: &proxies.env,
+        },
+    );
+
+    // 7. The exit code: the JUnit file and `--flaky-result`.
+    let code = exit_code::settle(code, &mut reporters.junit, &reporters.reports, settings);
+
+    // 8. The proxies stopped, their statistics, the reports, the annotations.
+    Ok(reports::finish(&mut reporters.reports, proxies, code))
+}

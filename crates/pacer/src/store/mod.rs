@@ -1,0 +1,14 @@
+//! What pacer keeps between runs, read when a run takes shape
+//! (`session/tune.rs`) and written after it (`commands/run/stores.rs`):
+//!
+//! - [`durations`]: the tests' recorded durations, in pacer's store in
+//!   pytest's cache folder and in pytest-split's `.test_durations`, so that
+//!   the heaviest tests start first.
+//! - [`lastfailed`]: pytest's `lastfailed`, kept for the whole run as
+//!   xdist's controller keeps it, for `--lf` and `--ff`.
+//! - `cache.rs`: JSON values in pytest's cache folder, read and written as
+//!   pytest's cache provider does.
+
+mod cache;
+pub mod durations;
+pub mod lastfailed;
