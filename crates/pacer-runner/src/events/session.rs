@@ -65,7 +65,7 @@ pub struct PytestOptions {
     /// `-x` is 1; 0 is none.
     pub maxfail: usize,
     /// `fd`, `sys`, `no` (`-s`) or `tee-sys`. With `no`, pacer shows the
-    /// workers' output live (`tune.rs`, `RunConfig::live_output`).
+    /// workers' output live (`session/tune.rs` in the binary, `RunConfig::live_output`).
     pub capture: String,
     pub collectonly: bool,
     pub lf: bool,
