@@ -54,7 +54,16 @@ impl Gcra {
 
     /// Changes the rate for reservations made from now on.
     pub fn set_rate(&mut self, rate: f64) {
-        self.interval = interval_for(rate);
+        let interval = interval_for(rate);
+        // A lower rate lengthens the tolerance, (burst - 1) x T: with the
+        // TAT left where it was, the earliest start would move back and a
+        // burst just spent would go again at once (issue 17). Moving the
+        // TAT by as much keeps the next start where it was.
+        if interval > self.interval && self.last_start.is_some() {
+            let longer = (interval - self.interval).saturating_mul(self.burst - 1);
+            self.tat = self.tat.saturating_add(longer);
+        }
+        self.interval = interval;
     }
 
     /// The current emission interval.
@@ -79,9 +88,15 @@ impl Gcra {
     }
 
     /// Forgets the bookings after `now`: the schedule restarts from `now`
-    /// at the current rate (they are booked again after a rate change).
+    /// at the current rate, after what the starts made so far still hold
+    /// (the bookings are made again after a rate change).
     pub fn rebase(&mut self, now: Duration) {
-        self.tat = self.tat.min(now);
+        // The starts already made keep their debt, at most a burst's worth
+        // of intervals past `now`; clamping to `now` itself forgot it, and a
+        // request booked again went at the same instant as the one that had
+        // just started (issue 17).
+        let spent = now.saturating_add(self.interval.saturating_mul(self.burst));
+        self.tat = self.tat.min(spent);
         if self.last_start.is_some_and(|l| l > now) {
             self.last_start = Some(now);
         }

@@ -292,7 +292,7 @@ impl<C: Clock> Limiter<C> {
             s.held[binding.index()] += start - now;
         }
         s.gcra.book(start);
-        s.window.book(start);
+        s.window.book(start, now);
         s.last_booked = start;
         (start, start - now)
     }
@@ -321,11 +321,14 @@ impl<C: Clock> Limiter<C> {
             (booked, wait) = self.book();
             if !wait.is_zero() {
                 tokio::select! {
+                    // A quota change first: it forgot this booking with
+                    // every other one ahead of it (a booking whose time had
+                    // come stays counted). Cancelling it here removed
+                    // another request's new booking for the same instant,
+                    // which then started uncounted (issue 17).
+                    biased;
+                    _ = &mut rebooked => continue,
                     _ = tokio::time::sleep(wait) => {}
-                    _ = &mut rebooked => {
-                        self.state().window.cancel(booked);
-                        continue;
-                    }
                 }
             }
             // A pause that began while this request slept holds it too; its

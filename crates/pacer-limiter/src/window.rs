@@ -5,7 +5,7 @@
 //! last N booked starts (in order: the limiter books them monotonically), so
 //! the earliest moment a new start keeps every window within the quota is
 //! one step: the N-th most recent start + W. Memory is O(N) (2N starts are
-//! kept; 100 000/h is 3.2 MB), and a start not taken is not lost: as long as the last W seconds
+//! kept, more while bookings wait ahead; 100 000/h is 3.2 MB), and a start not taken is not lost: as long as the last W seconds
 //! hold fewer than N starts, the log lets the next one go at once.
 
 use std::collections::VecDeque;
@@ -55,8 +55,12 @@ impl WindowLog {
         }
         // The limit-th most recent start must have left the window.
         let nth = self.starts[self.starts.len() - self.limit];
-        let margin = (self.window / 50).clamp(Duration::from_millis(5), Duration::from_millis(100));
-        nth.saturating_add(self.window).saturating_add(margin)
+        nth.saturating_add(self.window)
+            .saturating_add(self.margin())
+    }
+
+    fn margin(&self) -> Duration {
+        (self.window / 50).clamp(Duration::from_millis(5), Duration::from_millis(100))
     }
 
     /// Booked starts in `[from, to)`; only the last `limit` starts are kept.
@@ -101,16 +105,25 @@ impl WindowLog {
         }
     }
 
-    /// Records a start (not before the previous one).
-    pub fn book(&mut self, start: Duration) {
+    /// Records a start (not before the previous one), booked at `now`.
+    pub fn book(&mut self, start: Duration, now: Duration) {
         if self.limit == 0 {
             return;
         }
         self.starts.push_back(start);
         // Only the last `limit` starts can ever bind the next one; twice
         // that is kept so that the window of a request answered now can be
-        // counted although others have booked after it.
-        while self.starts.len() > self.limit.saturating_mul(2) {
+        // counted although others have booked after it. A start that could
+        // still hold back one booked from `now` on stays, however many
+        // bookings lie ahead: they may be cancelled or forgotten (a pause, a
+        // new quota), and the starts they had pushed out were then missing
+        // from the window (issue 17).
+        while self.starts.len() > self.limit.saturating_mul(2)
+            && self
+                .starts
+                .front()
+                .is_some_and(|t| t.saturating_add(self.window).saturating_add(self.margin()) <= now)
+        {
             self.starts.pop_front();
         }
     }
@@ -127,21 +140,21 @@ mod tests {
         let mut w = WindowLog::new(3, Duration::from_secs(1));
         for t in [0, 100, 200] {
             assert!(w.earliest() <= t * MS);
-            w.book(t * MS);
+            w.book(t * MS, t * MS);
         }
         assert_eq!(w.earliest(), 1020 * MS);
-        w.book(1020 * MS);
+        w.book(1020 * MS, 1020 * MS);
         assert_eq!(w.earliest(), 1120 * MS);
     }
 
     #[test]
     fn a_start_not_taken_is_not_lost_while_the_window_has_room() {
         let mut w = WindowLog::new(4, Duration::from_secs(1));
-        w.book(Duration::ZERO);
+        w.book(Duration::ZERO, Duration::ZERO);
         // 500 ms of silence: three more may still go at once.
         for _ in 0..3 {
             assert_eq!(w.earliest(), Duration::ZERO);
-            w.book(500 * MS);
+            w.book(500 * MS, 500 * MS);
         }
         assert_eq!(w.earliest(), 1020 * MS);
     }
@@ -150,7 +163,7 @@ mod tests {
     fn lowering_the_limit_waits_for_the_window_to_drain() {
         let mut w = WindowLog::new(4, Duration::from_secs(1));
         for t in [0, 10, 20, 30] {
-            w.book(t * MS);
+            w.book(t * MS, t * MS);
         }
         w.set(2, Duration::from_secs(1));
         assert_eq!(w.earliest(), 1040 * MS);
@@ -160,7 +173,7 @@ mod tests {
     fn zero_means_no_bound() {
         let mut w = WindowLog::new(0, Duration::from_secs(1));
         for _ in 0..100 {
-            w.book(Duration::ZERO);
+            w.book(Duration::ZERO, Duration::ZERO);
         }
         assert_eq!(w.earliest(), Duration::ZERO);
     }

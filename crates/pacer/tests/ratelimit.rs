@@ -59,6 +59,20 @@ fn mock_stats(mock: &Running) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// Issue 17: what the API itself refused and accepted, by its own count
+/// (`/__stats`), not pacer's: a run that drew 429s can still pass every
+/// test, pacer retrying them, and pacer's statistics are pacer's word.
+#[track_caller]
+fn assert_mock_answered(mock: &Running, accepted: u64, refused: u64, why: &str) {
+    let stats = mock_stats(mock);
+    assert_eq!(
+        (&stats["accepted"], &stats["rejected"]),
+        (&accepted.into(), &refused.into()),
+        "the API's own count (accepted, refused) is not {why}: {stats}"
+    );
+    assert_eq!(stats["total_requests"], accepted + refused, "{stats}");
+}
+
 fn text(output: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -111,8 +125,12 @@ fn through_the_proxy_every_test_passes_and_the_api_never_sees_more_than_max_conc
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("16 passed"), "{stdout}");
     assert!(!stdout.contains(RERUN_LINE), "{stdout}");
+    // Here the in-flight cap keeps the API under its limit (2 calls of
+    // 0.2 s in flight: 10/s at most): with --rate 1000 --burst 20
+    // --max-concurrent 10 the API refused some, retried, and every test
+    // still passed.
+    assert_mock_answered(&api, 36, 0, "12 tests x 3 calls, none refused");
     let stats = mock_stats(&api);
-    assert_eq!(stats["accepted"], 36, "12 tests x 3 calls: {stats}");
     assert!(
         stats["max_concurrent"].as_u64().unwrap() <= 2,
         "the API saw more than --max-concurrent at once: {stats}"
@@ -144,6 +162,34 @@ fn straight_at_the_api_pytest_n_4_fails_on_429() {
     assert!(mock_stats(&api)["rejected"].as_u64().unwrap() > 0);
 }
 
+/// The suite of the test above on the same API, through the proxy: its rate
+/// (half the API's, the in-flight cap no bound) keeps every call under the
+/// limit, by the API's own count. With the rate above the API's (`--rate
+/// 40`), or without the proxy (`--no-rate-limit`), the API refuses some.
+#[test]
+fn through_the_proxy_the_same_parallel_suite_draws_no_429() {
+    let api = mock(&["--rate", "20", "--burst", "5", "--latency", "0.02"]);
+    let out = pacer(
+        &api.url,
+        16,
+        &[
+            "--rate",
+            "10",
+            "--burst",
+            "1",
+            "--min-delay",
+            "0",
+            "--max-concurrent",
+            "10",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_mock_answered(&api, 48, 0, "16 tests x 3 calls, none refused");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("20 passed"), "{stdout}");
+    assert!(!stdout.contains(RERUN_LINE), "{stdout}");
+}
+
 #[test]
 fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
     // An API that refuses everything: retries cannot help, and the rerun
@@ -160,6 +206,10 @@ fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
     assert!(rerun.contains("pacer: 1 worker"), "{rerun}");
     assert!(rerun.contains("collected 3 items"), "{rerun}");
     assert!(rerun.contains("3 failed"), "{rerun}");
+    // Each test's first call, refused and not retried, in the parallel run
+    // and in the rerun: nothing more reached the API (--max-retries 1 would
+    // make it 12).
+    assert_mock_answered(&api, 0, 6, "3 calls refused, then 3 in the rerun");
 
     // --no-fallback turns it off.
     let mut no_fallback = flags.to_vec();
@@ -169,6 +219,7 @@ fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(!stdout.contains(RERUN_LINE), "{stdout}");
     assert!(stdout.contains("3 failed"), "{stdout}");
+    assert_mock_answered(&api, 0, 9, "3 more refused calls, no rerun");
 }
 
 #[test]
@@ -182,9 +233,17 @@ fn a_rerun_that_passes_makes_the_run_pass() {
         &["--rate", "100", "--min-delay", "0", "--max-retries", "0"],
     );
     let (stdout, stderr) = text(&out);
+    // The two refusals ended two tests at their first call; the rerun ran
+    // those two alone: 2 x 3 calls there, 2 x 3 for the tests that passed
+    // (a rerun of all four would make it 18 accepted, a retry 3 refused
+    // with --fail-first 3).
+    assert_mock_answered(&api, 12, 2, "the 2 forced refusals, 12 calls accepted");
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains(RERUN_LINE), "{stdout}");
-    assert!(stdout.contains("failed on HTTP 429"), "{stdout}");
+    assert!(
+        stdout.contains("pacer: 2 tests failed on HTTP 429"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -205,7 +264,9 @@ fn pacer_proxy_prints_its_address_and_forwards() {
     let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echo["path"], "/hello");
     assert_eq!(echo["query"], "x=1");
-    assert_eq!(mock_stats(&api)["accepted"], 1);
+    // One call, answered at once: a 429 retried by the proxy (the mock
+    // with --fail-first 1) would still leave one accepted.
+    assert_mock_answered(&api, 1, 0, "one call, accepted at once");
 }
 
 /// The plugin's `pacer_upstream(name)` finds the proxy by the variable pacer
@@ -239,7 +300,7 @@ def test_call(pacer_upstream):
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "{stdout}");
-    assert_eq!(mock_stats(&api)["accepted"], 1);
+    assert_mock_answered(&api, 1, 0, "one call, accepted at once");
 }
 
 #[test]
