@@ -1,9 +1,11 @@
 //! Messages between pacer and its pytest workers.
 //!
 //! One JSON object per line over a socket pair inherited as `PACER_FD`, never
-//! the test's stdio. Each enum mirrors the dictionaries that
-//! the `python/pacer_worker/` package builds; `PROTOCOL` is checked in `hello` so a stale
-//! plugin is caught at once instead of misread. Outcomes, phases and status
+//! the test's stdio. `protocol.json` (beside `Cargo.toml`) describes every
+//! message and field once; these enums and the dictionaries that the
+//! `python/pacer_worker/` package builds are both checked against it
+//! (`protocol/spec.rs`, `python/tests/test_protocol.py`). `PROTOCOL` is
+//! checked in `hello` so a stale plugin is caught at once instead of misread. Outcomes, phases and status
 //! categories are read into [`pacer_types`]' enums here, at the boundary:
 //! past this module nothing compares their strings.
 
@@ -230,6 +232,10 @@ impl ToWorker<'_> {
         line
     }
 }
+
+/// `protocol.json` (the wire's one description) against these types.
+#[cfg(test)]
+mod spec;
 
 #[cfg(test)]
 mod tests {

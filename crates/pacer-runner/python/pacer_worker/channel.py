@@ -1,8 +1,10 @@
 """The socket channel to pacer: one JSON object per line, tagged by ``"t"``.
 
-The messages mirror the serde enums of ``pacer-runner/src/protocol.rs``
-(``FromWorker``, ``ToWorker``); ``PROTOCOL`` is the version both sides check
-in ``hello``, bumped on any incompatible change on either side.
+The messages are described once in ``pacer-runner/protocol.json``, which
+both the serde enums of ``pacer-runner/src/protocol.rs`` (``FromWorker``,
+``ToWorker``) and this package are tested against (``tests/test_protocol.py``);
+``PROTOCOL`` is the version both sides check in ``hello``, bumped on any
+incompatible change on either side.
 """
 
 import json

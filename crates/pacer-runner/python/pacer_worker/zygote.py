@@ -15,6 +15,10 @@ import sys
 from . import cov, crash, xdist
 from .channel import Channel
 
+# What pacer may send the zygote. Read here, not through the worker's
+# table (`worker.MESSAGES`): `fork` carries descriptors.
+MESSAGES = ("fork", "stop")
+
 
 def serve(session, worker, keep_coverage=False):
     """Fork workers until pacer says stop. The zygote forks twice so that the
@@ -36,12 +40,15 @@ def serve(session, worker, keep_coverage=False):
             return False
         for line in data.decode("utf-8").splitlines():
             msg = json.loads(line)
-            if msg["t"] == "stop":
+            kind = msg.get("t")
+            if kind not in MESSAGES:
+                raise RuntimeError("pacer zygote: unexpected %r" % kind)
+            if kind == "stop":
                 if not keep_coverage:
                     cov.forget(config)
                 return False
-            if msg["t"] != "fork" or len(fds) != 3:
-                raise RuntimeError("pacer zygote: unexpected %r with %d fds" % (msg.get("t"), len(fds)))
+            if len(fds) != 3:
+                raise RuntimeError("pacer zygote: fork with %d fds" % len(fds))
             if _fork(session, worker, msg, fds):
                 return True
             fds = []

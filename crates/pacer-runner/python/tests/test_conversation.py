@@ -48,11 +48,11 @@ def test_discover_collect_run_need_idle_stop(pytester, pacer):
         collected = fake.expect("collected")
         assert [entry[0] for entry in collected["items"]] == A
         assert collected["problems"] == [] and collected["deselected"] == 0
-        fake.send("run", tests=A)
+        fake.send("run", tests=A, units=[], env=[["PACER_TEST_ENV", "1"]])
         # Two tests left: the worker asks for more before the last one.
         assert [m["t"] for m in fake.until("need")] == ["start", "done", "need"]
         # The answer names a file it has not collected yet: it collects it.
-        fake.send("run", tests=B, units=[str(pytester.path / "test_b.py")])
+        fake.send("run", tests=B, units=[str(pytester.path / "test_b.py")], env=[])
         fake.until("need")
         fake.send("idle")
         # The answer may have been read early, between tests: A's last test
@@ -103,7 +103,7 @@ def test_stop_while_waiting_drops_the_queue_and_tears_down_late(pytester, pacer)
         fake.expect("hello")
         fake.send("collect", units=[str(pytester.path / "test_c.py")])
         fake.expect("collected")
-        fake.send("run", tests=ids)
+        fake.send("run", tests=ids, units=[], env=[])
         fake.until("need")
         fake.send("stop")
         fake.until("bye")
@@ -123,7 +123,7 @@ def test_tests_it_never_collected_are_named_missing(pytester, pacer):
         fake.expect("hello")
         fake.send("collect", units=[str(pytester.path / "test_d.py")])
         fake.expect("collected")
-        fake.send("run", tests=["test_d.py::test_gone", "test_d.py::test_here"])
+        fake.send("run", tests=["test_d.py::test_gone", "test_d.py::test_here"], units=[], env=[])
         assert fake.expect("missing")["ids"] == ["test_d.py::test_gone"]
         fake.until("need")
         fake.send("idle")
@@ -213,7 +213,7 @@ def test_warnings_are_sent_with_their_test(pytester, pacer):
         fake.expect("hello")
         fake.send("collect", units=[str(pytester.path / "test_w.py")])
         fake.expect("collected")
-        fake.send("run", tests=["test_w.py::test_warns"])
+        fake.send("run", tests=["test_w.py::test_warns"], units=[], env=[])
         fake.until("need")
         fake.send("idle")
         fake.until("done")
@@ -240,7 +240,7 @@ def test_live_log_records_go_with_their_phase(pytester, pacer):
         assert fake.expect("hello")["log_cli"] is True
         fake.send("collect", units=[str(pytester.path / "test_l.py")])
         fake.expect("collected")
-        fake.send("run", tests=["test_l.py::test_logs"])
+        fake.send("run", tests=["test_l.py::test_logs"], units=[], env=[])
         fake.until("need")
         fake.send("idle")
         fake.until("done")
@@ -325,7 +325,7 @@ def test_unqueue_gives_back_tests_not_started_but_keeps_the_next_one(pytester, p
         fake.expect("hello")
         fake.send("collect", units=[str(pytester.path / "test_q.py")])
         fake.expect("collected")
-        fake.send("run", tests=ids)
+        fake.send("run", tests=ids, units=[], env=[])
         fake.expect("start")
         # test_1 is the next item of test_0: it stays, even when asked for.
         fake.send("unqueue", tests=ids[1:])
@@ -353,7 +353,7 @@ def test_durations_send_every_phase_and_xunit1_the_location(pytester, pacer):
         fake.expect("hello")
         fake.send("collect", units=[str(pytester.path / "test_m.py")])
         fake.expect("collected")
-        fake.send("run", tests=["test_m.py::test_quick"])
+        fake.send("run", tests=["test_m.py::test_quick"], units=[], env=[])
         fake.until("need")
         fake.send("idle")
         fake.until("done")
@@ -419,7 +419,7 @@ def test_discovery_says_why_the_whole_collection_is_needed_and_collect_all_keeps
         assert [entry[0] for entry in collected["items"]] == final
         assert collected["ordered"] == "conftest.py"
         fake.send("select", deselect=["test_b.py::test_four"])
-        fake.send("run", tests=kept)
+        fake.send("run", tests=kept, units=[], env=[])
         while not (fake.seen[-1]["t"] == "done" and fake.seen[-1]["id"] == kept[-1]):
             if fake.recv()["t"] == "need":
                 fake.send("idle")
