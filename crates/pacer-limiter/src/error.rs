@@ -1,4 +1,5 @@
-//! Errors of starting and running the proxy.
+//! The crate's errors: a refused setting ([`RateLimitError`]) and why the
+//! proxy could not start or keep running ([`ProxyError`]).
 
 use std::net::SocketAddr;
 
@@ -52,4 +53,21 @@ pub enum ProxyError {
     /// Waiting for Ctrl-C failed.
     #[error("cannot listen for Ctrl-C")]
     Signal(#[source] std::io::Error),
+}
+
+/// Why a [`RateLimit`](crate::RateLimit) value or an upstream URL is refused: the setting
+/// and the reason, which settings wraps with where the value came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct RateLimitError {
+    /// The key, as in `[tool.pacer.rate_limit]` (`rate`, `burst`, `url`...).
+    pub setting: &'static str,
+    /// What is wrong, and what is expected.
+    pub reason: String,
+}
+
+impl RateLimitError {
+    pub(crate) fn new(setting: &'static str, reason: String) -> Self {
+        Self { setting, reason }
+    }
 }

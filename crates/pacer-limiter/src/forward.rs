@@ -45,10 +45,11 @@ use crate::advertised::parse_advertised;
 use crate::body::{drain, full, BoxError, PermitBody, ProxyBody, RequestBody};
 use crate::clock::TokioClock;
 use crate::limiter::Limiter;
-use crate::rate_limit::{redact_url, Target, UpstreamConfig};
+use crate::rate_limit::UpstreamConfig;
 use crate::retry::parse_retry_after;
 use crate::series::{CallLog, CallTrace};
 use crate::stats::{StatsRecorder, UpstreamStats};
+use crate::url::{redact_url, Target};
 
 /// The HTTP(S) client the proxy forwards with.
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;

@@ -20,13 +20,22 @@
 //! - the proxy ([`start_proxy`], [`run_standalone`]) that wraps the core in
 //!   layers whose order `forward.rs` explains.
 //!
+//! Modules import one way, never in a circle (`tests/modules.rs` checks it):
+//! the core's (`quota`, `gcra`, `window`, `aimd`, `retry`, `limiter`,
+//! `stats`) never name `rate_limit` or the proxy's; `rate_limit` (with
+//! `url` and `encoding`) builds the core's configurations from an
+//! [`UpstreamConfig`]; the proxy's (`accept`, `listeners`, `forward`,
+//! `proxy`, `standalone`) sit on top.
+//!
 //! Nothing in the crate holds a lock across an `.await`: the mutex around
 //! the admission state guards arithmetic only, and the statistics are atomics.
 
+mod accept;
 mod advertised;
 mod aimd;
 mod body;
 mod clock;
+mod encoding;
 mod error;
 mod forward;
 mod gcra;
@@ -34,30 +43,31 @@ mod limiter;
 mod listeners;
 mod peer;
 mod proxy;
+mod quota;
 mod rate_limit;
 mod retry;
 mod series;
 mod standalone;
 mod stats;
+mod url;
 mod window;
 
 pub use advertised::{parse_advertised, Advertised};
 pub use aimd::{Aimd, AimdConfig};
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use error::ProxyError;
+pub use error::{ProxyError, RateLimitError};
 pub use gcra::{interval_for, Gcra};
-pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin};
+pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin, RateSnapshot};
 pub use listeners::WorkerListeners;
 pub use peer::register_worker_pid;
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};
-pub use rate_limit::{
-    env_var_name, parse_url, redact_url, strip_credentials, Quota, RateLimit, RateLimitError,
-    Target, UpstreamConfig, UrlProblem, MAX_SECONDS,
-};
+pub use quota::{Quota, MAX_SECONDS};
+pub use rate_limit::{env_var_name, RateLimit, UpstreamConfig};
 pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use series::{
     Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS, MAX_FOLDED,
 };
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
-pub use stats::{ratio, RateSnapshot, StatsRecorder, UpstreamStats};
+pub use stats::{ratio, StatsRecorder, UpstreamStats};
+pub use url::{parse_url, redact_url, strip_credentials, Target, UrlProblem};
 pub use window::WindowLog;

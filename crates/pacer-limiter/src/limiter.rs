@@ -39,8 +39,7 @@ use crate::advertised::Advertised;
 use crate::aimd::{Aimd, AimdConfig};
 use crate::clock::{Clock, TokioClock};
 use crate::gcra::Gcra;
-use crate::rate_limit::Quota;
-use crate::stats::RateSnapshot;
+use crate::quota::Quota;
 use crate::window::WindowLog;
 
 /// What a [`Limiter`] enforces.
@@ -120,6 +119,46 @@ pub enum QuotaOrigin {
     /// Learned from the API's refusals: the starts a window held when the
     /// API began refusing.
     LearnedFromRefusals,
+}
+
+/// The limiter's view of the rate ([`Limiter::rates`]), which the
+/// statistics fold into their snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSnapshot {
+    /// The rate the user configured, requests per second.
+    pub configured: f64,
+    /// The rate AIMD settled on (equal to `configured` when not adaptive).
+    pub current: f64,
+    /// How many times AIMD lowered the rate.
+    pub decreases: u64,
+    /// The quota in force: the configured one, or the API's.
+    pub quota: Quota,
+    /// Where `quota` came from.
+    pub origin: QuotaOrigin,
+    /// Starts per second, from the first start to the last.
+    pub achieved: f64,
+    /// The constraint that held requests back longest, if any did.
+    pub binding: Option<Constraint>,
+    /// Seconds of waiting charged to each constraint.
+    pub held: Vec<(Constraint, f64)>,
+    /// How many times the upstream paused admission.
+    pub pauses: u64,
+}
+
+impl Default for RateSnapshot {
+    fn default() -> Self {
+        Self {
+            configured: 0.0,
+            current: 0.0,
+            decreases: 0,
+            quota: Quota::per_second(0.0),
+            origin: QuotaOrigin::Configured,
+            achieved: 0.0,
+            binding: None,
+            held: Vec::new(),
+            pauses: 0,
+        }
+    }
 }
 
 #[derive(Debug)]

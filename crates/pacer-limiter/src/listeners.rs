@@ -18,8 +18,8 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::accept::serve;
 use crate::forward::Upstream;
-use crate::proxy::serve;
 
 #[derive(Default)]
 struct Open {

@@ -81,7 +81,7 @@ pub async fn run_until(
             format!(
                 "{} -> {}  ({}={})",
                 p.url(),
-                crate::rate_limit::redact_url(&p.config().url),
+                crate::url::redact_url(&p.config().url),
                 env_var_name(p.name()),
                 p.url()
             ),

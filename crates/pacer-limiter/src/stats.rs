@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::limiter::{Constraint, QuotaOrigin};
-use crate::rate_limit::Quota;
+use crate::limiter::{Constraint, QuotaOrigin, RateSnapshot};
 
 /// Live counters of one upstream.
 #[derive(Debug, Default)]
@@ -207,45 +206,6 @@ pub fn ratio(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         (part as f64 / whole as f64).clamp(0.0, 1.0)
-    }
-}
-
-/// The limiter's view of the rate, folded into a snapshot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RateSnapshot {
-    /// The rate the user configured, requests per second.
-    pub configured: f64,
-    /// The rate AIMD settled on (equal to `configured` when not adaptive).
-    pub current: f64,
-    /// How many times AIMD lowered the rate.
-    pub decreases: u64,
-    /// The quota in force: the configured one, or the API's.
-    pub quota: Quota,
-    /// Where `quota` came from.
-    pub origin: QuotaOrigin,
-    /// Starts per second, from the first start to the last.
-    pub achieved: f64,
-    /// The constraint that held requests back longest, if any did.
-    pub binding: Option<Constraint>,
-    /// Seconds of waiting charged to each constraint.
-    pub held: Vec<(Constraint, f64)>,
-    /// How many times the upstream paused admission.
-    pub pauses: u64,
-}
-
-impl Default for RateSnapshot {
-    fn default() -> Self {
-        Self {
-            configured: 0.0,
-            current: 0.0,
-            decreases: 0,
-            quota: Quota::per_second(0.0),
-            origin: QuotaOrigin::Configured,
-            achieved: 0.0,
-            binding: None,
-            held: Vec::new(),
-            pauses: 0,
-        }
     }
 }
 
