@@ -10,10 +10,10 @@ use std::time::Duration;
 use crate::category::Kind;
 use crate::error::SettingsError;
 use crate::fallback::FallbackThreshold;
-use crate::rate_limit::{parse_rate, valid_name, Quota, RateLimitLayer};
+use crate::rate_limit::{valid_name, RateLimitLayer, RATE_LIMIT_TABLE_KEYS, UPSTREAM_KEYS};
 use crate::source::{Source, Sourced};
 use crate::toml_reader::Table;
-use crate::values::{invalid, positive, seconds, status};
+use crate::values::{at_least, checked, invalid, seconds};
 use crate::workers::Workers;
 use pacer_types::{Collection, FlakyResult};
 
@@ -55,42 +55,6 @@ pub const PACER_KEYS: &[&str] = &[
     "categories",
     "rate_limit",
     "upstreams",
-];
-
-/// The keys allowed in `[tool.pacer.rate_limit]`: `enabled` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
-pub const RATE_LIMIT_TABLE_KEYS: &[&str] = &[
-    "enabled",
-    "rate",
-    "burst",
-    "max_concurrent",
-    "min_delay",
-    "max_retries",
-    "base_backoff",
-    "max_backoff",
-    "adaptive",
-    "retry_statuses",
-    "ca_file",
-    "upstream_timeout",
-    "max_wait",
-    "max_body_bytes",
-];
-
-/// The keys allowed in `[tool.pacer.upstreams.NAME]`: `url` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
-pub const UPSTREAM_KEYS: &[&str] = &[
-    "url",
-    "rate",
-    "burst",
-    "max_concurrent",
-    "min_delay",
-    "max_retries",
-    "base_backoff",
-    "max_backoff",
-    "adaptive",
-    "retry_statuses",
-    "ca_file",
-    "upstream_timeout",
-    "max_wait",
-    "max_body_bytes",
 ];
 
 /// The keys allowed in `[tool.pacer.categories.NAME]`.
@@ -159,34 +123,6 @@ pub(crate) struct FileConfig {
     pub categories: Vec<CategoryPatch>,
 }
 
-/// Checks a number read from a file with `check`, keeping its source.
-fn checked<T, U>(
-    value: Option<Sourced<T>>,
-    check: impl FnOnce(T, &Source) -> Result<U, SettingsError>,
-) -> Result<Option<Sourced<U>>, SettingsError> {
-    value
-        .map(|s| check(s.value, &s.source).map(|v| Sourced::new(v, s.source)))
-        .transpose()
-}
-
-fn at_least(
-    min: i64,
-    setting: &'static str,
-) -> impl Fn(i64, &Source) -> Result<u32, SettingsError> {
-    move |n, origin| {
-        if n >= min && n <= i64::from(u32::MAX) {
-            Ok(n as u32)
-        } else {
-            Err(invalid(
-                setting,
-                &n.to_string(),
-                &format!("an integer ≥ {min}"),
-                origin,
-            ))
-        }
-    }
-}
-
 impl FileConfig {
     /// Reads the pacer section `t`.
     pub fn read(t: &Table<'_>) -> Result<Self, SettingsError> {
@@ -236,7 +172,7 @@ impl FileConfig {
         if let Some(rl) = t.table("rate_limit")? {
             rl.deny_unknown(RATE_LIMIT_TABLE_KEYS)?;
             config.rate_limit_enabled = rl.bool("enabled")?;
-            config.rate_limit = read_limits(&rl)?;
+            config.rate_limit = RateLimitLayer::read(&rl)?;
         }
         if let Some(ups) = t.table("upstreams")? {
             for name in ups.keys() {
@@ -246,7 +182,7 @@ impl FileConfig {
                 config.upstreams.push(FileUpstream {
                     name: name.to_string(),
                     url: up.string("url")?,
-                    limits: read_limits(&up)?,
+                    limits: RateLimitLayer::read(&up)?,
                     line: up.line(),
                     table: up.dotted().to_string(),
                 });
@@ -329,78 +265,4 @@ fn read_threshold(t: &Table<'_>) -> Result<Option<Sourced<FallbackThreshold>>, S
         return Err(t.wrong_type(key, "a count or a fraction", "fallback_threshold = 0.2"));
     };
     Ok(Some(Sourced::new(value, source)))
-}
-
-/// `rate`: requests per second (`rate = 40`) or a quota per window
-/// (`rate = "2400/min"`).
-fn read_rate(t: &Table<'_>) -> Result<Option<Sourced<Quota>>, SettingsError> {
-    let Some(item) = t.raw("rate") else {
-        return Ok(None);
-    };
-    let source = t.source("rate");
-    let quota = if let Some(text) = item.as_str() {
-        parse_rate(text, &source)?
-    } else if let Some(v) = item
-        .as_float()
-        .or_else(|| item.as_integer().map(|n| n as f64))
-    {
-        Quota::per_second(positive(v, "rate", &source)?)
-    } else {
-        return Err(t.wrong_type("rate", "a number or a quota string", "rate = \"2400/min\""));
-    };
-    Ok(Some(Sourced::new(quota, source)))
-}
-
-/// The rate-limit keys of `[tool.pacer.rate_limit]` or an upstream table.
-fn read_limits(t: &Table<'_>) -> Result<RateLimitLayer, SettingsError> {
-    Ok(RateLimitLayer {
-        rate: read_rate(t)?,
-        burst: checked(t.int("burst")?, at_least(1, "burst"))?,
-        max_concurrent: checked(t.int("max_concurrent")?, at_least(1, "max_concurrent"))?,
-        min_delay: checked(t.number("min_delay")?, |v, o| seconds(v, "min_delay", o))?,
-        max_retries: checked(t.int("max_retries")?, at_least(0, "max_retries"))?,
-        base_backoff: checked(t.number("base_backoff")?, |v, o| {
-            seconds(v, "base_backoff", o)
-        })?,
-        max_backoff: checked(t.number("max_backoff")?, |v, o| {
-            seconds(v, "max_backoff", o)
-        })?,
-        adaptive: t.bool("adaptive")?,
-        retry_statuses: checked(t.ints("retry_statuses")?, |v, o| {
-            v.into_iter()
-                .map(|s| status(s, "retry_statuses", o))
-                .collect()
-        })?,
-        ca_file: t.string("ca_file")?.map(|s| {
-            // A relative path is relative to the file that names it.
-            let path = std::path::PathBuf::from(&s.value);
-            let path = match &s.source {
-                Source::File { file, .. } if path.is_relative() => {
-                    file.parent().map(|dir| dir.join(&path)).unwrap_or(path)
-                }
-                _ => path,
-            };
-            Sourced::new(Some(path), s.source)
-        }),
-        upstream_timeout: checked(t.number("upstream_timeout")?, |v, o| {
-            seconds(v, "upstream_timeout", o)
-        })?,
-        max_wait: checked(t.number("max_wait")?, |v, o| seconds(v, "max_wait", o))?,
-        max_body_bytes: checked(t.int("max_body_bytes")?, |v, o| {
-            u64::try_from(v)
-                .map_err(|_| invalid("max_body_bytes", &v.to_string(), "a number of bytes ≥ 0", o))
-        })?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rate_limit::RATE_LIMIT_KEYS;
-
-    #[test]
-    fn table_key_lists_extend_the_rate_limit_keys() {
-        assert_eq!(&RATE_LIMIT_TABLE_KEYS[1..], RATE_LIMIT_KEYS);
-        assert_eq!(&UPSTREAM_KEYS[1..], RATE_LIMIT_KEYS);
-    }
 }

@@ -48,10 +48,13 @@ pub use default_config::DEFAULT_CONFIG_TOML;
 pub use env::{env_table_markdown, Direction, Env, EnvVar, ProcessEnv, ENV_VARS};
 pub use error::{SettingsError, USAGE_ERROR_EXIT_CODE};
 pub use fallback::FallbackThreshold;
-pub use file_config::{CATEGORY_KEYS, PACER_KEYS, RATE_LIMIT_TABLE_KEYS, UPSTREAM_KEYS};
+pub use file_config::{CATEGORY_KEYS, PACER_KEYS};
 pub use project::{find_project_root, ROOT_MARKERS};
 pub use pytest_env::WorkerEnvVar;
-pub use rate_limit::{upstream_env_var, RateLimit, RateLimitSources, Upstream, RATE_LIMIT_KEYS};
+pub use rate_limit::{
+    upstream_env_var, RateLimit, RateLimitSources, Upstream, RATE_LIMIT_KEYS,
+    RATE_LIMIT_TABLE_KEYS, UPSTREAM_KEYS,
+};
 pub use render::SettingRow;
 pub use settings::{ConfigFile, Reruns, Selection, Settings};
 pub use source::{Source, Sourced};

@@ -9,49 +9,162 @@
 //! higher in precedence, beat both tables: per field, flag > env >
 //! `upstreams.NAME` > `rate_limit` > default.
 
+mod kinds;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pacer_limiter::{parse_url, RateLimitError};
 pub use pacer_limiter::{Quota, RateLimit};
 use serde::Serialize;
+use serde_json::Value;
 
+use self::kinds::{AtLeast, Bytes, CaFile, Kind, Rate, Seconds, Statuses, Switch, TextKind};
+use crate::cli::{flags, RateLimitOverrides};
+use crate::env::{self, EnvVar};
 use crate::error::SettingsError;
 use crate::source::{first_of, Source, Sourced};
+use crate::toml_reader::Table;
+use crate::values::sourced;
 
-/// The keys of a rate-limit table (`[tool.pacer.rate_limit]` also takes `enabled`).
-pub const RATE_LIMIT_KEYS: &[&str] = &[
-    "rate",
-    "burst",
-    "max_concurrent",
-    "min_delay",
-    "max_retries",
-    "base_backoff",
-    "max_backoff",
-    "adaptive",
-    "retry_statuses",
-    "ca_file",
-    "upstream_timeout",
-    "max_wait",
-    "max_body_bytes",
-];
+/// The one list of a rate limit's settings, in the order of
+/// [`RateLimit`]'s fields; the limiter's `RateLimit::default` holds their
+/// defaults and `RateLimit::validate` their rules. A row is a field (also
+/// its key in `[rate_limit]` and `[upstreams.NAME]`), its type, its kind
+/// (`kinds.rs`: how a file and a text spell it, its checks, how `pacer
+/// config` shows it), then the constant of [`flags`] and of `env.rs` that
+/// set it, if any. `rate_limit_settings!` makes of it [`RATE_LIMIT_KEYS`],
+/// [`RATE_LIMIT_TABLE_KEYS`], [`UPSTREAM_KEYS`], [`RateLimitSources`],
+/// `RateLimitLayer` and its readers (a file's table, the flags, the
+/// environment), the merge of layers and the rows of `pacer config`.
+///
+/// A new field is a row here and the field, with its default (and its rule),
+/// in `pacer_limiter::RateLimit`: the merge builds a `RateLimit` from the
+/// rows, so a field without a row, or a row without a field, does not
+/// compile. A flag also needs its field in [`RateLimitOverrides`], its
+/// constant in [`flags`] and its clap argument, a variable its entry in
+/// `env.rs`; the commented defaults (`default_config.toml`, whose keys
+/// `tests/docs.rs` holds to this list) document it.
+macro_rules! rate_limit_settings {
+    ($(
+        $field:ident: $ty:ty as $kind:ty $(, flag $flag:ident)? $(, env $env:ident)?;
+    )*) => {
+        /// The keys of a rate-limit table (`[tool.pacer.rate_limit]` also takes `enabled`).
+        pub const RATE_LIMIT_KEYS: &[&str] = &[$(stringify!($field)),*];
 
-/// Where each field of a [`RateLimit`] came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RateLimitSources {
-    pub rate: Source,
-    pub burst: Source,
-    pub max_concurrent: Source,
-    pub min_delay: Source,
-    pub max_retries: Source,
-    pub base_backoff: Source,
-    pub max_backoff: Source,
-    pub adaptive: Source,
-    pub retry_statuses: Source,
-    pub ca_file: Source,
-    pub upstream_timeout: Source,
-    pub max_wait: Source,
-    pub max_body_bytes: Source,
+        /// The keys allowed in `[tool.pacer.rate_limit]`: `enabled` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
+        pub const RATE_LIMIT_TABLE_KEYS: &[&str] = &["enabled", $(stringify!($field)),*];
+
+        /// The keys allowed in `[tool.pacer.upstreams.NAME]`: `url` and [`RATE_LIMIT_KEYS`](crate::RATE_LIMIT_KEYS).
+        pub const UPSTREAM_KEYS: &[&str] = &["url", $(stringify!($field)),*];
+
+        /// Where each field of a [`RateLimit`] came from.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct RateLimitSources {
+            $(
+                #[doc = concat!("Where `", stringify!($field), "` came from.")]
+                pub $field: Source,
+            )*
+        }
+
+        impl RateLimitSources {
+            /// The source of the value of `key`, if it is a rate-limit key.
+            fn of(&self, key: &str) -> Option<&Source> {
+                match key {
+                    $(stringify!($field) => Some(&self.$field),)*
+                    _ => None,
+                }
+            }
+        }
+
+        /// One precedence layer of rate-limit values; unset fields fall through.
+        #[derive(Debug, Clone, Default)]
+        pub(crate) struct RateLimitLayer {
+            $(pub $field: Option<Sourced<$ty>>,)*
+        }
+
+        impl RateLimitLayer {
+            /// The rate-limit keys of `[tool.pacer.rate_limit]` or an upstream table.
+            pub(crate) fn read(t: &Table<'_>) -> Result<Self, SettingsError> {
+                Ok(Self {
+                    $($field: <$kind as Kind>::read(t, stringify!($field))?,)*
+                })
+            }
+
+            /// The values of the flags that take text.
+            pub(crate) fn from_flags(o: &RateLimitOverrides) -> Result<Self, SettingsError> {
+                #[allow(unused_mut)]
+                let mut layer = Self::default();
+                $($(
+                    let raw = o.$field.as_ref().map(|v| (v.clone(), Source::flag(flags::$flag)));
+                    layer.$field = sourced(raw, |t, o| {
+                        <$kind as TextKind>::parse(t, stringify!($field), o)
+                    })?;
+                )?)*
+                Ok(layer)
+            }
+
+            /// The values of the environment's variables that take text,
+            /// `raw` giving a variable's text and where it was set.
+            pub(crate) fn from_env(
+                raw: impl Fn(&EnvVar) -> Option<(String, Source)>,
+            ) -> Result<Self, SettingsError> {
+                #[allow(unused_mut)]
+                let mut layer = Self::default();
+                $($(
+                    layer.$field = sourced(raw(&env::$env), |t, o| {
+                        <$kind as TextKind>::parse(t, stringify!($field), o)
+                    })?;
+                )?)*
+                Ok(layer)
+            }
+        }
+
+        /// Each field from the first layer that sets it (highest precedence
+        /// first), else from the limiter's defaults.
+        fn merge(layers: &[&RateLimitLayer]) -> (RateLimit, RateLimitSources) {
+            let defaults = RateLimit::default();
+            $(
+                let $field = first_of(layers.iter().map(|l| l.$field.clone()))
+                    .unwrap_or_else(|| Sourced::default(defaults.$field.clone()));
+            )*
+            let limits = RateLimit {
+                $($field: $field.value,)*
+            };
+            let sources = RateLimitSources {
+                $($field: $field.source,)*
+            };
+            (limits, sources)
+        }
+
+        /// Each field's key, value as `pacer config` shows it, and source.
+        pub(crate) fn rows<'a>(
+            limits: &RateLimit,
+            sources: &'a RateLimitSources,
+        ) -> Vec<(&'static str, Value, &'a Source)> {
+            vec![$(
+                (stringify!($field), <$kind as Kind>::json(&limits.$field), &sources.$field),
+            )*]
+        }
+    };
+}
+
+rate_limit_settings! {
+    rate: Quota as Rate, flag RATE, env RATE;
+    burst: u32 as AtLeast<1>, flag BURST, env BURST;
+    max_concurrent: u32 as AtLeast<1>, flag MAX_CONCURRENT, env MAX_CONCURRENT;
+    min_delay: Duration as Seconds, flag MIN_DELAY, env MIN_DELAY;
+    max_retries: u32 as AtLeast<0>, flag MAX_RETRIES, env MAX_RETRIES;
+    base_backoff: Duration as Seconds, flag BASE_BACKOFF, env BASE_BACKOFF;
+    max_backoff: Duration as Seconds, flag MAX_BACKOFF, env MAX_BACKOFF;
+    // Two switches (`--adaptive`, `--no-adaptive`) and PACER_ADAPTIVE, read
+    // before the others; settings.rs's `cli_limits` and `env_limits` take them.
+    adaptive: bool as Switch;
+    retry_statuses: Vec<u16> as Statuses, env RETRY_STATUSES;
+    ca_file: Option<PathBuf> as CaFile;
+    upstream_timeout: Duration as Seconds;
+    max_wait: Duration as Seconds;
+    max_body_bytes: u64 as Bytes;
 }
 
 /// One upstream API and its limits.
@@ -103,80 +216,13 @@ pub fn upstream_env_var(name: &str) -> String {
     pacer_limiter::env_var_name(name)
 }
 
-/// One precedence layer of rate-limit values; unset fields fall through.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RateLimitLayer {
-    pub rate: Option<Sourced<Quota>>,
-    pub burst: Option<Sourced<u32>>,
-    pub max_concurrent: Option<Sourced<u32>>,
-    pub min_delay: Option<Sourced<Duration>>,
-    pub max_retries: Option<Sourced<u32>>,
-    pub base_backoff: Option<Sourced<Duration>>,
-    pub max_backoff: Option<Sourced<Duration>>,
-    pub adaptive: Option<Sourced<bool>>,
-    pub retry_statuses: Option<Sourced<Vec<u16>>>,
-    pub ca_file: Option<Sourced<Option<PathBuf>>>,
-    pub upstream_timeout: Option<Sourced<Duration>>,
-    pub max_wait: Option<Sourced<Duration>>,
-    pub max_body_bytes: Option<Sourced<u64>>,
-}
-
 /// Merges layers (highest precedence first) over the defaults and checks
 /// the result with the limiter's one validator, naming the source of the
 /// value it refuses.
 pub(crate) fn resolve_layers(
     layers: &[&RateLimitLayer],
 ) -> Result<(RateLimit, RateLimitSources), SettingsError> {
-    let d = RateLimit::default();
-    macro_rules! pick {
-        ($field:ident) => {
-            first_of(layers.iter().map(|l| l.$field.clone()))
-                .unwrap_or_else(|| Sourced::default(d.$field.clone()))
-        };
-    }
-    let rate = pick!(rate);
-    let burst = pick!(burst);
-    let max_concurrent = pick!(max_concurrent);
-    let min_delay = pick!(min_delay);
-    let max_retries = pick!(max_retries);
-    let base_backoff = pick!(base_backoff);
-    let max_backoff = pick!(max_backoff);
-    let adaptive = pick!(adaptive);
-    let retry_statuses = pick!(retry_statuses);
-    let ca_file = pick!(ca_file);
-    let upstream_timeout = pick!(upstream_timeout);
-    let max_wait = pick!(max_wait);
-    let max_body_bytes = pick!(max_body_bytes);
-    let sources = RateLimitSources {
-        rate: rate.source,
-        burst: burst.source,
-        max_concurrent: max_concurrent.source,
-        min_delay: min_delay.source,
-        max_retries: max_retries.source,
-        base_backoff: base_backoff.source,
-        max_backoff: max_backoff.source,
-        adaptive: adaptive.source,
-        retry_statuses: retry_statuses.source,
-        ca_file: ca_file.source,
-        upstream_timeout: upstream_timeout.source,
-        max_wait: max_wait.source,
-        max_body_bytes: max_body_bytes.source,
-    };
-    let limits = RateLimit {
-        rate: rate.value,
-        burst: burst.value,
-        max_concurrent: max_concurrent.value,
-        min_delay: min_delay.value,
-        max_retries: max_retries.value,
-        base_backoff: base_backoff.value,
-        max_backoff: max_backoff.value,
-        adaptive: adaptive.value,
-        retry_statuses: retry_statuses.value,
-        ca_file: ca_file.value,
-        upstream_timeout: upstream_timeout.value,
-        max_wait: max_wait.value,
-        max_body_bytes: max_body_bytes.value,
-    };
+    let (limits, sources) = merge(layers);
     if let Err(e) = limits.validate() {
         return Err(refused(&limits, &sources, e));
     }
@@ -185,45 +231,20 @@ pub(crate) fn resolve_layers(
 
 /// The limiter's refusal, with the source of the value it refuses.
 fn refused(limits: &RateLimit, sources: &RateLimitSources, e: RateLimitError) -> SettingsError {
-    let origin = match e.setting {
-        "max_backoff" => {
-            return SettingsError::BackoffOrder {
-                base: limits.base_backoff.as_secs_f64(),
-                base_origin: Box::new(sources.base_backoff.clone()),
-                max: limits.max_backoff.as_secs_f64(),
-                max_origin: Box::new(sources.max_backoff.clone()),
-            }
-        }
-        "rate" => &sources.rate,
-        "burst" => &sources.burst,
-        "retry_statuses" => &sources.retry_statuses,
-        "min_delay" => &sources.min_delay,
-        "base_backoff" => &sources.base_backoff,
-        "upstream_timeout" => &sources.upstream_timeout,
-        "max_wait" => &sources.max_wait,
-        _ => &sources.rate,
-    };
+    if e.setting == "max_backoff" {
+        return SettingsError::BackoffOrder {
+            base: limits.base_backoff.as_secs_f64(),
+            base_origin: Box::new(sources.base_backoff.clone()),
+            max: limits.max_backoff.as_secs_f64(),
+            max_origin: Box::new(sources.max_backoff.clone()),
+        };
+    }
+    let origin = sources.of(e.setting).unwrap_or(&sources.rate);
     SettingsError::InvalidRateLimit {
         setting: e.setting,
         reason: e.reason,
         origin: Box::new(origin.clone()),
     }
-}
-
-/// A rate as text (a flag, the environment, a TOML string): requests per
-/// second (`40`) or a quota per window (`"2400/min"`).
-pub(crate) fn parse_rate(text: &str, origin: &Source) -> Result<Quota, SettingsError> {
-    if !text.contains('/') {
-        return crate::values::parse_positive(text, "rate", origin).map(Quota::per_second);
-    }
-    text.parse::<Quota>().map_err(|_| {
-        crate::values::invalid(
-            "rate",
-            text,
-            "a number > 0 (requests per second) or a quota like \"40/s\", \"2400/min\", \"100000/h\"",
-            origin,
-        )
-    })
 }
 
 /// Whether a category or upstream name is usable: letters, digits, `-`, `_`.
@@ -401,17 +422,6 @@ mod tests {
             err.to_string().contains("scheme must be http or https"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn rates_are_numbers_or_quotas_per_window() {
-        let flag = Source::flag("--rate");
-        assert_eq!(parse_rate("40", &flag).unwrap(), Quota::per_second(40.0));
-        let q = parse_rate("2400/min", &flag).unwrap();
-        assert_eq!((q.amount, q.window), (2400.0, Duration::from_secs(60)));
-        let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
-        assert!(err.to_string().contains("env PACER_RATE"), "{err}");
-        assert!(err.to_string().contains("\"2400/min\""), "{err}");
     }
 
     /// Issue 8: a URL with a query passed settings and failed at proxy start.

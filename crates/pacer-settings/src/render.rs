@@ -32,23 +32,9 @@ fn limit_rows(rows: &mut Vec<SettingRow>, prefix: &str, l: &RateLimit, s: &RateL
             source: src.to_string(),
         })
     };
-    push("rate", json!(l.rate), &s.rate);
-    push("burst", json!(l.burst), &s.burst);
-    push("max_concurrent", json!(l.max_concurrent), &s.max_concurrent);
-    push("min_delay", secs(l.min_delay), &s.min_delay);
-    push("max_retries", json!(l.max_retries), &s.max_retries);
-    push("base_backoff", secs(l.base_backoff), &s.base_backoff);
-    push("max_backoff", secs(l.max_backoff), &s.max_backoff);
-    push("adaptive", json!(l.adaptive), &s.adaptive);
-    push("retry_statuses", json!(l.retry_statuses), &s.retry_statuses);
-    push("ca_file", json!(l.ca_file), &s.ca_file);
-    push(
-        "upstream_timeout",
-        secs(l.upstream_timeout),
-        &s.upstream_timeout,
-    );
-    push("max_wait", secs(l.max_wait), &s.max_wait);
-    push("max_body_bytes", json!(l.max_body_bytes), &s.max_body_bytes);
+    for (key, value, source) in crate::rate_limit::rows(l, s) {
+        push(key, value, source);
+    }
 }
 
 fn text_of(value: &Value) -> String {

@@ -23,13 +23,13 @@ use crate::file_config::{parse_collection, parse_flaky_result, CategoryPatch, Fi
 use crate::project::ProjectFiles;
 use crate::pytest_env::{read_entries, Overlay, WorkerEnvVar};
 use crate::rate_limit::{
-    check_url, duplicate_upstream_notes, parse_rate, parse_upstream_flag, resolve_layers,
-    RateLimit, RateLimitLayer, RateLimitSources, Upstream,
+    check_url, duplicate_upstream_notes, parse_upstream_flag, resolve_layers, RateLimit,
+    RateLimitLayer, RateLimitSources, Upstream,
 };
 use crate::source::{first_of, Source, Sourced};
 use crate::suggest::closest;
 use crate::toml_reader::TomlFile;
-use crate::values::{parse_bool, parse_seconds, parse_statuses, parse_u32, sourced};
+use crate::values::{parse_bool, parse_seconds, parse_u32, sourced};
 use crate::workers::Workers;
 use pacer_types::{Collection, FlakyResult};
 
@@ -146,45 +146,8 @@ fn parse_timeout(text: &str, origin: &Source) -> Result<Option<Duration>, Settin
     }
 }
 
-/// A rate limit's value that a layer reads from text (a flag, a variable).
-/// Each source's reader matches on it exhaustively: a key it does not read
-/// says so in its own arm, and none can be misspelt into "not given".
-#[derive(Debug, Clone, Copy)]
-enum LimitKey {
-    Rate,
-    Burst,
-    MaxConcurrent,
-    MinDelay,
-    MaxRetries,
-    BaseBackoff,
-    MaxBackoff,
-    RetryStatuses,
-}
-
-/// A rate-limit layer from raw texts (flags or environment).
-fn limits_layer(
-    raw: impl Fn(LimitKey) -> Option<(String, Source)>,
-    adaptive: Option<Sourced<bool>>,
-) -> Result<RateLimitLayer, SettingsError> {
-    use LimitKey::*;
-    Ok(RateLimitLayer {
-        rate: sourced(raw(Rate), parse_rate)?,
-        burst: sourced(raw(Burst), |t, o| parse_u32(t, "burst", 1, o))?,
-        max_concurrent: sourced(raw(MaxConcurrent), |t, o| {
-            parse_u32(t, "max_concurrent", 1, o)
-        })?,
-        min_delay: sourced(raw(MinDelay), |t, o| parse_seconds(t, "min_delay", o))?,
-        max_retries: sourced(raw(MaxRetries), |t, o| parse_u32(t, "max_retries", 0, o))?,
-        base_backoff: sourced(raw(BaseBackoff), |t, o| parse_seconds(t, "base_backoff", o))?,
-        max_backoff: sourced(raw(MaxBackoff), |t, o| parse_seconds(t, "max_backoff", o))?,
-        adaptive,
-        retry_statuses: sourced(raw(RetryStatuses), |t, o| {
-            parse_statuses(t, "retry_statuses", o)
-        })?,
-        ..RateLimitLayer::default()
-    })
-}
-
+/// The flags' layer: the flags that take text, then `--adaptive` /
+/// `--no-adaptive`.
 fn cli_limits(o: &RateLimitOverrides) -> Result<RateLimitLayer, SettingsError> {
     let adaptive = o.adaptive.map(|on| {
         Sourced::new(
@@ -196,39 +159,18 @@ fn cli_limits(o: &RateLimitOverrides) -> Result<RateLimitLayer, SettingsError> {
             }),
         )
     });
-    limits_layer(
-        |key| match key {
-            LimitKey::Rate => cli_raw(&o.rate, flags::RATE),
-            LimitKey::Burst => cli_raw(&o.burst, flags::BURST),
-            LimitKey::MaxConcurrent => cli_raw(&o.max_concurrent, flags::MAX_CONCURRENT),
-            LimitKey::MinDelay => cli_raw(&o.min_delay, flags::MIN_DELAY),
-            LimitKey::MaxRetries => cli_raw(&o.max_retries, flags::MAX_RETRIES),
-            LimitKey::BaseBackoff => cli_raw(&o.base_backoff, flags::BASE_BACKOFF),
-            LimitKey::MaxBackoff => cli_raw(&o.max_backoff, flags::MAX_BACKOFF),
-            // No flag: the environment or the file sets it.
-            LimitKey::RetryStatuses => None,
-        },
-        adaptive,
-    )
+    let mut layer = RateLimitLayer::from_flags(o)?;
+    layer.adaptive = adaptive;
+    Ok(layer)
 }
 
+/// The environment's layer: `PACER_ADAPTIVE` first, then the variables
+/// that take text.
 fn env_limits(env: &EnvReader<'_>) -> Result<RateLimitLayer, SettingsError> {
     let adaptive = env.bool(&env::ADAPTIVE)?;
-    limits_layer(
-        |key| {
-            env.raw(&match key {
-                LimitKey::Rate => env::RATE,
-                LimitKey::Burst => env::BURST,
-                LimitKey::MaxConcurrent => env::MAX_CONCURRENT,
-                LimitKey::MinDelay => env::MIN_DELAY,
-                LimitKey::MaxRetries => env::MAX_RETRIES,
-                LimitKey::BaseBackoff => env::BASE_BACKOFF,
-                LimitKey::MaxBackoff => env::MAX_BACKOFF,
-                LimitKey::RetryStatuses => env::RETRY_STATUSES,
-            })
-        },
-        adaptive,
-    )
+    let mut layer = RateLimitLayer::from_env(|var| env.raw(var))?;
+    layer.adaptive = adaptive;
+    Ok(layer)
 }
 
 /// The parsed config files of a project.

@@ -1,5 +1,6 @@
 //! Parsing the text of flags and environment variables into typed values,
-//! with errors that name where the text came from.
+//! and checking the values a file holds, with errors that name where the
+//! value came from.
 
 use std::time::Duration;
 
@@ -163,6 +164,35 @@ pub(crate) fn sourced<T>(
 ) -> Result<Option<Sourced<T>>, SettingsError> {
     raw.map(|(text, source)| parse(&text, &source).map(|v| Sourced::new(v, source)))
         .transpose()
+}
+
+/// Checks a number read from a file with `check`, keeping its source.
+pub(crate) fn checked<T, U>(
+    value: Option<Sourced<T>>,
+    check: impl FnOnce(T, &Source) -> Result<U, SettingsError>,
+) -> Result<Option<Sourced<U>>, SettingsError> {
+    value
+        .map(|s| check(s.value, &s.source).map(|v| Sourced::new(v, s.source)))
+        .transpose()
+}
+
+/// An integer from a file, at least `min` and at most `u32::MAX`.
+pub(crate) fn at_least(
+    min: i64,
+    setting: &'static str,
+) -> impl Fn(i64, &Source) -> Result<u32, SettingsError> {
+    move |n, origin| {
+        if n >= min && n <= i64::from(u32::MAX) {
+            Ok(n as u32)
+        } else {
+            Err(invalid(
+                setting,
+                &n.to_string(),
+                &format!("an integer ≥ {min}"),
+                origin,
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

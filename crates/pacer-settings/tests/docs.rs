@@ -224,3 +224,22 @@ fn architecture_crate_table_matches_the_manifests() {
         }
     }
 }
+
+/// The commented defaults, and with them the README's settings table,
+/// document every key of `[rate_limit]`, in the order of the one list.
+#[test]
+fn default_config_documents_every_rate_limit_key() {
+    let mut section = String::new();
+    let mut keys = Vec::new();
+    for line in pacer_settings::DEFAULT_CONFIG_TOML.lines().map(str::trim) {
+        if let Some(table) = line.strip_prefix('[').or_else(|| line.strip_prefix("# [")) {
+            section = table.trim_end_matches(']').to_string();
+            continue;
+        }
+        let code = line.strip_prefix("# ").unwrap_or(line);
+        if section == "rate_limit" && is_key_line(code) {
+            keys.push(code.split_once(" = ").expect("key line").0.to_string());
+        }
+    }
+    assert_eq!(keys, pacer_settings::RATE_LIMIT_TABLE_KEYS);
+}

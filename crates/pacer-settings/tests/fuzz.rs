@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use pacer_settings::{CliOverrides, Settings};
+use pacer_settings::{CliOverrides, Settings, RATE_LIMIT_KEYS};
 use proptest::prelude::*;
 
 /// Numbers and texts that broke, or could break, a conversion.
@@ -32,20 +32,8 @@ fn hostile_value() -> impl Strategy<Value = String> {
     ]
 }
 
-const KEYS: &[&str] = &[
-    "rate",
-    "burst",
-    "max_concurrent",
-    "min_delay",
-    "max_retries",
-    "base_backoff",
-    "max_backoff",
-    "adaptive",
-    "retry_statuses",
-    "upstream_timeout",
-    "max_wait",
-    "max_body_bytes",
-];
+/// Every key of a rate-limit table, `ca_file` included.
+const KEYS: &[&str] = RATE_LIMIT_KEYS;
 
 fn resolve(pyproject: &str, cli: &CliOverrides, env: &[(&str, String)]) {
     let dir = tempfile::tempdir().unwrap();
