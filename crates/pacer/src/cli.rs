@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pacer_settings::{CliOverrides, RateLimitOverrides};
 
+/// The help heading of every rate-limiting flag, in `pacer run` and
+/// `pacer proxy` alike. (clap's `next_help_heading` on [`RateArgs`] would
+/// also give it to every flag declared after them without a heading.)
+const RATE_LIMITING: &str = "Rate limiting";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pacer",
@@ -99,19 +104,19 @@ pub struct CommonArgs {
     #[arg(
         long = "upstream",
         value_name = "NAME=URL",
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub upstreams: Vec<String>,
     /// Run rate-limited categories without the proxy.
-    #[arg(long, help_heading = "Rate limiting")]
+    #[arg(long, help_heading = RATE_LIMITING)]
     pub no_rate_limit: bool,
     #[command(flatten)]
     pub limits: RateArgs,
     /// Never rerun tests that failed on 429 sequentially.
-    #[arg(long, help_heading = "Rate limiting")]
+    #[arg(long, help_heading = RATE_LIMITING)]
     pub no_fallback: bool,
     /// How many 429-failed tests trigger the sequential rerun: a count, a fraction or N%.
-    #[arg(long, value_name = "N|F|P%", help_heading = "Rate limiting")]
+    #[arg(long, value_name = "N|F|P%", help_heading = RATE_LIMITING)]
     pub fallback_threshold: Option<String>,
 
     /// Recorded durations (pytest-split's `.test_durations` format).
@@ -189,7 +194,7 @@ pub struct RateArgs {
         long,
         value_name = "R",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub rate: Option<String>,
     /// Requests that may go at once before the rate applies.
@@ -197,7 +202,7 @@ pub struct RateArgs {
         long,
         value_name = "N",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub burst: Option<String>,
     /// Requests in flight at most [env: PYTEST_MAX_CONCURRENT_REQUESTS].
@@ -205,7 +210,7 @@ pub struct RateArgs {
         long,
         value_name = "N",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub max_concurrent: Option<String>,
     /// Seconds between request starts at least [env: PYTEST_RATE_LIMIT_DELAY].
@@ -213,7 +218,7 @@ pub struct RateArgs {
         long,
         value_name = "SECONDS",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub min_delay: Option<String>,
     /// Retries of a 429/503 [env: PYTEST_MAX_RETRIES].
@@ -221,7 +226,7 @@ pub struct RateArgs {
         long,
         value_name = "N",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub max_retries: Option<String>,
     /// First backoff, seconds [env: PYTEST_BASE_BACKOFF].
@@ -229,7 +234,7 @@ pub struct RateArgs {
         long,
         value_name = "SECONDS",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub base_backoff: Option<String>,
     /// Longest backoff, seconds [env: PYTEST_MAX_BACKOFF].
@@ -237,14 +242,14 @@ pub struct RateArgs {
         long,
         value_name = "SECONDS",
         allow_hyphen_values = true,
-        help_heading = "Rate limiting"
+        help_heading = RATE_LIMITING
     )]
     pub max_backoff: Option<String>,
     /// Lower the rate on 429s and climb back on success.
-    #[arg(long, overrides_with = "no_adaptive", help_heading = "Rate limiting")]
+    #[arg(long, overrides_with = "no_adaptive", help_heading = RATE_LIMITING)]
     pub adaptive: bool,
     /// Keep the configured rate whatever the API answers.
-    #[arg(long, help_heading = "Rate limiting")]
+    #[arg(long, help_heading = RATE_LIMITING)]
     pub no_adaptive: bool,
 }
 
