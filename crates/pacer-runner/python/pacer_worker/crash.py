@@ -111,10 +111,16 @@ def children():
         tids = os.listdir("/proc/self/task")
     except OSError:
         return pids
+    # Read after every test: raw descriptors cost a third of a file object.
     for tid in tids:
         try:
-            with open("/proc/self/task/%s/children" % tid) as f:
-                pids.update(int(p) for p in f.read().split())
+            fd = os.open("/proc/self/task/%s/children" % tid, os.O_RDONLY)
+            try:
+                data = os.read(fd, 65536)
+            finally:
+                os.close(fd)
+            if data:
+                pids.update(int(p) for p in data.split())
         except (OSError, ValueError):
             pass
     return pids
