@@ -5,7 +5,7 @@
 //! Real pacer, real pytest workers, the real proxy, the mock API recording
 //! the headers it gets (its echo).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

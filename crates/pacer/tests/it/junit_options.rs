@@ -5,7 +5,7 @@
 //! never write the file; pacer writes one report, which must name the same
 //! test cases with the same attributes as plain pytest's.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

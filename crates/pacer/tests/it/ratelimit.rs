@@ -8,7 +8,7 @@
 //! Python comes from `PACER_TEST_PYTHON`, else the repository's
 //! `.venv/bin/python` (made by `scripts/venv`; it has pytest, pytest-xdist).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -7,7 +7,7 @@
 //! Chromium is Debian's `chromium` (`.ci/run` installs it). The test does
 //! not skip without it: it fails and says how to install it.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! (`ITEMS_LOG`) and the order each worker runs its tests in (`ORDER_LOG`);
 //! its conftest moves the tests marked `late` after all the others.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,7 +8,7 @@
 //! `<repo>/.venv/bin/python`. Reports are read back with quick-junit's
 //! deserializer, pytest's own included.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -8,7 +8,7 @@
 //! Each run is bounded (`run_with_deadline` kills it): a hang fails the test
 //! instead of hanging it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! pytest workers through `pacer_requests`. Each test gets a clear answer
 //! in bounded time and the statistics say what happened.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! Each test works on its own copy of the suite, since coverage data files
 //! land in the folder pytest runs in.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

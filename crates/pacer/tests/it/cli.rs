@@ -6,7 +6,7 @@
 //! `tests/fixtures/`, with the interpreter from `$PACER_TEST_PYTHON` (set by
 //! `scripts/test`), else `<repo>/.venv/bin/python`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -4,7 +4,7 @@
 //! durations were wrong. A file (or a chunk the plan cut from a big one) is
 //! never split to do it, and the busy worker's next test stays with it.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

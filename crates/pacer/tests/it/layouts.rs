@@ -10,7 +10,7 @@
 //! relative to where it runs, the plugin records pytest's own. pacer must run
 //! them in parallel, with no fallback, and end with the same counts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! project's own categories instead of `default`, and `pacer` runs them
 //! with pytest's outcomes.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;
@@ -281,7 +281,7 @@ fn without_testpaths_the_root_folders_are_read_and_network_clients_are_a_hint_on
 }
 
 /// The whole proposal for the ofsc layout, as the user reads it, against
-/// `tests/snapshots/init_ofsc_layout.diff` (`PACER_BLESS=1` rewrites it).
+/// `tests/it/snapshots/init_ofsc_layout.diff` (`PACER_BLESS=1` rewrites it).
 #[test]
 fn the_ofsc_layout_proposal_reads_as_the_snapshot() {
     let dir = ofsc_copy();
@@ -293,7 +293,7 @@ fn the_ofsc_layout_proposal_reads_as_the_snapshot() {
         String::from_utf8_lossy(&out.stderr)
     );
     let snapshot =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/init_ofsc_layout.diff");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots/init_ofsc_layout.diff");
     if std::env::var_os("PACER_BLESS").is_some() {
         std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
         std::fs::write(&snapshot, &shown).unwrap();
@@ -301,6 +301,6 @@ fn the_ofsc_layout_proposal_reads_as_the_snapshot() {
     let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
     assert_eq!(
         shown, expected,
-        "pacer init's output changed; PACER_BLESS=1 cargo test -p pacer --test init rewrites the snapshot"
+        "pacer init's output changed; PACER_BLESS=1 cargo test -p pacer --test it init:: rewrites the snapshot"
     );
 }

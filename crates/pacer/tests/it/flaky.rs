@@ -10,7 +10,7 @@
 //! pytest-rerunfailures: pacer's worker plugin reruns; `.venv-plugins` has
 //! it, and pacer then leaves the reruns to it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! Every test runs the real binary on a real pytest suite, with the
 //! interpreter from `$PACER_TEST_PYTHON` (pytest and pytest-xdist).
 
-mod common;
+use crate::common;
 
 use common::{pacer_command, pacer_in, stderr, stdout, suite, text};
 

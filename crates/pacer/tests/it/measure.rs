@@ -3,7 +3,7 @@
 //! category, `--baseline`, and `--compare` flagging a category made slower
 //! on purpose (its tests sleep longer, through `MEASURE_SLEEP`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! fixture that is slow to set up and the test that bounds the run, and
 //! `--json` carries the same findings. Normal runs never load its plugin.
 
-mod common;
+use crate::common;
 
 use common::{pacer_in, stdout, suite_copy, text};
 use serde_json::Value;

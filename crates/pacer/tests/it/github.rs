@@ -6,7 +6,7 @@
 //! `.test_durations` (pytest-split's format), merged across runs and
 //! written only where a project asked for it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

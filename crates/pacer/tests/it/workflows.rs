@@ -4,7 +4,7 @@
 //! venv (requirements-dev.txt); the test fails, saying how to install it,
 //! where it is missing.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

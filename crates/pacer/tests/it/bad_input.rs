@@ -1,7 +1,7 @@
 //! Issue 11, "bad input never panics": out-of-range numbers from every
 //! source are a clear error naming the source, exit 4, never a panic (101).
 
-mod common;
+use crate::common;
 
 use common::{pacer_in, text};
 

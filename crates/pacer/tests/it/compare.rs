@@ -20,7 +20,7 @@
 //! repository's `.venv/bin/python` (made by `scripts/venv`). Every failure
 //! prints both programs' full output.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

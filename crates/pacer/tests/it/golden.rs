@@ -12,7 +12,7 @@
 //! order), the runs use one worker; the parallel test compares sections as
 //! sets, as two workers finish tests in any order.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! past a substring assertion. Update with `INSTA_UPDATE=always` (or
 //! `cargo insta review`) and read the diff before committing it.
 
-mod common;
+use crate::common;
 
 use common::{pacer_command, suite, text};
 

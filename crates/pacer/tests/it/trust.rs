@@ -2,7 +2,7 @@
 //! line pacer cannot read is one worker's fault at most, and a report path
 //! that is not a regular file is written through, never replaced.
 
-mod common;
+use crate::common;
 
 use std::os::unix::ffi::OsStrExt;
 
