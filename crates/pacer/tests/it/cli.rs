@@ -11,7 +11,8 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{pacer_in, python, signal_mid_run, stderr, stdout, suite, text};
+use common::outcomes::{self, final_line, from_verbose, tallies, Status, Tally};
+use common::{pacer_in, python, signal_mid_run, snapshot, stderr, stdout, suite, text};
 
 /// A throwaway project with a `pyproject.toml` and one passing test.
 fn project(pyproject: &str) -> tempfile::TempDir {
@@ -25,17 +26,11 @@ fn project(pyproject: &str) -> tempfile::TempDir {
     dir
 }
 
-fn assert_usage_error(output: &Output, needles: &[&str]) {
+/// A usage error: exit code 4 and all pacer printed, for a snapshot
+/// (which shows that nothing panicked, and what the message names).
+fn usage_error(output: &Output) -> String {
     assert_eq!(output.status.code(), Some(4), "{}", text(output));
-    let err = stderr(output);
-    assert!(!err.contains("panicked"), "{}", text(output));
-    for needle in needles {
-        assert!(
-            err.contains(needle),
-            "stderr should mention {needle:?}\n{}",
-            text(output)
-        );
-    }
+    text(output)
 }
 
 // ---------------------------------------------------------------------------
@@ -44,44 +39,73 @@ fn assert_usage_error(output: &Output, needles: &[&str]) {
 #[test]
 fn workers_from_the_environment_must_be_a_number() {
     let dir = project("[project]\nname = 'x'\n");
-    let out = pacer_in(dir.path(), &[], &[("PYTEST_WORKERS", "abc")]);
-    assert_usage_error(&out, &["PYTEST_WORKERS", "abc"]);
-    let out = pacer_in(dir.path(), &[], &[("PACER_WORKERS", "-3")]);
-    assert_usage_error(&out, &["PACER_WORKERS", "-3"]);
+    let pytest = pacer_in(dir.path(), &[], &[("PYTEST_WORKERS", "abc")]);
+    let pacer = pacer_in(dir.path(), &[], &[("PACER_WORKERS", "-3")]);
+    snapshot!(
+        "cli__workers_from_the_environment",
+        "PYTEST_WORKERS=abc, then PACER_WORKERS=-3: each names its variable and value",
+        &[(dir.path(), "[DIR]")],
+        format!("{}\n{}", usage_error(&pytest), usage_error(&pacer)),
+    );
 }
 
 #[test]
 fn negative_workers_on_the_command_line_name_the_flag() {
     let dir = project("[project]\nname = 'x'\n");
     let out = pacer_in(dir.path(), &["-n", "-3"], &[]);
-    assert_usage_error(&out, &["--workers", "-3"]);
+    snapshot!(
+        "cli__negative_workers_flag",
+        "-n -3 names --workers and -3",
+        &[(dir.path(), "[DIR]")],
+        usage_error(&out),
+    );
 }
 
 #[test]
 fn an_unknown_category_lists_the_valid_ones() {
     let out = pacer_in(&suite("categories"), &["--category", "integraton"], &[]);
-    assert_usage_error(&out, &["integraton", "integration"]);
+    snapshot!(
+        "cli__unknown_category",
+        "--category integraton names it and lists the valid ones (integration among them)",
+        &[(&suite("categories"), "[DIR]")],
+        usage_error(&out),
+    );
 }
 
 #[test]
 fn a_negative_delay_is_refused() {
     let dir = project("[project]\nname = 'x'\n");
     let out = pacer_in(dir.path(), &[], &[("PYTEST_RATE_LIMIT_DELAY", "-1")]);
-    assert_usage_error(&out, &["PYTEST_RATE_LIMIT_DELAY"]);
+    snapshot!(
+        "cli__negative_delay",
+        "PYTEST_RATE_LIMIT_DELAY=-1 is refused, naming the variable",
+        &[(dir.path(), "[DIR]")],
+        usage_error(&out),
+    );
 }
 
 #[test]
 fn a_malformed_pyproject_names_file_and_line() {
     let dir = project("[project]\nname = 'x'\n\n[tool.pacer]\nworkers = = 2\n");
     let out = pacer_in(dir.path(), &[], &[]);
-    assert_usage_error(&out, &["pyproject.toml:5"]);
+    snapshot!(
+        "cli__malformed_pyproject",
+        "a TOML error names pyproject.toml:5",
+        &[(dir.path(), "[DIR]")],
+        usage_error(&out),
+    );
 }
 
 #[test]
 fn an_unknown_key_under_tool_pacer_suggests_the_closest() {
     let dir = project("[project]\nname = 'x'\n\n[tool.pacer]\nworkrs = 2\n");
     let out = pacer_in(dir.path(), &[], &[]);
-    assert_usage_error(&out, &["workrs", "workers", "pyproject.toml:5"]);
+    snapshot!(
+        "cli__unknown_key_under_tool_pacer",
+        "workrs at pyproject.toml:5, with workers suggested",
+        &[(dir.path(), "[DIR]")],
+        usage_error(&out),
+    );
 }
 
 #[test]
@@ -98,7 +122,12 @@ fn a_missing_pytest_is_a_usage_error_with_the_fix() {
     let proj = project("[project]\nname = 'x'\n");
     let bare = venv.join("bin/python");
     let out = pacer_in(proj.path(), &["--python", bare.to_str().unwrap()], &[]);
-    assert_usage_error(&out, &["pytest is not importable", "pip install pytest"]);
+    snapshot!(
+        "cli__missing_pytest",
+        "pytest is not importable by the given interpreter, and the fix: pip install pytest",
+        &[(proj.path(), "[DIR]"), (dir.path(), "[VENV_DIR]")],
+        usage_error(&out),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -169,18 +198,24 @@ fn config_prints_every_setting_with_its_source_as_text() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let text_out = stdout(&out);
-    for needle in [
-        "workers",
-        "rate_limit.max_retries",
-        "env PYTEST_MAX_RETRIES",
-        "categories.slow.markers",
-        "default",
-    ] {
-        assert!(
-            text_out.contains(needle),
-            "missing {needle:?} in\n{text_out}"
-        );
-    }
+    let rows = common::config_rows(&text_out);
+    let row = |key: &str| {
+        rows.get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key} in\n{text_out}"))
+    };
+    assert_eq!(row("workers").1, "default", "{text_out}");
+    assert_eq!(
+        row("rate_limit.max_retries"),
+        ("7".into(), "env PYTEST_MAX_RETRIES".into())
+    );
+    assert_eq!(
+        row("categories.slow.markers"),
+        (
+            "slow".into(),
+            "pyproject.toml:15 tool.pacer.categories.slow.markers".into()
+        )
+    );
 }
 
 /// A wheel's user has no clone: `--defaults` prints every key from the
@@ -282,39 +317,28 @@ fn list_groups_every_test_in_exactly_one_category() {
     assert!(listing.contains("12 tests in 1 category\n"), "{listing}");
 }
 
-fn passed(output: &Output) -> usize {
-    let out = stdout(output);
-    let last = out
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('='))
-        .unwrap_or_default();
-    last.split(", ")
-        .flat_map(|part| {
-            part.trim_matches('=')
-                .trim()
-                .split(' ')
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|w| (w[0].to_string(), w[1].to_string()))
-                .collect::<Vec<_>>()
-        })
-        .find(|(_, word)| word == "passed")
-        .and_then(|(n, _)| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn category_flags_select_their_tests_and_combine() {
     let dir = suite("categories");
-    let out = pacer_in(&dir, &["-n", "2", "--unit"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(passed(&out), 13, "{}", text(&out));
-    let out = pacer_in(&dir, &["-n", "2", "--unit", "--models"], &[]);
-    assert_eq!(passed(&out), 25, "{}", text(&out));
-    let out = pacer_in(&dir, &["-n", "2", "--category", "default"], &[]);
-    assert_eq!(passed(&out), 4, "{}", text(&out));
-    assert!(stdout(&out).contains("deselected"), "{}", text(&out));
+    // 79 tests in all: those of the categories asked for pass, the others
+    // are deselected.
+    for (args, selected) in [
+        (&["--unit"][..], 13),
+        (&["--unit", "--models"][..], 25),
+        (&["--category", "default"][..], 4),
+    ] {
+        let out = pacer_in(&dir, &[&["-n", "2"][..], args].concat(), &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", text(&out));
+        assert_eq!(
+            final_line(&stdout(&out)),
+            tallies(&[
+                (selected, Tally::Passed),
+                (79 - selected, Tally::Deselected)
+            ]),
+            "{args:?}\n{}",
+            text(&out)
+        );
+    }
 }
 
 #[test]
@@ -331,8 +355,9 @@ fn each_category_flag_runs_exactly_its_category() {
             .find(|c| c["name"] == name)
             .unwrap()["count"]
             .as_u64()
-            .unwrap() as usize
+            .unwrap()
     };
+    let total = json["total"].as_u64().unwrap();
     for (flag, name) in [
         ("--unit", "unit"),
         ("--models", "models"),
@@ -347,9 +372,12 @@ fn each_category_flag_runs_exactly_its_category() {
         );
         assert_eq!(out.status.code(), Some(0), "{flag}\n{}", text(&out));
         assert_eq!(
-            passed(&out),
-            count(name),
-            "{flag} must run the {} tests of `{name}`\n{}",
+            final_line(&stdout(&out)),
+            tallies(&[
+                (count(name), Tally::Passed),
+                (total - count(name), Tally::Deselected)
+            ]),
+            "{flag} must run the {} tests of `{name}` and only them\n{}",
             count(name),
             text(&out)
         );
@@ -376,29 +404,38 @@ fn paths_from_several_categories_run_every_test() {
         .output()
         .expect("pytest runs");
     let listing = String::from_utf8_lossy(&collected.stdout);
-    let expected = listing.lines().filter(|l| l.contains("::")).count();
+    let expected = listing.lines().filter(|l| l.contains("::")).count() as u64;
     assert!(expected > 30, "{listing}");
     let mut args = vec!["-n", "2"];
     args.extend(paths);
     let out = pacer_in(&dir, &args, &[("PACER_FIXTURE_SLEEP_SCALE", "0.1")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(passed(&out), expected, "{}", text(&out));
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(expected, Tally::Passed)]),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn a_category_flag_that_selects_nothing_says_so() {
-    let out = pacer_in(&suite("plugin"), &["--live"], &[]);
-    assert!(
-        stderr(&out).contains("category `live` selects no tests")
-            || stdout(&out).contains("category `live` selects no tests"),
-        "{}",
-        text(&out)
+    let out = pacer_in(
+        &suite("plugin"),
+        &["-n", "2", "--live", "-p", "no:cacheprovider"],
+        &[],
     );
     assert_eq!(
         out.status.code(),
         Some(5),
         "nothing ran: pytest's exit code 5\n{}",
         text(&out)
+    );
+    snapshot!(
+        "cli__category_selects_nothing",
+        "pacer says category `live` selects no tests; all 6 deselected",
+        &[(&suite("plugin"), "[DIR]")],
+        text(&out),
     );
 }
 
@@ -413,7 +450,28 @@ fn workers_get_fixtures_category_environment_and_pytest_env() {
         &[("PACER_UPSTREAM_MY_API", "http://127.0.0.1:9/")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(passed(&out), 6, "{}", text(&out));
+    assert_eq!(
+        from_verbose(&stdout(&out)),
+        outcomes::all(
+            &[
+                "tests/test_plugin.py::test_worker_fixtures",
+                "tests/test_plugin.py::test_category_environment",
+                "tests/test_plugin.py::test_pytest_env_values_reach_workers",
+                "tests/test_plugin.py::test_project_category_environment",
+                "tests/test_plugin.py::test_upstream_fixtures",
+                "tests/test_plugin.py::test_missing_upstream_fails_with_a_hint",
+            ],
+            Status::Passed
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(6, Tally::Passed)]),
+        "{}",
+        text(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -423,28 +481,37 @@ fn workers_get_fixtures_category_environment_and_pytest_env() {
 fn a_worker_that_cannot_start_means_a_sequential_run_and_says_why() {
     let out = pacer_in(&suite("fallback"), &["-n", "2"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("falling back to a sequential run")
-            && err.contains("gw1")
-            && err.contains("exit code 7"),
+    snapshot!(
+        "cli__fallback_worker_cannot_start",
+        "falling back to a sequential run, naming gw1 and its exit code 7",
+        &[(&suite("fallback"), "[DIR]")],
+        stderr(&out),
+    );
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(3, Tally::Passed)]),
         "{}",
         text(&out)
     );
-    assert!(stdout(&out).contains("3 passed"), "{}", text(&out));
 }
 
 #[test]
 fn collections_that_differ_between_workers_mean_a_sequential_run() {
     let out = pacer_in(&suite("differ"), &["-n", "2"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("falling back to a sequential run: collections differ between workers"),
+    snapshot!(
+        "cli__fallback_collections_differ",
+        "falling back to a sequential run: collections differ between workers, naming the test",
+        &[(&suite("differ"), "[DIR]")],
+        // Which of its ten tests gw1 is handed first depends on the pace.
+        common::normalize::any_param(&stderr(&out), "tests/test_differ.py::test_differ"),
+    );
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(10, Tally::Passed)]),
         "{}",
         text(&out)
     );
-    assert!(stdout(&out).contains("10 passed"), "{}", text(&out));
 }
 
 #[test]
@@ -472,7 +539,12 @@ fn disable_parallel_runs_one_worker() {
         &[("PYTEST_DISABLE_PARALLEL", "true")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("pacer: 1 worker"), "{}", text(&out));
+    snapshot!(
+        "cli__disable_parallel",
+        "pacer: 1 worker (not 4); one test passed, five deselected",
+        &[(&suite("plugin"), "[DIR]")],
+        stdout(&out),
+    );
 }
 
 #[test]
@@ -492,20 +564,20 @@ fn last_failed_works_across_pacer_runs() {
         &[("FIXED", "1")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(passed(&out), 1, "{}", text(&out));
-    // As pytest: the file without a failure and the module-level test that
-    // passed are not even collected.
-    assert!(
-        stdout(&out).contains(
-            "collected 1 item\nrun-last-failure: rerun previous 1 failure (skipped 1 file)"
-        ),
+    assert_eq!(
+        from_verbose(&stdout(&out)),
+        outcomes::expect(&[("test_two.py::test_flaky", Status::Passed)]),
         "{}",
         text(&out)
     );
-    assert!(
-        stdout(&out).contains("PASSED test_two.py::test_flaky"),
-        "{}",
-        text(&out)
+    // As pytest: the file without a failure and the module-level test that
+    // passed are not even collected (`collected 1 item`,
+    // `run-last-failure: rerun previous 1 failure (skipped 1 file)`).
+    snapshot!(
+        "cli__last_failed_across_runs",
+        "--lf collects 1 item, reruns the 1 failure, skips 1 file; test_flaky passes",
+        &[(dir.path(), "[DIR]")],
+        common::normalize::any_worker_order(&stdout(&out)),
     );
     let cache = std::fs::read_to_string(dir.path().join(".pytest_cache/v/cache/lastfailed"))
         .unwrap_or_default();
@@ -609,8 +681,9 @@ fn warnings_summary_matches_pytest() {
         "{}",
         text(&ours)
     );
-    assert!(
-        stdout(&ours).contains("5 passed, 4 warnings"),
+    assert_eq!(
+        final_line(&stdout(&ours)),
+        tallies(&[(5, Tally::Passed), (4, Tally::Warnings)]),
         "{}",
         text(&ours)
     );
@@ -637,16 +710,11 @@ fn durations_lists_the_slowest_phases() {
 fn collect_only_is_answered_by_pytest_itself() {
     let out = pacer_in(&suite("plugin"), &["--", "--collect-only", "-q"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let listing = stdout(&out);
-    assert!(
-        listing.contains("tests/test_plugin.py::test_worker_fixtures"),
-        "{}",
-        text(&out)
-    );
-    assert!(
-        !listing.contains("passed"),
-        "nothing may run\n{}",
-        text(&out)
+    snapshot!(
+        "cli__collect_only",
+        "pytest's own listing of the 6 ids, nothing run (no `passed`)",
+        &[(&suite("plugin"), "[DIR]")],
+        text(&out),
     );
 }
 
@@ -684,16 +752,28 @@ fn a_test_past_the_timeout_fails_and_the_run_goes_on() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = stdout(&out);
-    assert!(
-        all.contains("FAILED tests/test_hang.py::test_hangs"),
+    let expected = outcomes::expect(&[
+        ("tests/test_hang.py::test_quick_before", Status::Passed),
+        ("tests/test_hang.py::test_hangs", Status::Failed),
+        ("tests/test_hang.py::test_quick_after", Status::Passed),
+    ]);
+    assert_eq!(from_verbose(&all), expected, "{}", text(&out));
+    assert_eq!(
+        final_line(&all),
+        tallies(&[(1, Tally::Failed), (2, Tally::Passed)]),
         "{}",
         text(&out)
     );
-    assert!(all.contains("timed out after 2.0s"), "{}", text(&out));
+    assert!(
+        all.lines().any(
+            |l| l == "FAILED tests/test_hang.py::test_hangs - timed out after 2.0s (--timeout)"
+        ),
+        "{}",
+        text(&out)
+    );
     assert!(
         all.contains("going to sleep for an hour"),
         "the output captured so far is shown\n{}",
         text(&out)
     );
-    assert_eq!(passed(&out), 2, "{}", text(&out));
 }

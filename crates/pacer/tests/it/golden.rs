@@ -17,7 +17,60 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{pacer_command, pytest_command, same_terminal, suite};
+use common::outcomes::{self, final_line, from_summary, from_verbose, tallies, Status, Tally};
+use common::{pacer_command, pytest_command, same_terminal, snapshot, suite};
+
+/// Each test of the golden suite and its status.
+fn golden_outcomes() -> outcomes::Outcomes {
+    outcomes::expect(&[
+        ("tests/test_collect_warning.py::test_passes", Status::Passed),
+        ("tests/test_out.py::test_pass_prints", Status::Passed),
+        ("tests/test_out.py::test_fail_nested", Status::Failed),
+        ("tests/test_out.py::test_fail_plain", Status::Failed),
+        ("tests/test_out.py::test_setup_error", Status::Error),
+        // Passed in its call, an error in its teardown.
+        ("tests/test_out.py::test_teardown_error", Status::Error),
+        ("tests/test_out.py::test_skipped", Status::Skipped),
+        ("tests/test_out.py::test_xfailed", Status::XFailed),
+        ("tests/test_out.py::test_xpassed", Status::XPassed),
+        ("tests/test_out.py::test_warns", Status::Passed),
+        ("tests/test_out.py::test_logs_info", Status::Passed),
+        (
+            "tests/test_out.py::test_long_id_fails[a-very-long-parameter-value-that-makes-the-node-id-wider-than-eighty-columns]",
+            Status::Failed,
+        ),
+    ])
+}
+
+/// The golden suite's final line (a teardown error counts as a pass and
+/// an error, as pytest counts phases).
+fn golden_tallies() -> outcomes::Tallies {
+    tallies(&[
+        (3, Tally::Failed),
+        (5, Tally::Passed),
+        (1, Tally::Skipped),
+        (1, Tally::XFailed),
+        (1, Tally::XPassed),
+        (3, Tally::Warnings),
+        (2, Tally::Errors),
+    ])
+}
+
+/// The lines of `text` from the first that `from` accepts up to, not
+/// including, the first after it that `to` accepts (or the end).
+fn lines_between(text: &str, from: impl Fn(&str) -> bool, to: impl Fn(&str) -> bool) -> String {
+    let mut lines = text.lines().skip_while(|l| !from(l));
+    let mut out = String::new();
+    if let Some(first) = lines.next() {
+        out.push_str(first);
+        out.push('\n');
+    }
+    for line in lines.take_while(|l| !to(l)) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
 
 /// Outcome words of pytest's per-test lines.
 const WORDS: [&str; 6] = ["PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS"];
@@ -185,9 +238,10 @@ fn assert_same_at(dir: &Path, pacer_args: &[&str], pytest_args: &[&str]) -> (Str
 #[test]
 fn quiet_prints_characters_and_a_bare_final_line() {
     let (ours, _) = assert_same(&["-n", "1", "-q"], &[]);
-    assert!(ours.starts_with("..FFE.EsxX..F"), "{ours}");
+    let first: Vec<&str> = ours.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, ["..FFE.EsxX..F", "[100%]"], "{ours}");
     let last = ours.lines().last().unwrap();
-    assert!(last.starts_with("3 failed, 5 passed"), "{ours}");
+    assert_eq!(final_line(last), golden_tallies(), "{ours}");
     // -qq: characters, sections, no final line at all.
     let (ours, _) = assert_same(&["-n", "1", "-qq"], &[]);
     assert!(!ours.contains(" passed"), "{ours}");
@@ -196,9 +250,14 @@ fn quiet_prints_characters_and_a_bare_final_line() {
 #[test]
 fn verbose_lines_and_header_follow_pytest() {
     let (ours, _) = assert_same(&["-n", "1", "-v"], &["--tb=no"]);
-    assert!(ours.contains("[gw0] [  8%] PASSED tests/test_collect_warning.py::test_passes"));
-    assert!(ours.contains(" -- "), "-v names the interpreter: {ours}");
-    assert!(ours.contains("collecting ... collected 12 items"), "{ours}");
+    assert_eq!(from_verbose(&ours), golden_outcomes(), "{ours}");
+    snapshot!(
+        "golden__verbose",
+        "-v: the header names the interpreter (` -- `), `collecting ... collected 12 items`, \
+         one `[gw0] [ 8%] WORD id` line per test in pytest's order (two for the teardown error)",
+        &[(&suite("golden"), "[DIR]")],
+        ours,
+    );
     // -vv: whole messages in the short summary.
     assert_same(&["-n", "1", "-vv"], &["--tb=no"]);
 }
@@ -206,8 +265,16 @@ fn verbose_lines_and_header_follow_pytest() {
 #[test]
 fn report_chars_a_and_passes_section_follow_pytest() {
     let (ours, _) = assert_same(&["-n", "1"], &["-rA"]);
-    let passes = ours.split("= PASSES =").nth(1).expect("a PASSES section");
-    assert!(passes.contains("stdout of a passing test"), "{ours}");
+    // The skipped test's line names its file and line, not its id.
+    let mut listed = golden_outcomes();
+    listed.remove("tests/test_out.py::test_skipped");
+    assert_eq!(from_summary(&ours), listed, "{ours}");
+    snapshot!(
+        "golden__report_chars_all",
+        "-rA from PASSES on: the passing tests' captured stdout and log, then a line per test",
+        &[(&suite("golden"), "[DIR]")],
+        lines_between(&ours, |l| l.contains("= PASSES ="), |_| false),
+    );
     assert_same(&["-n", "1"], &["-rP"]);
     assert_same(&["-n", "1"], &["-ra"]);
     // A teardown's output: after its test's failure, and alone in PASSES.
@@ -244,14 +311,14 @@ fn failures_and_errors_sections_equal_pytests_for_every_tb_style() {
 #[test]
 fn collection_errors_and_empty_selections_follow_pytest() {
     let (ours, _) = assert_same_in("collect_error", &["-n", "1"], &[]);
-    assert!(
-        ours.contains("_ ERROR collecting tests/test_broken_syntax.py _"),
-        "{ours}"
-    );
-    // No test ran: one blank line between the collected line and ERRORS.
-    assert!(
-        ours.contains("\ncollected 3 items / 2 errors\n\n====="),
-        "{ours}"
+    // No test ran: one blank line between the collected line and ERRORS,
+    // a block per file that failed to collect.
+    snapshot!(
+        "golden__collection_errors",
+        "collected 3 items / 2 errors, one blank line, ERRORS with a block per broken file \
+         (bodies left out), then the summary and the interruption",
+        &[(&suite("collect_error"), "[DIR]")],
+        common::normalize::outline(&ours),
     );
     assert_same(&["-n", "1"], &["-k", "nothing_matches"]);
     assert_same(&["-n", "1", "-q"], &["-k", "nothing_matches"]);
@@ -260,9 +327,16 @@ fn collection_errors_and_empty_selections_follow_pytest() {
 #[test]
 fn short_summary_keeps_node_ids_whole_and_cuts_messages() {
     let (ours, _) = assert_same(&["-n", "1"], &["--tb=no"]);
-    assert!(ours.contains(
-        "\nFAILED tests/test_out.py::test_long_id_fails[a-very-long-parameter-value-that-makes-the-node-id-wider-than-eighty-columns]\n"
-    ), "{ours}");
+    snapshot!(
+        "golden__short_summary",
+        "the long id whole on its FAILED line (no message fits), the others with their messages",
+        &[(&suite("golden"), "[DIR]")],
+        lines_between(
+            &ours,
+            |l| l.contains(" short test summary info "),
+            |_| false
+        ),
+    );
 }
 
 #[test]
@@ -273,12 +347,16 @@ fn node_ids_are_relative_to_where_pacer_runs() {
         &["-n", "1", "-v"],
         &["--tb=no"],
     );
+    let relative: outcomes::Outcomes = golden_outcomes()
+        .into_iter()
+        .map(|(id, status)| (id.strip_prefix("tests/").unwrap().to_string(), status))
+        .collect();
+    assert_eq!(from_verbose(&ours), relative, "{ours}");
+    let mut listed = relative;
+    listed.retain(|_, status| matches!(status, Status::Failed | Status::Error));
+    assert_eq!(from_summary(&ours), listed, "{ours}");
     assert!(
         ours.contains("\nFAILED test_out.py::test_fail_plain - assert 1 == 2\n"),
-        "{ours}"
-    );
-    assert!(
-        ours.contains("] PASSED test_out.py::test_pass_prints\n"),
         "{ours}"
     );
 }
@@ -286,11 +364,17 @@ fn node_ids_are_relative_to_where_pacer_runs() {
 #[test]
 fn warnings_raised_while_collecting_are_counted_and_shown() {
     let (ours, _) = assert_same(&["-n", "1"], &["--tb=no"]);
-    assert!(
-        ours.contains("\ntests/test_collect_warning.py:8\n"),
-        "{ours}"
+    assert_eq!(final_line(&ours), golden_tallies(), "{ours}");
+    snapshot!(
+        "golden__warnings_summary",
+        "the import-time warnings (tests/test_collect_warning.py:8 and :11) and the test's own",
+        &[(&suite("golden"), "[DIR]")],
+        lines_between(
+            &ours,
+            |l| l.contains(" warnings summary "),
+            |l| l.starts_with('=')
+        ),
     );
-    assert!(ours.contains(" 3 warnings, "), "{ours}");
     let (ours, _) = assert_same(&["-n", "1"], &["--tb=no", "-p", "no:warnings"]);
     assert!(!ours.contains("warning"), "{ours}");
     assert_same(&["-n", "1"], &["--tb=no", "--disable-warnings"]);
@@ -299,8 +383,12 @@ fn warnings_raised_while_collecting_are_counted_and_shown() {
 #[test]
 fn header_and_summary_switches_follow_pytest() {
     let (ours, _) = assert_same(&["-n", "1"], &["--tb=no"]);
-    assert!(ours.contains("\ngolden: header line one\ngolden: header line two\nrootdir: "));
-    assert!(ours.contains("\ntestpaths: tests\n"), "{ours}");
+    snapshot!(
+        "golden__header",
+        "the conftest's two header lines before rootdir:, then testpaths: tests",
+        &[(&suite("golden"), "[DIR]")],
+        lines_between(&ours, |_| true, |l| l.starts_with("collected ")),
+    );
     let (ours, _) = assert_same(&["-n", "1"], &["--tb=no", "--no-header"]);
     assert!(!ours.contains("rootdir"), "{ours}");
     let (ours, _) = assert_same(&["-n", "1"], &["--no-summary"]);

@@ -7,7 +7,38 @@
 
 use crate::common;
 
-use common::{pacer_command, pacer_in, stderr, stdout, suite, text};
+use common::outcomes::{
+    self, as_junit, final_line, from_junit, from_summary, from_verbose, tallies, Outcomes, Status,
+    Tally,
+};
+use common::{pacer_command, pacer_in, snapshot, stderr, stdout, suite, text};
+
+/// The four tests of [`project`], all passed.
+fn four_passed() -> Outcomes {
+    outcomes::all(
+        &[
+            "test_four.py::test_a",
+            "test_four.py::test_b",
+            "test_four.py::test_c",
+            "test_four.py::test_d",
+        ],
+        Status::Passed,
+    )
+}
+
+/// The tests of `outcomes` that did not pass.
+fn not_passed(outcomes: &Outcomes) -> Outcomes {
+    outcomes
+        .iter()
+        .filter(|(_, status)| **status != Status::Passed)
+        .map(|(id, status)| (id.clone(), status.clone()))
+        .collect()
+}
+
+/// The one failure of `maxfail` that `-x` lets run.
+fn first_failure_only() -> Outcomes {
+    outcomes::expect(&[("tests/test_a_fail.py::test_fail_1", Status::Failed)])
+}
 
 /// A project with `files` (name, content) and four passing tests.
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -46,9 +77,24 @@ fn pytest_flags_need_no_dashes() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(!all.contains("unexpected argument"), "{all}");
-    assert!(stdout(&out).contains("stopping after 1 failures"), "{all}");
     assert!(
-        stdout(&out).contains("FAILED tests/test_a_fail.py::test_fail_1 - AssertionError"),
+        stdout(&out).contains(" stopping after 1 failures "),
+        "{all}"
+    );
+    // Which passes ran before the stop depends on the two workers' pace;
+    // `-rA` lists each of them, and the final line counts them.
+    let summary = from_summary(&stdout(&out));
+    assert_eq!(not_passed(&summary), first_failure_only(), "{all}");
+    let passes = summary.len() as u64 - 1;
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(1, Tally::Failed), (passes, Tally::Passed)]),
+        "{all}"
+    );
+    assert!(
+        stdout(&out).lines().any(
+            |l| l == "FAILED tests/test_a_fail.py::test_fail_1 - AssertionError: first failure"
+        ),
         "{all}"
     );
     // `--tb=line` is pytest's: one line per failure, `path:line: message`.
@@ -67,8 +113,24 @@ fn options_after_dashes_are_honoured_too() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(stdout(&out).contains("stopping after 1 failures"), "{all}");
-    assert!(stdout(&out).contains("] FAILED tests/"), "-v lines\n{all}");
+    assert!(
+        stdout(&out).contains(" stopping after 1 failures "),
+        "{all}"
+    );
+    let verbose = from_verbose(&stdout(&out));
+    assert_eq!(
+        not_passed(&verbose),
+        first_failure_only(),
+        "-v lines\n{all}"
+    );
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[
+            (1, Tally::Failed),
+            (verbose.len() as u64 - 1, Tally::Passed)
+        ]),
+        "{all}"
+    );
 }
 
 #[test]
@@ -77,11 +139,12 @@ fn an_option_pytest_does_not_know_gets_its_own_error_and_exit_4() {
     let out = pacer_in(dir.path(), &["--no-such-option"], &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
-    assert!(
-        stderr(&out).contains("unrecognized arguments: --no-such-option"),
-        "{all}"
+    snapshot!(
+        "pytest_cli__unknown_option",
+        "pytest's own usage error: unrecognized arguments: --no-such-option; no fallback",
+        &[(dir.path(), "[DIR]")],
+        all,
     );
-    assert!(!all.contains("falling back"), "{all}");
 }
 
 #[test]
@@ -89,7 +152,12 @@ fn a_bad_value_for_one_of_pacers_options_is_a_usage_error() {
     let dir = project(&[]);
     let out = pacer_in(dir.path(), &["--maxprocesses", "many"], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(stderr(&out).contains("--maxprocesses"), "{}", text(&out));
+    snapshot!(
+        "pytest_cli__bad_maxprocesses",
+        "the usage error names --maxprocesses and the value `many`",
+        &[(dir.path(), "[DIR]")],
+        text(&out),
+    );
 }
 
 #[test]
@@ -98,17 +166,28 @@ fn xdist_numprocesses_in_addopts_sets_the_workers_unless_pacer_is_told() {
         "pytest.ini",
         "[pytest]\naddopts = -n 3 -p no:cacheprovider\n",
     )]);
-    let out = pacer_in(dir.path(), &[], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("pacer: 3 workers"), "{}", text(&out));
-
-    let out = pacer_in(dir.path(), &["-n", "1"], &[]);
-    assert!(stdout(&out).contains("pacer: 1 worker"), "{}", text(&out));
-    let out = pacer_in(dir.path(), &[], &[("PACER_WORKERS", "2")]);
-    assert!(stdout(&out).contains("pacer: 2 workers"), "{}", text(&out));
-    let out = pacer_in(dir.path(), &["--maxprocesses", "2"], &[]);
-    assert!(stdout(&out).contains("pacer: 2 workers"), "{}", text(&out));
-    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
+    let mut shown = String::new();
+    for (args, env) in [
+        (&[][..], &[][..]),
+        (&["-n", "1"][..], &[][..]),
+        (&[][..], &[("PACER_WORKERS", "2")][..]),
+        (&["--maxprocesses", "2"][..], &[][..]),
+    ] {
+        let out = pacer_in(dir.path(), args, env);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?} {env:?}\n{}",
+            text(&out)
+        );
+        shown.push_str(&format!("----- pacer {args:?} {env:?}\n{}", stdout(&out)));
+    }
+    snapshot!(
+        "pytest_cli__numprocesses_in_addopts",
+        "pacer: 3 workers from addopts' -n 3; then 1 (-n 1), 2 (PACER_WORKERS), 2 (--maxprocesses); 4 passed each time",
+        &[(dir.path(), "[DIR]")],
+        shown,
+    );
 }
 
 #[test]
@@ -120,7 +199,12 @@ fn numprocesses_on_the_command_line_is_pacers_workers() {
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("pacer: 3 workers"), "{}", text(&out));
+    snapshot!(
+        "pytest_cli__numprocesses_flag",
+        "pacer: 3 workers from --numprocesses 3; 4 passed",
+        &[(dir.path(), "[DIR]")],
+        stdout(&out),
+    );
 }
 
 #[test]
@@ -132,6 +216,12 @@ fn junitxml_from_addopts_or_pytest_addopts_is_written_once_by_pacer() {
     let out = pacer_in(dir.path(), &["-n", "2"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let xml = std::fs::read_to_string(dir.path().join("out/from-ini.xml")).unwrap_or_default();
+    assert_eq!(
+        from_junit(&xml),
+        as_junit(&four_passed()),
+        "{xml}\n{}",
+        text(&out)
+    );
     assert!(xml.contains("tests=\"4\""), "{xml}\n{}", text(&out));
 
     let out = pacer_in(
@@ -141,6 +231,12 @@ fn junitxml_from_addopts_or_pytest_addopts_is_written_once_by_pacer() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let xml = std::fs::read_to_string(dir.path().join("out/from-env.xml")).unwrap_or_default();
+    assert_eq!(
+        from_junit(&xml),
+        as_junit(&four_passed()),
+        "{xml}\n{}",
+        text(&out)
+    );
     assert!(xml.contains("tests=\"4\""), "{xml}\n{}", text(&out));
 }
 
@@ -149,12 +245,12 @@ fn collect_only_in_addopts_is_answered_by_pytest() {
     let dir = project(&[("pytest.ini", "[pytest]\naddopts = --co -q\n")]);
     let out = pacer_in(dir.path(), &["-n", "2"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        stdout(&out).contains("test_four.py::test_d"),
-        "{}",
-        text(&out)
+    snapshot!(
+        "pytest_cli__collect_only_in_addopts",
+        "pytest's listing of the four ids, nothing run; pacer says plain pytest answers",
+        &[(dir.path(), "[DIR]")],
+        text(&out),
     );
-    assert!(!stdout(&out).contains("passed"), "{}", text(&out));
 }
 
 #[test]
@@ -185,14 +281,19 @@ fn an_interpreter_that_cannot_run_pytest_is_named_instead_of_a_fallback() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut shown = String::new();
     for python in [script.to_str().unwrap(), "/bin/true", "no-such-python-here"] {
         let out = pacer_in(dir.path(), &["--python", python], &[]);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(4), "{python}: {all}");
-        assert!(stderr(&out).contains(python), "{all}");
-        assert!(stderr(&out).contains("hint: pass --python"), "{all}");
-        assert!(!all.contains("falling back"), "{all}");
+        shown.push_str(&format!("----- --python {python}\n{all}\n"));
     }
+    snapshot!(
+        "pytest_cli__interpreter_cannot_run_pytest",
+        "each interpreter named, with what it said, and the hint to pass --python; no fallback",
+        &[(dir.path(), "[DIR]")],
+        shown,
+    );
 }
 
 #[test]
@@ -201,11 +302,20 @@ fn config_says_where_durations_are_written_beside_the_file_it_reads() {
     let out = pacer_in(dir.path(), &["config"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = stdout(&out);
-    assert!(config.contains(".test_durations"), "{config}");
-    assert!(
-        config.contains("durations_store") && config.contains(".pytest_cache/v/pacer/durations"),
+    let rows = common::config_rows(&config);
+    let root = dir.path().display();
+    assert_eq!(
+        rows.get("durations_file"),
+        Some(&(format!("{root}/.test_durations"), "default".to_string())),
         "{config}"
     );
+    let (store, source) = rows.get("durations_store").expect(&config);
+    assert_eq!(
+        *store,
+        format!("{root}/.pytest_cache/v/pacer/durations"),
+        "{config}"
+    );
+    assert!(source.starts_with("default"), "{config}");
 }
 
 /// The collected line and pytest's `run-last-failure:` line, as pytest
@@ -303,12 +413,12 @@ fn xdist_remote_options_are_named_not_ignored() {
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("`--tx`/`--px`/`--rsyncdir` are not supported"),
-        "{}",
-        text(&out)
+    snapshot!(
+        "pytest_cli__xdist_remote_options",
+        "`--tx`/`--px`/`--rsyncdir` are not supported, said once; the run goes on: 4 passed",
+        &[(dir.path(), "[DIR]")],
+        text(&out),
     );
-    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
 }
 
 /// xdist's `-f` watches files for ever: pacer hands it to plain pytest,
@@ -370,7 +480,12 @@ fn workers_never_outnumber_the_tests_that_can_run() {
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("4 passed"), "{}", text(&out));
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(4, Tally::Passed)]),
+        "{}",
+        text(&out)
+    );
     let started = stderr(&out).matches("says Hello(Hello").count();
     assert!(
         (1..=4).contains(&started),

@@ -3,7 +3,23 @@
 #![allow(dead_code)]
 
 pub mod mockapi;
+pub mod normalize;
+pub mod outcomes;
 pub mod runs;
+
+/// `snapshot!(name, about, dirs, text)`: the insta snapshot `name` (a file
+/// in `tests/it/snapshots/`) of `text` after [`normalize::settings`] for
+/// `dirs` (`&[(path, label)]`), with `about`, what the snapshot must show,
+/// as its description, so that whoever reviews a change to it knows what
+/// to look for.
+macro_rules! snapshot {
+    ($name:expr, $about:expr, $dirs:expr, $text:expr $(,)?) => {{
+        let mut settings = $crate::common::normalize::settings($dirs);
+        settings.set_description($about);
+        settings.bind(|| insta::assert_snapshot!($name, $text));
+    }};
+}
+pub(crate) use snapshot;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -175,4 +191,24 @@ pub fn suite_copy(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&suite(name), dir.path());
     dir
+}
+
+/// `pacer config`'s table as data: per key, its value and its source (the
+/// columns are padded with two spaces or more; `#` lines are notes).
+pub fn config_rows(stdout: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let columns: Vec<&str> = line
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            match columns[..] {
+                [key, value, source] => (key.to_string(), (value.to_string(), source.to_string())),
+                _ => panic!("not a key, value and source: {line:?}"),
+            }
+        })
+        .collect()
 }
