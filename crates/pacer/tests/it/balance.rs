@@ -9,7 +9,8 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{pacer_in, stderr, text};
+use common::outcomes::{final_line, tallies, Tally};
+use common::{pacer_in, stderr, stdout, text};
 
 fn write(dir: &Path, name: &str, body: &str) {
     std::fs::write(dir.join(name), body).unwrap();
@@ -82,7 +83,11 @@ fn an_idle_worker_takes_back_whole_files_from_a_busy_workers_queue() {
     );
     let output = text(&out);
     assert_eq!(out.status.code(), Some(0), "{output}");
-    assert!(output.contains("38 passed"), "{output}");
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(38, Tally::Passed)]),
+        "{output}"
+    );
     assert!(stderr(&out).contains("taking back"), "no steal\n{output}");
 
     let tests = timeline(&report);

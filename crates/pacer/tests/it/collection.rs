@@ -188,19 +188,15 @@ fn auto_says_why_it_collects_the_whole_run() {
 #[test]
 fn a_bad_collection_mode_is_a_usage_error_naming_its_source() {
     let dir = common::suite_copy("whole_collection");
-    let run = pacer(dir.path(), &["--collection", "fragments"], &[]);
-    assert_eq!(run.code, Some(4), "{}", run.describe());
-    assert!(
-        run.stderr.contains("--collection") && run.stderr.contains("`auto`, `whole` or `split`"),
-        "{}",
-        run.describe()
-    );
-    let run = pacer(dir.path(), &[], &[("PACER_COLLECTION", "all".into())]);
-    assert_eq!(run.code, Some(4), "{}", run.describe());
-    assert!(
-        run.stderr.contains("PACER_COLLECTION"),
-        "{}",
-        run.describe()
+    let flag = pacer(dir.path(), &["--collection", "fragments"], &[]);
+    assert_eq!(flag.code, Some(4), "{}", flag.describe());
+    let env = pacer(dir.path(), &[], &[("PACER_COLLECTION", "all".into())]);
+    assert_eq!(env.code, Some(4), "{}", env.describe());
+    common::snapshot!(
+        "collection__bad_mode",
+        "--collection fragments, then PACER_COLLECTION=all: each names its source and `auto`, `whole` or `split`",
+        &[(dir.path(), "[DIR]")],
+        format!("{}\n{}", flag.shown(), env.shown()),
     );
 }
 

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::outcomes::{final_line, from_summary, tallies, Outcomes, Tally};
 use common::runs::{run_with_deadline, strings, Run};
 use common::{pacer_command, python, suite};
 use pacer_report::schema::CollectionOutcome;
@@ -62,8 +63,9 @@ fn a_thread_left_running_ends_with_the_summary_the_tests_exit_code_and_its_name(
     );
     let all = run.describe();
     assert_eq!(run.code, Some(1), "the tests' exit code:\n{all}");
-    assert!(
-        run.stdout.contains("1 failed, 2 passed"),
+    assert_eq!(
+        final_line(&run.stdout),
+        tallies(&[(1, Tally::Failed), (2, Tally::Passed)]),
         "pytest's summary:\n{all}"
     );
     let output = run.all_output();
@@ -124,8 +126,9 @@ fn a_module_hung_at_import_is_a_collection_error_with_its_stack_and_the_rest_run
                 .contains("test_d_import_hang.py\", line 10 in <module>"),
             "with the stack it hung in:\n{all}"
         );
-        assert!(
-            run.stdout.contains("2 failed, 2 passed, 1 error"),
+        assert_eq!(
+            final_line(&run.stdout),
+            tallies(&[(2, Tally::Failed), (2, Tally::Passed), (1, Tally::Errors)]),
             "the other files' tests ran:\n{all}"
         );
     }
@@ -430,13 +433,22 @@ fn the_chaos_suite_reports_every_test_once_alike_everywhere() {
             .count();
         assert_eq!(lines, 1, "{id} is {word} once in the summary:\n{all}");
     }
-    assert!(
-        run.stdout.contains("ERROR tests/test_d_import_hang.py"),
-        "{all}"
-    );
-    assert!(
-        run.stdout
-            .contains("4 failed, 4 passed, 1 flaky, 1 error, 1 rerun"),
+    // The same, as one table: each test, and the file hung at import.
+    let mut expected: Outcomes = CHAOS
+        .iter()
+        .map(|(id, o)| (id.to_string(), Status::parse(o).unwrap()))
+        .collect();
+    expected.insert("tests/test_d_import_hang.py".into(), Status::Error);
+    assert_eq!(from_summary(&run.stdout), expected, "{all}");
+    assert_eq!(
+        final_line(&run.stdout),
+        tallies(&[
+            (4, Tally::Failed),
+            (4, Tally::Passed),
+            (1, Tally::Flaky),
+            (1, Tally::Errors),
+            (1, Tally::Rerun),
+        ]),
         "{all}"
     );
     // Named by the worker at the end of its session, or by pacer when a
@@ -502,7 +514,11 @@ fn a_worker_slow_to_exit_without_threads_is_not_called_hung() {
     let all = run.describe();
     assert!(!run.timed_out, "{all}");
     assert_eq!(run.code, Some(0), "{all}");
-    assert!(run.stdout.contains("1 passed"), "{all}");
+    assert_eq!(
+        final_line(&run.stdout),
+        tallies(&[(1, Tally::Passed)]),
+        "{all}"
+    );
     assert!(!run.all_output().contains("did not exit"), "{all}");
 }
 
@@ -736,5 +752,9 @@ fn the_collection_deadline_is_per_file_not_per_share() {
     let all = run.describe();
     assert!(!run.timed_out, "{all}");
     assert_eq!(run.code, Some(0), "no file hung:\n{all}");
-    assert!(run.stdout.contains("6 passed"), "{all}");
+    assert_eq!(
+        final_line(&run.stdout),
+        tallies(&[(6, Tally::Passed)]),
+        "{all}"
+    );
 }

@@ -9,6 +9,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Output;
 
+use common::outcomes::{final_line, tallies, Tally};
 use common::{pacer_command, suite, text};
 use serde_json::Value;
 
@@ -142,8 +143,9 @@ fn ofsc_layout_after_init_lists_the_projects_categories_not_default() {
     // The suite runs as pytest runs it (the API tests skip without credentials).
     let run = pacer(dir.path(), &["-n", "2", "-p", "no:cacheprovider"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    assert!(
-        stdout(&run).contains("12 passed, 5 skipped"),
+    assert_eq!(
+        final_line(&stdout(&run)),
+        tallies(&[(12, Tally::Passed), (5, Tally::Skipped)]),
         "{}",
         text(&run)
     );
@@ -160,12 +162,12 @@ fn init_never_rewrites_an_existing_pacer_section() {
 
     let again = pacer(dir.path(), &["init", "--write"]);
     assert_eq!(again.status.code(), Some(4), "{}", text(&again));
-    let err = String::from_utf8_lossy(&again.stderr);
-    assert!(
-        err.contains("[tool.pacer] in pyproject.toml already configures pacer"),
-        "{err}"
+    common::snapshot!(
+        "init__existing_pacer_section",
+        "[tool.pacer] in pyproject.toml already configures pacer; hint: merge the lines above by hand",
+        &[(dir.path(), "[DIR]")],
+        text(&again),
     );
-    assert!(err.contains("hint: merge the lines above by hand"), "{err}");
     let looked = pacer(dir.path(), &["init"]);
     assert_eq!(looked.status.code(), Some(0), "{}", text(&looked));
     assert_eq!(

@@ -229,25 +229,29 @@ fn baseline_times_sequential_runs_only_and_passes_pytest_args_on() {
 #[test]
 fn bad_measure_options_are_usage_errors() {
     let dir = suite_copy("measure");
-    let zero = pacer_in(dir.path(), &["measure", "--repeat", "0"], &[]);
-    assert_eq!(zero.status.code(), Some(4), "{}", text(&zero));
-    assert!(common::stderr(&zero).contains("--repeat"));
-
-    let nothing = pacer_in(dir.path(), &["measure", "--compare"], &[]);
-    assert_eq!(nothing.status.code(), Some(4), "{}", text(&nothing));
-    assert!(common::stderr(&nothing).contains("history.jsonl"));
-
     let junk = dir.path().join("junk.json");
     std::fs::write(&junk, "{\"schema\": \"other\"}").unwrap();
-    let arg = format!("--compare={}", junk.display());
-    let wrong = pacer_in(dir.path(), &["measure", &arg], &[]);
-    assert_eq!(wrong.status.code(), Some(4), "{}", text(&wrong));
-    assert!(common::stderr(&wrong).contains("junk.json"));
-
-    // pytest refuses an option: its words, its exit code, nothing written.
-    let refused = pacer_in(dir.path(), &["measure", "--", "--bogus"], &[]);
-    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
-    assert!(common::stderr(&refused).contains("--bogus"));
+    let compare_junk = format!("--compare={}", junk.display());
+    let mut shown = String::new();
+    for args in [
+        &["measure", "--repeat", "0"][..],
+        // Nothing measured yet to compare with: history.jsonl is named.
+        &["measure", "--compare"][..],
+        &["measure", &compare_junk][..],
+        // pytest refuses an option: its words, its exit code.
+        &["measure", "--", "--bogus"][..],
+    ] {
+        let out = pacer_in(dir.path(), args, &[]);
+        assert_eq!(out.status.code(), Some(4), "{args:?}\n{}", text(&out));
+        shown.push_str(&format!("----- pacer {args:?}\n{}\n", text(&out)));
+    }
+    common::snapshot!(
+        "measure__bad_options",
+        "usage errors naming --repeat, history.jsonl, junk.json, and pytest's own words for --bogus",
+        &[(dir.path(), "[DIR]")],
+        shown,
+    );
+    // Nothing written.
     assert!(!dir.path().join(".pacer/perf/history.jsonl").exists());
 }
 

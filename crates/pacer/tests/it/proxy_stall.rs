@@ -8,6 +8,7 @@ use crate::common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::outcomes::{final_line, tallies, Tally};
 use common::{pacer_in, stdout, text};
 use pacer_mockapi::MockConfig;
 
@@ -77,7 +78,11 @@ def test_an_hour_long_retry_after_reaches_the_test_within_max_wait(pacer_request
     let out = pacer_in(root, &["-n", "2"], &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(stdout(&out).contains("2 passed"), "{all}");
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(2, Tally::Passed)]),
+        "{all}"
+    );
     let stats = stdout(&out);
     assert!(stats.contains("timed out (504) 1"), "{all}");
     assert!(stats.contains("refusals passed on at max_wait 1"), "{all}");

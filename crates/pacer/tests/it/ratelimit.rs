@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::mockapi::{spawn_with_url, start as mock, Running};
+use common::outcomes::{self, tallies, Tally};
 use common::python;
 
 fn suite() -> PathBuf {
@@ -109,7 +110,11 @@ fn through_the_proxy_every_test_passes_and_the_api_never_sees_more_than_max_conc
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("16 passed"), "{stdout}");
+    assert_eq!(
+        outcomes::final_line(&stdout),
+        tallies(&[(16, Tally::Passed)]),
+        "{stdout}"
+    );
     assert!(!stdout.contains(RERUN_LINE), "{stdout}");
     let stats = mock_stats(&api);
     assert_eq!(stats["accepted"], 36, "12 tests x 3 calls: {stats}");
@@ -157,9 +162,13 @@ fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
     assert_eq!(stdout.matches(&line).count(), 1, "{stdout}");
     // The rerun is a session of its own, on one worker, with only those tests.
     let rerun = &stdout[stdout.find(&line).unwrap()..];
-    assert!(rerun.contains("pacer: 1 worker"), "{rerun}");
-    assert!(rerun.contains("collected 3 items"), "{rerun}");
-    assert!(rerun.contains("3 failed"), "{rerun}");
+    assert!(rerun.contains("\npacer: 1 worker\n"), "{rerun}");
+    assert!(rerun.contains("\ncollected 3 items\n"), "{rerun}");
+    assert_eq!(
+        outcomes::final_line(rerun),
+        tallies(&[(3, Tally::Failed)]),
+        "{rerun}"
+    );
 
     // --no-fallback turns it off.
     let mut no_fallback = flags.to_vec();
@@ -168,7 +177,12 @@ fn tests_that_still_fail_on_429_are_rerun_once_sequentially() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(!stdout.contains(RERUN_LINE), "{stdout}");
-    assert!(stdout.contains("3 failed"), "{stdout}");
+    // The three end-to-end tests fail, the four unit tests pass.
+    assert_eq!(
+        outcomes::final_line(&stdout),
+        tallies(&[(3, Tally::Failed), (4, Tally::Passed)]),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -238,7 +252,11 @@ def test_call(pacer_upstream):
     let out = common::pacer_in(dir.path(), &["--upstream", &upstream], &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert_eq!(
+        outcomes::final_line(&stdout),
+        tallies(&[(1, Tally::Passed)]),
+        "{stdout}"
+    );
     assert_eq!(mock_stats(&api)["accepted"], 1);
 }
 
@@ -255,16 +273,19 @@ fn pacer_proxy_stays_on_loopback_unless_told() {
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
-    assert!(stderr.contains("--allow-non-loopback"), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{}", common::text(&out));
+    let non_loopback = common::text(&out);
 
     let out = Command::new(pacer_bin())
         .arg("proxy")
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("--upstream NAME=URL"), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{}", common::text(&out));
+    common::snapshot!(
+        "ratelimit__proxy_usage_errors",
+        "--bind 0.0.0.0 refused, pointing at --allow-non-loopback; no upstream: --upstream NAME=URL asked for",
+        &[],
+        format!("{non_loopback}\n{}", common::text(&out)),
+    );
 }

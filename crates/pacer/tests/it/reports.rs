@@ -301,10 +301,11 @@ fn an_unwritable_report_path_is_a_usage_error_before_any_test_runs() {
         &["--json-report", &dir.path().display().to_string()],
     );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--json-report") && stderr.contains("hint:"),
-        "{stderr}"
+    common::snapshot!(
+        "reports__unwritable_report_path",
+        "the error names --json-report and the folder, with a hint; nothing ran",
+        &[(dir.path(), "[DIR]")],
+        text(&out),
     );
 }
 

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 
+use common::outcomes::{final_line, tallies, Tally};
 use common::{pacer_command, pacer_in, stderr, stdout, text};
 
 const SECRET: &str = "s3cret";
@@ -117,7 +118,11 @@ fn credentials_in_an_upstream_url_become_basic_auth_and_are_never_printed() {
     // One test passes (the API got the credentials and its own Host), one
     // fails showing what it saw: the run's exit code is pytest's.
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(stdout(&out).contains("1 failed, 1 passed"), "{all}");
+    assert_eq!(
+        final_line(&stdout(&out)),
+        tallies(&[(1, Tally::Failed), (1, Tally::Passed)]),
+        "{all}"
+    );
     assert!(
         stdout(&out).contains(&format!("api (http://***@{host}/v1) via http://127.0.0.1:")),
         "the statistics name the upstream, redacted: {all}"

@@ -8,25 +8,16 @@ use crate::common;
 
 use common::{pacer_command, suite, text};
 
-/// Where the fixture lives, and runs of spaces (the text table pads its
-/// columns to the longest value, which a path's length decides) folded.
+/// The shared normaliser with the fixture as `[ROOT]`, and runs of
+/// spaces (the text table pads its columns to the longest value, which a
+/// path's length decides) folded.
 fn settings_for(root: &std::path::Path, fold_columns: bool) -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&root.display().to_string()), "[ROOT]");
+    let mut settings = common::normalize::settings(&[(root, "[ROOT]")]);
+    settings.set_omit_expression(false);
     if fold_columns {
         settings.add_filter(r" {2,}", "  ");
     }
-    settings.set_prepend_module_to_snapshot(false);
     settings
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special.then_some('\\').into_iter().chain([c])
-        })
-        .collect()
 }
 
 /// `pacer config` on the categories fixture with a fixed interpreter,

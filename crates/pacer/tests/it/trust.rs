@@ -6,6 +6,7 @@ use crate::common;
 
 use std::os::unix::ffi::OsStrExt;
 
+use common::outcomes::{expect, final_line, from_summary, tallies, Status, Tally};
 use common::runs::{pacer, pytest, run, strings};
 
 #[test]
@@ -66,8 +67,16 @@ fn a_test_writing_into_the_channel_fails_alone_and_the_run_goes_on() {
         &[("STRAY_WRITE", "1".into())],
     );
     assert_eq!(ours.code, Some(1), "{}", ours.describe());
-    assert!(
-        ours.stdout.contains("1 failed, 1 passed"),
+    assert_eq!(
+        final_line(&ours.stdout),
+        tallies(&[(1, Tally::Failed), (1, Tally::Passed)]),
+        "{}",
+        ours.describe()
+    );
+    // -rf: the one failure, and why.
+    assert_eq!(
+        from_summary(&ours.stdout),
+        expect(&[("test_stray.py::test_writes_junk_into_fd_3", Status::Failed)]),
         "{}",
         ours.describe()
     );
@@ -206,19 +215,24 @@ fn the_timeout_fails_the_test_that_ran_past_it_not_the_next_one() {
     .unwrap();
     let ours = pacer(dir.path(), &["-n", "1", "-rA", "--timeout", "2"], &[]);
     assert_eq!(ours.code, Some(1), "{}", ours.describe());
+    assert_eq!(
+        from_summary(&ours.stdout),
+        expect(&[
+            ("test_slow.py::test_a", Status::Failed),
+            ("test_slow.py::test_b", Status::Passed),
+        ]),
+        "{}",
+        ours.describe()
+    );
     assert!(
         ours.stdout
             .contains("FAILED test_slow.py::test_a - timed out after 2.0s"),
         "{}",
         ours.describe()
     );
-    assert!(
-        ours.stdout.contains("PASSED test_slow.py::test_b"),
-        "{}",
-        ours.describe()
-    );
-    assert!(
-        ours.stdout.contains("1 failed, 1 passed"),
+    assert_eq!(
+        final_line(&ours.stdout),
+        tallies(&[(1, Tally::Failed), (1, Tally::Passed)]),
         "{}",
         ours.describe()
     );
@@ -329,10 +343,11 @@ fn an_interpreter_that_is_not_a_program_is_a_usage_error() {
         &[],
     );
     assert_eq!(ours.code, Some(4), "{}", ours.describe());
-    assert!(
-        ours.stderr.contains("/etc/passwd") && ours.stderr.contains("--python"),
-        "{}",
-        ours.describe()
+    common::snapshot!(
+        "trust__interpreter_not_a_program",
+        "a usage error naming /etc/passwd and --python",
+        &[(dir.path(), "[DIR]")],
+        ours.shown(),
     );
 }
 

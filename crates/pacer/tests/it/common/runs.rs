@@ -29,6 +29,14 @@ impl Run {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
+    /// Its exit code and output in [`super::text`]'s shape, for a snapshot.
+    pub fn shown(&self) -> String {
+        format!(
+            "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "----- {} -----\nexit code: {:?}{}\n----- stdout -----\n{}\n----- stderr -----\n{}\n",
