@@ -294,7 +294,7 @@ pub(crate) fn duplicate_upstream_notes(
                 None => "its table in the config file".to_string(),
             };
             notes.push(format!(
-                "note: upstream `{name}`: {flag} {name}={} replaces {from}",
+                "upstream `{name}`: {flag} {name}={} replaces {from}",
                 redact(url)
             ));
         }
