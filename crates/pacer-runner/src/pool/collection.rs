@@ -533,7 +533,10 @@ impl Pool {
         let mut last_failed_run = None;
         let mut invisible: std::collections::HashSet<String> = Default::default();
         if let Some(lf) = &self.config.last_failed {
-            let file = |id: &str| id.split("::").next().unwrap_or(id).to_string();
+            use std::collections::{HashMap, HashSet};
+            fn file(id: &str) -> &str {
+                id.split("::").next().unwrap_or(id)
+            }
             let module_level =
                 |id: &str| id.split('[').next().unwrap_or(id).matches("::").count() == 1;
             let every_id = || {
@@ -542,36 +545,41 @@ impl Pool {
                     .map(|(item, _)| item.id.as_str())
                     .chain(self.collection.deselected_ids.iter().map(String::as_str))
             };
-            let known_files: std::collections::HashSet<String> =
-                lf.ids.iter().map(|id| file(id)).collect();
+            let known_files: HashSet<&str> = lf.ids.iter().map(|id| file(id)).collect();
             let collected_failures = items
                 .iter()
                 .filter(|(item, _)| lf.ids.contains(&item.id))
                 .count();
-            // The files of known failures in collection order, and the
-            // first whose module-level tests hold one.
-            let mut failing_files: Vec<String> = Vec::new();
+            // The files of known failures, each with its place in collection
+            // order, and the first whose module-level tests hold one: one
+            // pass over the ids.
+            let mut failing_files: HashMap<&str, usize> = HashMap::new();
+            let mut starts: Option<usize> = None;
             for id in every_id() {
                 let f = file(id);
-                if known_files.contains(&f) && !failing_files.contains(&f) {
-                    failing_files.push(f);
+                if !known_files.contains(f) {
+                    continue;
+                }
+                let next = failing_files.len();
+                let at = *failing_files.entry(f).or_insert(next);
+                if module_level(id) && lf.ids.contains(id) {
+                    starts = Some(starts.map_or(at, |s| s.min(at)));
                 }
             }
-            let starts = failing_files.iter().position(|f| {
-                every_id().any(|id| file(id) == *f && module_level(id) && lf.ids.contains(id))
-            });
             let mut skipped_files = 0;
             if let (true, Some(start)) = (lf.only, starts) {
-                let filtered: std::collections::HashSet<&String> =
-                    failing_files[start..].iter().collect();
-                let mut skipped: std::collections::HashSet<String> = Default::default();
+                let mut skipped: HashSet<&str> = HashSet::new();
                 for id in every_id() {
                     let f = file(id);
-                    if !failing_files.contains(&f) {
-                        invisible.insert(id.to_string());
-                        skipped.insert(f);
-                    } else if filtered.contains(&f) && module_level(id) && !lf.ids.contains(id) {
-                        invisible.insert(id.to_string());
+                    match failing_files.get(f) {
+                        None => {
+                            invisible.insert(id.to_string());
+                            skipped.insert(f);
+                        }
+                        Some(&at) if at >= start && module_level(id) && !lf.ids.contains(id) => {
+                            invisible.insert(id.to_string());
+                        }
+                        Some(_) => {}
                     }
                 }
                 skipped_files = skipped.len();
