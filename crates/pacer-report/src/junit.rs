@@ -234,8 +234,11 @@ impl Junit {
             if let Some(place) = test.collected {
                 junit.planned.insert(id.clone(), (place, category.clone()));
             }
-            let reports: Vec<PhaseReport> =
-                test.reports.iter().map(PhaseRecord::to_phase_report).collect();
+            let reports: Vec<PhaseReport> = test
+                .reports
+                .iter()
+                .map(PhaseRecord::to_phase_report)
+                .collect();
             junit.by_id.insert(id.clone(), junit.tests.len());
             let worker = junit.shared.get(&test.worker);
             junit.tests.push(TestRecord {

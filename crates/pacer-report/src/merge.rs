@@ -187,7 +187,11 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
         .iter()
         .map(|(_, r)| epoch(r.started_at.as_deref()))
         .collect();
-    let t0 = starts.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+    let t0 = starts
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     let first = &shards[0].1;
     let mut merged = RunReport {
         schema: SCHEMA.to_string(),
@@ -247,11 +251,13 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
         merged.warnings += report.warnings;
         let rename = |worker: &str| format!("s{}-{worker}", shard.index);
         let group = format!("shard {}", shard.index);
-        merged.lanes.extend(report.lanes.into_iter().map(|lane| Lane {
-            worker: rename(&lane.worker),
-            group: Some(group.clone()),
-            ..lane
-        }));
+        merged
+            .lanes
+            .extend(report.lanes.into_iter().map(|lane| Lane {
+                worker: rename(&lane.worker),
+                group: Some(group.clone()),
+                ..lane
+            }));
         let mut next_base = collected_base;
         for mut test in report.tests {
             test.worker = rename(&test.worker);
@@ -365,8 +371,14 @@ fn name_of(upstream: &Value) -> Option<&str> {
 fn add_upstream(all: &mut Vec<Value>, mut upstream: Value, offset: f64) {
     // The success rate, weighted by the requests it is of.
     if let Some(stats) = upstream.get_mut("stats").and_then(Value::as_object_mut) {
-        let completed = stats.get("completed").and_then(Value::as_f64).unwrap_or(0.0);
-        let rate = stats.get("success_rate").and_then(Value::as_f64).unwrap_or(0.0);
+        let completed = stats
+            .get("completed")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let rate = stats
+            .get("success_rate")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         stats.insert("success_rate".into(), (rate * completed).into());
     }
     if let Some(series) = upstream.get_mut("series").and_then(Value::as_object_mut) {
@@ -384,10 +396,12 @@ fn add_upstream(all: &mut Vec<Value>, mut upstream: Value, offset: f64) {
     ) {
         for key in SUMMED {
             let sum = match (into.get(key), from.get(key)) {
-                (Some(Value::Number(a)), Some(Value::Number(b))) => match (a.as_u64(), b.as_u64()) {
-                    (Some(a), Some(b)) => Value::from(a + b),
-                    _ => Value::from(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
-                },
+                (Some(Value::Number(a)), Some(Value::Number(b))) => {
+                    match (a.as_u64(), b.as_u64()) {
+                        (Some(a), Some(b)) => Value::from(a + b),
+                        _ => Value::from(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+                    }
+                }
                 (None, Some(b)) => b.clone(),
                 (a, _) => a.cloned().unwrap_or(Value::Null),
             };
@@ -397,7 +411,8 @@ fn add_upstream(all: &mut Vec<Value>, mut upstream: Value, offset: f64) {
             (into.get_mut("held_back"), from.get("held_back"))
         {
             for entry in more {
-                let (Some(constraint), Some(secs)) = (entry.get(0), entry.get(1).and_then(Value::as_f64))
+                let (Some(constraint), Some(secs)) =
+                    (entry.get(0), entry.get(1).and_then(Value::as_f64))
                 else {
                     continue;
                 };
@@ -451,7 +466,12 @@ fn add_series(into: &mut Value, from: &Value) {
     let new_start = start.min(from_start);
     // Buckets of `into` move right when `from` starts earlier.
     let shift = ((start - new_start) / step).round() as usize;
-    let arrays = |v: &Value, key: &str| v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let arrays = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut admitted = arrays(into, "admitted");
     let mut seen_429 = arrays(into, "seen_429");
     let mut limit = arrays(into, "limit");
@@ -530,7 +550,11 @@ mod tests {
         report.started_at = Some(format!("2026-01-01T00:00:0{index}.000Z"));
         report.workers = 2;
         report.elapsed = 10.0;
-        report.exit_code = Some(if tests.iter().any(|t| t.1 == Status::Failed) { 1 } else { 0 });
+        report.exit_code = Some(if tests.iter().any(|t| t.1 == Status::Failed) {
+            1
+        } else {
+            0
+        });
         for (i, (id, status)) in tests.iter().enumerate() {
             *report.counts.entry(status.clone()).or_default() += 1;
             report.tests.push(TestReport {
@@ -554,7 +578,15 @@ mod tests {
     fn shards_merge_in_their_order_on_one_timeline() {
         let merged = merge(vec![
             at(2, shard(2, 2, "r", &[("b.py::t", Status::Failed)])),
-            at(1, shard(1, 2, "r", &[("a.py::t", Status::Passed), ("a.py::u", Status::Passed)])),
+            at(
+                1,
+                shard(
+                    1,
+                    2,
+                    "r",
+                    &[("a.py::t", Status::Passed), ("a.py::u", Status::Passed)],
+                ),
+            ),
         ])
         .unwrap();
         let ids: Vec<(&str, &str, Option<usize>, f64)> = merged
@@ -578,7 +610,10 @@ mod tests {
         assert_eq!(merged.elapsed, 11.0);
         assert_eq!(merged.run_id.as_deref(), Some("r"));
         assert_eq!(merged.shard, None);
-        assert_eq!(merged.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+        assert_eq!(
+            merged.started_at.as_deref(),
+            Some("2026-01-01T00:00:01.000Z")
+        );
         assert_eq!(merged.shards.len(), 2);
     }
 
@@ -590,18 +625,33 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.to_string(), "shard 2/3 missing");
-        let err = merge(vec![at(1, shard(1, 2, "r", &[])), at(2, shard(2, 2, "s", &[]))]).unwrap_err();
+        let err = merge(vec![
+            at(1, shard(1, 2, "r", &[])),
+            at(2, shard(2, 2, "s", &[])),
+        ])
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "shard-2/report.json: run id \"s\" differs from shard-1/report.json's \"r\""
         );
-        let err = merge(vec![at(1, shard(1, 2, "r", &[])), at(2, shard(1, 2, "r", &[]))]).unwrap_err();
+        let err = merge(vec![
+            at(1, shard(1, 2, "r", &[])),
+            at(2, shard(1, 2, "r", &[])),
+        ])
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "shard-1/report.json and shard-2/report.json are both shard 1/2"
         );
-        let err = merge(vec![at(1, shard(1, 2, "r", &[])), at(2, shard(2, 3, "r", &[]))]).unwrap_err();
-        assert!(err.to_string().contains("shard 2/3 is of 3 shards"), "{err}");
+        let err = merge(vec![
+            at(1, shard(1, 2, "r", &[])),
+            at(2, shard(2, 3, "r", &[])),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("shard 2/3 is of 3 shards"),
+            "{err}"
+        );
         let mut whole = shard(1, 1, "r", &[]);
         whole.shard = None;
         let err = merge(vec![at(1, shard(1, 2, "r", &[])), at(2, whole.clone())]).unwrap_err();

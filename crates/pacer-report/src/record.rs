@@ -24,8 +24,8 @@ use crate::attempts::attempts;
 use crate::calls::{charge, ProxyCall};
 use crate::longrepr::plain;
 use crate::schema::{
-    AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, PhaseRecord,
-    Phases, RunReport, Shard, TestReport, SCHEMA, SCHEMA_VERSION,
+    AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, PhaseRecord, Phases,
+    RunReport, Shard, TestReport, SCHEMA, SCHEMA_VERSION,
 };
 use crate::stored::{Shared, StoredReports};
 
@@ -427,7 +427,10 @@ impl Reporter for RunRecord {
                         continue;
                     }
                     let next = self.planned_count;
-                    let entry = self.planned.entry(t.id.clone()).or_insert_with(|| (None, next));
+                    let entry = self
+                        .planned
+                        .entry(t.id.clone())
+                        .or_insert_with(|| (None, next));
                     if entry.1 == next {
                         self.planned_count += 1;
                     }
