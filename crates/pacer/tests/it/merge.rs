@@ -404,7 +404,10 @@ fn shards_of_two_runs_a_missing_shard_and_a_shard_twice_are_refused() {
         &merge(&out, &[one.clone(), three.clone()], &[]),
         "shard 2/3 missing",
     );
-    assert_refused(&merge(&out, &[one.clone()], &[]), "shards 2/3, 3/3 missing");
+    assert_refused(
+        &merge(&out, std::slice::from_ref(one), &[]),
+        "shards 2/3, 3/3 missing",
+    );
 
     assert_refused(
         &merge(
@@ -426,7 +429,7 @@ fn shards_of_two_runs_a_missing_shard_and_a_shard_twice_are_refused() {
 
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"schema\": ").unwrap();
-    let said = text(&merge(&out, &[broken.clone()], &[]));
+    let said = text(&merge(&out, std::slice::from_ref(&broken), &[]));
     assert!(
         said.contains(&format!(
             "error: {} is not a pacer JSON report: ",
