@@ -184,6 +184,15 @@ pub struct PhaseRecord {
     pub cat: Option<Status>,
     /// Seconds.
     pub dur: f64,
+    /// What it says beyond its outcome and time; a passing phase says
+    /// nothing more, and on 50,000 tests a few words each are megabytes,
+    /// so the rest is boxed, and written beside the fields above.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<PhaseDetail>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PhaseDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,11 +214,7 @@ pub struct PhaseRecord {
 
 impl PhaseRecord {
     pub fn of(report: &PhaseReport) -> Self {
-        PhaseRecord {
-            when: report.when,
-            outcome: report.outcome,
-            cat: report.cat.clone(),
-            dur: report.dur,
+        let detail = PhaseDetail {
             msg: report.msg.clone(),
             longrepr: report.longrepr.clone(),
             sections: report.sections.clone(),
@@ -219,25 +224,32 @@ impl PhaseRecord {
                 .map(|s| (s.0.clone(), s.1, s.2.clone())),
             xfail: report.xfail.clone(),
             loc: report.loc.clone(),
+        };
+        PhaseRecord {
+            when: report.when,
+            outcome: report.outcome,
+            cat: report.cat.clone(),
+            dur: report.dur,
+            detail: (detail != PhaseDetail::default()).then(|| Box::new(detail)),
         }
     }
 
     /// The worker's report again, as far as it was kept.
     pub fn to_phase_report(&self) -> PhaseReport {
+        let detail = self.detail.as_deref().cloned().unwrap_or_default();
         PhaseReport {
             when: self.when,
             outcome: self.outcome,
             cat: self.cat.clone(),
             dur: self.dur,
-            msg: self.msg.clone(),
-            longrepr: self.longrepr.clone(),
-            sections: self.sections.clone(),
-            skip: self
+            msg: detail.msg,
+            longrepr: detail.longrepr,
+            sections: detail.sections,
+            skip: detail
                 .skip
-                .as_ref()
-                .map(|(path, line, reason)| SkipLocation(path.clone(), *line, reason.clone())),
-            xfail: self.xfail.clone(),
-            loc: self.loc.clone(),
+                .map(|(path, line, reason)| SkipLocation(path, line, reason)),
+            xfail: detail.xfail,
+            loc: detail.loc,
             ..Default::default()
         }
     }
