@@ -146,6 +146,8 @@
     timeline.appendChild(svg("line", { x1: x, y1: TOP - 4, x2: x, y2: height, stroke: "#e6e9ef" }));
     timeline.appendChild(svg("text", { x: x + 2, y: TOP - 8 }, secs(t)));
   }
+  // A lane's counts follow its name: a merged report's (`s2-gw0`) are longer.
+  const statsAt = Math.max(50, 16 + 7.5 * Math.max(0, ...data.lanes.map((l) => l.worker.length)));
   let parent = timeline;
   rows.forEach((row, i) => {
     const y = TOP + i * LANE;
@@ -161,7 +163,7 @@
     const g = svg("g", { class: "lane", "data-worker": lane.worker });
     const busy = data.elapsed > 0 ? Math.round(100 * lane.busy / data.elapsed) : 100;
     g.appendChild(svg("text", { class: "lane-label", x: 6, y: y + 15 }, lane.worker));
-    g.appendChild(svg("text", { x: 50, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
+    g.appendChild(svg("text", { x: statsAt, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
     const ground = svg("rect", { class: "idle", x: LABEL, y: y + 2, width: span * scale, height: BAR + BAND - 2, fill: "url(#idle)" });
     ground.appendChild(svg("title", {}, lane.worker + ": idle " + secs(lane.idle)));
     g.appendChild(ground);
