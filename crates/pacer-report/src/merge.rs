@@ -658,6 +658,17 @@ mod tests {
         assert!(matches!(err, MergeError::NoShard { .. }), "{err}");
         assert_eq!(merge(vec![at(1, whole.clone())]).unwrap(), whole);
         assert_eq!(merge(vec![]).unwrap_err(), MergeError::Empty);
+        let mut newer = shard(1, 1, "r", &[]);
+        newer.version = SCHEMA_VERSION + 1;
+        let err = merge(vec![at(1, newer)]).unwrap_err();
+        assert!(
+            err.to_string().contains("written by a newer pacer"),
+            "{err}"
+        );
+        let mut other = shard(1, 1, "r", &[]);
+        other.schema = "something-else".into();
+        let err = merge(vec![at(1, other)]).unwrap_err();
+        assert!(err.to_string().contains("not a pacer run report"), "{err}");
     }
 
     #[test]

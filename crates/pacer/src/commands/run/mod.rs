@@ -2,7 +2,8 @@
 //! is a function in a module of its own, called once from [`run`]; none
 //! calls back here.
 //!
-//! 1. `resolve.rs`: settings from every source, and GitHub Actions' output.
+//! 1. `resolve.rs`: settings from every source, and GitHub Actions' output;
+//!    the run's identity for its reports (run id, shard: [`identity`]).
 //! 2. `session::prepare` (shared with `list` and `doctor`): interpreter,
 //!    plugin, categories, pytest's arguments; pytest's modes that run no
 //!    test go to plain pytest whole (`session::fallback`).
