@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pacer_runner::events::{CollectProblem, PhaseReport};
+use pacer_runner::events::{CollectProblem, PhaseReport, SkipLocation};
 use pacer_runner::events::{Event, Reporter};
 use pacer_types::{Outcome, Phase};
 use quick_junit::{
@@ -47,6 +47,7 @@ use quick_junit::{
 use crate::attempts::attempts;
 use crate::longrepr::plain;
 use crate::report_file::{self, FileError};
+use crate::schema::{CollectionOutcome, PhaseRecord, RunReport};
 use crate::stored::{Shared, StoredReports};
 
 /// pytest's default `junit_suite_name`.
@@ -195,6 +196,59 @@ impl Junit {
     /// (it failed to start, so pytest would not have written a file either).
     pub fn take_result(&mut self) -> Option<Result<(), JunitError>> {
         self.written.take()
+    }
+
+    /// The file a run would have written, from the run's JSON report (its
+    /// tests' phase reports, their places in the collection): how
+    /// `pacer report merge` writes the merged JUnit file. pytest's
+    /// `junit_family`, `junit_suite_name` and `--junitprefix` are the ones
+    /// given here (the report does not keep them).
+    pub fn from_report(path: impl Into<PathBuf>, report: &RunReport) -> Self {
+        let mut junit = Junit::new(path);
+        junit.started = report
+            .started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(SystemTime::from);
+        junit.elapsed = Duration::from_secs_f64(report.elapsed.max(0.0));
+        for problem in &report.collection {
+            let (outcome, skip) = match problem.outcome {
+                CollectionOutcome::Error => (Outcome::Failed, None),
+                CollectionOutcome::Skipped => (
+                    Outcome::Skipped,
+                    problem.location.as_ref().map(|(path, line)| {
+                        SkipLocation(path.clone(), *line, problem.output.clone())
+                    }),
+                ),
+            };
+            junit.problems.push(CollectProblem {
+                id: problem.id.clone(),
+                outcome,
+                longrepr: problem.output.clone(),
+                skip,
+            });
+        }
+        for test in &report.tests {
+            let id: Arc<str> = test.id.as_str().into();
+            let category = test.category.as_deref().map(|c| junit.shared.get(c));
+            if let Some(place) = test.collected {
+                junit.planned.insert(id.clone(), (place, category.clone()));
+            }
+            let reports: Vec<PhaseReport> = test
+                .reports
+                .iter()
+                .map(PhaseRecord::to_phase_report)
+                .collect();
+            junit.by_id.insert(id.clone(), junit.tests.len());
+            let worker = junit.shared.get(&test.worker);
+            junit.tests.push(TestRecord {
+                id,
+                worker,
+                category,
+                reports: StoredReports::new(&reports, &mut junit.shared),
+            });
+        }
+        junit
     }
 
     /// The report as it stands.

@@ -14,11 +14,12 @@
 //! - [`lastfailed`]: the words pytest's `--lf`/`--ff` print, for `run-last-failure:`.
 //! - [`tally`]: outcome counting and pytest's final line, shared by reporters.
 //! - [`calls`]: charging each test the calls it made through the proxies.
+//! - [`merge`]: the reports of a run's shards made into one (`pacer report merge`).
 //!
 //! Modules import one way, never back. The leaves import no other module:
 //! `schema`, the report's types; `attempts`, a test's phase reports cut
 //! into attempts; `longrepr`, a failure's plain text; `stored`, `tally`,
-//! `options`, `report_file`, `lastfailed`. `calls` imports `schema`;
+//! `options`, `report_file`, `lastfailed`. `calls` and `merge` import `schema`;
 //! `record` imports `calls` and leaves; `junit`, `github`, `json` and
 //! `html` import leaves; `terminal` leaves and `github`'s commands;
 //! `reports` imports `record`, `github`, `json` and `html`.
@@ -31,6 +32,7 @@ pub mod json;
 pub mod junit;
 pub mod lastfailed;
 mod longrepr;
+pub mod merge;
 pub mod options;
 pub mod record;
 mod report_file;

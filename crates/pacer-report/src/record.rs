@@ -24,8 +24,8 @@ use crate::attempts::attempts;
 use crate::calls::{charge, ProxyCall};
 use crate::longrepr::plain;
 use crate::schema::{
-    AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, Phases, RunReport,
-    TestReport, SCHEMA, SCHEMA_VERSION,
+    AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, PhaseRecord, Phases,
+    RunReport, Shard, TestReport, SCHEMA, SCHEMA_VERSION,
 };
 use crate::stored::{Shared, StoredReports};
 
@@ -47,7 +47,10 @@ pub struct RunRecord {
     hello: Option<(String, String, String)>,
     workers: usize,
     categories: Vec<(String, bool, bool)>,
-    category_of: HashMap<String, String>,
+    /// Each planned test's category and place in the collection, until it
+    /// ends (its report keeps them then).
+    planned: HashMap<String, (Option<String>, usize)>,
+    planned_count: usize,
     started: HashMap<String, f64>,
     /// Every test's report, and beside it (same index) what it is made
     /// from: apart, so that the reports can be lent as they are.
@@ -64,6 +67,9 @@ pub struct RunRecord {
     not_run: usize,
     deselected: usize,
     upstreams: Vec<serde_json::Value>,
+    warnings: usize,
+    run_id: Option<String>,
+    shard: Option<Shard>,
     finished: bool,
     /// The instant `start`/`end` count from, to place the proxies' calls.
     origin: Instant,
@@ -88,7 +94,8 @@ impl RunRecord {
             hello: None,
             workers: 0,
             categories: Vec::new(),
-            category_of: HashMap::new(),
+            planned: HashMap::new(),
+            planned_count: 0,
             started: HashMap::new(),
             tests: Vec::new(),
             states: Vec::new(),
@@ -102,6 +109,9 @@ impl RunRecord {
             not_run: 0,
             deselected: 0,
             upstreams: Vec::new(),
+            warnings: 0,
+            run_id: None,
+            shard: None,
             finished: false,
             origin: Instant::now(),
             proxy_calls: Vec::new(),
@@ -136,6 +146,13 @@ impl RunRecord {
         self.exit_code = Some(code);
     }
 
+    /// Which run, and which shard of it, this is: what `pacer report merge`
+    /// checks the shards by.
+    pub fn set_identity(&mut self, run_id: Option<String>, shard: Option<Shard>) {
+        self.run_id = run_id;
+        self.shard = shard;
+    }
+
     /// The proxies' statistics, known after they stop.
     pub fn set_upstreams(&mut self, upstreams: Vec<serde_json::Value>) {
         self.upstreams = upstreams;
@@ -145,7 +162,10 @@ impl RunRecord {
         let now = (self.clock)();
         // Taken, not copied: only a test's first end needs it, and on 50,000
         // tests the map's ids are megabytes.
-        let category = self.category_of.remove(id);
+        let (category, collected) = match self.planned.remove(id) {
+            Some((category, index)) => (category, Some(index)),
+            None => (None, None),
+        };
         match self.by_id.get(id).copied() {
             Some(i) if amend => {
                 // A late teardown (a module's fixture, torn down when the
@@ -188,6 +208,8 @@ impl RunRecord {
                     retries_429: 0,
                     waits: Vec::new(),
                     retry_marks: Vec::new(),
+                    collected,
+                    reports: Vec::new(),
                 };
                 let test = Test {
                     reports: StoredReports::new(reports, &mut self.shared),
@@ -240,6 +262,7 @@ impl RunRecord {
             test.retries_429 = 0;
             test.waits = Vec::new();
             test.retry_marks = Vec::new();
+            test.reports = Vec::new();
         }
         for (i, durations) in raw_attempts {
             for (a, duration) in tests[i].attempts.iter_mut().zip(durations) {
@@ -258,6 +281,17 @@ impl RunRecord {
     /// The report of `tests`, in the order they started.
     fn report_of(&self, mut tests: Vec<TestReport>) -> RunReport {
         let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
+        // Made anew at each report, from what the record keeps compact.
+        for t in &mut tests {
+            if let Some(&i) = self.by_id.get(&t.id) {
+                t.reports = self.states[i]
+                    .reports
+                    .to_vec()
+                    .iter()
+                    .map(PhaseRecord::of)
+                    .collect();
+            }
+        }
         // pytest's final line counts phases' statuses, not tests: a test
         // whose call passed and whose teardown failed is `passed` and `error`.
         let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
@@ -277,6 +311,7 @@ impl RunRecord {
                 .entry((worker_number(&t.worker), t.worker.clone()))
                 .or_insert_with(|| Lane {
                     worker: t.worker.clone(),
+                    group: None,
                     tests: 0,
                     busy: 0.0,
                     idle: 0.0,
@@ -335,6 +370,9 @@ impl RunRecord {
             schema: SCHEMA.to_string(),
             version: SCHEMA_VERSION,
             pacer: self.pacer.clone(),
+            run_id: self.run_id.clone(),
+            shard: self.shard,
+            shards: Vec::new(),
             started_at: Some(rfc3339(self.started_at)),
             python,
             pytest,
@@ -347,6 +385,7 @@ impl RunRecord {
             counts,
             not_run: self.not_run,
             deselected: self.deselected,
+            warnings: self.warnings,
             categories,
             lanes,
             tests,
@@ -383,8 +422,20 @@ impl Reporter for RunRecord {
                 self.tests.reserve(tests.len());
                 self.states.reserve(tests.len());
                 for t in tests {
-                    if let Some(c) = categories.get(t.category) {
-                        self.category_of.insert(t.id.clone(), c.name.clone());
+                    let category = categories.get(t.category).map(|c| c.name.clone());
+                    if self.by_id.contains_key(&t.id) {
+                        continue;
+                    }
+                    let next = self.planned_count;
+                    let entry = self
+                        .planned
+                        .entry(t.id.clone())
+                        .or_insert_with(|| (None, next));
+                    if entry.1 == next {
+                        self.planned_count += 1;
+                    }
+                    if category.is_some() {
+                        entry.0 = category;
                     }
                 }
             }
@@ -411,6 +462,7 @@ impl Reporter for RunRecord {
                         id: p.id.clone(),
                         outcome,
                         output,
+                        location: p.skip.as_ref().map(|s| (s.0.clone(), s.1)),
                     });
                 }
             }
@@ -432,7 +484,7 @@ impl Reporter for RunRecord {
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.
-                self.category_of.shrink_to_fit();
+                self.planned.shrink_to_fit();
                 // The first run's selection stands: the 429 rerun runs a
                 // few of its tests again and deselects nothing of its own.
                 if !self.finished {
@@ -445,9 +497,9 @@ impl Reporter for RunRecord {
                 self.exit_code = Some(summary.exit_code);
                 self.finished = true;
             }
+            Event::Warning { .. } => self.warnings += 1,
             Event::LastFailed { .. }
             | Event::Output { .. }
-            | Event::Warning { .. }
             | Event::Notice { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}

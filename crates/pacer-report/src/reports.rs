@@ -12,6 +12,7 @@ use pacer_types::Status;
 use crate::github::Github;
 use crate::record::RunRecord;
 use crate::report_file::{self, FileError};
+use crate::schema::RunReport;
 use crate::{html, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +165,16 @@ impl Reporter for RunReports {
         if let Event::Finished { .. } = event {
             self.write();
         }
+    }
+}
+
+/// Writes `report` to `path` as the `kind` of file a run writes (atomically,
+/// its folder made): how `pacer report merge` writes the merged reports.
+pub fn write_file(kind: ReportKind, path: &Path, report: &RunReport) -> Result<(), ReportError> {
+    match kind {
+        ReportKind::Json => report_file::write_with(path, |out| json::write(report, out))
+            .map_err(|e| report_error(path, e)),
+        ReportKind::Html => write_atomically(path, &html::render(report)),
     }
 }
 

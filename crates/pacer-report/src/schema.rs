@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use pacer_types::{Phase, Status, StopReason};
+use pacer_runner::events::{PhaseReport, SkipLocation};
+use pacer_types::{Outcome, Phase, Status, StopReason};
 use serde::{Deserialize, Serialize};
 
 /// The schema's name and version; the version changes when a field changes
@@ -29,6 +30,17 @@ pub struct RunReport {
     pub version: u32,
     /// pacer's version.
     pub pacer: String,
+    /// The run this report is a part of, as CI names it (`PACER_RUN_ID`):
+    /// `pacer report merge` merges only the shards of one run.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// Which shard of the run this report is (`--shard K/N`); `null` for an
+    /// unsharded run and for a merged report.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// In a merged report, each shard's own run, in the shards' order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRun>,
     /// When the run started, RFC 3339 in UTC.
     pub started_at: Option<String>,
     pub python: Option<String>,
@@ -52,6 +64,9 @@ pub struct RunReport {
     pub counts: BTreeMap<Status, usize>,
     pub not_run: usize,
     pub deselected: usize,
+    /// Warnings pytest's final line counts.
+    #[serde(default)]
+    pub warnings: usize,
     pub categories: Vec<CategoryReport>,
     /// One lane per worker that ran a test, in the workers' order.
     pub lanes: Vec<Lane>,
@@ -89,6 +104,10 @@ pub struct CategoryReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Lane {
     pub worker: String,
+    /// The group its lane is drawn in: in a merged report, its shard's
+    /// (`shard 2`); absent in one run's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub tests: usize,
     /// Seconds it spent in tests.
     pub busy: f64,
@@ -143,6 +162,145 @@ pub struct TestReport {
     /// When each retry after a 429 was decided (seconds since the run started).
     #[serde(default)]
     pub retry_marks: Vec<f64>,
+    /// Its place in the run's collection (0 for the first test pytest
+    /// collected): the JUnit file lists tests in that order.
+    #[serde(default)]
+    pub collected: Option<usize>,
+    /// What the worker said of each phase that reported, every attempt's
+    /// in order: the facts the JUnit file is written from, so that
+    /// `pacer report merge` writes the JUnit file a run would have.
+    #[serde(default)]
+    pub reports: Vec<PhaseRecord>,
+}
+
+/// One phase's report as a worker sent it, as much of it as the reports
+/// are written from (not the terminal's words).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PhaseRecord {
+    pub when: Phase,
+    pub outcome: Outcome,
+    /// pytest's status category; absent when the phase does not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cat: Option<Status>,
+    /// Seconds.
+    pub dur: f64,
+    /// What it says beyond its outcome and time; a passing phase says
+    /// nothing more, and on 50,000 tests a few words each are megabytes,
+    /// so the rest is boxed, and written beside the fields above.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<PhaseDetail>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PhaseDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longrepr: Option<String>,
+    /// Captured output: `[title, text]` per section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<(String, String)>,
+    /// A skip's `[path, line, reason]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<(String, Option<i64>, String)>,
+    /// An xfail's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xfail: Option<String>,
+    /// pytest's `report.location` (path, 0-based line), when the run wrote
+    /// a JUnit file of family xunit1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loc: Option<(String, Option<i64>)>,
+}
+
+impl PhaseRecord {
+    pub fn of(report: &PhaseReport) -> Self {
+        let detail = PhaseDetail {
+            msg: report.msg.clone(),
+            longrepr: report.longrepr.clone(),
+            sections: report.sections.clone(),
+            skip: report
+                .skip
+                .as_ref()
+                .map(|s| (s.0.clone(), s.1, s.2.clone())),
+            xfail: report.xfail.clone(),
+            loc: report.loc.clone(),
+        };
+        PhaseRecord {
+            when: report.when,
+            outcome: report.outcome,
+            cat: report.cat.clone(),
+            dur: report.dur,
+            detail: (detail != PhaseDetail::default()).then(|| Box::new(detail)),
+        }
+    }
+
+    /// The worker's report again, as far as it was kept.
+    pub fn to_phase_report(&self) -> PhaseReport {
+        let detail = self.detail.as_deref().cloned().unwrap_or_default();
+        PhaseReport {
+            when: self.when,
+            outcome: self.outcome,
+            cat: self.cat.clone(),
+            dur: self.dur,
+            msg: detail.msg,
+            longrepr: detail.longrepr,
+            sections: detail.sections,
+            skip: detail
+                .skip
+                .map(|(path, line, reason)| SkipLocation(path, line, reason)),
+            xfail: detail.xfail,
+            loc: detail.loc,
+            ..Default::default()
+        }
+    }
+}
+
+/// Which shard of a run a report is: the `index`th (from 1) of `count`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `K/N`, with `1 <= K <= N`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (k, n) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not K/N"))?;
+        let number = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{text:?} is not K/N: {s:?} is not a number"))
+        };
+        let (index, count) = (number(k)?, number(n)?);
+        if index == 0 || index > count {
+            return Err(format!("{text:?}: K must be from 1 to N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// One shard's own run, in a merged report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardRun {
+    pub shard: Shard,
+    pub started_at: Option<String>,
+    /// Its start, seconds after the first shard's: its tests' times are
+    /// moved by as much, so that the shards share one timeline.
+    pub offset: f64,
+    pub elapsed: f64,
+    pub workers: usize,
+    pub exit_code: Option<i32>,
 }
 
 /// Seconds per phase (`setup` / `call` / `teardown`); a phase that did not
@@ -212,6 +370,9 @@ pub struct CollectionProblem {
     pub outcome: CollectionOutcome,
     /// The error's traceback, or the skip's reason.
     pub output: String,
+    /// Where a module skipped itself (path, line), for the JUnit file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<(String, Option<i64>)>,
 }
 
 /// What became of a file pytest could not make tests of.
@@ -268,9 +429,16 @@ impl RunReport {
             round(&mut t.limiter_wait);
             t.waits.iter_mut().flatten().for_each(round);
             t.retry_marks.iter_mut().for_each(round);
+            for r in &mut t.reports {
+                round(&mut r.dur);
+            }
         }
         for o in &mut self.calls_outside_tests {
             round(&mut o.limiter_wait);
+        }
+        for s in &mut self.shards {
+            round(&mut s.offset);
+            round(&mut s.elapsed);
         }
     }
 }

@@ -268,6 +268,41 @@ fn junit_names_each_tests_category() {
     );
 }
 
+/// `pacer report merge` writes the JUnit file from the JSON report (its
+/// tests' phase reports): for the same events, it is the file the run
+/// wrote, but for its times (the flaky test's `<flakyFailure>`, the test
+/// pacer ran again after a 429, the categories and workers included).
+#[test]
+fn the_junit_file_written_from_the_json_report_is_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_events, from_report) = (dir.path().join("run.xml"), dir.path().join("merged.xml"));
+    let now = Cell::new(0.0);
+    let mut junit = Junit::new(&from_events);
+    feed(&mut junit, &now);
+    let text = json::render(&record().to_report());
+    let report: pacer_report::RunReport = serde_json::from_str(&text).unwrap();
+    Junit::from_report(&from_report, &report).write().unwrap();
+    let timeless = |path: &std::path::Path| {
+        let xml = std::fs::read_to_string(path).unwrap();
+        let mut out = String::new();
+        for line in xml.lines() {
+            let mut line = line.to_string();
+            for key in [" time=\"", " timestamp=\""] {
+                while let Some(at) = line.find(key) {
+                    let end = line[at + key.len()..].find('"').unwrap() + at + key.len() + 1;
+                    line.replace_range(at..end, "");
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    let run = timeless(&from_events);
+    assert!(run.contains("<flakyFailure"), "{run}");
+    assert_eq!(timeless(&from_report), run);
+}
+
 /// Every word the JSON report writes for a test's, an attempt's, a
 /// collection problem's status and why a run stopped, as the file had them
 /// when they were strings in the record (issue 18 typed them): the snapshot

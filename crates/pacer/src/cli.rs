@@ -41,6 +41,8 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Explain where the suite's time goes: imports, collection, fixtures, longest tests, advice.
     Doctor(DoctorArgs),
+    /// Work with the JSON reports of runs: `pacer report merge` makes a sharded run's one.
+    Report(ReportArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -347,6 +349,31 @@ pub struct ListArgs {
     /// Print JSON for machines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of a run's shards (`--json-report` of each
+    /// `--shard K/N` run) into the run's JUnit, JSON and HTML reports and
+    /// GitHub step summary; exit with the worst shard's exit code.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The folder the merged reports are written to (made if missing):
+    /// report.json, junit.xml, report.html, summary.md.
+    #[arg(value_name = "OUT_DIR")]
+    pub out_dir: PathBuf,
+    /// Each shard's JSON report, one per shard of the run.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -99,6 +99,35 @@ pub enum Error {
     #[error("{message}")]
     Github { message: String },
 
+    /// `pacer report merge`: a shard's report that cannot be read.
+    #[error("cannot read {}: {source}\n\nhint: pass the JSON reports the shards wrote with --json-report", path.display())]
+    ReadReport {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pacer report merge`: a file that is not a JSON run report (serde
+    /// names the line and column).
+    #[error("{} is not a pacer JSON report: {source}\n\nhint: pass the JSON reports the shards wrote with --json-report", path.display())]
+    ParseReport {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `pacer report merge`: shards that are not one run's, or not all of it.
+    #[error("{source}\n\nhint: pass every shard's report of one run (one PACER_RUN_ID, --shard 1/N to N/N)")]
+    Merge {
+        #[source]
+        source: pacer_report::merge::MergeError,
+    },
+    /// `pacer report merge`: a merged report that cannot be written.
+    #[error("failed to write {}: {message}\n\nhint: pass an OUT_DIR in a writable place", path.display())]
+    WriteMerged { path: PathBuf, message: String },
+    /// A variable of the run's identity (`PACER_RUN_ID`, `PACER_SHARD`)
+    /// that is not a value; the message names it.
+    #[error("{message}")]
+    Identity { message: String },
+
     /// `pacer init` could not write the file it proposed.
     #[error("failed to write {}: {source}", path.display())]
     WriteConfig {
@@ -126,7 +155,12 @@ impl Error {
             | Error::NoInterpreter { .. }
             | Error::BrokenInterpreter { .. }
             | Error::Github { .. }
-            | Error::WriteConfig { .. } => exit::USAGE_ERROR,
+            | Error::WriteConfig { .. }
+            | Error::ReadReport { .. }
+            | Error::ParseReport { .. }
+            | Error::Merge { .. }
+            | Error::WriteMerged { .. }
+            | Error::Identity { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,

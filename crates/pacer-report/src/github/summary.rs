@@ -54,6 +54,12 @@ pub fn render(report: &RunReport, warnings: usize) -> String {
     if let (Some(python), Some(pytest)) = (&report.python, &report.pytest) {
         facts.push(format!("Python {python}, pytest {pytest}"));
     }
+    if !report.shards.is_empty() {
+        facts.push(format!("{} shards merged", report.shards.len()));
+    }
+    if let Some(run_id) = &report.run_id {
+        facts.push(format!("run {}", text(run_id)));
+    }
     if report.not_run > 0 {
         facts.push(format!("{} not run", report.not_run));
     }

@@ -79,6 +79,11 @@
   if (data.python) fact("Python", data.python);
   if (data.pytest) fact("pytest", data.pytest);
   fact("pacer", data.pacer);
+  if (data.run_id) fact("run", data.run_id);
+  if (data.shard) fact("shard", data.shard.index + "/" + data.shard.count);
+  if ((data.shards || []).length) {
+    fact("shards", data.shards.length, "merged by pacer report merge; exit codes " + data.shards.map((s) => s.shard.index + ": " + s.exit_code).join(", "));
+  }
   if (data.started_at) fact("started", data.started_at);
   if (data.stopped) fact("stopped", data.stopped);
   if (data.interrupted) fact("interrupted", data.interrupted);
@@ -108,7 +113,16 @@
   const width = Math.max(720, (document.getElementById("timeline-box").clientWidth || 1000) - 2);
   const span = Math.max(data.elapsed, 1e-6);
   const scale = (width - LABEL - RIGHT) / span;
-  const height = TOP + data.lanes.length * LANE + 6;
+  // A merged report's lanes come in groups (a shard's workers): each group
+  // opens with a row naming it, and its lanes are drawn inside it.
+  const rows = [];
+  let openGroup = null;
+  for (const lane of data.lanes) {
+    if (lane.group && lane.group !== openGroup) rows.push({ group: lane.group });
+    openGroup = lane.group || null;
+    rows.push({ lane: lane });
+  }
+  const height = TOP + rows.length * LANE + 6;
   timeline.setAttribute("width", width);
   timeline.setAttribute("height", height);
   timeline.setAttribute("viewBox", "0 0 " + width + " " + height);
@@ -132,12 +146,24 @@
     timeline.appendChild(svg("line", { x1: x, y1: TOP - 4, x2: x, y2: height, stroke: "#e6e9ef" }));
     timeline.appendChild(svg("text", { x: x + 2, y: TOP - 8 }, secs(t)));
   }
-  data.lanes.forEach((lane, i) => {
+  // A lane's counts follow its name: a merged report's (`s2-gw0`) are longer.
+  const statsAt = Math.max(50, 16 + 7.5 * Math.max(0, ...data.lanes.map((l) => l.worker.length)));
+  let parent = timeline;
+  rows.forEach((row, i) => {
     const y = TOP + i * LANE;
+    if (row.group) {
+      parent = svg("g", { class: "lane-group", "data-group": row.group });
+      parent.appendChild(svg("text", { class: "lane-group-label", x: 6, y: y + 15 }, row.group));
+      parent.appendChild(svg("line", { x1: 0, y1: y + LANE - 2, x2: width, y2: y + LANE - 2, stroke: "#c3c9d4" }));
+      timeline.appendChild(parent);
+      return;
+    }
+    const lane = row.lane;
+    if (!lane.group) parent = timeline;
     const g = svg("g", { class: "lane", "data-worker": lane.worker });
     const busy = data.elapsed > 0 ? Math.round(100 * lane.busy / data.elapsed) : 100;
     g.appendChild(svg("text", { class: "lane-label", x: 6, y: y + 15 }, lane.worker));
-    g.appendChild(svg("text", { x: 50, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
+    g.appendChild(svg("text", { x: statsAt, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
     const ground = svg("rect", { class: "idle", x: LABEL, y: y + 2, width: span * scale, height: BAR + BAND - 2, fill: "url(#idle)" });
     ground.appendChild(svg("title", {}, lane.worker + ": idle " + secs(lane.idle)));
     g.appendChild(ground);
@@ -178,7 +204,7 @@
         g.appendChild(svg("rect", { class: "band", x: x, y: y + BAR, width: w, height: BAND, fill: categoryColour(t.category) }));
       }
     }
-    timeline.appendChild(g);
+    parent.appendChild(g);
   });
 
   // Per category.
@@ -310,6 +336,7 @@
 
   document.body.setAttribute("data-rendered", "1");
   document.body.setAttribute("data-lanes", String(timeline.querySelectorAll(".lane").length));
+  document.body.setAttribute("data-lane-groups", String(timeline.querySelectorAll(".lane-group").length));
   document.body.setAttribute("data-bars", String(timeline.querySelectorAll(".bar").length));
   document.body.setAttribute("data-wait-marks", String(timeline.querySelectorAll(".wait").length));
   document.body.setAttribute("data-retry-marks", String(timeline.querySelectorAll(".retry-mark").length));

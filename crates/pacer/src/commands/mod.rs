@@ -9,6 +9,7 @@
 //! - [`init`]: a commented pacer section for the project, from its suite.
 //! - [`measure`]: categories timed sequentially and in parallel, with a history.
 //! - [`doctor`]: where a suite's time goes, and what would make it faster.
+//! - [`report`]: the JSON reports of a sharded run's shards merged into one.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -20,4 +21,5 @@ pub mod init;
 pub mod list;
 pub mod measure;
 pub mod proxy;
+pub mod report;
 pub mod run;

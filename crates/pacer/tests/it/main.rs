@@ -24,6 +24,7 @@ mod junit;
 mod junit_options;
 mod layouts;
 mod measure;
+mod merge;
 mod plugins;
 mod proxy_stall;
 mod pytest_cli;

@@ -351,7 +351,7 @@ print(" ".join(str(wanted[bytes.fromhex(c)]) for c in sys.argv[2:]))
 "#;
 
 /// `chromium --headless ... EXTRA URL`, with a profile of its own.
-fn chromium(extra: &[&str], url: &str) -> Output {
+pub(crate) fn chromium(extra: &[&str], url: &str) -> Output {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new("chromium")
         .args([
@@ -384,7 +384,7 @@ fn chromium(extra: &[&str], url: &str) -> Output {
 }
 
 /// The body's `data-NAME` attribute in Chromium's dump of the DOM.
-fn body_attribute(dom: &str, name: &str) -> Option<String> {
+pub(crate) fn body_attribute(dom: &str, name: &str) -> Option<String> {
     let body = &dom[dom.find("<body")?..];
     let body = &body[..body.find('>')?];
     let key = format!("{name}=\"");

@@ -1,6 +1,6 @@
 //! The GitHub Actions workflows pass actionlint: pacer's own CI
-//! (`.github/workflows/ci.yml`) and the one users copy
-//! (`examples/github/parallel-tests.yml`). actionlint comes from the test
+//! (`.github/workflows/ci.yml`) and the ones users copy
+//! (`examples/github/parallel-tests.yml`, `examples/github/sharded.yml`). actionlint comes from the test
 //! venv (requirements-dev.txt); the test fails, saying how to install it,
 //! where it is missing.
 
@@ -11,9 +11,10 @@ use std::process::{Command, Output};
 
 use common::{python, repo_root};
 
-const WORKFLOWS: [&str; 2] = [
+const WORKFLOWS: [&str; 3] = [
     ".github/workflows/ci.yml",
     "examples/github/parallel-tests.yml",
+    "examples/github/sharded.yml",
 ];
 
 /// `actionlint` beside the test venv's python.

@@ -4,6 +4,7 @@
 //! charged to the tests and their statistics printed, the reports written
 //! a last time with the code pacer ends with, and GitHub's annotations.
 
+use pacer_report::schema::Shard;
 use pacer_report::{ReportKind, RunRecord, RunReports};
 
 use super::exit_code::report_missing;
@@ -12,9 +13,17 @@ use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::upstreams::{SessionProxies, UpstreamReport};
 
+/// The run's identity in its reports: which CI run it is a shard of, and
+/// which shard, for `pacer report merge`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    pub run_id: Option<String>,
+    pub shard: Option<Shard>,
+}
+
 /// The JSON/HTML reporter for `--json-report` / `--html-report`, once
 /// their paths are known writable.
-pub fn open(args: &RunArgs) -> Result<RunReports, Error> {
+pub fn open(args: &RunArgs, identity: &Identity) -> Result<RunReports, Error> {
     let paths = [
         (ReportKind::Json, &args.json_report),
         (ReportKind::Html, &args.html_report),
@@ -28,8 +37,10 @@ pub fn open(args: &RunArgs) -> Result<RunReports, Error> {
             })?;
         }
     }
+    let mut record = RunRecord::new(env!("CARGO_PKG_VERSION"));
+    record.set_identity(identity.run_id.clone(), identity.shard);
     Ok(RunReports::new(
-        RunRecord::new(env!("CARGO_PKG_VERSION")),
+        record,
         args.json_report.clone(),
         args.html_report.clone(),
     ))

@@ -5,6 +5,7 @@
 use pacer_report::GithubOptions;
 use pacer_settings::Settings;
 
+use super::reports::Identity;
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::session;
@@ -15,6 +16,9 @@ pub struct Resolved {
     /// GitHub Actions' output (step summary, annotations, log groups), when
     /// pacer runs there and `--no-github` does not turn it off.
     pub github: Option<GithubOptions>,
+    /// Which run, and which shard of it, the reports say this is
+    /// (`mod.rs`'s `identity`).
+    pub identity: Identity,
 }
 
 /// The run's settings and GitHub options; the settings' notes are printed.
@@ -24,7 +28,11 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, Error> {
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
-    Ok(Resolved { settings, github })
+    Ok(Resolved {
+        settings,
+        github,
+        identity: Identity::default(),
+    })
 }
 
 /// GitHub Actions' output, when pacer runs there: the environment GitHub
