@@ -23,6 +23,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::category::CategorySpec;
+use crate::events::PlannedTest;
+
 /// Part `index` (1-based, as pytest-split's `--group`) of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
@@ -95,6 +98,48 @@ impl Split {
             0.0
         }
     }
+}
+
+/// The plan's selected tests as the shards see them: `(index into
+/// planned, test)`, in pytest's order, with each rate-limited category.
+/// A run (the pool) and `pacer shard plan`/`verify` both cut through here,
+/// so that what they print is what the run keeps.
+pub fn selection<'a>(
+    planned: &'a [PlannedTest],
+    categories: &[CategorySpec],
+) -> (Vec<usize>, Vec<ShardTest<'a>>) {
+    planned
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.selected)
+        .map(|(i, t)| {
+            let rated = categories.get(t.category).is_some_and(|c| c.rate_limited);
+            (
+                i,
+                ShardTest {
+                    id: &t.id,
+                    rate_group: rated.then_some(t.category),
+                },
+            )
+        })
+        .unzip()
+}
+
+/// Which planned tests part `part` keeps (the selected tests of its part),
+/// and the whole split.
+pub fn keep(
+    planned: &[PlannedTest],
+    categories: &[CategorySpec],
+    durations: &HashMap<String, f64>,
+    part: Part,
+) -> (Vec<bool>, Split) {
+    let (at, tests) = selection(planned, categories);
+    let split = split(&tests, durations, part.count);
+    let mut kept = vec![false; planned.len()];
+    for i in split.tests_of(part) {
+        kept[at[i]] = true;
+    }
+    (kept, split)
 }
 
 /// The file a node id belongs to: what a unit is made of.

@@ -36,6 +36,7 @@ fn main() {
         Some(cli::Command::Init(args)) => commands::init::init(args),
         Some(cli::Command::Measure(args)) => commands::measure::measure(args),
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
+        Some(cli::Command::Shard(args)) => commands::shard::shard(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

@@ -9,6 +9,7 @@
 //! - [`init`]: a commented pacer section for the project, from its suite.
 //! - [`measure`]: categories timed sequentially and in parallel, with a history.
 //! - [`doctor`]: where a suite's time goes, and what would make it faster.
+//! - [`shard`]: the parts `--shard K/N` runs, printed or checked.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -21,3 +22,4 @@ pub mod list;
 pub mod measure;
 pub mod proxy;
 pub mod run;
+pub mod shard;

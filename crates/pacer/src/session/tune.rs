@@ -29,6 +29,9 @@ pub struct Inputs {
     pub dist: Option<String>,
     pub maxprocesses: Option<usize>,
     pub durations_file: PathBuf,
+    /// The run is one shard: its parts are cut by the recorded durations,
+    /// whatever the workers.
+    pub shard: bool,
     /// The 429 rerun: one worker, pytest's order, no maxfail or last-failed.
     pub fixed: bool,
 }
@@ -88,9 +91,10 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
         workers
     };
     let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
-    // One worker runs in pytest's order, as `--sequential` promises. Without
-    // pytest's cache (`-p no:cacheprovider`) pytest-split's file still counts.
-    if workers > 1 {
+    // One worker runs in pytest's order, as `--sequential` promises, but
+    // a shard is still cut by time. Without pytest's cache (`-p
+    // no:cacheprovider`) pytest-split's file still counts.
+    if workers > 1 || inputs.shard {
         tuning.durations = durations::load(&inputs.durations_file, cache_dir.as_deref());
     }
     if let Some(cache) = &cache_dir {
@@ -149,6 +153,7 @@ mod tests {
             dist: None,
             maxprocesses: None,
             durations_file: PathBuf::from("/nonexistent/.test_durations"),
+            shard: false,
             fixed: false,
         }
     }
