@@ -156,11 +156,19 @@ fn estimate(recorded: &mut [f64]) -> f64 {
     }
     recorded.sort_by(f64::total_cmp);
     let mid = recorded.len() / 2;
-    if recorded.len() % 2 == 0 {
+    if recorded.len().is_multiple_of(2) {
         (recorded[mid - 1] + recorded[mid]) / 2.0
     } else {
         recorded[mid]
     }
+}
+
+/// One file's selected tests (indices, in pytest's order) and its time
+/// per rate-limited category.
+struct FileTests<'a> {
+    file: &'a str,
+    tests: Vec<usize>,
+    rated: Vec<(usize, f64)>,
 }
 
 /// A file, or a piece of one, placed whole.
@@ -192,19 +200,23 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
     // Files in order of first appearance, each with its tests in pytest's
     // order and its time per rate-limited category.
     let mut file_index: HashMap<&str, usize> = HashMap::new();
-    let mut files: Vec<(&str, Vec<usize>, Vec<(usize, f64)>)> = Vec::new();
+    let mut files: Vec<FileTests<'_>> = Vec::new();
     for (i, test) in tests.iter().enumerate() {
         let file = file_of(test.id);
         let at = *file_index.entry(file).or_insert_with(|| {
-            files.push((file, Vec::new(), Vec::new()));
+            files.push(FileTests {
+                file,
+                tests: Vec::new(),
+                rated: Vec::new(),
+            });
             files.len() - 1
         });
-        let (_, members, rated) = &mut files[at];
-        members.push(i);
+        let entry = &mut files[at];
+        entry.tests.push(i);
         if let Some(g) = test.rate_group {
-            match rated.iter_mut().find(|(group, _)| *group == g) {
+            match entry.rated.iter_mut().find(|(group, _)| *group == g) {
                 Some((_, w)) => *w += weights[i],
-                None => rated.push((g, weights[i])),
+                None => entry.rated.push((g, weights[i])),
             }
         }
     }
@@ -218,7 +230,7 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
             .map(|(g, _)| g)
     };
-    let mut groups: Vec<Option<usize>> = files.iter().map(|f| group_of(&f.2)).collect();
+    let mut groups: Vec<Option<usize>> = files.iter().map(|f| group_of(&f.rated)).collect();
     groups.sort();
     groups.dedup();
     // Rate-limited groups first (in their numbers' order), the rest last.
@@ -231,16 +243,23 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
     let mut held = vec![0usize; count];
     let mut largest_unit = 0.0f64;
     for group in groups {
-        let members: Vec<&(&str, Vec<usize>, Vec<(usize, f64)>)> =
-            files.iter().filter(|f| group_of(&f.2) == group).collect();
+        let members: Vec<&FileTests<'_>> = files
+            .iter()
+            .filter(|f| group_of(&f.rated) == group)
+            .collect();
         let group_total: f64 = members
             .iter()
-            .flat_map(|f| f.1.iter())
+            .flat_map(|f| f.tests.iter())
             .map(|&i| weights[i])
             .sum();
         let share = if group.is_some() { group_total } else { total } / count as f64;
         let mut units: Vec<Unit<'_>> = Vec::new();
-        for (file, members, _) in members {
+        for &FileTests {
+            file,
+            tests: ref members,
+            ..
+        } in members
+        {
             let weight: f64 = members.iter().map(|&i| weights[i]).sum();
             if weight <= share || members.len() == 1 {
                 units.push(Unit {
@@ -428,8 +447,10 @@ mod tests {
         }
     }
 
-    fn suite() -> impl Strategy<Value = (Vec<(String, Option<usize>)>, HashMap<String, f64>, usize)>
-    {
+    /// Node ids with their rate-limited category, durations, parts.
+    type Suite = (Vec<(String, Option<usize>)>, HashMap<String, f64>, usize);
+
+    fn suite() -> impl Strategy<Value = Suite> {
         // Up to 12 files of up to 8 tests, some recorded, some rate-limited.
         let file = (1usize..8, proptest::option::of(0usize..2), 0u32..3);
         (proptest::collection::vec(file, 1..12), 1usize..6).prop_flat_map(|(files, parts)| {
