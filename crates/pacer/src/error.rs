@@ -49,6 +49,15 @@ pub enum Error {
     #[error(transparent)]
     Run(#[from] RunError),
 
+    /// Plain pytest would run the whole selection, every machine's part.
+    #[error("shard {shard}: plain pytest would run every part, not this one ({reason})\n\nhint: {}", if *usage { "run it without --shard (and PACER_SHARD, --splits/--group)" } else { "fix what kept the pool from running, or run without --shard on one machine" })]
+    ShardWithoutPool {
+        shard: String,
+        reason: String,
+        /// Handed over on purpose (`--pdb`, `--collect-only`), not a failure.
+        usage: bool,
+    },
+
     #[error("failed to run `{} -m pytest`: {source}", python.display())]
     SequentialPytest {
         python: PathBuf,
@@ -132,6 +141,8 @@ impl Error {
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,
             Error::Proxy { source } if proxy_usage(source) => exit::USAGE_ERROR,
             Error::Run(err) => err.exit_code(),
+            Error::ShardWithoutPool { usage: true, .. } => exit::USAGE_ERROR,
+            Error::ShardWithoutPool { usage: false, .. } => exit::INTERNAL_ERROR,
             // A run whose report is missing must not pass in CI.
             Error::Proxies { .. }
             | Error::Runtime { .. }

@@ -399,6 +399,15 @@ fn bad_shards_are_usage_errors_naming_their_source() {
         &[],
     );
     assert_eq!(run.code, Some(4), "{}", run.describe());
+    // Handed to plain pytest, a part would become every part.
+    let run = pacer(dir.path(), &["--shard", "1/3", "--pdb"], &[]);
+    assert_eq!(run.code, Some(4), "{}", run.describe());
+    assert!(
+        run.stderr
+            .contains("shard 1/3: plain pytest would run every part, not this one"),
+        "{}",
+        run.describe()
+    );
     let run = shard(dir.path(), &["plan", "0"]);
     assert_eq!(run.code, Some(4), "{}", run.describe());
 }

@@ -36,6 +36,7 @@ mod upstream_stats;
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::session::{self, fallback, Purpose};
+use pacer_runner::pool::RunEnd;
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     // 1. Settings.
@@ -65,6 +66,22 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         &prepared.python,
         prepared.junit_suite_name,
     )?;
+
+    // A part cannot go to plain pytest: it would run every machine's part.
+    if let Some(shard) = settings.shard().value {
+        let handed = match &end {
+            RunEnd::Fallback { reason } => Some((reason, false)),
+            RunEnd::Delegate { reason } => Some((reason, true)),
+            _ => None,
+        };
+        if let Some((reason, usage)) = handed {
+            return Err(Error::ShardWithoutPool {
+                shard: shard.to_string(),
+                reason: reason.clone(),
+                usage,
+            });
+        }
+    }
 
     // 5. What the run taught, for the next one.
     stores::save(&end, &reporters.observed, settings, &args);

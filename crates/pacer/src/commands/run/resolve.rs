@@ -11,6 +11,9 @@ use crate::session;
 
 /// What every later step reads.
 pub struct Resolved {
+    /// Also where the run's CI identity is read: `settings.run_id()` (the
+    /// id the jobs of one CI run share) and `settings.shard()` (this job's
+    /// part, K of N), for the JSON report and a shared limiter.
     pub settings: Settings,
     /// GitHub Actions' output (step summary, annotations, log groups), when
     /// pacer runs there and `--no-github` does not turn it off.
