@@ -408,6 +408,13 @@ fn bad_shards_are_usage_errors_naming_their_source() {
         "{}",
         run.describe()
     );
+    let run = pacer(dir.path(), &["--shard", "1/3", "--co"], &[]);
+    assert_eq!(run.code, Some(4), "{}", run.describe());
+    assert!(
+        run.stderr.contains("shard plan N --json"),
+        "{}",
+        run.describe()
+    );
     let run = shard(dir.path(), &["plan", "0"]);
     assert_eq!(run.code, Some(4), "{}", run.describe());
 }

@@ -50,6 +50,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         args.pytest.pytest_args.clone(),
         Purpose::Run,
     )?;
+    if let (Some(shard), Some(mode)) = (
+        settings.shard().value,
+        fallback::non_running_mode(&prepared.pytest_args),
+    ) {
+        // Plain pytest would list or explain every part, not this one.
+        return Err(Error::ShardWithoutPool {
+            shard: shard.to_string(),
+            reason: format!(
+                "`{mode}` is plain pytest's; `pacer shard plan N --json` lists each part"
+            ),
+            usage: true,
+        });
+    }
     if let Some(result) = fallback::non_running(settings, &prepared) {
         return result;
     }
