@@ -418,3 +418,38 @@ fn bad_shards_are_usage_errors_naming_their_source() {
     let run = shard(dir.path(), &["plan", "0"]);
     assert_eq!(run.code, Some(4), "{}", run.describe());
 }
+
+#[test]
+fn config_shows_the_shard_and_the_run_id_with_their_sources() {
+    let dir = suite();
+    let out = common::pacer_in(
+        dir.path(),
+        &["config", "--shard", "2/3"],
+        &[("GITHUB_RUN_ID", "77"), ("GITHUB_RUN_ATTEMPT", "2")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    let rows = common::config_rows(&common::stdout(&out));
+    assert_eq!(rows["shard"], ("2/3".into(), "flag --shard".into()));
+    assert_eq!(
+        rows["run_id"],
+        (
+            "77-2".into(),
+            "default (GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT)".into()
+        )
+    );
+    let out = common::pacer_in(
+        dir.path(),
+        &["config"],
+        &[
+            ("PACER_SHARD", "1/2"),
+            ("PACER_RUN_ID", "nightly-5"),
+            ("CI_PIPELINE_ID", "9"),
+        ],
+    );
+    let rows = common::config_rows(&common::stdout(&out));
+    assert_eq!(rows["shard"], ("1/2".into(), "env PACER_SHARD".into()));
+    assert_eq!(
+        rows["run_id"],
+        ("nightly-5".into(), "env PACER_RUN_ID".into())
+    );
+}
