@@ -5,12 +5,12 @@
 //! Pure, and the same on every machine for the same inputs: the machines
 //! never talk, so each must compute every part and keep its own. Nothing
 //! here looks at the machine (cores, absolute paths), hash maps are only
-//! read by key, floats are summed in pytest's order, and every tie is
+//! read by key, floats are summed in node-id order, and every tie is
 //! broken by a stable key (the file's node id path, then the piece, then
 //! the part's number).
 //!
 //! How: each file is a unit (a file heavier than a part's share is cut at
-//! test boundaries, in pytest's order, into pieces of at most that share);
+//! test boundaries, in node-id order, into pieces of at most that share);
 //! units go heaviest first to the part with the least time so far
 //! (greedy longest-processing-time, whose parts differ by at most the
 //! heaviest unit). Files whose time is mostly a rate-limited category go
@@ -163,7 +163,7 @@ fn estimate(recorded: &mut [f64]) -> f64 {
     }
 }
 
-/// One file's selected tests (indices, in pytest's order) and its time
+/// One file's selected tests (indices, by node id) and its time
 /// per rate-limited category.
 struct FileTests<'a> {
     file: &'a str,
@@ -197,11 +197,19 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
         .map(|t| recorded_of(t.id).unwrap_or(estimate))
         .collect();
 
-    // Files in order of first appearance, each with its tests in pytest's
-    // order and its time per rate-limited category.
+    // Files by path, each with its tests by node id and its time per
+    // rate-limited category. Not pytest's order: a plugin that shuffles it
+    // per machine (pytest-randomly) must not move a test to another part,
+    // so nothing below depends on the order the tests were given in.
+    let mut by_key: Vec<usize> = (0..tests.len()).collect();
+    by_key.sort_by(|&a, &b| {
+        let (a, b) = (tests[a].id, tests[b].id);
+        file_of(a).cmp(file_of(b)).then(a.cmp(b))
+    });
     let mut file_index: HashMap<&str, usize> = HashMap::new();
     let mut files: Vec<FileTests<'_>> = Vec::new();
-    for (i, test) in tests.iter().enumerate() {
+    for i in by_key {
+        let test = &tests[i];
         let file = file_of(test.id);
         let at = *file_index.entry(file).or_insert_with(|| {
             files.push(FileTests {
@@ -237,7 +245,11 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
     let rest_first = usize::from(groups.first() == Some(&None));
     groups.rotate_left(rest_first);
 
-    let total: f64 = weights.iter().sum();
+    let total: f64 = files
+        .iter()
+        .flat_map(|f| f.tests.iter())
+        .map(|&i| weights[i])
+        .sum();
     let mut part_of = vec![0usize; tests.len()];
     let mut load = vec![0.0f64; count];
     let mut held = vec![0usize; count];
@@ -270,8 +282,9 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
                 });
                 continue;
             }
-            // Cut in pytest's order into pieces of at most the share (a
-            // test heavier than the share is a piece alone).
+            // Cut in node-id order (a class's tests, a parametrized
+            // test's cases stay neighbours) into pieces of at most the
+            // share; a test heavier than the share is a piece alone.
             let mut piece = Unit {
                 file,
                 piece: 0,
@@ -385,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_heavier_than_a_part_is_cut_in_pytest_order() {
+    fn a_file_heavier_than_a_part_is_cut_at_test_boundaries() {
         let ids: Vec<String> = (0..6).map(|i| format!("big.py::t{i}")).collect();
         let split = split(&plain(&ids), &HashMap::new(), 3);
         assert_eq!(split.estimate, 1.0, "nothing recorded: 1 s each");
@@ -513,6 +526,33 @@ mod tests {
                 "{seconds:?}, largest unit {}", split.largest_unit);
             let total: f64 = seconds.iter().sum();
             prop_assert!(max <= total / parts as f64 + 3.0 * split.largest_unit + 1e-9);
+        }
+
+        #[test]
+        fn a_shuffled_order_puts_each_test_in_the_same_part(
+            (ids, durations, parts) in suite(),
+            seed in any::<u64>(),
+        ) {
+            let tests: Vec<ShardTest<'_>> = ids
+                .iter()
+                .map(|(id, g)| ShardTest { id, rate_group: *g })
+                .collect();
+            // pytest-randomly's order on another machine: a permutation.
+            let mut shuffled = tests.clone();
+            let mut state = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let here = split(&tests, &durations, parts);
+            let there = split(&shuffled, &durations, parts);
+            let part_here: HashMap<&str, usize> =
+                tests.iter().zip(&here.part_of).map(|(t, p)| (t.id, *p)).collect();
+            for (t, p) in shuffled.iter().zip(&there.part_of) {
+                prop_assert_eq!(part_here[t.id], *p, "{} moved", t.id);
+            }
         }
 
         #[test]
