@@ -649,6 +649,9 @@ impl Pool {
             );
             reporter.report(Event::Notice { message: &message });
         }
+        // Split collection: what pacer deselects (categories, the shard),
+        // by file, for the workers that collected it.
+        let mut deselected_by_unit: HashMap<UnitIndex, Vec<String>> = HashMap::new();
         for ((item, unit, category), planned) in candidates.into_iter().zip(&planned) {
             let CollectedItem {
                 id,
@@ -662,6 +665,8 @@ impl Pool {
                     self.collection.deselected += 1;
                     if self.collection.whole {
                         self.collection.unselected.push(id);
+                    } else {
+                        deselected_by_unit.entry(unit).or_default().push(id);
                     }
                 }
                 continue;
@@ -710,6 +715,30 @@ impl Pool {
             }
         }
         self.dispatch.scheduler = Some(scheduler);
+        if !self.collection.whole && !deselected_by_unit.is_empty() && !self.config.list_only {
+            // Each worker that collected a deselected test deselects it as
+            // pytest does (`pytest_deselected`), as the whole collection's
+            // workers do below.
+            for w in self.lifecycle.workers.indices() {
+                let state = &self.lifecycle.workers[w];
+                if state.stop_sent || state.phase != Stage::Ready {
+                    continue;
+                }
+                let deselect: Vec<&str> = self
+                    .collection
+                    .collected_units
+                    .get(w)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| deselected_by_unit.get(u))
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                if !deselect.is_empty() {
+                    self.send(w, &ToWorker::Select { deselect });
+                }
+            }
+        }
         if self.collection.whole {
             // Each worker's `session.items` becomes the run's selection,
             // as pytest's own `--lf` and `-m` leave it; then the collector

@@ -5,7 +5,8 @@
 //! The suite is written here: twelve files of two to eight tests, a file
 //! of six tests of the built-in rate-limited `live` category
 //! (`tests/live/`), and a `.test_durations` recording every test but two.
-//! Its conftest logs each test that runs (`RAN_LOG`). Each run of a part
+//! Its conftest logs each test that runs (`RAN_LOG`) and each test
+//! pytest_deselected is told of (`DESELECTED_LOG`). Each run of a part
 //! happens in a fresh copy of the suite, as on a CI machine of its own.
 
 use crate::common;
@@ -33,7 +34,10 @@ fn write_suite(dir: &Path) {
         "conftest.py",
         "import os\n\nimport pytest\n\n\n@pytest.fixture(autouse=True)\ndef _ran(request):\n    \
          log = os.environ.get(\"RAN_LOG\")\n    if log:\n        with open(log, \"a\") as f:\n            \
-         f.write(\"%s\\n\" % request.node.nodeid)\n",
+         f.write(\"%s\\n\" % request.node.nodeid)\n\n\n\
+         def pytest_deselected(items):\n    log = os.environ.get(\"DESELECTED_LOG\")\n    if log:\n        \
+         with open(log, \"a\") as f:\n            for item in items:\n                \
+         f.write(\"%s\\n\" % item.nodeid)\n",
     );
     let mut durations = BTreeMap::new();
     for file in 0..12 {
@@ -452,4 +456,41 @@ fn config_shows_the_shard_and_the_run_id_with_their_sources() {
         rows["run_id"],
         ("nightly-5".into(), "env PACER_RUN_ID".into())
     );
+}
+
+#[test]
+fn the_other_parts_go_through_pytest_deselected_once() {
+    let template = suite();
+    let parts = part_ids(&plan(template.path(), "3", &[]));
+    let selection = pytest_selection(template.path(), &[]);
+    // Split collection (this suite's `auto`: nothing reads the collection
+    // across files) and the whole one, forked into the workers.
+    for mode in ["split", "whole"] {
+        let machine = tempfile::tempdir().unwrap();
+        copy(template.path(), machine.path());
+        let log = machine.path().join("deselected.log");
+        let (ran, run) = run_part(
+            machine.path(),
+            &["--shard", "2/3", "--collection", mode],
+            &[("DESELECTED_LOG", log.display().to_string())],
+        );
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+        assert_eq!(sorted(ran), sorted(parts[1].clone()));
+        let told: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let others: Vec<String> = selection
+            .iter()
+            .filter(|id| !parts[1].contains(id))
+            .cloned()
+            .collect();
+        assert_eq!(
+            sorted(told),
+            sorted(others),
+            "{mode}: pytest_deselected was not told each other part's test once\n{}",
+            run.describe()
+        );
+    }
 }
