@@ -249,6 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_is_cut_by_recorded_durations_even_on_one_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".test_durations");
+        std::fs::write(&file, r#"{"t.py::a": 2.5}"#).unwrap();
+        let one = Inputs {
+            workers: 1,
+            workers_set_by_pacer: true,
+            durations_file: file,
+            ..inputs()
+        };
+        let o = PytestOptions::default();
+        assert!(
+            tune(&one, &o).durations.is_empty(),
+            "pytest's order: no weights"
+        );
+        let shard = Inputs { shard: true, ..one };
+        assert_eq!(tune(&shard, &o).durations.get("t.py::a"), Some(&2.5));
+    }
+
+    #[test]
     fn dist_each_is_named() {
         let o = options(|o| o.dist = Some("each".into()));
         assert_eq!(tune(&inputs(), &o).notes.len(), 1);

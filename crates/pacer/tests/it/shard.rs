@@ -336,7 +336,11 @@ fn pytest_splits_spelling_and_the_environment_run_the_same_part() {
     assert_eq!(sorted(by_split), sorted(by_flag.clone()));
     let (by_env, run) = run_part(template.path(), &[], &[("PACER_SHARD", "2/3".into())]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
-    assert_eq!(sorted(by_env), sorted(by_flag));
+    assert_eq!(sorted(by_env), sorted(by_flag.clone()));
+    // One worker cuts the same parts: by time, not by the workers.
+    let (sequential, run) = run_part(template.path(), &["--shard", "2/3", "--sequential"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(sorted(sequential), sorted(by_flag));
 }
 
 #[test]
