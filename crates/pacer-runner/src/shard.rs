@@ -201,16 +201,19 @@ pub fn split(tests: &[ShardTest<'_>], durations: &HashMap<String, f64>, count: u
     // rate-limited category. Not pytest's order: a plugin that shuffles it
     // per machine (pytest-randomly) must not move a test to another part,
     // so nothing below depends on the order the tests were given in.
+    let file_names: Vec<&str> = tests.iter().map(|t| file_of(t.id)).collect();
     let mut by_key: Vec<usize> = (0..tests.len()).collect();
-    by_key.sort_by(|&a, &b| {
-        let (a, b) = (tests[a].id, tests[b].id);
-        file_of(a).cmp(file_of(b)).then(a.cmp(b))
+    // Node ids are unique: an unstable sort gives the one order.
+    by_key.sort_unstable_by(|&a, &b| {
+        file_names[a]
+            .cmp(file_names[b])
+            .then(tests[a].id.cmp(tests[b].id))
     });
     let mut file_index: HashMap<&str, usize> = HashMap::new();
     let mut files: Vec<FileTests<'_>> = Vec::new();
     for i in by_key {
         let test = &tests[i];
-        let file = file_of(test.id);
+        let file = file_names[i];
         let at = *file_index.entry(file).or_insert_with(|| {
             files.push(FileTests {
                 file,
