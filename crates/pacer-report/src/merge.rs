@@ -8,11 +8,13 @@
 //! - tests are concatenated, each as its shard reported it (outcome,
 //!   attempts, output); their times move by their shard's start after the
 //!   first shard's (`started_at`), so that the shards share one timeline;
-//!   their place in the collection follows the shards' order, so the JUnit
-//!   file lists shard 1's tests, then shard 2's;
+//!   every shard collected the same selection and records each test's
+//!   place in it, so the merged tests (and the JUnit file) follow pytest's
+//!   order, as a whole run's do;
 //! - workers are named for their shard (`s2-gw0`) and each shard's lanes
 //!   form a group (`shard 2`), which the page draws together;
-//! - counts, workers, tests not run, deselected and warnings are summed;
+//! - counts, workers, tests not run and warnings are summed; deselected is
+//!   what the whole run deselected (a shard's count less the other parts);
 //!   the run's `elapsed` is from the first shard's start to the last
 //!   shard's end (with shards started together, the longest shard's);
 //! - the exit code is the worst shard's ([`worst_exit_code`]);
@@ -125,7 +127,7 @@ fn check(mut reports: Vec<(PathBuf, RunReport)>) -> Result<Vec<(PathBuf, RunRepo
     }
     let (first, run_id) = (first.clone(), first_report.run_id.clone());
     let mut count: Option<(PathBuf, Shard)> = None;
-    let mut seen: BTreeMap<usize, PathBuf> = BTreeMap::new();
+    let mut seen: BTreeMap<u32, PathBuf> = BTreeMap::new();
     for (path, report) in &reports {
         let Some(shard) = report.shard else {
             return Err(MergeError::NoShard { path: path.clone() });
@@ -220,7 +222,10 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
         upstreams: Vec::new(),
         calls_outside_tests: Vec::new(),
     };
-    let mut collected_base = 0;
+    // Every shard collected the same selection and cut its own part, so
+    // each counts the other parts' tests as deselected: what the whole run
+    // deselected is one shard's count less the others' tests.
+    let mut others_selected = Vec::new();
     let mut upstreams: Vec<Value> = Vec::new();
     for ((_, report), start) in shards.into_iter().zip(starts) {
         let shard = report.shard.expect("checked: every report is a shard's");
@@ -247,7 +252,7 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
             *merged.counts.entry(status).or_default() += n;
         }
         merged.not_run += report.not_run;
-        merged.deselected += report.deselected;
+        others_selected.push((report.deselected, report.tests.len() + report.not_run));
         merged.warnings += report.warnings;
         let rename = |worker: &str| format!("s{}-{worker}", shard.index);
         let group = format!("shard {}", shard.index);
@@ -258,26 +263,25 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
                 group: Some(group.clone()),
                 ..lane
             }));
-        let mut next_base = collected_base;
         for mut test in report.tests {
             test.worker = rename(&test.worker);
             test.start += offset;
             test.end += offset;
             test.waits.iter_mut().flatten().for_each(|t| *t += offset);
             test.retry_marks.iter_mut().for_each(|t| *t += offset);
-            if let Some(place) = &mut test.collected {
-                *place += collected_base;
-                next_base = next_base.max(*place + 1);
-            }
             merged.tests.push(test);
         }
-        collected_base = next_base;
         for category in report.categories {
             add_category(&mut merged.categories, category);
         }
         for problem in report.collection {
-            // Each shard may collect every file: a file's problem is one.
-            if !merged.collection.iter().any(|p| p.id == problem.id) {
+            // Each shard may collect every file: a file's problem is one,
+            // and counted once in the run's final line.
+            if merged.collection.iter().any(|p| p.id == problem.id) {
+                if let Some(n) = merged.counts.get_mut(&problem.outcome.status()) {
+                    *n = n.saturating_sub(1);
+                }
+            } else {
                 merged.collection.push(problem);
             }
         }
@@ -288,6 +292,17 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
             add_upstream(&mut upstreams, upstream, offset);
         }
     }
+    let in_parts: usize = others_selected.iter().map(|(_, n)| n).sum();
+    merged.deselected = others_selected
+        .iter()
+        .map(|(deselected, mine)| (deselected + mine).saturating_sub(in_parts))
+        .min()
+        .unwrap_or(0);
+    // The shards' places in the one collection they share: the merged
+    // report lists its tests in pytest's order, as the whole run's does.
+    merged
+        .tests
+        .sort_by_key(|t| (t.collected.is_none(), t.collected));
     for lane in &mut merged.lanes {
         lane.idle = (merged.elapsed - lane.busy).max(0.0);
     }
@@ -543,7 +558,9 @@ mod tests {
     use crate::schema::TestReport;
     use pacer_types::Status;
 
-    fn shard(index: usize, count: usize, run_id: &str, tests: &[(&str, Status)]) -> RunReport {
+    /// A shard's report whose tests sit in the shared collection round
+    /// robin: shard 1 of 2 holds places 0, 2, 4..., shard 2 places 1, 3...
+    fn shard(index: u32, count: u32, run_id: &str, tests: &[(&str, Status)]) -> RunReport {
         let mut report = RunRecord::with_clock("0", Box::new(|| 0.0)).to_report();
         report.run_id = Some(run_id.into());
         report.shard = Some(Shard { index, count });
@@ -563,7 +580,7 @@ mod tests {
                 start: i as f64,
                 end: i as f64 + 1.0,
                 outcome: status.clone(),
-                collected: Some(i),
+                collected: Some(i * count as usize + index as usize - 1),
                 ..Default::default()
             });
         }
@@ -575,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn shards_merge_in_their_order_on_one_timeline() {
+    fn shards_merge_in_pytest_order_on_one_timeline() {
         let merged = merge(vec![
             at(2, shard(2, 2, "r", &[("b.py::t", Status::Failed)])),
             at(
@@ -598,8 +615,8 @@ mod tests {
             ids,
             [
                 ("a.py::t", "s1-gw0", Some(0), 0.0),
-                ("a.py::u", "s1-gw1", Some(1), 1.0),
-                ("b.py::t", "s2-gw0", Some(2), 1.0),
+                ("b.py::t", "s2-gw0", Some(1), 1.0),
+                ("a.py::u", "s1-gw1", Some(2), 1.0),
             ]
         );
         assert_eq!(merged.counts[&Status::Passed], 2);

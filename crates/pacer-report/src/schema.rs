@@ -256,39 +256,7 @@ impl PhaseRecord {
 }
 
 /// Which shard of a run a report is: the `index`th (from 1) of `count`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    /// `K/N`, with `1 <= K <= N`.
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (k, n) = text
-            .trim()
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not K/N"))?;
-        let number = |s: &str| {
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("{text:?} is not K/N: {s:?} is not a number"))
-        };
-        let (index, count) = (number(k)?, number(n)?);
-        if index == 0 || index > count {
-            return Err(format!("{text:?}: K must be from 1 to N"));
-        }
-        Ok(Shard { index, count })
-    }
-}
+pub use pacer_types::Shard;
 
 /// One shard's own run, in a merged report.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

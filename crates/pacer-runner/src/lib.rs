@@ -7,6 +7,8 @@
 //! - [`index`]: typed indices of workers, tests, categories, units and lanes.
 //! - [`plan`]: pure cutting of files into ordered lanes and chunks.
 //! - [`scheduler`]: pure bookkeeping of categories, slots, chunks and affinity.
+//! - [`shard`]: pure cutting of the selection into CI shards, balanced by
+//!   recorded time, the same on every machine.
 //! - [`worker`]: one worker process and the tasks that listen to it.
 //! - [`pool`]: the run itself, which emits [`events`] to a reporter and ends
 //!   in a summary or a typed [`RunError`].
@@ -20,6 +22,7 @@ pub mod plugin;
 pub mod pool;
 pub mod protocol;
 pub mod scheduler;
+pub mod shard;
 pub mod stale;
 pub mod worker;
 

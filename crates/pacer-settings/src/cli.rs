@@ -56,6 +56,12 @@ pub struct CliOverrides {
     pub exit_grace: Option<String>,
     /// `--flaky-result pass|fail`, raw.
     pub flaky_result: Option<String>,
+    /// `--shard K/N`, raw.
+    pub shard: Option<String>,
+    /// pytest-split's `--splits N` and `--group K`, raw; both or neither.
+    pub splits: Option<(String, String)>,
+    /// `--run-id ID`, raw.
+    pub run_id: Option<String>,
 }
 
 /// Rate-limit flags (raw text, validated here), applied to every upstream.
@@ -99,6 +105,9 @@ pub mod flags {
     pub const COLLECT_TIMEOUT: &str = "--collect-timeout";
     pub const EXIT_GRACE: &str = "--exit-grace";
     pub const FLAKY_RESULT: &str = "--flaky-result";
+    pub const SHARD: &str = "--shard";
+    pub const SPLITS: &str = "--splits/--group";
+    pub const RUN_ID: &str = "--run-id";
     pub const NO_RATE_LIMIT: &str = "--no-rate-limit";
     pub const RATE: &str = "--rate";
     pub const BURST: &str = "--burst";

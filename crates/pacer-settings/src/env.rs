@@ -270,6 +270,42 @@ pub const RETRY_STATUSES: EnvVar = read!(
     "rate_limit.retry_statuses",
     "comma-separated HTTP statuses that are retried, e.g. `429,503`"
 );
+pub const SHARD: EnvVar = read!(
+    "PACER_SHARD",
+    None,
+    "shard",
+    "run part K of N of the selected tests, as `K/N` (from 1: `1/3`, `2/3`, `3/3`); parts are balanced by recorded durations, the same on every machine"
+);
+pub const RUN_ID: EnvVar = read!(
+    "PACER_RUN_ID",
+    None,
+    "run_id",
+    "the id the jobs of one CI run share (in the JSON report, and naming a shared limiter's keys); default: the CI's own, below"
+);
+pub const GITHUB_RUN_ID: EnvVar = read!(
+    "GITHUB_RUN_ID",
+    None,
+    "run_id",
+    "GitHub Actions' run: `run_id` defaults to `GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT`"
+);
+pub const GITHUB_RUN_ATTEMPT: EnvVar = read!(
+    "GITHUB_RUN_ATTEMPT",
+    None,
+    "run_id",
+    "GitHub Actions' attempt of the run, the second half of the default `run_id`"
+);
+pub const CI_PIPELINE_ID: EnvVar = read!(
+    "CI_PIPELINE_ID",
+    None,
+    "run_id",
+    "GitLab's pipeline: the default `run_id` when not on GitHub Actions"
+);
+pub const BUILDKITE_BUILD_ID: EnvVar = read!(
+    "BUILDKITE_BUILD_ID",
+    None,
+    "run_id",
+    "Buildkite's build: the default `run_id` when not on GitHub Actions or GitLab"
+);
 pub const VIRTUAL_ENV: EnvVar = read!(
     "VIRTUAL_ENV",
     None,
@@ -307,6 +343,12 @@ pub const ENV_VARS: &[EnvVar] = &[
     MAX_BACKOFF,
     ADAPTIVE,
     RETRY_STATUSES,
+    SHARD,
+    RUN_ID,
+    GITHUB_RUN_ID,
+    GITHUB_RUN_ATTEMPT,
+    CI_PIPELINE_ID,
+    BUILDKITE_BUILD_ID,
     EnvVar {
         pacer: "PACER_UPSTREAM_<NAME>",
         pytest: None,

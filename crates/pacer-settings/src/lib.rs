@@ -22,6 +22,7 @@
 //! its line for errors and for `pacer config`.
 
 mod category;
+mod ci;
 mod cli;
 mod default_config;
 mod env;
@@ -43,6 +44,7 @@ mod workers;
 pub use category::{
     builtin_categories, node_file, Categories, Category, CategorySources, Kind, DEFAULT_CATEGORY,
 };
+pub use ci::Shard;
 pub use cli::{flags, CliOverrides, RateLimitOverrides};
 pub use default_config::DEFAULT_CONFIG_TOML;
 pub use env::{env_table_markdown, Direction, Env, EnvVar, ProcessEnv, ENV_VARS};

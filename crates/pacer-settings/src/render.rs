@@ -140,6 +140,21 @@ impl Settings {
             &self.exit_grace.source,
         );
         push(
+            "shard",
+            self.shard
+                .value
+                .map_or(Value::Null, |s| json!(s.to_string())),
+            &self.shard.source,
+        );
+        push(
+            "run_id",
+            self.run_id
+                .value
+                .as_ref()
+                .map_or(Value::Null, |id| json!(id)),
+            &self.run_id.source,
+        );
+        push(
             "reruns",
             json!(self.reruns.count.value),
             &self.reruns.count.source,

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::category::{
     builtin_categories, default_category, Categories, Category, DEFAULT_CATEGORY,
 };
+use crate::ci::{parse_run_id, parse_shard, shard_from_splits, Shard};
 use crate::cli::{flags, CliOverrides, RateLimitOverrides};
 use crate::env::{self, Env, EnvVar};
 use crate::error::SettingsError;
@@ -106,6 +107,8 @@ pub struct Settings {
     pub(crate) upstreams: Vec<Upstream>,
     pub(crate) categories: Categories,
     pub(crate) worker_env: Vec<WorkerEnvVar>,
+    pub(crate) shard: Sourced<Option<Shard>>,
+    pub(crate) run_id: Sourced<Option<String>>,
 }
 
 fn cli_raw(value: &Option<String>, flag: &str) -> Option<(String, Source)> {
@@ -512,6 +515,70 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
     })
 }
 
+/// Where this job stands in its CI run: its shard, and the run's id. No
+/// file layer: both differ between the jobs of one commit.
+struct CiJob {
+    shard: Sourced<Option<Shard>>,
+    run_id: Sourced<Option<String>>,
+}
+
+fn ci_job(l: &Layers<'_>) -> Result<CiJob, SettingsError> {
+    let (cli, e) = (l.cli, l.env);
+    let splits = cli
+        .splits
+        .as_ref()
+        .map(|(splits, group)| {
+            let origin = Source::flag(flags::SPLITS);
+            shard_from_splits(splits, group, &origin).map(|s| Sourced::new(s, origin))
+        })
+        .transpose()?;
+    let shard = first_of([
+        sourced(cli_raw(&cli.shard, flags::SHARD), parse_shard)?,
+        splits,
+        e.get(&env::SHARD, parse_shard)?,
+    ]);
+    let shard = match shard {
+        Some(s) => s.map(Some),
+        None => Sourced::default(None),
+    };
+
+    // The CI's own id, when none is given: GitHub's run and attempt (a
+    // re-run is a run of its own), GitLab's pipeline, Buildkite's build.
+    let github = e
+        .raw(&env::GITHUB_RUN_ID)
+        .filter(|(v, _)| !v.trim().is_empty())
+        .map(|(id, _)| {
+            let how = match e.raw(&env::GITHUB_RUN_ATTEMPT) {
+                Some((attempt, _)) if !attempt.trim().is_empty() => (
+                    format!("{}-{}", id.trim(), attempt.trim()),
+                    "GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT",
+                ),
+                _ => (id.trim().to_string(), "GITHUB_RUN_ID"),
+            };
+            (how.0, Source::derived(how.1))
+        });
+    let derived = github
+        .or_else(|| {
+            e.raw(&env::CI_PIPELINE_ID)
+                .map(|(v, _)| (v, Source::derived("CI_PIPELINE_ID")))
+        })
+        .or_else(|| {
+            e.raw(&env::BUILDKITE_BUILD_ID)
+                .map(|(v, _)| (v, Source::derived("BUILDKITE_BUILD_ID")))
+        })
+        .filter(|(v, _)| !v.trim().is_empty());
+    let run_id = first_of([
+        sourced(cli_raw(&cli.run_id, flags::RUN_ID), parse_run_id)?,
+        e.get(&env::RUN_ID, parse_run_id)?,
+        sourced(derived, parse_run_id)?,
+    ]);
+    let run_id = match run_id {
+        Some(id) => id.map(Some),
+        None => Sourced::default(None),
+    };
+    Ok(CiJob { shard, run_id })
+}
+
 /// What runs pytest, and with which arguments before the command line's.
 struct Interpreter {
     python: Sourced<PathBuf>,
@@ -831,6 +898,7 @@ impl Settings {
             fallback_threshold,
         } = rerun(&layers)?;
         let reruns = reruns(&layers)?;
+        let CiJob { shard, run_id } = ci_job(&layers)?;
         let RateLimiting {
             enabled: rate_limit_enabled,
             limits: rate_limit,
@@ -874,7 +942,21 @@ impl Settings {
             upstreams,
             categories,
             worker_env,
+            shard,
+            run_id,
         })
+    }
+
+    /// This job's part of the selected tests (`--shard K/N`, `--splits N
+    /// --group K`, `PACER_SHARD`), if it runs one.
+    pub fn shard(&self) -> &Sourced<Option<Shard>> {
+        &self.shard
+    }
+
+    /// The id the jobs of one CI run share (`--run-id`, `PACER_RUN_ID`,
+    /// else the CI's own), if known.
+    pub fn run_id(&self) -> &Sourced<Option<String>> {
+        &self.run_id
     }
 
     /// The project root: the nearest ancestor with a project marker file.

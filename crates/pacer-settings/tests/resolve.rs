@@ -1023,3 +1023,82 @@ fn every_rate_limit_flag_and_variable_reaches_its_setting() {
         assert_eq!(source.to_string(), format!("env {var}"));
     }
 }
+
+#[test]
+fn shard_comes_from_the_flag_pytest_splits_flags_or_the_environment() {
+    let p = Project::with("pyproject.toml", "[project]\nname = 'x'\n");
+    assert_eq!(p.ok(&none(), &[]).shard().value, None);
+    let s = p.ok(&none(), &[("PACER_SHARD", "2/3")]);
+    let shard = s.shard().value.expect("a shard");
+    assert_eq!((shard.index, shard.count), (2, 3));
+    assert_eq!(
+        s.shard().source,
+        Source::Env {
+            name: "PACER_SHARD".into()
+        }
+    );
+    let flag = CliOverrides {
+        shard: Some("1/3".into()),
+        ..none()
+    };
+    let s = p.ok(&flag, &[("PACER_SHARD", "2/3")]);
+    assert_eq!(s.shard().value.unwrap().to_string(), "1/3", "the flag wins");
+    let splits = CliOverrides {
+        splits: Some(("3".into(), "2".into())),
+        ..none()
+    };
+    assert_eq!(p.ok(&splits, &[]).shard().value.unwrap().to_string(), "2/3");
+    // Each bad value names where it came from, even under a good flag.
+    let err = p.err(&flag, &[("PACER_SHARD", "4/3")]).to_string();
+    assert!(err.contains("env PACER_SHARD"), "{err}");
+    let bad = CliOverrides {
+        shard: Some("0/3".into()),
+        ..none()
+    };
+    assert!(p.err(&bad, &[]).to_string().contains("flag --shard"));
+}
+
+#[test]
+fn run_id_defaults_to_the_cis_own() {
+    let p = Project::with("pyproject.toml", "[project]\nname = 'x'\n");
+    assert_eq!(p.ok(&none(), &[]).run_id().value, None);
+    let github = [("GITHUB_RUN_ID", "987"), ("GITHUB_RUN_ATTEMPT", "2")];
+    assert_eq!(
+        p.ok(&none(), &github).run_id().value.as_deref(),
+        Some("987-2")
+    );
+    assert_eq!(
+        p.ok(&none(), &[("GITHUB_RUN_ID", "987")])
+            .run_id()
+            .value
+            .as_deref(),
+        Some("987")
+    );
+    assert_eq!(
+        p.ok(
+            &none(),
+            &[("CI_PIPELINE_ID", "55"), ("BUILDKITE_BUILD_ID", "b")]
+        )
+        .run_id()
+        .value
+        .as_deref(),
+        Some("55")
+    );
+    assert_eq!(
+        p.ok(&none(), &[("BUILDKITE_BUILD_ID", "b-1")])
+            .run_id()
+            .value
+            .as_deref(),
+        Some("b-1")
+    );
+    let mut env = github.to_vec();
+    env.push(("PACER_RUN_ID", "mine"));
+    assert_eq!(p.ok(&none(), &env).run_id().value.as_deref(), Some("mine"));
+    let flag = CliOverrides {
+        run_id: Some("flagged".into()),
+        ..none()
+    };
+    assert_eq!(p.ok(&flag, &env).run_id().value.as_deref(), Some("flagged"));
+    let err = p.err(&none(), &[("PACER_RUN_ID", "a b")]).to_string();
+    assert!(err.contains("env PACER_RUN_ID"), "{err}");
+}

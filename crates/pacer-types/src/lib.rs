@@ -10,6 +10,7 @@
 //!   and reads it as the line pytest prints).
 //! - [`Collection`]: whether the workers collect the whole suite or a share.
 //! - [`Kind`]: whether a category's tests are bound by the cores or wait.
+//! - [`Shard`]: one CI job's part of a run (`--shard K/N`).
 //!
 //! It depends on nothing but serde, so that the runner, the reporters, the
 //! settings and the binary can all name these types without depending on
@@ -19,9 +20,11 @@ mod collection;
 pub mod exit;
 mod kind;
 mod outcome;
+mod shard;
 mod stop;
 
 pub use collection::Collection;
 pub use kind::Kind;
 pub use outcome::{FlakyResult, Outcome, Phase, Status, UnknownWord};
+pub use shard::Shard;
 pub use stop::StopReason;

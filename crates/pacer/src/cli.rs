@@ -43,6 +43,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Work with the JSON reports of runs: `pacer report merge` makes a sharded run's one.
     Report(ReportArgs),
+    /// CI shards: `plan N` prints each part's tests and predicted time, `verify N` checks (offline) that the parts cover the selection once.
+    Shard(ShardArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -156,6 +158,37 @@ pub struct CommonArgs {
     /// How workers collect: `whole` (pytest's whole collection, forked into every worker), `split` (each worker its share of the files) or `auto` [env: PACER_COLLECTION].
     #[arg(long, value_name = "MODE")]
     pub collection: Option<String>,
+
+    /// Run part K of N of the selected tests (K from 1), balanced by recorded durations: every machine computes the same parts [env: PACER_SHARD].
+    #[arg(
+        long,
+        value_name = "K/N",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["splits", "group"],
+        help_heading = "CI"
+    )]
+    pub shard: Option<String>,
+    /// pytest-split's spelling of --shard: the number of parts (with --group).
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        requires = "group",
+        help_heading = "CI"
+    )]
+    pub splits: Option<String>,
+    /// pytest-split's spelling of --shard: the part to run, from 1 (with --splits).
+    #[arg(
+        long,
+        value_name = "K",
+        allow_hyphen_values = true,
+        requires = "splits",
+        help_heading = "CI"
+    )]
+    pub group: Option<String>,
+    /// The id the jobs of one CI run share (default: GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT, else CI_PIPELINE_ID, else BUILDKITE_BUILD_ID) [env: PACER_RUN_ID].
+    #[arg(long, value_name = "ID", help_heading = "CI")]
+    pub run_id: Option<String>,
 }
 
 impl CommonArgs {
@@ -184,6 +217,9 @@ impl CommonArgs {
             collect_timeout: self.collect_timeout.clone(),
             exit_grace: self.exit_grace.clone(),
             flaky_result: self.flaky_result.clone(),
+            shard: self.shard.clone(),
+            splits: self.splits.clone().zip(self.group.clone()),
+            run_id: self.run_id.clone(),
         }
     }
 }
@@ -427,6 +463,35 @@ pub struct MeasureArgs {
     /// Write the result here too (besides `.pacer/perf/<timestamp>.json`).
     #[arg(long, value_name = "PATH", help_heading = "Measure")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+}
+
+/// `pacer shard plan|verify N`: the parts `--shard K/N` would run.
+#[derive(Debug, Args, Clone)]
+pub struct ShardArgs {
+    #[command(subcommand)]
+    pub action: ShardAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ShardAction {
+    /// Collect once and print each of N parts: its tests, files and predicted seconds, and the spread.
+    Plan(ShardPlanArgs),
+    /// Collect once and check that every selected test lands in exactly one of N parts (exit 0, else 1); runs no test.
+    Verify(ShardPlanArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ShardPlanArgs {
+    /// How many parts (N in `--shard K/N`).
+    #[arg(value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parts: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON for machines, with each part's node ids.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

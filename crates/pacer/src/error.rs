@@ -49,6 +49,15 @@ pub enum Error {
     #[error(transparent)]
     Run(#[from] RunError),
 
+    /// Plain pytest would run the whole selection, every machine's part.
+    #[error("shard {shard}: plain pytest would run every part, not this one ({reason})\n\nhint: {}", if *usage { "run it without --shard (and PACER_SHARD, --splits/--group)" } else { "fix what kept the pool from running, or run without --shard on one machine" })]
+    ShardWithoutPool {
+        shard: String,
+        reason: String,
+        /// Handed over on purpose (`--pdb`, `--collect-only`), not a failure.
+        usage: bool,
+    },
+
     #[error("failed to run `{} -m pytest`: {source}", python.display())]
     SequentialPytest {
         python: PathBuf,
@@ -123,10 +132,6 @@ pub enum Error {
     /// `pacer report merge`: a merged report that cannot be written.
     #[error("failed to write {}: {message}\n\nhint: pass an OUT_DIR in a writable place", path.display())]
     WriteMerged { path: PathBuf, message: String },
-    /// A variable of the run's identity (`PACER_RUN_ID`, `PACER_SHARD`)
-    /// that is not a value; the message names it.
-    #[error("{message}")]
-    Identity { message: String },
 
     /// `pacer init` could not write the file it proposed.
     #[error("failed to write {}: {source}", path.display())]
@@ -159,13 +164,14 @@ impl Error {
             | Error::ReadReport { .. }
             | Error::ParseReport { .. }
             | Error::Merge { .. }
-            | Error::WriteMerged { .. }
-            | Error::Identity { .. } => exit::USAGE_ERROR,
+            | Error::WriteMerged { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,
             Error::Proxy { source } if proxy_usage(source) => exit::USAGE_ERROR,
             Error::Run(err) => err.exit_code(),
+            Error::ShardWithoutPool { usage: true, .. } => exit::USAGE_ERROR,
+            Error::ShardWithoutPool { usage: false, .. } => exit::INTERNAL_ERROR,
             // A run whose report is missing must not pass in CI.
             Error::Proxies { .. }
             | Error::Runtime { .. }

@@ -37,6 +37,7 @@ fn main() {
         Some(cli::Command::Measure(args)) => commands::measure::measure(args),
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         Some(cli::Command::Report(args)) => commands::report::report(args),
+        Some(cli::Command::Shard(args)) => commands::shard::shard(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

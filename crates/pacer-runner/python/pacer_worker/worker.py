@@ -167,9 +167,9 @@ class Worker:
         self.collect_all(msg.get("ignore") or [])
 
     def on_select(self, msg):
-        """pacer runs only these of the whole collection (its categories,
-        `--lf`): the rest leave `session.items`, deselected as pytest's own
-        `-m` and `--lf` deselect."""
+        """pacer runs only these of the collection (its categories, `--lf`,
+        the shard): the rest leave `session.items`, deselected as pytest's
+        own `-m` and `--lf` deselect."""
         gone = set(msg.get("deselect") or ())
         if not gone:
             return
@@ -177,6 +177,13 @@ class Worker:
         for item in self.session.items:
             (dropped if wire(item.nodeid) in gone else kept).append(item)
         self.session.items[:] = kept
+        if not self.whole:
+            # Split collection: this worker's share of the files, of which
+            # session.items holds the last part it collected.
+            seen = {id(item) for item in dropped}
+            dropped.extend(
+                item for nodeid, item in self.items.items() if nodeid in gone and id(item) not in seen
+            )
         if dropped:
             self.config.hook.pytest_deselected(items=dropped)
 

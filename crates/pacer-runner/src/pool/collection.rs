@@ -599,41 +599,84 @@ impl Pool {
                 none_if_no_failures: lf.none_if_no_failures,
             });
         }
+        let mut candidates = Vec::with_capacity(items.len());
         for (item, unit) in items {
-            let CollectedItem {
-                id,
-                markers,
-                scope,
-                group,
-            } = item;
-            if invisible.contains(&id) {
+            if invisible.contains(&item.id) {
                 if self.collection.whole {
-                    self.collection.unselected.push(id);
+                    self.collection.unselected.push(item.id);
                 }
                 continue;
             }
-            let category = CategoryIndex::new((self.config.classify)(&id, &markers));
+            let category = CategoryIndex::new((self.config.classify)(&item.id, &item.markers));
             per_category[category] += 1;
             let wanted = match keep_only_failed {
-                Some((true, ids)) => ids.contains(&id),
+                Some((true, ids)) => ids.contains(&item.id),
                 _ => true,
             };
             let selected = self.config.category(category).selected && wanted;
             planned.push(PlannedTest {
-                id: id.clone(),
+                id: item.id.clone(),
                 category: category.index(),
                 selected,
             });
+            candidates.push((item, unit, category));
+        }
+        // The shard is cut from what every other rule selected (pytest's
+        // `-k`, `-m`, paths; pacer's categories and `--lf`), so that each
+        // machine, given the same, cuts the same parts.
+        if let Some(part) = self.config.shard {
+            let (kept, split) = crate::shard::keep(
+                &planned,
+                &self.config.categories,
+                &self.config.durations,
+                part,
+            );
+            let selected = planned.iter().filter(|t| t.selected).count();
+            for (test, kept) in planned.iter_mut().zip(kept) {
+                test.selected &= kept;
+            }
+            let stats = &split.parts[part.index - 1];
+            let unrecorded = match split.unrecorded {
+                0 => String::new(),
+                n => format!(
+                    " ({n} without a recorded duration, counted as {:.1} s each)",
+                    split.estimate
+                ),
+            };
+            let message = format!(
+                "shard {part}: {} of {selected} selected tests, predicted {:.1} s{unrecorded}",
+                stats.tests, stats.seconds
+            );
+            reporter.report(Event::Notice { message: &message });
+        }
+        // Split collection: what pacer deselects (categories, the shard),
+        // by file, for the workers that collected it.
+        let mut deselected_by_unit: HashMap<UnitIndex, Vec<String>> = HashMap::new();
+        for ((item, unit, category), planned) in candidates.into_iter().zip(&planned) {
+            let CollectedItem {
+                id,
+                markers: _,
+                scope,
+                group,
+            } = item;
+            let selected = planned.selected;
             if !selected || self.config.list_only {
                 if !selected {
                     self.collection.deselected += 1;
                     if self.collection.whole {
                         self.collection.unselected.push(id);
+                    } else {
+                        deselected_by_unit.entry(unit).or_default().push(id);
                     }
                 }
                 continue;
             }
-            let weight = self.config.durations.get(&id).copied().unwrap_or(1.0);
+            // One worker runs in pytest's order: durations (loaded for a
+            // shard even then) weigh nothing.
+            let weight = match sequential {
+                true => 1.0,
+                false => self.config.durations.get(&id).copied().unwrap_or(1.0),
+            };
             // --ff: the chunks holding known failures go first, whatever
             // their duration (inside a chunk, pytest's order still holds).
             let first = self
@@ -672,6 +715,30 @@ impl Pool {
             }
         }
         self.dispatch.scheduler = Some(scheduler);
+        if !self.collection.whole && !deselected_by_unit.is_empty() && !self.config.list_only {
+            // Each worker that collected a deselected test deselects it as
+            // pytest does (`pytest_deselected`), as the whole collection's
+            // workers do below.
+            for w in self.lifecycle.workers.indices() {
+                let state = &self.lifecycle.workers[w];
+                if state.stop_sent || state.phase != Stage::Ready {
+                    continue;
+                }
+                let deselect: Vec<&str> = self
+                    .collection
+                    .collected_units
+                    .get(w)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| deselected_by_unit.get(u))
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                if !deselect.is_empty() {
+                    self.send(w, &ToWorker::Select { deselect });
+                }
+            }
+        }
         if self.collection.whole {
             // Each worker's `session.items` becomes the run's selection,
             // as pytest's own `--lf` and `-m` leave it; then the collector

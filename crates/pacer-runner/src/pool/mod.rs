@@ -74,6 +74,9 @@ pub struct RunConfig {
     pub debug: bool,
     /// Collect, report the plan, run nothing (`pacer list`).
     pub list_only: bool,
+    /// Run only this part of the selection (`--shard K/N`): the rest is
+    /// deselected, as pytest deselects.
+    pub shard: Option<crate::shard::Part>,
     /// Start the zygote with the first workers, not after collection: the
     /// run will likely want more workers (io categories) soon.
     pub prewarm_zygote: bool,

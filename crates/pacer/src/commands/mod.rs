@@ -10,6 +10,7 @@
 //! - [`measure`]: categories timed sequentially and in parallel, with a history.
 //! - [`doctor`]: where a suite's time goes, and what would make it faster.
 //! - [`report`]: the JSON reports of a sharded run's shards merged into one.
+//! - [`shard`]: the parts `--shard K/N` runs, printed or checked.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -23,3 +24,4 @@ pub mod measure;
 pub mod proxy;
 pub mod report;
 pub mod run;
+pub mod shard;

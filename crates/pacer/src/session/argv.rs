@@ -33,19 +33,34 @@ pub fn split(args: Vec<OsString>) -> Vec<OsString> {
     let mut ours: Vec<OsString> = args.next().into_iter().collect();
     let rest: Vec<OsString> = args.collect();
     let first = rest.first().and_then(|a| a.to_str());
-    let (command, rest) = match first {
+    let second = rest.get(1).and_then(|a| a.to_str());
+    let (command, rest): (Vec<&str>, Vec<OsString>) = match first {
         Some(name) if PYTEST_COMMANDS.contains(&name) => {
             ours.push(rest[0].clone());
-            (name, rest[1..].to_vec())
+            (vec![name], rest[1..].to_vec())
+        }
+        // `pacer shard plan N ...`: N first, then pacer's and pytest's
+        // arguments, as after `pacer list`.
+        Some("shard") if matches!(second, Some("plan" | "verify")) => {
+            ours.extend(rest[..2].iter().cloned());
+            let mut rest = rest[2..].to_vec();
+            if rest
+                .first()
+                .and_then(|a| a.to_str())
+                .is_some_and(|a| !a.starts_with('-'))
+            {
+                ours.push(rest.remove(0));
+            }
+            (vec!["shard", second.unwrap_or_default()], rest)
         }
         // Another subcommand (`config`, `proxy`, `help`) is clap's alone.
         Some(name) if is_other_subcommand(name) => {
             ours.extend(rest);
             return ours;
         }
-        _ => ("run", rest),
+        _ => (vec!["run"], rest),
     };
-    let owned = owned_options(command);
+    let owned = owned_options(&command);
     let mut pytest: Vec<OsString> = Vec::new();
     let mut iter = rest.into_iter();
     while let Some(arg) = iter.next() {
@@ -104,12 +119,17 @@ fn classify(arg: &str, owned: &[Owned]) -> Option<bool> {
     Some(option.takes_value && !attached)
 }
 
-fn owned_options(command: &str) -> Vec<Owned> {
+/// The options of the subcommand at `path` (`["run"]`, `["shard", "plan"]`).
+fn owned_options(path: &[&str]) -> Vec<Owned> {
     let mut cli = Cli::command();
     cli.build();
-    let Some(sub) = cli.find_subcommand(command) else {
-        return Vec::new();
-    };
+    let mut sub = &cli;
+    for name in path {
+        match sub.find_subcommand(name) {
+            Some(found) => sub = found,
+            None => return Vec::new(),
+        }
+    }
     let mut owned: Vec<Owned> = sub
         .get_arguments()
         .filter(|a| !a.is_positional())
@@ -206,6 +226,18 @@ mod tests {
         assert_eq!(
             split_str(&["pacer", "proxy", "--upstream", "a=http://x"]),
             ["pacer", "proxy", "--upstream", "a=http://x"]
+        );
+    }
+
+    #[test]
+    fn shard_plan_takes_its_count_then_pacers_and_pytests_arguments() {
+        assert_eq!(
+            split_str(&["pacer", "shard", "plan", "3", "-k", "fast", "--unit", "--json", "tests/"]),
+            ["pacer", "shard", "plan", "3", "--unit", "--json", "--", "-k", "fast", "tests/"]
+        );
+        assert_eq!(
+            split_str(&["pacer", "shard", "--help"]),
+            ["pacer", "shard", "--help"]
         );
     }
 

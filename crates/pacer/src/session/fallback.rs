@@ -85,7 +85,7 @@ pub fn non_running(settings: &Settings, prepared: &Prepared) -> Option<Result<i3
 }
 
 /// The first pytest option that makes it list or explain rather than run.
-fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
+pub fn non_running_mode(pytest_args: &[String]) -> Option<&str> {
     const MODES: [&str; 8] = [
         "--co",
         "--collect-only",

@@ -114,6 +114,7 @@ pub fn prepare(
         dist: common.dist.clone(),
         maxprocesses: common.maxprocesses,
         durations_file: settings.durations_file().value.clone(),
+        shard: settings.shard().value.is_some() && purpose == Purpose::Run,
         fixed: rerun,
     });
     let mut env: Vec<(String, String)> = settings
@@ -151,6 +152,15 @@ pub fn prepare(
         last_failed: None,
         debug: settings.debug().value,
         list_only: purpose == Purpose::List,
+        // `pacer shard plan` cuts every part itself; the 429 rerun runs
+        // what failed in this part.
+        shard: match purpose {
+            Purpose::Run => settings.shard().value.map(|s| pacer_runner::shard::Part {
+                index: s.index as usize,
+                count: s.count as usize,
+            }),
+            Purpose::List | Purpose::Rerun => None,
+        },
         timeout: settings.timeout().value,
         collect_timeout: settings.collect_timeout().value,
         exit_grace: settings.exit_grace().value,

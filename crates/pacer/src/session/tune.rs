@@ -29,6 +29,9 @@ pub struct Inputs {
     pub dist: Option<String>,
     pub maxprocesses: Option<usize>,
     pub durations_file: PathBuf,
+    /// The run is one shard: its parts are cut by the recorded durations,
+    /// whatever the workers.
+    pub shard: bool,
     /// The 429 rerun: one worker, pytest's order, no maxfail or last-failed.
     pub fixed: bool,
 }
@@ -88,9 +91,10 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
         workers
     };
     let cache_dir = options.cache_dir.as_ref().map(PathBuf::from);
-    // One worker runs in pytest's order, as `--sequential` promises. Without
-    // pytest's cache (`-p no:cacheprovider`) pytest-split's file still counts.
-    if workers > 1 {
+    // One worker runs in pytest's order, as `--sequential` promises, but
+    // a shard is still cut by time. Without pytest's cache (`-p
+    // no:cacheprovider`) pytest-split's file still counts.
+    if workers > 1 || inputs.shard {
         tuning.durations = durations::load(&inputs.durations_file, cache_dir.as_deref());
     }
     if let Some(cache) = &cache_dir {
@@ -149,6 +153,7 @@ mod tests {
             dist: None,
             maxprocesses: None,
             durations_file: PathBuf::from("/nonexistent/.test_durations"),
+            shard: false,
             fixed: false,
         }
     }
@@ -241,6 +246,26 @@ mod tests {
         assert_eq!(tune(&inputs(), &o).notes.len(), 1);
         let o = options(|o| o.looponfail = true);
         assert!(tune(&inputs(), &o).delegate.is_some());
+    }
+
+    #[test]
+    fn a_shard_is_cut_by_recorded_durations_even_on_one_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".test_durations");
+        std::fs::write(&file, r#"{"t.py::a": 2.5}"#).unwrap();
+        let one = Inputs {
+            workers: 1,
+            workers_set_by_pacer: true,
+            durations_file: file,
+            ..inputs()
+        };
+        let o = PytestOptions::default();
+        assert!(
+            tune(&one, &o).durations.is_empty(),
+            "pytest's order: no weights"
+        );
+        let shard = Inputs { shard: true, ..one };
+        assert_eq!(tune(&shard, &o).durations.get("t.py::a"), Some(&2.5));
     }
 
     #[test]

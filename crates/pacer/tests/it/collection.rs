@@ -128,6 +128,91 @@ fn pacer_categories_and_last_failed_leave_session_items_as_the_selection() {
     );
 }
 
+/// Each part of `pacer shard plan N --json` (in `dir`): its node ids.
+fn shard_parts(dir: &Path, parts: &str, args: &[&str]) -> Vec<Vec<String>> {
+    let run = common::runs::run(
+        &assert_cmd::cargo::cargo_bin("pacer"),
+        &common::runs::strings(&[&["shard", "plan", parts, "--json"], args].concat()),
+        dir,
+        &[("PACER_PYTHON", common::python().display().to_string())],
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{}", run.describe()));
+    plan["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| {
+            p["ids"]
+                .as_array()
+                .expect("ids")
+                .iter()
+                .map(|id| id.as_str().expect("an id").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn under_a_shard_session_items_is_the_part_on_every_worker() {
+    let dir = common::suite_copy("whole_collection");
+    let dir = dir.path();
+    for case in [
+        &[][..],
+        &["-k", "alpha or beta or gamma"][..],
+        &["--unit"][..],
+    ] {
+        let parts = shard_parts(dir, "2", case);
+        for (k, part) in parts.iter().enumerate() {
+            let shard = format!("{}/2", k + 1);
+            // Forked from the collector, and without fork each worker
+            // collecting the run itself: pytest's deselection either way.
+            // Each run on a fresh copy, as on a CI machine of its own: a
+            // run records its durations, which would cut the next run's
+            // parts differently.
+            for fork in [&[][..], &["--no-fork"][..]] {
+                let machine = common::suite_copy("whole_collection");
+                let args = [&["-q", "-n", "2", "--shard", &shard][..], fork, case].concat();
+                let selected = assert_whole_selection(machine.path(), &args, &[]);
+                assert_eq!(
+                    selected,
+                    part.len() as u64,
+                    "--shard {shard} {case:?} {fork:?} ran another part than the plan's {part:?}"
+                );
+            }
+        }
+        let ran: usize = parts.iter().map(Vec::len).sum();
+        let plain = pytest(dir, &[&["-q", "--co"], case].concat(), &[]);
+        let expected = plain.stdout.lines().filter(|l| l.contains("::")).count();
+        // `--unit` is pacer's: plain pytest's `-m unit` is its selection.
+        let expected = if case == ["--unit"] {
+            pytest(dir, &["-q", "--co", "-m", "unit"], &[])
+                .stdout
+                .lines()
+                .filter(|l| l.contains("::"))
+                .count()
+        } else {
+            expected
+        };
+        assert_eq!(ran, expected, "{case:?}: the parts are not the selection");
+    }
+    // Split collection (forced) runs the same part, each worker holding its
+    // share of the files.
+    let parts = shard_parts(dir, "2", &[]);
+    let machine = common::suite_copy("whole_collection");
+    let log = machine.path().join("order.log");
+    let run = pacer(
+        machine.path(),
+        &["-q", "-n", "2", "--collection", "split", "--shard", "2/2"],
+        &[("ORDER_LOG", log.display().to_string())],
+    );
+    let mut ran: Vec<String> = order(&log).into_values().flatten().collect();
+    ran.sort();
+    let mut part = parts[1].clone();
+    part.sort();
+    assert_eq!(ran, part, "{}", run.describe());
+}
+
 #[test]
 fn split_collection_hands_each_worker_a_fragment() {
     // The counter-proof: forced split, a worker's session.items is its share.

@@ -31,6 +31,7 @@ mod pytest_cli;
 mod ratelimit;
 mod reports;
 mod secrets;
+mod shard;
 mod snapshots;
 mod trust;
 mod workflows;

@@ -1,6 +1,6 @@
 //! `pacer report merge` on real runs: the `outcomes` suite run whole, and
-//! run again as three shards (three disjoint sets of its files, each
-//! run's reports marked as a shard with `PACER_SHARD` and `PACER_RUN_ID`);
+//! run again as three shards (`--shard K/3 --run-id ...`, without pytest's
+//! cache so that every shard cuts its part from the same inputs);
 //! the shards' JSON reports merged make the JUnit and JSON files the whole
 //! run wrote, but for times and workers, and a page with a lane group per
 //! shard. The merge refuses shards of two runs, a shard twice or a shard
@@ -18,20 +18,10 @@ use common::{pacer_command, suite, text};
 use pacer_report::RunReport;
 use pacer_types::exit;
 
-/// The suite's files in the order pytest collects `tests/`, cut in three.
-const SHARDS: [&[&str]; 3] = [
-    &["tests/pkg", "tests/test_basic.py", "tests/test_classes.py"],
-    &[
-        "tests/test_module_setup_error.py",
-        "tests/test_params.py",
-        "tests/test_scopes.py",
-    ],
-    &[
-        "tests/test_skip_module.py",
-        "tests/test_skips.py",
-        "tests/test_xdist_compat.py",
-    ],
-];
+/// The selection every run makes: `-k` deselects a file's tests, so that
+/// the merged report's count of deselected tests is checked against the
+/// whole run's (each shard also deselects the other parts).
+const SELECTION: [&str; 2] = ["-k", "not test_xdist_compat"];
 
 const RUN_ID: &str = "ci-1234";
 
@@ -54,7 +44,7 @@ impl Runs {
     }
 }
 
-fn reported(dir: &Path, out: &str, files: &[&str], env: &[(&str, String)]) -> Output {
+fn reported(dir: &Path, out: &str, extra: &[String]) -> Output {
     let json = dir.join(out).join("report.json");
     let xml = dir.join(out).join("junit.xml");
     let mut args = vec![
@@ -63,16 +53,16 @@ fn reported(dir: &Path, out: &str, files: &[&str], env: &[(&str, String)]) -> Ou
         "--json-report".into(),
         json.display().to_string(),
         format!("--junitxml={}", xml.display()),
+        "-p".into(),
+        "no:cacheprovider".into(),
     ];
-    args.extend(files.iter().map(|f| f.to_string()));
+    args.extend(SELECTION.iter().map(|a| a.to_string()));
+    args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut command = pacer_command(&suite("outcomes"), &args);
     // pytest's diff of two dicts lists their differing keys in a set's
     // order, which Python's hash seed makes each process's own.
     command.env("PYTHONHASHSEED", "0");
-    for (name, value) in env {
-        command.env(name, value);
-    }
     command.output().expect("pacer runs")
 }
 
@@ -82,15 +72,12 @@ fn runs() -> &'static Runs {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("merge");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let whole = reported(&dir, "whole", &[], &[]);
+        let whole = reported(&dir, "whole", &[]);
         let mut shards = Vec::new();
-        for (i, files) in SHARDS.iter().enumerate() {
-            let name = format!("shard-{}", i + 1);
-            let env = [
-                ("PACER_RUN_ID", RUN_ID.to_string()),
-                ("PACER_SHARD", format!("{}/3", i + 1)),
-            ];
-            let output = reported(&dir, &name, files, &env);
+        for k in 1..=3 {
+            let name = format!("shard-{k}");
+            let shard = [format!("--shard={k}/3"), format!("--run-id={RUN_ID}")];
+            let output = reported(&dir, &name, &shard);
             assert!(
                 output.status.code() == Some(exit::OK)
                     || output.status.code() == Some(exit::TESTS_FAILED),
@@ -251,23 +238,29 @@ fn three_shards_merge_into_the_reports_of_one_run() {
     assert_eq!(report.shard, None);
     assert_eq!(report.shards.len(), 3);
     assert_eq!(report.workers, 3 * whole.workers);
-    // Collection order: the shards' files in order are the suite's.
+    // Collection order: each shard recorded its tests' places in the one
+    // collection the shards share.
     let in_collection = |r: &RunReport| -> Vec<String> {
         let mut tests: Vec<_> = r.tests.iter().collect();
         tests.sort_by_key(|t| t.collected);
         tests.into_iter().map(|t| t.id.clone()).collect()
     };
     assert_eq!(in_collection(&report), in_collection(&whole));
-    // Tests in the shards' order, each named for its shard's worker.
-    let shard_of = |id: &str| {
-        SHARDS
-            .iter()
-            .position(|files| files.iter().any(|f| id.starts_with(f)))
-            .map(|i| i + 1)
-            .unwrap_or_else(|| panic!("{id} is in no shard"))
-    };
-    let order: Vec<usize> = report.tests.iter().map(|t| shard_of(&t.id)).collect();
-    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    // The merged tests in pytest's order, each named for its shard's worker.
+    let listed: Vec<String> = report.tests.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(listed, in_collection(&whole));
+    let mut shard_by_id = BTreeMap::new();
+    for (i, path) in runs.shards.iter().enumerate() {
+        for test in read_json(path).tests {
+            assert_eq!(
+                shard_by_id.insert(test.id.clone(), i + 1),
+                None,
+                "{}",
+                test.id
+            );
+        }
+    }
+    let shard_of = |id: &str| shard_by_id[id];
     for test in &report.tests {
         let prefix = format!("s{}-gw", shard_of(&test.id));
         assert!(

@@ -3,7 +3,7 @@
 //! calls back here.
 //!
 //! 1. `resolve.rs`: settings from every source, and GitHub Actions' output;
-//!    the run's identity for its reports (run id, shard: [`identity`]).
+//!    the run's identity for its reports (run id, shard) is in the settings.
 //! 2. `session::prepare` (shared with `list` and `doctor`): interpreter,
 //!    plugin, categories, pytest's arguments; pytest's modes that run no
 //!    test go to plain pytest whole (`session::fallback`).
@@ -34,17 +34,14 @@ mod resolve;
 mod stores;
 mod upstream_stats;
 
-use pacer_report::schema::Shard;
-
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::session::{self, fallback, Purpose};
-use reports::Identity;
+use pacer_runner::pool::RunEnd;
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     // 1. Settings.
-    let mut resolved = resolve::resolve(&args)?;
-    resolved.identity = identity(|name| std::env::var(name).ok())?;
+    let resolved = resolve::resolve(&args)?;
     let settings = &resolved.settings;
 
     // 2. The session; pytest's modes that run no test go to plain pytest.
@@ -54,6 +51,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         args.pytest.pytest_args.clone(),
         Purpose::Run,
     )?;
+    if let (Some(shard), Some(mode)) = (
+        settings.shard().value,
+        fallback::non_running_mode(&prepared.pytest_args),
+    ) {
+        // Plain pytest would list or explain every part, not this one.
+        return Err(Error::ShardWithoutPool {
+            shard: shard.to_string(),
+            reason: format!(
+                "`{mode}` is plain pytest's; `pacer shard plan N --json` lists each part"
+            ),
+            usage: true,
+        });
+    }
     if let Some(result) = fallback::non_running(settings, &prepared) {
         return result;
     }
@@ -70,6 +80,22 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         &prepared.python,
         prepared.junit_suite_name,
     )?;
+
+    // A part cannot go to plain pytest: it would run every machine's part.
+    if let Some(shard) = settings.shard().value {
+        let handed = match &end {
+            RunEnd::Fallback { reason } => Some((reason, false)),
+            RunEnd::Delegate { reason } => Some((reason, true)),
+            _ => None,
+        };
+        if let Some((reason, usage)) = handed {
+            return Err(Error::ShardWithoutPool {
+                shard: shard.to_string(),
+                reason: reason.clone(),
+                usage,
+            });
+        }
+    }
 
     // 5. What the run taught, for the next one.
     stores::save(&end, &reporters.observed, settings, &args);
@@ -94,55 +120,4 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
 
     // 8. The proxies stopped, their statistics, the reports, the annotations.
     Ok(reports::finish(&mut reporters.reports, proxies, code))
-}
-
-/// The run's identity for its reports, from `PACER_RUN_ID` and
-/// `PACER_SHARD` (`K/N`).
-///
-/// FOR THE LEAD, after merging the `--shard K/N` and `run_id` settings
-/// (issue 19): replace this function's body with those settings' values
-/// (`settings.run_shape()`'s shard and run id), and delete the two
-/// variables read here; nothing else reads them.
-fn identity(env: impl Fn(&str) -> Option<String>) -> Result<Identity, Error> {
-    let run_id = env("PACER_RUN_ID").filter(|id| !id.trim().is_empty());
-    let shard = match env("PACER_SHARD").filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(text) => Some(text.parse::<Shard>().map_err(|why| Error::Identity {
-            message: format!(
-                "PACER_SHARD: {why}\n\nhint: set PACER_SHARD to K/N, e.g. 2/3 for the second of three shards"
-            ),
-        })?),
-    };
-    Ok(Identity { run_id, shard })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_identity_comes_from_its_variables_and_a_bad_shard_names_its_own() {
-        fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-            let pairs: Vec<(String, String)> = pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect();
-            move |name| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-            }
-        }
-        assert_eq!(identity(env(&[])).unwrap(), Identity::default());
-        let both = identity(env(&[("PACER_RUN_ID", "42"), ("PACER_SHARD", "2/3")])).unwrap();
-        assert_eq!(both.run_id.as_deref(), Some("42"));
-        assert_eq!(both.shard, Some(Shard { index: 2, count: 3 }));
-        for bad in ["4/3", "0/3", "two/3", "3"] {
-            let err = identity(env(&[("PACER_SHARD", bad)]))
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("PACER_SHARD: "), "{err}");
-        }
-    }
 }

@@ -39,7 +39,7 @@ pub fn run(
     // `--json-report` / `--html-report`: checked before any test runs,
     // written whenever the run ends, and again in the last step with what
     // only the run knows after it (the proxies' statistics, the final code).
-    let mut reports = reports::open(args, &resolved.identity)?
+    let mut reports = reports::open(args, &resolved.settings)?
         .with_github(resolved.github.clone().map(Github::new));
     // pytest's `--junitxml` (from the command line, `addopts` or
     // PYTEST_ADDOPTS) is known once pytest has parsed it: the report is

@@ -4,8 +4,8 @@
 //! charged to the tests and their statistics printed, the reports written
 //! a last time with the code pacer ends with, and GitHub's annotations.
 
-use pacer_report::schema::Shard;
 use pacer_report::{ReportKind, RunRecord, RunReports};
+use pacer_settings::Settings;
 
 use super::exit_code::report_missing;
 use super::{proxy_calls, upstream_stats};
@@ -13,17 +13,11 @@ use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::upstreams::{SessionProxies, UpstreamReport};
 
-/// The run's identity in its reports: which CI run it is a shard of, and
-/// which shard, for `pacer report merge`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Identity {
-    pub run_id: Option<String>,
-    pub shard: Option<Shard>,
-}
-
 /// The JSON/HTML reporter for `--json-report` / `--html-report`, once
 /// their paths are known writable.
-pub fn open(args: &RunArgs, identity: &Identity) -> Result<RunReports, Error> {
+/// The reports say which CI run this is a shard of, and which shard
+/// (`--run-id`, `--shard`), for `pacer report merge`.
+pub fn open(args: &RunArgs, settings: &Settings) -> Result<RunReports, Error> {
     let paths = [
         (ReportKind::Json, &args.json_report),
         (ReportKind::Html, &args.html_report),
@@ -38,7 +32,7 @@ pub fn open(args: &RunArgs, identity: &Identity) -> Result<RunReports, Error> {
         }
     }
     let mut record = RunRecord::new(env!("CARGO_PKG_VERSION"));
-    record.set_identity(identity.run_id.clone(), identity.shard);
+    record.set_identity(settings.run_id().value.clone(), settings.shard().value);
     Ok(RunReports::new(
         record,
         args.json_report.clone(),

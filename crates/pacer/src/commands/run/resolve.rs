@@ -5,20 +5,19 @@
 use pacer_report::GithubOptions;
 use pacer_settings::Settings;
 
-use super::reports::Identity;
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::session;
 
 /// What every later step reads.
 pub struct Resolved {
+    /// Also where the run's CI identity is read: `settings.run_id()` (the
+    /// id the jobs of one CI run share) and `settings.shard()` (this job's
+    /// part, K of N), for the JSON report and a shared limiter.
     pub settings: Settings,
     /// GitHub Actions' output (step summary, annotations, log groups), when
     /// pacer runs there and `--no-github` does not turn it off.
     pub github: Option<GithubOptions>,
-    /// Which run, and which shard of it, the reports say this is
-    /// (`mod.rs`'s `identity`).
-    pub identity: Identity,
 }
 
 /// The run's settings and GitHub options; the settings' notes are printed.
@@ -28,11 +27,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, Error> {
     for note in settings.notes() {
         eprintln!("pacer: {note}");
     }
-    Ok(Resolved {
-        settings,
-        github,
-        identity: Identity::default(),
-    })
+    Ok(Resolved { settings, github })
 }
 
 /// GitHub Actions' output, when pacer runs there: the environment GitHub

@@ -46,6 +46,14 @@ pub fn suite(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(name)
 }
 
+/// The CI variables pacer's `run_id` defaults from.
+pub const CI_RUN_IDS: [&str; 4] = [
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "CI_PIPELINE_ID",
+    "BUILDKITE_BUILD_ID",
+];
+
 /// A `pacer` command in `dir`, clear of the caller's pacer and pytest variables.
 pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("pacer"));
@@ -56,6 +64,10 @@ pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
         // Run on GitHub Actions, pacer would add its GitHub output.
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY");
+    // Run in CI, pacer would take the CI's run id (`pacer config` shows it).
+    for name in CI_RUN_IDS {
+        command.env_remove(name);
+    }
     for (name, _) in std::env::vars() {
         if name.starts_with("PACER_") && name != "PACER_TEST_PYTHON" || name.starts_with("PYTEST_")
         {

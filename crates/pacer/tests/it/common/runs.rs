@@ -99,7 +99,11 @@ pub fn run_with_deadline(
     let mut command = Command::new(program);
     command.args(args).current_dir(dir);
     for (key, _) in std::env::vars() {
-        if key.starts_with("PYTEST_") || key.starts_with("PACER_") || key == "VIRTUAL_ENV" {
+        if key.starts_with("PYTEST_")
+            || key.starts_with("PACER_")
+            || key == "VIRTUAL_ENV"
+            || super::CI_RUN_IDS.contains(&key.as_str())
+        {
             command.env_remove(key);
         }
     }
