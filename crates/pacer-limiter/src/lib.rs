@@ -27,6 +27,10 @@
 //! [`UpstreamConfig`]; the proxy's (`accept`, `listeners`, `forward`,
 //! `proxy`, `standalone`) sit on top.
 //!
+//! One limit can also be shared by several pacers (CI shards, machines)
+//! through Redis: `shared/` keeps the same rules in a Lua script run by the
+//! store, and falls back to memory at `rate / shards` when it is gone.
+//!
 //! Nothing in the crate holds a lock across an `.await`: the mutex around
 //! the admission state guards arithmetic only, and the statistics are atomics.
 
@@ -47,6 +51,7 @@ mod quota;
 mod rate_limit;
 mod retry;
 mod series;
+mod shared;
 mod standalone;
 mod stats;
 mod url;
@@ -67,6 +72,7 @@ pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use series::{
     Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS, MAX_FOLDED,
 };
+pub use shared::{Backend, BackendFallback, BackendStats, Outage};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, StatsRecorder, UpstreamStats};
 pub use url::{parse_url, redact_url, strip_credentials, Target, UrlProblem};

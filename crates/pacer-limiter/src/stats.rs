@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::limiter::{Constraint, QuotaOrigin, RateSnapshot};
+use crate::shared::BackendStats;
 
 /// Live counters of one upstream.
 #[derive(Debug, Default)]
@@ -196,6 +197,7 @@ impl StatsRecorder {
             held_back: rates.held.clone(),
             pauses: rates.pauses,
             notices: self.notices.lock().map(|n| n.clone()).unwrap_or_default(),
+            backend: None,
         }
     }
 }
@@ -274,6 +276,10 @@ pub struct UpstreamStats {
     pub pauses: u64,
     /// Notices about the run (an API asking for longer waits than allowed).
     pub notices: Vec<String>,
+    /// The shared backend (Redis), when the limit is shared: its URL
+    /// (redacted), its admissions, each fallback to memory and reconnect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendStats>,
 }
 
 impl UpstreamStats {
