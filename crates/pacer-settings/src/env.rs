@@ -270,6 +270,18 @@ pub const RETRY_STATUSES: EnvVar = read!(
     "rate_limit.retry_statuses",
     "comma-separated HTTP statuses that are retried, e.g. `429,503`"
 );
+pub const LIMITER_BACKEND: EnvVar = read!(
+    "PACER_LIMITER_BACKEND",
+    None,
+    "rate_limit.backend",
+    "where the limit lives: `memory`, or `redis://[user:password@]host:6379/0` (`rediss://` for TLS) shared by every pacer using it"
+);
+pub const LIMITER_FALLBACK: EnvVar = read!(
+    "PACER_LIMITER_FALLBACK",
+    None,
+    "rate_limit.fallback",
+    "when the backend is unreachable at start: `fail` (exit 4) or `memory` (go on alone at rate / shards)"
+);
 pub const VIRTUAL_ENV: EnvVar = read!(
     "VIRTUAL_ENV",
     None,
@@ -307,6 +319,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     MAX_BACKOFF,
     ADAPTIVE,
     RETRY_STATUSES,
+    LIMITER_BACKEND,
+    LIMITER_FALLBACK,
     EnvVar {
         pacer: "PACER_UPSTREAM_<NAME>",
         pytest: None,

@@ -199,6 +199,8 @@ pub(crate) struct Store {
     decreases: AtomicU64,
     pauses: AtomicU64,
     held: Mutex<[Duration; 5]>,
+    /// This pacer's first and last start and how many, for its achieved rate.
+    span: Mutex<(Option<Instant>, Option<Instant>, u64)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -424,6 +426,7 @@ impl SharedLimit {
             decreases: AtomicU64::new(0),
             pauses: AtomicU64::new(0),
             held: Mutex::new([Duration::ZERO; 5]),
+            span: Mutex::new((None, None, 0)),
         });
         let mut alone = limiter.clone();
         alone.quota.amount /= f64::from(shards);
@@ -526,6 +529,7 @@ impl SharedLimit {
                 }
                 tokio::time::sleep(wait).await;
                 self.store.shared_admissions.fetch_add(1, Ordering::Relaxed);
+                self.started();
                 return Turn {
                     started_at: self.fallback.now(),
                     queued: arrived.elapsed(),
@@ -544,12 +548,21 @@ impl SharedLimit {
         self.store
             .fallback_admissions
             .fetch_add(1, Ordering::Relaxed);
+        self.started();
         Turn {
             started_at: admission.started_at,
             queued: self.fallback.now().saturating_sub(clock_start),
             shared_start: None,
             slot: Slot::memory(admission.into_permit()),
         }
+    }
+
+    fn started(&self) {
+        let now = Instant::now();
+        let mut span = lock(&self.store.span);
+        span.0.get_or_insert(now);
+        span.1 = Some(now);
+        span.2 += 1;
     }
 
     /// Runs `op` with `args`; `None` (and the fallback from now on) when the
@@ -692,6 +705,12 @@ impl SharedLimit {
             rates.quota = quota;
         }
         rates.decreases = self.store.decreases.load(Ordering::Relaxed);
+        let (first, last, starts) = *lock(&self.store.span);
+        if let (Some(first), Some(last)) = (first, last) {
+            if starts > 1 && last > first {
+                rates.achieved = (starts - 1) as f64 / (last - first).as_secs_f64();
+            }
+        }
         rates.pauses += self.store.pauses.load(Ordering::Relaxed);
         let held = *lock(&self.store.held);
         let fallback = self.fallback.rates();

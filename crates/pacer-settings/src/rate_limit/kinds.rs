@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pacer_limiter::Quota;
+use pacer_limiter::{Backend, BackendFallback, Quota};
 use serde_json::{json, Value};
 
 use crate::error::SettingsError;
@@ -57,6 +57,13 @@ pub(crate) struct CaFile;
 
 /// A number of bytes.
 pub(crate) struct Bytes;
+
+/// Where the admission state lives: `memory`, or a `redis://` URL.
+pub(crate) struct Store;
+
+/// What a pacer does when its store is unreachable at start: `fail` or
+/// `memory`.
+pub(crate) struct OnStoreLoss;
 
 impl Kind for Rate {
     type Value = Quota;
@@ -227,5 +234,72 @@ mod tests {
         let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
         assert!(err.to_string().contains("env PACER_RATE"), "{err}");
         assert!(err.to_string().contains("\"2400/min\""), "{err}");
+    }
+}
+
+/// A text the limiter's own parser refuses, as a settings error naming the
+/// value's source.
+fn refused_text(key: &'static str, text: &str, expected: &str, origin: &Source) -> SettingsError {
+    invalid(key, &pacer_limiter::redact_url(text), expected, origin)
+}
+
+impl Kind for Store {
+    type Value = Backend;
+
+    fn read(t: &Table<'_>, key: &'static str) -> Result<Option<Sourced<Backend>>, SettingsError> {
+        let Some(s) = t.string(key)? else {
+            return Ok(None);
+        };
+        let backend = Self::parse(&s.value, key, &s.source)?;
+        Ok(Some(Sourced::new(backend, s.source)))
+    }
+
+    fn json(value: &Backend) -> Value {
+        json!(value.describe())
+    }
+}
+
+impl TextKind for Store {
+    fn parse(text: &str, key: &'static str, origin: &Source) -> Result<Backend, SettingsError> {
+        Backend::parse(text).map_err(|e| {
+            refused_text(
+                key,
+                text,
+                &format!(
+                    "\"memory\" or redis://[user:password@]host:6379/0 (rediss:// for TLS) ({})",
+                    e.reason
+                ),
+                origin,
+            )
+        })
+    }
+}
+
+impl Kind for OnStoreLoss {
+    type Value = BackendFallback;
+
+    fn read(
+        t: &Table<'_>,
+        key: &'static str,
+    ) -> Result<Option<Sourced<BackendFallback>>, SettingsError> {
+        let Some(s) = t.string(key)? else {
+            return Ok(None);
+        };
+        let fallback = Self::parse(&s.value, key, &s.source)?;
+        Ok(Some(Sourced::new(fallback, s.source)))
+    }
+
+    fn json(value: &BackendFallback) -> Value {
+        json!(value.as_str())
+    }
+}
+
+impl TextKind for OnStoreLoss {
+    fn parse(
+        text: &str,
+        key: &'static str,
+        origin: &Source,
+    ) -> Result<BackendFallback, SettingsError> {
+        BackendFallback::parse(text).map_err(|_| refused_text(key, text, "fail or memory", origin))
     }
 }

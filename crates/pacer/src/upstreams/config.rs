@@ -15,6 +15,11 @@ pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
         url: upstream.url.clone(),
         limits: upstream.limits.clone(),
         rate_configured: upstream.rate_configured(),
+        // The run id and the shard count (`--run-id`, `--shard K/N`) are
+        // wired here once settings resolve them; until then a shared
+        // backend namespaces by the upstream's URL, and a pacer that loses
+        // it goes on at the whole rate.
+        ..UpstreamConfig::default()
     }
 }
 

@@ -107,7 +107,9 @@ impl RunProxies {
                 Err(source) => {
                     let usage = matches!(
                         source,
-                        ProxyError::InvalidConfig { .. } | ProxyError::CaFile { .. }
+                        ProxyError::InvalidConfig { .. }
+                            | ProxyError::CaFile { .. }
+                            | ProxyError::Backend { .. }
                     );
                     // Stop the ones already started before reporting.
                     for h in handles {
