@@ -30,6 +30,7 @@ mod pytest_cli;
 mod ratelimit;
 mod reports;
 mod secrets;
+mod shared_limit;
 mod snapshots;
 mod trust;
 mod workflows;
