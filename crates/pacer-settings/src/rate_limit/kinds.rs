@@ -221,22 +221,6 @@ impl Kind for Bytes {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_are_numbers_or_quotas_per_window() {
-        let flag = Source::flag("--rate");
-        assert_eq!(parse_rate("40", &flag).unwrap(), Quota::per_second(40.0));
-        let q = parse_rate("2400/min", &flag).unwrap();
-        assert_eq!((q.amount, q.window), (2400.0, Duration::from_secs(60)));
-        let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
-        assert!(err.to_string().contains("env PACER_RATE"), "{err}");
-        assert!(err.to_string().contains("\"2400/min\""), "{err}");
-    }
-}
-
 /// A text the limiter's own parser refuses, as a settings error naming the
 /// value's source.
 fn refused_text(key: &'static str, text: &str, expected: &str, origin: &Source) -> SettingsError {
@@ -301,5 +285,21 @@ impl TextKind for OnStoreLoss {
         origin: &Source,
     ) -> Result<BackendFallback, SettingsError> {
         BackendFallback::parse(text).map_err(|_| refused_text(key, text, "fail or memory", origin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_numbers_or_quotas_per_window() {
+        let flag = Source::flag("--rate");
+        assert_eq!(parse_rate("40", &flag).unwrap(), Quota::per_second(40.0));
+        let q = parse_rate("2400/min", &flag).unwrap();
+        assert_eq!((q.amount, q.window), (2400.0, Duration::from_secs(60)));
+        let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
+        assert!(err.to_string().contains("env PACER_RATE"), "{err}");
+        assert!(err.to_string().contains("\"2400/min\""), "{err}");
     }
 }

@@ -156,6 +156,32 @@ fn achieved_line(s: &UpstreamStats) -> String {
         s.achieved_rate
     )
 }
+/// Where the limit was kept, when it was shared.
+fn backend_line(b: &pacer_limiter::BackendStats) -> String {
+    format!(
+        "  limit shared through {} (namespace {}): {} admissions there, {} on memory, {} fallback{}, {} reconnect{}",
+        b.url,
+        pacer_limiter::redact_url(&b.namespace),
+        b.shared_admissions,
+        b.fallback_admissions,
+        b.outages.len(),
+        if b.outages.len() == 1 { "" } else { "s" },
+        b.reconnects,
+        if b.reconnects == 1 { "" } else { "s" },
+    )
+}
+
+/// Seconds since the epoch as `HH:MM:SS UTC`, which a CI log lines up with.
+fn unix_time(secs: f64) -> String {
+    let day = secs.max(0.0) as u64 % 86_400;
+    format!(
+        "at {:02}:{:02}:{:02} UTC",
+        day / 3600,
+        day / 60 % 60,
+        day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,30 +252,4 @@ mod tests {
         );
         assert!(!text.contains("100.0%"), "{text}");
     }
-}
-
-/// Where the limit was kept, when it was shared.
-fn backend_line(b: &pacer_limiter::BackendStats) -> String {
-    format!(
-        "  limit shared through {} (namespace {}): {} admissions there, {} on memory, {} fallback{}, {} reconnect{}",
-        b.url,
-        pacer_limiter::redact_url(&b.namespace),
-        b.shared_admissions,
-        b.fallback_admissions,
-        b.outages.len(),
-        if b.outages.len() == 1 { "" } else { "s" },
-        b.reconnects,
-        if b.reconnects == 1 { "" } else { "s" },
-    )
-}
-
-/// Seconds since the epoch as `HH:MM:SS UTC`, which a CI log lines up with.
-fn unix_time(secs: f64) -> String {
-    let day = secs.max(0.0) as u64 % 86_400;
-    format!(
-        "at {:02}:{:02}:{:02} UTC",
-        day / 3600,
-        day / 60 % 60,
-        day % 60
-    )
 }
