@@ -37,6 +37,7 @@
 mod accept;
 mod advertised;
 mod aimd;
+mod backend;
 mod body;
 mod clock;
 mod encoding;
@@ -59,6 +60,7 @@ mod window;
 
 pub use advertised::{parse_advertised, Advertised};
 pub use aimd::{Aimd, AimdConfig};
+pub use backend::{Backend, BackendFallback, BackendStats, Outage};
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ProxyError, RateLimitError};
 pub use gcra::{interval_for, Gcra};
@@ -72,7 +74,6 @@ pub use retry::{parse_retry_after, small_jitter, Backoff};
 pub use series::{
     Call, CallLog, CallsSnapshot, FoldedCalls, Series, MAX_BUCKETS, MAX_CALLS, MAX_FOLDED,
 };
-pub use shared::{Backend, BackendFallback, BackendStats, Outage};
 pub use standalone::{run_standalone, run_until, STATS_INTERVAL};
 pub use stats::{ratio, StatsRecorder, UpstreamStats};
 pub use url::{parse_url, redact_url, strip_credentials, Target, UrlProblem};

@@ -15,11 +15,11 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::aimd::AimdConfig;
+use crate::backend::{Backend, BackendFallback};
 use crate::error::{ProxyError, RateLimitError};
 use crate::limiter::LimiterConfig;
 use crate::quota::{Quota, MAX_DURATION};
 use crate::retry::Backoff;
-use crate::shared::{Backend, BackendFallback};
 use crate::url::{parse_url, redact_url, Target, UrlProblem};
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

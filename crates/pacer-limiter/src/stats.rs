@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::backend::BackendStats;
 use crate::limiter::{Constraint, QuotaOrigin, RateSnapshot};
-use crate::shared::BackendStats;
 
 /// Live counters of one upstream.
 #[derive(Debug, Default)]

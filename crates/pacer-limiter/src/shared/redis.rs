@@ -19,16 +19,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Client, Script};
-use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::advertised::Advertised;
+use crate::backend::{Backend, BackendFallback, BackendStats, Outage};
 use crate::clock::TokioClock;
 use crate::error::ProxyError;
 use crate::limiter::{Constraint, Limiter, QuotaOrigin, RateSnapshot};
 use crate::quota::Quota;
 use crate::rate_limit::UpstreamConfig;
-use crate::shared::{Backend, BackendFallback};
 use crate::url::redact_url;
 
 /// The longest a call to the store may take before the request goes on
@@ -42,36 +41,6 @@ const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 /// after it, and a pause or a learned quota outlives a short gap between
 /// two runs of the same pipeline only by this much.
 const KEY_TTL_SECS: u64 = 600;
-
-/// One time the store could not be reached, for the statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outage {
-    /// When pacer fell back to memory, seconds since the Unix epoch.
-    pub since_unix: f64,
-    /// How long it ran on memory; `None` while the store is still gone.
-    pub seconds: Option<f64>,
-    /// Why it fell back (the store's error, or the timeout).
-    pub reason: String,
-}
-
-/// The shared backend's part of an upstream's statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BackendStats {
-    /// The store's URL, redacted.
-    pub url: String,
-    /// The namespace of the keys (the run id, or the upstream's URL).
-    pub namespace: String,
-    /// How many pacers share the limit (`rate / shards` on fallback).
-    pub shards: u32,
-    /// Attempts admitted by the store.
-    pub shared_admissions: u64,
-    /// Attempts admitted by the memory fallback.
-    pub fallback_admissions: u64,
-    /// Each time admission fell back to memory.
-    pub outages: Vec<Outage>,
-    /// How many times the store came back.
-    pub reconnects: u64,
-}
 
 /// What an admission holds until the response is done: the in-flight slot
 /// of this pacer and, when the store admitted it, its lease there.
