@@ -143,7 +143,6 @@ struct Health {
 }
 
 /// Shared between the proxy's requests and the reconnecting task.
-#[derive(Debug)]
 pub(crate) struct Store {
     upstream: String,
     url: String,
@@ -170,6 +169,18 @@ pub(crate) struct Store {
     held: Mutex<[Duration; 5]>,
     /// This pacer's first and last start and how many, for its achieved rate.
     span: Mutex<(Option<Instant>, Option<Instant>, u64)>,
+}
+
+/// Never prints the URL's password (the client's own `Debug` holds it).
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("upstream", &self.upstream)
+            .field("url", &redact_url(&self.url))
+            .field("namespace", &redact_url(&self.namespace))
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -707,13 +718,8 @@ impl SharedLimit {
 
     /// The backend's statistics.
     pub(crate) fn stats(&self) -> BackendStats {
-        let health = lock(&self.store.health);
-        let mut outages = health.outages.clone();
-        if let (Some(since), Some(last)) = (health.down_since, outages.last_mut()) {
-            // Still gone: as long as it has lasted so far.
-            last.seconds = None;
-            let _ = since;
-        }
+        // An outage still going has no length yet (`seconds` is `None`).
+        let outages = lock(&self.store.health).outages.clone();
         BackendStats {
             url: redact_url(&self.store.url),
             namespace: self.store.namespace.clone(),
