@@ -11,7 +11,8 @@ script measures, on this machine:
    `pacer-mockapi` keeping a sliding-window quota of --limit requests/s:
    the aggregate rate the API accepted, as a fraction of the limit, and the
    retry rate (the API's refusals over the requests it got), with one
-   shared Redis and, beside it, with the memory backend;
+   shared Redis and, beside it, with the memory backend (as by default, and
+   with --no-adaptive, which shows the overrun without AIMD's correction);
 2. the latency one admission adds: one client, one request at a time,
    through a proxy with no binding limit, Redis against memory (median and
    p99 of the whole round trip; the difference is the admission's cost);
@@ -24,6 +25,7 @@ redis-benchmark (Debian's redis-server and redis-tools).
 """
 
 import argparse
+import http.client
 import json
 import re
 import socket
@@ -142,6 +144,10 @@ def shards_case(args, shards, backend):
              "--base-backoff", "0.05", "--max-backoff", "1"]
     if redis:
         flags += ["--limiter-backend", redis.url]
+    if backend == "memory, fixed rate":
+        # Without AIMD and the quota learned from refusals, which make
+        # memory shards back off on their own: the overrun itself.
+        flags += ["--no-adaptive"]
     proxies = [Proxy(args.pacer, mock.url, flags) for _ in range(shards)]
     try:
         ok, bad = drive([p.url for p in proxies], args.threads, args.seconds)
@@ -157,34 +163,56 @@ def shards_case(args, shards, backend):
         "shards": shards, "backend": backend,
         "achieved": achieved, "of_limit": achieved / args.limit,
         "refused": s["rejected"], "requests": s["total_requests"],
+        "sent": s["total_requests"] / max(s["elapsed"], 1e-9),
         "retry_rate": s["rejected"] / max(s["total_requests"], 1),
         "client_ok": ok, "client_failed": bad,
     }
 
 
-def latencies(args, backend, n):
+def latencies(args, n):
+    """Per backend, the median and p99 of one request's round trip through
+    a proxy with no binding limit, one request at a time on a kept-alive
+    connection. Both proxies run at once and take turns, so that the
+    machine's noise falls on both alike."""
     mock = Mock(args.mock, ["--limit", "none"])
-    redis = Redis() if backend == "redis" else None
+    redis = Redis()
     flags = ["--rate", "100000", "--burst", "1000", "--max-concurrent", "64"]
-    if redis:
-        flags += ["--limiter-backend", redis.url]
-    proxy = Proxy(args.pacer, mock.url, flags)
-    times = []
+    proxies = {
+        "memory": Proxy(args.pacer, mock.url, flags),
+        "redis": Proxy(args.pacer, mock.url, flags + ["--limiter-backend", redis.url]),
+    }
+    times = {b: [] for b in proxies}
     try:
-        url = proxy.url + "/item"
+        conns = {b: http.client.HTTPConnection(p.url.removeprefix("http://"), timeout=10)
+                 for b, p in proxies.items()}
         for i in range(n + 50):
-            t0 = time.perf_counter()
-            with urllib.request.urlopen(url, timeout=10) as r:
-                r.read()
-            if i >= 50:  # warm: connections open, script loaded
-                times.append(time.perf_counter() - t0)
+            order = list(conns.items()) if i % 2 else list(reversed(conns.items()))
+            for b, conn in order:
+                t0 = time.perf_counter()
+                conn.request("GET", "/item")
+                conn.getresponse().read()
+                if i >= 50:  # warm: connections open, script loaded
+                    times[b].append(time.perf_counter() - t0)
     finally:
-        proxy.stop()
+        for p in proxies.values():
+            p.stop()
         mock.stop()
-        if redis:
-            redis.stop()
-    times.sort()
-    return statistics.median(times) * 1000, times[int(len(times) * 0.99)] * 1000
+        redis.stop()
+    out = {}
+    for b, t in times.items():
+        t.sort()
+        out[b] = (statistics.median(t) * 1000, t[int(len(t) * 0.99)] * 1000)
+    return out
+
+
+def evalsha_args(redis, sha):
+    keys = ["b:state", "b:starts", "b:leases", "b:refused"]
+    # An admission as a proxy sends it: a quota far above what one Redis
+    # serves (so none waits), every start logged, a lease per request.
+    admit = ["admit", "600", "1000000000", "1000000", "1000", "0", "64",
+             "id:__rand_int__", "61000000", "1", "0.5", "0.03", "1000000000"]
+    return ["redis-benchmark", "-p", str(redis.port), "-r", "100000000",
+            "EVALSHA", sha, "4", *keys, *admit]
 
 
 def redis_capacity(clients, requests):
@@ -193,15 +221,12 @@ def redis_capacity(clients, requests):
         cli = ["redis-cli", "-p", str(redis.port)]
         sha = subprocess.run(cli + ["SCRIPT", "LOAD", LUA.read_text()],
                              capture_output=True, text=True, check=True).stdout.strip()
-        keys = ["b:state", "b:starts", "b:leases", "b:refused"]
-        # An admission as a proxy sends it: a quota far above what one Redis
-        # serves (so none waits), every start logged, a lease per request.
-        admit = ["admit", "600", "1000000000", "1000000", "1000", "0", "64",
-                 "id:__rand_int__", "61000000", "1", "0.5", "0.03", "1000000000"]
-        out = subprocess.run(
-            ["redis-benchmark", "-p", str(redis.port), "-n", str(requests), "-c", str(clients),
-             "-r", "100000000", "-q", "EVALSHA", sha, "4", *keys, *admit],
-            capture_output=True, text=True, check=True).stdout
+        base = evalsha_args(redis, sha)
+        out = subprocess.run(base[:1] + ["-n", str(requests), "-c", str(clients), "-q"] + base[1:],
+                             capture_output=True, text=True, check=True).stdout
+        # One client, one call at a time: what one admission costs.
+        alone = subprocess.run(base[:1] + ["-n", "20000", "-c", "1"] + base[1:],
+                               capture_output=True, text=True, check=True).stdout
     finally:
         redis.stop()
     # "EVALSHA ...: 41234.57 requests per second, p50=0.591 msec" (the
@@ -210,7 +235,12 @@ def redis_capacity(clients, requests):
     rate = float(re.search(r"([\d.]+) requests per second", line).group(1))
     p50 = re.search(r"p50=([\d.]+)", line)
     p50 = p50.group(1) if p50 else "?"
-    return rate, p50
+    # "latency summary (msec):" then "avg min p50 p95 p99 max" and the values
+    lines = alone.replace("\r", "\n").splitlines()
+    at = [i for i, l in enumerate(lines) if "latency summary" in l][-1]
+    names, values = lines[at + 1].split(), lines[at + 2].split()
+    single = dict(zip(names, (float(v) for v in values)))
+    return rate, p50, single
 
 
 def main():
@@ -227,33 +257,36 @@ def main():
 
     rows = []
     for shards in (1, 2, 4):
-        for backend in ("redis", "memory"):
+        for backend in ("redis", "memory", "memory, fixed rate"):
             rows.append(shards_case(args, shards, backend))
     print(f"## Shards against one API of {args.limit} req/s (sliding window), "
           f"{args.threads} client threads per shard, {args.seconds:.0f} s")
     print()
-    print("| shards | backend | achieved req/s | of the limit | API's refusals | retry rate | client failures |")
-    print("|---|---|---|---|---|---|---|")
+    print("| shards | backend | sent req/s | achieved req/s | of the limit | API's refusals | retry rate | client failures |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['shards']} | {r['backend']} | {r['achieved']:.1f} | {r['of_limit']:.0%} | "
+        print(f"| {r['shards']} | {r['backend']} | {r['sent']:.1f} | {r['achieved']:.1f} | {r['of_limit']:.0%} | "
               f"{r['refused']} of {r['requests']} | {r['retry_rate']:.1%} | {r['client_failed']} |")
     print()
-    lat = {b: latencies(args, b, args.samples) for b in ("memory", "redis")}
-    print(f"## Latency of one request through the proxy ({args.samples} sequential, no binding limit)")
+    lat = latencies(args, args.samples)
+    print(f"## Latency of one request through the proxy ({args.samples} each, taking turns, no binding limit)")
     print()
     print("| backend | median ms | p99 ms |")
     print("|---|---|---|")
     for b, (med, p99) in lat.items():
         print(f"| {b} | {med:.3f} | {p99:.3f} |")
-    print(f"| redis - memory (the admission's cost) | {lat['redis'][0] - lat['memory'][0]:+.3f} | "
+    print(f"| redis - memory | {lat['redis'][0] - lat['memory'][0]:+.3f} | "
           f"{lat['redis'][1] - lat['memory'][1]:+.3f} |")
     print()
-    rate, p50 = redis_capacity(50, 200000)
-    print("## One Redis: admissions per second (redis-benchmark, EVALSHA of limit.lua, 50 connections)")
+    rate, p50, single = redis_capacity(50, 200000)
+    print("## One Redis and the admission script (redis-benchmark, EVALSHA of limit.lua)")
     print()
-    print(f"{rate:.0f} admissions/s (p50 {p50} ms per call at that load)")
+    print(f"- one client, one call at a time: median {single['p50']:.3f} ms, "
+          f"p99 {single['p99']:.3f} ms per admission")
+    print(f"- 50 connections: {rate:.0f} admissions/s (median {p50} ms per call at that load)")
     if args.json:
-        print(json.dumps({"shards": rows, "latency_ms": lat, "redis_admissions_per_s": rate}))
+        print(json.dumps({"shards": rows, "latency_ms": lat, "redis_admissions_per_s": rate,
+                          "evalsha_alone_ms": single}))
 
 
 if __name__ == "__main__":
