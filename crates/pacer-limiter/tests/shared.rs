@@ -21,7 +21,7 @@ use pacer_limiter::{
     start_proxy, Backend, BackendFallback, ProxyError, ProxyHandle, Quota, RateLimit,
     UpstreamConfig,
 };
-use pacer_mockapi::{Limit, MockConfig, MockServer};
+use pacer_mockapi::{Advertise, Limit, MockConfig, MockServer};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -395,4 +395,37 @@ async fn a_dead_pacers_lease_expires() {
         in_flight > 1.0,
         "the survivor did not wait for the lease: {held:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_one_pacer_reads_in_the_headers_paces_the_others() {
+    // A advertises 20/s (RateLimit-Policy) to pacer A, configured at 100/s;
+    // pacer B calls a mock that says nothing, in the same namespace: it is
+    // paced to what A learned.
+    let redis = Redis::start();
+    let loud = mock(MockConfig {
+        limit: Limit::TokenBucket {
+            rate: 20.0,
+            burst: 5,
+        },
+        advertise: Advertise::Ietf,
+        ..MockConfig::default()
+    })
+    .await;
+    let quiet = mock(MockConfig::default()).await;
+    let a = start_proxy(
+        config(&loud.url(), &redis.url(), Quota::per_second(100.0)),
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let mut b_cfg = config(&quiet.url(), &redis.url(), Quota::per_second(100.0));
+    b_cfg.namespace = loud.url();
+    let b = start_proxy(b_cfg, loopback()).await.unwrap();
+    assert_eq!(burst(&[&a], 1).await, [StatusCode::OK]);
+    let before = b.stats().current_rate;
+    assert_eq!(burst(&[&b], 2).await, [StatusCode::OK; 2]);
+    let stats = b.shutdown().await;
+    assert_eq!(before, 100.0);
+    assert_eq!((stats.current_rate, stats.quota.as_str()), (20.0, "20/s"));
 }
