@@ -285,9 +285,18 @@ pub struct UpstreamStats {
 impl UpstreamStats {
     /// One line for a terminal, e.g. for `pacer proxy`'s live display.
     pub fn summary_line(&self) -> String {
+        let shared = match &self.backend {
+            Some(b) => format!(
+                ", shared through {} ({} fallbacks to memory, {} reconnects)",
+                b.url,
+                b.outages.len(),
+                b.reconnects
+            ),
+            None => String::new(),
+        };
         format!(
             "{}: {} requests, {} retried ({:.1}%), {} x 429, {} x 503, {} failed, {} unreachable, \
-             {} timed out, success {:.1}%, queued {:.1}s, backoff {:.1}s wall ({:.1}s summed), rate {:.2}/{:.2} req/s, achieved {:.2} req/s",
+             {} timed out, success {:.1}%, queued {:.1}s, backoff {:.1}s wall ({:.1}s summed), rate {:.2}/{:.2} req/s, achieved {:.2} req/s{shared}",
             self.name,
             self.requests,
             self.retried,

@@ -353,6 +353,14 @@ async fn a_store_lost_mid_run_falls_back_and_comes_back() {
             "{statuses:?}"
         );
     }
+    let line = proxy.stats().summary_line();
+    assert!(
+        line.ends_with(&format!(
+            "shared through {} (1 fallbacks to memory, 1 reconnects)",
+            redis.url()
+        )),
+        "{line}"
+    );
     let backend = proxy.shutdown().await.backend.unwrap();
     assert_eq!(backend.outages.len(), 1, "{backend:?}");
     assert!(backend.outages[0].seconds.is_some(), "{backend:?}");
