@@ -245,16 +245,17 @@ impl Kind for Store {
 
 impl TextKind for Store {
     fn parse(text: &str, key: &'static str, origin: &Source) -> Result<Backend, SettingsError> {
+        const EXPECTED: &str =
+            "\"memory\" or redis://[user:password@]host:6379/0 (rediss:// for TLS)";
         Backend::parse(text).map_err(|e| {
-            refused_text(
-                key,
-                text,
-                &format!(
-                    "\"memory\" or redis://[user:password@]host:6379/0 (rediss:// for TLS) ({})",
-                    e.reason
-                ),
-                origin,
-            )
+            // A Redis URL the client cannot use says why; anything else
+            // is simply not a backend.
+            let expected = if e.reason.contains("is not a backend") {
+                EXPECTED.to_owned()
+            } else {
+                format!("{EXPECTED}; {}", e.reason)
+            };
+            refused_text(key, text, &expected, origin)
         })
     }
 }
@@ -301,5 +302,23 @@ mod tests {
         let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
         assert!(err.to_string().contains("env PACER_RATE"), "{err}");
         assert!(err.to_string().contains("\"2400/min\""), "{err}");
+    }
+
+    #[test]
+    fn backends_are_memory_or_redis_and_their_passwords_stay_hidden() {
+        let flag = Source::flag("--limiter-backend");
+        let b = <Store as TextKind>::parse("rediss://u:s3cret@h:6380/1", "backend", &flag).unwrap();
+        assert_eq!(Store::json(&b), json!("rediss://***@h:6380/1"));
+        for bad in ["http://u:s3cret@h/", "redis://u:s3cret@h:port/0"] {
+            let err = <Store as TextKind>::parse(bad, "backend", &flag)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("flag --limiter-backend"), "{err}");
+            assert!(err.contains("\"memory\" or redis://"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        let env = Source::env("PACER_LIMITER_FALLBACK");
+        let err = <OnStoreLoss as TextKind>::parse("maybe", "fallback", &env).unwrap_err();
+        assert!(err.to_string().contains("fail or memory"), "{err}");
     }
 }
