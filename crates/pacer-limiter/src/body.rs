@@ -5,11 +5,11 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::shared::Slot;
 use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::sync::OwnedSemaphorePermit;
 
 /// Errors carried by proxied bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -119,11 +119,11 @@ impl Body for PrefixedBody {
 /// the cap counts requests until their answer is fully delivered.
 pub(crate) struct PermitBody {
     inner: Incoming,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Slot>,
 }
 
 impl PermitBody {
-    pub(crate) fn new(inner: Incoming, permit: OwnedSemaphorePermit) -> Self {
+    pub(crate) fn new(inner: Incoming, permit: Slot) -> Self {
         let permit = (!inner.is_end_stream()).then_some(permit);
         Self { inner, permit }
     }

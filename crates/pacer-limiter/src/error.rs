@@ -44,6 +44,21 @@ pub enum ProxyError {
         /// What went wrong, and what is expected.
         reason: String,
     },
+    /// The shared limiter's store could not be reached at start, and
+    /// `--limiter-fallback` is `fail`.
+    #[error(
+        "upstream {upstream:?}: cannot reach the shared limiter at {url}: {reason}; \
+         start it, fix --limiter-backend (PACER_LIMITER_BACKEND, `backend`), or pass \
+         --limiter-fallback memory to go on alone at rate / shards"
+    )]
+    Backend {
+        /// The upstream's name.
+        upstream: String,
+        /// The store's URL, redacted.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The TLS client could not be set up.
     #[error("cannot set up TLS for upstream connections")]
     Tls(#[source] rustls::Error),

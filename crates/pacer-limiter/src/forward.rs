@@ -48,6 +48,7 @@ use crate::limiter::Limiter;
 use crate::rate_limit::UpstreamConfig;
 use crate::retry::parse_retry_after;
 use crate::series::{CallLog, CallTrace};
+use crate::shared::{SharedLimit, Turn};
 use crate::stats::{StatsRecorder, UpstreamStats};
 use crate::url::{redact_url, Target};
 
@@ -59,6 +60,10 @@ pub(crate) struct Upstream {
     pub cfg: UpstreamConfig,
     pub target: Target,
     pub limiter: Limiter<TokioClock>,
+    /// The limit shared with other pacers through a store, when the
+    /// backend is not `memory`; it then admits instead of `limiter`, which
+    /// still decides what an advertised quota means.
+    pub shared: Option<SharedLimit>,
     pub stats: StatsRecorder,
     pub client: UpstreamClient,
     /// Each call and the admissions over time, for the run's report.
@@ -70,7 +75,35 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) fn snapshot(&self) -> UpstreamStats {
-        self.stats.snapshot(&self.cfg.name, self.limiter.rates())
+        let mut rates = self.limiter.rates();
+        if let Some(shared) = &self.shared {
+            shared.amend(&mut rates);
+        }
+        let mut stats = self.stats.snapshot(&self.cfg.name, rates);
+        stats.backend = self.shared.as_ref().map(SharedLimit::stats);
+        stats
+    }
+
+    async fn admit(&self) -> Turn {
+        match &self.shared {
+            Some(shared) => shared.admit().await,
+            None => Turn::memory(self.limiter.admit().await),
+        }
+    }
+
+    fn current_rate(&self) -> f64 {
+        match &self.shared {
+            Some(_) => self.snapshot_rate(),
+            None => self.limiter.rates().current,
+        }
+    }
+
+    fn snapshot_rate(&self) -> f64 {
+        let mut rates = self.limiter.rates();
+        if let Some(shared) = &self.shared {
+            shared.amend(&mut rates);
+        }
+        rates.current
     }
 }
 
@@ -302,7 +335,7 @@ pub(crate) async fn handle(
     let mut last_refusal: Option<(http::response::Parts, bytes::Bytes)> = None;
     loop {
         // Layer 2: admission (in-flight slot, then the shared rate).
-        let Ok(admission) = tokio::time::timeout_at(deadline, up.limiter.admit()).await else {
+        let Ok(admission) = tokio::time::timeout_at(deadline, up.admit()).await else {
             if let Some(refusal) = last_refusal.take() {
                 trace.finish(&up.log, refusal.0.status.as_u16());
                 return Ok(pass_on(&up, refusal, retries));
@@ -320,7 +353,7 @@ pub(crate) async fn handle(
             ));
         };
         up.stats.admitted(admission.queued);
-        trace.admitted(&up.log, admission.queued, up.limiter.rates().current);
+        trace.admitted(&up.log, admission.queued, up.current_rate());
 
         // Layer 3: forward.
         let body: ProxyBody = match (&replay, once.take()) {
@@ -388,7 +421,11 @@ pub(crate) async fn handle(
         // Layer 4: learn the advertised limit.
         let advertised = parse_advertised(response.headers(), SystemTime::now());
         if !advertised.is_empty() {
-            if let Some(quota) = up.limiter.learn(&advertised, admission.started_at) {
+            let adopted = match &up.shared {
+                Some(shared) => shared.learn(&up.limiter, &advertised, &admission).await,
+                None => up.limiter.learn(&advertised, admission.started_at),
+            };
+            if let Some(quota) = adopted {
                 tracing::info!(upstream = %up.cfg.name, %quota, "the API advertises its quota: pacing to it");
             }
         }
@@ -401,11 +438,20 @@ pub(crate) async fn handle(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         if status == 429 {
-            if let Some(rate) = up.limiter.on_refused(admission.started_at, retry_after) {
+            let lowered = match &up.shared {
+                Some(shared) => shared.on_refused(&admission, retry_after).await,
+                None => up.limiter.on_refused(admission.started_at, retry_after),
+            };
+            if let Some(rate) = lowered {
                 tracing::info!(upstream = %up.cfg.name, rate, "429: lowering the rate");
             }
         } else if !refused {
-            up.limiter.on_success();
+            match &up.shared {
+                Some(shared) => shared.on_success(&admission),
+                None => {
+                    up.limiter.on_success();
+                }
+            }
         }
 
         let mut not_retried = None;
@@ -454,7 +500,11 @@ pub(crate) async fn handle(
                 // hold every request back, this one included (admission waits
                 // for the pause, so it does not sleep twice). Overlapping
                 // pauses of requests refused together do not add up.
-                if !up.limiter.pause_for_all(delay) {
+                let paused = match &up.shared {
+                    Some(shared) => shared.pause_for_all(delay).await,
+                    None => up.limiter.pause_for_all(delay),
+                };
+                if !paused {
                     tokio::time::sleep(delay).await;
                 }
                 tracing::debug!(upstream = %up.cfg.name, status, ?delay, retries, "pausing, then retrying");
@@ -477,7 +527,7 @@ pub(crate) async fn handle(
         if let Some(reason) = not_retried.and_then(|r| HeaderValue::try_from(r).ok()) {
             parts.headers.insert(NOT_RETRIED, reason);
         }
-        let body = PermitBody::new(body, admission.into_permit())
+        let body = PermitBody::new(body, admission.into_slot())
             .map_err(BoxError::from)
             .boxed();
         return Ok(Response::from_parts(parts, body));

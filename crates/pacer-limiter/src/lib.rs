@@ -27,12 +27,17 @@
 //! [`UpstreamConfig`]; the proxy's (`accept`, `listeners`, `forward`,
 //! `proxy`, `standalone`) sit on top.
 //!
+//! One limit can also be shared by several pacers (CI shards, machines)
+//! through Redis: `shared/` keeps the same rules in a Lua script run by the
+//! store, and falls back to memory at `rate / shards` when it is gone.
+//!
 //! Nothing in the crate holds a lock across an `.await`: the mutex around
 //! the admission state guards arithmetic only, and the statistics are atomics.
 
 mod accept;
 mod advertised;
 mod aimd;
+mod backend;
 mod body;
 mod clock;
 mod encoding;
@@ -47,6 +52,7 @@ mod quota;
 mod rate_limit;
 mod retry;
 mod series;
+mod shared;
 mod standalone;
 mod stats;
 mod url;
@@ -54,6 +60,7 @@ mod window;
 
 pub use advertised::{parse_advertised, Advertised};
 pub use aimd::{Aimd, AimdConfig};
+pub use backend::{Backend, BackendFallback, BackendStats, Outage};
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ProxyError, RateLimitError};
 pub use gcra::{interval_for, Gcra};

@@ -23,6 +23,7 @@ use crate::limiter::Limiter;
 use crate::listeners::WorkerListeners;
 use crate::rate_limit::UpstreamConfig;
 use crate::series::CallLog;
+use crate::shared::SharedLimit;
 use crate::stats::{StatsRecorder, UpstreamStats};
 
 /// How the proxy listens and connects, beyond the upstream's pacing.
@@ -279,6 +280,7 @@ pub async fn start_proxy_with(
         .map_err(|source| ProxyError::Bind { addr: bind, source })?;
     let upstream = Arc::new(Upstream {
         limiter: Limiter::new(&cfg.limiter_config(), TokioClock::new()),
+        shared: SharedLimit::start(&cfg).await?,
         stats: StatsRecorder::default(),
         client: client(&cfg, &opts)?,
         log: Arc::new(CallLog::new()),

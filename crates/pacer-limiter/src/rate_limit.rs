@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::aimd::AimdConfig;
+use crate::backend::{Backend, BackendFallback};
 use crate::error::{ProxyError, RateLimitError};
 use crate::limiter::LimiterConfig;
 use crate::quota::{Quota, MAX_DURATION};
@@ -65,6 +66,11 @@ pub struct RateLimit {
     /// Request bodies up to this size are kept so they can be replayed on
     /// retry; larger ones are streamed once and never retried.
     pub max_body_bytes: u64,
+    /// Where the admission state lives: this pacer's memory, or a Redis
+    /// shared by every pacer of the run (`redis://`, `rediss://`).
+    pub backend: Backend,
+    /// What to do when the backend cannot be reached at start.
+    pub fallback: BackendFallback,
 }
 
 impl Default for RateLimit {
@@ -89,6 +95,8 @@ impl Default for RateLimit {
             // by a silent wait.
             max_wait: Duration::from_secs(120),
             max_body_bytes: 8 * 1024 * 1024,
+            backend: Backend::Memory,
+            fallback: BackendFallback::Fail,
         }
     }
 }
@@ -224,6 +232,13 @@ pub struct UpstreamConfig {
     /// the quota the API advertises, up or down; a configured one is only
     /// ever lowered by it.
     pub rate_configured: bool,
+    /// What the keys of a shared backend are namespaced by: the run id
+    /// (the same for every shard of one CI run); empty means the upstream's
+    /// URL, so that pacers calling one API share its limit.
+    pub namespace: String,
+    /// How many pacers share the limit: a pacer that loses the shared
+    /// backend goes on at `rate / shards`. 0 counts as 1.
+    pub shards: u32,
 }
 
 /// Never prints the URL's credentials.
@@ -234,6 +249,8 @@ impl fmt::Debug for UpstreamConfig {
             .field("url", &redact_url(&self.url))
             .field("limits", &self.limits)
             .field("rate_configured", &self.rate_configured)
+            .field("namespace", &redact_url(&self.namespace))
+            .field("shards", &self.shards)
             .finish()
     }
 }
@@ -245,6 +262,8 @@ impl Default for UpstreamConfig {
             url: String::new(),
             limits: RateLimit::default(),
             rate_configured: true,
+            namespace: String::new(),
+            shards: 1,
         }
     }
 }

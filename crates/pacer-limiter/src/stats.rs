@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::backend::BackendStats;
 use crate::limiter::{Constraint, QuotaOrigin, RateSnapshot};
 
 /// Live counters of one upstream.
@@ -196,6 +197,7 @@ impl StatsRecorder {
             held_back: rates.held.clone(),
             pauses: rates.pauses,
             notices: self.notices.lock().map(|n| n.clone()).unwrap_or_default(),
+            backend: None,
         }
     }
 }
@@ -274,14 +276,27 @@ pub struct UpstreamStats {
     pub pauses: u64,
     /// Notices about the run (an API asking for longer waits than allowed).
     pub notices: Vec<String>,
+    /// The shared backend (Redis), when the limit is shared: its URL
+    /// (redacted), its admissions, each fallback to memory and reconnect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendStats>,
 }
 
 impl UpstreamStats {
     /// One line for a terminal, e.g. for `pacer proxy`'s live display.
     pub fn summary_line(&self) -> String {
+        let shared = match &self.backend {
+            Some(b) => format!(
+                ", shared through {} ({} fallbacks to memory, {} reconnects)",
+                b.url,
+                b.outages.len(),
+                b.reconnects
+            ),
+            None => String::new(),
+        };
         format!(
             "{}: {} requests, {} retried ({:.1}%), {} x 429, {} x 503, {} failed, {} unreachable, \
-             {} timed out, success {:.1}%, queued {:.1}s, backoff {:.1}s wall ({:.1}s summed), rate {:.2}/{:.2} req/s, achieved {:.2} req/s",
+             {} timed out, success {:.1}%, queued {:.1}s, backoff {:.1}s wall ({:.1}s summed), rate {:.2}/{:.2} req/s, achieved {:.2} req/s{shared}",
             self.name,
             self.requests,
             self.retried,

@@ -35,6 +35,7 @@ async fn proxy(url: String, limits: RateLimit, rate_configured: bool) -> ProxyHa
         url,
         limits,
         rate_configured,
+        ..UpstreamConfig::default()
     };
     start_proxy(cfg, loopback()).await.unwrap()
 }

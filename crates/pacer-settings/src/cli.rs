@@ -85,6 +85,10 @@ pub struct RateLimitOverrides {
     pub max_backoff: Option<String>,
     /// `--adaptive` (`Some(true)`) / `--no-adaptive` (`Some(false)`).
     pub adaptive: Option<bool>,
+    /// `--limiter-backend memory|redis://...`.
+    pub backend: Option<String>,
+    /// `--limiter-fallback fail|memory`.
+    pub fallback: Option<String>,
 }
 
 /// The flag names this crate uses when naming a flag as a source.
@@ -118,4 +122,6 @@ pub mod flags {
     pub const MAX_BACKOFF: &str = "--max-backoff";
     pub const ADAPTIVE: &str = "--adaptive";
     pub const NO_ADAPTIVE: &str = "--no-adaptive";
+    pub const LIMITER_BACKEND: &str = "--limiter-backend";
+    pub const LIMITER_FALLBACK: &str = "--limiter-fallback";
 }

@@ -306,6 +306,18 @@ pub const BUILDKITE_BUILD_ID: EnvVar = read!(
     "run_id",
     "Buildkite's build: the default `run_id` when not on GitHub Actions or GitLab"
 );
+pub const LIMITER_BACKEND: EnvVar = read!(
+    "PACER_LIMITER_BACKEND",
+    None,
+    "rate_limit.backend",
+    "where the limit lives: `memory`, or `redis://[user:password@]host:6379/0` (`rediss://` for TLS) shared by every pacer using it"
+);
+pub const LIMITER_FALLBACK: EnvVar = read!(
+    "PACER_LIMITER_FALLBACK",
+    None,
+    "rate_limit.fallback",
+    "when the backend is unreachable at start: `fail` (exit 4) or `memory` (go on alone at rate / shards)"
+);
 pub const VIRTUAL_ENV: EnvVar = read!(
     "VIRTUAL_ENV",
     None,
@@ -349,6 +361,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     GITHUB_RUN_ATTEMPT,
     CI_PIPELINE_ID,
     BUILDKITE_BUILD_ID,
+    LIMITER_BACKEND,
+    LIMITER_FALLBACK,
     EnvVar {
         pacer: "PACER_UPSTREAM_<NAME>",
         pytest: None,

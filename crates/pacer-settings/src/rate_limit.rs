@@ -14,12 +14,14 @@ mod kinds;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pacer_limiter::{parse_url, RateLimitError};
+use pacer_limiter::{parse_url, Backend, BackendFallback, RateLimitError};
 pub use pacer_limiter::{Quota, RateLimit};
 use serde::Serialize;
 use serde_json::Value;
 
-use self::kinds::{AtLeast, Bytes, CaFile, Kind, Rate, Seconds, Statuses, Switch, TextKind};
+use self::kinds::{
+    AtLeast, Bytes, CaFile, Kind, OnStoreLoss, Rate, Seconds, Statuses, Store, Switch, TextKind,
+};
 use crate::cli::{flags, RateLimitOverrides};
 use crate::env::{self, EnvVar};
 use crate::error::SettingsError;
@@ -165,6 +167,8 @@ rate_limit_settings! {
     upstream_timeout: Duration as Seconds;
     max_wait: Duration as Seconds;
     max_body_bytes: u64 as Bytes;
+    backend: Backend as Store, flag LIMITER_BACKEND, env LIMITER_BACKEND;
+    fallback: BackendFallback as OnStoreLoss, flag LIMITER_FALLBACK, env LIMITER_FALLBACK;
 }
 
 /// One upstream API and its limits.

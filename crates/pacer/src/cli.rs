@@ -289,6 +289,14 @@ pub struct RateArgs {
     /// Keep the configured rate whatever the API answers.
     #[arg(long, help_heading = RATE_LIMITING)]
     pub no_adaptive: bool,
+    /// Where the limit lives: memory, or redis://[user:pass@]host:6379/0
+    /// shared by every pacer using it [env: PACER_LIMITER_BACKEND].
+    #[arg(long, value_name = "URL", help_heading = RATE_LIMITING)]
+    pub limiter_backend: Option<String>,
+    /// When the backend is unreachable at start: fail (exit 4) or memory
+    /// (go on alone at rate / shards) [env: PACER_LIMITER_FALLBACK].
+    #[arg(long, value_name = "fail|memory", help_heading = RATE_LIMITING)]
+    pub limiter_fallback: Option<String>,
 }
 
 impl RateArgs {
@@ -307,6 +315,8 @@ impl RateArgs {
                 (_, true) => Some(false),
                 _ => None,
             },
+            backend: self.limiter_backend.clone(),
+            fallback: self.limiter_fallback.clone(),
         }
     }
 }

@@ -206,6 +206,7 @@ fn proxy_usage(err: &pacer_limiter::ProxyError) -> bool {
         err,
         ProxyError::InvalidConfig { .. }
             | ProxyError::CaFile { .. }
+            | ProxyError::Backend { .. }
             | ProxyError::NonLoopback { .. }
             | ProxyError::Bind { .. }
     )

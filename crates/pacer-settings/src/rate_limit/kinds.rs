@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pacer_limiter::Quota;
+use pacer_limiter::{Backend, BackendFallback, Quota};
 use serde_json::{json, Value};
 
 use crate::error::SettingsError;
@@ -57,6 +57,13 @@ pub(crate) struct CaFile;
 
 /// A number of bytes.
 pub(crate) struct Bytes;
+
+/// Where the admission state lives: `memory`, or a `redis://` URL.
+pub(crate) struct Store;
+
+/// What a pacer does when its store is unreachable at start: `fail` or
+/// `memory`.
+pub(crate) struct OnStoreLoss;
 
 impl Kind for Rate {
     type Value = Quota;
@@ -214,6 +221,74 @@ impl Kind for Bytes {
     }
 }
 
+/// A text the limiter's own parser refuses, as a settings error naming the
+/// value's source.
+fn refused_text(key: &'static str, text: &str, expected: &str, origin: &Source) -> SettingsError {
+    invalid(key, &pacer_limiter::redact_url(text), expected, origin)
+}
+
+impl Kind for Store {
+    type Value = Backend;
+
+    fn read(t: &Table<'_>, key: &'static str) -> Result<Option<Sourced<Backend>>, SettingsError> {
+        let Some(s) = t.string(key)? else {
+            return Ok(None);
+        };
+        let backend = Self::parse(&s.value, key, &s.source)?;
+        Ok(Some(Sourced::new(backend, s.source)))
+    }
+
+    fn json(value: &Backend) -> Value {
+        json!(value.describe())
+    }
+}
+
+impl TextKind for Store {
+    fn parse(text: &str, key: &'static str, origin: &Source) -> Result<Backend, SettingsError> {
+        const EXPECTED: &str =
+            "\"memory\" or redis://[user:password@]host:6379/0 (rediss:// for TLS)";
+        Backend::parse(text).map_err(|e| {
+            // A Redis URL the client cannot use says why; anything else
+            // is simply not a backend.
+            let expected = if e.reason.contains("is not a backend") {
+                EXPECTED.to_owned()
+            } else {
+                format!("{EXPECTED}; {}", e.reason)
+            };
+            refused_text(key, text, &expected, origin)
+        })
+    }
+}
+
+impl Kind for OnStoreLoss {
+    type Value = BackendFallback;
+
+    fn read(
+        t: &Table<'_>,
+        key: &'static str,
+    ) -> Result<Option<Sourced<BackendFallback>>, SettingsError> {
+        let Some(s) = t.string(key)? else {
+            return Ok(None);
+        };
+        let fallback = Self::parse(&s.value, key, &s.source)?;
+        Ok(Some(Sourced::new(fallback, s.source)))
+    }
+
+    fn json(value: &BackendFallback) -> Value {
+        json!(value.as_str())
+    }
+}
+
+impl TextKind for OnStoreLoss {
+    fn parse(
+        text: &str,
+        key: &'static str,
+        origin: &Source,
+    ) -> Result<BackendFallback, SettingsError> {
+        BackendFallback::parse(text).map_err(|_| refused_text(key, text, "fail or memory", origin))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +302,23 @@ mod tests {
         let err = parse_rate("40/fortnight", &Source::env("PACER_RATE")).unwrap_err();
         assert!(err.to_string().contains("env PACER_RATE"), "{err}");
         assert!(err.to_string().contains("\"2400/min\""), "{err}");
+    }
+
+    #[test]
+    fn backends_are_memory_or_redis_and_their_passwords_stay_hidden() {
+        let flag = Source::flag("--limiter-backend");
+        let b = <Store as TextKind>::parse("rediss://u:s3cret@h:6380/1", "backend", &flag).unwrap();
+        assert_eq!(Store::json(&b), json!("rediss://***@h:6380/1"));
+        for bad in ["http://u:s3cret@h/", "redis://u:s3cret@h:port/0"] {
+            let err = <Store as TextKind>::parse(bad, "backend", &flag)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("flag --limiter-backend"), "{err}");
+            assert!(err.contains("\"memory\" or redis://"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        let env = Source::env("PACER_LIMITER_FALLBACK");
+        let err = <OnStoreLoss as TextKind>::parse("maybe", "fallback", &env).unwrap_err();
+        assert!(err.to_string().contains("fail or memory"), "{err}");
     }
 }

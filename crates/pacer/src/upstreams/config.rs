@@ -8,13 +8,19 @@ use pacer_limiter::{env_var_name, UpstreamConfig};
 use pacer_settings::{Settings, Upstream};
 
 /// The limiter's view of an upstream as configured in pacer's settings:
-/// the limits are the limiter's own type, passed as they are.
-pub fn upstream_config(upstream: &Upstream) -> UpstreamConfig {
+/// the limits are the limiter's own type, passed as they are. A shared
+/// backend namespaces its keys by the run id (`--run-id`, else the CI's),
+/// so that the shards of one CI run share one limit and another run's
+/// leftovers never count; with no run id, by the upstream's URL. A pacer
+/// that loses the backend goes on at `rate / N` (`--shard K/N`).
+pub fn upstream_config(upstream: &Upstream, settings: &Settings) -> UpstreamConfig {
     UpstreamConfig {
         name: upstream.name.clone(),
         url: upstream.url.clone(),
         limits: upstream.limits.clone(),
         rate_configured: upstream.rate_configured(),
+        namespace: settings.run_id().value.clone().unwrap_or_default(),
+        shards: settings.shard().value.map_or(1, |s| s.count),
     }
 }
 

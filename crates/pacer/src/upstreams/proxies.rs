@@ -100,14 +100,16 @@ impl RunProxies {
             })?;
         let mut handles = Vec::new();
         for upstream in settings.upstreams() {
-            let cfg = upstream_config(upstream);
+            let cfg = upstream_config(upstream, settings);
             let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
             match runtime.block_on(start_proxy(cfg, bind)) {
                 Ok(handle) => handles.push(handle),
                 Err(source) => {
                     let usage = matches!(
                         source,
-                        ProxyError::InvalidConfig { .. } | ProxyError::CaFile { .. }
+                        ProxyError::InvalidConfig { .. }
+                            | ProxyError::CaFile { .. }
+                            | ProxyError::Backend { .. }
                     );
                     // Stop the ones already started before reporting.
                     for h in handles {

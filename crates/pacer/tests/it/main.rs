@@ -32,6 +32,7 @@ mod ratelimit;
 mod reports;
 mod secrets;
 mod shard;
+mod shared_limit;
 mod snapshots;
 mod trust;
 mod workflows;

@@ -32,7 +32,7 @@ pub fn proxy(args: ProxyArgs) -> Result<i32, Error> {
         .upstreams()
         .iter()
         .filter(|u| named.is_empty() || named.contains(&u.name.as_str()))
-        .map(upstream_config)
+        .map(|u| upstream_config(u, &settings))
         .collect();
     for warning in crate::upstreams::warnings(&settings) {
         eprintln!("warning: {warning}");

@@ -97,6 +97,22 @@ pub fn print(out: &mut dyn Write, reports: &[UpstreamReport]) -> std::io::Result
         };
         writeln!(out, "{settled}")?;
         writeln!(out, "{}", achieved_line(s))?;
+        if let Some(b) = &s.backend {
+            writeln!(out, "{}", backend_line(b))?;
+            for o in &b.outages {
+                let lasted = match o.seconds {
+                    Some(secs) => format!("for {secs:.1}s, then reconnected"),
+                    None => "until the end of the run".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "  fell back to memory at rate / {} {lasted} ({}, {})",
+                    b.shards,
+                    unix_time(o.since_unix),
+                    o.reason
+                )?;
+            }
+        }
     }
     out.flush()
 }
@@ -140,6 +156,32 @@ fn achieved_line(s: &UpstreamStats) -> String {
         s.achieved_rate
     )
 }
+/// Where the limit was kept, when it was shared.
+fn backend_line(b: &pacer_limiter::BackendStats) -> String {
+    format!(
+        "  limit shared through {} (namespace {}): {} admissions there, {} on memory, {} fallback{}, {} reconnect{}",
+        b.url,
+        pacer_limiter::redact_url(&b.namespace),
+        b.shared_admissions,
+        b.fallback_admissions,
+        b.outages.len(),
+        if b.outages.len() == 1 { "" } else { "s" },
+        b.reconnects,
+        if b.reconnects == 1 { "" } else { "s" },
+    )
+}
+
+/// Seconds since the epoch as `HH:MM:SS UTC`, which a CI log lines up with.
+fn unix_time(secs: f64) -> String {
+    let day = secs.max(0.0) as u64 % 86_400;
+    format!(
+        "at {:02}:{:02}:{:02} UTC",
+        day / 3600,
+        day / 60 % 60,
+        day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
