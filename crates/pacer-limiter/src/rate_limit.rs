@@ -317,7 +317,7 @@ mod tests {
         let l = &d.limits;
         assert_eq!(
             (l.rate, l.burst, l.max_concurrent, l.max_retries),
-            (Quota::per_second(10.0), 1, 10, 3)
+            (Quota::per_second(10.0), 3, 10, 3)
         );
         assert_eq!(l.min_delay, Duration::ZERO);
         assert_eq!(l.base_backoff, Duration::from_secs(1));
