@@ -52,6 +52,12 @@ impl Gcra {
         }
     }
 
+    /// Changes how many may start at once, for reservations made from now
+    /// on (0 is treated as 1). The limiter narrows it to a lower quota.
+    pub fn set_burst(&mut self, burst: u32) {
+        self.burst = burst.max(1);
+    }
+
     /// Changes the rate for reservations made from now on.
     pub fn set_rate(&mut self, rate: f64) {
         let interval = interval_for(rate);

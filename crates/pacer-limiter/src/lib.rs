@@ -64,7 +64,9 @@ pub use backend::{Backend, BackendFallback, BackendStats, Outage};
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ProxyError, RateLimitError};
 pub use gcra::{interval_for, Gcra};
-pub use limiter::{Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin, RateSnapshot};
+pub use limiter::{
+    burst_within, Admission, Constraint, Limiter, LimiterConfig, QuotaOrigin, RateSnapshot,
+};
 pub use listeners::WorkerListeners;
 pub use peer::register_worker_pid;
 pub use proxy::{start_proxy, start_proxy_with, ProxyHandle, ProxyOptions};

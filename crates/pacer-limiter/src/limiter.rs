@@ -16,7 +16,9 @@
 //! A start is the latest of what each constraint allows, and the one that
 //! allowed it last is charged the wait (the statistics' "held back by"):
 //!
-//! - the **rate** (GCRA: rate and burst, so at most `burst` go at once);
+//! - the **rate** (GCRA: rate and burst, so at most `burst` go at once;
+//!   the burst is never more than the quota's amount per window, see
+//!   [`burst_within`]);
 //! - the **quota window** ([`WindowLog`]: never more than N in any W);
 //! - **`min_delay`**, when set;
 //! - the **upstream's pause**: a `Retry-After`, or an advertised quota with
@@ -161,9 +163,27 @@ impl Default for RateSnapshot {
     }
 }
 
+/// The burst the GCRA uses under `quota`: the configured one, but never
+/// more than the quota lets start in one window (and at least 1). Above
+/// the quota's amount a burst could only be spent where the window log
+/// allows it anyway, except for a quota under one request per window
+/// (`rate = 0.5`), whose window the log does not bound: there any burst
+/// above 1 would start more than the quota in its first window. With the
+/// default burst of 3 (issue 19), `rate = 2` goes two at once, `rate = 0.5`
+/// one at a time.
+pub fn burst_within(burst: u32, quota: &Quota) -> u32 {
+    let per_window = quota
+        .limit()
+        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    burst.clamp(1, per_window.max(1))
+}
+
 #[derive(Debug)]
 struct State {
     gcra: Gcra,
+    /// The configured burst, before [`burst_within`] narrows it to the
+    /// quota in force.
+    burst: u32,
     window: WindowLog,
     aimd: Aimd,
     /// The quota in force (configured, or advertised).
@@ -203,6 +223,7 @@ impl State {
     fn adopt(&mut self, quota: Quota, origin: QuotaOrigin, now: Duration) {
         self.quota = quota;
         self.origin = origin;
+        self.gcra.set_burst(burst_within(self.burst, &quota));
         self.aimd.set_configured(quota.rate());
         self.apply_rate();
         self.gcra.rebase(now);
@@ -265,7 +286,8 @@ impl<C: Clock> Limiter<C> {
         Self {
             clock,
             state: Mutex::new(State {
-                gcra: Gcra::new(rate, cfg.burst, cfg.min_delay),
+                gcra: Gcra::new(rate, burst_within(cfg.burst, &cfg.quota), cfg.min_delay),
+                burst: cfg.burst,
                 window: WindowLog::new(cfg.quota.limit().unwrap_or(0), cfg.quota.window),
                 aimd: Aimd::new(rate, cfg.aimd.clone()),
                 quota: cfg.quota,
@@ -835,6 +857,32 @@ mod tests {
         assert!((34.0..35.0).contains(&rate), "{rate}");
         let wait = limiter.reserve();
         assert!(wait <= Duration::from_millis(30), "{wait:?}");
+    }
+
+    #[test]
+    fn the_burst_never_exceeds_the_quota_per_window() {
+        assert_eq!(burst_within(3, &Quota::per_second(40.0)), 3);
+        assert_eq!(burst_within(3, &Quota::per_second(2.0)), 2);
+        assert_eq!(burst_within(3, &Quota::per_second(0.5)), 1);
+        assert_eq!(burst_within(0, &Quota::per_second(40.0)), 1);
+        // One request per two seconds goes one at a time, whatever the burst.
+        let clock = Arc::new(ManualClock::new());
+        let limiter = Limiter::new(&cfg(0.5, 3, 0), Arc::clone(&clock));
+        clock.set(Duration::from_secs(10));
+        assert_eq!(limiter.reserve(), Duration::ZERO);
+        assert_eq!(limiter.reserve(), Duration::from_secs(2));
+        // A quota learned from the API narrows the burst with it: 2 per
+        // second lets two go at once, not three.
+        let limiter = Limiter::new(&cfg(40.0, 3, 0), Arc::clone(&clock));
+        let adv = Advertised {
+            quota: Some((2.0, Some(Duration::from_secs(1)))),
+            ..Advertised::default()
+        };
+        assert!(limiter.learn(&adv, limiter.now()).is_some());
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(limiter.reserve(), Duration::ZERO);
+        assert_eq!(limiter.reserve(), Duration::ZERO);
+        assert!(limiter.reserve() > Duration::ZERO);
     }
 
     #[test]

@@ -339,7 +339,7 @@ mod tests {
     fn defaults_match_the_issue() {
         let d = RateLimit::default();
         assert_eq!(d.rate, 10.0);
-        assert_eq!(d.burst, 1);
+        assert_eq!(d.burst, 3);
         assert_eq!(d.max_concurrent, 10);
         assert_eq!(d.min_delay, Duration::ZERO);
         assert_eq!(d.max_retries, 3);

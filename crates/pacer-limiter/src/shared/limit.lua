@@ -52,6 +52,10 @@ if op == 'admit' then
   local max_conc, id, lease_us = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
   local limit = tonumber(ARGV[13])
   if q_amount then limit = math.floor(q_amount) end
+  -- The burst never holds more than the quota in force lets start in one
+  -- window, and none past one where no whole request fits a window (as
+  -- memory's burst_within).
+  burst = math.max(1, math.min(burst, math.max(limit, 1)))
 
   -- In flight: leases of shards that died expire.
   redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
