@@ -330,3 +330,99 @@ fn an_unreachable_backend_at_start_exits_4_naming_it_redacted() {
     );
     assert!(!all.contains("s3cret"), "{all}");
 }
+
+/// A CA, and a certificate for 127.0.0.1 it signed, in `dir`: `ca.pem`,
+/// `server.pem`, `server.key`.
+fn tls_files(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pacer test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+/// `rediss://`: a Redis that speaks only TLS and wants a password. With its
+/// CA trusted (`SSL_CERT_FILE`, which the system's roots are read from), a
+/// shard shares the limit through it; with the CA not trusted, the
+/// certificate is refused at start (exit 4), the password never printed.
+#[test]
+fn rediss_shares_the_limit_over_tls_and_refuses_an_untrusted_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    tls_files(dir.path());
+    let port = free_port();
+    assert!(
+        std::path::Path::new(REDIS_SERVER).exists(),
+        "{REDIS_SERVER} is missing: install Debian's redis-server (apt-get install redis-server)"
+    );
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let child = Command::new(REDIS_SERVER)
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--tls-cert-file", &file("server.pem")])
+        .args(["--tls-key-file", &file("server.key")])
+        .args(["--tls-ca-cert-file", &file("ca.pem")])
+        .args(["--tls-auth-clients", "no", "--requirepass", "s3cret"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let _redis = Redis {
+        child: Some(child),
+        port,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let api = window_api();
+    let url = format!("rediss://:s3cret@127.0.0.1:{port}/0");
+
+    let out = shard(&api.url, 0, &["--limiter-backend", &url])
+        .env("SSL_CERT_FILE", file("ca.pem"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains(&format!(
+            "limit shared through rediss://***@127.0.0.1:{port}/0"
+        )),
+        "{all}"
+    );
+    assert!(!all.contains("s3cret"), "{all}");
+
+    // A certificate no trusted CA signed: refused, not used.
+    let out = shard(&api.url, 0, &["--limiter-backend", &url])
+        .env("SSL_CERT_FILE", file("server.pem"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains(&format!(
+            "cannot reach the shared limiter at rediss://***@127.0.0.1:{port}/0"
+        )) && all.contains("certificate"),
+        "{all}"
+    );
+    assert!(!all.contains("s3cret"), "{all}");
+}
