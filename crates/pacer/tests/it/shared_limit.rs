@@ -33,6 +33,8 @@ const RATE: usize = 8;
 struct Redis {
     child: Option<Child>,
     port: u16,
+    /// How it listens (`--port`, or TLS only), given again on a restart.
+    listen: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -45,9 +47,16 @@ fn free_port() -> u16 {
 
 impl Redis {
     fn start() -> Self {
+        Self::start_with(|port| vec!["--port".into(), port.to_string()])
+    }
+
+    /// A server listening as `listen(port)` says, on a free port.
+    fn start_with(listen: impl FnOnce(u16) -> Vec<String>) -> Self {
+        let port = free_port();
         let mut redis = Redis {
             child: None,
-            port: free_port(),
+            port,
+            listen: listen(port),
         };
         redis.restart();
         redis
@@ -59,8 +68,8 @@ impl Redis {
             "{REDIS_SERVER} is missing: install Debian's redis-server (apt-get install redis-server)"
         );
         let child = Command::new(REDIS_SERVER)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(&self.listen)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -361,39 +370,25 @@ fn tls_files(dir: &std::path::Path) {
 fn rediss_shares_the_limit_over_tls_and_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
     tls_files(dir.path());
-    let port = free_port();
-    assert!(
-        std::path::Path::new(REDIS_SERVER).exists(),
-        "{REDIS_SERVER} is missing: install Debian's redis-server (apt-get install redis-server)"
-    );
     let file = |name: &str| dir.path().join(name).display().to_string();
-    let child = Command::new(REDIS_SERVER)
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args(["--tls-cert-file", &file("server.pem")])
-        .args(["--tls-key-file", &file("server.key")])
-        .args(["--tls-ca-cert-file", &file("ca.pem")])
-        .args(["--tls-auth-clients", "no", "--requirepass", "s3cret"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let _redis = Redis {
-        child: Some(child),
-        port,
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let redis = Redis::start_with(|port| {
+        let mut listen = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+        ];
+        for (flag, name) in [
+            ("--tls-cert-file", "server.pem"),
+            ("--tls-key-file", "server.key"),
+            ("--tls-ca-cert-file", "ca.pem"),
+        ] {
+            listen.extend([flag.to_string(), file(name)]);
+        }
+        listen.extend(["--tls-auth-clients", "no", "--requirepass", "s3cret"].map(String::from));
+        listen
+    });
+    let port = redis.port;
     let api = window_api();
     let url = format!("rediss://:s3cret@127.0.0.1:{port}/0");
 
