@@ -150,6 +150,25 @@ def _running(pid):
 _PYTHON_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
+def _command_line(pid):
+    """The process's command line. Popen returns once the child's exec is
+    past its point of no return (its close-on-exec pipe closed), before the
+    kernel has set the new program's arguments: read then, the line is
+    empty, so an empty one is read again for a little while."""
+    import time
+
+    deadline = time.monotonic() + 0.5
+    while True:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            return "?"
+        if command or time.monotonic() > deadline:
+            return command
+        time.sleep(0.01)
+
+
 def end_leaks():
     """After the session's last teardown: each child a test started that is
     still running is a leak (nextest's word), ended with its process group
@@ -161,11 +180,7 @@ def end_leaks():
         nodeid = _children.get(pid)
         if nodeid is None or not _running(pid):
             continue
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            command = "?"
+        command = _command_line(pid)
         if any(helper in command for helper in _PYTHON_HELPERS):
             continue
         try:
