@@ -37,11 +37,16 @@ the limit (`tests/fixtures/ratelimited/ofsc_heavy`: the client built per
 test with its models on, --cpu-ms of CPU per call, the end-to-end
 category's 10 io workers, --latency 0.1 s). It first measures the
 *reachable* rate in the same run (the suite through the proxy with a rate
-no one reaches, against the mock not limiting), sets the limit just under it
-(--limit, or by default the issue's ratio: 40 req/s against 41 reachable,
-rounded down), then runs each kind with `--rate LIMIT` and nothing else
+no one reaches, against the mock not limiting): over the whole run, and in
+its middle, between the 10% and 90% marks of its calls (the suite's pace,
+without the start-up and the last tests' sequential tail). It sets the
+limit just under the pace (--limit, or by default the issue's ratio: 40
+req/s against 41 reachable, rounded down; `--limit-from whole` takes it
+from the whole-run rate instead, a limit below the suite's pace whenever
+its tail is long), then runs each kind with `--rate LIMIT` and nothing else
 (shipped defaults: no --burst). Per kind it prints the achieved rate over
-the reachable one, the retry rate, the wall over the unlimited wall and the
+the reachable one (both over the whole run), the middle's rate over the
+pace and over the limit, the retry rate, the wall over the unlimited wall and the
 requests the mock accepted in the first and last second; targets: >= 90% of
 reachable on the fixed and sliding windows, >= 85% on the token bucket
 (burst 5), retry rate <= 5%, 0 failed. The machine is shared, so the
@@ -59,7 +64,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -126,51 +130,35 @@ def counts(output):
     return found
 
 
-def steady_rate(samples, calls):
+def steady_rate(admissions):
     """Accepted requests/s between the 10% and the 90% marks of the calls:
-    the pace once every worker is busy, without the start-up ramp and the
-    tail of the last tests' sequential calls."""
-    def when(n):
-        return next((t for t, accepted in samples if accepted >= n), None)
-
-    low, high = int(calls * 0.1), int(calls * 0.9)
-    t_low, t_high = when(low), when(high)
-    if t_low is None or t_high is None or t_high <= t_low:
+    the suite's pace once every worker is busy, without the start-up ramp
+    and the tail of the last tests' sequential calls."""
+    n = len(admissions)
+    low, high = n // 10, (n * 9) // 10
+    if high <= low or admissions[high] <= admissions[low]:
         return None
-    return (high - low) / (t_high - t_low)
+    return (high - low) / (admissions[high] - admissions[low])
 
 
 def run(cmd, env, mock, calls):
     mock.reset()
-    samples, done = [], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                samples.append((time.monotonic(), mock.stats()["accepted"]))
-            except OSError:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     start = time.monotonic()
     proc = subprocess.run(
         cmd, cwd=SUITE, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     wall = time.monotonic() - start
-    done.set()
-    sampler.join()
     out = proc.stdout + proc.stderr
     c = counts(proc.stdout)
+    admissions = mock.admissions()
     return {
         "wall": wall,
         "code": proc.returncode,
         "passed": c.get("passed", 0),
         "failed": c.get("failed", 0) + c.get("error", 0),
         "mock": mock.stats(),
-        "admissions": mock.admissions(),
-        "steady": steady_rate(samples, calls),
+        "admissions": admissions,
+        "steady": steady_rate(admissions),
         "output": out,
     }
 
@@ -220,6 +208,10 @@ def main():
     ap.add_argument("--work", choices=["cpu", "sleep"], default="cpu",
                     help="--client heavy: the per-call work as CPU (shared with the machine) or as a "
                     "seeded exponential sleep around --cpu-ms (steady on a shared machine)")
+    ap.add_argument("--limit-from", choices=["pace", "whole"], default="pace",
+                    help="--client heavy without --limit: the limit is 40/41 of the unlimited run's pace in "
+                    "its middle (pace, the issue's suite just over its API's limit), or of its rate over "
+                    "the whole run, start-up and tail included (whole: a limit under the suite's pace)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="--client heavy: repeat the whole measurement, report medians")
     args = ap.parse_args()
@@ -401,9 +393,13 @@ def heavy(args):
         print(f"round {n + 1}: running the reachable rate (no limit) ...", file=sys.stderr, flush=True)
         free = once("none", 1, UNLIMITED)
         reachable = free["mock"]["achieved_rate"]
+        pace = free["steady"] or reachable
         if limit is None:
-            limit = max(1, math.floor(reachable * HEAVY_LIMIT_SHARE))
-            print(f"reachable {reachable:.1f} req/s: the limit is floor({reachable:.1f} x 40/41) = {limit}",
+            base = pace if args.limit_from == "pace" else reachable
+            limit = max(1, math.floor(base * HEAVY_LIMIT_SHARE))
+            print(f"reachable {reachable:.1f} req/s over the whole run, {pace:.1f} req/s in its middle "
+                  f"(between the 10% and 90% marks of its calls): the limit is "
+                  f"floor({base:.1f} x 40/41) = {limit} (--limit-from {args.limit_from})",
                   flush=True)
         row = {"reachable": reachable, "free": free, "kinds": {}}
         for label, kind, _, retry_after in KINDS:
@@ -417,13 +413,15 @@ def heavy(args):
         again = once("none", 1, UNLIMITED)
         row["reachable_runs"] = (reachable, again["mock"]["achieved_rate"])
         row["reachable"] = (reachable + again["mock"]["achieved_rate"]) / 2
+        row["pace"] = (pace + (again["steady"] or again["mock"]["achieved_rate"])) / 2
         row["free"]["wall"] = (free["wall"] + again["wall"]) / 2
         rounds.append(row)
 
     print()
     header = (
         f"{'server':<22} {'round':>5} {'wall':>6} {'passed':>6} {'failed':>6} {'req/s':>6} "
-        f"{'of reachable':>12} {'of limit':>8} {'wall/free':>9} {'retry rate':>10} {'1st s':>5} {'last s':>6}  held back by"
+        f"{'of reachable':>12} {'of limit':>8} {'middle':>6} {'of pace':>7} {'of limit':>8} "
+        f"{'wall/free':>9} {'retry rate':>10} {'1st s':>5} {'last s':>6}  held back by"
     )
     print(f"limit {limit:g} req/s (mock and --rate); reachable measured per round")
     print(header)
@@ -435,22 +433,28 @@ def heavy(args):
         before_kinds, after_kinds = row["reachable_runs"]
         print(
             f"{'none (reachable)':<22} {n:>5} {free['wall']:>5.1f}s {free['passed']:>6} {free['failed']:>6} "
-            f"{row['reachable']:>6.1f} {'':>12} {'':>8} {'':>9} {'':>10} {free['first_second']:>5} {free['last_second']:>6}"
-            f"  (mean of {before_kinds:.1f} before the kinds and {after_kinds:.1f} after)"
+            f"{row['reachable']:>6.1f} {'':>12} {'':>8} {row['pace']:>6.1f} {'':>7} {'':>8} {'':>9} {'':>10} "
+            f"{free['first_second']:>5} {free['last_second']:>6}"
+            f"  (means of the runs before and after the kinds: {before_kinds:.1f} and {after_kinds:.1f} over the whole run)"
         )
         for label, r in row["kinds"].items():
             m, p = r["mock"], r["proxy"]
             share = m["achieved_rate"] / row["reachable"] if row["reachable"] else 0.0
             rr = p["retry_rate"]
             wall_ratio = r["wall"] / free["wall"]
-            summary.setdefault(label, []).append((share, rr, wall_ratio, r, m["achieved_rate"] / limit))
+            middle = r["steady"] or m["achieved_rate"]
+            summary.setdefault(label, []).append(
+                (share, rr, wall_ratio, r, m["achieved_rate"] / limit, middle / row["pace"], middle / limit)
+            )
             print(
                 f"{label:<22} {n:>5} {r['wall']:>5.1f}s {r['passed']:>6} {r['failed']:>6} "
-                f"{m['achieved_rate']:>6.1f} {share * 100:>11.0f}% {m['achieved_rate'] / limit * 100:>7.0f}% {wall_ratio:>8.2f}x "
+                f"{m['achieved_rate']:>6.1f} {share * 100:>11.0f}% {m['achieved_rate'] / limit * 100:>7.0f}% "
+                f"{middle:>6.1f} {middle / row['pace'] * 100:>6.0f}% {middle / limit * 100:>7.0f}% {wall_ratio:>8.2f}x "
                 f"{(rr or 0) * 100:>9.1f}% {r['first_second']:>5} {r['last_second']:>6}  {p['held']}"
             )
     print()
-    print(f"medians over {len(rounds)} round(s): reachable {median([r['reachable'] for r in rounds]):.1f} req/s, "
+    print(f"medians over {len(rounds)} round(s): reachable {median([r['reachable'] for r in rounds]):.1f} req/s "
+          f"over the whole run, {median([r['pace'] for r in rounds]):.1f} req/s in its middle, "
           f"unlimited wall {median([r['free']['wall'] for r in rounds]):.1f} s")
     for label, values in summary.items():
         share = median([v[0] for v in values])
@@ -466,7 +470,9 @@ def heavy(args):
         missed = [k for k, good in checks.items() if not good]
         ok = ok and not missed
         of_limit = median([v[4] for v in values])
-        line = (f"  {label:<22} {share * 100:5.1f}% of reachable ({of_limit * 100:.1f}% of the limit), "
+        line = (f"  {label:<22} {share * 100:5.1f}% of reachable ({of_limit * 100:.1f}% of the limit; "
+                f"in the middle {median([v[5] for v in values]) * 100:.1f}% of the pace, "
+                f"{median([v[6] for v in values]) * 100:.1f}% of the limit), "
                 f"retry rate {rr * 100:.1f}%, "
                 f"wall {wall_ratio:.2f}x unlimited")
         if missed:
