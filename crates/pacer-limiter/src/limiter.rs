@@ -201,9 +201,6 @@ struct State {
     first_start: Option<Duration>,
     last_start: Option<Duration>,
     starts: u64,
-    /// The last start that did not wait: since then, every request waited,
-    /// so the API got all the limiter let through.
-    last_unqueued: Option<Duration>,
 }
 
 impl State {
@@ -306,7 +303,6 @@ impl<C: Clock> Limiter<C> {
                 first_start: None,
                 last_start: None,
                 starts: 0,
-                last_unqueued: None,
             }),
             inflight: Arc::new(Semaphore::new(permits)),
             adaptive: cfg.adaptive,
@@ -407,9 +403,6 @@ impl<C: Clock> Limiter<C> {
             s.first_start.get_or_insert(started_at);
             s.last_start = Some(started_at);
             s.starts += 1;
-            if started_at.saturating_sub(arrived) < Duration::from_millis(1) {
-                s.last_unqueued = Some(started_at);
-            }
         }
         Admission {
             permit,
@@ -550,13 +543,11 @@ impl<C: Clock> Limiter<C> {
     /// becomes the quota (rate and window), so a rate set far too high stops
     /// drawing 429s after one refusal instead of halving its way down.
     ///
-    /// Only once the proxy has been starting requests for a whole window,
-    /// every one of them after waiting: over part of a window, or when the
-    /// tests sent less than the limiter allowed, the count says what the
-    /// tests asked for, not what the API takes (a token bucket refuses a
-    /// burst after a lull with few starts in the window). Over a saturated
-    /// window, against a bucket, the count is its rate plus its burst, at
-    /// or above the real rate, and AIMD keeps pacing below it.
+    /// Only once the proxy has been starting requests for a quarter of a
+    /// window: over less, the count says what the tests asked for, not what
+    /// the API takes. Over a saturated window, against a bucket, the count
+    /// is its rate plus its burst, at or above the real rate, and AIMD keeps
+    /// pacing below it.
     ///
     /// And only when the refusal's `Retry-After` tells the same story: a
     /// window API asks to wait until the oldest of those starts leaves the

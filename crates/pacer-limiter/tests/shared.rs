@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use pacer_limiter::{
-    start_proxy, Backend, BackendFallback, ProxyError, ProxyHandle, Quota, RateLimit,
+    start_proxy, Backend, BackendFallback, ProxyError, ProxyHandle, Quota, QuotaOrigin, RateLimit,
     UpstreamConfig,
 };
 use pacer_mockapi::{Advertise, Limit, MockConfig, MockServer};
@@ -159,7 +159,10 @@ fn most_in_any_window(admissions: &[f64], window: f64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_pacers_sharing_redis_never_put_more_than_the_quota_in_any_window() {
     let redis = Redis::start();
-    let window = Duration::from_millis(500);
+    // A whole second: the store's margin (4% of the window) is then 40 ms,
+    // more than a loaded machine delays a request between its start and
+    // the API (20 ms at half a second drew a 429 once, at load 6).
+    let window = Duration::from_secs(1);
     let api = mock(MockConfig {
         limit: Limit::SlidingWindow { limit: 10, window },
         ..MockConfig::default()
@@ -436,4 +439,59 @@ async fn a_quota_one_pacer_reads_in_the_headers_paces_the_others() {
     let stats = b.shutdown().await;
     assert_eq!(before, 100.0);
     assert_eq!((stats.current_rate, stats.quota.as_str()), (20.0, "20/s"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_one_pacer_learns_from_refusals_paces_the_others() {
+    // The API keeps 10 in any second and says nothing of it; A is set 4x
+    // too high and meets its refusals. What A's window held when they began
+    // is the quota, in the store: B, which never saw a 429, goes at it.
+    let redis = Redis::start();
+    let api = mock(MockConfig {
+        limit: Limit::SlidingWindow {
+            limit: 10,
+            window: Duration::from_secs(1),
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let a = start_proxy(
+        config(&api.url(), &redis.url(), Quota::per_second(40.0)),
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let b = start_proxy(
+        config(&api.url(), &redis.url(), Quota::per_second(40.0)),
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let statuses = burst(&[&a], 20).await;
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "A at 40/s against 10/s was never refused: {statuses:?}"
+    );
+    // B's next 12 requests: none refused, and never more than 10 in any
+    // second of the API's log, B's own included.
+    let accepted_before = api.stats().accepted;
+    assert_eq!(burst(&[&b], 12).await, [StatusCode::OK; 12]);
+    let stats = b.shutdown().await;
+    assert_eq!(
+        (stats.quota.as_str(), stats.quota_origin, stats.seen_429),
+        ("10/s", QuotaOrigin::LearnedFromRefusals, 0),
+        "B: {stats:?}"
+    );
+    assert!(
+        stats.current_rate <= 10.0,
+        "B's rate: {}",
+        stats.current_rate
+    );
+    assert_eq!(api.stats().accepted, accepted_before + 12);
+    let log = api.admissions();
+    assert!(most_in_any_window(&log, 1.0) <= 10, "{log:?}");
+    // The refusals of A's requests booked before the quota was learned did
+    // not lower it again: one decrease, to the quota.
+    let a = a.shutdown().await;
+    assert_eq!((a.current_rate, a.rate_decreases), (10.0, 1), "A: {a:?}");
 }

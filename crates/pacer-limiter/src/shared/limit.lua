@@ -155,7 +155,8 @@ end
 if op == 'refused' then
   -- ARGV: 5 the refused start (store time), 6 its Retry-After in
   -- microseconds (-1: none), 7 beta, 8 floor rate, 9 cooldown_us,
-  -- 10 adaptive (1/0), 11 the configured window's limit (0: none)
+  -- 10 adaptive (1/0), 11 the configured window's limit (0: none),
+  -- 12 when the store booked the refused start
   if ARGV[10] ~= '1' then return {math.floor(rate * 1000), 0} end
   local started, retry_after = tonumber(ARGV[5]), tonumber(ARGV[6])
   local limit = tonumber(ARGV[11])
@@ -164,8 +165,13 @@ if op == 'refused' then
   redis.call('ZREMRANGEBYSCORE', refused, '-inf', started - window)
   -- What a window held when the API began refusing is its quota, as in
   -- memory (limiter.rs, learn_from_refusal), over every pacer's starts.
+  -- A request booked before the last decrease (or the last quota learned)
+  -- went at the pace of then: its refusal teaches nothing new.
+  local booked = tonumber(ARGV[12]) or started
+  local dec_at = num('dec_at', nil)
+  local stale = dec_at and booked < dec_at
   local first = num('first', started)
-  if retry_after >= 0 and started - first >= window / 4 then
+  if retry_after >= 0 and not stale and started - first >= window / 4 then
     local nref = redis.call('ZCOUNT', refused, started - window, '(' .. started)
     local held = redis.call('ZCOUNT', starts, started - window, '(' .. started) - nref
     if held > 0 and (limit == 0 or held < limit) then
@@ -185,10 +191,11 @@ if op == 'refused' then
       end
     end
   end
-  -- AIMD: one decrease per cooldown, and only for a request that started
-  -- after the last decrease (it saw the lowered rate).
-  local dec_at = num('dec_at', nil)
-  if dec_at and (started < dec_at or now - dec_at < tonumber(ARGV[9])) then
+  -- AIMD: one decrease per cooldown, and only for a request booked after
+  -- the last decrease (it saw the lowered rate; one booked before it, to
+  -- start after it, did not: after a quota learned from a refusal, the
+  -- bookings already made would otherwise halve the learned rate).
+  if stale or (dec_at and now - dec_at < tonumber(ARGV[9])) then
     return {math.floor(rate * 1000), 0}
   end
   if rate < 0 then return {-1, 0} end

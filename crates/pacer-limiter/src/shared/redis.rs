@@ -97,6 +97,10 @@ pub(crate) struct Turn {
     /// When it started on the store's clock (microseconds); `None` when the
     /// memory fallback admitted it.
     shared_start: Option<i64>,
+    /// When the store booked that start (microseconds, its clock): a
+    /// refusal of a request booked before the rate came down says nothing
+    /// of the lowered rate.
+    shared_booked: Option<i64>,
     slot: Slot,
 }
 
@@ -107,6 +111,7 @@ impl Turn {
             started_at: admission.started_at,
             queued: admission.queued,
             shared_start: None,
+            shared_booked: None,
             slot: Slot::memory(admission.into_permit()),
         }
     }
@@ -526,6 +531,7 @@ impl SharedLimit {
                     started_at: self.fallback.now(),
                     queued: arrived.elapsed(),
                     shared_start: v.get(5).copied(),
+                    shared_booked: v.get(5).map(|start| start - v[0]),
                     slot: Slot {
                         _permit: permit,
                         _lease: Some(Lease {
@@ -545,6 +551,7 @@ impl SharedLimit {
             started_at: admission.started_at,
             queued: self.fallback.now().saturating_sub(clock_start),
             shared_start: None,
+            shared_booked: None,
             slot: Slot::memory(admission.into_permit()),
         }
     }
@@ -625,6 +632,7 @@ impl SharedLimit {
             p.cooldown_us.to_string(),
             u8::from(p.adaptive).to_string(),
             p.limit.to_string(),
+            turn.shared_booked.unwrap_or(started).to_string(),
         ];
         let v = self.run("refused", &args).await?;
         let rate = *v.first()? as f64 / 1000.0;
