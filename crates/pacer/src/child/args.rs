@@ -1,6 +1,6 @@
-//! The command lines `pacer measure` runs: pacer itself, once per category
-//! and mode, with the user's options passed on. Re-running the binary
-//! times exactly what a user's `pacer --category NAME` would do.
+//! The command lines of a child pacer (`pacer measure`'s runs per category
+//! and mode, `pacer try`'s run): the user's options passed on, so that
+//! re-running the binary times exactly what the user's `pacer` would do.
 
 use std::path::Path;
 
@@ -123,7 +123,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    /// Every option measure passes on parses back to the same options.
+    /// Every option passed on parses back to the same options.
     #[test]
     fn the_options_passed_on_parse_back_to_the_same_values() {
         let cli = crate::cli::Cli::try_parse_from([
