@@ -45,6 +45,8 @@ pub enum Command {
     Report(ReportArgs),
     /// CI shards: `plan N` prints each part's tests and predicted time, `verify N` checks (offline) that the parts cover the selection once.
     Shard(ShardArgs),
+    /// Run the selection with plain pytest and with pacer; compare every test's outcome and both walls (exit 1 when they differ).
+    Try(TryArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -473,6 +475,25 @@ pub struct MeasureArgs {
     /// Write the result here too (besides `.pacer/perf/<timestamp>.json`).
     #[arg(long, value_name = "PATH", help_heading = "Measure")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+}
+
+/// `pacer try`: the selection run with plain pytest and with pacer, test
+/// by test.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run each side K times; a test whose outcome varies within a side is flaky, not a difference.
+    #[arg(long, value_name = "K", default_value_t = 1, help_heading = "Try")]
+    pub repeat: usize,
+    /// Then run pacer once more, with the durations the first run recorded, and print its wall.
+    #[arg(long, help_heading = "Try")]
+    pub warm: bool,
+    /// Print the verdict as JSON for machines.
+    #[arg(long, help_heading = "Try")]
+    pub json: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }
