@@ -157,6 +157,10 @@ pub struct CommonArgs {
     #[arg(long)]
     pub no_fork: bool,
 
+    /// Record what each test leaves behind (environment variables, files, ports, module globals) as `touched` in the JSON report [env: PACER_TRACE_TOUCHED].
+    #[arg(long)]
+    pub trace_touched: bool,
+
     /// How workers collect: `whole` (pytest's whole collection, forked into every worker), `split` (each worker its share of the files) or `auto` [env: PACER_COLLECTION].
     #[arg(long, value_name = "MODE")]
     pub collection: Option<String>,
@@ -201,6 +205,7 @@ impl CommonArgs {
             python: self.python.clone(),
             debug: self.debug,
             no_fork: self.no_fork,
+            trace_touched: self.trace_touched,
             collection: self.collection.clone(),
             all: self.all,
             unit: self.unit,

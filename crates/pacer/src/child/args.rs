@@ -63,6 +63,7 @@ pub fn common_args(common: &CommonArgs, dir: &Path) -> Vec<String> {
         (common.no_fallback, "--no-fallback"),
         (common.debug, "--debug"),
         (common.no_fork, "--no-fork"),
+        (common.trace_touched, "--trace-touched"),
     ];
     for (on, flag) in switches {
         if on {
