@@ -88,3 +88,46 @@ fn try_repeat_zero_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     assert!(common::stderr(&output).contains("hint: pass --repeat 1 or more"));
 }
+
+#[test]
+fn try_repeat_sets_a_test_that_varies_within_a_side_apart_as_flaky() {
+    // Written here: a test that fails on every second run, counted in a
+    // file beside it, and a steady one.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/test_alternate.py"),
+        "import pathlib\n\
+         COUNT = pathlib.Path(__file__).with_name('count.txt')\n\n\
+         def test_alternates():\n    \
+             n = int(COUNT.read_text()) if COUNT.exists() else 0\n    \
+             COUNT.write_text(str(n + 1))\n    \
+             assert n % 2 == 0, 'odd run %d' % n\n\n\
+         def test_steady():\n    \
+             pass\n",
+    )
+    .unwrap();
+    let output = pacer_in(
+        dir.path(),
+        &["try", "-n", "2", "--repeat", "2", "--json"],
+        &[],
+    );
+    // Runs: pytest (0, passes), pacer (1, fails), pacer (2, passes),
+    // pytest (3, fails): each side saw both outcomes.
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(doc["verdict"], "same", "{doc:#}");
+    assert_eq!(doc["differences"].as_array().unwrap().len(), 0);
+    let flaky = doc["flaky"].as_array().unwrap();
+    assert_eq!(flaky.len(), 1, "{doc:#}");
+    assert_eq!(flaky[0]["id"], "tests/test_alternate.py::test_alternates");
+    assert_eq!(flaky[0]["pytest"], serde_json::json!(["passed", "failed"]));
+    assert_eq!(flaky[0]["pacer"], serde_json::json!(["failed", "passed"]));
+    assert_eq!(doc["pytest"]["walls"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["pacer"]["walls"].as_array().unwrap().len(), 2);
+}
