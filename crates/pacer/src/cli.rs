@@ -499,6 +499,9 @@ pub struct TryArgs {
     /// Print the verdict as JSON for machines.
     #[arg(long, help_heading = "Try")]
     pub json: bool,
+    /// Keep the first pacer run's JSON report (`--json-report`) at PATH: which worker ran each test, after which.
+    #[arg(long, value_name = "PATH", help_heading = "Try")]
+    pub pacer_report: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

@@ -57,8 +57,25 @@ fn try_names_the_test_that_reads_a_global_an_earlier_file_sets() {
 #[test]
 fn try_json_names_the_same_difference() {
     let dir = suite_copy("order_global");
-    let output = pacer_in(dir.path(), &["try", "-n", "2", "--json"], &[]);
+    let report = dir.path().join("kept/pacer.json");
+    let output = pacer_in(
+        dir.path(),
+        &[
+            "try",
+            "-n",
+            "2",
+            "--json",
+            "--pacer-report",
+            "kept/pacer.json",
+        ],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    // pacer's own report of the run, kept: the reader failed there.
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(kept["tests"].as_array().unwrap().iter().any(|t| {
+        t["id"] == "tests/test_b_reads.py::test_reads_ready" && t["outcome"] == "failed"
+    }));
     let doc: Value =
         serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", text(&output)));
     assert_eq!(doc["schema"], "pacer-try");

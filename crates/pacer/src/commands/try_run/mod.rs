@@ -100,6 +100,9 @@ fn try_with(
                 let run = timed::time_run(&exe, &dir, &pacer_argv, &path, &[])?;
                 progress("pacer", repeat, args.repeat, run.wall, run.exit_code);
                 let seen = pacer_seen(&run.report);
+                if let (Some(keep), None) = (&args.pacer_report, &durations) {
+                    keep_report(&path, keep)?;
+                }
                 durations.get_or_insert_with(|| Durations {
                     recorded: run
                         .report
@@ -211,6 +214,19 @@ fn try_with(
         exit::OK
     } else {
         exit::TESTS_FAILED
+    })
+}
+
+/// Copies the first pacer run's report where `--pacer-report` asked.
+fn keep_report(from: &std::path::Path, to: &std::path::Path) -> Result<(), Failure> {
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::copy(from, to).map(|_| ()).map_err(|e| {
+        Failure::usage(format!(
+            "--pacer-report {}: cannot write it: {e}\n\nhint: pass a path in a writable folder",
+            to.display()
+        ))
     })
 }
 

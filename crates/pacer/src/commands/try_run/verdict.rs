@@ -174,6 +174,12 @@ pub fn print(out: &mut dyn Write, v: &Verdict) {
             }
         );
     }
+    if !v.same() {
+        let _ = writeln!(
+            out,
+            "hint: a test that passes under pytest and not under pacer usually depends on what a test before it left behind (a module global, an environment variable, a file, a port): `pacer --trace-touched --json-report run.json` names what each test changed (docs/reports.md)"
+        );
+    }
     let d = &v.durations;
     if d.tests > 0 && d.recorded_after == 0 {
         let _ = writeln!(
