@@ -78,3 +78,40 @@ fn without_tracing_the_report_has_no_touched_field() {
     assert_eq!(t.len(), 5);
     assert!(t.values().all(Value::is_null), "{t:?}");
 }
+
+#[test]
+fn trace_touched_names_the_requests_each_test_sent_through_the_proxy() {
+    let api = common::mockapi::start(&["--rate", "200", "--burst", "20"]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("run.json");
+    let upstream = format!("api={}", api.url);
+    let output = pacer_in(
+        &common::suite("ratelimited"),
+        &[
+            "--trace-touched",
+            "--upstream",
+            &upstream,
+            "--json-report",
+            report.to_str().unwrap(),
+            "--",
+            "-p",
+            "no:cacheprovider",
+        ],
+        &[("RATELIMITED_TESTS", "3"), ("RATELIMITED_CALLS", "2")],
+    );
+    drop(api);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let t = touched(&report);
+    for n in 0..3 {
+        // Two calls, one request: `METHOD /path` once, the query left out.
+        assert_eq!(
+            t[&format!("test_item[{n}]")],
+            serde_json::json!({"api": [format!("GET /items/{n}")]}),
+            "{t:?}"
+        );
+    }
+    // The unit tests sent nothing and touched nothing.
+    let untouched = t.iter().filter(|(name, _)| !name.starts_with("test_item"));
+    assert!(untouched.clone().count() > 0);
+    assert!(untouched.into_iter().all(|(_, v)| v.is_null()), "{t:?}");
+}
