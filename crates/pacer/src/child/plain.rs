@@ -23,6 +23,9 @@ pub struct PlainOutcome {
     pub outcome: String,
     #[serde(default)]
     pub message: Option<String>,
+    /// Its place in the run: 1 for the first test that ended.
+    #[serde(skip)]
+    pub position: usize,
 }
 
 /// One plain pytest run.
@@ -79,7 +82,11 @@ pub fn run(
     let code = output.status.code();
     let mut outcomes = BTreeMap::new();
     for line in std::fs::read_to_string(&out).unwrap_or_default().lines() {
-        if let Ok(outcome) = serde_json::from_str::<PlainOutcome>(line) {
+        if let Ok(mut outcome) = serde_json::from_str::<PlainOutcome>(line) {
+            // A rerun's later line keeps the place of the test's first.
+            outcome.position = outcomes
+                .get(&outcome.id)
+                .map_or(outcomes.len() + 1, |o: &PlainOutcome| o.position);
             outcomes.insert(outcome.id.clone(), outcome);
         }
     }

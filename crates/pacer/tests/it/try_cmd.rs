@@ -47,10 +47,16 @@ fn try_names_the_test_that_reads_a_global_an_earlier_file_sets() {
     let out = stdout(&output);
     let expected = "DIFFERENT RESULTS: 1 of 25 test(s) differ between plain pytest and pacer\n  \
         tests/test_b_reads.py::test_reads_ready\n    \
-        plain pytest: passed\n    \
-        pacer:        failed\n        \
-        AssertionError: test_a_sets.py::test_sets_ready did not run before me\n";
+        plain pytest: passed  (test 24 of its one process)\n    \
+        pacer:        failed  (test 2 on gw";
     assert!(out.starts_with(expected), "{}", text(&output));
+    assert!(
+        out.contains(
+            ")\n        AssertionError: test_a_sets.py::test_sets_ready did not run before me\n"
+        ),
+        "{}",
+        text(&output)
+    );
     assert!(wall(&out, "plain pytest:") > 0.0 && wall(&out, "pacer:") > 0.0);
 }
 
@@ -93,6 +99,15 @@ fn try_json_names_the_same_difference() {
         .as_str()
         .is_some_and(|m| m.starts_with("AssertionError: test_a_sets.py")));
     assert_eq!(doc["pacer"]["workers"], 2);
+    // Where each side ran it: after the whole first file under pytest,
+    // second on its worker under pacer (the first file on the other).
+    assert_eq!(
+        (&d["pytest_position"], &d["pacer_position"]),
+        (&24.into(), &2.into())
+    );
+    assert!(d["pacer_worker"]
+        .as_str()
+        .is_some_and(|w| w.starts_with("gw")));
     for side in ["pytest", "pacer"] {
         assert!(doc[side]["wall"].as_f64() > Some(0.0), "{doc:#}");
     }

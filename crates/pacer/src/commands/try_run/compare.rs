@@ -16,6 +16,10 @@ pub struct Seen {
     pub outcome: String,
     /// The failure's message (its first lines are shown), if it failed.
     pub message: Option<String>,
+    /// The worker that ran it (pacer's side; plain pytest has one process).
+    pub worker: Option<String>,
+    /// Its place among the tests of its process: 1 for the first.
+    pub position: Option<usize>,
 }
 
 /// One run of one side: node id → what it said.
@@ -29,6 +33,11 @@ pub struct Difference {
     pub pacer: String,
     pub pytest_message: Option<String>,
     pub pacer_message: Option<String>,
+    /// Where each side ran it in its first run: its place among the tests
+    /// of plain pytest's one process, pacer's worker and its place there.
+    pub pytest_position: Option<usize>,
+    pub pacer_worker: Option<String>,
+    pub pacer_position: Option<usize>,
 }
 
 /// A test whose outcome varied between the runs of one side (or both):
@@ -87,6 +96,7 @@ pub fn compare(pytest: &[Run], pacer: &[Run], ignore_pytest_only: bool) -> Compa
                 .filter_map(|r| r.get(id).and_then(|s| s.message.clone()))
                 .next()
         };
+        let first_seen = |runs: &[Run]| runs.iter().find_map(|r| r.get(id)).cloned();
         let (ours, theirs) = (words(pytest), words(pacer));
         let varies = |w: &[String]| w.iter().collect::<BTreeSet<_>>().len() > 1;
         if varies(&ours) || varies(&theirs) {
@@ -102,6 +112,9 @@ pub fn compare(pytest: &[Run], pacer: &[Run], ignore_pytest_only: bool) -> Compa
                 pacer: theirs.first().cloned().unwrap_or_default(),
                 pytest_message: first_message(pytest),
                 pacer_message: first_message(pacer),
+                pytest_position: first_seen(pytest).and_then(|s| s.position),
+                pacer_worker: first_seen(pacer).and_then(|s| s.worker),
+                pacer_position: first_seen(pacer).and_then(|s| s.position),
             });
         }
     }
@@ -132,6 +145,8 @@ mod tests {
                     Seen {
                         outcome: outcome.to_string(),
                         message: (*outcome == "failed").then(|| format!("{id} broke")),
+                        worker: None,
+                        position: None,
                     },
                 )
             })
@@ -160,6 +175,9 @@ mod tests {
                 pacer: "failed".into(),
                 pytest_message: None,
                 pacer_message: Some("b broke".into()),
+                pytest_position: None,
+                pacer_worker: None,
+                pacer_position: None,
             }]
         );
     }

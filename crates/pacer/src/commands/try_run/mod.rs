@@ -136,6 +136,8 @@ fn try_with(
                                 Seen {
                                     outcome: o.outcome,
                                     message: o.message,
+                                    worker: None,
+                                    position: Some(o.position),
                                 },
                             )
                         })
@@ -267,13 +269,20 @@ fn progress(who: &str, repeat: usize, of: usize, wall: f64, code: Option<i32>) {
 /// collect, in the words plain pytest's side uses.
 fn pacer_seen(report: &RunReport) -> Run {
     let mut run = Run::new();
+    // The report lists tests in the order they started: a test's place on
+    // its worker is how many of that worker's came before it.
+    let mut per_worker: std::collections::HashMap<&str, usize> = Default::default();
     for test in &report.tests {
         let message = test.message.clone().or_else(|| test.output.clone());
+        let place = per_worker.entry(test.worker.as_str()).or_default();
+        *place += 1;
         run.insert(
             test.id.clone(),
             Seen {
                 outcome: test.outcome.to_string(),
                 message,
+                worker: Some(test.worker.clone()),
+                position: Some(*place),
             },
         );
     }
@@ -287,6 +296,8 @@ fn pacer_seen(report: &RunReport) -> Run {
             Seen {
                 outcome,
                 message: Some(problem.output.clone()),
+                worker: None,
+                position: None,
             },
         );
     }

@@ -108,9 +108,24 @@ pub fn print(out: &mut dyn Write, v: &Verdict) {
         );
         for d in &c.differences {
             let _ = writeln!(out, "  {}", d.id);
-            let _ = writeln!(out, "    plain pytest: {}", d.pytest);
+            let _ = writeln!(
+                out,
+                "    plain pytest: {}{}",
+                d.pytest,
+                d.pytest_position
+                    .map(|n| format!("  (test {n} of its one process)"))
+                    .unwrap_or_default()
+            );
             message_lines(out, &d.pytest_message);
-            let _ = writeln!(out, "    pacer:        {}", d.pacer);
+            let _ = writeln!(
+                out,
+                "    pacer:        {}{}",
+                d.pacer,
+                match (&d.pacer_worker, d.pacer_position) {
+                    (Some(w), Some(n)) => format!("  (test {n} on {w})"),
+                    _ => String::new(),
+                }
+            );
             message_lines(out, &d.pacer_message);
         }
     }
