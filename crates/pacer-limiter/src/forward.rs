@@ -274,7 +274,8 @@ pub(crate) async fn handle(
     caller: Option<Arc<str>>,
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     up.stats.request();
-    let mut trace = CallTrace::start(&up.log, caller);
+    let request: Arc<str> = format!("{} {}", req.method(), req.uri().path()).into();
+    let mut trace = CallTrace::start(&up.log, caller, request);
     let (parts, body) = req.into_parts();
 
     let uri = match upstream_uri(&up.target, &parts.uri) {

@@ -51,6 +51,9 @@ pub struct Call {
     pub retries_429: Vec<f64>,
     /// The status handed back (a 502 of the proxy's own included).
     pub status: u16,
+    /// The request as a test's `touched.api` names it: method and path
+    /// (`GET /users`), the query left out.
+    pub request: Arc<str>,
 }
 
 /// Calls of one worker within one span (a second, longer once there are
@@ -266,7 +269,7 @@ pub(crate) struct CallTrace {
 }
 
 impl CallTrace {
-    pub(crate) fn start(log: &CallLog, worker: Option<Arc<str>>) -> Self {
+    pub(crate) fn start(log: &CallLog, worker: Option<Arc<str>>, request: Arc<str>) -> Self {
         let now = log.now();
         Self {
             call: Call {
@@ -278,6 +281,7 @@ impl CallTrace {
                 retries: 0,
                 retries_429: Vec::new(),
                 status: 0,
+                request,
             },
             queued: Duration::ZERO,
         }
@@ -329,6 +333,7 @@ mod tests {
             retries: 1,
             retries_429: vec![arrival],
             status: 200,
+            request: Arc::from("GET /x"),
         }
     }
 
@@ -399,7 +404,7 @@ mod tests {
     #[test]
     fn a_trace_records_its_waits_and_429_retries() {
         let log = CallLog::new();
-        let mut trace = CallTrace::start(&log, Some(Arc::from("gw2")));
+        let mut trace = CallTrace::start(&log, Some(Arc::from("gw2")), Arc::from("GET /users"));
         trace.admitted(&log, Duration::ZERO, 10.0);
         trace.answered(&log, 429, true);
         trace.admitted(&log, Duration::from_millis(40), 7.0);
@@ -408,6 +413,7 @@ mod tests {
         let snap = log.snapshot();
         let c = &snap.calls[0];
         assert_eq!(c.worker.as_deref(), Some("gw2"));
+        assert_eq!(&*c.request, "GET /users");
         assert_eq!((c.retries, c.retries_429.len(), c.status), (1, 1, 200));
         assert_eq!(c.waits.len(), 1);
         assert!((c.queued - 0.04).abs() < 1e-9);

@@ -43,49 +43,14 @@ pub struct ProxyCall {
     /// Calls this entry stands for (more than one once the proxy's log
     /// was full and folded them per worker and second).
     pub count: u64,
+    /// `METHOD /path`; `None` for folded calls, which keep no request.
+    pub request: Option<String>,
 }
 
 /// Adds each call to its test's `calls`, `limiter_wait`, `retries_429`,
 /// `waits` and `retry_marks`; returns the calls no test made, per upstream.
 pub fn charge(tests: &mut [TestReport], calls: &[ProxyCall]) -> Vec<OutsideCalls> {
-    // Per worker, its tests in the order they ran.
-    let mut by_worker: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, t) in tests.iter().enumerate() {
-        by_worker.entry(t.worker.as_str()).or_default().push(i);
-    }
-    for list in by_worker.values_mut() {
-        list.sort_by(|a, b| tests[*a].end.total_cmp(&tests[*b].end));
-    }
-    let pick = |worker: &str, call: &ProxyCall| -> Option<usize> {
-        let list = by_worker.get(worker)?;
-        let at = list.partition_point(|i| tests[*i].end < call.done);
-        let i = *list.get(at)?;
-        (call.done >= tests[i].start - LAG).then_some(i)
-    };
-    let mut owners = Vec::with_capacity(calls.len());
-    for call in calls {
-        // A worker's own call outside its tests is nobody's: joining it by
-        // time would charge an import-time call to another worker's test.
-        let known = call.worker.as_deref().filter(|w| by_worker.contains_key(w));
-        let owner = match known {
-            Some(worker) => pick(worker, call),
-            None => {
-                // Only when the tests running then were all on one worker.
-                let mut found: Option<usize> = None;
-                let mut ambiguous = false;
-                for worker in by_worker.keys() {
-                    if let Some(i) = pick(worker, call) {
-                        if found.is_some() {
-                            ambiguous = true;
-                        }
-                        found = Some(i);
-                    }
-                }
-                found.filter(|_| !ambiguous)
-            }
-        };
-        owners.push(owner);
-    }
+    let owners = owners(tests, calls);
     let mut outside: Vec<OutsideCalls> = Vec::new();
     for (call, owner) in calls.iter().zip(owners) {
         match owner {
@@ -131,6 +96,65 @@ pub fn charge(tests: &mut [TestReport], calls: &[ProxyCall]) -> Vec<OutsideCalls
     outside
 }
 
+/// Adds each request a test sent to its `touched.api` (made for a test
+/// that touched nothing else), once per distinct `METHOD /path`: for runs
+/// that trace what tests touch (`--trace-touched`).
+pub fn charge_requests(tests: &mut [TestReport], calls: &[ProxyCall]) {
+    let owners = owners(tests, calls);
+    for (call, owner) in calls.iter().zip(owners) {
+        let (Some(i), Some(request)) = (owner, &call.request) else {
+            continue;
+        };
+        let touched = tests[i].touched.get_or_insert_with(Default::default);
+        if let Err(at) = touched.api.binary_search(request) {
+            touched.api.insert(at, request.clone());
+        }
+    }
+}
+
+/// The test each call was made by, if any (the rule is this module's doc).
+fn owners(tests: &[TestReport], calls: &[ProxyCall]) -> Vec<Option<usize>> {
+    // Per worker, its tests in the order they ran.
+    let mut by_worker: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, t) in tests.iter().enumerate() {
+        by_worker.entry(t.worker.as_str()).or_default().push(i);
+    }
+    for list in by_worker.values_mut() {
+        list.sort_by(|a, b| tests[*a].end.total_cmp(&tests[*b].end));
+    }
+    let pick = |worker: &str, call: &ProxyCall| -> Option<usize> {
+        let list = by_worker.get(worker)?;
+        let at = list.partition_point(|i| tests[*i].end < call.done);
+        let i = *list.get(at)?;
+        (call.done >= tests[i].start - LAG).then_some(i)
+    };
+    let mut owners = Vec::with_capacity(calls.len());
+    for call in calls {
+        // A worker's own call outside its tests is nobody's: joining it by
+        // time would charge an import-time call to another worker's test.
+        let known = call.worker.as_deref().filter(|w| by_worker.contains_key(w));
+        let owner = match known {
+            Some(worker) => pick(worker, call),
+            None => {
+                // Only when the tests running then were all on one worker.
+                let mut found: Option<usize> = None;
+                let mut ambiguous = false;
+                for worker in by_worker.keys() {
+                    if let Some(i) = pick(worker, call) {
+                        if found.is_some() {
+                            ambiguous = true;
+                        }
+                        found = Some(i);
+                    }
+                }
+                found.filter(|_| !ambiguous)
+            }
+        };
+        owners.push(owner);
+    }
+    owners
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +187,28 @@ mod tests {
             waits: vec![(arrival, arrival + queued)],
             retries_429: vec![arrival; retries],
             count: 1,
+            request: Some("GET /users".into()),
         }
+    }
+
+    #[test]
+    fn requests_go_to_touched_api_once_each_and_folded_calls_name_none() {
+        let mut tests = vec![test("a", "gw0", 1.0, 2.0), test("b", "gw0", 2.5, 3.0)];
+        let mut post = call(Some("gw0"), 1.3, 1.4, 0.0, 0);
+        post.request = Some("POST /orders".into());
+        let mut folded = call(Some("gw0"), 2.6, 2.7, 0.0, 0);
+        folded.request = None;
+        let calls = vec![
+            call(Some("gw0"), 1.1, 1.2, 0.0, 0),
+            post,
+            call(Some("gw0"), 1.5, 1.6, 0.0, 0),
+            folded,
+        ];
+        charge_requests(&mut tests, &calls);
+        let a = tests[0].touched.as_ref().expect("a sent requests");
+        assert_eq!(a.api, ["GET /users", "POST /orders"]);
+        assert!(a.env.is_empty() && a.files.is_empty());
+        assert_eq!(tests[1].touched, None);
     }
 
     #[test]

@@ -21,11 +21,11 @@ use pacer_runner::events::{Event, Reporter};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 
 use crate::attempts::attempts;
-use crate::calls::{charge, ProxyCall};
+use crate::calls::{charge, charge_requests, ProxyCall};
 use crate::longrepr::plain;
 use crate::schema::{
     AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, PhaseRecord, Phases,
-    RunReport, Shard, TestReport, SCHEMA, SCHEMA_VERSION,
+    RunReport, Shard, TestReport, TouchedReport, SCHEMA, SCHEMA_VERSION,
 };
 use crate::stored::{Shared, StoredReports};
 
@@ -74,6 +74,8 @@ pub struct RunRecord {
     /// The instant `start`/`end` count from, to place the proxies' calls.
     origin: Instant,
     proxy_calls: Vec<ProxyCall>,
+    /// The run traces what tests touch: their requests go into `touched.api`.
+    trace_requests: bool,
 }
 
 impl RunRecord {
@@ -115,6 +117,7 @@ impl RunRecord {
             finished: false,
             origin: Instant::now(),
             proxy_calls: Vec::new(),
+            trace_requests: false,
         }
     }
 
@@ -128,6 +131,12 @@ impl RunRecord {
     /// each test is charged its own (`calls.rs`).
     pub fn set_proxy_calls(&mut self, calls: Vec<ProxyCall>) {
         self.proxy_calls = calls;
+    }
+
+    /// The run traces what each test touches (`--trace-touched`): the
+    /// requests its calls sent go into its `touched.api`.
+    pub fn trace_requests(&mut self) {
+        self.trace_requests = true;
     }
 
     /// Whether a run ended (`Finished` was seen): a run that never started
@@ -210,6 +219,7 @@ impl RunRecord {
                     retry_marks: Vec::new(),
                     collected,
                     reports: Vec::new(),
+                    touched: None,
                 };
                 let test = Test {
                     reports: StoredReports::new(reports, &mut self.shared),
@@ -245,6 +255,9 @@ impl RunRecord {
         // calls charged), to be put back.
         let raw: Vec<(f64, f64, Phases)> =
             tests.iter().map(|t| (t.start, t.end, t.phases)).collect();
+        let raw_touched: Option<Vec<Option<TouchedReport>>> = self
+            .trace_requests
+            .then(|| tests.iter().map(|t| t.touched.clone()).collect());
         let raw_attempts: Vec<(usize, Vec<f64>)> = tests
             .iter()
             .enumerate()
@@ -264,6 +277,11 @@ impl RunRecord {
             test.retry_marks = Vec::new();
             test.reports = Vec::new();
         }
+        if let Some(raw) = raw_touched {
+            for (test, touched) in tests.iter_mut().zip(raw) {
+                test.touched = touched;
+            }
+        }
         for (i, durations) in raw_attempts {
             for (a, duration) in tests[i].attempts.iter_mut().zip(durations) {
                 a.duration = duration;
@@ -281,6 +299,9 @@ impl RunRecord {
     /// The report of `tests`, in the order they started.
     fn report_of(&self, mut tests: Vec<TestReport>) -> RunReport {
         let calls_outside_tests = charge(&mut tests, &self.proxy_calls);
+        if self.trace_requests {
+            charge_requests(&mut tests, &self.proxy_calls);
+        }
         // Made anew at each report, from what the record keeps compact.
         for t in &mut tests {
             if let Some(&i) = self.by_id.get(&t.id) {
@@ -481,6 +502,11 @@ impl Reporter for RunRecord {
                 worker,
                 reports,
             } => self.finish_test(id, worker, reports, true),
+            Event::TestTouched { id, touched } => {
+                if let Some(&i) = self.by_id.get(id) {
+                    self.tests[i].touched = Some(TouchedReport::of(touched));
+                }
+            }
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.
@@ -684,11 +710,16 @@ mod tests {
             waits: vec![(1.0, 1.1111111111)],
             retries_429: vec![1.05],
             count: 1,
+            request: Some("GET /users".into()),
         }]);
+        // Traced: the request goes to `touched.api`, charged anew each time too.
+        record.trace_requests();
         let expected = record.to_report();
         let ids: Vec<&str> = expected.tests.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, ["t.py::test_0", "t.py::test_1", "t.py::test_2"]);
         assert_eq!(expected.tests[1].calls, 1, "the call is charged");
+        let api = expected.tests[1].touched.as_ref().map(|t| t.api.clone());
+        assert_eq!(api, Some(vec!["GET /users".to_string()]));
         assert_eq!(record.with_report(|r| r.clone()), expected);
         assert_eq!(record.with_report(|r| r.clone()), expected, "lent again");
         assert_eq!(record.to_report(), expected, "the record is as it was");

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use pacer_runner::events::{PhaseReport, SkipLocation};
+use pacer_runner::events::{PhaseReport, SkipLocation, Touched};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 use serde::{Deserialize, Serialize};
 
@@ -171,6 +171,49 @@ pub struct TestReport {
     /// `pacer report merge` writes the JUnit file a run would have.
     #[serde(default)]
     pub reports: Vec<PhaseRecord>,
+    /// What it left behind (environment variables, files, ports, the
+    /// project's module globals), when the run traced it
+    /// (`--trace-touched`); absent otherwise, and when it touched nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touched: Option<TouchedReport>,
+}
+
+/// What a test left behind (docs/reports.md, "What a test touched"): the
+/// worker's record, and the requests pacer's proxies charged to it. Each
+/// list sorted; an empty one is left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TouchedReport {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<String>,
+    /// `METHOD /path` of each distinct request it sent through a proxy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api: Vec<String>,
+}
+
+impl TouchedReport {
+    pub fn of(touched: &Touched) -> Self {
+        TouchedReport {
+            env: touched.env.clone(),
+            files: touched.files.clone(),
+            ports: touched.ports.clone(),
+            globals: touched.globals.clone(),
+            api: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.files.is_empty()
+            && self.ports.is_empty()
+            && self.globals.is_empty()
+            && self.api.is_empty()
+    }
 }
 
 /// One phase's report as a worker sent it, as much of it as the reports

@@ -4,6 +4,7 @@
 //! Each command (`commands/`) returns an exit code or a typed error; this
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
+mod child;
 mod cli;
 mod commands;
 mod error;
@@ -38,6 +39,7 @@ fn main() {
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         Some(cli::Command::Report(args)) => commands::report::report(args),
         Some(cli::Command::Shard(args)) => commands::shard::shard(args),
+        Some(cli::Command::Try(args)) => commands::try_run::try_run(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

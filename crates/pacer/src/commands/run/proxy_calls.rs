@@ -44,6 +44,7 @@ pub fn attach(record: &mut RunRecord, mut upstreams: Vec<UpstreamReport>) -> Vec
                     .collect(),
                 retries_429: c.retries_429.iter().map(|t| t + offset).collect(),
                 count: 1,
+                request: Some(c.request.to_string()),
             });
         }
         for f in &snap.folded {
@@ -58,6 +59,7 @@ pub fn attach(record: &mut RunRecord, mut upstreams: Vec<UpstreamReport>) -> Vec
                 waits: Vec::new(),
                 retries_429: vec![at; f.retries_429 as usize],
                 count: f.calls,
+                request: None,
             });
         }
         let s = &snap.series;

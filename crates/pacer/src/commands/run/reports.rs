@@ -33,6 +33,9 @@ pub fn open(args: &RunArgs, settings: &Settings) -> Result<RunReports, Error> {
     }
     let mut record = RunRecord::new(env!("CARGO_PKG_VERSION"));
     record.set_identity(settings.run_id().value.clone(), settings.shard().value);
+    if settings.trace_touched().value {
+        record.trace_requests();
+    }
     Ok(RunReports::new(
         record,
         args.json_report.clone(),
