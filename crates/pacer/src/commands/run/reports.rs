@@ -33,6 +33,7 @@ pub fn open(args: &RunArgs, settings: &Settings) -> Result<RunReports, Error> {
     }
     let mut record = RunRecord::new(env!("CARGO_PKG_VERSION"));
     record.set_identity(settings.run_id().value.clone(), settings.shard().value);
+    record.set_pytest_args(args.pytest.pytest_args.clone());
     Ok(RunReports::new(
         record,
         args.json_report.clone(),
