@@ -56,7 +56,14 @@ pub struct Bisected {
 }
 
 /// Finds the smallest set of `before` (in order) after which `test` fails.
-pub fn bisect(prober: &Prober, before: &[String], test: &str) -> Result<Bisected, Error> {
+/// `seen_failing`: one pytest process already ran `before` then `test` and
+/// it failed (an audit's reordered run), so that probe is not run again.
+pub fn bisect(
+    prober: &Prober,
+    before: &[String],
+    test: &str,
+    seen_failing: bool,
+) -> Result<Bisected, Error> {
     let started = Instant::now();
     let runs0 = prober.runs();
     let test_id = test.to_string();
@@ -89,20 +96,23 @@ pub fn bisect(prober: &Prober, before: &[String], test: &str) -> Result<Bisected
         Ended::Passed => {}
     }
     let everything = with(before);
-    let full = prober.run(&everything)?;
-    let reordered = !same_order(&full.order, &everything);
-    if reordered {
-        eprintln!(
-            "pacer: warning: pytest did not run the tests in the order given (a plugin's collection hook reorders them): the probes may not replay the recorded order"
-        );
-    }
-    if full.ended(test) != Ended::Failed {
-        return Ok(done(
-            Verdict::PassesAnyway,
-            Vec::new(),
-            prober.command(&everything),
-            reordered,
-        ));
+    let mut reordered = false;
+    if !seen_failing {
+        let full = prober.run(&everything)?;
+        reordered = !same_order(&full.order, &everything);
+        if reordered {
+            eprintln!(
+                "pacer: warning: pytest did not run the tests in the order given (a plugin's collection hook reorders them): the probes may not replay the recorded order"
+            );
+        }
+        if full.ended(test) != Ended::Failed {
+            return Ok(done(
+                Verdict::PassesAnyway,
+                Vec::new(),
+                prober.command(&everything),
+                reordered,
+            ));
+        }
     }
     let mut probe_error = None;
     let polluters = ddmin(before, |set| {

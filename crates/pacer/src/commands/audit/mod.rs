@@ -146,7 +146,10 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
             failing.name
         ));
         let before = failing.before.get(test).cloned().unwrap_or_default();
-        let found = bisect::bisect(&prober, &before, test)?;
+        // A reordered run was one pytest process: its failure after `before`
+        // is already seen. The pool's run was not (other workers ran beside).
+        let seen = failing.schedule.is_none();
+        let found = bisect::bisect(&prober, &before, test, seen)?;
         let names = |rs: &[&AuditRun]| rs.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
         let mut finding = Finding {
             test: test.clone(),

@@ -1,0 +1,204 @@
+//! `pacer replay`, `pacer bisect` and `pacer audit` on suites with known
+//! order dependence (`tests/fixtures/order_dependence/`): `polluted/`, where
+//! in file order every test passes and in another four fail (a global, an
+//! environment variable, a file in a shared folder, a test that needs
+//! another first), and `clean/`. The commands bisect prints are run here,
+//! as printed, and must fail.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::common::{pacer_in, suite_copy, text};
+
+const READER: &str = "tests/test_c_env_reader.py::test_no_token_in_env";
+const WRITER: &str = "tests/test_d_env_writer.py::test_sets_token";
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(output)))
+}
+
+/// The command as a shell runs it from the suite's folder: its exit code.
+fn shell(dir: &Path, command: &str) -> Option<i32> {
+    Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .output()
+        .expect("sh runs")
+        .status
+        .code()
+}
+
+/// A sequential run with the writer first fails the reader (its report is
+/// kept in `.pytest_cache/v/pacer/last-run.json` too).
+fn record_failing_run(dir: &Path) -> std::path::PathBuf {
+    let report = dir.join("run.json");
+    let out = pacer_in(
+        dir,
+        &[
+            "--sequential",
+            "--json-report",
+            report.to_str().unwrap(),
+            "tests/test_d_env_writer.py",
+            "tests/test_c_env_reader.py",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    report
+}
+
+#[test]
+fn a_recorded_failure_replays_and_bisects_to_its_polluter_with_a_command_that_fails() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    let report = record_failing_run(dir);
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // What replay needs is in the report.
+    assert_eq!(recorded["pytest_paths"][1], "tests/test_c_env_reader.py");
+    assert!(recorded["rootdir"].as_str().is_some());
+
+    let out = pacer_in(dir, &["replay", report.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{READER}: failed again")),
+        "{}",
+        text(&out)
+    );
+
+    // After the run, TEST alone: the kept report is read.
+    let started = Instant::now();
+    let out = pacer_in(dir, &["bisect", "--json", READER], &[]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = json(&out);
+    assert_eq!(found["verdict"], "polluted", "{found}");
+    assert_eq!(found["polluters"], serde_json::json!([WRITER]));
+    let command = found["command"].as_str().unwrap();
+    assert!(
+        command.contains("-p no:randomly") && command.ends_with(READER),
+        "{command}"
+    );
+    assert_eq!(shell(dir, command), Some(1), "{command} must fail");
+    eprintln!(
+        "bisect: {:.1}s, {} pytest runs",
+        took.as_secs_f64(),
+        found["runs"]
+    );
+}
+
+#[test]
+fn bisect_says_when_the_test_fails_alone_or_passes_whatever_ran_before() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    let report = record_failing_run(dir);
+    let alone = "tests/test_h_needs_widget.py::test_widget_is_registered";
+    // A report in which TEST ran first (and failed): alone, it fails too.
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    edited["tests"][0]["id"] = alone.into();
+    edited["tests"][0]["outcome"] = "failed".into();
+    let edited_path = dir.join("edited.json");
+    std::fs::write(&edited_path, edited.to_string()).unwrap();
+    let out = pacer_in(
+        dir,
+        &["bisect", "--json", edited_path.to_str().unwrap(), alone],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = json(&out);
+    assert_eq!(found["verdict"], "fails_alone", "{found}");
+    assert_eq!(shell(dir, found["command"].as_str().unwrap()), Some(1));
+
+    // The writer passed in the recording, and passes after what ran
+    // before it: "passes anyway" (exit 1), as a test that failed only
+    // beside other workers' tests would.
+    let out = pacer_in(
+        dir,
+        &["bisect", "--json", report.to_str().unwrap(), WRITER],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json(&out)["verdict"], "passes_anyway", "{}", text(&out));
+
+    // A test the report does not hold: a usage error naming the closest id.
+    let out = pacer_in(
+        dir,
+        &[
+            "bisect",
+            report.to_str().unwrap(),
+            "tests/test_c_env_reader.py::test_no_token",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(READER),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn audit_finds_each_polluter_and_the_test_that_needs_another() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    let started = Instant::now();
+    let out = pacer_in(dir, &["audit", "--json", "-n", "2", "--seed", "1"], &[]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let audit = json(&out);
+    let findings = audit["findings"].as_array().unwrap();
+    let of = |test: &str| {
+        findings
+            .iter()
+            .find(|f| f["test"] == test)
+            .unwrap_or_else(|| panic!("{test} not found:\n{audit:#}"))
+    };
+    for (victim, polluter) in [
+        (
+            "tests/test_a_global_reader.py::test_mode_is_default",
+            "tests/test_b_global_writer.py::test_switch_mode",
+        ),
+        (READER, WRITER),
+        (
+            "tests/test_e_file_reader.py::test_outbox_is_empty",
+            "tests/test_f_file_writer.py::test_writes_to_outbox",
+        ),
+    ] {
+        let f = of(victim);
+        assert_eq!(f["kind"], "polluted", "{f:#}");
+        assert_eq!(f["culprits"], serde_json::json!([polluter]), "{f:#}");
+        assert!(f["fix"].as_str().unwrap().contains(polluter), "{f:#}");
+        assert_eq!(shell(dir, f["command"].as_str().unwrap()), Some(1), "{f:#}");
+    }
+    let needs = of("tests/test_h_needs_widget.py::test_widget_is_registered");
+    assert_eq!(needs["kind"], "needs_earlier", "{needs:#}");
+    assert_eq!(
+        needs["culprits"],
+        serde_json::json!(["tests/test_g_registers.py::test_registers_widget"])
+    );
+    assert_eq!(findings.len(), 4, "{audit:#}");
+    eprintln!("audit (polluted): {:.1}s", took.as_secs_f64());
+}
+
+#[test]
+fn audit_of_a_clean_suite_finds_nothing() {
+    let suite = suite_copy("order_dependence/clean");
+    let started = Instant::now();
+    let out = pacer_in(
+        suite.path(),
+        &["audit", "-n", "2", "--shuffle=1", "--seed", "3"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no order-dependent test"),
+        "{}",
+        text(&out)
+    );
+    eprintln!("audit (clean): {:.1}s", started.elapsed().as_secs_f64());
+}
