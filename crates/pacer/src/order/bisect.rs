@@ -82,14 +82,14 @@ pub fn bisect(
         reordered,
     };
 
-    let alone = prober.run(&[test_id.clone()])?;
+    let alone = prober.run(std::slice::from_ref(&test_id))?;
     match alone.ended(test) {
         Ended::NotRun => return Err(not_run(prober, test, &alone)),
         Ended::Failed => {
             return Ok(done(
                 Verdict::FailsAlone,
                 Vec::new(),
-                prober.command(&[test_id.clone()]),
+                prober.command(std::slice::from_ref(&test_id)),
                 false,
             ))
         }
