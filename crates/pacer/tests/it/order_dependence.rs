@@ -202,3 +202,54 @@ fn audit_of_a_clean_suite_finds_nothing() {
     );
     eprintln!("audit (clean): {:.1}s", started.elapsed().as_secs_f64());
 }
+
+/// `.venv-plugins`' interpreter (pytest-randomly), as `plugins.rs` finds it.
+fn plugins_python() -> std::path::PathBuf {
+    match std::env::var_os("PACER_TEST_PLUGINS_PYTHON") {
+        Some(path) if !path.is_empty() => std::path::PathBuf::from(path),
+        _ => crate::common::repo_root().join(".venv-plugins/bin/python"),
+    }
+}
+
+#[test]
+fn a_run_under_pytest_randomly_records_its_seed_and_replays_its_failure() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    let python = plugins_python();
+    let python = python.to_str().unwrap();
+    let report = dir.join("run.json");
+    // Seed 12345 runs the token's writer, then its reader, first.
+    let out = pacer_in(
+        dir,
+        &[
+            "--sequential",
+            "--json-report",
+            report.to_str().unwrap(),
+            "-p",
+            "randomly",
+            "--randomly-seed=12345",
+        ],
+        &[("PACER_PYTHON", python)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(recorded["randomly_seed"], 12345);
+    let out = pacer_in(
+        dir,
+        &["replay", report.to_str().unwrap(), READER],
+        &[("PACER_PYTHON", python)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stdout.contains("--randomly-seed=12345 --randomly-dont-reorganize"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains(&format!("{READER}: failed again")),
+        "{}",
+        text(&out)
+    );
+}
