@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::ddmin::ddmin;
+use super::ddmin::minimal;
 use super::probe::{Ended, Prober};
 use crate::error::Error;
 
@@ -115,7 +115,7 @@ pub fn bisect(
         }
     }
     let mut probe_error = None;
-    let polluters = ddmin(before, |set| {
+    let polluters = minimal(before, |set| {
         // Empty: TEST alone, which passed above.
         if probe_error.is_some() || set.is_empty() {
             return false;
@@ -153,7 +153,7 @@ pub fn setters(prober: &Prober, before: &[String], test: &str) -> Result<Vec<Str
         return Ok(Vec::new());
     }
     let mut probe_error = None;
-    let found = ddmin(before, |set| {
+    let found = minimal(before, |set| {
         // Empty: TEST alone, which fails (the caller's verdict).
         if probe_error.is_some() || set.is_empty() {
             return false;
