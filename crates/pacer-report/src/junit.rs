@@ -447,6 +447,7 @@ impl Reporter for Junit {
                 self.written = Some(self.write());
             }
             Event::TestStarted { .. }
+            | Event::TestTouched { .. }
             | Event::Output { .. }
             | Event::Warning { .. }
             | Event::Notice { .. }

@@ -224,6 +224,7 @@ impl RunRecord {
                     retry_marks: Vec::new(),
                     collected,
                     reports: Vec::new(),
+                    touched: None,
                 };
                 let test = Test {
                     reports: StoredReports::new(reports, &mut self.shared),
@@ -504,6 +505,11 @@ impl Reporter for RunRecord {
                 worker,
                 reports,
             } => self.finish_test(id, worker, reports, true),
+            Event::TestTouched { id, touched } => {
+                if let Some(&i) = self.by_id.get(id) {
+                    self.tests[i].touched = Some(touched.clone());
+                }
+            }
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.

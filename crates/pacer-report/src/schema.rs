@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use pacer_runner::events::{PhaseReport, SkipLocation};
+use pacer_runner::events::{PhaseReport, SkipLocation, Touched};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 use serde::{Deserialize, Serialize};
 
@@ -185,6 +185,11 @@ pub struct TestReport {
     /// `pacer report merge` writes the JUnit file a run would have.
     #[serde(default)]
     pub reports: Vec<PhaseRecord>,
+    /// What it left behind (environment variables, files, ports, the
+    /// project's module globals), when the run traced it
+    /// (`--trace-touched`); absent otherwise, and when it touched nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touched: Option<Touched>,
 }
 
 /// One phase's report as a worker sent it, as much of it as the reports

@@ -1086,7 +1086,10 @@ impl<W: Write> Reporter for Terminal<W> {
                 deselected,
                 problems,
             } => self.collected(total, deselected, problems),
-            Event::TestStarted { .. } | Event::Planned { .. } | Event::WorkerFinished { .. } => {}
+            Event::TestStarted { .. }
+            | Event::TestTouched { .. }
+            | Event::Planned { .. }
+            | Event::WorkerFinished { .. } => {}
             Event::PluginReport { report } => self.plugin_reports.push(report.clone()),
             Event::TestFinished {
                 id,

@@ -16,9 +16,11 @@ use crate::category::CategorySpec;
 
 mod phase;
 mod session;
+mod touched;
 
 pub use phase::{CollectProblem, PhaseReport, SkipLocation};
 pub use session::{Bye, Hello, JunitOptions, PytestOptions, PytestTerminal};
+pub use touched::Touched;
 
 /// A collected test and its category (an index into the run's categories).
 #[derive(Debug, Clone)]
@@ -69,6 +71,12 @@ pub enum Event<'a> {
         reports: &'a [PhaseReport],
         finished: usize,
         total: usize,
+    },
+    /// What a test that just finished left behind (sent after its
+    /// `TestFinished`, only when the worker traced it and it touched something).
+    TestTouched {
+        id: &'a str,
+        touched: &'a Touched,
     },
     /// Extra reports for a test that already finished (late teardown).
     TestAmended {

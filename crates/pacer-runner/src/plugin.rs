@@ -51,6 +51,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../python/pacer_worker/reruns.py"),
     ),
     (
+        "touched.py",
+        include_str!("../python/pacer_worker/touched.py"),
+    ),
+    (
         "worker.py",
         include_str!("../python/pacer_worker/worker.py"),
     ),

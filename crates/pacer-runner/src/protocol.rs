@@ -16,7 +16,7 @@ pub use pacer_types::{Outcome, Phase, Status};
 /// The payloads the wire carries, defined where reporters read them.
 pub use crate::events::{
     Bye, CollectProblem, Hello, JunitOptions, PhaseReport, PytestOptions, PytestTerminal,
-    SkipLocation,
+    SkipLocation, Touched,
 };
 
 /// Version of the message set; bump on any incompatible change on either side.
@@ -62,6 +62,9 @@ pub enum FromWorker {
     Done {
         id: String,
         reports: Vec<PhaseReport>,
+        /// What it left behind, when the worker traces it (`touched.py`).
+        #[serde(default)]
+        touched: Option<Touched>,
     },
     /// Teardown that ran after pacer said `stop`, charged to the last test.
     Late {
@@ -245,8 +248,13 @@ mod tests {
     fn done_message_parses_with_optional_fields_missing() {
         let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"passed","cat":"passed","word":"PASSED","dur":0.1}]}"#;
         match serde_json::from_str::<FromWorker>(line).unwrap() {
-            FromWorker::Done { id, reports } => {
+            FromWorker::Done {
+                id,
+                reports,
+                touched,
+            } => {
                 assert_eq!(id, "t.py::a");
+                assert_eq!(touched, None);
                 assert_eq!(reports[0].cat, Some(Status::Passed));
                 assert_eq!(reports[0].when, Phase::Call);
                 assert_eq!(reports[0].outcome, Outcome::Passed);

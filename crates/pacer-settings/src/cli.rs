@@ -20,6 +20,8 @@ pub struct CliOverrides {
     pub debug: bool,
     /// `--no-fork`: spawn every worker instead of forking from a zygote.
     pub no_fork: bool,
+    /// `--trace-touched`: record what each test leaves behind.
+    pub trace_touched: bool,
     /// `--collection auto|whole|split`, raw.
     pub collection: Option<String>,
     /// `--all`: every category (also the default when no category flag is given).
@@ -98,6 +100,7 @@ pub mod flags {
     pub const PYTHON: &str = "--python";
     pub const DEBUG: &str = "--debug";
     pub const NO_FORK: &str = "--no-fork";
+    pub const TRACE_TOUCHED: &str = "--trace-touched";
     pub const COLLECTION: &str = "--collection";
     pub const CATEGORY: &str = "--category";
     pub const MAX_WORKER_RESTART: &str = "--max-worker-restart";

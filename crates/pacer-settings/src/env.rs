@@ -126,6 +126,12 @@ pub const DEBUG: EnvVar = read!(
     "debug",
     "debug logging of scheduling decisions: true/1/yes or false/0/no"
 );
+pub const TRACE_TOUCHED: EnvVar = read!(
+    "PACER_TRACE_TOUCHED",
+    None,
+    "trace_touched",
+    "record what each test leaves behind (environment variables, files, ports, module globals) in the JSON report: true/1/yes or false/0/no"
+);
 pub const PYTHON: EnvVar = read!(
     "PACER_PYTHON",
     None,
@@ -330,6 +336,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     WORKERS,
     DISABLE_PARALLEL,
     DEBUG,
+    TRACE_TOUCHED,
     PYTHON,
     VIRTUAL_ENV,
     MAX_WORKER_RESTART,

@@ -38,6 +38,7 @@ pub const PACER_KEYS: &[&str] = &[
     "sequential",
     "python",
     "debug",
+    "trace_touched",
     "max_worker_restart",
     "fork",
     "fresh_workers",
@@ -103,6 +104,7 @@ pub(crate) struct FileConfig {
     pub sequential: Option<Sourced<bool>>,
     pub python: Option<Sourced<String>>,
     pub debug: Option<Sourced<bool>>,
+    pub trace_touched: Option<Sourced<bool>>,
     pub fork: Option<Sourced<bool>>,
     pub fresh_workers: Option<Sourced<u32>>,
     pub collection: Option<Sourced<Collection>>,
@@ -132,6 +134,7 @@ impl FileConfig {
             sequential: t.bool("sequential")?,
             python: t.string("python")?,
             debug: t.bool("debug")?,
+            trace_touched: t.bool("trace_touched")?,
             fork: t.bool("fork")?,
             fresh_workers: checked(t.int("fresh_workers")?, at_least(1, "fresh_workers"))?,
             collection: match t.string("collection")? {

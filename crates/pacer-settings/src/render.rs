@@ -79,6 +79,11 @@ impl Settings {
             &self.python.source,
         );
         push("debug", json!(self.debug.value), &self.debug.source);
+        push(
+            "trace_touched",
+            json!(self.trace_touched.value),
+            &self.trace_touched.source,
+        );
         push("fork", json!(self.fork.value), &self.fork.source);
         push(
             "fresh_workers",

@@ -88,6 +88,7 @@ pub struct Settings {
     pub(crate) sequential: Sourced<bool>,
     pub(crate) python: Sourced<PathBuf>,
     pub(crate) debug: Sourced<bool>,
+    pub(crate) trace_touched: Sourced<bool>,
     pub(crate) fork: Sourced<bool>,
     pub(crate) fresh_workers: Sourced<u32>,
     pub(crate) collection: Sourced<Collection>,
@@ -629,6 +630,7 @@ fn own_venv_python() -> Option<PathBuf> {
 /// What pacer records and tells beyond the tests' own results.
 struct Reporting {
     debug: Sourced<bool>,
+    trace_touched: Sourced<bool>,
     durations_file: Sourced<PathBuf>,
 }
 
@@ -638,6 +640,12 @@ fn reporting(l: &Layers<'_>) -> Result<Reporting, SettingsError> {
         cli_switch(cli.debug, true, flags::DEBUG),
         e.bool(&env::DEBUG)?,
         file.debug.clone(),
+    ])
+    .unwrap_or(Sourced::default(false));
+    let trace_touched = first_of([
+        cli_switch(cli.trace_touched, true, flags::TRACE_TOUCHED),
+        e.bool(&env::TRACE_TOUCHED)?,
+        file.trace_touched.clone(),
     ])
     .unwrap_or(Sourced::default(false));
 
@@ -654,6 +662,7 @@ fn reporting(l: &Layers<'_>) -> Result<Reporting, SettingsError> {
 
     Ok(Reporting {
         debug,
+        trace_touched,
         durations_file,
     })
 }
@@ -891,6 +900,7 @@ impl Settings {
         } = interpreter(&layers);
         let Reporting {
             debug,
+            trace_touched,
             durations_file,
         } = reporting(&layers)?;
         let Rerun {
@@ -923,6 +933,7 @@ impl Settings {
             sequential,
             python,
             debug,
+            trace_touched,
             fork,
             fresh_workers,
             collection,
@@ -1006,6 +1017,12 @@ impl Settings {
 
     pub fn debug(&self) -> &Sourced<bool> {
         &self.debug
+    }
+
+    /// Whether workers record what each test leaves behind (`touched` in
+    /// the JSON report); `--trace-touched`, `PACER_TRACE_TOUCHED`, `trace_touched`.
+    pub fn trace_touched(&self) -> &Sourced<bool> {
+        &self.trace_touched
     }
 
     /// Whether workers beyond the cores (and io extras, replacements) are

@@ -51,6 +51,8 @@ pub enum Command {
     Bisect(BisectArgs),
     /// Run the suite sequentially, in parallel (and shuffled); find the tests whose outcome depends on order, bisect each, print a fix list.
     Audit(AuditArgs),
+    /// Run the selection with plain pytest and with pacer; compare every test's outcome and both walls (exit 1 when they differ).
+    Try(TryArgs),
 }
 
 /// Options shared by every command that reads the project's settings.
@@ -161,6 +163,10 @@ pub struct CommonArgs {
     #[arg(long)]
     pub no_fork: bool,
 
+    /// Record what each test leaves behind (environment variables, files, ports, module globals) as `touched` in the JSON report [env: PACER_TRACE_TOUCHED].
+    #[arg(long)]
+    pub trace_touched: bool,
+
     /// How workers collect: `whole` (pytest's whole collection, forked into every worker), `split` (each worker its share of the files) or `auto` [env: PACER_COLLECTION].
     #[arg(long, value_name = "MODE")]
     pub collection: Option<String>,
@@ -205,6 +211,7 @@ impl CommonArgs {
             python: self.python.clone(),
             debug: self.debug,
             no_fork: self.no_fork,
+            trace_touched: self.trace_touched,
             collection: self.collection.clone(),
             all: self.all,
             unit: self.unit,
@@ -479,6 +486,25 @@ pub struct MeasureArgs {
     /// Write the result here too (besides `.pacer/perf/<timestamp>.json`).
     #[arg(long, value_name = "PATH", help_heading = "Measure")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+}
+
+/// `pacer try`: the selection run with plain pytest and with pacer, test
+/// by test.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run each side K times; a test whose outcome varies within a side is flaky, not a difference.
+    #[arg(long, value_name = "K", default_value_t = 1, help_heading = "Try")]
+    pub repeat: usize,
+    /// Then run pacer once more, with the durations the first run recorded, and print its wall.
+    #[arg(long, help_heading = "Try")]
+    pub warm: bool,
+    /// Print the verdict as JSON for machines.
+    #[arg(long, help_heading = "Try")]
+    pub json: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

@@ -4,6 +4,7 @@
 //! Each command (`commands/`) returns an exit code or a typed error; this
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
+mod child;
 mod cli;
 mod commands;
 mod error;
@@ -42,6 +43,7 @@ fn main() {
         Some(cli::Command::Replay(args)) => commands::replay::replay(args),
         Some(cli::Command::Bisect(args)) => commands::bisect::bisect(args),
         Some(cli::Command::Audit(args)) => commands::audit::audit(args),
+        Some(cli::Command::Try(args)) => commands::try_run::try_run(args),
         None => commands::run::run(cli.run),
     };
     std::process::exit(error::settle(result));

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import collect, cov, crash, options, reports, reruns
+from . import collect, cov, crash, options, reports, reruns, touched
 from .channel import PROTOCOL, dumps, unwire, wire
 
 # Ask for more work while this many tests are still queued, so that the answer
@@ -94,6 +94,8 @@ class Worker:
         self.applied_env = None
         # The loop ended and `bye` is still to be sent.
         self.finished = False
+        # What each test leaves behind, only when pacer asks (`touched`).
+        self.tracer = touched.Tracer(config) if touched.enabled() else None
 
     def rebind(self, channel, env):
         """Become a worker forked from the zygote, with its own channel and id."""
@@ -448,6 +450,8 @@ class Worker:
                 os.environ.update(env)
                 self.applied_env = env
             self.last_item = item
+            if self.tracer is not None:
+                self.tracer.begin()
             try:
                 hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             except BaseException as exc:
@@ -458,7 +462,7 @@ class Worker:
             # Once per test, when its protocol is over: pytest-rerunfailures
             # logs start and finish once per attempt, and the attempts are
             # one test, as xdist's `runtest_protocol_complete` counts them.
-            self.on_finish(item.nodeid)
+            self.on_finish(item.nodeid, self.tracer.end() if self.tracer is not None else None)
 
     def on_exit(self, item, exc):
         from _pytest.outcomes import Exit
@@ -484,11 +488,14 @@ class Worker:
         if entry is not None:
             self.reports.append(entry)
 
-    def on_finish(self, nodeid):
+    def on_finish(self, nodeid, touched_record=None):
         # Held until the next test starts or the worker waits: a crash before
         # then is charged to the next test's `start`, which is sent at once.
         reruns.mark_flaky(self.reports)
-        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
+        msg = {"t": "done", "id": nodeid, "reports": self.reports}
+        if touched_record:
+            msg["touched"] = touched_record
+        self.channel.hold(msg)
         self.reports = []
         crash.note_children(nodeid)
 

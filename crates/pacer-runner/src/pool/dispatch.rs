@@ -285,6 +285,7 @@ impl Pool {
         w: WorkerId,
         id: &str,
         reports: &[PhaseReport],
+        touched: Option<&Touched>,
         reporter: &mut dyn Reporter,
     ) {
         // A result belongs to a test this worker holds, or to none: never
@@ -308,6 +309,12 @@ impl Pool {
             scheduler.finished(w, test);
         }
         self.finish_test(w, test, reports, reporter);
+        if let Some(touched) = touched {
+            reporter.report(Event::TestTouched {
+                id: &self.dispatch.tests[test].id,
+                touched,
+            });
+        }
         self.push_work();
         self.maybe_finish();
         // A worker told `idle` while it still held tests is a thief now.

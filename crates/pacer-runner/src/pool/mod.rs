@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
+use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary, Touched};
 use crate::index::{CategoryIndex, IndexVec, TestIndex, UnitIndex, WorkerId};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
@@ -522,7 +522,11 @@ impl Pool {
                     });
                 }
             }
-            FromWorker::Done { id, reports } => self.on_done(w, &id, &reports, reporter),
+            FromWorker::Done {
+                id,
+                reports,
+                touched,
+            } => self.on_done(w, &id, &reports, touched.as_ref(), reporter),
             FromWorker::Late { id, reports } => {
                 self.count_failures(&reports);
                 reporter.report(Event::TestAmended {

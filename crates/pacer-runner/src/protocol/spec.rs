@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 
 use super::{FromWorker, ItemInfo, ToWorker, PROTOCOL};
 use crate::events::{
-    Bye, CollectProblem, Hello, JunitOptions, PhaseReport, PytestOptions, PytestTerminal,
+    Bye, CollectProblem, Hello, JunitOptions, PhaseReport, PytestOptions, PytestTerminal, Touched,
 };
 use crate::protocol::DiscoveredUnit;
 
@@ -301,6 +301,7 @@ fn rust_type_fields(name: &str) -> Option<Vec<&'static str>> {
         "item_info" => serde_fields::<ItemInfo>(),
         "collect_problem" => serde_fields::<CollectProblem>(),
         "phase_report" => serde_fields::<PhaseReport>(),
+        "touched" => serde_fields::<Touched>(),
         "pytest_options" => serde_fields::<PytestOptions>(),
         "pytest_terminal" => serde_fields::<PytestTerminal>(),
         "junit_options" => serde_fields::<JunitOptions>(),
@@ -332,7 +333,12 @@ fn rust_message_fields(msg: &FromWorker) -> Vec<&'static str> {
             ordered,
         } => named!(items, problems, deselected, deselected_ids, whole, ordered),
         FromWorker::Start { id } => named!(id),
-        FromWorker::Done { id, reports } | FromWorker::Late { id, reports } => named!(id, reports),
+        FromWorker::Done {
+            id,
+            reports,
+            touched,
+        } => named!(id, reports, touched),
+        FromWorker::Late { id, reports } => named!(id, reports),
         FromWorker::Need => vec![],
         FromWorker::Unqueued { ids } | FromWorker::Missing { ids } => named!(ids),
         FromWorker::HelloZygote { pid } => named!(pid),

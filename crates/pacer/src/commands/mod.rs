@@ -13,6 +13,7 @@
 //! - [`shard`]: the parts `--shard K/N` runs, printed or checked.
 //! - [`replay`], [`bisect`], [`audit`]: order-dependent tests reproduced,
 //!   narrowed to their polluters, and found (`order/`, docs/order-dependence.md).
+//! - [`try_run`]: `pacer try`, plain pytest against pacer, test by test.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -31,3 +32,4 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod shard;
+pub mod try_run;

@@ -122,6 +122,11 @@ pub fn prepare(
         .iter()
         .map(|v| (v.name.clone(), v.value.clone()))
         .collect();
+    // The worker plugin reads this variable alone (`touched.py`): set from
+    // the flag or the file too, and always as `1`, the one value it takes.
+    if settings.trace_touched().value {
+        env.push(("PACER_TRACE_TOUCHED".into(), "1".into()));
+    }
     // Workers render tracebacks into a pipe; on a terminal they should fit
     // and colour them as pytest would there (an explicit `--color` still wins).
     let terminal = TerminalOptions::detect(0);

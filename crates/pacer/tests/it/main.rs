@@ -35,5 +35,7 @@ mod secrets;
 mod shard;
 mod shared_limit;
 mod snapshots;
+mod touched;
 mod trust;
+mod try_cmd;
 mod workflows;

@@ -5,11 +5,11 @@
 //! line of `.pacer/perf/history.jsonl`; `--compare` flags categories that
 //! got slower than their repeats' noise (docs/measure.md).
 //!
-//! `child` builds the children's command lines, `runs` runs and times
-//! them, `schema` is the document and its figures, `history` its files,
-//! `compare` the regression rule, `table` what is printed.
+//! `crate::child` builds the children's command lines and times them,
+//! `runs` lists the categories and records each run, `schema` is the
+//! document and its figures, `history` its files, `compare` the
+//! regression rule, `table` what is printed.
 
-mod child;
 mod compare;
 mod history;
 mod runs;
@@ -23,32 +23,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pacer_report::RunReport;
 use pacer_types::exit;
 
+use crate::child::args as child;
+pub(super) use crate::child::Failure;
 use crate::cli::MeasureArgs;
 use crate::error::Error;
 use crate::session;
 use schema::{CategoryMeasure, Measurement, ModeMeasure, RunTime};
-
-/// A problem that ends the measure: printed as pacer prints errors, with
-/// the exit code it ends with.
-pub(super) struct Failure {
-    pub(super) message: String,
-    pub(super) code: i32,
-}
-
-impl Failure {
-    pub(super) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            code: exit::USAGE_ERROR,
-        }
-    }
-    pub(super) fn internal(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            code: exit::INTERNAL_ERROR,
-        }
-    }
-}
 
 pub fn measure(args: MeasureArgs) -> Result<i32, Error> {
     let settings = session::settings(&args.common)?;
@@ -102,7 +82,7 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
         eprintln!("pacer measure: no selected category has tests");
         return Ok(exit::NO_TESTS_COLLECTED);
     }
-    let scratch = runs::Scratch::new()?;
+    let scratch = crate::child::timed::Scratch::new("measure")?;
     let mut categories = Vec::new();
     let mut versions = (None, None);
     let mut failed_runs = 0;
@@ -126,7 +106,8 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
             }
             for index in order {
                 let sequential = timed[index].0;
-                let report_path = scratch.path(&listed.name, sequential, repeat);
+                let report_path =
+                    scratch.path(&runs::report_name(&listed.name, sequential, repeat));
                 let argv = child::run_args(&common, &listed.name, sequential, pytest_args);
                 let (time, report) = runs::time_run(&exe, &dir, &argv, &report_path)?;
                 eprintln!(

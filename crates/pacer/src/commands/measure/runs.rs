@@ -1,23 +1,16 @@
 //! Running pacer itself: `pacer list --json` for the categories, then one
 //! timed run per category, mode and repeat, each read from its JSON report.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use pacer_report::RunReport;
 use pacer_types::exit;
 use serde_json::Value;
 
 use super::schema::RunTime;
-use super::{child, mode_name, Failure};
-
-fn describe(code: Option<i32>) -> String {
-    code.map_or_else(
-        || "killed by a signal".to_string(),
-        |c| format!("exit code {c}"),
-    )
-}
+use super::{mode_name, Failure};
+use crate::child::{args as child, describe, timed};
 
 /// A selected category with tests, as `pacer list --json` gives it.
 pub struct Listed {
@@ -89,99 +82,31 @@ pub fn list_categories(
         .collect())
 }
 
-/// Runs one child pacer with `--json-report`, timing it from spawn to exit.
+/// Runs one child pacer, timed and read as measure records it.
 pub fn time_run(
     exe: &Path,
     dir: &Path,
     argv: &[String],
     report_path: &Path,
 ) -> Result<(RunTime, RunReport), Failure> {
-    let _ = std::fs::remove_file(report_path);
-    let mut full = vec![format!("--json-report={}", report_path.display())];
-    full.extend(argv.iter().cloned());
-    let mut command = Command::new(exe);
-    command.args(&full).current_dir(dir).stdin(Stdio::null());
-    if !argv.iter().any(|a| a == "--sequential") {
-        // Measure chooses the mode: a parallel run stays parallel even
-        // when the environment asks every run to be sequential.
-        command
-            .env_remove("PACER_DISABLE_PARALLEL")
-            .env_remove("PYTEST_DISABLE_PARALLEL");
-    }
-    let start = Instant::now();
-    let output = command
-        .output()
-        .map_err(|e| Failure::internal(format!("cannot run pacer: {e}")))?;
-    let wall = start.elapsed().as_secs_f64();
-    let code = output.status.code();
-    let report: RunReport = match std::fs::read_to_string(report_path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-    {
-        Some(report) => report,
-        None => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let tail: Vec<&str> = stdout.lines().rev().take(15).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(Failure {
-                message: format!(
-                    "`pacer {}` ended ({}) without a run report, so it cannot be timed:\n{}\n{}",
-                    argv.join(" "),
-                    describe(code),
-                    tail.join("\n"),
-                    stderr.trim_end()
-                ),
-                code: code
-                    .filter(|&c| c != exit::OK && c != exit::TESTS_FAILED)
-                    .unwrap_or(exit::INTERNAL_ERROR),
-            });
-        }
-    };
+    let run = timed::time_run(exe, dir, argv, report_path, &[])?;
     let time = RunTime {
-        wall,
-        elapsed: report.elapsed,
-        exit_code: code,
-        counts: report
+        wall: run.wall,
+        elapsed: run.report.elapsed,
+        exit_code: run.exit_code,
+        counts: run
+            .report
             .counts
             .iter()
             .map(|(status, n)| (status.to_string(), *n))
             .collect(),
     };
-    Ok((time, report))
+    Ok((time, run.report))
 }
 
-/// A folder for the children's reports, removed when dropped. Named as a
-/// run folder (`pacer-run-<pid>-measure`), so that when a Ctrl-C ends
-/// measure before it can remove it, the next pacer does.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new() -> Result<Self, Failure> {
-        let name = format!("{}measure", pacer_runner::stale::run_folder_prefix());
-        let dir = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Failure::internal(format!(
-                "cannot create {}: {e}\n\nhint: set TMPDIR to a writable folder",
-                dir.display()
-            ))
-        })?;
-        Ok(Scratch(dir))
-    }
-    pub fn path(&self, category: &str, sequential: bool, repeat: usize) -> PathBuf {
-        let safe: String = category
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        self.0
-            .join(format!("{safe}-{}-{repeat}.json", mode_name(sequential)))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A report's file in the scratch folder: its category, mode and repeat.
+pub fn report_name(category: &str, sequential: bool, repeat: usize) -> String {
+    format!("{category}-{}-{repeat}.json", mode_name(sequential))
 }
 
 pub fn git_commit(root: &Path) -> Option<String> {

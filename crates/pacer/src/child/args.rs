@@ -1,6 +1,6 @@
-//! The command lines `pacer measure` runs: pacer itself, once per category
-//! and mode, with the user's options passed on. Re-running the binary
-//! times exactly what a user's `pacer --category NAME` would do.
+//! The command lines of a child pacer (`pacer measure`'s runs per category
+//! and mode, `pacer try`'s run): the user's options passed on, so that
+//! re-running the binary times exactly what the user's `pacer` would do.
 
 use std::path::Path;
 
@@ -63,6 +63,7 @@ pub fn common_args(common: &CommonArgs, dir: &Path) -> Vec<String> {
         (common.no_fallback, "--no-fallback"),
         (common.debug, "--debug"),
         (common.no_fork, "--no-fork"),
+        (common.trace_touched, "--trace-touched"),
     ];
     for (on, flag) in switches {
         if on {
@@ -123,7 +124,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    /// Every option measure passes on parses back to the same options.
+    /// Every option passed on parses back to the same options.
     #[test]
     fn the_options_passed_on_parse_back_to_the_same_values() {
         let cli = crate::cli::Cli::try_parse_from([
