@@ -146,7 +146,9 @@ mod tests {
         let found = minimal(&items, |s| s.contains(&3) && s.contains(&9));
         assert_eq!(found, vec![3, 9]);
         // A later test that undoes the pollution: what is returned holds.
-        let found = minimal(&items, |s| s.contains(&2) && !s.contains(&5) || s.contains(&12));
+        let found = minimal(&items, |s| {
+            s.contains(&2) && !s.contains(&5) || s.contains(&12)
+        });
         assert!(found == vec![2] || found == vec![12], "{found:?}");
     }
 

@@ -158,18 +158,36 @@ fn audit_finds_each_polluter_and_the_test_that_needs_another() {
             .find(|f| f["test"] == test)
             .unwrap_or_else(|| panic!("{test} not found:\n{audit:#}"))
     };
-    for (victim, polluter) in [
+    // The shared resource comes from the polluter's `touched` record; the
+    // fix is the one for that resource.
+    for (victim, polluter, resource, fix) in [
         (
             "tests/test_a_global_reader.py::test_mode_is_default",
             "tests/test_b_global_writer.py::test_switch_mode",
+            ("global", "shop.settings.MODE"),
+            "monkeypatch.setattr(shop.settings, \"MODE\"",
         ),
-        (READER, WRITER),
+        (
+            READER,
+            WRITER,
+            ("env", "SHOP_TOKEN"),
+            "monkeypatch.setenv(\"SHOP_TOKEN\"",
+        ),
         (
             "tests/test_e_file_reader.py::test_outbox_is_empty",
             "tests/test_f_file_writer.py::test_writes_to_outbox",
+            ("file", "/message.txt"),
+            "tmp_path",
         ),
     ] {
         let f = of(victim);
+        let first = &f["resources"][0];
+        assert_eq!(first["kind"], resource.0, "{f:#}");
+        assert!(
+            first["name"].as_str().unwrap().ends_with(resource.1),
+            "{f:#}"
+        );
+        assert!(f["fix"].as_str().unwrap().contains(fix), "{f:#}");
         assert_eq!(f["kind"], "polluted", "{f:#}");
         assert_eq!(f["culprits"], serde_json::json!([polluter]), "{f:#}");
         assert!(f["fix"].as_str().unwrap().contains(polluter), "{f:#}");

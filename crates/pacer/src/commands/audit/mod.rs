@@ -166,9 +166,13 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
         match found.verdict {
             Verdict::Polluted => {
                 finding.kind = "polluted";
+                // The sequential run's record first: one process, the same
+                // order every time, so the same resources (a pool's worker
+                // may also be charged its session fixtures' first setup).
                 let mut resources = Vec::new();
                 for p in &found.polluters {
-                    if let Some(t) = touched.get(p) {
+                    let record = all[0].touched.get(p).or_else(|| touched.get(p));
+                    if let Some(t) = record {
                         resources.extend(t.resources());
                     }
                 }
