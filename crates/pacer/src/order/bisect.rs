@@ -97,6 +97,15 @@ pub fn bisect(
     }
     let everything = with(before);
     let mut reordered = false;
+    if before.is_empty() && !seen_failing {
+        // Nothing ran before it: "all of them, then TEST" is TEST alone.
+        return Ok(done(
+            Verdict::PassesAnyway,
+            Vec::new(),
+            prober.command(&everything),
+            false,
+        ));
+    }
     if !seen_failing {
         let full = prober.run(&everything)?;
         reordered = !same_order(&full.order, &everything);

@@ -204,6 +204,36 @@ fn audit_finds_each_polluter_and_the_test_that_needs_another() {
 }
 
 #[test]
+fn audit_names_tests_that_fail_only_beside_each_other_and_the_file_they_share() {
+    let suite = suite_copy("order_dependence/concurrent");
+    let started = Instant::now();
+    let out = pacer_in(suite.path(), &["audit", "--json", "-n", "2"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let audit = json(&out);
+    let findings = audit["findings"].as_array().unwrap();
+    // Whichever wrote first reads the other's word back.
+    assert_eq!(findings.len(), 1, "{audit:#}");
+    let f = &findings[0];
+    assert_eq!(f["kind"], "concurrent", "{f:#}");
+    assert_eq!(f["failed_in"], serde_json::json!(["parallel"]), "{f:#}");
+    let other = if f["test"].as_str().unwrap().contains("left") {
+        "tests/test_right.py::test_right_writes_then_reads_back"
+    } else {
+        "tests/test_left.py::test_left_writes_then_reads_back"
+    };
+    assert_eq!(f["culprits"], serde_json::json!([other]), "{f:#}");
+    assert_eq!(f["resources"][0]["name"], "shared.txt", "{f:#}");
+    assert!(
+        f["fix"].as_str().unwrap().contains("@pytest.mark.serial"),
+        "{f:#}"
+    );
+    eprintln!(
+        "audit (concurrent): {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
 fn audit_of_a_clean_suite_finds_nothing() {
     let suite = suite_copy("order_dependence/clean");
     let started = Instant::now();
