@@ -25,15 +25,17 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn read(path: &Path) -> Result<Schedule, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadReport {
-            path: path.to_path_buf(),
-            source,
+        let hint = || {
+            "pass the JSON report of a pacer run (`pacer --json-report PATH`), or none after a run (its report is kept in .pytest_cache/v/pacer/last-run.json)".to_string()
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Order {
+            message: format!("cannot read {}: {e}", path.display()),
+            hint: hint(),
         })?;
-        let report: RunReport =
-            serde_json::from_str(&text).map_err(|source| Error::ParseReport {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let report: RunReport = serde_json::from_str(&text).map_err(|e| Error::Order {
+            message: format!("{} is not a pacer JSON report: {e}", path.display()),
+            hint: hint(),
+        })?;
         Ok(Schedule::of(report))
     }
 
@@ -80,6 +82,14 @@ impl Schedule {
             .filter(|t| is_failure(&t.outcome))
             .map(|t| t.id.clone())
             .collect()
+    }
+
+    /// Whether the recording says `test` failed.
+    pub fn failed_in_recording(&self, test: &str) -> bool {
+        self.report
+            .tests
+            .iter()
+            .any(|t| t.id == test && is_failure(&t.outcome))
     }
 
     /// Node ids in the report that look like `test` (for the error's hint).

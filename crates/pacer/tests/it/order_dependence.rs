@@ -301,3 +301,30 @@ fn a_run_under_pytest_randomly_records_its_seed_and_replays_its_failure() {
         text(&out)
     );
 }
+
+#[test]
+fn bisect_without_a_last_run_or_with_a_bad_report_says_what_to_pass() {
+    let suite = suite_copy("order_dependence/clean");
+    let dir = suite.path();
+    let out = pacer_in(dir, &["bisect", "tests/test_a.py::test_a_pure"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no report of a last run"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(dir.join("bad.json"), "{}").unwrap();
+    let out = pacer_in(dir, &["replay", "bad.json"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.json is not a pacer JSON report"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr.contains("hint: pass the JSON report of a pacer run"),
+        "{}",
+        text(&out)
+    );
+}

@@ -33,6 +33,9 @@ pub fn bisect(args: BisectArgs) -> Result<i32, Error> {
         });
     };
     let prober = Prober::for_report(project.python.clone(), &schedule.report, &project.root)?;
+    if !schedule.failed_in_recording(&test) {
+        eprintln!("pacer bisect: note: {test} did not fail in that run");
+    }
     if !args.json {
         eprintln!(
             "pacer bisect: {test} ran on {worker} after {} tests; bisecting them (one pytest process per probe)...",
