@@ -145,10 +145,11 @@ impl Prober {
             }
             _ => self.scratch.0.clone().into(),
         };
+        let ids = self.ids_argument(tests, n)?;
         let output = Command::new(&self.python)
             .args(["-m", "pytest", "-p", "pacer_probe"])
             .args(&self.options)
-            .args(tests)
+            .args(&ids)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PYTHONPATH", python_path)
             .env("PACER_PROBE_OUT", &out)
@@ -190,6 +191,24 @@ impl Prober {
         })
     }
 }
+
+impl Prober {
+    /// The node ids as arguments, or, when they would not fit on a command
+    /// line (a worker's thousands of tests), pytest's `@FILE` of them.
+    fn ids_argument(&self, tests: &[String], n: usize) -> Result<Vec<String>, Error> {
+        let length: usize = tests.iter().map(|t| t.len() + 1).sum();
+        if length < ARGS_INLINE {
+            return Ok(tests.to_vec());
+        }
+        let path = self.scratch.0.join(format!("ids-{n}.txt"));
+        std::fs::write(&path, tests.join("\n")).map_err(|source| Error::Plugin { source })?;
+        Ok(vec![format!("@{}", path.display())])
+    }
+}
+
+/// Bytes of node ids passed on the command line; more go through a file
+/// (Linux allows 128 KiB per argument list entry and 2 MiB in all).
+const ARGS_INLINE: usize = 100_000;
 
 /// pytest's options of the recorded run that every probe keeps: the
 /// recorded arguments without the paths and node ids (the probe names its
@@ -335,6 +354,21 @@ mod tests {
                 "--randomly-dont-reorganize"
             ]
         );
+    }
+
+    #[test]
+    fn a_long_list_of_node_ids_goes_through_pytests_args_file() {
+        let prober = Prober::new("python3".into(), ".".into(), Vec::new()).unwrap();
+        let few = vec!["a.py::t".to_string()];
+        assert_eq!(prober.ids_argument(&few, 0).unwrap(), few);
+        let many: Vec<String> = (0..5000)
+            .map(|i| format!("tests/test_{i}.py::test_x[{i}]"))
+            .collect();
+        let args = prober.ids_argument(&many, 1).unwrap();
+        assert_eq!(args.len(), 1);
+        let file = args[0].strip_prefix('@').expect("an @FILE argument");
+        let written = std::fs::read_to_string(file).unwrap();
+        assert_eq!(written.lines().collect::<Vec<_>>(), many);
     }
 
     const EMPTY: &str = r#"{"schema":"pacer-run-report","version":1,"pacer":"0","started_at":null,

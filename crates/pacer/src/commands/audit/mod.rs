@@ -191,6 +191,12 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
                 let setters = bisect::setters(&prober, &before, test)?;
                 finding.runs += prober.runs() - runs0;
                 finding.elapsed += t0.elapsed().as_secs_f64();
+                for s in &setters {
+                    let record = all[0].touched.get(s).or_else(|| touched.get(s));
+                    if let Some(t) = record {
+                        finding.resources.extend(t.resources());
+                    }
+                }
                 finding.fix = fixes::for_dependent(test, &setters);
                 finding.culprits = setters;
                 finding.command = Some(found.command.clone());
