@@ -41,7 +41,13 @@ pub fn through_pacer(
     let exe = std::env::current_exe().map_err(|source| Error::CurrentDir { source })?;
     let started = Instant::now();
     let mut command = Command::new(&exe);
-    command.arg("run").arg("--json-report").arg(&report);
+    // `--no-github`: under GitHub Actions, the audit's runs are not the
+    // job's run; they write no step summary or annotations.
+    command
+        .arg("run")
+        .arg("--no-github")
+        .arg("--json-report")
+        .arg(&report);
     if sequential {
         command.arg("--sequential");
     }
