@@ -58,11 +58,14 @@ pub struct Bisected {
 /// Finds the smallest set of `before` (in order) after which `test` fails.
 /// `seen_failing`: one pytest process already ran `before` then `test` and
 /// it failed (an audit's reordered run), so that probe is not run again.
+/// `known`: polluter sets found for other tests (an audit's), tried first
+/// when all of a set ran before `test`: one polluter often has many victims.
 pub fn bisect(
     prober: &Prober,
     before: &[String],
     test: &str,
     seen_failing: bool,
+    known: &[Vec<String>],
 ) -> Result<Bisected, Error> {
     let started = Instant::now();
     let runs0 = prober.runs();
@@ -123,8 +126,23 @@ pub fn bisect(
             ));
         }
     }
+    // A known polluter set that makes TEST fail too narrows the search to
+    // it (at most the last three sets are tried: a miss costs a probe).
+    let mut pool = before.to_vec();
+    for set in known.iter().rev().take(3) {
+        if !set.iter().all(|p| before.contains(p)) {
+            continue;
+        }
+        // In the order they ran before TEST.
+        let ordered: Vec<String> = before.iter().filter(|t| set.contains(t)).cloned().collect();
+        if prober.run(&with(&ordered))?.ended(test) == Ended::Failed {
+            pool = ordered;
+            break;
+        }
+    }
     let mut probe_error = None;
-    let polluters = minimal(before, |set| {
+    // `pool` is known to make TEST fail; minimal keeps a 1-minimal part.
+    let polluters = minimal(&pool, |set| {
         // Empty: TEST alone, which passed above.
         if probe_error.is_some() || set.is_empty() {
             return false;

@@ -199,7 +199,15 @@ fn audit_finds_each_polluter_and_the_test_that_needs_another() {
         needs["culprits"],
         serde_json::json!(["tests/test_g_registers.py::test_registers_widget"])
     );
-    assert_eq!(findings.len(), 4, "{audit:#}");
+    // A second victim of a polluter already found is bisected with it
+    // first: TEST alone, the polluter then TEST, the check.
+    let second = of("tests/test_a_global_reader.py::test_mode_is_still_default");
+    assert_eq!(
+        second["culprits"],
+        serde_json::json!(["tests/test_b_global_writer.py::test_switch_mode"])
+    );
+    assert_eq!(second["runs"], 3, "{second:#}");
+    assert_eq!(findings.len(), 5, "{audit:#}");
     eprintln!("audit (polluted): {:.1}s", took.as_secs_f64());
 }
 

@@ -123,6 +123,8 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
     }
 
     let mut findings = Vec::new();
+    // Polluter sets found so far, tried first for the next tests.
+    let mut known: Vec<Vec<String>> = Vec::new();
     for test in &order {
         let failed_in: Vec<&AuditRun> = all
             .iter()
@@ -149,7 +151,10 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
         // A reordered run was one pytest process: its failure after `before`
         // is already seen. The pool's run was not (other workers ran beside).
         let seen = failing.schedule.is_none();
-        let found = bisect::bisect(&prober, &before, test, seen)?;
+        let found = bisect::bisect(&prober, &before, test, seen, &known)?;
+        if found.verdict == Verdict::Polluted && !known.contains(&found.polluters) {
+            known.push(found.polluters.clone());
+        }
         let names = |rs: &[&AuditRun]| rs.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
         let mut finding = Finding {
             test: test.clone(),

@@ -42,7 +42,7 @@ pub fn bisect(args: BisectArgs) -> Result<i32, Error> {
             before.len()
         );
     }
-    let found = bisect::bisect(&prober, &before, &test, false)?;
+    let found = bisect::bisect(&prober, &before, &test, false, &[])?;
     if args.json {
         println!(
             "{}",
