@@ -336,3 +336,57 @@ fn bisect_without_a_last_run_or_with_a_bad_report_says_what_to_pass() {
         text(&out)
     );
 }
+
+#[test]
+fn replay_of_a_two_worker_run_fails_exactly_the_tests_that_failed() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    let report = dir.join("run.json");
+    // In reverse file order on two workers, whichever way the pool shares
+    // the files out, each worker's own order decides what fails.
+    let mut args = vec!["-n", "2", "--json-report", report.to_str().unwrap()];
+    let files = [
+        "tests/test_h_needs_widget.py",
+        "tests/test_g_registers.py",
+        "tests/test_f_file_writer.py",
+        "tests/test_e_file_reader.py",
+        "tests/test_d_env_writer.py",
+        "tests/test_c_env_reader.py",
+        "tests/test_b_global_writer.py",
+        "tests/test_a_global_reader.py",
+    ];
+    args.extend(files);
+    let out = pacer_in(dir, &args, &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let failed: Vec<&str> = recorded["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] == "failed")
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let out = pacer_in(dir, &["replay", report.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = if failed.is_empty() { 0 } else { 1 };
+    assert_eq!(out.status.code(), Some(expected), "{}", text(&out));
+    let workers = recorded["lanes"].as_array().unwrap().len();
+    assert!(
+        stdout.contains(&format!("on {workers} workers")),
+        "{}",
+        text(&out)
+    );
+    for test in &failed {
+        assert!(
+            stdout.contains(&format!("{test}: failed again")),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(
+        !stdout.contains("passed this time") && !stdout.contains("(it passed in the recording)"),
+        "{}",
+        text(&out)
+    );
+}
