@@ -45,6 +45,11 @@ pub struct RunRecord {
     started_at: SystemTime,
     pacer: String,
     hello: Option<(String, String, String)>,
+    /// The first worker's invocation folder and pytest-randomly seed.
+    invocation_dir: Option<String>,
+    randomly_seed: Option<u64>,
+    pytest_args: Vec<String>,
+    pytest_paths: Vec<String>,
     workers: usize,
     categories: Vec<(String, bool, bool)>,
     /// Each planned test's category and place in the collection, until it
@@ -94,6 +99,10 @@ impl RunRecord {
             started_at: SystemTime::now(),
             pacer: pacer_version.to_string(),
             hello: None,
+            invocation_dir: None,
+            randomly_seed: None,
+            pytest_args: Vec::new(),
+            pytest_paths: Vec::new(),
             workers: 0,
             categories: Vec::new(),
             planned: HashMap::new(),
@@ -160,6 +169,11 @@ impl RunRecord {
     pub fn set_identity(&mut self, run_id: Option<String>, shard: Option<Shard>) {
         self.run_id = run_id;
         self.shard = shard;
+    }
+
+    /// The arguments the run handed pytest, for `pacer replay`.
+    pub fn set_pytest_args(&mut self, args: Vec<String>) {
+        self.pytest_args = args;
     }
 
     /// The proxies' statistics, known after they stop.
@@ -398,6 +412,10 @@ impl RunRecord {
             python,
             pytest,
             rootdir,
+            invocation_dir: self.invocation_dir.clone(),
+            pytest_args: self.pytest_args.clone(),
+            pytest_paths: self.pytest_paths.clone(),
+            randomly_seed: self.randomly_seed,
             workers: self.workers,
             elapsed,
             exit_code: self.exit_code,
@@ -424,6 +442,11 @@ impl Reporter for RunRecord {
         match event {
             Event::Started { hello, workers } => {
                 self.workers = self.workers.max(workers);
+                if self.hello.is_none() {
+                    self.invocation_dir = hello.invocation_dir.clone();
+                    self.randomly_seed = hello.randomly_seed;
+                    self.pytest_paths = hello.options.file_or_dir.clone();
+                }
                 self.hello.get_or_insert_with(|| {
                     (
                         hello.python.clone(),

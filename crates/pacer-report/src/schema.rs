@@ -46,6 +46,20 @@ pub struct RunReport {
     pub python: Option<String>,
     pub pytest: Option<String>,
     pub rootdir: Option<String>,
+    /// Where pytest was started (node ids are relative to `rootdir`).
+    #[serde(default)]
+    pub invocation_dir: Option<String>,
+    /// The arguments pacer handed pytest (paths, node ids, options), as
+    /// typed: `pacer replay` and `pacer bisect` keep the options.
+    #[serde(default)]
+    pub pytest_args: Vec<String>,
+    /// The paths and node ids pytest found among them (`file_or_dir`):
+    /// what a replay leaves out, as it names its tests itself.
+    #[serde(default)]
+    pub pytest_paths: Vec<String>,
+    /// pytest-randomly's seed, shared by every worker; `null` without it.
+    #[serde(default)]
+    pub randomly_seed: Option<u64>,
     /// Workers the pool was sized for (`-n`).
     pub workers: usize,
     /// Seconds from the start of the run to its end (the reruns included).

@@ -45,6 +45,12 @@ pub enum Command {
     Report(ReportArgs),
     /// CI shards: `plan N` prints each part's tests and predicted time, `verify N` checks (offline) that the parts cover the selection once.
     Shard(ShardArgs),
+    /// Rerun the schedule a JSON report recorded: each worker's tests in their order, the same seed; with TEST, what ran before it on its worker, then it.
+    Replay(ReplayArgs),
+    /// Find the tests that, run before TEST on its worker, make it fail (delta debugging); print them and a one-process pytest command that fails.
+    Bisect(BisectArgs),
+    /// Run the suite sequentially, in parallel (and shuffled); find the tests whose outcome depends on order, bisect each, print a fix list.
+    Audit(AuditArgs),
     /// Run the selection with plain pytest and with pacer; compare every test's outcome and both walls (exit 1 when they differ).
     Try(TryArgs),
 }
@@ -530,6 +536,67 @@ pub struct ShardPlanArgs {
     pub common: CommonArgs,
     /// Print JSON for machines, with each part's node ids.
     #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub pytest: PytestArgs,
+}
+
+/// `pacer replay REPORT.json [TEST]` (docs/order-dependence.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReplayArgs {
+    /// The run's JSON report (`--json-report`, or the last run's, kept in
+    /// `.pytest_cache/v/pacer/last-run.json`).
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    /// Replay only what ran before TEST on its worker, then TEST, in one process.
+    #[arg(value_name = "TEST")]
+    pub test: Option<String>,
+    /// The Python interpreter (default: as `pacer run` finds it).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Act as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+}
+
+/// `pacer bisect [REPORT.json] TEST` (docs/order-dependence.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct BisectArgs {
+    /// `REPORT.json TEST`, or `TEST` alone after a run (its report is kept
+    /// in `.pytest_cache/v/pacer/last-run.json`).
+    #[arg(value_name = "[REPORT.json] TEST", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Print one JSON object (test, verdict, polluters, command, runs, elapsed).
+    #[arg(long)]
+    pub json: bool,
+    /// The Python interpreter (default: as `pacer run` finds it).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Act as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+}
+
+/// `pacer audit`: the suite sequentially, in parallel and shuffled.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Also run the suite in K shuffled file orders (default 3), one process each.
+    #[arg(
+        long,
+        value_name = "K",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "3",
+        help_heading = "Audit"
+    )]
+    pub shuffle: Option<usize>,
+    /// The shuffles' seed (default: from the clock; printed either way).
+    #[arg(long, value_name = "N", help_heading = "Audit")]
+    pub seed: Option<u64>,
+    /// Print the fix list as JSON for CI.
+    #[arg(long, help_heading = "Audit")]
     pub json: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,

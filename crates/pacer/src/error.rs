@@ -133,6 +133,11 @@ pub enum Error {
     #[error("failed to write {}: {message}\n\nhint: pass an OUT_DIR in a writable place", path.display())]
     WriteMerged { path: PathBuf, message: String },
 
+    /// `pacer replay`, `bisect`, `audit`: a test or a report they cannot
+    /// work with (the message names it, the hint says what to pass).
+    #[error("{message}\n\nhint: {hint}")]
+    Order { message: String, hint: String },
+
     /// `pacer init` could not write the file it proposed.
     #[error("failed to write {}: {source}", path.display())]
     WriteConfig {
@@ -164,7 +169,8 @@ impl Error {
             | Error::ReadReport { .. }
             | Error::ParseReport { .. }
             | Error::Merge { .. }
-            | Error::WriteMerged { .. } => exit::USAGE_ERROR,
+            | Error::WriteMerged { .. }
+            | Error::Order { .. } => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,

@@ -8,6 +8,7 @@ mod child;
 mod cli;
 mod commands;
 mod error;
+mod order;
 mod session;
 mod store;
 mod upstreams;
@@ -39,6 +40,9 @@ fn main() {
         Some(cli::Command::Doctor(args)) => commands::doctor::doctor(args),
         Some(cli::Command::Report(args)) => commands::report::report(args),
         Some(cli::Command::Shard(args)) => commands::shard::shard(args),
+        Some(cli::Command::Replay(args)) => commands::replay::replay(args),
+        Some(cli::Command::Bisect(args)) => commands::bisect::bisect(args),
+        Some(cli::Command::Audit(args)) => commands::audit::audit(args),
         Some(cli::Command::Try(args)) => commands::try_run::try_run(args),
         None => commands::run::run(cli.run),
     };

@@ -131,6 +131,9 @@ class Worker:
                 "terminal": self.terminal,
                 "junit": self.junit,
                 "whole": self.whole,
+                # pytest-randomly's seed for the run (`xdist.controller_input`),
+                # recorded so that a replay reuses it.
+                "randomly_seed": getattr(config, "workerinput", {}).get("randomly_seed"),
             }
         )
 

@@ -47,6 +47,11 @@ pub struct Hello {
     /// collected it).
     #[serde(default)]
     pub whole: bool,
+    /// pytest-randomly's seed, the one every worker of the run shares
+    /// (`xdist.controller_input`); absent without pytest-randomly. Kept in
+    /// the JSON report so that `pacer replay` and `pacer bisect` reuse it.
+    #[serde(default)]
+    pub randomly_seed: Option<u64>,
 }
 
 /// The options pytest parsed (with the project's plugins, `addopts` and ini

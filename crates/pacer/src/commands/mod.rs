@@ -11,18 +11,24 @@
 //! - [`doctor`]: where a suite's time goes, and what would make it faster.
 //! - [`report`]: the JSON reports of a sharded run's shards merged into one.
 //! - [`shard`]: the parts `--shard K/N` runs, printed or checked.
+//! - [`replay`], [`bisect`], [`audit`]: order-dependent tests reproduced,
+//!   narrowed to their polluters, and found (`order/`, docs/order-dependence.md).
 //! - [`try_run`]: `pacer try`, plain pytest against pacer, test by test.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
-//! `upstreams/` (the proxies) and `store/` (what pacer keeps between runs).
+//! `upstreams/` (the proxies), `store/` (what pacer keeps between runs) and
+//! `order/` (a recorded schedule, probes, delta debugging).
 
+pub mod audit;
+pub mod bisect;
 pub mod config;
 pub mod doctor;
 pub mod init;
 pub mod list;
 pub mod measure;
 pub mod proxy;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod shard;

@@ -16,7 +16,7 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 /// The commands whose unknown arguments belong to pytest.
-const PYTEST_COMMANDS: [&str; 5] = ["run", "list", "measure", "doctor", "try"];
+const PYTEST_COMMANDS: [&str; 6] = ["run", "list", "measure", "doctor", "try", "audit"];
 
 /// One option pacer owns.
 #[derive(Debug)]

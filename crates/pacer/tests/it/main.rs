@@ -25,6 +25,7 @@ mod junit_options;
 mod layouts;
 mod measure;
 mod merge;
+mod order_dependence;
 mod plugins;
 mod proxy_stall;
 mod pytest_cli;

@@ -20,6 +20,8 @@
 //!    (`proxy_calls.rs`) and their statistics printed
 //!    (`upstream_stats.rs`), the JSON/HTML reports written with the code,
 //!    GitHub's annotations last.
+//! 9. `store::last_run`: the run's report kept in pytest's cache folder,
+//!    for `pacer bisect TEST` and `pacer replay` (docs/order-dependence.md).
 
 mod coverage;
 mod exit_code;
@@ -119,5 +121,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let code = exit_code::settle(code, &mut reporters.junit, &reporters.reports, settings);
 
     // 8. The proxies stopped, their statistics, the reports, the annotations.
-    Ok(reports::finish(&mut reporters.reports, proxies, code))
+    let code = reports::finish(&mut reporters.reports, proxies, code);
+
+    // 9. The run's report kept for `pacer bisect TEST` / `pacer replay`.
+    let cache_dir = reporters.observed.options.as_ref();
+    let cache_dir = cache_dir.and_then(|o| o.cache_dir.as_deref());
+    crate::store::last_run::keep(&mut reporters.reports.record, cache_dir);
+    Ok(code)
 }

@@ -36,6 +36,7 @@ pub fn open(args: &RunArgs, settings: &Settings) -> Result<RunReports, Error> {
     if settings.trace_touched().value {
         record.trace_requests();
     }
+    record.set_pytest_args(args.pytest.pytest_args.clone());
     Ok(RunReports::new(
         record,
         args.json_report.clone(),

@@ -1,0 +1,33 @@
+//! The last run's JSON report, kept in pytest's cache folder
+//! (`.pytest_cache/v/pacer/last-run.json`), so that `pacer bisect TEST` and
+//! `pacer replay` work after a failing run that wrote no `--json-report`.
+//! pytest's cache folder, not `.pacer/`: pytest keeps it out of git (its own
+//! `.gitignore`), and `-p no:cacheprovider` turns it off, as for durations.
+
+use std::path::{Path, PathBuf};
+
+use pacer_report::RunRecord;
+
+use super::cache;
+
+const KEY: &str = "pacer/last-run.json";
+
+/// Where a run whose pytest cache folder is `cache_dir` keeps its report.
+pub fn path(cache_dir: &Path) -> PathBuf {
+    cache::value_path(cache_dir, KEY)
+}
+
+/// Where the last run of the project at `root` is, with pytest's default
+/// cache folder (a `cache_dir` in the ini moves it: pass REPORT.json then).
+pub fn default_path(root: &Path) -> PathBuf {
+    path(&root.join(".pytest_cache"))
+}
+
+/// Keeps the run's report; a failure to write is not fatal.
+pub fn keep(record: &mut RunRecord, cache_dir: Option<&str>) {
+    let Some(dir) = cache_dir else { return };
+    if !record.finished() {
+        return;
+    }
+    record.with_report(|report| cache::write_json(&path(Path::new(dir)), report));
+}
