@@ -4,6 +4,7 @@
 //! Each command (`commands/`) returns an exit code or a typed error; this
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
+mod changes;
 mod cli;
 mod commands;
 mod error;

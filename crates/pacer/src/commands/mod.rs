@@ -11,6 +11,7 @@
 //! - [`doctor`]: where a suite's time goes, and what would make it faster.
 //! - [`report`]: the JSON reports of a sharded run's shards merged into one.
 //! - [`shard`]: the parts `--shard K/N` runs, printed or checked.
+//! - [`watch`]: `pacer --watch`, reruns of what each save touches.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -25,3 +26,4 @@ pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod shard;
+pub mod watch;

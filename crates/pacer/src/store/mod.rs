@@ -6,9 +6,9 @@
 //!   the heaviest tests start first.
 //! - [`lastfailed`]: pytest's `lastfailed`, kept for the whole run as
 //!   xdist's controller keeps it, for `--lf` and `--ff`.
-//! - `cache.rs`: JSON values in pytest's cache folder, read and written as
+//! - [`cache`]: JSON values in pytest's cache folder (and `.pacer/`), read and written as
 //!   pytest's cache provider does.
 
-mod cache;
+pub mod cache;
 pub mod durations;
 pub mod lastfailed;
