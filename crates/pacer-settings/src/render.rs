@@ -148,7 +148,10 @@ impl Settings {
         );
         push(
             "changed",
-            self.changed.value.as_ref().map_or(Value::Null, |r| json!(r)),
+            self.changed
+                .value
+                .as_ref()
+                .map_or(Value::Null, |r| json!(r)),
             &self.changed.source,
         );
         push(

@@ -647,8 +647,14 @@ impl Pool {
         }
         if let Some(changed) = &changed {
             let message = match after_changed {
-                0 => format!("--changed: no test selected ({} tests deselected): {}", before_changed, changed.why),
-                n => format!("--changed: {n} of {before_changed} tests selected: {}", changed.why),
+                0 => format!(
+                    "--changed: no test selected ({} tests deselected): {}",
+                    before_changed, changed.why
+                ),
+                n => format!(
+                    "--changed: {n} of {before_changed} tests selected: {}",
+                    changed.why
+                ),
             };
             reporter.report(Event::Notice { message: &message });
         }

@@ -47,41 +47,48 @@ impl DryRun {
         let RunEnd::Finished(summary) = end else {
             return None;
         };
-        let rootdir = self.rootdir.clone().unwrap_or_else(|| selection.root.clone());
+        let rootdir = self
+            .rootdir
+            .clone()
+            .unwrap_or_else(|| selection.root.clone());
         let mut by_file: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for test in &self.tests {
             let file = test.id.split("::").next().unwrap_or(&test.id);
             by_file.entry(file).or_default().push(&test.id);
         }
+        let reason = |file: &str| match &selection.everything {
+            Some(why) => format!("every test: {why}"),
+            None => match selection.files.get(&rootdir.join(file)) {
+                Some(chain) if chain.len() <= 1 => "changed".to_string(),
+                Some(chain) => {
+                    let shown: Vec<String> =
+                        chain.iter().map(|p| p.display().to_string()).collect();
+                    format!(
+                        "imports {} (changed): {}",
+                        shown.last().map_or("", String::as_str),
+                        shown.join(" -> ")
+                    )
+                }
+                None => "selected".to_string(),
+            },
+        };
         for (file, tests) in &by_file {
-            let reason = match &selection.everything {
-                Some(why) => format!("every test: {why}"),
-                None => match selection.files.get(&rootdir.join(file)) {
-                    Some(chain) if chain.len() <= 1 => "changed".to_string(),
-                    Some(chain) => {
-                        let shown: Vec<String> =
-                            chain.iter().map(|p| p.display().to_string()).collect();
-                        format!(
-                            "imports {} (changed): {}",
-                            shown.last().map_or("", String::as_str),
-                            shown.join(" -> ")
-                        )
-                    }
-                    None => "selected".to_string(),
-                },
-            };
             let _ = writeln!(
                 out,
-                "{file} ({} test{}): {reason}",
+                "{file} ({} test{}): {}",
                 tests.len(),
-                if tests.len() == 1 { "" } else { "s" }
+                if tests.len() == 1 { "" } else { "s" },
+                reason(file)
             );
             for id in tests {
                 let _ = writeln!(out, "  {id}");
             }
         }
+        // A selected file that no longer imports (its module was deleted)
+        // is the change's first casualty: named with its reason.
         for id in &self.problems {
-            let _ = writeln!(out, "ERROR collecting {id}");
+            let file = id.split("::").next().unwrap_or(id);
+            let _ = writeln!(out, "ERROR collecting {id}: {}", reason(file));
         }
         let stats = selection.stats;
         let _ = writeln!(

@@ -80,7 +80,9 @@ fn walk(root: &Path) -> (Vec<PathBuf>, HashSet<PathBuf>) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = rel.join(name);
             if kind.is_dir() {
                 if !skipped(&entry.path(), name) {
@@ -274,7 +276,10 @@ impl<'a> Resolver<'a> {
                 parts.push(last.trim_end_matches(".py").to_string());
             }
             for start in 0..parts.len() {
-                by_suffix.entry(parts[start..].join(".")).or_default().push(i);
+                by_suffix
+                    .entry(parts[start..].join("."))
+                    .or_default()
+                    .push(i);
             }
         }
         Resolver {

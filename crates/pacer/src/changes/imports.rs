@@ -57,7 +57,9 @@ fn statement(line: &str) -> Option<&str> {
     if starts_with_word(line, "import") || starts_with_word(line, "from") {
         return Some(line);
     }
-    let first = line.split(|c: char| !c.is_alphanumeric() && c != '_').next()?;
+    let first = line
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()?;
     if HEADERS.contains(&first) {
         let (_, body) = line.split_once(':')?;
         return statement(body);

@@ -83,7 +83,11 @@ impl Selection {
                     .changed
                     .iter()
                     .map(|(p, deleted)| {
-                        format!("{}{}", p.display(), if *deleted { " (deleted)" } else { "" })
+                        format!(
+                            "{}{}",
+                            p.display(),
+                            if *deleted { " (deleted)" } else { "" }
+                        )
                     })
                     .collect();
                 let shown = match names.len() {
@@ -120,6 +124,17 @@ impl Selection {
 
 fn relative(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
+}
+
+/// Whether `rel` lies in a folder no test imports from: a hidden one
+/// (`.pacer/`, `.pytest_cache/`, `.git/`, `.venv/`) or `__pycache__`, which
+/// pacer and pytest themselves write to and which may not be ignored by git.
+fn in_a_cache(rel: &Path) -> bool {
+    let mut folders = rel.components().rev().skip(1);
+    folders.any(|c| {
+        let name = c.as_os_str().to_string_lossy();
+        name.starts_with('.') && name != "." && name != ".." || name == "__pycache__"
+    })
 }
 
 /// Why a change to `rel` selects everything, if it does.
@@ -173,6 +188,7 @@ pub fn select(settings: &Settings, since: &Since) -> Result<Selection, GitError>
         .into_iter()
         // Paths are compared as the walk names them: under the root.
         .map(|c| (relative(&root, &c.path), c.deleted))
+        .filter(|(rel, _)| !in_a_cache(rel))
         .collect();
     let everything = changed
         .iter()

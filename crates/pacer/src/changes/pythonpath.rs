@@ -84,12 +84,18 @@ mod tests {
             "[tool.pytest.ini_options]\npythonpath = [\"lib\", \"src\"]\n",
         )
         .unwrap();
-        assert_eq!(read(dir.path()), [PathBuf::from("lib"), PathBuf::from("src")]);
+        assert_eq!(
+            read(dir.path()),
+            [PathBuf::from("lib"), PathBuf::from("src")]
+        );
         std::fs::write(
             dir.path().join("pytest.ini"),
             "[pytest]\npythonpath =\n    one\n    two\naddopts = -q\n",
         )
         .unwrap();
-        assert_eq!(read(dir.path()), [PathBuf::from("one"), PathBuf::from("two")]);
+        assert_eq!(
+            read(dir.path()),
+            [PathBuf::from("one"), PathBuf::from("two")]
+        );
     }
 }

@@ -109,8 +109,11 @@ fn is_other_subcommand(name: &str) -> bool {
 
 /// Whether `arg` (known to be pacer's) is an option whose value may be left out.
 fn is_optional(arg: &str, owned: &[Owned]) -> bool {
-    arg.strip_prefix("--")
-        .is_some_and(|name| owned.iter().any(|o| o.optional_value && o.long.iter().any(|l| l == name)))
+    arg.strip_prefix("--").is_some_and(|name| {
+        owned
+            .iter()
+            .any(|o| o.optional_value && o.long.iter().any(|l| l == name))
+    })
 }
 
 /// Whether the argument after `--changed` is its REF rather than pytest's:

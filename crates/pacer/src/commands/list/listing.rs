@@ -138,7 +138,9 @@ impl Reporter for Listing {
                 // not listed; a category's that is not selected is, marked.
                 self.tests = tests
                     .iter()
-                    .filter(|t| t.selected || categories.get(t.category).is_some_and(|c| !c.selected))
+                    .filter(|t| {
+                        t.selected || categories.get(t.category).is_some_and(|c| !c.selected)
+                    })
                     .cloned()
                     .collect();
                 self.categories = categories.to_vec();

@@ -78,8 +78,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
 
     // `--changed`: the files the change can affect; the pool deselects the rest.
     if let Some(since) = since {
-        let selection = crate::changes::select(settings, &since)
-            .map_err(|source| Error::Changed { source })?;
+        let selection =
+            crate::changes::select(settings, &since).map_err(|source| Error::Changed { source })?;
         prepared.config.changed = Some(selection.filter());
         if args.dry_run {
             prepared.config.list_only = true;

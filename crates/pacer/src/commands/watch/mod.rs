@@ -38,11 +38,16 @@ fn scan(root: &Path) -> Snapshot {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
             // What pytest, Python and pacer write (caches) never starts a round.
             if name.starts_with('.')
-                || matches!(name.as_ref(), "__pycache__" | "node_modules" | "site-packages")
+                || matches!(
+                    name.as_ref(),
+                    "__pycache__" | "node_modules" | "site-packages"
+                )
             {
                 continue;
             }
@@ -130,11 +135,12 @@ async fn watch_loop(
             names.join(", "),
             clock()
         ));
-        let selected: HashSet<PathBuf> = match changes::select(settings, &Since::Files(changed.clone())) {
-            Ok(selection) if selection.everything.is_some() => HashSet::from([PathBuf::new()]),
-            Ok(selection) => selection.files.keys().cloned().collect(),
-            Err(_) => HashSet::new(),
-        };
+        let selected: HashSet<PathBuf> =
+            match changes::select(settings, &Since::Files(changed.clone())) {
+                Ok(selection) if selection.everything.is_some() => HashSet::from([PathBuf::new()]),
+                Ok(selection) => selection.files.keys().cloned().collect(),
+                Err(_) => HashSet::new(),
+            };
         let mut first = round_args();
         for path in &changed {
             first.push("--changed-file".into());
