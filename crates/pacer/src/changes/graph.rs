@@ -307,7 +307,7 @@ impl<'a> Resolver<'a> {
     /// What importing `parts` (and `names` from it) from `base` runs:
     /// each package's `__init__.py` on the way, the module, and each name
     /// that is a submodule.
-    fn from_base(&self, base: &Path, parts: &[&str], names: &[String], out: &mut Vec<usize>) {
+    fn under(&self, base: &Path, parts: &[&str], names: &[String], out: &mut Vec<usize>) {
         let mut path = base.to_path_buf();
         if parts.is_empty() {
             out.extend(self.by_path.get(&base.join("__init__.py")));
@@ -358,7 +358,7 @@ impl<'a> Resolver<'a> {
                 for _ in 1..import.level {
                     base = base.parent().unwrap_or(Path::new("")).to_path_buf();
                 }
-                self.from_base(&base, &parts, &import.names, &mut out);
+                self.under(&base, &parts, &import.names, &mut out);
                 continue;
             }
             let Some(first) = parts.first() else { continue };
@@ -366,7 +366,7 @@ impl<'a> Resolver<'a> {
                 .chain(&self.roots)
                 .find(|root| self.exists(&root.join(first)));
             match root {
-                Some(root) => self.from_base(root, &parts, &import.names, &mut out),
+                Some(root) => self.under(root, &parts, &import.names, &mut out),
                 None => {
                     // A root pacer does not know: any file of that dotted
                     // path (stdlib and installed packages match none).
