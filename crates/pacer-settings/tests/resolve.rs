@@ -1067,15 +1067,33 @@ fn changed_comes_from_the_flag_or_the_environment_and_changed_always_from_any_la
     let s = p.ok(&none(), &[]);
     assert_eq!(s.changed().value, None);
     assert_eq!(s.changed_always().value, ["data/**"]);
-    assert!(s.changed_always().source.to_string().contains("changed_always"));
+    assert!(s
+        .changed_always()
+        .source
+        .to_string()
+        .contains("changed_always"));
     let bare = CliOverrides {
         changed: Some(String::new()),
         ..none()
     };
-    let s = p.ok(&bare, &[("PACER_CHANGED", "main"), ("PACER_CHANGED_ALWAYS", "*.json, *.csv")]);
-    assert_eq!(s.changed().value.as_deref(), Some("HEAD"), "the flag alone: the working tree");
+    let s = p.ok(
+        &bare,
+        &[
+            ("PACER_CHANGED", "main"),
+            ("PACER_CHANGED_ALWAYS", "*.json, *.csv"),
+        ],
+    );
+    assert_eq!(
+        s.changed().value.as_deref(),
+        Some("HEAD"),
+        "the flag alone: the working tree"
+    );
     assert_eq!(s.changed().source.to_string(), "flag --changed");
-    assert_eq!(s.changed_always().value, ["*.json", "*.csv"], "the env beats the file");
+    assert_eq!(
+        s.changed_always().value,
+        ["*.json", "*.csv"],
+        "the env beats the file"
+    );
     let s = p.ok(&none(), &[("PACER_CHANGED", "main")]);
     assert_eq!(s.changed().value.as_deref(), Some("main"));
     let option = CliOverrides {

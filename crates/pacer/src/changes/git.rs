@@ -52,9 +52,8 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf, GitError> {
             dir: dir.to_path_buf(),
         });
     }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
-    ))
+    let top = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
+    Ok(std::fs::canonicalize(&top).unwrap_or(top))
 }
 
 /// Every path changed between `rev` and the working tree: `git diff REV`

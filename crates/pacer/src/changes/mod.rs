@@ -184,10 +184,19 @@ pub fn select(settings: &Settings, since: &Since) -> Result<Selection, GitError>
                 .collect(),
         ),
     };
+    // git names paths under its top folder as the kernel resolves it; the
+    // project root may be reached through a symlink (`/tmp` on macOS).
+    let resolved_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
     let changed: Vec<(PathBuf, bool)> = changed
         .into_iter()
         // Paths are compared as the walk names them: under the root.
-        .map(|c| (relative(&root, &c.path), c.deleted))
+        .map(|c| {
+            let rel = match c.path.strip_prefix(&resolved_root) {
+                Ok(rel) => rel.to_path_buf(),
+                Err(_) => relative(&root, &c.path),
+            };
+            (rel, c.deleted)
+        })
         .filter(|(rel, _)| !in_a_cache(rel))
         .collect();
     let everything = changed

@@ -77,6 +77,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let categories = prepared.config.categories.clone();
 
     // `--changed`: the files the change can affect; the pool deselects the rest.
+    let prepared_changed = since.is_some();
     if let Some(since) = since {
         let selection =
             crate::changes::select(settings, &since).map_err(|source| Error::Changed { source })?;
@@ -118,6 +119,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                 usage,
             });
         }
+    }
+
+    if prepared_changed && matches!(end, RunEnd::Fallback { .. }) {
+        eprintln!("pacer: --changed: plain pytest runs the whole selection, not only what the change touches");
     }
 
     // 5. What the run taught, for the next one.
