@@ -137,12 +137,41 @@ fn editing_a_leaf_module_runs_only_its_importers_tests() {
     );
     let (code, ran, _) = run(d, &["--changed"]);
     assert_eq!((code, ran.len()), (Some(5), 0));
+
+    // The shard is cut from what --changed kept: the parts cover it once.
+    let (_, first, text) = run(d, &["--changed", "HEAD~1", "--shard", "1/2"]);
+    assert!(text.contains("of 3 selected tests"), "{text}");
+    let (_, second, _) = run(d, &["--changed", "HEAD~1", "--shard", "2/2"]);
+    assert!(first.is_disjoint(&second));
+    assert_eq!(first.union(&second).count(), 3, "{first:?} {second:?}");
 }
 
 #[test]
-fn editing_conftest_selects_everything_and_says_why() {
+fn editing_conftest_or_a_changed_always_file_selects_everything_and_says_why() {
     let repo = repository();
     let d = repo.path();
+    write(d, "tests/data/cases.json", "[1, 2]\n");
+    let (code, ran, text) = run(d, &["--changed"]);
+    assert_eq!((code, ran.len()), (Some(5), 0), "{text}");
+    assert!(
+        text.contains(
+            "not followed (not Python): tests/data/cases.json; `changed_always` widens it"
+        ),
+        "{text}"
+    );
+    let out = common::pacer_in(
+        d,
+        &["--changed"],
+        &[("PACER_CHANGED_ALWAYS", "tests/data/**")],
+    );
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("tests/data/cases.json matches changed_always `tests/data/**` (env PACER_CHANGED_ALWAYS): every test"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(d.join("tests/data")).unwrap();
+
     let conftest = std::fs::read_to_string(d.join("tests/conftest.py")).unwrap();
     write(d, "tests/conftest.py", &format!("{conftest}\n# edited\n"));
     let (code, ran, text) = run(d, &["--changed"]);
