@@ -648,8 +648,8 @@ impl Pool {
         if let Some(changed) = &changed {
             let message = match after_changed {
                 0 => format!(
-                    "--changed: no test selected ({} tests deselected): {}",
-                    before_changed, changed.why
+                    "--changed: no test selected ({before_changed} deselected): {}",
+                    changed.why
                 ),
                 n => format!(
                     "--changed: {n} of {before_changed} tests selected: {}",
