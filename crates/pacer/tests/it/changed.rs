@@ -123,6 +123,16 @@ fn editing_a_leaf_module_runs_only_its_importers_tests() {
         text.contains("2 deselected"),
         "pytest's deselected count: {text}"
     );
+    let out = common::pacer_in(d, &["list", "--changed"], &[]);
+    let listed = common::stdout(&out);
+    assert!(
+        listed.contains("tests/test_mid.py::test_double"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("test_other"),
+        "pacer list shows the same selection: {listed}"
+    );
 
     // Committed, the change is still one since HEAD~1 (REF), not since HEAD.
     git(d, &["commit", "-qam", "edit"]);
