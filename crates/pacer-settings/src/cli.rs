@@ -64,6 +64,10 @@ pub struct CliOverrides {
     pub splits: Option<(String, String)>,
     /// `--run-id ID`, raw.
     pub run_id: Option<String>,
+    /// `--changed [REF]`: `Some("")` when given without a REF.
+    pub changed: Option<String>,
+    /// `--changed-always GLOB`, repeatable.
+    pub changed_always: Vec<String>,
 }
 
 /// Rate-limit flags (raw text, validated here), applied to every upstream.
@@ -115,6 +119,8 @@ pub mod flags {
     pub const SHARD: &str = "--shard";
     pub const SPLITS: &str = "--splits/--group";
     pub const RUN_ID: &str = "--run-id";
+    pub const CHANGED: &str = "--changed";
+    pub const CHANGED_ALWAYS: &str = "--changed-always";
     pub const NO_RATE_LIMIT: &str = "--no-rate-limit";
     pub const RATE: &str = "--rate";
     pub const BURST: &str = "--burst";

@@ -282,6 +282,18 @@ pub const SHARD: EnvVar = read!(
     "shard",
     "run part K of N of the selected tests, as `K/N` (from 1: `1/3`, `2/3`, `3/3`); parts are balanced by recorded durations, the same on every machine"
 );
+pub const CHANGED: EnvVar = read!(
+    "PACER_CHANGED",
+    None,
+    "changed",
+    "run only the tests a change since this git REF can affect (`HEAD`: the working tree's changes); see docs/changed.md"
+);
+pub const CHANGED_ALWAYS: EnvVar = read!(
+    "PACER_CHANGED_ALWAYS",
+    None,
+    "changed_always",
+    "comma-separated globs of files whose change selects every test under `--changed`, e.g. `data/**,*.json`"
+);
 pub const RUN_ID: EnvVar = read!(
     "PACER_RUN_ID",
     None,
@@ -364,6 +376,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     RETRY_STATUSES,
     SHARD,
     RUN_ID,
+    CHANGED,
+    CHANGED_ALWAYS,
     GITHUB_RUN_ID,
     GITHUB_RUN_ATTEMPT,
     CI_PIPELINE_ID,

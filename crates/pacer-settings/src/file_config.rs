@@ -53,6 +53,7 @@ pub const PACER_KEYS: &[&str] = &[
     "reruns_delay",
     "flaky_result",
     "pytest_args",
+    "changed_always",
     "categories",
     "rate_limit",
     "upstreams",
@@ -119,6 +120,7 @@ pub(crate) struct FileConfig {
     pub reruns_delay: Option<Sourced<Duration>>,
     pub flaky_result: Option<Sourced<FlakyResult>>,
     pub pytest_args: Option<Sourced<Vec<String>>>,
+    pub changed_always: Option<Sourced<Vec<String>>>,
     pub rate_limit_enabled: Option<Sourced<bool>>,
     pub rate_limit: RateLimitLayer,
     pub upstreams: Vec<FileUpstream>,
@@ -170,6 +172,7 @@ impl FileConfig {
                 )),
             },
             pytest_args: t.strings("pytest_args")?,
+            changed_always: t.strings("changed_always")?,
             ..FileConfig::default()
         };
         if let Some(rl) = t.table("rate_limit")? {

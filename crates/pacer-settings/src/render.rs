@@ -152,6 +152,19 @@ impl Settings {
             &self.shard.source,
         );
         push(
+            "changed",
+            self.changed
+                .value
+                .as_ref()
+                .map_or(Value::Null, |r| json!(r)),
+            &self.changed.source,
+        );
+        push(
+            "changed_always",
+            json!(self.changed_always.value),
+            &self.changed_always.source,
+        );
+        push(
             "run_id",
             self.run_id
                 .value

@@ -110,6 +110,8 @@ pub struct Settings {
     pub(crate) worker_env: Vec<WorkerEnvVar>,
     pub(crate) shard: Sourced<Option<Shard>>,
     pub(crate) run_id: Sourced<Option<String>>,
+    pub(crate) changed: Sourced<Option<String>>,
+    pub(crate) changed_always: Sourced<Vec<String>>,
 }
 
 fn cli_raw(value: &Option<String>, flag: &str) -> Option<(String, Source)> {
@@ -580,6 +582,63 @@ fn ci_job(l: &Layers<'_>) -> Result<CiJob, SettingsError> {
     Ok(CiJob { shard, run_id })
 }
 
+/// `--changed`: the git revision a run's change is measured from, and the
+/// files whose change selects everything. No file layer for the revision:
+/// it is one invocation's question, as the shard is.
+struct Changes {
+    changed: Sourced<Option<String>>,
+    changed_always: Sourced<Vec<String>>,
+}
+
+fn parse_revision(text: &str, origin: &Source) -> Result<String, SettingsError> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        // `git diff -x` would read it as an option of git's own.
+        return Err(crate::values::invalid(
+            "changed",
+            text,
+            "a git revision (`HEAD`, `main`, `HEAD~3`, a commit), not an option",
+            origin,
+        ));
+    }
+    Ok(if text.is_empty() { "HEAD" } else { text }.to_string())
+}
+
+fn changes(l: &Layers<'_>) -> Result<Changes, SettingsError> {
+    let (cli, e, file) = (l.cli, l.env, l.file);
+    let changed = first_of([
+        sourced(cli_raw(&cli.changed, flags::CHANGED), parse_revision)?,
+        e.get(&env::CHANGED, parse_revision)?,
+    ]);
+    let changed = match changed {
+        Some(r) => r.map(Some),
+        None => Sourced::default(None),
+    };
+    let globs = |text: &str, _: &Source| -> Result<Vec<String>, SettingsError> {
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect())
+    };
+    let changed_always = first_of([
+        (!cli.changed_always.is_empty()).then(|| {
+            Sourced::new(
+                cli.changed_always.clone(),
+                Source::flag(flags::CHANGED_ALWAYS),
+            )
+        }),
+        e.get(&env::CHANGED_ALWAYS, globs)?,
+        file.changed_always.clone(),
+    ])
+    .unwrap_or(Sourced::default(Vec::new()));
+    Ok(Changes {
+        changed,
+        changed_always,
+    })
+}
+
 /// What runs pytest, and with which arguments before the command line's.
 struct Interpreter {
     python: Sourced<PathBuf>,
@@ -909,6 +968,10 @@ impl Settings {
         } = rerun(&layers)?;
         let reruns = reruns(&layers)?;
         let CiJob { shard, run_id } = ci_job(&layers)?;
+        let Changes {
+            changed,
+            changed_always,
+        } = changes(&layers)?;
         let RateLimiting {
             enabled: rate_limit_enabled,
             limits: rate_limit,
@@ -955,7 +1018,21 @@ impl Settings {
             worker_env,
             shard,
             run_id,
+            changed,
+            changed_always,
         })
+    }
+
+    /// `--changed [REF]`: the revision a change is measured from (`HEAD`
+    /// for the working tree's own changes), if the run selects by change.
+    pub fn changed(&self) -> &Sourced<Option<String>> {
+        &self.changed
+    }
+
+    /// Globs (relative to the project root) of files whose change selects
+    /// every test under `--changed`.
+    pub fn changed_always(&self) -> &Sourced<Vec<String>> {
+        &self.changed_always
     }
 
     /// This job's part of the selected tests (`--shard K/N`, `--splits N

@@ -1059,6 +1059,51 @@ fn shard_comes_from_the_flag_pytest_splits_flags_or_the_environment() {
 }
 
 #[test]
+fn changed_comes_from_the_flag_or_the_environment_and_changed_always_from_any_layer() {
+    let p = Project::with(
+        "pyproject.toml",
+        "[project]\nname = 'x'\n\n[tool.pacer]\nchanged_always = [\"data/**\"]\n",
+    );
+    let s = p.ok(&none(), &[]);
+    assert_eq!(s.changed().value, None);
+    assert_eq!(s.changed_always().value, ["data/**"]);
+    assert!(s
+        .changed_always()
+        .source
+        .to_string()
+        .contains("changed_always"));
+    let bare = CliOverrides {
+        changed: Some(String::new()),
+        ..none()
+    };
+    let s = p.ok(
+        &bare,
+        &[
+            ("PACER_CHANGED", "main"),
+            ("PACER_CHANGED_ALWAYS", "*.json, *.csv"),
+        ],
+    );
+    assert_eq!(
+        s.changed().value.as_deref(),
+        Some("HEAD"),
+        "the flag alone: the working tree"
+    );
+    assert_eq!(s.changed().source.to_string(), "flag --changed");
+    assert_eq!(
+        s.changed_always().value,
+        ["*.json", "*.csv"],
+        "the env beats the file"
+    );
+    let s = p.ok(&none(), &[("PACER_CHANGED", "main")]);
+    assert_eq!(s.changed().value.as_deref(), Some("main"));
+    let option = CliOverrides {
+        changed: Some("--evil".into()),
+        ..none()
+    };
+    assert!(p.err(&option, &[]).to_string().contains("flag --changed"));
+}
+
+#[test]
 fn run_id_defaults_to_the_cis_own() {
     let p = Project::with("pyproject.toml", "[project]\nname = 'x'\n");
     assert_eq!(p.ok(&none(), &[]).run_id().value, None);

@@ -201,6 +201,22 @@ pub struct CommonArgs {
     /// The id the jobs of one CI run share (default: GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT, else CI_PIPELINE_ID, else BUILDKITE_BUILD_ID) [env: PACER_RUN_ID].
     #[arg(long, value_name = "ID", help_heading = "CI")]
     pub run_id: Option<String>,
+
+    /// Only the tests a change since the git REF can affect (default: the working tree's changes against HEAD): changed test files and tests importing a changed module; `--changed=REF` when REF could be read as a path [env: PACER_CHANGED].
+    #[arg(
+        long,
+        value_name = "REF",
+        num_args = 0..=1,
+        default_missing_value = "",
+        help_heading = "Changes"
+    )]
+    pub changed: Option<String>,
+    /// Under --changed, a glob of files whose change selects every test; repeatable [env: PACER_CHANGED_ALWAYS].
+    #[arg(long, value_name = "GLOB", help_heading = "Changes")]
+    pub changed_always: Vec<String>,
+    /// The files `--watch` saw change (its reruns' selection instead of git's).
+    #[arg(long = "changed-file", value_name = "PATH", hide = true)]
+    pub changed_files: Vec<PathBuf>,
 }
 
 impl CommonArgs {
@@ -233,6 +249,8 @@ impl CommonArgs {
             shard: self.shard.clone(),
             splits: self.splits.clone().zip(self.group.clone()),
             run_id: self.run_id.clone(),
+            changed: self.changed.clone(),
+            changed_always: self.changed_always.clone(),
         }
     }
 }
@@ -395,6 +413,12 @@ pub struct RunArgs {
     /// Leave the durations file as it is, even when it exists.
     #[arg(long, help_heading = "Reports", overrides_with = "store_durations")]
     pub no_store_durations: bool,
+    /// With --changed: list the tests it selects, each file with the reason (the changed module and the import chain), and run nothing.
+    #[arg(long, help_heading = "Changes")]
+    pub dry_run: bool,
+    /// Watch the project's files; on each save rerun the tests the change touches, then the last failed (Ctrl-C ends it).
+    #[arg(long, help_heading = "Changes", conflicts_with = "dry_run")]
+    pub watch: bool,
     #[command(flatten)]
     pub pytest: PytestArgs,
 }

@@ -138,6 +138,17 @@ pub enum Error {
     #[error("{message}\n\nhint: {hint}")]
     Order { message: String, hint: String },
 
+    /// `--changed`: git could not say what changed.
+    #[error("--changed: {source}\n\nhint: {}", changed_hint(source))]
+    Changed {
+        #[source]
+        source: crate::changes::GitError,
+    },
+
+    /// `--dry-run` lists what `--changed` selects; alone it means nothing.
+    #[error("--dry-run lists the tests --changed selects, and --changed is not given\n\nhint: pass --changed [REF] (or set PACER_CHANGED) with --dry-run")]
+    DryRunWithoutChanged,
+
     /// `pacer init` could not write the file it proposed.
     #[error("failed to write {}: {source}", path.display())]
     WriteConfig {
@@ -156,6 +167,16 @@ pub enum Error {
     },
 }
 
+fn changed_hint(error: &crate::changes::GitError) -> &'static str {
+    use crate::changes::GitError;
+    match error {
+        GitError::Spawn(_) => "install git (pacer runs the `git` program), or run without --changed",
+        GitError::NotARepository { .. } => "run --changed inside a git repository (`git init`), or run without --changed (and PACER_CHANGED)",
+        GitError::UnknownRevision { .. } => "pass --changed a branch, tag or commit git knows (`git log --oneline`), or --changed alone for the working tree's changes",
+        GitError::Failed { .. } => "check that `git status` works in the project",
+    }
+}
+
 impl Error {
     /// The exit code this error ends pacer with.
     pub fn exit_code(&self) -> i32 {
@@ -170,7 +191,9 @@ impl Error {
             | Error::ParseReport { .. }
             | Error::Merge { .. }
             | Error::WriteMerged { .. }
-            | Error::Order { .. } => exit::USAGE_ERROR,
+            | Error::Order { .. }
+            | Error::Changed { .. }
+            | Error::DryRunWithoutChanged => exit::USAGE_ERROR,
             Error::Settings(err) => err.exit_code(),
             Error::Proxies { error } if error.usage => exit::USAGE_ERROR,
             Error::NoUpstream | Error::NonLoopbackBind { .. } => exit::USAGE_ERROR,

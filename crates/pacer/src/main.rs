@@ -5,6 +5,7 @@
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
 mod child;
+mod changes;
 mod cli;
 mod commands;
 mod error;

@@ -599,6 +599,25 @@ impl Pool {
                 none_if_no_failures: lf.none_if_no_failures,
             });
         }
+        // --changed keeps the tests of the files the change can affect
+        // (node ids name files relative to pytest's rootdir).
+        let rootdir = self
+            .collection
+            .hello
+            .as_ref()
+            .map(|h| std::path::PathBuf::from(&h.rootdir))
+            .unwrap_or_default();
+        let changed = self.config.changed.take();
+        let touched = |id: &str| {
+            changed.as_ref().is_none_or(|c| {
+                if c.everything {
+                    return true;
+                }
+                let file = id.split("::").next().unwrap_or(id);
+                c.files.contains(&rootdir.join(file))
+            })
+        };
+        let (mut before_changed, mut after_changed) = (0usize, 0usize);
         let mut candidates = Vec::with_capacity(items.len());
         for (item, unit) in items {
             if invisible.contains(&item.id) {
@@ -613,13 +632,31 @@ impl Pool {
                 Some((true, ids)) => ids.contains(&item.id),
                 _ => true,
             };
-            let selected = self.config.category(category).selected && wanted;
+            let mut selected = self.config.category(category).selected && wanted;
+            if selected && changed.is_some() {
+                before_changed += 1;
+                selected = touched(&item.id);
+                after_changed += usize::from(selected);
+            }
             planned.push(PlannedTest {
                 id: item.id.clone(),
                 category: category.index(),
                 selected,
             });
             candidates.push((item, unit, category));
+        }
+        if let Some(changed) = &changed {
+            let message = match after_changed {
+                0 => format!(
+                    "--changed: no test selected ({before_changed} deselected): {}",
+                    changed.why
+                ),
+                n => format!(
+                    "--changed: {n} of {before_changed} tests selected: {}",
+                    changed.why
+                ),
+            };
+            reporter.report(Event::Notice { message: &message });
         }
         // The shard is cut from what every other rule selected (pytest's
         // `-k`, `-m`, paths; pacer's categories and `--lf`), so that each

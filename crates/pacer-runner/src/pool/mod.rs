@@ -77,6 +77,9 @@ pub struct RunConfig {
     /// Run only this part of the selection (`--shard K/N`): the rest is
     /// deselected, as pytest deselects.
     pub shard: Option<crate::shard::Part>,
+    /// Run only the tests of these files (`--changed`): the rest is
+    /// deselected, as pytest deselects, before the shard is cut.
+    pub changed: Option<ChangedFiles>,
     /// Start the zygote with the first workers, not after collection: the
     /// run will likely want more workers (io categories) soon.
     pub prewarm_zygote: bool,
@@ -104,6 +107,18 @@ pub struct RunConfig {
     /// Told each worker's name and pid once the pid is known (spawned, or
     /// forked by the zygote).
     pub worker_pid: Option<WorkerPid>,
+}
+
+/// `--changed`'s selection: the test files a change can affect, found by
+/// the binary (git and the import graph); the pool keeps their tests.
+#[derive(Debug, Clone, Default)]
+pub struct ChangedFiles {
+    /// Absolute paths; a test is kept when its node id's file is one.
+    pub files: std::collections::HashSet<std::path::PathBuf>,
+    /// A change selects every test (a conftest.py, the configuration).
+    pub everything: bool,
+    /// What changed, for the one notice line (`pacer: --changed: ...`).
+    pub why: String,
 }
 
 impl RunConfig {

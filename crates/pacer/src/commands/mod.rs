@@ -14,6 +14,7 @@
 //! - [`replay`], [`bisect`], [`audit`]: order-dependent tests reproduced,
 //!   narrowed to their polluters, and found (`order/`, docs/order-dependence.md).
 //! - [`try_run`]: `pacer try`, plain pytest against pacer, test by test.
+//! - [`watch`]: `pacer --watch`, reruns of what each save touches.
 //!
 //! What several commands share lives beside `commands/`, in modules named
 //! for it: `session/` (settings, the pool prepared, plain pytest),
@@ -33,3 +34,4 @@ pub mod report;
 pub mod run;
 pub mod shard;
 pub mod try_run;
+pub mod watch;

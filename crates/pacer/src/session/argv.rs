@@ -24,6 +24,9 @@ struct Owned {
     long: Vec<String>,
     short: Vec<char>,
     takes_value: bool,
+    /// `--changed [REF]`: the next argument is its value only when it
+    /// cannot be pytest's (an option, a path, a node id).
+    optional_value: bool,
 }
 
 /// The arguments for clap, and the arguments for pytest (after `--` in the
@@ -73,6 +76,13 @@ pub fn split(args: Vec<OsString>) -> Vec<OsString> {
             break;
         }
         match classify(text, &owned) {
+            Some(true) if is_optional(text, &owned) => {
+                ours.push(arg);
+                let next = iter.as_slice().first().and_then(|a| a.to_str());
+                if next.is_some_and(could_be_revision) {
+                    ours.extend(iter.next());
+                }
+            }
             Some(true) => {
                 ours.push(arg);
                 if let Some(value) = iter.next() {
@@ -95,6 +105,21 @@ fn is_other_subcommand(name: &str) -> bool {
         || Cli::command()
             .get_subcommands()
             .any(|c| c.get_name() == name && !PYTEST_COMMANDS.contains(&name))
+}
+
+/// Whether `arg` (known to be pacer's) is an option whose value may be left out.
+fn is_optional(arg: &str, owned: &[Owned]) -> bool {
+    arg.strip_prefix("--").is_some_and(|name| {
+        owned
+            .iter()
+            .any(|o| o.optional_value && o.long.iter().any(|l| l == name))
+    })
+}
+
+/// Whether the argument after `--changed` is its REF rather than pytest's:
+/// not an option, not a node id, not a path that exists here.
+fn could_be_revision(next: &str) -> bool {
+    !next.starts_with('-') && !next.contains("::") && !std::path::Path::new(next).exists()
 }
 
 /// `Some(takes_a_separate_value)` for an option pacer owns, `None` for pytest's.
@@ -143,12 +168,14 @@ fn owned_options(path: &[&str]) -> Vec<Owned> {
             short: a.get_short_and_visible_aliases().unwrap_or_default(),
             // `--compare[=FILE]`: a value only when attached.
             takes_value: a.get_action().takes_values() && !a.is_require_equals_set(),
+            optional_value: a.get_num_args().is_some_and(|n| n.min_values() == 0),
         })
         .collect();
     owned.push(Owned {
         long: vec!["help".into(), "version".into()],
         short: vec!['h', 'V'],
         takes_value: false,
+        optional_value: false,
     });
     owned
 }
@@ -238,6 +265,27 @@ mod tests {
         assert_eq!(
             split_str(&["pacer", "shard", "--help"]),
             ["pacer", "shard", "--help"]
+        );
+    }
+
+    #[test]
+    fn changed_takes_a_revision_but_never_a_path_or_an_option() {
+        assert_eq!(
+            split_str(&["pacer", "--changed", "main", "-k", "x"]),
+            ["pacer", "--changed", "main", "--", "-k", "x"]
+        );
+        assert_eq!(
+            split_str(&["pacer", "--changed", "-k", "x"]),
+            ["pacer", "--changed", "--", "-k", "x"]
+        );
+        // `src` exists in the crate's folder, where tests run.
+        assert_eq!(
+            split_str(&["pacer", "--changed", "src", "t.py::a"]),
+            ["pacer", "--changed", "--", "src", "t.py::a"]
+        );
+        assert_eq!(
+            split_str(&["pacer", "--changed=HEAD~2", "src"]),
+            ["pacer", "--changed=HEAD~2", "--", "src"]
         );
     }
 

@@ -166,6 +166,8 @@ pub fn prepare(
             }),
             Purpose::List | Purpose::Rerun => None,
         },
+        // `run` sets it from `--changed`, once the change is known.
+        changed: None,
         timeout: settings.timeout().value,
         collect_timeout: settings.collect_timeout().value,
         exit_grace: settings.exit_grace().value,

@@ -8,10 +8,10 @@
 //!   xdist's controller keeps it, for `--lf` and `--ff`.
 //! - [`last_run`]: the last run's JSON report, for `pacer bisect TEST` and
 //!   `pacer replay` after a run that wrote none.
-//! - `cache.rs`: JSON values in pytest's cache folder, read and written as
+//! - [`cache`]: JSON values in pytest's cache folder (and `.pacer/`), read and written as
 //!   pytest's cache provider does.
 
-mod cache;
+pub mod cache;
 pub mod durations;
 pub mod last_run;
 pub mod lastfailed;

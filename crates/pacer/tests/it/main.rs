@@ -11,6 +11,7 @@ mod common;
 
 mod bad_input;
 mod balance;
+mod changed;
 mod cli;
 mod collection;
 mod compare;

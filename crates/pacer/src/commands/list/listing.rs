@@ -134,7 +134,15 @@ impl Reporter for Listing {
     fn report(&mut self, event: Event<'_>) {
         match event {
             Event::Planned { tests, categories } => {
-                self.tests = tests.to_vec();
+                // A test of a selected category left out (`--changed`) is
+                // not listed; a category's that is not selected is, marked.
+                self.tests = tests
+                    .iter()
+                    .filter(|t| {
+                        t.selected || categories.get(t.category).is_some_and(|c| !c.selected)
+                    })
+                    .cloned()
+                    .collect();
                 self.categories = categories.to_vec();
             }
             Event::Collected {

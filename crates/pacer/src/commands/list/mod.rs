@@ -13,12 +13,17 @@ use listing::Listing;
 
 pub fn list(args: ListArgs) -> Result<i32, Error> {
     let settings = session::settings(&args.common)?;
-    let prepared = session::prepare(
+    let mut prepared = session::prepare(
         &settings,
         &args.common,
         args.pytest.pytest_args.clone(),
         Purpose::List,
     )?;
+    if let Some(since) = crate::changes::since(&settings, &args.common) {
+        let selection = crate::changes::select(&settings, &since)
+            .map_err(|source| Error::Changed { source })?;
+        prepared.config.changed = Some(selection.filter());
+    }
     let mut listing = Listing::new(&settings, args.json);
     match session::execute(prepared.config, &mut listing) {
         RunEnd::Finished(summary) => {

@@ -42,9 +42,16 @@ use crate::session::{self, fallback, Purpose};
 use pacer_runner::pool::RunEnd;
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
+    if args.watch {
+        return crate::commands::watch::watch(args);
+    }
     // 1. Settings.
     let resolved = resolve::resolve(&args)?;
     let settings = &resolved.settings;
+    let since = crate::changes::since(settings, &args.common);
+    if args.dry_run && since.is_none() {
+        return Err(Error::DryRunWithoutChanged);
+    }
 
     // 2. The session; pytest's modes that run no test go to plain pytest.
     let mut prepared = session::prepare(
@@ -70,6 +77,23 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         return result;
     }
     let categories = prepared.config.categories.clone();
+
+    // `--changed`: the files the change can affect; the pool deselects the rest.
+    let prepared_changed = since.is_some();
+    if let Some(since) = since {
+        let selection =
+            crate::changes::select(settings, &since).map_err(|source| Error::Changed { source })?;
+        prepared.config.changed = Some(selection.filter());
+        if args.dry_run {
+            prepared.config.list_only = true;
+            let mut dry = crate::changes::dry_run::DryRun::default();
+            let end = session::execute(prepared.config, &mut dry);
+            return match dry.finish(&end, &selection, &mut std::io::stdout().lock()) {
+                Some(code) => Ok(code),
+                None => fallback::finish(end, &prepared.python, &prepared.cwd, &[], &[]),
+            };
+        }
+    }
 
     // 3. The proxies, before the first worker.
     let proxies = proxies::start(settings, &mut prepared.config)?;
@@ -97,6 +121,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                 usage,
             });
         }
+    }
+
+    if prepared_changed && matches!(end, RunEnd::Fallback { .. }) {
+        eprintln!("pacer: --changed: plain pytest runs the whole selection, not only what the change touches");
     }
 
     // 5. What the run taught, for the next one.
