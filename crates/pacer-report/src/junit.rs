@@ -450,6 +450,7 @@ impl Reporter for Junit {
             | Event::Output { .. }
             | Event::Warning { .. }
             | Event::Notice { .. }
+            | Event::WaitWorkers { .. }
             | Event::LastFailed { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
@@ -896,6 +897,7 @@ mod tests {
                 reports,
                 finished: 0,
                 total: 0,
+                cpu: None,
             });
         }
         junit.report(Event::Finished {
@@ -935,6 +937,7 @@ mod tests {
             reports: &[call],
             finished: 1,
             total: 1,
+            cpu: None,
         });
         let xml = junit.to_report().to_string().unwrap();
         assert!(xml.contains(r#"classname="pre.tests.t.TestA""#), "{xml}");

@@ -501,6 +501,7 @@ impl Reporter for RunRecord {
             Event::LastFailed { .. }
             | Event::Output { .. }
             | Event::Notice { .. }
+            | Event::WaitWorkers { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
         }
@@ -673,6 +674,7 @@ mod tests {
                 reports: &[rerun.clone(), passed.clone()],
                 finished: i + 1,
                 total: 3,
+                cpu: None,
             });
         }
         record.set_proxy_calls(vec![ProxyCall {

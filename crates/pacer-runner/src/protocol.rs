@@ -62,6 +62,13 @@ pub enum FromWorker {
     Done {
         id: String,
         reports: Vec<PhaseReport>,
+        /// Seconds of wall clock and of CPU (the worker's own and its
+        /// waited-for children's) over the test's whole protocol: setup,
+        /// call, teardown. Older plugins leave them out.
+        #[serde(default)]
+        wall: Option<f64>,
+        #[serde(default)]
+        cpu: Option<f64>,
     },
     /// Teardown that ran after pacer said `stop`, charged to the last test.
     Late {
@@ -245,7 +252,7 @@ mod tests {
     fn done_message_parses_with_optional_fields_missing() {
         let line = r#"{"t":"done","id":"t.py::a","reports":[{"when":"call","outcome":"passed","cat":"passed","word":"PASSED","dur":0.1}]}"#;
         match serde_json::from_str::<FromWorker>(line).unwrap() {
-            FromWorker::Done { id, reports } => {
+            FromWorker::Done { id, reports, .. } => {
                 assert_eq!(id, "t.py::a");
                 assert_eq!(reports[0].cat, Some(Status::Passed));
                 assert_eq!(reports[0].when, Phase::Call);

@@ -39,6 +39,7 @@ pub const PACER_KEYS: &[&str] = &[
     "python",
     "debug",
     "max_worker_restart",
+    "max_wait_workers",
     "fork",
     "fresh_workers",
     "collection",
@@ -107,6 +108,7 @@ pub(crate) struct FileConfig {
     pub fresh_workers: Option<Sourced<u32>>,
     pub collection: Option<Sourced<Collection>>,
     pub max_worker_restart: Option<Sourced<u32>>,
+    pub max_wait_workers: Option<Sourced<u32>>,
     pub fallback: Option<Sourced<bool>>,
     pub fallback_threshold: Option<Sourced<FallbackThreshold>>,
     pub durations_file: Option<Sourced<String>>,
@@ -144,6 +146,10 @@ impl FileConfig {
             max_worker_restart: checked(
                 t.int("max_worker_restart")?,
                 at_least(0, "max_worker_restart"),
+            )?,
+            max_wait_workers: checked(
+                t.int("max_wait_workers")?,
+                at_least(0, "max_wait_workers"),
             )?,
             fallback: t.bool("fallback")?,
             fallback_threshold: read_threshold(t)?,

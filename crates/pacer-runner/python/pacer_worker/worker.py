@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import collect, cov, crash, options, reports, reruns
+from . import collect, cov, cputime, crash, options, reports, reruns
 from .channel import PROTOCOL, dumps, unwire, wire
 
 # Ask for more work while this many tests are still queued, so that the answer
@@ -445,6 +445,7 @@ class Worker:
                 os.environ.update(env)
                 self.applied_env = env
             self.last_item = item
+            stopwatch = cputime.Stopwatch()
             try:
                 hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             except BaseException as exc:
@@ -455,7 +456,7 @@ class Worker:
             # Once per test, when its protocol is over: pytest-rerunfailures
             # logs start and finish once per attempt, and the attempts are
             # one test, as xdist's `runtest_protocol_complete` counts them.
-            self.on_finish(item.nodeid)
+            self.on_finish(item.nodeid, stopwatch.read())
 
     def on_exit(self, item, exc):
         from _pytest.outcomes import Exit
@@ -481,11 +482,11 @@ class Worker:
         if entry is not None:
             self.reports.append(entry)
 
-    def on_finish(self, nodeid):
+    def on_finish(self, nodeid, times):
         # Held until the next test starts or the worker waits: a crash before
         # then is charged to the next test's `start`, which is sent at once.
         reruns.mark_flaky(self.reports)
-        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports})
+        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports, **times})
         self.reports = []
         crash.note_children(nodeid)
 

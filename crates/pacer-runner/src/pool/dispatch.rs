@@ -14,6 +14,7 @@ pub(super) struct Dispatch {
     pub(super) finished: usize,
     pub(super) failures: usize,
     pub(super) durations: Vec<(TestIndex, f64)>,
+    pub(super) cpu_times: Vec<(TestIndex, CpuTime)>,
     pub(super) failed: Vec<FailedTest>,
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
@@ -41,6 +42,7 @@ impl Dispatch {
             finished: 0,
             failures: 0,
             durations: Vec::new(),
+            cpu_times: Vec::new(),
             failed: Vec::new(),
             stuck_message: None,
             // Debug builds only: a release binary never panics on purpose.
@@ -285,6 +287,7 @@ impl Pool {
         w: WorkerId,
         id: &str,
         reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
         reporter: &mut dyn Reporter,
     ) {
         // A result belongs to a test this worker holds, or to none: never
@@ -307,7 +310,7 @@ impl Pool {
         if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             scheduler.finished(w, test);
         }
-        self.finish_test(w, test, reports, reporter);
+        self.finish_test(w, test, reports, cpu, reporter);
         self.push_work();
         self.maybe_finish();
         // A worker told `idle` while it still held tests is a thief now.
@@ -354,6 +357,7 @@ impl Pool {
         w: WorkerId,
         test: TestIndex,
         reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
         reporter: &mut dyn Reporter,
     ) {
         if self.dispatch.tests[test].done {
@@ -363,6 +367,9 @@ impl Pool {
         self.dispatch
             .durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
+        if let Some(cpu) = cpu {
+            self.dispatch.cpu_times.push((test, cpu));
+        }
         for report in reports.iter().filter(|r| r.outcome.is_failed()) {
             let text = [
                 report.msg.as_deref().unwrap_or(""),
@@ -388,6 +395,7 @@ impl Pool {
             reports,
             finished: self.dispatch.finished,
             total: self.dispatch.tests.len(),
+            cpu,
         });
         self.count_failures(reports);
     }
@@ -528,6 +536,12 @@ impl Pool {
                 .durations
                 .iter()
                 .map(|(t, d)| (self.dispatch.tests[*t].id.clone(), *d))
+                .collect(),
+            cpu_times: self
+                .dispatch
+                .cpu_times
+                .iter()
+                .map(|(t, c)| (self.dispatch.tests[*t].id.clone(), *c))
                 .collect(),
             failed: self.dispatch.failed.clone(),
         }

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
+use crate::events::{CpuTime, Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary};
 use crate::index::{CategoryIndex, IndexVec, TestIndex, UnitIndex, WorkerId};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
@@ -522,7 +522,15 @@ impl Pool {
                     });
                 }
             }
-            FromWorker::Done { id, reports } => self.on_done(w, &id, &reports, reporter),
+            FromWorker::Done {
+                id,
+                reports,
+                wall,
+                cpu,
+            } => {
+                let cpu = wall.zip(cpu).map(|(wall, cpu)| CpuTime { wall, cpu });
+                self.on_done(w, &id, &reports, cpu, reporter)
+            }
             FromWorker::Late { id, reports } => {
                 self.count_failures(&reports);
                 reporter.report(Event::TestAmended {

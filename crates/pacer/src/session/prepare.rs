@@ -116,6 +116,18 @@ pub fn prepare(
         durations_file: settings.durations_file().value.clone(),
         shard: settings.shard().value.is_some() && purpose == Purpose::Run,
         fixed: rerun,
+        auto: !settings.sequential().value
+            && settings.workers().value == pacer_settings::Workers::Auto,
+        max_wait_workers: settings.max_wait_workers().value as usize,
+        follow_workers: ordered
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.kind == pacer_settings::Kind::Cpu
+                    && matches!(c.sources.max_workers, pacer_settings::Source::Derived { .. })
+            })
+            .map(|(i, _)| i)
+            .collect(),
     });
     let mut env: Vec<(String, String)> = settings
         .worker_env()
@@ -164,7 +176,8 @@ pub fn prepare(
         timeout: settings.timeout().value,
         collect_timeout: settings.collect_timeout().value,
         exit_grace: settings.exit_grace().value,
-        prewarm_zygote: settings.fork().value && io_tests_likely(settings),
+        prewarm_zygote: settings.fork().value
+            && (io_tests_likely(settings) || waiting_recorded(settings)),
         fork: settings.fork().value,
         collection: settings.collection().value,
         tune: Some(tune),
@@ -210,6 +223,24 @@ fn io_tests_likely(settings: &Settings) -> bool {
             && settings.is_selected(&c.name)
             && c.paths.iter().any(|p| root.join(p).exists())
     })
+}
+
+/// Whether the record in the project's `.pytest_cache` (pytest's default
+/// cache folder) will grow an `auto` pool for tests that wait: then the
+/// zygote that forks the extra workers starts with the first workers, as
+/// for io categories, and the extra workers are there when the plan is.
+fn waiting_recorded(settings: &Settings) -> bool {
+    if settings.workers().value != pacer_settings::Workers::Auto || settings.sequential().value {
+        return false;
+    }
+    let cache = settings.project_root().join(".pytest_cache");
+    let times = crate::store::cpu_times::load(&cache);
+    super::wait_pool::size(
+        settings.cores(),
+        settings.max_wait_workers().value as usize,
+        times.into_values(),
+    )
+    .is_some_and(|w| w.extra > 0)
 }
 
 fn python_path(settings: &Settings) -> Result<PathBuf, Error> {

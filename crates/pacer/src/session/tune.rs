@@ -14,7 +14,10 @@ use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 
-use crate::store::{durations, lastfailed};
+use pacer_runner::events::WaitWorkers;
+
+use super::wait_pool;
+use crate::store::{cpu_times, durations, lastfailed};
 
 /// What the binary knows before any worker answers.
 #[derive(Debug, Clone)]
@@ -34,6 +37,14 @@ pub struct Inputs {
     pub shard: bool,
     /// The 429 rerun: one worker, pytest's order, no maxfail or last-failed.
     pub fixed: bool,
+    /// pacer's `workers` is `"auto"` (the default): the pool may grow
+    /// beyond the cores for tests that wait (`wait_pool.rs`).
+    pub auto: bool,
+    /// `max_wait_workers`: at most this many workers beyond the cores.
+    pub max_wait_workers: usize,
+    /// The `cpu` categories whose cap is the workers (none of their own):
+    /// they follow the pool when it grows. `io` categories keep their caps.
+    pub follow_workers: Vec<usize>,
 }
 
 pub fn tuner(inputs: Inputs) -> Tune {
@@ -84,6 +95,15 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
             Some("loadgroup") => Some(Dist::LoadGroup),
             _ => None,
         };
+        let workers = match grow_for_waiting(inputs, options, workers) {
+            Some(wait) => {
+                let grown = workers + wait.extra;
+                tuning.caps = inputs.follow_workers.iter().map(|c| (*c, grown)).collect();
+                tuning.wait = Some(wait);
+                grown
+            }
+            None => workers,
+        };
         if workers != inputs.workers {
             tuning.workers = Some(workers);
         }
@@ -103,6 +123,43 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
         }
     }
     tuning
+}
+
+/// The workers beyond the cores that the recorded CPU times call for, when
+/// the workers are pacer's `auto` (or pytest's `-n auto`) and nothing caps
+/// them: `None` without a record, for a fixed count, or for no extra.
+fn grow_for_waiting(
+    inputs: &Inputs,
+    options: &PytestOptions,
+    workers: usize,
+) -> Option<WaitWorkers> {
+    let pytest_fixed = !inputs.workers_set_by_pacer
+        && options
+            .numprocesses
+            .as_deref()
+            .is_some_and(|n| !matches!(n, "auto" | "logical"));
+    let capped = inputs.maxprocesses.or(options.maxprocesses).is_some();
+    if !inputs.auto || pytest_fixed || capped || workers != inputs.cores || workers < 1 {
+        return None;
+    }
+    let cache = options.cache_dir.as_ref()?;
+    let times = cpu_times::load(std::path::Path::new(cache));
+    wait_pool::size(inputs.cores, inputs.max_wait_workers, times.into_values())
+        .filter(|w| w.extra > 0)
+}
+
+/// What `pacer config` says of the workers: the resolved count and why,
+/// from the record in `cache_dir` (pytest's cache folder).
+pub fn explain_workers(cores: usize, max_wait_workers: usize, cache_dir: &std::path::Path) -> String {
+    let times = cpu_times::load(cache_dir);
+    match wait_pool::size(cores, max_wait_workers, times.into_values()) {
+        None => format!(
+            "{cores} (the cores; no CPU times recorded yet in {}: the next run records them)",
+            cache_dir.display()
+        ),
+        Some(w) if w.extra > 0 => format!("{}: {}", cores + w.extra, w.line().replacen(&format!("{cores} workers"), "the cores", 1) + "; " + &w.why),
+        Some(w) => format!("{cores} (the cores: {})", w.why),
+    }
 }
 
 fn delegate(reason: &str) -> Tuning {
@@ -155,6 +212,9 @@ mod tests {
             durations_file: PathBuf::from("/nonexistent/.test_durations"),
             shard: false,
             fixed: false,
+            auto: false,
+            max_wait_workers: 6,
+            follow_workers: vec![0],
         }
     }
 

@@ -6,9 +6,12 @@
 //!   the heaviest tests start first.
 //! - [`lastfailed`]: pytest's `lastfailed`, kept for the whole run as
 //!   xdist's controller keeps it, for `--lf` and `--ff`.
+//! - [`cpu_times`]: each test's wall and CPU seconds, so that
+//!   `workers = "auto"` sizes the pool for a suite that waits (issue 21).
 //! - `cache.rs`: JSON values in pytest's cache folder, read and written as
 //!   pytest's cache provider does.
 
 mod cache;
+pub mod cpu_times;
 pub mod durations;
 pub mod lastfailed;
