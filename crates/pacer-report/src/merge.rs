@@ -207,6 +207,7 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
         pytest: first.pytest.clone(),
         rootdir: first.rootdir.clone(),
         workers: 0,
+        wait_workers: None,
         elapsed: 0.0,
         exit_code: worst_exit_code(shards.iter().filter_map(|(_, r)| r.exit_code)),
         stopped: None,

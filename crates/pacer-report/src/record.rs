@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
-use pacer_runner::events::PhaseReport;
+use pacer_runner::events::{CpuTime, PhaseReport, WaitWorkers};
 use pacer_runner::events::{Event, Reporter};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 
@@ -46,6 +46,7 @@ pub struct RunRecord {
     pacer: String,
     hello: Option<(String, String, String)>,
     workers: usize,
+    wait_workers: Option<WaitWorkers>,
     categories: Vec<(String, bool, bool)>,
     /// Each planned test's category and place in the collection, until it
     /// ends (its report keeps them then).
@@ -93,6 +94,7 @@ impl RunRecord {
             pacer: pacer_version.to_string(),
             hello: None,
             workers: 0,
+            wait_workers: None,
             categories: Vec::new(),
             planned: HashMap::new(),
             planned_count: 0,
@@ -158,7 +160,14 @@ impl RunRecord {
         self.upstreams = upstreams;
     }
 
-    fn finish_test(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
+    fn finish_test(
+        &mut self,
+        id: &str,
+        worker: &str,
+        reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
+        amend: bool,
+    ) {
         let now = (self.clock)();
         // Taken, not copied: only a test's first end needs it, and on 50,000
         // tests the map's ids are megabytes.
@@ -186,6 +195,7 @@ impl RunRecord {
                 report.worker = worker.to_string();
                 report.start = start.max(0.0);
                 report.end = now;
+                report.cpu = cpu;
                 refresh(report, test, reports);
             }
             None => {
@@ -208,6 +218,7 @@ impl RunRecord {
                     retries_429: 0,
                     waits: Vec::new(),
                     retry_marks: Vec::new(),
+                    cpu,
                     collected,
                     reports: Vec::new(),
                 };
@@ -378,6 +389,7 @@ impl RunRecord {
             pytest,
             rootdir,
             workers: self.workers,
+            wait_workers: self.wait_workers.clone(),
             elapsed,
             exit_code: self.exit_code,
             stopped: self.stopped.clone(),
@@ -474,13 +486,15 @@ impl Reporter for RunRecord {
                 id,
                 worker,
                 reports,
+                cpu,
                 ..
-            } => self.finish_test(id, worker, reports, false),
+            } => self.finish_test(id, worker, reports, cpu, false),
             Event::TestAmended {
                 id,
                 worker,
                 reports,
-            } => self.finish_test(id, worker, reports, true),
+            } => self.finish_test(id, worker, reports, None, true),
+            Event::WaitWorkers { wait } => self.wait_workers = Some(wait.clone()),
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.
@@ -501,7 +515,6 @@ impl Reporter for RunRecord {
             Event::LastFailed { .. }
             | Event::Output { .. }
             | Event::Notice { .. }
-            | Event::WaitWorkers { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
         }

@@ -146,29 +146,38 @@ pub struct LastFailedRun {
 }
 
 /// A test's whole protocol (setup, call, teardown) as its worker measured
-/// it: seconds of wall clock, and seconds of CPU of the worker process and
-/// the children it waited for (a test that runs a busy subprocess computes,
-/// it does not wait).
+/// it: seconds of wall clock, seconds of CPU of the worker process and the
+/// children it waited for (a test that runs a busy subprocess computes, it
+/// does not wait), and seconds its main thread was ready to run but waited
+/// for a core (Linux; 0 elsewhere), which a loaded machine adds to a
+/// computing test's wall time.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CpuTime {
     pub wall: f64,
     pub cpu: f64,
+    #[serde(default)]
+    pub queued: f64,
 }
 
 impl CpuTime {
-    /// The part of the wall time spent computing, in 0..=1.
+    /// Seconds that wanted a core: computing, or queued for one.
+    pub fn busy(&self) -> f64 {
+        self.cpu + self.queued
+    }
+
+    /// The part of the wall time that wanted a core, in 0..=1.
     pub fn share(&self) -> f64 {
         if self.wall <= 0.0 {
             1.0
         } else {
-            (self.cpu / self.wall).clamp(0.0, 1.0)
+            (self.busy() / self.wall).clamp(0.0, 1.0)
         }
     }
 }
 
 /// Workers beyond the cores for tests that wait, and why (issue 21). The
 /// first `cores` workers (`gw0`...) are the cores'; the others are extra.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WaitWorkers {
     pub cores: usize,
     pub extra: usize,

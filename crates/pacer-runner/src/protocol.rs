@@ -69,6 +69,9 @@ pub enum FromWorker {
         wall: Option<f64>,
         #[serde(default)]
         cpu: Option<f64>,
+        /// Seconds the worker's main thread was ready but waited for a core.
+        #[serde(default)]
+        queued: Option<f64>,
     },
     /// Teardown that ran after pacer said `stop`, charged to the last test.
     Late {

@@ -147,10 +147,7 @@ impl FileConfig {
                 t.int("max_worker_restart")?,
                 at_least(0, "max_worker_restart"),
             )?,
-            max_wait_workers: checked(
-                t.int("max_wait_workers")?,
-                at_least(0, "max_wait_workers"),
-            )?,
+            max_wait_workers: checked(t.int("max_wait_workers")?, at_least(0, "max_wait_workers"))?,
             fallback: t.bool("fallback")?,
             fallback_threshold: read_threshold(t)?,
             durations_file: t.string("durations_file")?,

@@ -487,7 +487,9 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         })?,
         file.max_wait_workers.clone(),
     ])
-    .unwrap_or_else(|| crate::wait_workers::default_cap(cores, crate::wait_workers::mem_available()));
+    .unwrap_or_else(|| {
+        crate::wait_workers::default_cap(cores, crate::wait_workers::mem_available())
+    });
 
     let timeout = first_of([
         sourced(cli_raw(&cli.timeout, flags::TIMEOUT), parse_timeout)?,

@@ -527,8 +527,13 @@ impl Pool {
                 reports,
                 wall,
                 cpu,
+                queued,
             } => {
-                let cpu = wall.zip(cpu).map(|(wall, cpu)| CpuTime { wall, cpu });
+                let cpu = wall.zip(cpu).map(|(wall, cpu)| CpuTime {
+                    wall,
+                    cpu,
+                    queued: queued.unwrap_or(0.0),
+                });
                 self.on_done(w, &id, &reports, cpu, reporter)
             }
             FromWorker::Late { id, reports } => {

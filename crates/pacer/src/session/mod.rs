@@ -20,5 +20,5 @@ mod tune;
 pub mod wait_pool;
 
 pub use prepare::{execute, prepare, Prepared, Purpose};
-pub use tune::explain_workers;
 pub use settings::{settings, start, start_dir};
+pub use tune::explain_workers;

@@ -124,7 +124,10 @@ pub fn prepare(
             .enumerate()
             .filter(|(_, c)| {
                 c.kind == pacer_settings::Kind::Cpu
-                    && matches!(c.sources.max_workers, pacer_settings::Source::Derived { .. })
+                    && matches!(
+                        c.sources.max_workers,
+                        pacer_settings::Source::Derived { .. }
+                    )
             })
             .map(|(i, _)| i)
             .collect(),

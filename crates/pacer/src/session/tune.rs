@@ -150,14 +150,25 @@ fn grow_for_waiting(
 
 /// What `pacer config` says of the workers: the resolved count and why,
 /// from the record in `cache_dir` (pytest's cache folder).
-pub fn explain_workers(cores: usize, max_wait_workers: usize, cache_dir: &std::path::Path) -> String {
+pub fn explain_workers(
+    cores: usize,
+    max_wait_workers: usize,
+    cache_dir: &std::path::Path,
+) -> String {
     let times = cpu_times::load(cache_dir);
     match wait_pool::size(cores, max_wait_workers, times.into_values()) {
         None => format!(
             "{cores} (the cores; no CPU times recorded yet in {}: the next run records them)",
             cache_dir.display()
         ),
-        Some(w) if w.extra > 0 => format!("{}: {}", cores + w.extra, w.line().replacen(&format!("{cores} workers"), "the cores", 1) + "; " + &w.why),
+        Some(w) if w.extra > 0 => format!(
+            "{}: {}",
+            cores + w.extra,
+            w.line()
+                .replacen(&format!("{cores} workers"), "the cores", 1)
+                + "; "
+                + &w.why
+        ),
         Some(w) => format!("{cores} (the cores: {})", w.why),
     }
 }

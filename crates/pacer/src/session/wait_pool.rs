@@ -4,7 +4,9 @@
 //! recorded CPU is a small part of its wall time (it sleeps, waits on a
 //! socket, a subprocess or a lock) leaves its core idle, and another worker
 //! forked from the zygote can use it. With every test's last wall and CPU
-//! seconds (`store/cpu_times.rs`), the suite's CPU share is S = ΣCPU / Σwall;
+//! seconds (`store/cpu_times.rs`), the suite's CPU share is S = Σbusy / Σwall
+//! (busy: CPU, and time queued for a core on a loaded machine, which is no
+//! waiting that another worker could use);
 //! N workers keep N × S cores busy, so N may grow to cores / S before the
 //! recorded CPU would saturate the cores, and never past the cap
 //! (`max_wait_workers`). Each extra worker must also have something to
@@ -19,11 +21,15 @@ pub const MIN_WAIT_PER_WORKER: f64 = 0.5;
 
 /// The pool for `cores` and the cap, from the recorded times; `None` when
 /// nothing was recorded (a first run starts at the cores).
-pub fn size(cores: usize, cap: usize, times: impl IntoIterator<Item = CpuTime>) -> Option<WaitWorkers> {
+pub fn size(
+    cores: usize,
+    cap: usize,
+    times: impl IntoIterator<Item = CpuTime>,
+) -> Option<WaitWorkers> {
     let (mut wall, mut cpu, mut tests) = (0.0_f64, 0.0_f64, 0usize);
     for t in times {
         wall += t.wall;
-        cpu += t.cpu;
+        cpu += t.busy();
         tests += 1;
     }
     if tests == 0 {
@@ -48,9 +54,7 @@ pub fn size(cores: usize, cap: usize, times: impl IntoIterator<Item = CpuTime>) 
         if by_share == 0 {
             format!("the recorded tests compute: CPU is {percent:.0}% of their wall time")
         } else {
-            format!(
-                "more would saturate the cores: CPU is {percent:.0}% of the recorded wall time"
-            )
+            format!("more would saturate the cores: CPU is {percent:.0}% of the recorded wall time")
         }
     } else if extra == by_time && by_time < cap {
         format!(
@@ -73,7 +77,14 @@ mod tests {
     use super::*;
 
     fn times(n: usize, wall: f64, cpu: f64) -> Vec<CpuTime> {
-        vec![CpuTime { wall, cpu }; n]
+        vec![
+            CpuTime {
+                wall,
+                cpu,
+                queued: 0.0
+            };
+            n
+        ]
     }
 
     #[test]

@@ -35,4 +35,5 @@ mod shard;
 mod shared_limit;
 mod snapshots;
 mod trust;
+mod wait_pool;
 mod workflows;

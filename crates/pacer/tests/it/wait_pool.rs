@@ -1,0 +1,142 @@
+//! `workers = "auto"` sizes the pool for what the tests do (issue 21): a
+//! suite whose recorded tests sleep gets workers beyond the cores on its
+//! second run, a computing one does not, the start-up line, `pacer config`
+//! and the reports say why, and `max_wait_workers` caps the extras.
+//! Asserted on the worker count and the plan, not on wall time (the machine
+//! is shared); the wall ratio is printed.
+
+use crate::common;
+
+use std::path::Path;
+
+use common::{config_rows, pacer_in, stderr, stdout, text};
+use pacer_report::schema::RunReport;
+
+fn write_files(dir: &Path, files: usize, body: &str) {
+    std::fs::write(dir.join("pyproject.toml"), "").unwrap();
+    for f in 0..files {
+        std::fs::write(dir.join(format!("test_f{f:02}.py")), body).unwrap();
+    }
+}
+
+fn run(dir: &Path, report: &str, args: &[&str]) -> (RunReport, String) {
+    let path = dir.join(report);
+    let path_text = path.display().to_string();
+    let mut all = vec!["-q", "--json-report", path_text.as_str()];
+    all.extend_from_slice(args);
+    let output = pacer_in(dir, &all, &[]);
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let json: RunReport = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{e}\n{context}"));
+    (json, stderr(&output) + &stdout(&output))
+}
+
+/// The workers that ran at least one test.
+fn busy_workers(report: &RunReport) -> usize {
+    report.lanes.iter().filter(|l| l.tests > 0).count()
+}
+
+fn workers_row(dir: &Path) -> String {
+    let output = pacer_in(dir, &["config"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    config_rows(&stdout(&output))["workers"].0.clone()
+}
+
+#[test]
+fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        12,
+        "import time\n\ndef test_a():\n    time.sleep(0.2)\n\ndef test_b():\n    time.sleep(0.2)\n",
+    );
+    assert!(
+        workers_row(dir.path()).contains("no CPU times recorded yet"),
+        "{}",
+        workers_row(dir.path())
+    );
+    let (first, said) = run(dir.path(), "first.json", &[]);
+    let cores = first.workers;
+    assert!(!said.contains("for tests that wait"), "{said}");
+    assert!(first.wait_workers.is_none());
+    for t in &first.tests {
+        let cpu = t.cpu.unwrap_or_else(|| panic!("{} has no cpu time", t.id));
+        assert!(
+            cpu.wall >= 0.2 && cpu.cpu < cpu.wall / 2.0,
+            "{}: {cpu:?}",
+            t.id
+        );
+    }
+
+    let (second, said) = run(dir.path(), "second.json", &[]);
+    let wait = second
+        .wait_workers
+        .clone()
+        .unwrap_or_else(|| panic!("no extra workers:\n{said}"));
+    assert_eq!(wait.cores, cores);
+    assert!(wait.extra > 0 && wait.waiting > 0.5, "{wait:?}");
+    assert_eq!(second.workers, cores + wait.extra, "{said}");
+    let line = format!(
+        "pacer: {cores} workers + {} for tests that wait (",
+        wait.extra
+    );
+    assert!(said.contains(&line), "{line:?} not in:\n{said}");
+    // The plan used them: more workers ran tests than there are cores.
+    assert!(busy_workers(&second) > cores, "{:?}", second.lanes);
+    let row = workers_row(dir.path());
+    assert!(
+        row.starts_with(&format!(
+            "auto → {}: the cores + {} for tests that wait",
+            cores + wait.extra,
+            wait.extra
+        )),
+        "{row}"
+    );
+    println!(
+        "wall: first {:.2} s ({} workers), second {:.2} s ({} workers): {:.0}%",
+        first.elapsed,
+        first.workers,
+        second.elapsed,
+        second.workers,
+        100.0 * second.elapsed / first.elapsed
+    );
+
+    // The cap holds: one extra at most.
+    let (capped, said) = run(dir.path(), "capped.json", &["--max-wait-workers", "1"]);
+    assert_eq!(capped.workers, cores + 1, "{said}");
+    assert!(
+        said.contains(&format!("pacer: {cores} workers + 1 for tests that wait")),
+        "{said}"
+    );
+    // A fixed count is the user's: nothing is added to it.
+    let (fixed, said) = run(dir.path(), "fixed.json", &["-n", "2"]);
+    assert_eq!(fixed.workers, 2, "{said}");
+    assert!(!said.contains("for tests that wait"), "{said}");
+}
+
+#[test]
+fn a_computing_suite_gets_no_extra_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed amount of work, not a fixed time: on a loaded machine the
+    // wall time grows, and the time queued for a core is counted as busy.
+    write_files(
+        dir.path(),
+        4,
+        "def work():\n    n = 0\n    for i in range(1_500_000):\n        n += i\n    return n\n\n\
+         def test_a():\n    assert work()\n\ndef test_b():\n    assert work()\n",
+    );
+    let (first, _) = run(dir.path(), "first.json", &[]);
+    let cores = first.workers;
+    let (second, said) = run(dir.path(), "second.json", &[]);
+    assert!(second.wait_workers.is_none(), "{said}");
+    assert_eq!(second.workers, cores, "{said}");
+    assert!(!said.contains("for tests that wait"), "{said}");
+    let row = workers_row(dir.path());
+    assert!(
+        row.starts_with(&format!(
+            "auto → {cores} (the cores: the recorded tests compute"
+        )),
+        "{row}"
+    );
+}
