@@ -42,10 +42,11 @@ pub fn size(
     let saturating = if share <= 1e-3 {
         usize::MAX
     } else {
-        ((cores as f64 / share).floor() as usize).max(cores)
+        ((cores as f64 / share + 1e-9).floor() as usize).max(cores)
     };
     let by_share = saturating - cores;
-    let by_time = ((wall - cpu).max(0.0) / MIN_WAIT_PER_WORKER).floor() as usize;
+    // The sums of many floats: a hair under a whole number counts as it.
+    let by_time = ((wall - cpu).max(0.0) / MIN_WAIT_PER_WORKER + 1e-9).floor() as usize;
     let extra = cap.min(by_share).min(by_time);
     let percent = share * 100.0;
     let why = if cap == 0 {

@@ -140,3 +140,69 @@ fn a_computing_suite_gets_no_extra_workers() {
         "{row}"
     );
 }
+
+#[test]
+fn doctor_names_the_tests_that_wait_and_what_they_wait_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("test_waits.py"),
+        r#"import socket, subprocess, sys, threading, time
+
+def test_sleeps():
+    time.sleep(0.3)
+
+def test_socket():
+    a, b = socket.socketpair()
+    threading.Timer(0.3, lambda: b.send(b"x")).start()
+    assert a.recv(1) == b"x"
+
+def test_subprocess():
+    subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+
+def test_lock():
+    e = threading.Event()
+    threading.Timer(0.3, e.set).start()
+    e.wait()
+
+def test_computes():
+    assert sum(range(200_000))
+"#,
+    )
+    .unwrap();
+    let output = pacer_in(dir.path(), &["doctor", "--json"], &[]);
+    let context = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{context}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let on: std::collections::BTreeMap<String, String> = json["waiting"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no waiting: {context}"))
+        .iter()
+        .map(|w| {
+            (
+                w["id"].as_str().unwrap().to_string(),
+                w["on"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    for (test, kind) in [
+        ("test_sleeps", "sleep"),
+        ("test_socket", "socket"),
+        ("test_subprocess", "subprocess"),
+        ("test_lock", "lock"),
+    ] {
+        assert_eq!(
+            on.get(&format!("test_waits.py::{test}"))
+                .map(String::as_str),
+            Some(kind),
+            "{on:?}\n{context}"
+        );
+    }
+    assert!(!on.contains_key("test_waits.py::test_computes"), "{on:?}");
+    let shown = pacer_in(dir.path(), &["doctor"], &[]);
+    assert!(
+        stdout(&shown).contains("tests that wait most"),
+        "{}",
+        text(&shown)
+    );
+}
