@@ -69,7 +69,9 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
         );
     }
 
-    let (second, said) = run(dir.path(), "second.json", &[]);
+    let html = dir.path().join("second.html");
+    let html_arg = html.display().to_string();
+    let (second, said) = run(dir.path(), "second.json", &["--html-report", &html_arg]);
     let wait = second
         .wait_workers
         .clone()
@@ -84,6 +86,25 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
     assert!(said.contains(&line), "{line:?} not in:\n{said}");
     // The plan used them: more workers ran tests than there are cores.
     assert!(busy_workers(&second) > cores, "{:?}", second.lanes);
+    // The timeline marks their lanes.
+    let extra_lanes = second
+        .lanes
+        .iter()
+        .filter(|l| {
+            l.worker
+                .strip_prefix("gw")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n >= cores)
+        })
+        .count();
+    assert!(extra_lanes > 0, "{:?}", second.lanes);
+    let url = format!("file://{}", html.display());
+    let dom = String::from_utf8(crate::reports::chromium(&["--dump-dom"], &url).stdout).unwrap();
+    assert_eq!(
+        crate::reports::body_attribute(&dom, "data-extra-lanes"),
+        Some(extra_lanes.to_string())
+    );
+    assert!(dom.contains("for tests that wait)"), "the summary says it");
     let row = workers_row(dir.path());
     assert!(
         row.starts_with(&format!(
