@@ -116,7 +116,9 @@ pub fn prepare(
         durations_file: settings.durations_file().value.clone(),
         shard: settings.shard().value.is_some() && purpose == Purpose::Run,
         fixed: rerun,
-        auto: !settings.sequential().value
+        // `pacer list` runs no test: nothing to wait through.
+        auto: purpose == Purpose::Run
+            && !settings.sequential().value
             && settings.workers().value == pacer_settings::Workers::Auto,
         max_wait_workers: settings.max_wait_workers().value as usize,
         follow_workers: ordered
@@ -180,7 +182,8 @@ pub fn prepare(
         collect_timeout: settings.collect_timeout().value,
         exit_grace: settings.exit_grace().value,
         prewarm_zygote: settings.fork().value
-            && (io_tests_likely(settings) || waiting_recorded(settings)),
+            && (io_tests_likely(settings)
+                || (purpose == Purpose::Run && waiting_recorded(settings))),
         fork: settings.fork().value,
         collection: settings.collection().value,
         tune: Some(tune),

@@ -48,7 +48,7 @@ pub fn size(
     // The sums of many floats: a hair under a whole number counts as it.
     let by_time = ((wall - cpu).max(0.0) / MIN_WAIT_PER_WORKER + 1e-9).floor() as usize;
     let extra = cap.min(by_share).min(by_time);
-    let percent = share * 100.0;
+    let percent = share.min(1.0) * 100.0;
     let why = if cap == 0 {
         "max_wait_workers is 0".to_string()
     } else if extra == by_share && by_share < cap {
