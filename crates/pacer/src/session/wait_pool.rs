@@ -16,8 +16,10 @@
 
 use pacer_runner::events::{CpuTime, WaitWorkers};
 
-/// Recorded waiting (seconds) each extra worker needs to pay for itself.
-pub const MIN_WAIT_PER_WORKER: f64 = 0.5;
+/// Recorded waiting (seconds) each extra worker needs to pay for itself:
+/// a worker costs its own start-up, collection of its share and session
+/// end, some tenths of a second of CPU that the cores also need.
+pub const MIN_WAIT_PER_WORKER: f64 = 1.0;
 
 /// The pool for `cores` and the cap, from the recorded times; `None` when
 /// nothing was recorded (a first run starts at the cores).
@@ -121,8 +123,9 @@ mod tests {
 
     #[test]
     fn a_short_suite_does_not_pay_for_forks() {
-        let pool = size(2, 6, times(10, 0.1, 0.0)).unwrap();
-        assert_eq!(pool.extra, 2, "1 s of waiting, 0.5 s per worker: {pool:?}");
+        let pool = size(2, 6, times(10, 0.2, 0.0)).unwrap();
+        assert_eq!(pool.extra, 2, "2 s of waiting, 1 s per worker: {pool:?}");
+        assert_eq!(size(2, 6, times(10, 0.05, 0.0)).unwrap().extra, 0);
         assert!(size(2, 6, Vec::new()).is_none());
     }
 }
