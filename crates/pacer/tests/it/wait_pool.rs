@@ -9,8 +9,19 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{config_rows, pacer_in, stderr, stdout, text};
+use std::process::Output;
+
+use common::{config_rows, pacer_command, stderr, stdout, text};
 use pacer_report::schema::RunReport;
+
+/// `pacer ARGS` in `dir` at pacer's defaults: without the harness's
+/// `PACER_MAX_WAIT_WORKERS=0` (`common::pacer_command`).
+fn pacer_at_defaults(dir: &Path, args: &[&str]) -> Output {
+    pacer_command(dir, args)
+        .env_remove("PACER_MAX_WAIT_WORKERS")
+        .output()
+        .expect("pacer runs")
+}
 
 fn write_files(dir: &Path, files: usize, body: &str) {
     std::fs::write(dir.join("pyproject.toml"), "").unwrap();
@@ -24,7 +35,7 @@ fn run(dir: &Path, report: &str, args: &[&str]) -> (RunReport, String) {
     let path_text = path.display().to_string();
     let mut all = vec!["-q", "--json-report", path_text.as_str()];
     all.extend_from_slice(args);
-    let output = pacer_in(dir, &all, &[]);
+    let output = pacer_at_defaults(dir, &all);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
     let json: RunReport = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
@@ -38,7 +49,7 @@ fn busy_workers(report: &RunReport) -> usize {
 }
 
 fn workers_row(dir: &Path) -> String {
-    let output = pacer_in(dir, &["config"], &[]);
+    let output = pacer_at_defaults(dir, &["config"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     config_rows(&stdout(&output))["workers"].0.clone()
 }
@@ -191,7 +202,7 @@ def test_computes():
 "#,
     )
     .unwrap();
-    let output = pacer_in(dir.path(), &["doctor", "--json"], &[]);
+    let output = pacer_at_defaults(dir.path(), &["doctor", "--json"]);
     let context = text(&output);
     assert_eq!(output.status.code(), Some(0), "{context}");
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -220,7 +231,7 @@ def test_computes():
         );
     }
     assert!(!on.contains_key("test_waits.py::test_computes"), "{on:?}");
-    let shown = pacer_in(dir.path(), &["doctor"], &[]);
+    let shown = pacer_at_defaults(dir.path(), &["doctor"]);
     assert!(
         stdout(&shown).contains("tests that wait most"),
         "{}",
