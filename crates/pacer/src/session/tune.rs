@@ -10,11 +10,9 @@
 
 use std::path::PathBuf;
 
-use pacer_runner::events::PytestOptions;
+use pacer_runner::events::{PytestOptions, WaitWorkers};
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
-
-use pacer_runner::events::WaitWorkers;
 
 use super::wait_pool;
 use crate::store::{cpu_times, durations, lastfailed};
@@ -343,5 +341,43 @@ mod tests {
     fn dist_each_is_named() {
         let o = options(|o| o.dist = Some("each".into()));
         assert_eq!(tune(&inputs(), &o).notes.len(), 1);
+    }
+
+    #[test]
+    fn auto_workers_grow_for_recorded_waiting_and_a_count_does_not() {
+        let cache = tempfile::tempdir().unwrap();
+        let sleeping: Vec<(String, pacer_runner::events::CpuTime)> = (0..10)
+            .map(|i| {
+                let t = pacer_runner::events::CpuTime {
+                    wall: 1.0,
+                    cpu: 0.01,
+                    queued: 0.0,
+                };
+                (format!("t.py::test_{i}"), t)
+            })
+            .collect();
+        cpu_times::save(cache.path(), &sleeping);
+        let with_cache = options(|o| o.cache_dir = Some(cache.path().display().to_string()));
+        let auto = Inputs {
+            auto: true,
+            ..inputs()
+        };
+        let tuning = tune(&auto, &with_cache);
+        assert_eq!(tuning.workers, Some(8), "2 cores + the cap of 6");
+        assert_eq!(tuning.caps, vec![(0, 8)]);
+        assert_eq!(tuning.wait.as_ref().map(|w| w.extra), Some(6));
+        // A count, pytest's `-n 3`, `--maxprocesses` or no record: the cores.
+        assert_eq!(tune(&inputs(), &with_cache).workers, None);
+        let n3 = options(|o| {
+            o.cache_dir = Some(cache.path().display().to_string());
+            o.numprocesses = Some("3".into());
+        });
+        assert_eq!(tune(&auto, &n3).workers, Some(3));
+        let capped = Inputs {
+            maxprocesses: Some(2),
+            ..auto.clone()
+        };
+        assert_eq!(tune(&capped, &with_cache).workers, None);
+        assert_eq!(tune(&auto, &PytestOptions::default()).workers, None);
     }
 }
