@@ -214,8 +214,9 @@ pub struct Summary {
     /// Seconds per finished test, for the durations store.
     pub durations: Vec<(String, f64)>,
     /// Wall and CPU seconds per finished test whose worker measured them,
-    /// for the next run's pool size (issue 21).
-    pub cpu_times: Vec<(String, CpuTime)>,
+    /// with its category's name, for the next run's pool size (issue 21):
+    /// `(id, category, time)`.
+    pub cpu_times: Vec<(String, String, CpuTime)>,
     /// Tests with a failed phase, for decisions after the run (the 429 rerun).
     pub failed: Vec<FailedTest>,
 }

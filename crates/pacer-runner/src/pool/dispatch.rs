@@ -541,7 +541,11 @@ impl Pool {
                 .dispatch
                 .cpu_times
                 .iter()
-                .map(|(t, c)| (self.dispatch.tests[*t].id.clone(), *c))
+                .map(|(t, c)| {
+                    let test = &self.dispatch.tests[*t];
+                    let category = self.config.category(test.category).name.clone();
+                    (test.id.clone(), category, *c)
+                })
                 .collect(),
             failed: self.dispatch.failed.clone(),
         }

@@ -121,18 +121,21 @@ pub fn prepare(
             && !settings.sequential().value
             && settings.workers().value == pacer_settings::Workers::Auto,
         max_wait_workers: settings.max_wait_workers().value as usize,
-        follow_workers: ordered
+        cpu_categories: ordered
             .iter()
             .enumerate()
-            .filter(|(_, c)| {
-                c.kind == pacer_settings::Kind::Cpu
-                    && matches!(
-                        c.sources.max_workers,
-                        pacer_settings::Source::Derived { .. }
-                    )
+            .filter(|(_, c)| c.kind == pacer_settings::Kind::Cpu)
+            .map(|(index, c)| super::wait_pool::CpuCategory {
+                index,
+                name: c.name.clone(),
+                cap: (!matches!(
+                    c.sources.max_workers,
+                    pacer_settings::Source::Derived { .. }
+                ))
+                .then_some(c.max_workers),
             })
-            .map(|(i, _)| i)
             .collect(),
+        io_categories: io_category_names(settings),
     });
     let mut env: Vec<(String, String)> = settings
         .worker_env()
@@ -240,13 +243,27 @@ fn waiting_recorded(settings: &Settings) -> bool {
         return false;
     }
     let cache = settings.project_root().join(".pytest_cache");
-    let times = crate::store::cpu_times::load(&cache);
-    super::wait_pool::size(
+    let records = crate::store::cpu_times::load(&cache);
+    super::wait_pool::plan(
         settings.cores(),
         settings.max_wait_workers().value as usize,
-        times.into_values(),
+        &records,
+        &io_category_names(settings),
+        &[],
     )
-    .is_some_and(|w| w.extra > 0)
+    .is_some_and(|p| p.wait.extra > 0)
+}
+
+/// The `io` categories' names: their tests are left out of the suite's
+/// share (their caps give them workers of their own).
+pub fn io_category_names(settings: &Settings) -> Vec<String> {
+    let all = settings.categories();
+    all.ordered()
+        .iter()
+        .chain(std::iter::once(all.default_category()))
+        .filter(|c| c.kind == pacer_settings::Kind::Io)
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 fn python_path(settings: &Settings) -> Result<PathBuf, Error> {

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use pacer_runner::events::{PytestOptions, WaitWorkers};
+use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 
@@ -40,9 +40,10 @@ pub struct Inputs {
     pub auto: bool,
     /// `max_wait_workers`: at most this many workers beyond the cores.
     pub max_wait_workers: usize,
-    /// The `cpu` categories whose cap is the workers (none of their own):
-    /// they follow the pool when it grows. `io` categories keep their caps.
-    pub follow_workers: Vec<usize>,
+    /// The `cpu` categories, whose caps follow the pool when it grows
+    /// (`wait_pool::plan`), and the `io` ones' names, which keep theirs.
+    pub cpu_categories: Vec<wait_pool::CpuCategory>,
+    pub io_categories: Vec<String>,
 }
 
 pub fn tuner(inputs: Inputs) -> Tune {
@@ -94,10 +95,10 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
             _ => None,
         };
         let workers = match grow_for_waiting(inputs, options, workers) {
-            Some(wait) => {
-                let grown = workers + wait.extra;
-                tuning.caps = inputs.follow_workers.iter().map(|c| (*c, grown)).collect();
-                tuning.wait = Some(wait);
+            Some(plan) => {
+                let grown = workers + plan.wait.extra;
+                tuning.caps = plan.caps;
+                tuning.wait = Some(plan.wait);
                 grown
             }
             None => workers,
@@ -130,7 +131,7 @@ fn grow_for_waiting(
     inputs: &Inputs,
     options: &PytestOptions,
     workers: usize,
-) -> Option<WaitWorkers> {
+) -> Option<wait_pool::Plan> {
     let pytest_fixed = !inputs.workers_set_by_pacer
         && options
             .numprocesses
@@ -141,9 +142,15 @@ fn grow_for_waiting(
         return None;
     }
     let cache = options.cache_dir.as_ref()?;
-    let times = cpu_times::load(std::path::Path::new(cache));
-    wait_pool::size(inputs.cores, inputs.max_wait_workers, times.into_values())
-        .filter(|w| w.extra > 0)
+    let records = cpu_times::load(std::path::Path::new(cache));
+    wait_pool::plan(
+        inputs.cores,
+        inputs.max_wait_workers,
+        &records,
+        &inputs.io_categories,
+        &inputs.cpu_categories,
+    )
+    .filter(|p| p.wait.extra > 0)
 }
 
 /// What `pacer config` says of the workers: the resolved count and why,
@@ -151,10 +158,12 @@ fn grow_for_waiting(
 pub fn explain_workers(
     cores: usize,
     max_wait_workers: usize,
+    io_categories: &[String],
     cache_dir: &std::path::Path,
 ) -> String {
-    let times = cpu_times::load(cache_dir);
-    match wait_pool::size(cores, max_wait_workers, times.into_values()) {
+    let records = cpu_times::load(cache_dir);
+    let plan = wait_pool::plan(cores, max_wait_workers, &records, io_categories, &[]);
+    match plan.map(|p| p.wait) {
         None => format!(
             "{cores} (the cores; no CPU times recorded yet in {}: the next run records them)",
             cache_dir.display()
@@ -223,7 +232,12 @@ mod tests {
             fixed: false,
             auto: false,
             max_wait_workers: 6,
-            follow_workers: vec![0],
+            cpu_categories: vec![wait_pool::CpuCategory {
+                index: 0,
+                name: "default".into(),
+                cap: None,
+            }],
+            io_categories: vec![],
         }
     }
 
@@ -346,14 +360,14 @@ mod tests {
     #[test]
     fn auto_workers_grow_for_recorded_waiting_and_a_count_does_not() {
         let cache = tempfile::tempdir().unwrap();
-        let sleeping: Vec<(String, pacer_runner::events::CpuTime)> = (0..10)
+        let sleeping: Vec<(String, String, pacer_runner::events::CpuTime)> = (0..10)
             .map(|i| {
                 let t = pacer_runner::events::CpuTime {
                     wall: 1.0,
                     cpu: 0.01,
                     queued: 0.0,
                 };
-                (format!("t.py::test_{i}"), t)
+                (format!("t.py::test_{i}"), "default".to_string(), t)
             })
             .collect();
         cpu_times::save(cache.path(), &sleeping);

@@ -12,9 +12,89 @@
 //! (`max_wait_workers`). Each extra worker must also have something to
 //! wait through: at least [`MIN_WAIT_PER_WORKER`] of the suite's recorded
 //! waiting, so that a short suite does not pay for forks it cannot use.
+//!
+//! Per category ([`plan`]): the tests of `io` categories are left out of
+//! the suite's share (their caps give them workers of their own), and a
+//! `cpu` category runs at most cores / S_category of its tests at once,
+//! its own share: one whose recorded tests compute never runs more than
+//! the cores, whatever the suite's other tests do, and one with a
+//! `max_workers` of its own never runs more than that.
 //! Pure: the numbers in, the decision and its reason out.
 
+use std::collections::HashMap;
+
 use pacer_runner::events::{CpuTime, WaitWorkers};
+
+use crate::store::cpu_times::Recorded;
+
+/// A `cpu` category as the pool's growth sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuCategory {
+    /// Its index in the run's categories.
+    pub index: usize,
+    pub name: String,
+    /// Its own `max_workers`; `None` when it is the workers (the default).
+    pub cap: Option<usize>,
+}
+
+/// What the record makes of the pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub wait: WaitWorkers,
+    /// `(category index, cap)` for the `cpu` categories whose cap changes.
+    pub caps: Vec<(usize, usize)>,
+}
+
+/// The pool for the recorded tests: `None` without a record of a test
+/// outside the `io` categories.
+pub fn plan(
+    cores: usize,
+    max_extra: usize,
+    records: &HashMap<String, Recorded>,
+    io: &[String],
+    cpu: &[CpuCategory],
+) -> Option<Plan> {
+    let suite = records
+        .values()
+        .filter(|r| !io.contains(&r.category))
+        .map(|r| r.time);
+    let wait = size(cores, max_extra, suite)?;
+    let cores = wait.cores;
+    let grown = cores + wait.extra;
+    let mut caps = Vec::new();
+    if wait.extra > 0 {
+        for c in cpu {
+            let own = c.cap.unwrap_or(grown);
+            let mine = records
+                .values()
+                .filter(|r| r.category == c.name)
+                .map(|r| r.time);
+            let cap = own.min(bound(cores, grown, mine)).max(1);
+            if cap != c.cap.unwrap_or(cores) {
+                caps.push((c.index, cap));
+            }
+        }
+    }
+    Some(Plan { wait, caps })
+}
+
+/// How many of a category's tests may run at once in a pool of `grown`:
+/// cores / its share, within the cores and `grown`; `grown` without a record.
+fn bound(cores: usize, grown: usize, times: impl Iterator<Item = CpuTime>) -> usize {
+    let (mut wall, mut busy) = (0.0_f64, 0.0_f64);
+    for t in times {
+        wall += t.wall;
+        busy += t.busy();
+    }
+    if wall <= 0.0 {
+        return grown;
+    }
+    let share = busy / wall;
+    if share <= 1e-3 {
+        return grown;
+    }
+    ((cores as f64 / share + 1e-9).floor() as usize).clamp(cores, grown)
+}
 
 /// Recorded waiting (seconds) each extra worker needs to pay for itself:
 /// a worker costs its own start-up, collection of its share and session
@@ -119,6 +199,54 @@ mod tests {
         assert_eq!(pool.extra, 3, "{pool:?}");
         assert!(pool.why.contains("saturate"), "{}", pool.why);
         assert!((pool.waiting - 0.6).abs() < 1e-9);
+    }
+
+    fn recorded(category: &str, n: usize, wall: f64, cpu: f64) -> Vec<(String, Recorded)> {
+        (0..n)
+            .map(|i| {
+                let time = CpuTime {
+                    wall,
+                    cpu,
+                    queued: 0.0,
+                };
+                let category = category.to_string();
+                (format!("{category}::{i}"), Recorded { time, category })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn per_category_a_computing_cpu_category_keeps_the_cores_and_io_is_left_out() {
+        let mut records: HashMap<String, Recorded> = HashMap::new();
+        records.extend(recorded("unit", 20, 0.1, 0.1));
+        records.extend(recorded("default", 20, 1.0, 0.0));
+        records.extend(recorded("integration", 50, 1.0, 0.0));
+        let cpu = [
+            CpuCategory {
+                index: 0,
+                name: "unit".into(),
+                cap: Some(8),
+            },
+            CpuCategory {
+                index: 1,
+                name: "default".into(),
+                cap: None,
+            },
+            CpuCategory {
+                index: 2,
+                name: "quiet".into(),
+                cap: None,
+            },
+        ];
+        let plan = plan(2, 6, &records, &["integration".to_string()], &cpu).unwrap();
+        // unit computes (2 s) beside default's 20 s of sleep: the suite waits.
+        assert_eq!(plan.wait.extra, 6, "{plan:?}");
+        // unit stays at the cores; default and a category with no record follow.
+        assert_eq!(plan.caps, vec![(0, 2), (1, 8), (2, 8)]);
+        // Only io tests recorded: nothing to size from.
+        let io_only: HashMap<String, Recorded> =
+            recorded("integration", 5, 1.0, 0.0).into_iter().collect();
+        assert!(super::plan(2, 6, &io_only, &["integration".to_string()], &cpu).is_none());
     }
 
     #[test]

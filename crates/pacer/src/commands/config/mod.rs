@@ -26,6 +26,7 @@ pub fn config(args: ConfigArgs) -> Result<i32, Error> {
                 session::explain_workers(
                     settings.cores(),
                     settings.max_wait_workers().value as usize,
+                    &session::io_category_names(&settings),
                     &cache
                 )
             ));
