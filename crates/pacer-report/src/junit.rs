@@ -451,6 +451,7 @@ impl Reporter for Junit {
             | Event::Output { .. }
             | Event::Warning { .. }
             | Event::Notice { .. }
+            | Event::WaitWorkers { .. }
             | Event::LastFailed { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
@@ -897,6 +898,7 @@ mod tests {
                 reports,
                 finished: 0,
                 total: 0,
+                cpu: None,
             });
         }
         junit.report(Event::Finished {
@@ -936,6 +938,7 @@ mod tests {
             reports: &[call],
             finished: 1,
             total: 1,
+            cpu: None,
         });
         let xml = junit.to_report().to_string().unwrap();
         assert!(xml.contains(r#"classname="pre.tests.t.TestA""#), "{xml}");

@@ -211,6 +211,7 @@ pub fn merge(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, MergeError
         pytest_paths: first.pytest_paths.clone(),
         randomly_seed: first.randomly_seed,
         workers: 0,
+        wait_workers: None,
         elapsed: 0.0,
         exit_code: worst_exit_code(shards.iter().filter_map(|(_, r)| r.exit_code)),
         stopped: None,

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
-use pacer_runner::events::PhaseReport;
+use pacer_runner::events::{CpuTime, PhaseReport, WaitWorkers};
 use pacer_runner::events::{Event, Reporter};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 
@@ -51,6 +51,7 @@ pub struct RunRecord {
     pytest_args: Vec<String>,
     pytest_paths: Vec<String>,
     workers: usize,
+    wait_workers: Option<WaitWorkers>,
     categories: Vec<(String, bool, bool)>,
     /// Each planned test's category and place in the collection, until it
     /// ends (its report keeps them then).
@@ -104,6 +105,7 @@ impl RunRecord {
             pytest_args: Vec::new(),
             pytest_paths: Vec::new(),
             workers: 0,
+            wait_workers: None,
             categories: Vec::new(),
             planned: HashMap::new(),
             planned_count: 0,
@@ -181,7 +183,14 @@ impl RunRecord {
         self.upstreams = upstreams;
     }
 
-    fn finish_test(&mut self, id: &str, worker: &str, reports: &[PhaseReport], amend: bool) {
+    fn finish_test(
+        &mut self,
+        id: &str,
+        worker: &str,
+        reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
+        amend: bool,
+    ) {
         let now = (self.clock)();
         // Taken, not copied: only a test's first end needs it, and on 50,000
         // tests the map's ids are megabytes.
@@ -209,6 +218,7 @@ impl RunRecord {
                 report.worker = worker.to_string();
                 report.start = start.max(0.0);
                 report.end = now;
+                report.cpu = cpu;
                 refresh(report, test, reports);
             }
             None => {
@@ -231,6 +241,7 @@ impl RunRecord {
                     retries_429: 0,
                     waits: Vec::new(),
                     retry_marks: Vec::new(),
+                    cpu,
                     collected,
                     reports: Vec::new(),
                     touched: None,
@@ -417,6 +428,7 @@ impl RunRecord {
             pytest_paths: self.pytest_paths.clone(),
             randomly_seed: self.randomly_seed,
             workers: self.workers,
+            wait_workers: self.wait_workers.clone(),
             elapsed,
             exit_code: self.exit_code,
             stopped: self.stopped.clone(),
@@ -518,18 +530,20 @@ impl Reporter for RunRecord {
                 id,
                 worker,
                 reports,
+                cpu,
                 ..
-            } => self.finish_test(id, worker, reports, false),
+            } => self.finish_test(id, worker, reports, cpu, false),
             Event::TestAmended {
                 id,
                 worker,
                 reports,
-            } => self.finish_test(id, worker, reports, true),
+            } => self.finish_test(id, worker, reports, None, true),
             Event::TestTouched { id, touched } => {
                 if let Some(&i) = self.by_id.get(id) {
                     self.tests[i].touched = Some(TouchedReport::of(touched));
                 }
             }
+            Event::WaitWorkers { wait } => self.wait_workers = Some(wait.clone()),
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.
@@ -722,6 +736,7 @@ mod tests {
                 reports: &[rerun.clone(), passed.clone()],
                 finished: i + 1,
                 total: 3,
+                cpu: None,
             });
         }
         record.set_proxy_calls(vec![ProxyCall {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use pacer_runner::events::{PhaseReport, SkipLocation, Touched};
+use pacer_runner::events::{CpuTime, PhaseReport, SkipLocation, Touched, WaitWorkers};
 use pacer_types::{Outcome, Phase, Status, StopReason};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,11 @@ pub struct RunReport {
     pub randomly_seed: Option<u64>,
     /// Workers the pool was sized for (`-n`).
     pub workers: usize,
+    /// With `workers = "auto"`, the workers beyond the cores for tests that
+    /// wait (`cores`, `extra`, `waiting`, `why`); absent when there were none.
+    /// The workers past the first `cores` (`gw<cores>`...) are those extras.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_workers: Option<WaitWorkers>,
     /// Seconds from the start of the run to its end (the reruns included).
     pub elapsed: f64,
     pub exit_code: Option<i32>,
@@ -176,6 +181,12 @@ pub struct TestReport {
     /// When each retry after a 429 was decided (seconds since the run started).
     #[serde(default)]
     pub retry_marks: Vec<f64>,
+    /// Its worker's seconds over the whole test (setup, call, teardown):
+    /// `wall`, `cpu` (the worker's and the children it waited for) and
+    /// `queued` (ready to run, waiting for a core; Linux). Absent when the
+    /// worker did not measure (a crash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuTime>,
     /// Its place in the run's collection (0 for the first test pytest
     /// collected): the JUnit file lists tests in that order.
     #[serde(default)]

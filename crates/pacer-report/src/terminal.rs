@@ -1097,6 +1097,7 @@ impl<W: Write> Reporter for Terminal<W> {
                 reports,
                 finished,
                 total,
+                ..
             } => self.finished(id, worker, reports, finished, total),
             Event::TestAmended {
                 id,
@@ -1121,6 +1122,7 @@ impl<W: Write> Reporter for Terminal<W> {
                 self.warnings.push((id.to_string(), message.to_string()))
             }
             Event::Notice { message } => self.line(&format!("pacer: {message}")),
+            Event::WaitWorkers { wait } => self.line(&format!("pacer: {}", wait.line())),
             Event::Finished { summary } => {
                 if !self.warnings.is_empty() {
                     let n = self.warnings.len();
@@ -1182,6 +1184,7 @@ mod tests {
             reports: &passed,
             finished: 1,
             total: 3,
+            cpu: None,
         });
         terminal.report(Event::TestFinished {
             id: "t.py::test_b",
@@ -1189,6 +1192,7 @@ mod tests {
             reports: &failed,
             finished: 2,
             total: 3,
+            cpu: None,
         });
         terminal.report(Event::TestFinished {
             id: "t.py::test_c",
@@ -1196,6 +1200,7 @@ mod tests {
             reports: &teardown,
             finished: 3,
             total: 3,
+            cpu: None,
         });
         let summary = Summary {
             elapsed: std::time::Duration::from_millis(1220),
@@ -1272,6 +1277,7 @@ mod tests {
             reports: &[failed],
             finished: 1,
             total: 1,
+            cpu: None,
         });
         terminal.report(Event::Finished {
             summary: &Summary {

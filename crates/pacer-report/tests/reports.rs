@@ -115,6 +115,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             reports: &pass,
             finished: 1,
             total: 4,
+            cpu: None,
         },
     );
     at(
@@ -134,6 +135,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             reports: &fail,
             finished: 2,
             total: 4,
+            cpu: None,
         },
     );
     at(
@@ -145,6 +147,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             reports: &flaky,
             finished: 3,
             total: 4,
+            cpu: None,
         },
     );
     at(
@@ -164,6 +167,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             reports: &on_429,
             finished: 4,
             total: 4,
+            cpu: None,
         },
     );
     let summary = Summary {
@@ -194,6 +198,7 @@ fn feed(reporter: &mut dyn Reporter, now: &Cell<f64>) {
             reports: &pass,
             finished: 1,
             total: 1,
+            cpu: None,
         },
     );
     at(4.6, reporter, Event::Finished { summary: &summary });
@@ -445,6 +450,7 @@ fn every_word_of_the_report_stays_as_it_was() {
             reports,
             finished: i + 1,
             total: tests.len(),
+            cpu: None,
         });
     }
     let summary = Summary {

@@ -157,6 +157,7 @@ fn render(options: TerminalOptions, summary: Summary, run: usize) -> String {
             reports,
             finished: n + 1,
             total: tests.len(),
+            cpu: None,
         });
     }
     terminal.report(Event::Warning {

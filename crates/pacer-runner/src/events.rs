@@ -71,6 +71,8 @@ pub enum Event<'a> {
         reports: &'a [PhaseReport],
         finished: usize,
         total: usize,
+        /// The worker's wall and CPU seconds over the test, when it said.
+        cpu: Option<CpuTime>,
     },
     /// What a test that just finished left behind (sent after its
     /// `TestFinished`, only when the worker traced it and it touched something).
@@ -83,6 +85,11 @@ pub enum Event<'a> {
         id: &'a str,
         worker: &'a str,
         reports: &'a [PhaseReport],
+    },
+    /// With `workers = "auto"`, the pool grew beyond the cores for tests
+    /// that wait (issue 21): said once, before discovery.
+    WaitWorkers {
+        wait: &'a WaitWorkers,
     },
     /// A line a worker printed outside pytest's capture (live with `-s`).
     Output {
@@ -146,6 +153,60 @@ pub struct LastFailedRun {
     pub none_if_no_failures: bool,
 }
 
+/// A test's whole protocol (setup, call, teardown) as its worker measured
+/// it: seconds of wall clock, seconds of CPU of the worker process and the
+/// children it waited for (a test that runs a busy subprocess computes, it
+/// does not wait), and seconds its main thread was ready to run but waited
+/// for a core (Linux; 0 elsewhere), which a loaded machine adds to a
+/// computing test's wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CpuTime {
+    pub wall: f64,
+    pub cpu: f64,
+    #[serde(default)]
+    pub queued: f64,
+}
+
+impl CpuTime {
+    /// Seconds that wanted a core: computing, or queued for one.
+    pub fn busy(&self) -> f64 {
+        self.cpu + self.queued
+    }
+
+    /// The part of the wall time that wanted a core, in 0..=1.
+    pub fn share(&self) -> f64 {
+        if self.wall <= 0.0 {
+            1.0
+        } else {
+            (self.busy() / self.wall).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// Workers beyond the cores for tests that wait, and why (issue 21). The
+/// first `cores` workers (`gw0`...) are the cores'; the others are extra.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct WaitWorkers {
+    pub cores: usize,
+    pub extra: usize,
+    /// The part of the suite's recorded wall time spent waiting, in 0..=1.
+    pub waiting: f64,
+    /// Why `extra` is what it is, in words.
+    pub why: String,
+}
+
+impl WaitWorkers {
+    /// The one line pacer says at the start (after `pacer: `).
+    pub fn line(&self) -> String {
+        format!(
+            "{} workers + {} for tests that wait ({:.0}% of the suite's time is waiting)",
+            self.cores,
+            self.extra,
+            self.waiting * 100.0
+        )
+    }
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
@@ -160,6 +221,10 @@ pub struct Summary {
     pub deselected: usize,
     /// Seconds per finished test, for the durations store.
     pub durations: Vec<(String, f64)>,
+    /// Wall and CPU seconds per finished test whose worker measured them,
+    /// with its category's name, for the next run's pool size (issue 21):
+    /// `(id, category, time)`.
+    pub cpu_times: Vec<(String, String, CpuTime)>,
     /// Tests with a failed phase, for decisions after the run (the 429 rerun).
     pub failed: Vec<FailedTest>,
 }

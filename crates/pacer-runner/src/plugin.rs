@@ -28,6 +28,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../python/pacer_worker/collect.py"),
     ),
     ("cov.py", include_str!("../python/pacer_worker/cov.py")),
+    (
+        "cputime.py",
+        include_str!("../python/pacer_worker/cputime.py"),
+    ),
     ("crash.py", include_str!("../python/pacer_worker/crash.py")),
     (
         "fixtures.py",

@@ -62,6 +62,16 @@ pub enum FromWorker {
     Done {
         id: String,
         reports: Vec<PhaseReport>,
+        /// Seconds of wall clock and of CPU (the worker's own and its
+        /// waited-for children's) over the test's whole protocol: setup,
+        /// call, teardown. Older plugins leave them out.
+        #[serde(default)]
+        wall: Option<f64>,
+        #[serde(default)]
+        cpu: Option<f64>,
+        /// Seconds the worker's main thread was ready but waited for a core.
+        #[serde(default)]
+        queued: Option<f64>,
         /// What it left behind, when the worker traces it (`touched.py`).
         #[serde(default)]
         touched: Option<Touched>,
@@ -252,6 +262,7 @@ mod tests {
                 id,
                 reports,
                 touched,
+                ..
             } => {
                 assert_eq!(id, "t.py::a");
                 assert_eq!(touched, None);

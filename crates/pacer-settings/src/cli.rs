@@ -40,6 +40,8 @@ pub struct CliOverrides {
     pub categories: Vec<String>,
     /// `--max-worker-restart N`, raw.
     pub max_worker_restart: Option<String>,
+    /// `--max-wait-workers N`, raw.
+    pub max_wait_workers: Option<String>,
     /// `--upstream NAME=URL`, repeatable; adds an upstream or overrides its URL.
     pub upstreams: Vec<String>,
     /// Rate-limit flags, applied to every upstream.
@@ -108,6 +110,7 @@ pub mod flags {
     pub const COLLECTION: &str = "--collection";
     pub const CATEGORY: &str = "--category";
     pub const MAX_WORKER_RESTART: &str = "--max-worker-restart";
+    pub const MAX_WAIT_WORKERS: &str = "--max-wait-workers";
     pub const UPSTREAM: &str = "--upstream";
     pub const NO_FALLBACK: &str = "--no-fallback";
     pub const FALLBACK_THRESHOLD: &str = "--fallback-threshold";

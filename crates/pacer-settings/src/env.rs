@@ -144,6 +144,12 @@ pub const MAX_WORKER_RESTART: EnvVar = read!(
     "max_worker_restart",
     "how many crashed workers are replaced before the run stops"
 );
+pub const MAX_WAIT_WORKERS: EnvVar = read!(
+    "PACER_MAX_WAIT_WORKERS",
+    None,
+    "max_wait_workers",
+    "with workers = auto, at most this many workers beyond the cores for tests that wait: a number, 0 for none"
+);
 pub const FORK: EnvVar = read!(
     "PACER_FORK",
     None,
@@ -352,6 +358,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     PYTHON,
     VIRTUAL_ENV,
     MAX_WORKER_RESTART,
+    MAX_WAIT_WORKERS,
     FORK,
     FRESH_WORKERS,
     COLLECTION,

@@ -39,6 +39,7 @@ mod source;
 mod suggest;
 mod toml_reader;
 mod values;
+mod wait_workers;
 mod workers;
 
 pub use category::{

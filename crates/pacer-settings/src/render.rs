@@ -101,6 +101,11 @@ impl Settings {
             &self.max_worker_restart.source,
         );
         push(
+            "max_wait_workers",
+            json!(self.max_wait_workers.value),
+            &self.max_wait_workers.source,
+        );
+        push(
             "fallback",
             json!(self.fallback.value),
             &self.fallback.source,
@@ -260,7 +265,12 @@ impl Settings {
 
     /// `pacer config` as aligned text: key, value, source.
     pub fn render_text(&self) -> String {
-        let rows = self.rows();
+        self.render_rows(self.rows())
+    }
+
+    /// [`Settings::render_text`] of `rows` (the command may say more of a
+    /// value than the settings know, as the workers `auto` resolves to).
+    pub fn render_rows(&self, rows: Vec<SettingRow>) -> String {
         let values: Vec<String> = rows.iter().map(|r| text_of(&r.value)).collect();
         let key_w = rows
             .iter()
@@ -301,11 +311,16 @@ impl Settings {
     /// `pacer config --json`: the same rows, plus categories, upstreams and
     /// the worker environment as structured objects.
     pub fn to_json(&self) -> Value {
+        self.rows_json(self.rows())
+    }
+
+    /// [`Settings::to_json`] with `rows` for its settings.
+    pub fn rows_json(&self, rows: Vec<SettingRow>) -> Value {
         json!({
             "project_root": self.project_root.display().to_string(),
             "config_file": self.config_file,
             "notes": self.notes,
-            "settings": self.rows(),
+            "settings": rows,
             "categories": self.categories.iter().collect::<Vec<_>>(),
             "upstreams": self.upstreams,
             "worker_env": self.worker_env,

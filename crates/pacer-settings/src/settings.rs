@@ -93,6 +93,7 @@ pub struct Settings {
     pub(crate) fresh_workers: Sourced<u32>,
     pub(crate) collection: Sourced<Collection>,
     pub(crate) max_worker_restart: Sourced<u32>,
+    pub(crate) max_wait_workers: Sourced<u32>,
     pub(crate) fallback: Sourced<bool>,
     pub(crate) fallback_threshold: Sourced<FallbackThreshold>,
     pub(crate) durations_file: Sourced<PathBuf>,
@@ -409,6 +410,7 @@ struct RunShape {
     fresh_workers: Sourced<u32>,
     collection: Sourced<Collection>,
     max_worker_restart: Sourced<u32>,
+    max_wait_workers: Sourced<u32>,
     timeout: Sourced<Option<Duration>>,
     collect_timeout: Sourced<Option<Duration>>,
     exit_grace: Sourced<Duration>,
@@ -478,6 +480,20 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         )
     });
 
+    let max_wait_workers = first_of([
+        sourced(
+            cli_raw(&cli.max_wait_workers, flags::MAX_WAIT_WORKERS),
+            |t, o| parse_u32(t, "max_wait_workers", 0, o),
+        )?,
+        e.get(&env::MAX_WAIT_WORKERS, |t, o| {
+            parse_u32(t, "max_wait_workers", 0, o)
+        })?,
+        file.max_wait_workers.clone(),
+    ])
+    .unwrap_or_else(|| {
+        crate::wait_workers::default_cap(cores, crate::wait_workers::mem_available())
+    });
+
     let timeout = first_of([
         sourced(cli_raw(&cli.timeout, flags::TIMEOUT), parse_timeout)?,
         e.get(&env::TIMEOUT, parse_timeout)?,
@@ -512,6 +528,7 @@ fn run_shape(l: &Layers<'_>, cores: usize) -> Result<RunShape, SettingsError> {
         fresh_workers,
         collection,
         max_worker_restart,
+        max_wait_workers,
         timeout,
         collect_timeout,
         exit_grace,
@@ -949,6 +966,7 @@ impl Settings {
             fresh_workers,
             collection,
             max_worker_restart,
+            max_wait_workers,
             timeout,
             collect_timeout,
             exit_grace,
@@ -1001,6 +1019,7 @@ impl Settings {
             fresh_workers,
             collection,
             max_worker_restart,
+            max_wait_workers,
             fallback,
             fallback_threshold,
             durations_file,
@@ -1124,6 +1143,13 @@ impl Settings {
     /// Crashed workers replaced before the run stops (default 4 × workers).
     pub fn max_worker_restart(&self) -> &Sourced<u32> {
         &self.max_worker_restart
+    }
+
+    /// With `workers = "auto"`: at most this many workers beyond the cores
+    /// for tests that wait; `--max-wait-workers`, `PACER_MAX_WAIT_WORKERS`,
+    /// `max_wait_workers` (default: `wait_workers::default_cap`).
+    pub fn max_wait_workers(&self) -> &Sourced<u32> {
+        &self.max_wait_workers
     }
 
     /// Whether 429-failed tests are rerun once, sequentially.

@@ -112,6 +112,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_worker_restart: Option<String>,
 
+    /// With `--workers auto`: at most N workers beyond the cores for tests
+    /// that wait (default: from the cores and the memory; 0: none).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub max_wait_workers: Option<String>,
+
     /// Add a live API (or override its URL), as NAME=URL; repeatable.
     #[arg(
         long = "upstream",
@@ -237,6 +242,7 @@ impl CommonArgs {
             live: self.live,
             categories: self.categories.clone(),
             max_worker_restart: self.max_worker_restart.clone(),
+            max_wait_workers: self.max_wait_workers.clone(),
             upstreams: self.upstreams.clone(),
             rate_limit: self.limits.overrides(self.no_rate_limit),
             no_fallback: self.no_fallback,

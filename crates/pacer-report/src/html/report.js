@@ -72,7 +72,19 @@
     summary.appendChild(f);
   };
   fact("wall", secs(data.elapsed), "from the start of the run, before the first worker, to the last worker's exit: the workers' start-up, collection and session teardown included");
-  fact("workers", data.workers);
+  // With `workers = "auto"`, the workers beyond the cores for tests that
+  // wait (issue 21): said beside the count, and their lanes marked.
+  const wait = data.wait_workers || null;
+  if (wait) {
+    fact("workers", data.workers + " (" + wait.cores + " + " + wait.extra + " for tests that wait)",
+      Math.round(100 * wait.waiting) + "% of the suite's recorded time was waiting: " + wait.why);
+  } else {
+    fact("workers", data.workers);
+  }
+  const extraLane = (worker) => {
+    const m = /^gw(\d+)$/.exec(worker);
+    return wait !== null && m !== null && Number(m[1]) >= wait.cores;
+  };
   const work = data.tests.reduce((s, t) => s + (t.end - t.start), 0);
   fact("test time", secs(work));
   if (data.exit_code !== null) fact("exit code", data.exit_code);
@@ -160,9 +172,12 @@
     }
     const lane = row.lane;
     if (!lane.group) parent = timeline;
-    const g = svg("g", { class: "lane", "data-worker": lane.worker });
+    const extra = extraLane(lane.worker);
+    const g = svg("g", extra ? { class: "lane extra", "data-worker": lane.worker, "data-extra": "wait" } : { class: "lane", "data-worker": lane.worker });
     const busy = data.elapsed > 0 ? Math.round(100 * lane.busy / data.elapsed) : 100;
-    g.appendChild(svg("text", { class: "lane-label", x: 6, y: y + 15 }, lane.worker));
+    const label = svg("text", { class: "lane-label", x: 6, y: y + 15 }, lane.worker + (extra ? " +" : ""));
+    if (extra) label.appendChild(svg("title", {}, "a worker beyond the cores, for tests that wait"));
+    g.appendChild(label);
     g.appendChild(svg("text", { x: statsAt, y: y + 15 }, lane.tests + (lane.tests === 1 ? " test, " : " tests, ") + busy + "% busy"));
     const ground = svg("rect", { class: "idle", x: LABEL, y: y + 2, width: span * scale, height: BAR + BAND - 2, fill: "url(#idle)" });
     ground.appendChild(svg("title", {}, lane.worker + ": idle " + secs(lane.idle)));
@@ -336,6 +351,7 @@
 
   document.body.setAttribute("data-rendered", "1");
   document.body.setAttribute("data-lanes", String(timeline.querySelectorAll(".lane").length));
+  document.body.setAttribute("data-extra-lanes", String(timeline.querySelectorAll(".lane.extra").length));
   document.body.setAttribute("data-lane-groups", String(timeline.querySelectorAll(".lane-group").length));
   document.body.setAttribute("data-bars", String(timeline.querySelectorAll(".bar").length));
   document.body.setAttribute("data-wait-marks", String(timeline.querySelectorAll(".wait").length));

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import collect, cov, crash, options, reports, reruns, touched
+from . import collect, cov, cputime, crash, options, reports, reruns, touched
 from .channel import PROTOCOL, dumps, unwire, wire
 
 # Ask for more work while this many tests are still queued, so that the answer
@@ -452,6 +452,7 @@ class Worker:
             self.last_item = item
             if self.tracer is not None:
                 self.tracer.begin()
+            stopwatch = cputime.Stopwatch()
             try:
                 hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             except BaseException as exc:
@@ -462,7 +463,12 @@ class Worker:
             # Once per test, when its protocol is over: pytest-rerunfailures
             # logs start and finish once per attempt, and the attempts are
             # one test, as xdist's `runtest_protocol_complete` counts them.
-            self.on_finish(item.nodeid, self.tracer.end() if self.tracer is not None else None)
+            times = stopwatch.read()
+            if self.tracer is not None:
+                touched_record = self.tracer.end()
+                if touched_record:
+                    times["touched"] = touched_record
+            self.on_finish(item.nodeid, times)
 
     def on_exit(self, item, exc):
         from _pytest.outcomes import Exit
@@ -488,14 +494,11 @@ class Worker:
         if entry is not None:
             self.reports.append(entry)
 
-    def on_finish(self, nodeid, touched_record=None):
+    def on_finish(self, nodeid, times):
         # Held until the next test starts or the worker waits: a crash before
         # then is charged to the next test's `start`, which is sent at once.
         reruns.mark_flaky(self.reports)
-        msg = {"t": "done", "id": nodeid, "reports": self.reports}
-        if touched_record:
-            msg["touched"] = touched_record
-        self.channel.hold(msg)
+        self.channel.hold({"t": "done", "id": nodeid, "reports": self.reports, **times})
         self.reports = []
         crash.note_children(nodeid)
 

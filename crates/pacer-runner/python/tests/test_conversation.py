@@ -428,3 +428,38 @@ def test_discovery_says_why_the_whole_collection_is_needed_and_collect_all_keeps
 
     seen, _ = pacer(script)
     assert outcomes(seen) == {nodeid: [("call", "passed")] for nodeid in kept}
+
+
+def test_done_carries_the_tests_wall_cpu_and_queued_seconds(pytester, pacer):
+    pytester.makepyfile(
+        test_w="""
+        import time
+
+        def test_sleeps(): time.sleep(0.2)
+
+        def test_computes():
+            end = time.process_time() + 0.1
+            while time.process_time() < end:
+                pass
+        """
+    )
+    ids = ["test_w.py::test_sleeps", "test_w.py::test_computes"]
+
+    def script(fake):
+        fake.expect("hello")
+        fake.send("collect", units=[str(pytester.path / "test_w.py")])
+        fake.expect("collected")
+        fake.send("run", tests=ids, units=[], env=[])
+        fake.until("need")
+        fake.send("idle")
+        while sum(m["t"] == "done" for m in fake.seen) < 2:
+            if fake.recv()["t"] == "need":
+                fake.send("idle")
+        fake.send("stop")
+        fake.until("bye")
+
+    seen, _ = pacer(script)
+    done = {m["id"]: m for m in seen if m["t"] == "done"}
+    sleeps, computes = done[ids[0]], done[ids[1]]
+    assert sleeps["wall"] >= 0.2 and sleeps["cpu"] < sleeps["wall"] / 2, sleeps
+    assert computes["cpu"] >= 0.1 and computes["queued"] >= 0, computes

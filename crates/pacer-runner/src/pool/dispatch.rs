@@ -14,6 +14,7 @@ pub(super) struct Dispatch {
     pub(super) finished: usize,
     pub(super) failures: usize,
     pub(super) durations: Vec<(TestIndex, f64)>,
+    pub(super) cpu_times: Vec<(TestIndex, CpuTime)>,
     pub(super) failed: Vec<FailedTest>,
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
@@ -41,6 +42,7 @@ impl Dispatch {
             finished: 0,
             failures: 0,
             durations: Vec::new(),
+            cpu_times: Vec::new(),
             failed: Vec::new(),
             stuck_message: None,
             // Debug builds only: a release binary never panics on purpose.
@@ -285,6 +287,7 @@ impl Pool {
         w: WorkerId,
         id: &str,
         reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
         touched: Option<&Touched>,
         reporter: &mut dyn Reporter,
     ) {
@@ -308,7 +311,7 @@ impl Pool {
         if let Some(scheduler) = self.dispatch.scheduler.as_mut() {
             scheduler.finished(w, test);
         }
-        self.finish_test(w, test, reports, reporter);
+        self.finish_test(w, test, reports, cpu, reporter);
         if let Some(touched) = touched {
             reporter.report(Event::TestTouched {
                 id: &self.dispatch.tests[test].id,
@@ -361,6 +364,7 @@ impl Pool {
         w: WorkerId,
         test: TestIndex,
         reports: &[PhaseReport],
+        cpu: Option<CpuTime>,
         reporter: &mut dyn Reporter,
     ) {
         if self.dispatch.tests[test].done {
@@ -370,6 +374,9 @@ impl Pool {
         self.dispatch
             .durations
             .push((test, reports.iter().map(|r| r.dur).sum()));
+        if let Some(cpu) = cpu {
+            self.dispatch.cpu_times.push((test, cpu));
+        }
         for report in reports.iter().filter(|r| r.outcome.is_failed()) {
             let text = [
                 report.msg.as_deref().unwrap_or(""),
@@ -395,6 +402,7 @@ impl Pool {
             reports,
             finished: self.dispatch.finished,
             total: self.dispatch.tests.len(),
+            cpu,
         });
         self.count_failures(reports);
     }
@@ -535,6 +543,16 @@ impl Pool {
                 .durations
                 .iter()
                 .map(|(t, d)| (self.dispatch.tests[*t].id.clone(), *d))
+                .collect(),
+            cpu_times: self
+                .dispatch
+                .cpu_times
+                .iter()
+                .map(|(t, c)| {
+                    let test = &self.dispatch.tests[*t];
+                    let category = self.config.category(test.category).name.clone();
+                    (test.id.clone(), category, *c)
+                })
                 .collect(),
             failed: self.dispatch.failed.clone(),
         }

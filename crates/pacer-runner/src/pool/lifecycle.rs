@@ -331,7 +331,7 @@ impl Pool {
             // pytest, pacer reports it as not run rather than as a crash.
             if self.interrupted.is_none() {
                 let report = self.crash_report(w, &status);
-                self.finish_test(w, test, &[report], reporter);
+                self.finish_test(w, test, &[report], None, reporter);
             }
         }
         let queued: Vec<TestIndex> = self.lifecycle.workers[w].queue.drain(..).collect();

@@ -22,7 +22,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::events::{Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary, Touched};
+use crate::events::{
+    CpuTime, Event, FailedTest, LastFailedRun, PlannedTest, Reporter, Summary, Touched,
+};
 use crate::index::{CategoryIndex, IndexVec, TestIndex, UnitIndex, WorkerId};
 use crate::protocol::{
     CollectProblem, CollectedItem, DiscoveredUnit, FromWorker, Hello, PhaseReport, ToWorker,
@@ -540,8 +542,18 @@ impl Pool {
             FromWorker::Done {
                 id,
                 reports,
+                wall,
+                cpu,
+                queued,
                 touched,
-            } => self.on_done(w, &id, &reports, touched.as_ref(), reporter),
+            } => {
+                let cpu = wall.zip(cpu).map(|(wall, cpu)| CpuTime {
+                    wall,
+                    cpu,
+                    queued: queued.unwrap_or(0.0),
+                });
+                self.on_done(w, &id, &reports, cpu, touched.as_ref(), reporter)
+            }
             FromWorker::Late { id, reports } => {
                 self.count_failures(&reports);
                 reporter.report(Event::TestAmended {

@@ -27,6 +27,12 @@ pub struct Tuning {
     pub refuse: Option<String>,
     /// One line for the user (what pacer does instead of an option it maps).
     pub notes: Vec<String>,
+    /// Categories (by index) whose cap follows the workers, with their new
+    /// cap, when `wait` grew the pool.
+    pub caps: Vec<(usize, usize)>,
+    /// With `workers = "auto"`: the workers beyond the cores for tests that
+    /// wait, as the recorded CPU times size them (already in `workers`).
+    pub wait: Option<crate::events::WaitWorkers>,
 }
 
 /// Called once, with the first worker's hello.
@@ -54,6 +60,14 @@ impl Pool {
         }
         for message in &tuning.notes {
             reporter.report(Event::Notice { message });
+        }
+        if let Some(wait) = tuning.wait.as_ref().filter(|w| w.extra > 0) {
+            reporter.report(Event::WaitWorkers { wait });
+        }
+        for (category, cap) in tuning.caps {
+            if let Some(spec) = self.config.categories.get_mut(category) {
+                spec.slots.cap = cap.max(1);
+            }
         }
         self.config.maxfail = tuning.maxfail;
         self.config.live_output = tuning.live_output;

@@ -336,8 +336,11 @@ fn rust_message_fields(msg: &FromWorker) -> Vec<&'static str> {
         FromWorker::Done {
             id,
             reports,
+            wall,
+            cpu,
+            queued,
             touched,
-        } => named!(id, reports, touched),
+        } => named!(id, reports, wall, cpu, queued, touched),
         FromWorker::Late { id, reports } => named!(id, reports),
         FromWorker::Need => vec![],
         FromWorker::Unqueued { ids } | FromWorker::Missing { ids } => named!(ids),

@@ -36,6 +36,7 @@ pub fn common_args(common: &CommonArgs, dir: &Path) -> Vec<String> {
         }),
     );
     value("--max-worker-restart", &common.max_worker_restart);
+    value("--max-wait-workers", &common.max_wait_workers);
     value("--fallback-threshold", &common.fallback_threshold);
     value(
         "--durations-file",

@@ -17,6 +17,8 @@ pub mod fallback;
 mod prepare;
 mod settings;
 mod tune;
+pub mod wait_pool;
 
-pub use prepare::{execute, prepare, Prepared, Purpose};
+pub use prepare::{execute, io_category_names, prepare, Prepared, Purpose};
 pub use settings::{settings, start, start_dir};
+pub use tune::explain_workers;

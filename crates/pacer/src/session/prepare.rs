@@ -116,6 +116,26 @@ pub fn prepare(
         durations_file: settings.durations_file().value.clone(),
         shard: settings.shard().value.is_some() && purpose == Purpose::Run,
         fixed: rerun,
+        // `pacer list` runs no test: nothing to wait through.
+        auto: purpose == Purpose::Run
+            && !settings.sequential().value
+            && settings.workers().value == pacer_settings::Workers::Auto,
+        max_wait_workers: settings.max_wait_workers().value as usize,
+        cpu_categories: ordered
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.kind == pacer_settings::Kind::Cpu)
+            .map(|(index, c)| super::wait_pool::CpuCategory {
+                index,
+                name: c.name.clone(),
+                cap: (!matches!(
+                    c.sources.max_workers,
+                    pacer_settings::Source::Derived { .. }
+                ))
+                .then_some(c.max_workers),
+            })
+            .collect(),
+        io_categories: io_category_names(settings),
     });
     let mut env: Vec<(String, String)> = settings
         .worker_env()
@@ -171,7 +191,9 @@ pub fn prepare(
         timeout: settings.timeout().value,
         collect_timeout: settings.collect_timeout().value,
         exit_grace: settings.exit_grace().value,
-        prewarm_zygote: settings.fork().value && io_tests_likely(settings),
+        prewarm_zygote: settings.fork().value
+            && (io_tests_likely(settings)
+                || (purpose == Purpose::Run && waiting_recorded(settings))),
         fork: settings.fork().value,
         collection: settings.collection().value,
         tune: Some(tune),
@@ -217,6 +239,38 @@ fn io_tests_likely(settings: &Settings) -> bool {
             && settings.is_selected(&c.name)
             && c.paths.iter().any(|p| root.join(p).exists())
     })
+}
+
+/// Whether the record in the project's `.pytest_cache` (pytest's default
+/// cache folder) will grow an `auto` pool for tests that wait: then the
+/// zygote that forks the extra workers starts with the first workers, as
+/// for io categories, and the extra workers are there when the plan is.
+fn waiting_recorded(settings: &Settings) -> bool {
+    if settings.workers().value != pacer_settings::Workers::Auto || settings.sequential().value {
+        return false;
+    }
+    let cache = settings.project_root().join(".pytest_cache");
+    let records = crate::store::cpu_times::load(&cache);
+    super::wait_pool::plan(
+        settings.cores(),
+        settings.max_wait_workers().value as usize,
+        &records,
+        &io_category_names(settings),
+        &[],
+    )
+    .is_some_and(|p| p.wait.extra > 0)
+}
+
+/// The `io` categories' names: their tests are left out of the suite's
+/// share (their caps give them workers of their own).
+pub fn io_category_names(settings: &Settings) -> Vec<String> {
+    let all = settings.categories();
+    all.ordered()
+        .iter()
+        .chain(std::iter::once(all.default_category()))
+        .filter(|c| c.kind == pacer_settings::Kind::Io)
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 fn python_path(settings: &Settings) -> Result<PathBuf, Error> {

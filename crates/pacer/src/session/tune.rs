@@ -14,7 +14,8 @@ use pacer_runner::events::PytestOptions;
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 
-use crate::store::{durations, lastfailed};
+use super::wait_pool;
+use crate::store::{cpu_times, durations, lastfailed};
 
 /// What the binary knows before any worker answers.
 #[derive(Debug, Clone)]
@@ -34,6 +35,15 @@ pub struct Inputs {
     pub shard: bool,
     /// The 429 rerun: one worker, pytest's order, no maxfail or last-failed.
     pub fixed: bool,
+    /// pacer's `workers` is `"auto"` (the default): the pool may grow
+    /// beyond the cores for tests that wait (`wait_pool.rs`).
+    pub auto: bool,
+    /// `max_wait_workers`: at most this many workers beyond the cores.
+    pub max_wait_workers: usize,
+    /// The `cpu` categories, whose caps follow the pool when it grows
+    /// (`wait_pool::plan`), and the `io` ones' names, which keep theirs.
+    pub cpu_categories: Vec<wait_pool::CpuCategory>,
+    pub io_categories: Vec<String>,
 }
 
 pub fn tuner(inputs: Inputs) -> Tune {
@@ -84,6 +94,15 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
             Some("loadgroup") => Some(Dist::LoadGroup),
             _ => None,
         };
+        let workers = match grow_for_waiting(inputs, options, workers) {
+            Some(plan) => {
+                let grown = workers + plan.wait.extra;
+                tuning.caps = plan.caps;
+                tuning.wait = Some(plan.wait);
+                grown
+            }
+            None => workers,
+        };
         if workers != inputs.workers {
             tuning.workers = Some(workers);
         }
@@ -103,6 +122,62 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
         }
     }
     tuning
+}
+
+/// The workers beyond the cores that the recorded CPU times call for, when
+/// the workers are pacer's `auto` (or pytest's `-n auto`) and nothing caps
+/// them: `None` without a record, for a fixed count, or for no extra.
+fn grow_for_waiting(
+    inputs: &Inputs,
+    options: &PytestOptions,
+    workers: usize,
+) -> Option<wait_pool::Plan> {
+    let pytest_fixed = !inputs.workers_set_by_pacer
+        && options
+            .numprocesses
+            .as_deref()
+            .is_some_and(|n| !matches!(n, "auto" | "logical"));
+    let capped = inputs.maxprocesses.or(options.maxprocesses).is_some();
+    if !inputs.auto || pytest_fixed || capped || workers != inputs.cores || workers < 1 {
+        return None;
+    }
+    let cache = options.cache_dir.as_ref()?;
+    let records = cpu_times::load(std::path::Path::new(cache));
+    wait_pool::plan(
+        inputs.cores,
+        inputs.max_wait_workers,
+        &records,
+        &inputs.io_categories,
+        &inputs.cpu_categories,
+    )
+    .filter(|p| p.wait.extra > 0)
+}
+
+/// What `pacer config` says of the workers: the resolved count and why,
+/// from the record in `cache_dir` (pytest's cache folder).
+pub fn explain_workers(
+    cores: usize,
+    max_wait_workers: usize,
+    io_categories: &[String],
+    cache_dir: &std::path::Path,
+) -> String {
+    let records = cpu_times::load(cache_dir);
+    let plan = wait_pool::plan(cores, max_wait_workers, &records, io_categories, &[]);
+    match plan.map(|p| p.wait) {
+        None => format!(
+            "{cores} (the cores; no CPU times recorded yet in {}: the next run records them)",
+            cache_dir.display()
+        ),
+        Some(w) if w.extra > 0 => format!(
+            "{}: {}",
+            cores + w.extra,
+            w.line()
+                .replacen(&format!("{cores} workers"), "the cores", 1)
+                + "; "
+                + &w.why
+        ),
+        Some(w) => format!("{cores} (the cores: {})", w.why),
+    }
 }
 
 fn delegate(reason: &str) -> Tuning {
@@ -155,6 +230,14 @@ mod tests {
             durations_file: PathBuf::from("/nonexistent/.test_durations"),
             shard: false,
             fixed: false,
+            auto: false,
+            max_wait_workers: 6,
+            cpu_categories: vec![wait_pool::CpuCategory {
+                index: 0,
+                name: "default".into(),
+                cap: None,
+            }],
+            io_categories: vec![],
         }
     }
 
@@ -272,5 +355,43 @@ mod tests {
     fn dist_each_is_named() {
         let o = options(|o| o.dist = Some("each".into()));
         assert_eq!(tune(&inputs(), &o).notes.len(), 1);
+    }
+
+    #[test]
+    fn auto_workers_grow_for_recorded_waiting_and_a_count_does_not() {
+        let cache = tempfile::tempdir().unwrap();
+        let sleeping: Vec<(String, String, pacer_runner::events::CpuTime)> = (0..10)
+            .map(|i| {
+                let t = pacer_runner::events::CpuTime {
+                    wall: 1.0,
+                    cpu: 0.01,
+                    queued: 0.0,
+                };
+                (format!("t.py::test_{i}"), "default".to_string(), t)
+            })
+            .collect();
+        cpu_times::save(cache.path(), &sleeping);
+        let with_cache = options(|o| o.cache_dir = Some(cache.path().display().to_string()));
+        let auto = Inputs {
+            auto: true,
+            ..inputs()
+        };
+        let tuning = tune(&auto, &with_cache);
+        assert_eq!(tuning.workers, Some(8), "2 cores + the cap of 6");
+        assert_eq!(tuning.caps, vec![(0, 8)]);
+        assert_eq!(tuning.wait.as_ref().map(|w| w.extra), Some(6));
+        // A count, pytest's `-n 3`, `--maxprocesses` or no record: the cores.
+        assert_eq!(tune(&inputs(), &with_cache).workers, None);
+        let n3 = options(|o| {
+            o.cache_dir = Some(cache.path().display().to_string());
+            o.numprocesses = Some("3".into());
+        });
+        assert_eq!(tune(&auto, &n3).workers, Some(3));
+        let capped = Inputs {
+            maxprocesses: Some(2),
+            ..auto.clone()
+        };
+        assert_eq!(tune(&capped, &with_cache).workers, None);
+        assert_eq!(tune(&auto, &PytestOptions::default()).workers, None);
     }
 }

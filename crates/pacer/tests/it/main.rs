@@ -39,4 +39,5 @@ mod snapshots;
 mod touched;
 mod trust;
 mod try_cmd;
+mod wait_pool;
 mod workflows;

@@ -169,7 +169,7 @@ fn replace_values(text: &str, key: &str, with: &str) -> String {
 fn facts(test: &pacer_report::schema::TestReport) -> serde_json::Value {
     let mut value = serde_json::to_value(test).unwrap();
     let object = value.as_object_mut().unwrap();
-    for key in ["worker", "start", "end", "phases", "collected"] {
+    for key in ["worker", "start", "end", "phases", "collected", "cpu"] {
         object.remove(key);
     }
     for attempt in object["attempts"].as_array_mut().unwrap() {

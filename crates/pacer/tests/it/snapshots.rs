@@ -21,8 +21,8 @@ fn settings_for(root: &std::path::Path, fold_columns: bool) -> insta::Settings {
 }
 
 /// `pacer config` on the categories fixture with a fixed interpreter,
-/// worker count and fresh workers, so that nothing depends on this
-/// machine's cores.
+/// worker count, fresh workers and the cap on workers for tests that wait,
+/// so that nothing depends on this machine's cores or memory.
 fn config(json: bool) -> String {
     let dir = suite("categories");
     let mut args = vec!["config", "--workers", "2"];
@@ -32,6 +32,7 @@ fn config(json: bool) -> String {
     let output = pacer_command(&dir, &args)
         .env("PACER_PYTHON", "python3")
         .env("PACER_FRESH_WORKERS", "2")
+        .env("PACER_MAX_WAIT_WORKERS", "6")
         .output()
         .expect("pacer runs");
     text(&output)

@@ -41,12 +41,27 @@ pub struct Fixture {
     pub longest: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TestTime {
     pub id: String,
     pub markers: Vec<String>,
     pub phases: BTreeMap<String, f64>,
     pub outcome: String,
+    /// Wall and CPU seconds over the whole test (the process's and its
+    /// waited-for children's CPU).
+    #[serde(default)]
+    pub wall: f64,
+    #[serde(default)]
+    pub cpu: f64,
+    /// Seconds its thread was ready but queued for a core (Linux).
+    #[serde(default)]
+    pub queued: f64,
+    /// Stack samples taken while it ran, and per kind of wait those that
+    /// showed it (`sleep`, `socket`, `subprocess`, `lock`).
+    #[serde(default)]
+    pub samples: u64,
+    #[serde(default)]
+    pub waits: BTreeMap<String, u64>,
 }
 
 /// One module's import, from `-X importtime`.
@@ -137,6 +152,8 @@ pub struct Diagnosis {
     pub imports: Vec<Import>,
     pub fixtures: Vec<Fixture>,
     pub slowest: Vec<Slowest>,
+    /// The tests that wait most and on what (issue 21).
+    pub waiting: Vec<super::waiting::Waiting>,
     pub categories: Vec<CategoryLoad>,
     pub upstreams: Vec<UpstreamLoad>,
     pub advice: Vec<Advice>,
@@ -173,6 +190,7 @@ pub fn diagnose(inputs: Inputs<'_>) -> Diagnosis {
         upstreams,
     } = inputs;
     let workers = workers.max(1);
+    let waiting = super::waiting::tests_that_wait(&timings.tests, categorize, top);
     let mut slowest: Vec<Slowest> = timings
         .tests
         .iter()
@@ -320,6 +338,7 @@ pub fn diagnose(inputs: Inputs<'_>) -> Diagnosis {
         imports: imports.into_iter().take(top).collect(),
         fixtures: fixtures.into_iter().take(top).collect(),
         slowest: slowest.into_iter().take(top).collect(),
+        waiting,
         categories: loads,
         upstreams,
         advice,
@@ -348,6 +367,7 @@ mod tests {
             markers: vec![],
             phases: [("call".to_string(), seconds)].into(),
             outcome: "passed".into(),
+            ..TestTime::default()
         }
     }
 

@@ -5,6 +5,7 @@
 //! tests, the lower bound for this machine, and advice (docs/measure.md).
 
 mod analysis;
+mod waiting;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -192,6 +193,15 @@ fn print_diagnosis(out: &mut dyn Write, d: &Diagnosis) {
     let _ = writeln!(out, "\nlongest tests (setup + call + teardown):");
     for t in &d.slowest {
         let _ = writeln!(out, "  {:>7.3} s  {}  [{}]", t.seconds, t.id, t.category);
+    }
+    if !d.waiting.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ntests that wait most (wall - CPU - queued for a core, and what their sampled stacks showed):"
+        );
+        for w in &d.waiting {
+            let _ = writeln!(out, "  {}", waiting::line(w));
+        }
     }
     if !d.upstreams.is_empty() {
         let _ = writeln!(out, "\nrate-limited upstreams:");

@@ -158,6 +158,7 @@ impl Reporter for Listing {
                     .collect();
             }
             Event::Notice { message } => eprintln!("pacer: {message}"),
+            Event::WaitWorkers { .. } => {}
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use pacer_settings::Settings;
 
 use super::observe::Observed;
 use crate::cli::RunArgs;
-use crate::store::{durations, lastfailed};
+use crate::store::{cpu_times, durations, lastfailed};
 
 /// Writes the stores from a run the pool finished; a failure to write is
 /// not fatal (the stores only speed up the next run).
@@ -23,6 +23,7 @@ pub fn save(end: &RunEnd, observed: &Observed, settings: &Settings, args: &RunAr
     if let Some(cache) = cache_dir {
         let cache = PathBuf::from(cache);
         durations::save(&cache, &summary.durations);
+        cpu_times::save(&cache, &summary.cpu_times);
         let failed: Vec<String> = summary.failed.iter().map(|f| f.id.clone()).collect();
         lastfailed::update(&cache, &summary.durations, &failed);
     }

@@ -72,6 +72,7 @@ impl Reporter for Collector {
                     .collect();
             }
             Event::Notice { message } => eprintln!("pacer: {message}"),
+            Event::WaitWorkers { .. } => {}
             _ => {}
         }
     }

@@ -75,6 +75,11 @@ pub fn pacer_command(dir: &Path, args: &[&str]) -> Command {
         }
     }
     command.env("PACER_PYTHON", python());
+    // No workers beyond the cores for tests that wait (issue 21): the
+    // fixture suites run in place keep pytest's cache between test runs,
+    // and a test's workers must not depend on what an earlier one recorded.
+    // `wait_pool.rs` removes it to test the default.
+    command.env("PACER_MAX_WAIT_WORKERS", "0");
     command
 }
 

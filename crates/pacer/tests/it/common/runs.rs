@@ -110,7 +110,10 @@ pub fn run_with_deadline(
     command
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("COLUMNS", "120")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // As `pacer_command`: no workers beyond the cores from a record an
+        // earlier test left in a fixture suite's cache.
+        .env("PACER_MAX_WAIT_WORKERS", "0");
     for (key, value) in env {
         command.env(key, value);
     }
