@@ -4,8 +4,8 @@
 //! Each command (`commands/`) returns an exit code or a typed error; this
 //! file settles it against the exit-code table (`error.rs`), in one place.
 
-mod child;
 mod changes;
+mod child;
 mod cli;
 mod commands;
 mod error;
