@@ -111,7 +111,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-load", type=float, default=3.0)
     parser.add_argument("--force", action="store_true", help="run whatever the load")
+    parser.add_argument("--before", help="an earlier pacer binary, timed at its defaults (warm) as one more column")
     args = parser.parse_args()
+    tools = TOOLS + (["before"] if args.before else [])
     shapes = args.shapes.split(",")
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
@@ -127,6 +129,8 @@ def main():
         "cold": [pacer, "--python", python],
         "warm": [pacer, "--python", python],
     }
+    if args.before:
+        commands["before"] = [str(Path(args.before).absolute()), "--python", python]
     print(f"commit: {bench.commit()}; cores: {os.cpu_count()}; load at start: {load():.2f}; median of {args.repeat}")
     work = Path(tempfile.mkdtemp(prefix="pacer-bench-wait-"))
     rows, broken = [], False
@@ -139,18 +143,18 @@ def main():
             expected = generate(suite)
             print(f"\n{shape}: {about} (load {load():.2f})")
             subprocess.run([python, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"], cwd=suite, env=env, stdout=subprocess.DEVNULL)
-            times = {tool: [] for tool in TOOLS}
+            times = {tool: [] for tool in tools}
             said = ""
             for attempt in range(args.repeat):
-                shift = (attempt + n) % len(TOOLS)
-                order = TOOLS[shift:] + TOOLS[:shift]
+                shift = (attempt + n) % len(tools)
+                order = tools[shift:] + tools[:shift]
                 for tool in order:
                     store = suite / ".pytest_cache" / "v" / "pacer"
-                    if tool in ("cold", "warm"):
+                    if tool in ("cold", "warm", "before"):
                         shutil.rmtree(store, ignore_errors=True)
-                    if tool == "warm":
+                    if tool in ("warm", "before"):
                         # Untimed: the run that records what the warm one sizes from.
-                        bench.run_timed(commands["cold"], suite, env)
+                        bench.run_timed(commands[tool], suite, env)
                     result = bench.run_timed(commands[tool], suite, env)
                     why = bench.check(result, expected)
                     if why:
@@ -166,12 +170,13 @@ def main():
             rows.append(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n| shape | pytest -n auto | pytest -n 4 | pacer -n 4 | pacer cold | pacer warm | warm / best fixed -n | what warm pacer said |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    before = " pacer before (warm) |" if args.before else ""
+    print(f"\n| shape | pytest -n auto | pytest -n 4 | pacer -n 4 | pacer cold | pacer warm |{before} warm / best fixed -n | what warm pacer said |")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.before else "") + "---:|---|")
     for r in rows:
         fixed = [r[t] for t in ("xdist-auto", "xdist-4", "pacer-4") if r[t] is not None]
         ratio = f"{r['warm'] / min(fixed):.2f}" if fixed and r["warm"] else "—"
-        cells = " | ".join(bench.fmt_seconds(r[t]) for t in TOOLS)
+        cells = " | ".join(bench.fmt_seconds(r[t]) for t in tools)
         print(f"| {r['shape']} | {cells} | {ratio} | {r['said'].strip()} |")
     print(f"\ncommit {bench.commit()}, load average at the end {load():.2f}")
     return 1 if broken else 0
