@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod error;
 mod order;
+mod scratch;
 mod session;
 mod store;
 mod upstreams;

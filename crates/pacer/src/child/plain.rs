@@ -10,8 +10,8 @@ use std::time::Instant;
 use pacer_types::exit;
 use serde::Deserialize;
 
-use super::timed::Scratch;
 use super::{describe, tail, Failure};
+use crate::scratch::Scratch;
 
 const PLUGIN: &str = include_str!("pacer_outcomes.py");
 
@@ -54,20 +54,12 @@ pub fn run(
     }
     let out = scratch.path(name);
     let _ = std::fs::remove_file(&out);
-    let python_path = match std::env::var_os("PYTHONPATH") {
-        Some(old) if !old.is_empty() => {
-            let mut paths = vec![scratch.dir().to_path_buf()];
-            paths.extend(std::env::split_paths(&old));
-            std::env::join_paths(paths).unwrap_or_else(|_| scratch.dir().as_os_str().into())
-        }
-        _ => scratch.dir().as_os_str().into(),
-    };
     let start = Instant::now();
     let output = Command::new(python)
         .args(["-m", "pytest", "-p", "pacer_outcomes"])
         .args(pytest_args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("PYTHONPATH", python_path)
+        .env("PYTHONPATH", scratch.python_path())
         .env("PACER_OUTCOMES_OUT", &out)
         .current_dir(cwd)
         .stdin(Stdio::null())

@@ -1,7 +1,7 @@
 //! A child pacer timed from spawn to exit and read from its JSON report
-//! (`--json-report`), and the scratch folder such reports go to.
+//! (`--json-report`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use pacer_report::RunReport;
 use pacer_types::exit;
 
 use super::{describe, tail, Failure};
+use crate::scratch::Scratch;
 
 /// One child pacer's run: its wall time, exit code and report.
 pub struct TimedRun {
@@ -75,47 +76,13 @@ pub fn time_run(
     })
 }
 
-/// A folder for the children's reports, removed when dropped. Named as a
-/// run folder (`pacer-run-<pid>-<label>`), so that when a Ctrl-C ends the
-/// command before it can remove it, the next pacer does.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new(label: &str) -> Result<Self, Failure> {
-        let name = format!("{}{label}", pacer_runner::stale::run_folder_prefix());
-        let dir = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Failure::internal(format!(
-                "cannot create {}: {e}\n\nhint: set TMPDIR to a writable folder",
-                dir.display()
-            ))
-        })?;
-        Ok(Scratch(dir))
-    }
-
-    /// `name` inside the folder, with anything but letters, digits, `-`
-    /// and `.` made `_`.
-    pub fn path(&self, name: &str) -> PathBuf {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.0.join(safe)
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The scratch folder for the children's reports, or the failure that
+/// names it.
+pub fn scratch(label: &str) -> Result<Scratch, Failure> {
+    Scratch::new(label).map_err(|e| {
+        Failure::internal(format!(
+            "cannot create a folder in {}: {e}\n\nhint: set TMPDIR to a writable folder",
+            std::env::temp_dir().display()
+        ))
+    })
 }

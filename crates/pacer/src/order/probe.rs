@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use pacer_report::RunReport;
 
 use crate::error::Error;
+use crate::scratch::Scratch;
 
 const PLUGIN: &str = include_str!("pacer_probe.py");
 
@@ -58,8 +59,8 @@ pub struct Prober {
 
 impl Prober {
     pub fn new(python: PathBuf, cwd: PathBuf, options: Vec<String>) -> Result<Prober, Error> {
-        let scratch = Scratch::new().map_err(|source| Error::Plugin { source })?;
-        std::fs::write(scratch.0.join("pacer_probe.py"), PLUGIN)
+        let scratch = Scratch::new("probe").map_err(|source| Error::Plugin { source })?;
+        std::fs::write(scratch.dir().join("pacer_probe.py"), PLUGIN)
             .map_err(|source| Error::Plugin { source })?;
         Ok(Prober {
             python,
@@ -136,22 +137,14 @@ impl Prober {
         let n = self
             .count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let out = self.scratch.0.join(format!("probe-{n}.jsonl"));
-        let python_path = match std::env::var_os("PYTHONPATH") {
-            Some(old) if !old.is_empty() => {
-                let mut paths = vec![self.scratch.0.clone()];
-                paths.extend(std::env::split_paths(&old));
-                std::env::join_paths(paths).unwrap_or_else(|_| self.scratch.0.clone().into())
-            }
-            _ => self.scratch.0.clone().into(),
-        };
+        let out = self.scratch.dir().join(format!("probe-{n}.jsonl"));
         let ids = self.ids_argument(tests, n)?;
         let output = Command::new(&self.python)
             .args(["-m", "pytest", "-p", "pacer_probe"])
             .args(&self.options)
             .args(&ids)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("PYTHONPATH", python_path)
+            .env("PYTHONPATH", self.scratch.python_path())
             .env("PACER_PROBE_OUT", &out)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
@@ -200,7 +193,7 @@ impl Prober {
         if length < ARGS_INLINE {
             return Ok(tests.to_vec());
         }
-        let path = self.scratch.0.join(format!("ids-{n}.txt"));
+        let path = self.scratch.dir().join(format!("ids-{n}.txt"));
         std::fs::write(&path, tests.join("\n")).map_err(|source| Error::Plugin { source })?;
         Ok(vec![format!("@{}", path.display())])
     }
@@ -286,25 +279,6 @@ pub fn shell_quote(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
-/// A folder for the probe plugin and its output, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> std::io::Result<Self> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("pacer-probe-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

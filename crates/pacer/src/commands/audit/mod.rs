@@ -67,7 +67,8 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
     let python = settings.python().value.clone();
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let passthrough = runs::passthrough(&raw);
-    let scratch = runs::Scratch::new().map_err(|source| Error::Plugin { source })?;
+    let scratch =
+        crate::scratch::Scratch::new("audit").map_err(|source| Error::Plugin { source })?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -77,7 +78,7 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
 
     let mut all: Vec<AuditRun> = Vec::new();
     for (name, sequential) in [("sequential", true), ("parallel", false)] {
-        let run = runs::through_pacer(name, &passthrough, sequential, &scratch.0)?;
+        let run = runs::through_pacer(name, &passthrough, sequential, scratch.dir())?;
         say(format!(
             "{name} run: {} tests, {} failed, {:.1}s",
             run.failed.len(),

@@ -7,8 +7,8 @@
 mod analysis;
 mod waiting;
 
+use crate::scratch::Scratch;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use pacer_types::exit;
@@ -32,8 +32,8 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
         args.pytest.pytest_args.clone(),
         Purpose::Run,
     )?;
-    let scratch = Scratch::new().map_err(|source| Error::Plugin { source })?;
-    let plugin_dir = scratch.0.clone();
+    let scratch = Scratch::new("doctor").map_err(|source| Error::Plugin { source })?;
+    let plugin_dir = scratch.dir().to_path_buf();
     std::fs::write(plugin_dir.join("pacer_doctor.py"), PLUGIN)
         .map_err(|source| Error::Plugin { source })?;
     let out = plugin_dir.join("timings.json");
@@ -46,14 +46,6 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
     let proxies = upstreams::start(&settings, limited).map_err(|error| Error::Proxies { error })?;
     let mut env = prepared.config.launch.env.clone();
     env.extend(proxies.env.iter().cloned());
-    let python_path = match std::env::var_os("PYTHONPATH") {
-        Some(old) if !old.is_empty() => {
-            let mut paths = vec![plugin_dir.clone()];
-            paths.extend(std::env::split_paths(&old));
-            std::env::join_paths(paths).unwrap_or_else(|_| plugin_dir.clone().into())
-        }
-        _ => plugin_dir.clone().into(),
-    };
     eprintln!("pacer doctor: running the suite once, sequentially, with timing hooks...");
     // `--capture=sys` keeps the tests' output captured while `-X
     // importtime` (written by the interpreter to fd 2) reaches us.
@@ -62,7 +54,7 @@ pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
         .arg("--capture=sys")
         .args(&prepared.pytest_args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("PYTHONPATH", python_path)
+        .env("PYTHONPATH", scratch.python_path())
         .env("PACER_DOCTOR_OUT", &out)
         .current_dir(&prepared.cwd)
         .stdin(Stdio::null())
@@ -225,22 +217,5 @@ fn print_diagnosis(out: &mut dyn Write, d: &Diagnosis) {
         for a in &d.advice {
             let _ = writeln!(out, "  - {}", a.text);
         }
-    }
-}
-
-/// A folder for the plugin and its output, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> std::io::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("pacer-doctor-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

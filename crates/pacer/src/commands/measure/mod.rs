@@ -82,7 +82,7 @@ fn measure_with(args: &MeasureArgs, settings: &pacer_settings::Settings) -> Resu
         eprintln!("pacer measure: no selected category has tests");
         return Ok(exit::NO_TESTS_COLLECTED);
     }
-    let scratch = crate::child::timed::Scratch::new("measure")?;
+    let scratch = crate::child::timed::scratch("measure")?;
     let mut categories = Vec::new();
     let mut versions = (None, None);
     let mut failed_runs = 0;

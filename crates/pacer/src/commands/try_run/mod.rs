@@ -80,7 +80,7 @@ fn try_with(
         Some(&settings.project_root().join(".pytest_cache")),
     );
 
-    let scratch = timed::Scratch::new("try")?;
+    let scratch = timed::scratch("try")?;
     let mut pytest_runs: Vec<Run> = Vec::new();
     let mut pacer_runs: Vec<Run> = Vec::new();
     let mut pytest_side = side(plain_command(&prepared.python, &prepared.pytest_args));
