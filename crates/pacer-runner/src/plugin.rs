@@ -20,6 +20,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../python/pacer_worker/__init__.py"),
     ),
     (
+        "basetemp.py",
+        include_str!("../python/pacer_worker/basetemp.py"),
+    ),
+    (
         "channel.py",
         include_str!("../python/pacer_worker/channel.py"),
     ),

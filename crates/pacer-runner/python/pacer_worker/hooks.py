@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from . import collect, cov, options, reruns, worker, xdist, zygote
+from . import basetemp, collect, cov, options, reruns, worker, xdist, zygote
 from .channel import Channel
 from .livelog import LiveLog
 
@@ -54,6 +54,8 @@ def pytest_configure(config):
         return
     env = xdist.worker_env()
     xdist.become_worker(config, env)
+    # Before pytest's tmpdir plugin reads `--basetemp` (its configure runs after).
+    basetemp.share(config, env["id"])
     # Read before `neutralise` clears what pacer does for the whole run.
     junit = options.junit_options(config)
     parsed = options.pytest_options(config)

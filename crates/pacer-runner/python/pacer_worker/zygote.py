@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 
-from . import cov, crash, xdist
+from . import basetemp, cov, crash, xdist
 from .channel import Channel
 
 # What pacer may send the zygote. Read here, not through the worker's
@@ -100,5 +100,6 @@ def _become_worker(session, worker, msg, fds):
         capman.suspend_global_capture(in_=False)
     env = xdist.worker_env()
     xdist.rename_worker(config, env)
+    basetemp.rename(config, env["id"])
     worker.rebind(Channel(channel_fd), env)
     cov.restart(config, env["id"])

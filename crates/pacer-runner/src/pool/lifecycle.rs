@@ -81,6 +81,13 @@ impl Pool {
                 self.lifecycle.stacks_file(name).display().to_string(),
             ),
             ("PACER_PID".into(), std::process::id().to_string()),
+            // Where the first worker records the run's base temporary
+            // folder for the others (`basetemp.py`), as xdist's controller
+            // hands its workers theirs.
+            (
+                "PACER_RUN_DIR".into(),
+                self.lifecycle.run_dir.path().display().to_string(),
+            ),
             (
                 "PACER_CAPTURE_DIR".into(),
                 self.lifecycle

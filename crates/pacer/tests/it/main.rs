@@ -36,6 +36,7 @@ mod secrets;
 mod shard;
 mod shared_limit;
 mod snapshots;
+mod tmp_path;
 mod touched;
 mod trust;
 mod try_cmd;
