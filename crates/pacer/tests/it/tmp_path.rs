@@ -83,13 +83,27 @@ fn a_run_makes_one_numbered_base_folder_with_a_folder_per_worker() {
     let numbered = base.file_name().unwrap().to_string_lossy().to_string();
     assert!(
         numbered.starts_with("pytest-")
-            && base.parent().unwrap().file_name().unwrap().to_string_lossy().starts_with("pytest-of-"),
+            && base
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pytest-of-"),
         "pytest's numbered folder under pytest-of-USER: {base:?}"
     );
     let workers: BTreeSet<&str> = tests.iter().map(|(w, _)| w.as_str()).collect();
-    assert!(workers.len() >= 2, "the tests ran on several workers: {workers:?}");
+    assert!(
+        workers.len() >= 2,
+        "the tests ran on several workers: {workers:?}"
+    );
     for (worker, path) in &tests {
-        let folder = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+        let folder = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
         assert_eq!(folder, format!("popen-{worker}"), "{path:?}");
     }
     // One numbered folder (plus pytest's `pytest-current` link), not one per worker.
@@ -124,6 +138,9 @@ fn workers_share_a_given_basetemp_without_emptying_it_under_each_other() {
     assert!(text.contains("18 passed"), "{text}");
     assert!(!given.join("stale").exists(), "emptied once at the start");
     for (worker, path) in recorded(&out) {
-        assert_eq!(path.parent().unwrap(), given.join(format!("popen-{worker}")));
+        assert_eq!(
+            path.parent().unwrap(),
+            given.join(format!("popen-{worker}"))
+        );
     }
 }
