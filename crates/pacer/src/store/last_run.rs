@@ -29,5 +29,5 @@ pub fn keep(record: &mut RunRecord, cache_dir: Option<&str>) {
     if !record.finished() {
         return;
     }
-    record.with_report(|report| cache::write_json(&path(Path::new(dir)), report));
+    cache::write_with(&path(Path::new(dir)), |out| record.write_json(out));
 }
