@@ -794,6 +794,131 @@ mod tests {
         assert_eq!(record.to_report(), expected, "the record is as it was");
     }
 
+    fn hello(cache_dir: Option<&str>) -> pacer_runner::events::Hello {
+        serde_json::from_value(serde_json::json!({
+            "protocol": 1, "worker": "gw0", "pid": 1, "python": "3.11",
+            "platform": "linux", "pytest": "9.2.0", "pluggy": "1",
+            "rootdir": "/suite", "configfile": null, "plugins": [],
+            "invocation_dir": "/suite",
+            "options": {"cache_dir": cache_dir, "file_or_dir": ["tests"]},
+        }))
+        .unwrap()
+    }
+
+    /// A slim record's run, fed as the pool feeds it: three tests on two
+    /// workers, one failed, one run again (the 429 rerun), one whose late
+    /// teardown failed.
+    fn slim_run(cache_dir: Option<&str>) -> RunReport {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let now = Rc::new(Cell::new(0.0));
+        let clock = now.clone();
+        let mut record = RunRecord::with_clock("0", Box::new(move || clock.get()));
+        record.set_slim(true);
+        record.set_pytest_args(vec!["tests".into(), "-q".into()]);
+        let hello = hello(cache_dir);
+        record.report(Event::Started {
+            hello: &hello,
+            workers: 2,
+        });
+        let failed = PhaseReport {
+            cat: Some(Status::Failed),
+            longrepr: Some("Traceback: boom".into()),
+            msg: Some("boom".into()),
+            ..report(Phase::Call, Outcome::Failed)
+        };
+        let passed = PhaseReport {
+            cat: Some(Status::Passed),
+            ..report(Phase::Call, Outcome::Passed)
+        };
+        let torn = PhaseReport {
+            cat: Some(Status::Error),
+            longrepr: Some("teardown".into()),
+            ..report(Phase::Teardown, Outcome::Failed)
+        };
+        let run = |record: &mut RunRecord, id: &str, worker: &str, reports: &[PhaseReport]| {
+            record.report(Event::TestStarted { id, worker });
+            now.set(now.get() + 1.0);
+            record.report(Event::TestFinished {
+                id,
+                worker,
+                reports,
+                finished: 1,
+                total: 3,
+                cpu: None,
+            });
+        };
+        run(&mut record, "t.py::a", "gw1", std::slice::from_ref(&passed));
+        run(&mut record, "t.py::b", "gw0", std::slice::from_ref(&failed));
+        run(&mut record, "t.py::c", "gw1", &[failed]);
+        record.report(Event::TestAmended {
+            id: "t.py::a",
+            worker: "gw1",
+            reports: &[torn],
+        });
+        // The 429 rerun: c again, passing, on gw0.
+        run(&mut record, "t.py::c", "gw0", &[passed]);
+        let mut out = Vec::new();
+        record.write_json(&mut out).unwrap();
+        assert!(
+            record.to_report().tests.is_empty(),
+            "a slim record has no full tests"
+        );
+        serde_json::from_slice(&out).expect("a slim record writes a run report")
+    }
+
+    #[test]
+    fn a_slim_record_writes_each_tests_worker_start_and_outcome_and_no_failure_text() {
+        let report = slim_run(Some("/suite/.pytest_cache"));
+        let tests: Vec<(&str, &str, f64, &str)> = report
+            .tests
+            .iter()
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    t.worker.as_str(),
+                    t.start,
+                    t.outcome.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tests,
+            [
+                ("t.py::a", "gw1", 0.0, "error"),
+                ("t.py::b", "gw0", 1.0, "failed"),
+                ("t.py::c", "gw0", 3.0, "passed"),
+            ]
+        );
+        assert!(report
+            .tests
+            .iter()
+            .all(|t| t.output.is_none() && t.message.is_none()));
+        let lanes: Vec<(&str, usize)> = report
+            .lanes
+            .iter()
+            .map(|l| (l.worker.as_str(), l.tests))
+            .collect();
+        assert_eq!(lanes, [("gw0", 2), ("gw1", 1)]);
+        assert_eq!(report.pytest_args, ["tests", "-q"]);
+        assert_eq!(report.pytest_paths, ["tests"]);
+        assert_eq!(report.rootdir.as_deref(), Some("/suite"));
+        assert_eq!(report.workers, 2);
+        assert_eq!(report.elapsed, 4.0);
+        let counts: Vec<(&str, usize)> = report
+            .counts
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("error", 1), ("failed", 1), ("passed", 1)]);
+    }
+
+    #[test]
+    fn a_slim_record_keeps_no_test_when_pytests_cache_is_off() {
+        let report = slim_run(None);
+        assert!(report.tests.is_empty() && report.lanes.is_empty());
+    }
+
     #[test]
     fn permute_puts_each_item_where_the_order_says() {
         let order = [3, 0, 4, 1, 2, 6, 5, 7];
