@@ -3,6 +3,8 @@
 //! Ctrl-C, crashed workers: every end the pool reaches sends `Finished`),
 //! as the JUnit file is written, and again when the binary adds what only
 //! it knows after the run (the proxies' statistics, the final exit code).
+//! With neither file nor GitHub's output asked for, its record is slim:
+//! the binary writes the last run's report from it (`store/last_run.rs`).
 
 use std::path::{Path, PathBuf};
 
