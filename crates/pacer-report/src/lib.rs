@@ -7,6 +7,8 @@
 //! - [`schema`]: that record's types, the JSON schema ([`RunReport`]): where
 //!   a test's typed outcome becomes a JSON word, when serde writes it.
 //! - [`json`], [`html`]: `--json-report` and `--html-report`, written from that record's report.
+//! - `slim`: a slim record's tests, all the last run's report keeps when no
+//!   report is asked for.
 //! - [`reports`]: the reporter that writes them whenever a run ends ([`RunReports`]).
 //! - [`github`]: GitHub Actions' step summary, annotations, log groups and progress lines.
 //! - [`tee`]: hands every event to several reporters (the terminal and the JUnit file).
@@ -20,7 +22,8 @@
 //! `schema`, the report's types; `attempts`, a test's phase reports cut
 //! into attempts; `longrepr`, a failure's plain text; `stored`, `tally`,
 //! `options`, `report_file`, `lastfailed`. `calls` and `merge` import `schema`;
-//! `record` imports `calls` and leaves; `junit`, `github`, `json` and
+//! `slim` imports `schema` and `attempts`; `record` imports `calls`, `slim`,
+//! `json` and leaves; `junit`, `github`, `json` and
 //! `html` import leaves; `terminal` leaves and `github`'s commands;
 //! `reports` imports `record`, `github`, `json` and `html`.
 
@@ -38,6 +41,7 @@ pub mod record;
 mod report_file;
 pub mod reports;
 pub mod schema;
+mod slim;
 mod stored;
 pub mod tally;
 pub mod tee;

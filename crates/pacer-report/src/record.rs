@@ -27,6 +27,7 @@ use crate::schema::{
     AttemptReport, CategoryReport, CollectionOutcome, CollectionProblem, Lane, PhaseRecord, Phases,
     RunReport, Shard, TestReport, TouchedReport, SCHEMA, SCHEMA_VERSION,
 };
+use crate::slim::{count, outcome_of, worker_number, SlimTests};
 use crate::stored::{Shared, StoredReports};
 
 /// The clock a record reads: seconds since the run started.
@@ -82,6 +83,11 @@ pub struct RunRecord {
     proxy_calls: Vec<ProxyCall>,
     /// The run traces what tests touch: their requests go into `touched.api`.
     trace_requests: bool,
+    /// A slim record ([`RunRecord::set_slim`]) keeps its tests here, and
+    /// nothing in `tests`, `states` or `planned`.
+    slim: Option<SlimTests>,
+    /// A slim record of a run whose pytest cache is off keeps no test.
+    slim_off: bool,
 }
 
 impl RunRecord {
@@ -129,7 +135,38 @@ impl RunRecord {
             origin: Instant::now(),
             proxy_calls: Vec::new(),
             trace_requests: false,
+            slim: None,
+            slim_off: false,
         }
+    }
+
+    /// Makes this a slim record (or a full one again), before its first event: it keeps of each
+    /// test only what `pacer replay` and `pacer bisect` read (its id,
+    /// worker, start, end and outcome; `slim.rs`), and nothing when the
+    /// run's pytest cache is off (`-p no:cacheprovider`), where the last
+    /// run's report is not kept. Its JSON ([`RunRecord::write_json`]) is a
+    /// run report with those tests, their lanes, no categories, `counts` of
+    /// tests by outcome, and no failure's text; [`RunRecord::to_report`]
+    /// and [`RunRecord::with_report`] give a report of no test.
+    pub fn set_slim(&mut self, slim: bool) {
+        self.slim = slim.then(SlimTests::default);
+    }
+
+    pub fn is_slim(&self) -> bool {
+        self.slim.is_some()
+    }
+
+    /// Writes the report as `--json-report` does; a slim record's, its tests
+    /// serialised one at a time.
+    pub fn write_json(&mut self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let Some(slim) = &self.slim else {
+            return self.with_report(|report| crate::json::write(report, out));
+        };
+        let mut head = self.report_of(Vec::new());
+        // What a slim record does not keep: no test's category or calls.
+        head.categories = Vec::new();
+        head.calls_outside_tests = Vec::new();
+        slim.write(head, out)
     }
 
     /// The instant the record's times count from (for [`RunRecord::new`],
@@ -192,6 +229,18 @@ impl RunRecord {
         amend: bool,
     ) {
         let now = (self.clock)();
+        if let Some(slim) = &mut self.slim {
+            if self.slim_off {
+                return;
+            }
+            if amend {
+                slim.amend(id, reports);
+            } else {
+                let start = self.started.remove(id).unwrap_or(now - spent(reports));
+                slim.finish(id, worker, start.max(0.0), now, reports);
+            }
+            return;
+        }
         // Taken, not copied: only a test's first end needs it, and on 50,000
         // tests the map's ids are megabytes.
         let (category, collected) = match self.planned.remove(id) {
@@ -455,6 +504,7 @@ impl Reporter for RunRecord {
             Event::Started { hello, workers } => {
                 self.workers = self.workers.max(workers);
                 if self.hello.is_none() {
+                    self.slim_off = hello.options.cache_dir.is_none();
                     self.invocation_dir = hello.invocation_dir.clone();
                     self.randomly_seed = hello.randomly_seed;
                     self.pytest_paths = hello.options.file_or_dir.clone();
@@ -475,6 +525,12 @@ impl Reporter for RunRecord {
                     }
                 }
                 // Sized once: on 50,000 tests a doubling vector wastes megabytes.
+                if let Some(slim) = &mut self.slim {
+                    if !self.slim_off {
+                        slim.reserve(tests.len());
+                    }
+                    return;
+                }
                 self.tests.reserve(tests.len());
                 self.states.reserve(tests.len());
                 for t in tests {
@@ -522,7 +578,7 @@ impl Reporter for RunRecord {
                     });
                 }
             }
-            Event::TestStarted { id, .. } => {
+            Event::TestStarted { id, .. } if !(self.slim.is_some() && self.slim_off) => {
                 let now = (self.clock)();
                 self.started.insert(id.to_string(), now);
             }
@@ -561,21 +617,12 @@ impl Reporter for RunRecord {
                 self.finished = true;
             }
             Event::Warning { .. } => self.warnings += 1,
-            Event::LastFailed { .. }
+            Event::TestStarted { .. }
+            | Event::LastFailed { .. }
             | Event::Output { .. }
             | Event::Notice { .. }
             | Event::WorkerFinished { .. }
             | Event::PluginReport { .. } => {}
-        }
-    }
-}
-
-/// One more of `status` in `counts`.
-fn count(counts: &mut BTreeMap<Status, usize>, status: &Status) {
-    match counts.get_mut(status) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(status.clone(), 1);
         }
     }
 }
@@ -622,15 +669,7 @@ fn refresh(report: &mut TestReport, test: &Test, reports: &[PhaseReport]) {
     for r in last {
         phases.add(r.when, r.dur);
     }
-    // The test's outcome: the first status of its last attempt that is not
-    // `passed` (a call's `failed`, a teardown's `error`, the worker's
-    // `flaky` for a pass after failed attempts), else `passed`.
-    let outcome = last
-        .iter()
-        .filter_map(|r| r.cat.as_ref())
-        .find(|c| **c != Status::Passed)
-        .cloned()
-        .unwrap_or(Status::Passed);
+    let outcome = outcome_of(reports);
     let failing: Vec<&PhaseReport> = last.iter().filter(|r| r.outcome.is_failed()).collect();
     let message = failing.iter().find_map(|r| r.msg.clone());
     let output = (!failing.is_empty()).then(|| failure_text(&failing, last));
@@ -676,14 +715,6 @@ fn permute<T>(items: &mut [T], order: &[usize]) {
             j = k;
         }
     }
-}
-
-/// `gw12` → 12, so that lanes sort as workers are numbered.
-fn worker_number(worker: &str) -> usize {
-    worker
-        .trim_start_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .unwrap_or(usize::MAX)
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -761,6 +792,131 @@ mod tests {
         assert_eq!(record.with_report(|r| r.clone()), expected);
         assert_eq!(record.with_report(|r| r.clone()), expected, "lent again");
         assert_eq!(record.to_report(), expected, "the record is as it was");
+    }
+
+    fn hello(cache_dir: Option<&str>) -> pacer_runner::events::Hello {
+        serde_json::from_value(serde_json::json!({
+            "protocol": 1, "worker": "gw0", "pid": 1, "python": "3.11",
+            "platform": "linux", "pytest": "9.2.0", "pluggy": "1",
+            "rootdir": "/suite", "configfile": null, "plugins": [],
+            "invocation_dir": "/suite",
+            "options": {"cache_dir": cache_dir, "file_or_dir": ["tests"]},
+        }))
+        .unwrap()
+    }
+
+    /// A slim record's run, fed as the pool feeds it: three tests on two
+    /// workers, one failed, one run again (the 429 rerun), one whose late
+    /// teardown failed.
+    fn slim_run(cache_dir: Option<&str>) -> RunReport {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let now = Rc::new(Cell::new(0.0));
+        let clock = now.clone();
+        let mut record = RunRecord::with_clock("0", Box::new(move || clock.get()));
+        record.set_slim(true);
+        record.set_pytest_args(vec!["tests".into(), "-q".into()]);
+        let hello = hello(cache_dir);
+        record.report(Event::Started {
+            hello: &hello,
+            workers: 2,
+        });
+        let failed = PhaseReport {
+            cat: Some(Status::Failed),
+            longrepr: Some("Traceback: boom".into()),
+            msg: Some("boom".into()),
+            ..report(Phase::Call, Outcome::Failed)
+        };
+        let passed = PhaseReport {
+            cat: Some(Status::Passed),
+            ..report(Phase::Call, Outcome::Passed)
+        };
+        let torn = PhaseReport {
+            cat: Some(Status::Error),
+            longrepr: Some("teardown".into()),
+            ..report(Phase::Teardown, Outcome::Failed)
+        };
+        let run = |record: &mut RunRecord, id: &str, worker: &str, reports: &[PhaseReport]| {
+            record.report(Event::TestStarted { id, worker });
+            now.set(now.get() + 1.0);
+            record.report(Event::TestFinished {
+                id,
+                worker,
+                reports,
+                finished: 1,
+                total: 3,
+                cpu: None,
+            });
+        };
+        run(&mut record, "t.py::a", "gw1", std::slice::from_ref(&passed));
+        run(&mut record, "t.py::b", "gw0", std::slice::from_ref(&failed));
+        run(&mut record, "t.py::c", "gw1", &[failed]);
+        record.report(Event::TestAmended {
+            id: "t.py::a",
+            worker: "gw1",
+            reports: &[torn],
+        });
+        // The 429 rerun: c again, passing, on gw0.
+        run(&mut record, "t.py::c", "gw0", &[passed]);
+        let mut out = Vec::new();
+        record.write_json(&mut out).unwrap();
+        assert!(
+            record.to_report().tests.is_empty(),
+            "a slim record has no full tests"
+        );
+        serde_json::from_slice(&out).expect("a slim record writes a run report")
+    }
+
+    #[test]
+    fn a_slim_record_writes_each_tests_worker_start_and_outcome_and_no_failure_text() {
+        let report = slim_run(Some("/suite/.pytest_cache"));
+        let tests: Vec<(&str, &str, f64, &str)> = report
+            .tests
+            .iter()
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    t.worker.as_str(),
+                    t.start,
+                    t.outcome.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tests,
+            [
+                ("t.py::a", "gw1", 0.0, "error"),
+                ("t.py::b", "gw0", 1.0, "failed"),
+                ("t.py::c", "gw0", 3.0, "passed"),
+            ]
+        );
+        assert!(report
+            .tests
+            .iter()
+            .all(|t| t.output.is_none() && t.message.is_none()));
+        let lanes: Vec<(&str, usize)> = report
+            .lanes
+            .iter()
+            .map(|l| (l.worker.as_str(), l.tests))
+            .collect();
+        assert_eq!(lanes, [("gw0", 2), ("gw1", 1)]);
+        assert_eq!(report.pytest_args, ["tests", "-q"]);
+        assert_eq!(report.pytest_paths, ["tests"]);
+        assert_eq!(report.rootdir.as_deref(), Some("/suite"));
+        assert_eq!(report.workers, 2);
+        assert_eq!(report.elapsed, 4.0);
+        let counts: Vec<(&str, usize)> = report
+            .counts
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("error", 1), ("failed", 1), ("passed", 1)]);
+    }
+
+    #[test]
+    fn a_slim_record_keeps_no_test_when_pytests_cache_is_off() {
+        let report = slim_run(None);
+        assert!(report.tests.is_empty() && report.lanes.is_empty());
     }
 
     #[test]

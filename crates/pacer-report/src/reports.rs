@@ -3,6 +3,8 @@
 //! Ctrl-C, crashed workers: every end the pool reaches sends `Finished`),
 //! as the JUnit file is written, and again when the binary adds what only
 //! it knows after the run (the proxies' statistics, the final exit code).
+//! With neither file nor GitHub's output asked for, its record is slim:
+//! the binary writes the last run's report from it (`store/last_run.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -56,7 +58,12 @@ pub struct RunReports {
 }
 
 impl RunReports {
-    pub fn new(record: RunRecord, json: Option<PathBuf>, html: Option<PathBuf>) -> Self {
+    /// With neither file asked for, `record` is made slim (before it sees
+    /// an event): it keeps only what the last run's report needs.
+    pub fn new(mut record: RunRecord, json: Option<PathBuf>, html: Option<PathBuf>) -> Self {
+        if json.is_none() && html.is_none() {
+            record.set_slim(true);
+        }
         RunReports {
             record,
             json,
@@ -67,8 +74,12 @@ impl RunReports {
         }
     }
 
-    /// Also writes GitHub Actions' step summary whenever the files are.
+    /// Also writes GitHub Actions' step summary whenever the files are (the
+    /// record then is a full one: the summary and annotations read it).
     pub fn with_github(mut self, github: Option<Github>) -> Self {
+        if github.is_some() {
+            self.record.set_slim(false);
+        }
         self.github = github;
         self
     }
@@ -153,12 +164,10 @@ impl Reporter for RunReports {
                 self.flaky.remove(id);
             }
         }
-        // The record holds every test's reports: only kept when a report
-        // or the step summary will be written (on 50,000 tests it is tens
-        // of megabytes).
-        if self.wanted() || self.github.is_some() {
-            self.record.report(event);
-        }
+        // A full record holds every test's reports (on 50,000 tests, tens
+        // of megabytes): without a file or the step summary to write, it is
+        // a slim one, for the last run's report (`RunRecord::set_slim`).
+        self.record.report(event);
         if let Some(github) = &mut self.github {
             github.observe(event);
         }

@@ -441,11 +441,16 @@ pub struct OutsideCalls {
     pub retries_429: u64,
 }
 
+/// A time to the microsecond, as the reports write times.
+pub(crate) fn round_time(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6 + 0.0
+}
+
 impl RunReport {
     /// Times to the microsecond: finer is noise, and `3.0999999999999996`
     /// helps no reader.
     pub(crate) fn round_times(&mut self) {
-        let round = |x: &mut f64| *x = (*x * 1e6).round() / 1e6 + 0.0;
+        let round = |x: &mut f64| *x = round_time(*x);
         round(&mut self.elapsed);
         for c in &mut self.categories {
             round(&mut c.work);

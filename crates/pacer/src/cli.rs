@@ -45,7 +45,7 @@ pub enum Command {
     Report(ReportArgs),
     /// CI shards: `plan N` prints each part's tests and predicted time, `verify N` checks (offline) that the parts cover the selection once.
     Shard(ShardArgs),
-    /// Rerun the schedule a JSON report recorded: each worker's tests in their order, the same seed; with TEST, what ran before it on its worker, then it.
+    /// Rerun the schedule a JSON report (or the last run) recorded: each worker's tests in their order, the same seed; with TEST, what ran before it on its worker, then it.
     Replay(ReplayArgs),
     /// Find the tests that, run before TEST on its worker, make it fail (delta debugging); print them and a one-process pytest command that fails.
     Bisect(BisectArgs),
@@ -571,16 +571,15 @@ pub struct ShardPlanArgs {
     pub pytest: PytestArgs,
 }
 
-/// `pacer replay REPORT.json [TEST]` (docs/order-dependence.md).
+/// `pacer replay [REPORT.json] [TEST]` (docs/order-dependence.md).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReplayArgs {
-    /// The run's JSON report (`--json-report`, or the last run's, kept in
-    /// `.pytest_cache/v/pacer/last-run.json`).
-    #[arg(value_name = "REPORT.json")]
-    pub report: PathBuf,
-    /// Replay only what ran before TEST on its worker, then TEST, in one process.
-    #[arg(value_name = "TEST")]
-    pub test: Option<String>,
+    /// The run's JSON report (`--json-report`; without it, the last run's,
+    /// kept in `.pytest_cache/v/pacer/last-run.json`), then TEST: replay
+    /// only what ran before TEST on its worker, then TEST, in one process.
+    /// One word is the report when it ends in `.json` or is a file, else TEST.
+    #[arg(value_name = "[REPORT.json] [TEST]", num_args = 0..=2)]
+    pub args: Vec<String>,
     /// The Python interpreter (default: as `pacer run` finds it).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,

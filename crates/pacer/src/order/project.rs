@@ -35,7 +35,7 @@ impl Project {
         }
         Err(Error::Order {
             message: format!("no report of a last run at {}", shown(&path)),
-            hint: "run the suite with pacer first (it keeps its report there unless pytest's cache is off or moved), or pass the run's --json-report file: pacer bisect REPORT.json TEST".into(),
+            hint: "run the suite with pacer first (it keeps its report there unless pytest's cache is off or moved), or pass the run's --json-report file: pacer bisect REPORT.json TEST, pacer replay REPORT.json".into(),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! that concurrent runs never see half a file. Failures to write are not
 //! fatal: the cache only speeds up the next run.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// `<cache_dir>/v/<key>`, as pytest's `config.cache` lays out its values.
@@ -22,13 +23,29 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) {
     let Ok(json) = serde_json::to_vec_pretty(value) else {
         return;
     };
+    write_with(path, |out| out.write_all(&json));
+}
+
+/// Writes what `write` writes to `path`, through a temporary file and a
+/// rename; nothing is left when it fails.
+pub fn write_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     if let Some(parent) = path.parent() {
         if std::fs::create_dir_all(parent).is_err() {
             return;
         }
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, json).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
+    let written = std::fs::File::create(&tmp).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()
+    });
+    match written {
+        Ok(()) => {
+            let _ = std::fs::rename(&tmp, path);
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 }

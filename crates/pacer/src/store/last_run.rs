@@ -1,8 +1,14 @@
 //! The last run's JSON report, kept in pytest's cache folder
-//! (`.pytest_cache/v/pacer/last-run.json`), so that `pacer bisect TEST` and
-//! `pacer replay` work after a failing run that wrote no `--json-report`.
-//! pytest's cache folder, not `.pacer/`: pytest keeps it out of git (its own
-//! `.gitignore`), and `-p no:cacheprovider` turns it off, as for durations.
+//! (`.pytest_cache/v/pacer/last-run.json`) by every run that ended, so
+//! that `pacer bisect TEST` and `pacer replay` work after a failing run that
+//! wrote no `--json-report`. With `--json-report`, `--html-report` or
+//! GitHub's output the record is full and so is this report; otherwise the
+//! record is slim (`RunReports::new`, `RunRecord::set_slim`): the same
+//! schema with only what replay and bisect read (each test's id, worker,
+//! start, end and outcome; the run's rootdir, pytest arguments and paths,
+//! randomly seed). pytest's cache folder, not `.pacer/`: pytest keeps it out
+//! of git (its own `.gitignore`), and `-p no:cacheprovider` turns it off,
+//! as for durations (a slim record then keeps no test at all).
 
 use std::path::{Path, PathBuf};
 
@@ -23,11 +29,12 @@ pub fn default_path(root: &Path) -> PathBuf {
     path(&root.join(".pytest_cache"))
 }
 
-/// Keeps the run's report; a failure to write is not fatal.
+/// Keeps the run's report (full or slim, as the record is), written as it
+/// is serialised; a failure to write is not fatal.
 pub fn keep(record: &mut RunRecord, cache_dir: Option<&str>) {
     let Some(dir) = cache_dir else { return };
     if !record.finished() {
         return;
     }
-    record.with_report(|report| cache::write_json(&path(Path::new(dir)), report));
+    cache::write_with(&path(Path::new(dir)), |out| record.write_json(out));
 }

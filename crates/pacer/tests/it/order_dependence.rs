@@ -390,3 +390,83 @@ fn replay_of_a_two_worker_run_fails_exactly_the_tests_that_failed() {
         text(&out)
     );
 }
+
+#[test]
+fn a_failing_parallel_run_without_a_report_is_kept_for_bisect_and_replay() {
+    let suite = suite_copy("order_dependence/polluted");
+    let dir = suite.path();
+    // The writer and the reader in one group: on one worker, in pytest's
+    // order (the writer's file first), whichever worker it is.
+    for file in ["tests/test_d_env_writer.py", "tests/test_c_env_reader.py"] {
+        let path = dir.join(file);
+        let mut source = std::fs::read_to_string(&path).unwrap();
+        source.push_str("\nimport pytest\n\npytestmark = pytest.mark.xdist_group(\"env\")\n");
+        std::fs::write(&path, source).unwrap();
+    }
+    let run = [
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "tests/test_d_env_writer.py",
+        "tests/test_c_env_reader.py",
+        "tests/test_b_global_writer.py",
+        "tests/test_a_global_reader.py",
+    ];
+    let kept = dir.join(".pytest_cache/v/pacer/last-run.json");
+
+    // pytest's cache off: nothing is kept.
+    let mut off = run.to_vec();
+    off.extend(["-p", "no:cacheprovider"]);
+    let out = pacer_in(dir, &off, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!dir.join(".pytest_cache").exists(), "{}", text(&out));
+
+    let out = pacer_in(dir, &run, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("FAILED {READER}")),
+        "{}",
+        text(&out)
+    );
+    // The slim report: every test with its worker, start and outcome, no
+    // failure's text.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    let tests = recorded["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 8, "{recorded}");
+    let reader = tests.iter().find(|t| t["id"] == READER).unwrap();
+    assert_eq!(reader["outcome"], "failed", "{recorded}");
+    assert!(reader["output"].is_null(), "{recorded}");
+    assert_eq!(recorded["pytest_paths"][1], "tests/test_c_env_reader.py");
+    assert_eq!(recorded["workers"], 2, "{recorded}");
+
+    let out = pacer_in(dir, &["bisect", "--json", READER], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = json(&out);
+    assert_eq!(found["verdict"], "polluted", "{found}");
+    assert_eq!(found["polluters"], serde_json::json!([WRITER]));
+
+    // No report named: the last run's, replayed whole.
+    let out = pacer_in(dir, &["replay"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{READER}: failed again")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains("1 of 1 watched tests failed again; 1 failed in all"),
+        "{}",
+        text(&out)
+    );
+    // One word that is a test: its worker's tests before it, then it.
+    let out = pacer_in(dir, &["replay", READER], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{READER}: failed again")),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,4 +1,5 @@
-//! `pacer replay REPORT.json [TEST]`: the schedule a run recorded, again.
+//! `pacer replay [REPORT.json] [TEST]`: the schedule a run recorded (by
+//! default the last run's, `store/last_run.rs`), again.
 //! Each recorded worker's tests run in their recorded order in one plain
 //! pytest process of their own (`order/probe.rs`), all at once, as many
 //! processes as the run had workers, with the run's pytest options and
@@ -9,6 +10,7 @@
 //! between the workers was ordered anyway.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use crate::cli::ReplayArgs;
 use crate::error::Error;
@@ -19,20 +21,24 @@ use pacer_types::exit;
 
 pub fn replay(args: ReplayArgs) -> Result<i32, Error> {
     let project = Project::find(args.python.clone(), args.directory.clone())?;
-    let schedule = Schedule::read(&args.report)?;
+    let (report, test) = match args.args.as_slice() {
+        [] => (project.last_run()?, None),
+        [word] if is_report(word) => (PathBuf::from(word), None),
+        [test] => (project.last_run()?, Some(test.clone())),
+        [report, test] => (PathBuf::from(report), Some(test.clone())),
+        _ => unreachable!("clap takes at most two"),
+    };
+    let schedule = Schedule::read(&report)?;
     let recorded_failed = schedule.failed();
     let seed = match schedule.report.randomly_seed {
         Some(seed) => format!(", pytest-randomly seed {seed}"),
         None => String::new(),
     };
-    let sequences: Vec<Sequence> = match &args.test {
+    let sequences: Vec<Sequence> = match &test {
         Some(test) => {
             let Some((worker, mut before)) = schedule.before(test) else {
                 return Err(Error::Order {
-                    message: format!(
-                        "{test} is not a test of the run in {}",
-                        args.report.display()
-                    ),
+                    message: format!("{test} is not a test of the run in {}", report.display()),
                     hint: "pass a node id as the report spells it (its `tests[].id`)".into(),
                 });
             };
@@ -93,7 +99,7 @@ pub fn replay(args: ReplayArgs) -> Result<i32, Error> {
         ended.extend(result?.ended);
     }
     // What to say of: TEST, or every test that failed in the recording.
-    let watched: Vec<String> = match &args.test {
+    let watched: Vec<String> = match &test {
         Some(test) => vec![test.clone()],
         None => recorded_failed.clone(),
     };
@@ -125,7 +131,7 @@ pub fn replay(args: ReplayArgs) -> Result<i32, Error> {
         .filter(|(id, e)| **e == Ended::Failed && !watched.contains(id))
         .map(|(id, _)| id)
         .collect();
-    if args.test.is_none() {
+    if test.is_none() {
         for id in &others {
             println!("{id}: failed (it passed in the recording)");
         }
@@ -141,4 +147,9 @@ pub fn replay(args: ReplayArgs) -> Result<i32, Error> {
     } else {
         exit::OK
     })
+}
+
+/// Whether `replay`'s one word names a report rather than a test.
+fn is_report(word: &str) -> bool {
+    word.ends_with(".json") || (!word.contains("::") && Path::new(word).is_file())
 }
