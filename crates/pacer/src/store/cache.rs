@@ -26,6 +26,15 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) {
     write_with(path, |out| out.write_all(&json));
 }
 
+/// As [`write_json`], on one line: for pacer's own stores, which only pacer
+/// reads and which hold a value per test (pretty, the CPU times of 17,000
+/// tests took 3.8 MB instead of 1.5).
+pub fn write_json_compact<T: serde::Serialize>(path: &Path, value: &T) {
+    write_with(path, |out| {
+        serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
+    });
+}
+
 /// Writes what `write` writes to `path`, through a temporary file and a
 /// rename; nothing is left when it fails.
 pub fn write_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {

@@ -58,7 +58,7 @@ pub fn save(cache_dir: &Path, measured: &[(String, String, CpuTime)]) {
             .iter()
             .map(|(id, category, t)| (id.clone(), (t.wall, t.cpu, t.queued, category.clone()))),
     );
-    cache::write_json(&path, &raw);
+    cache::write_json_compact(&path, &raw);
 }
 
 #[cfg(test)]
