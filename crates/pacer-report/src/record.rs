@@ -599,7 +599,11 @@ impl Reporter for RunRecord {
                     self.tests[i].touched = Some(TouchedReport::of(touched));
                 }
             }
-            Event::WaitWorkers { wait } => self.wait_workers = Some(wait.clone()),
+            Event::WaitWorkers { wait } => {
+                // A first run's pool grew during the run: it ends larger.
+                self.workers = self.workers.max(wait.cores + wait.extra);
+                self.wait_workers = Some(wait.clone());
+            }
             Event::Finished { summary } => {
                 self.end = (self.clock)();
                 // Emptied as tests ended, but still sized for all of them.

@@ -193,11 +193,24 @@ pub struct WaitWorkers {
     pub waiting: f64,
     /// Why `extra` is what it is, in words.
     pub why: String,
+    /// A first run's pool, grown as its tests reported their CPU (nothing
+    /// recorded before it), not sized at the start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grown: bool,
 }
 
 impl WaitWorkers {
-    /// The one line pacer says at the start (after `pacer: `).
+    /// The one line pacer says at the start (after `pacer: `), or, for a
+    /// first run that grew, before pytest's summary.
     pub fn line(&self) -> String {
+        if self.grown {
+            return format!(
+                "grew to {} workers + {} for tests that wait, as they ran ({:.0}% of their time was waiting)",
+                self.cores,
+                self.extra,
+                self.waiting * 100.0
+            );
+        }
         format!(
             "{} workers + {} for tests that wait ({:.0}% of the suite's time is waiting)",
             self.cores,

@@ -297,6 +297,18 @@ impl Scheduler {
         self.pending_per_category.iter().sum()
     }
 
+    /// A first run's pool grew (`pool/growth.rs`): more workers may hold
+    /// `cpu` tests, and the categories whose cap follows the workers rise
+    /// with it. Never lowers a limit.
+    pub fn grow(&mut self, cpu_limit: usize, caps: &[(CategoryIndex, usize)]) {
+        self.cpu_limit = self.cpu_limit.max(cpu_limit);
+        for &(c, cap) in caps {
+            if let Some(slots) = self.categories.get_mut(c) {
+                slots.cap = slots.cap.max(cap);
+            }
+        }
+    }
+
     pub fn pending_in(&self, category: CategoryIndex) -> usize {
         self.pending_per_category[category]
     }
@@ -1594,5 +1606,26 @@ mod tests {
         let ids: Vec<String> = (0..8).map(|i| format!("f{}.py::t{i}", i / 2)).collect();
         let (s, _, b) = one_holds_all(&ids, opts(true));
         assert!(s.tail_for(b, &ts([1, 2, 3])).is_empty());
+    }
+
+    #[test]
+    fn a_grown_pool_raises_the_cpu_limit_and_followed_caps_never_lowering_them() {
+        let cat = |cap| CategorySlots {
+            cap,
+            kind: Kind::Cpu,
+            exclusive: false,
+        };
+        let mut s = Scheduler::new(2, vec![cat(2), cat(1)], 0, Options::default());
+        s.grow(5, &[(CategoryIndex::new(0), 5)]);
+        assert_eq!(s.cpu_limit, 5);
+        assert_eq!(s.categories[CategoryIndex::new(0)].cap, 5);
+        assert_eq!(
+            s.categories[CategoryIndex::new(1)].cap,
+            1,
+            "its own cap stays"
+        );
+        s.grow(3, &[(CategoryIndex::new(0), 3)]);
+        assert_eq!(s.cpu_limit, 5);
+        assert_eq!(s.categories[CategoryIndex::new(0)].cap, 5);
     }
 }

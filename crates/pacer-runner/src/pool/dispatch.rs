@@ -15,6 +15,8 @@ pub(super) struct Dispatch {
     pub(super) failures: usize,
     pub(super) durations: Vec<(TestIndex, f64)>,
     pub(super) cpu_times: Vec<(TestIndex, CpuTime)>,
+    /// A first run's growth, when the binary asked for one (`growth.rs`).
+    pub(super) growth: Option<super::growth::Growth>,
     pub(super) failed: Vec<FailedTest>,
     /// Set when pending work could not be given to any worker: the notice
     /// that names the tests.
@@ -43,6 +45,7 @@ impl Dispatch {
             failures: 0,
             durations: Vec::new(),
             cpu_times: Vec::new(),
+            growth: None,
             failed: Vec::new(),
             stuck_message: None,
             // Debug builds only: a release binary never panics on purpose.
@@ -312,6 +315,9 @@ impl Pool {
             scheduler.finished(w, test);
         }
         self.finish_test(w, test, reports, cpu, reporter);
+        if let Some(cpu) = cpu {
+            self.observe_cpu(self.dispatch.tests[test].category, cpu);
+        }
         if let Some(touched) = touched {
             reporter.report(Event::TestTouched {
                 id: &self.dispatch.tests[test].id,

@@ -35,11 +35,13 @@ use crate::worker::{self, Handle, Input, Launch};
 
 mod collection;
 mod dispatch;
+mod growth;
 mod lifecycle;
 mod tuning;
 
 use collection::Collection;
 use dispatch::{Dispatch, TestRecord};
+pub use growth::Grow;
 use lifecycle::Lifecycle;
 pub use tuning::{Tune, Tuning};
 
@@ -390,6 +392,10 @@ impl Pool {
         }
         if let Some(message) = &self.dispatch.stuck_message {
             reporter.report(Event::Notice { message });
+        }
+        // A first run that grew says so once, before pytest's summary.
+        if let Some(wait) = self.dispatch.growth.as_ref().and_then(|g| g.grown.clone()) {
+            reporter.report(Event::WaitWorkers { wait: &wait });
         }
         let summary = self.summary();
         reporter.report(Event::Finished { summary: &summary });

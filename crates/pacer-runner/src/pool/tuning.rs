@@ -33,6 +33,9 @@ pub struct Tuning {
     /// With `workers = "auto"`: the workers beyond the cores for tests that
     /// wait, as the recorded CPU times size them (already in `workers`).
     pub wait: Option<crate::events::WaitWorkers>,
+    /// With `workers = "auto"` and no CPU times recorded: the rule that
+    /// grows the pool as the tests report theirs (`growth.rs`).
+    pub grow: Option<super::Grow>,
 }
 
 /// Called once, with the first worker's hello.
@@ -64,6 +67,7 @@ impl Pool {
         if let Some(wait) = tuning.wait.as_ref().filter(|w| w.extra > 0) {
             reporter.report(Event::WaitWorkers { wait });
         }
+        self.dispatch.growth = tuning.grow.map(super::growth::Growth::new);
         for (category, cap) in tuning.caps {
             if let Some(spec) = self.config.categories.get_mut(category) {
                 spec.slots.cap = cap.max(1);

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use pacer_runner::events::PytestOptions;
+use pacer_runner::events::{PytestOptions, WaitWorkers};
 use pacer_runner::plan::Dist;
 use pacer_runner::pool::{Tune, Tuning};
 
@@ -95,13 +95,17 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
             _ => None,
         };
         let workers = match grow_for_waiting(inputs, options, workers) {
-            Some(plan) => {
+            Waiting::Sized(plan) => {
                 let grown = workers + plan.wait.extra;
                 tuning.caps = plan.caps;
                 tuning.wait = Some(plan.wait);
                 grown
             }
-            None => workers,
+            Waiting::GrowAsTestsEnd => {
+                tuning.grow = Some(grow_as_tests_end(inputs));
+                workers
+            }
+            Waiting::Keep => workers,
         };
         if workers != inputs.workers {
             tuning.workers = Some(workers);
@@ -124,33 +128,72 @@ fn tune(inputs: &Inputs, options: &PytestOptions) -> Tuning {
     tuning
 }
 
-/// The workers beyond the cores that the recorded CPU times call for, when
-/// the workers are pacer's `auto` (or pytest's `-n auto`) and nothing caps
-/// them: `None` without a record, for a fixed count, or for no extra.
-fn grow_for_waiting(
-    inputs: &Inputs,
-    options: &PytestOptions,
-    workers: usize,
-) -> Option<wait_pool::Plan> {
+/// What `auto` workers become for tests that wait.
+enum Waiting {
+    /// The recorded CPU times call for extra workers from the start.
+    Sized(wait_pool::Plan),
+    /// Nothing recorded: the run starts at the cores and grows as its
+    /// tests report their CPU (a first run, or pytest's cache turned off).
+    GrowAsTestsEnd,
+    /// The cores: a fixed count, a cap, or a record of tests that compute.
+    Keep,
+}
+
+/// The workers beyond the cores for tests that wait, when the workers are
+/// pacer's `auto` (or pytest's `-n auto`) and nothing caps them.
+fn grow_for_waiting(inputs: &Inputs, options: &PytestOptions, workers: usize) -> Waiting {
     let pytest_fixed = !inputs.workers_set_by_pacer
         && options
             .numprocesses
             .as_deref()
             .is_some_and(|n| !matches!(n, "auto" | "logical"));
     let capped = inputs.maxprocesses.or(options.maxprocesses).is_some();
-    if !inputs.auto || pytest_fixed || capped || workers != inputs.cores || workers < 1 {
-        return None;
+    if !inputs.auto
+        || pytest_fixed
+        || capped
+        || workers != inputs.cores
+        || workers < 1
+        || inputs.max_wait_workers == 0
+    {
+        return Waiting::Keep;
     }
-    let cache = options.cache_dir.as_ref()?;
+    let Some(cache) = options.cache_dir.as_ref() else {
+        return Waiting::GrowAsTestsEnd;
+    };
     let records = cpu_times::load(std::path::Path::new(cache));
-    wait_pool::plan(
+    match wait_pool::plan(
         inputs.cores,
         inputs.max_wait_workers,
         &records,
         &inputs.io_categories,
         &inputs.cpu_categories,
-    )
-    .filter(|p| p.wait.extra > 0)
+    ) {
+        None => Waiting::GrowAsTestsEnd,
+        Some(plan) if plan.wait.extra > 0 => Waiting::Sized(plan),
+        Some(_) => Waiting::Keep,
+    }
+}
+
+/// The rule a run with nothing recorded grows by: the one that sizes a
+/// recorded run (`wait_pool::size`), over the tests that ended so far, so
+/// that each extra worker still needs a second of waiting seen; the `cpu`
+/// categories whose cap is the workers follow the pool.
+fn grow_as_tests_end(inputs: &Inputs) -> pacer_runner::pool::Grow {
+    let (cores, cap) = (inputs.cores, inputs.max_wait_workers);
+    pacer_runner::pool::Grow {
+        size: Box::new(move |seen| {
+            wait_pool::size(cores, cap, [seen]).map(|wait| WaitWorkers {
+                grown: true,
+                ..wait
+            })
+        }),
+        follow: inputs
+            .cpu_categories
+            .iter()
+            .filter(|c| c.cap.is_none())
+            .map(|c| c.index)
+            .collect(),
+    }
 }
 
 /// What `pacer config` says of the workers: the resolved count and why,
@@ -393,5 +436,52 @@ mod tests {
         };
         assert_eq!(tune(&capped, &with_cache).workers, None);
         assert_eq!(tune(&auto, &PytestOptions::default()).workers, None);
+        // A record sizes the run at its start: nothing grows during it.
+        assert!(tuning.grow.is_none());
+    }
+
+    #[test]
+    fn a_first_run_grows_as_its_tests_end_and_a_recorded_computing_suite_does_not() {
+        let empty = tempfile::tempdir().unwrap();
+        let with_empty = options(|o| o.cache_dir = Some(empty.path().display().to_string()));
+        let auto = Inputs {
+            auto: true,
+            ..inputs()
+        };
+        let first = tune(&auto, &with_empty);
+        assert_eq!(first.workers, None, "it starts at the cores");
+        let mut grow = first.grow.expect("nothing recorded: it grows");
+        assert_eq!(grow.follow, vec![0], "the default category follows");
+        let waited = pacer_runner::events::CpuTime {
+            wall: 3.5,
+            cpu: 0.1,
+            queued: 0.0,
+        };
+        let wait = (grow.size)(waited).expect("a size");
+        assert!(wait.grown);
+        assert_eq!(wait.extra, 3, "one extra per second of waiting seen");
+        // pytest's cache off: nothing can be recorded, every run grows.
+        assert!(tune(&auto, &PytestOptions::default()).grow.is_some());
+        // Not for a count, nor with max_wait_workers = 0.
+        assert!(tune(&inputs(), &with_empty).grow.is_none());
+        let none = Inputs {
+            max_wait_workers: 0,
+            ..auto.clone()
+        };
+        assert!(tune(&none, &with_empty).grow.is_none());
+        // A record of tests that compute keeps the cores, growing nothing.
+        let computing: Vec<(String, String, pacer_runner::events::CpuTime)> = (0..10)
+            .map(|i| {
+                let t = pacer_runner::events::CpuTime {
+                    wall: 1.0,
+                    cpu: 0.99,
+                    queued: 0.0,
+                };
+                (format!("t.py::test_{i}"), "default".to_string(), t)
+            })
+            .collect();
+        cpu_times::save(empty.path(), &computing);
+        let recorded = tune(&auto, &with_empty);
+        assert!(recorded.grow.is_none() && recorded.workers.is_none());
     }
 }

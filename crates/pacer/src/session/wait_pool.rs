@@ -152,6 +152,7 @@ pub fn size(
         extra,
         waiting,
         why,
+        grown: false,
     })
 }
 

@@ -68,9 +68,23 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
         workers_row(dir.path())
     );
     let (first, said) = run(dir.path(), "first.json", &[]);
-    let cores = first.workers;
-    assert!(!said.contains("for tests that wait"), "{said}");
-    assert!(first.wait_workers.is_none());
+    // Nothing recorded: the first run starts at the cores and grows as its
+    // tests report that they wait.
+    let grew = first
+        .wait_workers
+        .clone()
+        .unwrap_or_else(|| panic!("the first run did not grow:\n{said}"));
+    let cores = grew.cores;
+    assert!(
+        grew.grown && grew.extra > 0 && grew.waiting > 0.5,
+        "{grew:?}"
+    );
+    assert_eq!(first.workers, cores + grew.extra, "{said}");
+    let line = format!(
+        "pacer: grew to {cores} workers + {} for tests that wait, as they ran (",
+        grew.extra
+    );
+    assert!(said.contains(&line), "{line:?} not in:\n{said}");
     for t in &first.tests {
         let cpu = t.cpu.unwrap_or_else(|| panic!("{} has no cpu time", t.id));
         assert!(
@@ -88,7 +102,10 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
         .clone()
         .unwrap_or_else(|| panic!("no extra workers:\n{said}"));
     assert_eq!(wait.cores, cores);
-    assert!(wait.extra > 0 && wait.waiting > 0.5, "{wait:?}");
+    assert!(
+        !wait.grown && wait.extra > 0 && wait.waiting > 0.5,
+        "{wait:?}"
+    );
     assert_eq!(second.workers, cores + wait.extra, "{said}");
     let line = format!(
         "pacer: {cores} workers + {} for tests that wait (",
@@ -126,9 +143,10 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
         "{row}"
     );
     println!(
-        "wall: first {:.2} s ({} workers), second {:.2} s ({} workers): {:.0}%",
+        "wall: first {:.2} s ({} workers, {} ran tests), second {:.2} s ({} workers): {:.0}%",
         first.elapsed,
         first.workers,
+        busy_workers(&first),
         second.elapsed,
         second.workers,
         100.0 * second.elapsed / first.elapsed
@@ -144,6 +162,19 @@ fn a_sleeping_suite_gets_extra_workers_on_its_second_run_and_the_cap_holds() {
     // A fixed count is the user's: nothing is added to it.
     let (fixed, said) = run(dir.path(), "fixed.json", &["-n", "2"]);
     assert_eq!(fixed.workers, 2, "{said}");
+    assert!(!said.contains("for tests that wait"), "{said}");
+
+    // Nor does a first run grow past the cap, or at all with a cap of 0.
+    std::fs::remove_dir_all(dir.path().join(".pytest_cache")).unwrap();
+    let (capped, said) = run(
+        dir.path(),
+        "capped-first.json",
+        &["--max-wait-workers", "1"],
+    );
+    assert_eq!(capped.workers, cores + 1, "{said}");
+    std::fs::remove_dir_all(dir.path().join(".pytest_cache")).unwrap();
+    let (none, said) = run(dir.path(), "none.json", &["--max-wait-workers", "0"]);
+    assert_eq!(none.workers, cores, "{said}");
     assert!(!said.contains("for tests that wait"), "{said}");
 }
 
