@@ -18,11 +18,16 @@ use crate::events::{CpuTime, WaitWorkers};
 /// keeps the sums), but a growth forks, and tests end by the thousand.
 const EVERY: Duration = Duration::from_millis(250);
 
+/// The pool for the CPU seconds seen so far, per category (the tests
+/// outside `io` categories): the workers, and the cap of each category
+/// whose cap follows them (its own share bounds it). An `extra` no larger
+/// than before keeps the pool.
+pub type GrowRule =
+    Box<dyn FnMut(&[(usize, CpuTime)]) -> Option<(WaitWorkers, Vec<(usize, usize)>)> + Send>;
+
 /// The rule and what it applies to, from the binary.
 pub struct Grow {
-    /// The pool for the CPU seconds seen so far (their sum over the tests
-    /// outside `io` categories); an `extra` no larger than before keeps it.
-    pub size: Box<dyn FnMut(CpuTime) -> Option<WaitWorkers> + Send>,
+    pub size: GrowRule,
     /// Categories whose cap follows the workers.
     pub follow: Vec<usize>,
 }
@@ -38,7 +43,8 @@ impl std::fmt::Debug for Grow {
 /// The pool's side: the rule, the sums, and what it grew to.
 pub(super) struct Growth {
     rule: Grow,
-    seen: CpuTime,
+    /// Per category index, the sums of the tests that ended.
+    seen: Vec<(usize, CpuTime)>,
     asked: Option<Instant>,
     pub(super) grown: Option<WaitWorkers>,
 }
@@ -47,7 +53,7 @@ impl Growth {
     pub(super) fn new(rule: Grow) -> Self {
         Growth {
             rule,
-            seen: CpuTime::default(),
+            seen: Vec::new(),
             asked: None,
             grown: None,
         }
@@ -64,14 +70,21 @@ impl Pool {
         if io {
             return;
         }
-        growth.seen.wall += cpu.wall;
-        growth.seen.cpu += cpu.cpu;
-        growth.seen.queued += cpu.queued;
+        let sums = match growth.seen.iter_mut().find(|(c, _)| *c == category.index()) {
+            Some((_, sums)) => sums,
+            None => {
+                growth.seen.push((category.index(), CpuTime::default()));
+                &mut growth.seen.last_mut().expect("just pushed").1
+            }
+        };
+        sums.wall += cpu.wall;
+        sums.cpu += cpu.cpu;
+        sums.queued += cpu.queued;
         if growth.asked.is_some_and(|at| at.elapsed() < EVERY) {
             return;
         }
         growth.asked = Some(Instant::now());
-        let Some(wait) = (growth.rule.size)(growth.seen) else {
+        let Some((wait, category_caps)) = (growth.rule.size)(&growth.seen) else {
             return;
         };
         let before = growth.grown.as_ref().map_or(0, |w| w.extra);
@@ -79,15 +92,14 @@ impl Pool {
             return;
         }
         let workers = wait.cores + wait.extra;
-        let follow = growth.rule.follow.clone();
         growth.grown = Some(wait);
         self.debug(|| format!("tests so far wait: growing the pool to {workers} workers"));
         self.config.workers = workers;
         let mut caps = Vec::new();
-        for c in follow {
+        for (c, cap) in category_caps {
             if let Some(spec) = self.config.categories.get_mut(c) {
-                spec.slots.cap = workers;
-                caps.push((CategoryIndex::new(c), workers));
+                spec.slots.cap = spec.slots.cap.max(cap.min(workers));
+                caps.push((CategoryIndex::new(c), spec.slots.cap));
             }
         }
         if let Some(scheduler) = self.dispatch.scheduler.as_mut() {

@@ -41,7 +41,7 @@ mod tuning;
 
 use collection::Collection;
 use dispatch::{Dispatch, TestRecord};
-pub use growth::Grow;
+pub use growth::{Grow, GrowRule};
 use lifecycle::Lifecycle;
 pub use tuning::{Tune, Tuning};
 

@@ -180,19 +180,35 @@ fn grow_for_waiting(inputs: &Inputs, options: &PytestOptions, workers: usize) ->
 /// categories whose cap is the workers follow the pool.
 fn grow_as_tests_end(inputs: &Inputs) -> pacer_runner::pool::Grow {
     let (cores, cap) = (inputs.cores, inputs.max_wait_workers);
+    let follow: Vec<usize> = inputs
+        .cpu_categories
+        .iter()
+        .filter(|c| c.cap.is_none())
+        .map(|c| c.index)
+        .collect();
+    let followed = follow.clone();
     pacer_runner::pool::Grow {
         size: Box::new(move |seen| {
-            wait_pool::size(cores, cap, [seen]).map(|wait| WaitWorkers {
-                grown: true,
-                ..wait
-            })
+            let wait = wait_pool::size(cores, cap, seen.iter().map(|(_, t)| *t))?;
+            let grown = wait.cores + wait.extra;
+            // A category whose tests compute keeps to the cores, whatever
+            // the others do: its own share bounds it, as on a recorded run.
+            let caps = followed
+                .iter()
+                .map(|&c| {
+                    let own = seen.iter().filter(|(i, _)| *i == c).map(|(_, t)| *t);
+                    (c, wait_pool::bound(cores, grown, own))
+                })
+                .collect();
+            Some((
+                WaitWorkers {
+                    grown: true,
+                    ..wait
+                },
+                caps,
+            ))
         }),
-        follow: inputs
-            .cpu_categories
-            .iter()
-            .filter(|c| c.cap.is_none())
-            .map(|c| c.index)
-            .collect(),
+        follow,
     }
 }
 
@@ -457,9 +473,35 @@ mod tests {
             cpu: 0.1,
             queued: 0.0,
         };
-        let wait = (grow.size)(waited).expect("a size");
+        let (wait, caps) = (grow.size)(&[(0, waited)]).expect("a size");
         assert!(wait.grown);
         assert_eq!(wait.extra, 3, "one extra per second of waiting seen");
+        assert_eq!(caps, vec![(0, 5)], "the default category follows the pool");
+        // A computing category keeps to the cores while the pool grows for
+        // the other's waiting.
+        let computed = pacer_runner::events::CpuTime {
+            wall: 1.0,
+            cpu: 1.0,
+            queued: 0.0,
+        };
+        let two = Inputs {
+            cpu_categories: vec![
+                wait_pool::CpuCategory {
+                    index: 0,
+                    name: "default".into(),
+                    cap: None,
+                },
+                wait_pool::CpuCategory {
+                    index: 1,
+                    name: "compute".into(),
+                    cap: None,
+                },
+            ],
+            ..auto.clone()
+        };
+        let mut grow2 = tune(&two, &with_empty).grow.unwrap();
+        let (_, caps) = (grow2.size)(&[(0, waited), (1, computed)]).unwrap();
+        assert_eq!(caps, vec![(0, 5), (1, 2)]);
         // pytest's cache off: nothing can be recorded, every run grows.
         assert!(tune(&auto, &PytestOptions::default()).grow.is_some());
         // Not for a count, nor with max_wait_workers = 0.

@@ -80,7 +80,7 @@ pub fn plan(
 
 /// How many of a category's tests may run at once in a pool of `grown`:
 /// cores / its share, within the cores and `grown`; `grown` without a record.
-fn bound(cores: usize, grown: usize, times: impl Iterator<Item = CpuTime>) -> usize {
+pub fn bound(cores: usize, grown: usize, times: impl Iterator<Item = CpuTime>) -> usize {
     let (mut wall, mut busy) = (0.0_f64, 0.0_f64);
     for t in times {
         wall += t.wall;
