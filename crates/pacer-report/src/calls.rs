@@ -207,7 +207,7 @@ mod tests {
         charge_requests(&mut tests, &calls);
         let a = tests[0].touched.as_ref().expect("a sent requests");
         assert_eq!(a.api, ["GET /users", "POST /orders"]);
-        assert!(a.env.is_empty() && a.files.is_empty());
+        assert!(a.traced.env.is_empty() && a.traced.files.is_empty());
         assert_eq!(tests[1].touched, None);
     }
 

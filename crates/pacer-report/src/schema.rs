@@ -208,14 +208,9 @@ pub struct TestReport {
 /// list sorted; an empty one is left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TouchedReport {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<u16>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub globals: Vec<String>,
+    /// The worker's record: `env`, `files`, `ports`, `globals`.
+    #[serde(flatten)]
+    pub traced: Touched,
     /// `METHOD /path` of each distinct request it sent through a proxy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub api: Vec<String>,
@@ -224,20 +219,13 @@ pub struct TouchedReport {
 impl TouchedReport {
     pub fn of(touched: &Touched) -> Self {
         TouchedReport {
-            env: touched.env.clone(),
-            files: touched.files.clone(),
-            ports: touched.ports.clone(),
-            globals: touched.globals.clone(),
+            traced: touched.clone(),
             api: Vec::new(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.env.is_empty()
-            && self.files.is_empty()
-            && self.ports.is_empty()
-            && self.globals.is_empty()
-            && self.api.is_empty()
+        self.traced.is_empty() && self.api.is_empty()
     }
 }
 

@@ -24,3 +24,12 @@ pub struct Touched {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub globals: Vec<String>,
 }
+
+impl Touched {
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.files.is_empty()
+            && self.ports.is_empty()
+            && self.globals.is_empty()
+    }
+}

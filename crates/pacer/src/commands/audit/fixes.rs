@@ -3,48 +3,42 @@
 //! files, environment variables, ports, module-level globals, API calls,
 //! recorded with `PACER_TRACE_TOUCHED=1`), and the one-line fix.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// One test's `touched` record in the JSON report (absent: nothing known).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Touched {
-    pub env: Vec<String>,
-    pub files: Vec<String>,
-    pub ports: Vec<u64>,
-    pub globals: Vec<String>,
-    pub api: Vec<String>,
-}
+pub use pacer_report::schema::TouchedReport as Touched;
 
-impl Touched {
-    pub fn add(&mut self, other: &Touched) {
-        fn merge<T: Clone + PartialEq>(into: &mut Vec<T>, from: &[T]) {
-            for x in from {
-                if !into.contains(x) {
-                    into.push(x.clone());
-                }
+/// Adds what `from` touched to `into`, each resource once.
+pub fn add(into: &mut Touched, from: &Touched) {
+    fn merge<T: Clone + PartialEq>(into: &mut Vec<T>, from: &[T]) {
+        for x in from {
+            if !into.contains(x) {
+                into.push(x.clone());
             }
         }
-        merge(&mut self.env, &other.env);
-        merge(&mut self.files, &other.files);
-        merge(&mut self.ports, &other.ports);
-        merge(&mut self.globals, &other.globals);
-        merge(&mut self.api, &other.api);
     }
+    let (to, of) = (&mut into.traced, &from.traced);
+    merge(&mut to.env, &of.env);
+    merge(&mut to.files, &of.files);
+    merge(&mut to.ports, &of.ports);
+    merge(&mut to.globals, &of.globals);
+    merge(&mut into.api, &from.api);
+}
 
-    pub fn resources(&self) -> Vec<Resource> {
-        let mut out = Vec::new();
-        out.extend(self.globals.iter().map(|g| Resource::new("global", g)));
-        out.extend(self.env.iter().map(|e| Resource::new("env", e)));
-        out.extend(self.files.iter().map(|f| Resource::new("file", f)));
-        out.extend(
-            self.ports
-                .iter()
-                .map(|p| Resource::new("port", &p.to_string())),
-        );
-        out.extend(self.api.iter().map(|a| Resource::new("api", a)));
-        out
-    }
+/// The shared resources in a test's record, globals first.
+pub fn resources(touched: &Touched) -> Vec<Resource> {
+    let t = &touched.traced;
+    let mut out = Vec::new();
+    out.extend(t.globals.iter().map(|g| Resource::new("global", g)));
+    out.extend(t.env.iter().map(|e| Resource::new("env", e)));
+    out.extend(t.files.iter().map(|f| Resource::new("file", f)));
+    out.extend(
+        t.ports
+            .iter()
+            .map(|p| Resource::new("port", &p.to_string())),
+    );
+    out.extend(touched.api.iter().map(|a| Resource::new("api", a)));
+    out
 }
 
 /// A shared resource a polluter left changed.

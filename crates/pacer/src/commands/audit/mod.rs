@@ -119,7 +119,7 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
     let mut touched: HashMap<String, Touched> = HashMap::new();
     for run in &all {
         for (id, t) in &run.touched {
-            touched.entry(id.clone()).or_default().add(t);
+            fixes::add(touched.entry(id.clone()).or_default(), t);
         }
     }
 
@@ -179,7 +179,7 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
                 for p in &found.polluters {
                     let record = all[0].touched.get(p).or_else(|| touched.get(p));
                     if let Some(t) = record {
-                        resources.extend(t.resources());
+                        resources.extend(fixes::resources(t));
                     }
                 }
                 let first = found.polluters.first().cloned().unwrap_or_default();
@@ -200,7 +200,7 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
                 for s in &setters {
                     let record = all[0].touched.get(s).or_else(|| touched.get(s));
                     if let Some(t) = record {
-                        finding.resources.extend(t.resources());
+                        finding.resources.extend(fixes::resources(t));
                     }
                 }
                 finding.fix = fixes::for_dependent(test, &setters);
@@ -210,11 +210,11 @@ pub fn audit(args: AuditArgs) -> Result<i32, Error> {
             Verdict::PassesAnyway if failing.name == "parallel" => {
                 finding.kind = "concurrent";
                 let beside = beside(failing, test);
-                let mine = touched.get(test).cloned().unwrap_or_default().resources();
+                let mine = touched.get(test).map(fixes::resources).unwrap_or_default();
                 let shared = beside
                     .iter()
                     .filter_map(|b| touched.get(b))
-                    .flat_map(|t| t.resources())
+                    .flat_map(fixes::resources)
                     .find(|r| mine.contains(r));
                 finding.fix = fixes::for_concurrent(test, &beside, shared.as_ref());
                 finding.resources = shared.into_iter().collect();
