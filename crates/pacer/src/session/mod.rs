@@ -20,5 +20,5 @@ mod tune;
 pub mod wait_pool;
 
 pub use prepare::{execute, io_category_names, prepare, Prepared, Purpose};
-pub use settings::{settings, start, start_dir};
+pub use settings::{settings, settings_noted, start, start_dir};
 pub use tune::explain_workers;

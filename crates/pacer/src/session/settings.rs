@@ -15,6 +15,16 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
     Ok(Settings::resolve(&start, &common.overrides(), &ProcessEnv)?)
 }
 
+/// [`settings`], with their notes said on stderr (an ignored
+/// `[tool.pacer]`, ...): how a command that runs pytest starts.
+pub fn settings_noted(common: &CommonArgs) -> Result<Settings, Error> {
+    let settings = settings(common)?;
+    for note in settings.notes() {
+        eprintln!("pacer: {note}");
+    }
+    Ok(settings)
+}
+
 /// The folder settings are resolved from: `-C DIR`, which must exist, else
 /// the current directory.
 pub fn start(directory: Option<&Path>) -> Result<PathBuf, Error> {

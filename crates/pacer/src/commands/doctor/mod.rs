@@ -22,10 +22,7 @@ use analysis::{CategoryInfo, Diagnosis, Inputs, UpstreamLoad};
 const PLUGIN: &str = include_str!("pacer_doctor.py");
 
 pub fn doctor(args: DoctorArgs) -> Result<i32, Error> {
-    let settings = session::settings(&args.common)?;
-    for note in settings.notes() {
-        eprintln!("pacer: {note}");
-    }
+    let settings = session::settings_noted(&args.common)?;
     let prepared = session::prepare(
         &settings,
         &args.common,

@@ -31,10 +31,7 @@ use crate::session;
 use schema::{CategoryMeasure, Measurement, ModeMeasure, RunTime};
 
 pub fn measure(args: MeasureArgs) -> Result<i32, Error> {
-    let settings = session::settings(&args.common)?;
-    for note in settings.notes() {
-        eprintln!("pacer: {note}");
-    }
+    let settings = session::settings_noted(&args.common)?;
     match measure_with(&args, &settings) {
         Ok(code) => Ok(code),
         Err(failure) => {

@@ -23,10 +23,7 @@ use compare::{Run, Seen};
 use verdict::{Durations, Side, Verdict, Warm};
 
 pub fn try_run(args: TryArgs) -> Result<i32, Error> {
-    let settings = session::settings(&args.common)?;
-    for note in settings.notes() {
-        eprintln!("pacer: {note}");
-    }
+    let settings = session::settings_noted(&args.common)?;
     let prepared = session::prepare(
         &settings,
         &args.common,
